@@ -1,0 +1,78 @@
+/**
+ * The root program: global flags and the list of verbs. Each verb group registers its commands from
+ * a small `*.cmd.ts` file that declares flags and examples only; handlers are imported on demand.
+ */
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError, Option } from 'commander';
+import { registerAudit } from './commands/audit.cmd.ts';
+import { registerConfig } from './commands/config.cmd.ts';
+import { registerDoctor } from './commands/doctor.cmd.ts';
+import { registerInit } from './commands/init.cmd.ts';
+import { ExitCode } from './core/errors.ts';
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
+  return pkg.version;
+}
+
+/** Builds the commander program (exported for the CLI reference generator and tests). */
+export function buildProgram(): Command {
+  const program = new Command('platformctl')
+    .description(
+      'Scaffold, synthesize, deploy, canary, load-test, break and drill a content and analytics platform.',
+    )
+    .version(version(), '-V, --version', 'print the platformctl version')
+    .addOption(
+      new Option('--json', 'print one machine-readable JSON document (or JSON lines for streams) on stdout'),
+    )
+    .addOption(
+      new Option(
+        '--no-input',
+        'never prompt; a missing value is an error naming its flag (implied by CI=true)',
+      ),
+    )
+    .addOption(new Option('-y, --yes', 'answer yes to confirmations (never unlocks a protected environment)'))
+    .addOption(
+      new Option('--config <file>', 'use this platform.yaml instead of searching upwards').env(
+        'PLATFORMCTL_CONFIG',
+      ),
+    )
+    .addOption(new Option('-v, --verbose', 'show debug output and stack traces'))
+    .addOption(new Option('--no-color', 'disable colour (also NO_COLOR=1 or TERM=dumb)'))
+    .addOption(new Option('-C, --cwd <dir>', 'run as if started in <dir>'))
+    .showSuggestionAfterError(true)
+    .showHelpAfterError('(run with --help for usage)')
+    .configureHelp({ sortSubcommands: false, showGlobalOptions: true })
+    .exitOverride();
+
+  registerInit(program);
+  registerConfig(program);
+  registerDoctor(program);
+  registerAudit(program);
+
+  program.addHelpText(
+    'after',
+    `
+Exit codes: 0 ok, 1 failure, 2 usage or config error, 3 thresholds failed, 4 rolled back,
+            5 policy violation or drift, 6 chaos steady state deviated, 130 interrupted.
+Docs: README.md and docs/cli.md`,
+  );
+  return program;
+}
+
+/** Entry point used by bin/platformctl. */
+export async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Help and --version end with code 0; everything else commander rejects is a usage error.
+      process.exitCode = err.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
+      return;
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,8 @@
+/** Helpers that keep every command's --help rich and uniform. */
+import type { Command } from 'commander';
+
+/** Appends an "Examples:" section; each example is [what it does, the command line]. */
+export function examples(command: Command, list: [string, string][]): Command {
+  const text = list.map(([what, line]) => `  # ${what}\n  $ ${line}`).join('\n\n');
+  return command.addHelpText('after', `\nExamples:\n${text}\n`);
+}

@@ -1,0 +1,65 @@
+import { existsSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { CONFIG_FILE } from '../core/config/load.ts';
+import { CLOUDS, type Cloud } from '../core/config/schema.ts';
+import { renderPlatformYaml } from '../core/config/template.ts';
+import type { CommandContext } from '../core/context.ts';
+import { ExitCode, PlatformError } from '../core/errors.ts';
+import { askChoice, askText } from '../core/prompts.ts';
+
+interface InitOptions {
+  name?: string;
+  owner?: string;
+  cloud?: Cloud;
+  region?: string;
+  force?: boolean;
+}
+
+const DEFAULT_REGION: Record<Cloud, string> = { aws: 'eu-west-1', azure: 'westeurope', gcp: 'europe-west1' };
+const NAME = /^[a-z][a-z0-9-]{0,39}$/;
+
+export async function init(ctx: CommandContext, _args: string[], opts: InitOptions) {
+  const file = join(ctx.cwd, CONFIG_FILE);
+  if (existsSync(file) && !opts.force) {
+    throw new PlatformError('CONFIG_EXISTS', `${CONFIG_FILE} already exists in ${ctx.cwd}`, {
+      exitCode: ExitCode.usage,
+      hint: 'pass --force to overwrite it, or edit it and run `platformctl config validate`',
+    });
+  }
+  const suggested = basename(ctx.cwd)
+    .toLowerCase()
+    .replace(/[^a-z0-9-]/g, '-');
+  const name = await askText(ctx, {
+    flag: 'name',
+    message: 'Platform name:',
+    value: opts.name,
+    default: ctx.interactive && NAME.test(suggested) ? suggested : undefined,
+    validate: (v) => NAME.test(v) || 'lowercase letters, digits and dashes, starting with a letter',
+  });
+  if (!NAME.test(name)) {
+    throw new PlatformError('USAGE', `--name "${name}" is not a valid platform name`, {
+      exitCode: ExitCode.usage,
+      hint: 'use lowercase letters, digits and dashes, starting with a letter, e.g. --name acme-media',
+    });
+  }
+  const owner = await askText(ctx, { flag: 'owner', message: 'Owning team:', value: opts.owner });
+  const cloud = await askChoice(ctx, {
+    flag: 'cloud',
+    message: 'Cloud:',
+    value: opts.cloud,
+    choices: CLOUDS,
+  });
+  const region = await askText(ctx, {
+    flag: 'region',
+    message: 'Primary region:',
+    value: opts.region,
+    default: ctx.interactive ? DEFAULT_REGION[cloud] : undefined,
+  });
+
+  writeFileSync(file, renderPlatformYaml({ name, owner, cloud, region }));
+  ctx.auditRoot = ctx.cwd;
+  ctx.out.result({ file, name, owner, cloud, region }, () => {
+    ctx.out.success(`wrote ${file}`);
+    return `Next:\n  platformctl config validate\n  platformctl up`;
+  });
+}

@@ -1,0 +1,188 @@
+/**
+ * The schema of platform.yaml. Every object is strict (unknown keys are errors with a list of the
+ * known ones) so a typo never silently does nothing.
+ */
+import { z } from 'zod';
+import { durationSchema } from '../duration.ts';
+
+/** A strict object whose unknown-key error lists the keys that are allowed. */
+function strict<T extends z.ZodRawShape>(shape: T) {
+  return z.strictObject(shape, {
+    error: (issue) =>
+      issue.code === 'unrecognized_keys'
+        ? { message: 'unknown key', params: { known: Object.keys(shape) } }
+        : undefined,
+  });
+}
+
+const NAME = /^[a-z][a-z0-9-]{0,39}$/;
+const nameSchema = z.string().refine((s) => NAME.test(s), {
+  error: 'must be lowercase letters, digits and dashes, starting with a letter (max 40)',
+  params: { fix: 'rename it, e.g. "content-api"' },
+});
+
+export const CLOUDS = ['aws', 'azure', 'gcp'] as const;
+export type Cloud = (typeof CLOUDS)[number];
+export const PROVIDERS = ['local', 'kubernetes'] as const;
+export type ProviderName = (typeof PROVIDERS)[number];
+
+const backendsSchema = strict({
+  database: z.enum(['sqlite', 'postgres']).default('sqlite'),
+  bus: z.enum(['embedded', 'rabbitmq']).default('embedded'),
+  blobs: z.enum(['file', 's3']).default('file'),
+});
+
+const environmentSchema = strict({
+  /** Where this environment's infrastructure lives. */
+  cloud: z.enum(CLOUDS),
+  /** Primary region. */
+  region: z.string().min(1),
+  /** More regions of the same cloud (prod runs in several). */
+  extraRegions: z.array(z.string().min(1)).default([]),
+  /** A second cloud linked by site-to-site VPN. */
+  secondary: strict({ cloud: z.enum(CLOUDS), region: z.string().min(1) }).optional(),
+  /** Which provider runs the services: supervised local processes or a Kubernetes cluster. */
+  provider: z.enum(PROVIDERS),
+  /** Protected environments refuse mutating commands without --allow-prod. */
+  protected: z.boolean().default(false),
+  kubeContext: z.string().optional(),
+  namespace: z.string().optional(),
+  backends: backendsSchema.default({ database: 'sqlite', bus: 'embedded', blobs: 'file' }),
+});
+export type EnvironmentSpec = z.output<typeof environmentSchema>;
+
+const conditionList = z.array(z.string().min(1));
+
+const analysisSchema = strict({
+  /** How often metrics are sampled during an analysis step. */
+  interval: durationSchema.default(2000),
+  /** Number of measurements per analysis step. */
+  count: z.number().int().min(1).default(3),
+  /** Failed measurements tolerated before rolling back. */
+  failureLimit: z.number().int().min(0).default(0),
+  /** Fewer canary requests than this in an interval makes it inconclusive, never a pass. */
+  minSampleSize: z.number().int().min(1).default(20),
+  /** Conditions such as `error_rate < 1%`, `p99 < 300ms`, `canary.p99 < 1.2 * stable.p99`. */
+  conditions: conditionList.default(['error_rate < 1%', 'canary.p99 < 1.5 * stable.p99 + 50ms']),
+  /** Inconclusive measurements tolerated before the rollout pauses for a human. */
+  inconclusiveLimit: z.number().int().min(0).default(3),
+});
+export type AnalysisSpec = z.output<typeof analysisSchema>;
+
+const stepSchema = z.union([
+  strict({ setWeight: z.number().int().min(0).max(100) }),
+  strict({ pause: z.union([durationSchema, strict({ untilPromoted: z.literal(true) })]) }),
+  strict({ analysis: analysisSchema.partial().default({}) }),
+]);
+export type StepSpec = z.output<typeof stepSchema>;
+
+const deliverySchema = strict({
+  strategy: z.enum(['canary', 'bluegreen', 'rolling']).default('canary'),
+  steps: z
+    .array(stepSchema)
+    .default(() => [
+      { setWeight: 10 },
+      { analysis: {} },
+      { setWeight: 50 },
+      { analysis: {} },
+      { setWeight: 100 },
+    ]),
+  analysis: analysisSchema.default(analysisSchema.parse({})),
+  blueGreen: strict({
+    autoPromote: z.boolean().default(true),
+    /** How long the old version keeps running after the switch, for an instant rollback. */
+    scaleDownDelay: durationSchema.default(30_000),
+  }).default({ autoPromote: true, scaleDownDelay: 30_000 }),
+});
+export type DeliverySpec = z.output<typeof deliverySchema>;
+
+const serviceSchema = strict({
+  /** Source directory, relative to platform.yaml. */
+  path: z.string().min(1),
+  /** The port the first instance listens on locally; more replicas take the next free ports. */
+  port: z.number().int().min(1).max(65535),
+  kind: z.enum(['gateway', 'service', 'worker']).default('service'),
+  /** Path prefixes the gateway routes to this service. */
+  routes: z.array(z.string().startsWith('/', { error: 'a route must start with "/"' })).default([]),
+  dependsOn: z.array(nameSchema).default([]),
+  health: strict({
+    liveness: z.string().startsWith('/').default('/healthz'),
+    readiness: z.string().startsWith('/').default('/readyz'),
+  }).default({ liveness: '/healthz', readiness: '/readyz' }),
+  replicas: z.number().int().min(1).max(32).default(1),
+  env: z.record(z.string(), z.string()).default({}),
+  owner: z.string().optional(),
+  slo: strict({
+    /** Availability objective in percent over 30 days. */
+    availability: z.number().gt(0).lt(100).default(99.9),
+    latencyP99Ms: z.number().positive().default(500),
+  }).default({ availability: 99.9, latencyP99Ms: 500 }),
+  /** Per-service delivery settings; merged over the platform's `delivery` defaults. */
+  delivery: deliverySchema.partial().optional(),
+});
+export type ServiceSpec = z.output<typeof serviceSchema>;
+
+const webhookSchema = strict({
+  name: nameSchema,
+  url: z.url({ error: 'must be an http(s) URL' }),
+  format: z.enum(['slack', 'teams', 'generic']).default('generic'),
+  /** Which events go to this hook; all when omitted. */
+  events: z
+    .array(
+      z.enum(['rollout.started', 'rollout.gate', 'rollout.promoted', 'rollout.rolledBack', 'drill.page']),
+    )
+    .optional(),
+});
+export type WebhookSpec = z.output<typeof webhookSchema>;
+
+export const platformSchema = strict({
+  apiVersion: z.literal('platformctl/v1', { error: 'must be "platformctl/v1"' }).default('platformctl/v1'),
+  name: nameSchema,
+  owner: z.string().optional(),
+  environments: z
+    .record(nameSchema, environmentSchema)
+    .refine((envs) => Object.keys(envs).length > 0, { error: 'at least one environment is required' }),
+  services: z.record(nameSchema, serviceSchema),
+  delivery: deliverySchema.default(deliverySchema.parse({})),
+  notifications: strict({ webhooks: z.array(webhookSchema).default([]) }).default({ webhooks: [] }),
+}).superRefine((cfg, ctx) => {
+  const byPort = new Map<number, string>();
+  for (const [name, svc] of Object.entries(cfg.services)) {
+    const other = byPort.get(svc.port);
+    if (other) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['services', name, 'port'],
+        message: `port ${svc.port} is already used by service "${other}"`,
+        params: { fix: `give "${name}" a free port, e.g. ${svc.port + 10}` },
+      });
+    } else byPort.set(svc.port, name);
+    for (const dep of svc.dependsOn) {
+      if (!(dep in cfg.services)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['services', name, 'dependsOn'],
+          message: `depends on unknown service "${dep}"`,
+          params: { fix: `declare "${dep}" under services, or remove it from dependsOn` },
+        });
+      }
+    }
+  }
+  const byRoute = new Map<string, string>();
+  for (const [name, svc] of Object.entries(cfg.services)) {
+    for (const route of svc.routes) {
+      const other = byRoute.get(route);
+      if (other) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['services', name, 'routes'],
+          message: `route "${route}" is already served by "${other}"`,
+          params: { fix: 'each path prefix may belong to one service only' },
+        });
+      } else byRoute.set(route, name);
+    }
+  }
+});
+
+/** A validated platform.yaml. */
+export type PlatformConfig = z.output<typeof platformSchema>;

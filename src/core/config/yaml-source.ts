@@ -1,0 +1,178 @@
+/**
+ * YAML files validated by a zod schema, with every problem reported at `file:line:column` and a fix.
+ * Shared by platform.yaml, load scenarios, chaos experiments and drill scenarios.
+ */
+import { readFileSync } from 'node:fs';
+import { type Document, isMap, isPair, isScalar, LineCounter, type Node, parseDocument } from 'yaml';
+import type { z } from 'zod';
+import { ConfigError, type ConfigProblem } from '../errors.ts';
+
+/** A parsed YAML document that can locate any dotted path inside it. */
+export interface YamlSource {
+  file: string;
+  /** Plain JS value of the document. */
+  value: unknown;
+  /** 1-based line and column of the node at `path` (or its nearest existing ancestor). */
+  locate(path: readonly PropertyKey[], preferKey?: boolean): { line: number; column: number };
+}
+
+/** Parses YAML text; syntax errors become a ConfigError with positions. */
+export function parseYaml(text: string, file: string): YamlSource {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(
+      doc.errors.map((e) => {
+        const pos = lineCounter.linePos(e.pos[0]);
+        return {
+          file,
+          line: pos.line,
+          column: pos.col,
+          path: '',
+          message: `invalid YAML: ${firstLine(e.message)}`,
+          fix:
+            e.code === 'DUPLICATE_KEY'
+              ? 'remove or rename the repeated key'
+              : 'check indentation (spaces, not tabs) and quoting on this line',
+        };
+      }),
+    );
+  }
+  return {
+    file,
+    value: doc.toJS(),
+    locate(path, preferKey = false) {
+      const offset = offsetOf(doc, path, preferKey);
+      const pos = lineCounter.linePos(offset);
+      return { line: pos.line, column: pos.col };
+    },
+  };
+}
+
+/** Reads and parses a YAML file; a missing file is a usage error naming it. */
+export function readYamlFile(file: string, displayName = file): YamlSource {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(
+      [
+        {
+          file: displayName,
+          line: 1,
+          column: 1,
+          path: '',
+          message: `cannot read file: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+          fix: 'check the path, or pass the right file',
+        },
+      ],
+      `cannot read ${displayName}`,
+    );
+  }
+  return parseYaml(text, displayName);
+}
+
+/**
+ * Validates `value` (usually `source.value`, possibly with overrides applied) against `schema`.
+ * Every issue is reported at once, located in the YAML source.
+ */
+export function validateWith<S extends z.ZodType>(
+  schema: S,
+  source: YamlSource,
+  value: unknown = source.value,
+): z.output<S> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  throw new ConfigError(result.error.issues.flatMap((issue) => problemsFromIssue(issue, source)));
+}
+
+function problemsFromIssue(issue: z.core.$ZodIssue, source: YamlSource): ConfigProblem[] {
+  const path = issue.path;
+  if (issue.code === 'unrecognized_keys') {
+    return issue.keys.map((key) => {
+      const keyPath = [...path, key];
+      const known = knownKeysHint(issue);
+      return {
+        file: source.file,
+        ...source.locate(keyPath, true),
+        path: dotted(keyPath),
+        message: `unknown key "${key}"${path.length ? ` in ${dotted(path)}` : ''}`,
+        fix: known ?? `remove "${key}" or check its spelling`,
+      };
+    });
+  }
+  const location = source.locate(path);
+  return [
+    {
+      file: source.file,
+      ...location,
+      path: dotted(path),
+      message: `${dotted(path) || '(document)'}: ${issue.message}`,
+      fix: fixFor(issue),
+    },
+  ];
+}
+
+function fixFor(issue: z.core.$ZodIssue): string | undefined {
+  const params = (issue as { params?: { fix?: string } }).params;
+  if (params?.fix) return params.fix;
+  switch (issue.code) {
+    case 'invalid_type':
+      return issue.input === undefined
+        ? `add the required key "${String(issue.path.at(-1) ?? '')}" (${issue.expected})`
+        : `use a ${issue.expected} here`;
+    case 'invalid_value':
+      return `use one of: ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
+    case 'too_small':
+    case 'too_big':
+      return 'change the value to fit the allowed range';
+    case 'invalid_format':
+      return `write it in the ${issue.format} format`;
+    default:
+      return undefined;
+  }
+}
+
+function knownKeysHint(issue: z.core.$ZodIssue): string | undefined {
+  const params = (issue as { params?: { known?: string[] } }).params;
+  return params?.known ? `known keys: ${params.known.join(', ')}` : undefined;
+}
+
+function offsetOf(doc: Document, path: readonly PropertyKey[], preferKey: boolean): number {
+  let node: unknown = doc.contents;
+  let best = rangeStart(node) ?? 0;
+  for (const segment of path) {
+    if (isMap(node)) {
+      const pair = node.items.find(
+        (p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(segment),
+      );
+      if (!pair) break;
+      const keyStart = rangeStart(pair.key);
+      const valueStart = rangeStart(pair.value);
+      best = (preferKey ? keyStart : (valueStart ?? keyStart)) ?? best;
+      node = pair.value;
+      if (preferKey && segment === path.at(-1)) return keyStart ?? best;
+      continue;
+    }
+    const items = (node as { items?: unknown[] } | null)?.items;
+    if (Array.isArray(items) && typeof segment === 'number' && items[segment] !== undefined) {
+      node = items[segment];
+      best = rangeStart(node) ?? best;
+      continue;
+    }
+    break;
+  }
+  return best;
+}
+
+function rangeStart(node: unknown): number | undefined {
+  return (node as Node | null | undefined)?.range?.[0];
+}
+
+function dotted(path: readonly PropertyKey[]): string {
+  return path.map(String).join('.');
+}
+
+function firstLine(s: string): string {
+  return s.split('\n')[0] ?? s;
+}

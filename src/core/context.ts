@@ -1,0 +1,61 @@
+/**
+ * What every command handler receives: the resolved global flags, the output host, and lazy access
+ * to the platform config. Commands never read process.argv or process.env for these themselves.
+ */
+import { resolve } from 'node:path';
+import { type LoadedPlatform, loadPlatform } from './config/load.ts';
+import { colorAllowed, Output } from './output.ts';
+
+/** Global flags, as parsed by commander on the root program. */
+export interface GlobalFlags {
+  json?: boolean;
+  input?: boolean;
+  yes?: boolean;
+  config?: string;
+  verbose?: boolean;
+  color?: boolean;
+  cwd?: string;
+}
+
+export class CommandContext {
+  readonly cwd: string;
+  readonly json: boolean;
+  /** Prompts are allowed: stdin and stdout are TTYs, not CI, and --no-input was not given. */
+  readonly interactive: boolean;
+  readonly yes: boolean;
+  readonly verbose: boolean;
+  readonly configPath: string | undefined;
+  readonly env: NodeJS.ProcessEnv;
+  readonly out: Output;
+  /** The command line as typed, for the audit log. */
+  readonly argv: string[];
+  /** Where the audit record goes when no platform.yaml existed before the command (e.g. init). */
+  auditRoot: string | undefined;
+  private platform: LoadedPlatform | undefined;
+
+  constructor(flags: GlobalFlags, argv: string[], env: NodeJS.ProcessEnv = process.env) {
+    this.env = env;
+    this.argv = argv;
+    this.cwd = resolve(flags.cwd ?? process.cwd());
+    this.json = flags.json ?? false;
+    this.yes = flags.yes ?? false;
+    this.verbose = (flags.verbose ?? false) || Boolean(env.DEBUG);
+    this.configPath = flags.config ?? env.PLATFORMCTL_CONFIG;
+    const ci = env.CI !== undefined && env.CI !== '' && env.CI !== 'false';
+    this.interactive = (flags.input ?? true) && !ci && Boolean(process.stdin.isTTY && process.stdout.isTTY);
+    const stderrTTY = Boolean(process.stderr.isTTY);
+    this.out = new Output({
+      json: this.json,
+      color: colorAllowed(flags.color ?? true, env, stderrTTY),
+      verbose: this.verbose,
+      interactive: this.interactive,
+      liveProgress: stderrTTY,
+    });
+  }
+
+  /** The validated platform.yaml (loaded once, on first use). */
+  loadPlatform(): LoadedPlatform {
+    this.platform ??= loadPlatform(this.cwd, this.configPath, this.env);
+    return this.platform;
+  }
+}

@@ -1,0 +1,127 @@
+/**
+ * One error model for the whole CLI. Domain code throws a `PlatformError` (or a subclass) with a
+ * stable `code`, a one-line message, a hint saying what to do, and the exit code the process
+ * should end with. The single top-level handler in `cli.ts` renders it; nothing else prints errors.
+ */
+
+/** Documented process exit codes (README, "Exit codes"). Callers branch on these, never on text. */
+export const ExitCode = {
+  ok: 0,
+  failure: 1,
+  usage: 2,
+  thresholdsFailed: 3,
+  rolledBack: 4,
+  policyViolation: 5,
+  deviated: 6,
+  interrupted: 130,
+} as const;
+export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
+
+/** Whose fault an error is: the user's input/environment, or a bug in platformctl. */
+export type ErrorSource = 'user' | 'internal';
+
+export interface PlatformErrorOptions {
+  /** What the user should do next, one line. */
+  hint?: string;
+  exitCode?: ExitCode;
+  source?: ErrorSource;
+  cause?: unknown;
+  /** Structured details included in `--json` error output. */
+  details?: Record<string, unknown>;
+}
+
+/** Base class of every error platformctl expects and knows how to explain. */
+export class PlatformError extends Error {
+  /** Stable machine-readable tag, grouped by area, e.g. `CONFIG_INVALID`, `PORT_IN_USE`. */
+  readonly code: string;
+  readonly hint: string | undefined;
+  readonly exitCode: ExitCode;
+  readonly source: ErrorSource;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: string, message: string, options: PlatformErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'PlatformError';
+    this.code = code;
+    this.hint = options.hint;
+    this.exitCode = options.exitCode ?? ExitCode.failure;
+    this.source = options.source ?? 'user';
+    this.details = options.details;
+  }
+}
+
+/** Bad flags, a missing required value in non-interactive mode, conflicting options. Exit 2. */
+export class UsageError extends PlatformError {
+  constructor(message: string, hint?: string, code = 'USAGE') {
+    super(code, message, { hint, exitCode: ExitCode.usage });
+    this.name = 'UsageError';
+  }
+}
+
+/** One located problem in a configuration or scenario file. */
+export interface ConfigProblem {
+  file: string;
+  line: number;
+  column: number;
+  /** Dotted path of the offending key, e.g. `services.auth.port`. */
+  path: string;
+  message: string;
+  /** How to fix it. */
+  fix?: string;
+}
+
+/** A config/scenario/experiment file is malformed. Lists every problem at once. Exit 2. */
+export class ConfigError extends PlatformError {
+  readonly problems: ConfigProblem[];
+
+  constructor(problems: ConfigProblem[], summary?: string) {
+    const first = problems[0];
+    super(
+      'CONFIG_INVALID',
+      summary ??
+        (problems.length === 1 && first
+          ? `${formatProblemLocation(first)}: ${first.message}`
+          : `${problems.length} problems in ${first?.file ?? 'configuration'}`),
+      {
+        hint:
+          problems.length === 1 ? first?.fix : 'fix each problem listed above, then run the command again',
+        exitCode: ExitCode.usage,
+        details: { problems },
+      },
+    );
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+/** `file:line:column` of a problem, the form editors and terminals turn into links. */
+export function formatProblemLocation(p: ConfigProblem): string {
+  return `${p.file}:${p.line}:${p.column}`;
+}
+
+/** The message has already been shown (e.g. a failed check table); just exit with this code. */
+export class ReportedError extends PlatformError {
+  constructor(exitCode: ExitCode, message = 'already reported') {
+    super('REPORTED', message, { exitCode });
+    this.name = 'ReportedError';
+  }
+}
+
+/** Raised when the user interrupts (Ctrl-C) after the operation has cleaned up. */
+export class InterruptedError extends PlatformError {
+  constructor(message = 'interrupted') {
+    super('INTERRUPTED', message, { exitCode: ExitCode.interrupted });
+    this.name = 'InterruptedError';
+  }
+}
+
+/** Wraps anything thrown into a PlatformError so the top-level handler has one shape to render. */
+export function toPlatformError(err: unknown): PlatformError {
+  if (err instanceof PlatformError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new PlatformError('INTERNAL', message, {
+    source: 'internal',
+    cause: err,
+    hint: 'this is a bug in platformctl: rerun with --verbose and report it with the output',
+  });
+}

@@ -1,0 +1,8 @@
+/** Builds the CLI once before the suite so e2e tests run bin/platformctl exactly as users do. */
+import { execFileSync } from 'node:child_process';
+
+export default function setup(): void {
+  execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], {
+    stdio: 'inherit',
+  });
+}
