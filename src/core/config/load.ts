@@ -55,8 +55,12 @@ export function loadPlatform(
   const display = relative(cwd, file) || CONFIG_FILE;
   const source = readYamlFile(file, display.startsWith('..') ? file : display);
   const withOverrides = applyEnvOverrides(source.value, env);
-  const config = validateWith(platformSchema, source, withOverrides);
-  return { config, file, root: dirname(file) };
+  try {
+    const config = validateWith(platformSchema, source, withOverrides);
+    return { config, file, root: dirname(file) };
+  } catch (err) {
+    throw err instanceof ConfigError ? blameOverrides(err, env) : err;
+  }
 }
 
 /**
@@ -66,25 +70,54 @@ export function loadPlatform(
  * (`8080` is a number, `true` a boolean).
  */
 export function applyEnvOverrides(value: unknown, env: NodeJS.ProcessEnv): unknown {
-  const entries = Object.entries(env).filter(
-    ([k, v]) => k.startsWith('PLATFORMCTL_') && k.includes('__') && v !== undefined,
-  );
+  const entries = overrideEntries(env);
   if (entries.length === 0) return value;
   const root = structuredClone(value ?? {}) as Record<string, unknown>;
   for (const [key, raw] of entries.sort(([a], [b]) => a.localeCompare(b))) {
-    const path = key
-      .slice('PLATFORMCTL_'.length)
-      .split('__')
-      .map((p) => p.toLowerCase());
+    const path = overridePath(key);
     let parsed: unknown;
     try {
-      parsed = parseScalar(raw as string);
+      parsed = parseScalar(raw);
     } catch {
       parsed = raw;
     }
     setPath(root, path, parsed, key);
   }
   return root;
+}
+
+/** Problems inside an overridden key are the environment variable's fault, not the file's. */
+function blameOverrides(err: ConfigError, env: NodeJS.ProcessEnv): ConfigError {
+  const overrides = overrideEntries(env).map(([key]) => ({ key, path: overridePath(key).join('.') }));
+  if (overrides.length === 0) return err;
+  return new ConfigError(
+    err.problems.map((p) => {
+      const culprit = overrides.find((o) => p.path === o.path || p.path.startsWith(`${o.path}.`));
+      return culprit
+        ? {
+            ...p,
+            file: `$${culprit.key}`,
+            line: 1,
+            column: 1,
+            fix: p.fix ?? `correct or unset ${culprit.key}`,
+          }
+        : p;
+    }),
+  );
+}
+
+function overrideEntries(env: NodeJS.ProcessEnv): [string, string][] {
+  return Object.entries(env).filter(
+    (e): e is [string, string] =>
+      e[0].startsWith('PLATFORMCTL_') && e[0].includes('__') && e[1] !== undefined,
+  );
+}
+
+function overridePath(key: string): string[] {
+  return key
+    .slice('PLATFORMCTL_'.length)
+    .split('__')
+    .map((p) => p.toLowerCase());
 }
 
 function setPath(root: Record<string, unknown>, path: string[], value: unknown, envKey: string): void {

@@ -83,44 +83,59 @@ export function validateWith<S extends z.ZodType>(
 ): z.output<S> {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
-  throw new ConfigError(result.error.issues.flatMap((issue) => problemsFromIssue(issue, source)));
+  throw new ConfigError(
+    result.error.issues.flatMap((issue) => problemsFromIssue(issue, source, schema, value)),
+  );
 }
 
-function problemsFromIssue(issue: z.core.$ZodIssue, source: YamlSource): ConfigProblem[] {
+function problemsFromIssue(
+  issue: z.core.$ZodIssue,
+  source: YamlSource,
+  schema: z.ZodType,
+  value: unknown,
+): ConfigProblem[] {
   const path = issue.path;
   if (issue.code === 'unrecognized_keys') {
+    const known = knownKeysAt(schema, path);
     return issue.keys.map((key) => {
       const keyPath = [...path, key];
-      const known = knownKeysHint(issue);
+      const guess = closest(key, known);
       return {
         file: source.file,
         ...source.locate(keyPath, true),
         path: dotted(keyPath),
         message: `unknown key "${key}"${path.length ? ` in ${dotted(path)}` : ''}`,
-        fix: known ?? `remove "${key}" or check its spelling`,
+        fix: guess
+          ? `did you mean "${guess}"?`
+          : known.length
+            ? `remove "${key}"; allowed keys: ${known.join(', ')}`
+            : `remove "${key}" or check its spelling`,
       };
     });
   }
-  const location = source.locate(path);
+  const missing = issue.code === 'invalid_type' && valueAt(value, path) === undefined;
+  const name = String(path.at(-1) ?? '');
   return [
     {
       file: source.file,
-      ...location,
+      ...source.locate(path),
       path: dotted(path),
-      message: `${dotted(path) || '(document)'}: ${issue.message}`,
-      fix: fixFor(issue),
+      message: missing
+        ? `missing required key "${name}"${path.length > 1 ? ` in ${dotted(path.slice(0, -1))}` : ''}`
+        : `${dotted(path) || '(document)'}: ${issue.message}`,
+      fix: fixFor(issue, missing),
     },
   ];
 }
 
-function fixFor(issue: z.core.$ZodIssue): string | undefined {
+function fixFor(issue: z.core.$ZodIssue, missing: boolean): string | undefined {
   const params = (issue as { params?: { fix?: string } }).params;
   if (params?.fix) return params.fix;
   switch (issue.code) {
     case 'invalid_type':
-      return issue.input === undefined
-        ? `add the required key "${String(issue.path.at(-1) ?? '')}" (${issue.expected})`
-        : `use a ${issue.expected} here`;
+      return missing
+        ? `add "${String(issue.path.at(-1) ?? '')}:" with a ${yamlKind(issue.expected)} value`
+        : `use a ${yamlKind(issue.expected)} here`;
     case 'invalid_value':
       return `use one of: ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
     case 'too_small':
@@ -133,9 +148,82 @@ function fixFor(issue: z.core.$ZodIssue): string | undefined {
   }
 }
 
-function knownKeysHint(issue: z.core.$ZodIssue): string | undefined {
-  const params = (issue as { params?: { known?: string[] } }).params;
-  return params?.known ? `known keys: ${params.known.join(', ')}` : undefined;
+/** zod's type names in the words of YAML. */
+function yamlKind(expected: string): string {
+  return expected === 'record' || expected === 'object'
+    ? 'mapping'
+    : expected === 'array'
+      ? 'list'
+      : expected;
+}
+
+function valueAt(value: unknown, path: readonly PropertyKey[]): unknown {
+  let node = value;
+  for (const segment of path) {
+    if (node === null || typeof node !== 'object') return undefined;
+    node = (node as Record<PropertyKey, unknown>)[segment];
+  }
+  return node;
+}
+
+interface SchemaDef {
+  type: string;
+  shape?: Record<string, z.ZodType>;
+  innerType?: z.ZodType;
+  in?: z.ZodType;
+  valueType?: z.ZodType;
+  element?: z.ZodType;
+}
+
+/** The keys an object schema allows at `path`, found by walking the schema's definition. */
+function knownKeysAt(schema: z.ZodType, path: readonly PropertyKey[]): string[] {
+  let node: z.ZodType | undefined = schema;
+  let i = 0;
+  while (node) {
+    const def: SchemaDef = (node as unknown as { _zod: { def: SchemaDef } })._zod.def;
+    if (def.innerType) node = def.innerType;
+    else if (def.type === 'pipe') node = def.in;
+    else if (i === path.length) return def.type === 'object' && def.shape ? Object.keys(def.shape) : [];
+    else if (def.type === 'object') node = def.shape?.[String(path[i++])];
+    else if (def.type === 'record') {
+      node = def.valueType;
+      i++;
+    } else if (def.type === 'array') {
+      node = def.element;
+      i++;
+    } else return [];
+  }
+  return [];
+}
+
+/** The allowed key nearest to a typo (edit distance <= 2), for "did you mean". */
+function closest(word: string, candidates: string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = 3;
+  for (const c of candidates) {
+    const d = editDistance(word.toLowerCase(), c.toLowerCase());
+    if (d < bestDistance) {
+      best = c;
+      bestDistance = d;
+    }
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      row[j] = Math.min(
+        (prev[j] ?? 0) + 1,
+        (row[j - 1] ?? 0) + 1,
+        (prev[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+    }
+    prev = row;
+  }
+  return prev[b.length] ?? 0;
 }
 
 function offsetOf(doc: Document, path: readonly PropertyKey[], preferKey: boolean): number {
