@@ -135,6 +135,19 @@ const webhookSchema = strict({
 });
 export type WebhookSpec = z.output<typeof webhookSchema>;
 
+const secretsSchema = strict({
+  /** Where `platformctl secrets` keeps values: the encrypted local store or HashiCorp Vault KV v2. */
+  backend: z.enum(['local', 'vault']).default('local'),
+  vault: strict({
+    /** Overridden by VAULT_ADDR. */
+    address: z.url({ error: 'must be an http(s) URL' }).optional(),
+    mount: z.string().min(1).default('secret'),
+    prefix: z.string().min(1).default('platformctl'),
+    approleMount: z.string().min(1).default('approle'),
+  }).optional(),
+});
+export type SecretsSpec = z.output<typeof secretsSchema>;
+
 export const platformSchema = strict({
   apiVersion: z.literal('platformctl/v1', { error: 'must be "platformctl/v1"' }).default('platformctl/v1'),
   name: nameSchema,
@@ -145,6 +158,7 @@ export const platformSchema = strict({
   services: z.record(nameSchema, serviceSchema),
   delivery: deliverySchema.default(deliverySchema.parse({})),
   notifications: strict({ webhooks: z.array(webhookSchema).default([]) }).default({ webhooks: [] }),
+  secrets: secretsSchema.optional(),
 }).superRefine((cfg, ctx) => {
   const byPort = new Map<number, string>();
   for (const [name, svc] of Object.entries(cfg.services)) {
