@@ -2,13 +2,12 @@
  * The root program: global flags and the list of verbs. Each verb group registers its commands from
  * a small `*.cmd.ts` file that declares flags and examples only; handlers are imported on demand.
  */
-import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { registerAudit } from './commands/audit.cmd.ts';
 import { registerConfig } from './commands/config.cmd.ts';
 import { registerDoctor } from './commands/doctor.cmd.ts';
 import { registerInit } from './commands/init.cmd.ts';
-import { ExitCode } from './core/errors.ts';
+import { registerSecrets } from './commands/secrets.cmd.ts';
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
@@ -23,7 +22,7 @@ export function buildProgram(): Command {
     .description(
       'Scaffold, synthesize, deploy, canary, load-test, break and drill a content and analytics platform.',
     )
-    .version(version(), '-V, --version', 'print the platformctl version')
+    .version(PLATFORMCTL_VERSION, '-V, --version', 'print the platformctl version')
     .addOption(
       new Option('--json', 'print one machine-readable JSON document (or JSON lines for streams) on stdout'),
     )
@@ -51,6 +50,7 @@ export function buildProgram(): Command {
   registerConfig(program);
   registerDoctor(program);
   registerAudit(program);
+  registerSecrets(program);
 
   program.addHelpText(
     'after',
@@ -70,7 +70,8 @@ export async function main(argv: string[]): Promise<void> {
   } catch (err) {
     if (err instanceof CommanderError) {
       // Help and --version end with code 0; everything else commander rejects is a usage error.
-      process.exitCode = err.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
+      // (Literal codes: importing errors.ts here would cost start-up time for every command.)
+      process.exitCode = err.exitCode === 0 ? 0 : 2;
       return;
     }
     throw err;

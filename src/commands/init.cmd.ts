@@ -1,5 +1,5 @@
 import { type Command, Option } from 'commander';
-import { CLOUDS } from '../core/config/schema.ts';
+import { CLOUDS } from '../core/config/constants.ts';
 import { lazyAction } from './action.ts';
 import { examples } from './help.ts';
 

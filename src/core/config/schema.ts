@@ -21,10 +21,9 @@ const nameSchema = z.string().refine((s) => NAME.test(s), {
   params: { fix: 'rename it, e.g. "content-api"' },
 });
 
-export const CLOUDS = ['aws', 'azure', 'gcp'] as const;
-export type Cloud = (typeof CLOUDS)[number];
-export const PROVIDERS = ['local', 'kubernetes'] as const;
-export type ProviderName = (typeof PROVIDERS)[number];
+import { CLOUDS, PROVIDERS } from './constants.ts';
+
+export { CLOUDS, type Cloud, PROVIDERS, type ProviderName } from './constants.ts';
 
 const backendsSchema = strict({
   database: z.enum(['sqlite', 'postgres']).default('sqlite'),

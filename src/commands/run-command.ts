@@ -1,0 +1,67 @@
+/**
+ * Runs one command: builds the CommandContext, imports and calls the handler, maps every error to
+ * one rendered message and exit code, and writes the audit record of mutating commands.
+ */
+import type { Command } from 'commander';
+import { appendAudit } from '../core/audit.ts';
+import { CommandContext } from '../core/context.ts';
+import { ReportedError, toPlatformError } from '../core/errors.ts';
+import { statePaths } from '../core/state-dir.ts';
+import type { ActionMeta, Handler } from './action.ts';
+
+/** `raw` is what commander passes to an action: positionals..., options, command. */
+export async function runCommand(
+  raw: unknown[],
+  load: () => Promise<Handler<unknown>>,
+  meta: ActionMeta,
+): Promise<void> {
+  const command = raw.at(-1) as Command;
+  const opts = raw.at(-2);
+  const args = raw
+    .slice(0, -2)
+    .flatMap((a) => (Array.isArray(a) ? a.map(String) : a === undefined ? [] : [String(a)]));
+  const ctx = new CommandContext(command.optsWithGlobals(), process.argv.slice(2));
+  let exitCode: number = 0;
+  let errorCode: string | undefined;
+  try {
+    const handler = await load();
+    exitCode = (await handler(ctx, args, opts)) ?? 0;
+  } catch (err) {
+    const error = toPlatformError(err);
+    if (!(error instanceof ReportedError)) ctx.out.error(error);
+    exitCode = error.exitCode;
+    errorCode = error.code;
+  }
+  if (meta.mutating) recordAudit(ctx, command, exitCode, errorCode);
+  process.exitCode = exitCode;
+}
+
+function recordAudit(ctx: CommandContext, command: Command, exitCode: number, errorCode?: string): void {
+  const root = ctx.auditRoot ?? tryRoot(ctx);
+  if (!root) return;
+  try {
+    appendAudit(statePaths(root).audit, {
+      command: commandPath(command),
+      args: ctx.argv,
+      result: exitCode === 0 ? 'ok' : 'error',
+      exitCode,
+      ...(errorCode ? { errorCode } : {}),
+    });
+  } catch (err) {
+    ctx.out.warn(`could not write the audit log: ${(err as Error).message}`);
+  }
+}
+
+function tryRoot(ctx: CommandContext): string | undefined {
+  try {
+    return ctx.loadPlatform().root;
+  } catch {
+    return undefined;
+  }
+}
+
+function commandPath(command: Command): string {
+  const names: string[] = [];
+  for (let c: Command | null = command; c?.parent; c = c.parent) names.unshift(c.name());
+  return names.join(' ');
+}
