@@ -2,6 +2,7 @@
  * The root program: global flags and the list of verbs. Each verb group registers its commands from
  * a small `*.cmd.ts` file that declares flags and examples only; handlers are imported on demand.
  */
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { registerAudit } from './commands/audit.cmd.ts';
 import { registerConfig } from './commands/config.cmd.ts';
@@ -9,8 +10,12 @@ import { registerDoctor } from './commands/doctor.cmd.ts';
 import { registerInit } from './commands/init.cmd.ts';
 import { registerSecrets } from './commands/secrets.cmd.ts';
 
+/** Injected by scripts/build.ts; undefined when the sources run unbundled (tests, docs generator). */
+declare const PLATFORMCTL_VERSION: string | undefined;
+
 function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+  if (typeof PLATFORMCTL_VERSION === 'string') return PLATFORMCTL_VERSION;
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
     version: string;
   };
   return pkg.version;
@@ -22,7 +27,7 @@ export function buildProgram(): Command {
     .description(
       'Scaffold, synthesize, deploy, canary, load-test, break and drill a content and analytics platform.',
     )
-    .version(PLATFORMCTL_VERSION, '-V, --version', 'print the platformctl version')
+    .version(version(), '-V, --version', 'print the platformctl version')
     .addOption(
       new Option('--json', 'print one machine-readable JSON document (or JSON lines for streams) on stdout'),
     )

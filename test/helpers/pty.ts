@@ -19,7 +19,7 @@ export function runInPty(
   timeoutMs = 20_000,
 ): Promise<{ output: string; exitCode: number }> {
   const command = [process.execPath, BIN, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
-  const env = { ...process.env, TERM: 'xterm', CI: '', NO_COLOR: '1' };
+  const env: NodeJS.ProcessEnv = { ...process.env, TERM: 'xterm', NO_COLOR: '1' };
   delete env.CI;
   return new Promise((resolve, reject) => {
     const child = spawn('script', ['-qefc', command, '/dev/null'], {
