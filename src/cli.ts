@@ -69,6 +69,11 @@ Docs: README.md and docs/cli.md`,
 
 /** Entry point used by bin/platformctl. */
 export async function main(argv: string[]): Promise<void> {
+  // `platformctl ... | head` closes the pipe early; that is the reader's choice, not an error.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
   const program = buildProgram();
   try {
     await program.parseAsync(argv);
