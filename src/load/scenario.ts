@@ -1,0 +1,373 @@
+/**
+ * The load scenario file format (YAML), validated with zod so every mistake is reported as
+ * file:line:column with a fix. Flags from `load run` are applied to the raw document before
+ * validation, so an invalid override is reported the same way.
+ */
+import { dirname, resolve } from 'node:path';
+import { z } from 'zod';
+import { readYamlFile, validateWith } from '../core/config/yaml-source.ts';
+import { durationSchema } from '../core/duration.ts';
+import { UsageError } from '../core/errors.ts';
+import { parseThresholdExpression, parseThresholdKey } from './thresholds.ts';
+
+/** A strict object whose unknown-key error lists the keys that are allowed. */
+function strict<T extends z.ZodRawShape>(shape: T) {
+  return z.strictObject(shape, {
+    error: (issue) =>
+      issue.code === 'unrecognized_keys'
+        ? { message: 'unknown key', params: { known: Object.keys(shape) } }
+        : undefined,
+  });
+}
+
+const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
+const headersSchema = z.record(z.string(), z.union([z.string(), z.number()]).transform(String));
+const statusList = z.array(z.number().int().min(100).max(599)).min(1);
+
+const checkSchema = z.union([
+  strict({ name: z.string().optional(), status: statusList }),
+  strict({ name: z.string().optional(), bodyContains: z.string().min(1) }),
+  strict({
+    name: z.string().optional(),
+    jsonPath: z.string().min(1),
+    equals: z.union([z.string(), z.number(), z.boolean(), z.null()]).optional(),
+    exists: z.boolean().optional(),
+  }),
+]);
+export type CheckSpec = z.output<typeof checkSchema>;
+
+const requestSchema = strict({
+  name: z.string().regex(/^[A-Za-z0-9_.-]+$/, {
+    error: 'request names are letters, digits, dot, dash or underscore',
+  }),
+  weight: z.number().positive().default(1),
+  method: z
+    .string()
+    .transform((m) => m.toUpperCase())
+    .pipe(z.enum(METHODS)),
+  path: z.string().startsWith('/', { error: 'path must start with "/"' }),
+  headers: headersSchema.default({}),
+  /** JSON body; string values may use {{templates}}. */
+  body: z.unknown().optional(),
+  /** A raw text body (templated). */
+  rawBody: z.string().optional(),
+  /** A file sent as the raw body, relative to the scenario file. */
+  bodyFile: z.string().optional(),
+  /** Statuses that count as success for http_req_failed (default: 200-399). */
+  expect: statusList.optional(),
+  checks: z.array(checkSchema).default([]),
+  tags: z.record(z.string(), z.string()).default({}),
+  /** Send the auth token (when the scenario has `auth`). */
+  auth: z.boolean().default(true),
+});
+export type RequestSpec = z.output<typeof requestSchema>;
+
+const setupSchema = strict({
+  ...requestSchema.shape,
+  weight: z.number().optional(),
+  /** How many times to send it. */
+  repeat: z.number().int().min(1).max(1000).default(1),
+  /** Values captured from the JSON response into data lists: { listName: 'json.path' }. */
+  capture: z.record(z.string(), z.string()).default({}),
+});
+export type SetupSpec = z.output<typeof setupSchema>;
+
+const thinkTimeSchema = z.union([durationSchema, strict({ min: durationSchema, max: durationSchema })]);
+const stageSchema = strict({ duration: durationSchema, target: z.number().min(0) });
+
+const common = {
+  /** HTTP connections per worker (default: enough for the load). */
+  connections: z.number().int().min(1).max(10_000).optional(),
+  /** Requests pipelined per connection; 1 = no pipelining. */
+  pipelining: z.number().int().min(1).max(100).default(1),
+  /** Worker threads (default: 1 unless the rate needs more; at most the CPU count). */
+  workers: z.number().int().min(1).max(64).optional(),
+};
+
+const constantArrival = strict({
+  type: z.literal('constant-arrival-rate'),
+  rate: z.number().positive(),
+  timeUnit: durationSchema.default(1000),
+  duration: durationSchema,
+  /** Iterations in flight at most; beyond it a scheduled iteration is dropped and counted. */
+  maxInFlight: z.number().int().min(1).optional(),
+  ...common,
+});
+const rampingArrival = strict({
+  type: z.literal('ramping-arrival-rate'),
+  startRate: z.number().min(0).default(0),
+  timeUnit: durationSchema.default(1000),
+  stages: z.array(stageSchema).min(1),
+  maxInFlight: z.number().int().min(1).optional(),
+  ...common,
+});
+const rampingVus = strict({
+  type: z.literal('ramping-vus'),
+  /** Constant VUs for `duration` (when no stages are given). */
+  vus: z.number().int().min(1).optional(),
+  duration: durationSchema.optional(),
+  startVUs: z.number().int().min(0).default(0),
+  stages: z.array(stageSchema).optional(),
+  thinkTime: thinkTimeSchema.default(0),
+  ...common,
+});
+
+const executorSchema = z.discriminatedUnion('type', [constantArrival, rampingArrival, rampingVus], {
+  error: (issue) =>
+    issue.code === 'invalid_union'
+      ? {
+          message: 'unknown executor type',
+          params: { fix: 'use constant-arrival-rate, ramping-arrival-rate or ramping-vus' },
+        }
+      : undefined,
+});
+export type ExecutorSpec = z.output<typeof executorSchema>;
+
+const thresholdItem = z.union([
+  z.string(),
+  strict({
+    threshold: z.string(),
+    abortOnFail: z.boolean().default(false),
+    delayAbortEval: durationSchema.default(0),
+  }),
+]);
+
+const scenarioSchema = strict({
+  name: z.string().min(1).optional(),
+  description: z.string().optional(),
+  target: z.url({ error: 'target must be a URL such as http://127.0.0.1:8080' }).optional(),
+  defaults: strict({
+    headers: headersSchema.default({}),
+    timeout: durationSchema.default(30_000),
+  }).default({ headers: {}, timeout: 30_000 }),
+  auth: strict({
+    email: z.string().optional(),
+    password: z.string().optional(),
+    /** Sign the user up first (an existing account is fine). */
+    signup: z.boolean().default(true),
+  }).optional(),
+  data: z.record(z.string(), z.array(z.union([z.string(), z.number(), z.boolean()])).min(1)).default({}),
+  setup: z.array(setupSchema).default([]),
+  executor: executorSchema.default({
+    type: 'constant-arrival-rate',
+    rate: 10,
+    timeUnit: 1000,
+    duration: 30_000,
+    pipelining: 1,
+  }),
+  requests: z.array(requestSchema).min(1, { error: 'a scenario needs at least one request' }),
+  thresholds: z.record(z.string(), z.array(thresholdItem)).default({}),
+});
+export type ScenarioSpec = z.output<typeof scenarioSchema>;
+
+export interface ThresholdSpec {
+  /** The key as written, e.g. `http_req_duration{name:upload}`. */
+  key: string;
+  expression: string;
+  abortOnFail: boolean;
+  delayAbortEval: number;
+}
+
+/** A validated scenario with resolved file paths and thresholds flattened. */
+export interface Scenario {
+  name: string;
+  file: string;
+  target: string | undefined;
+  headers: Record<string, string>;
+  timeoutMs: number;
+  auth: ScenarioSpec['auth'];
+  data: Record<string, (string | number | boolean)[]>;
+  setup: (SetupSpec & { bodyPath?: string })[];
+  executor: ExecutorSpec;
+  requests: (RequestSpec & { bodyPath?: string })[];
+  thresholds: ThresholdSpec[];
+}
+
+/** Overrides from `load run` flags; applied to the document before validation. */
+export interface ScenarioOverrides {
+  rate?: number;
+  duration?: string;
+  vus?: number;
+  target?: string;
+  workers?: number;
+  connections?: number;
+  pipelining?: number;
+  noThresholds?: boolean;
+}
+
+/** Reads, overrides and validates a scenario file. */
+export function loadScenario(file: string, overrides: ScenarioOverrides = {}, displayName = file): Scenario {
+  const source = readYamlFile(file, displayName);
+  const raw = applyOverrides(source.value, overrides);
+  const spec = validateWith(scenarioSchema.superRefine(checkSemantics), source, raw);
+  const base = dirname(resolve(file));
+  const resolveBody = <T extends { bodyFile?: string | undefined }>(r: T) =>
+    r.bodyFile ? { ...r, bodyPath: resolve(base, r.bodyFile) } : r;
+  return {
+    name: spec.name ?? displayName.replace(/^.*\//, '').replace(/\.ya?ml$/, ''),
+    file: displayName,
+    target: spec.target,
+    headers: spec.defaults.headers,
+    timeoutMs: spec.defaults.timeout,
+    auth: spec.auth,
+    data: spec.data,
+    setup: spec.setup.map(resolveBody),
+    executor: spec.executor,
+    requests: spec.requests.map(resolveBody),
+    thresholds: overrides.noThresholds ? [] : flattenThresholds(spec.thresholds),
+  };
+}
+
+function flattenThresholds(map: ScenarioSpec['thresholds']): ThresholdSpec[] {
+  return Object.entries(map).flatMap(([key, items]) =>
+    items.map((item) =>
+      typeof item === 'string'
+        ? { key, expression: item, abortOnFail: false, delayAbortEval: 0 }
+        : {
+            key,
+            expression: item.threshold,
+            abortOnFail: item.abortOnFail,
+            delayAbortEval: item.delayAbortEval,
+          },
+    ),
+  );
+}
+
+function applyOverrides(value: unknown, o: ScenarioOverrides): unknown {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return value;
+  const doc = structuredClone(value) as Record<string, unknown>;
+  const ex = { ...((doc.executor as Record<string, unknown> | undefined) ?? {}) };
+  const type = (ex.type as string | undefined) ?? 'constant-arrival-rate';
+  if (o.rate !== undefined && o.vus !== undefined) {
+    throw new UsageError('--rate and --vus select different executors', 'pass only one of them');
+  }
+  if (o.rate !== undefined) {
+    const duration = o.duration ?? (type === 'constant-arrival-rate' ? ex.duration : undefined);
+    if (duration === undefined && type !== 'constant-arrival-rate') {
+      throw new UsageError(
+        `--rate turns the ${type} executor into constant-arrival-rate, which needs a duration`,
+        'pass --duration too, e.g. --rate 100 --duration 30s',
+      );
+    }
+    doc.executor = pick({ ...ex, type: 'constant-arrival-rate', rate: o.rate, duration }, ARRIVAL_KEYS);
+  } else if (o.vus !== undefined) {
+    const duration = o.duration ?? (type === 'ramping-vus' && !ex.stages ? ex.duration : undefined);
+    if (duration === undefined) {
+      throw new UsageError('--vus runs a constant number of VUs and needs a duration', 'pass --duration too');
+    }
+    doc.executor = pick({ ...ex, type: 'ramping-vus', vus: o.vus, duration }, VU_KEYS);
+  } else if (o.duration !== undefined) {
+    if (ex.stages) {
+      throw new UsageError(
+        `--duration cannot override the stages of the ${type} executor`,
+        'edit the stages in the scenario, or pass --rate/--vus with --duration',
+      );
+    }
+    doc.executor = {
+      ...ex,
+      type,
+      duration: o.duration,
+      ...(type === 'constant-arrival-rate' && ex.rate === undefined ? { rate: 10 } : {}),
+    };
+  }
+  for (const key of ['workers', 'connections', 'pipelining'] as const) {
+    if (o[key] === undefined) continue;
+    const current = (doc.executor as Record<string, unknown> | undefined) ?? {
+      type: 'constant-arrival-rate',
+      rate: 10,
+      duration: '30s',
+    };
+    doc.executor = { ...current, [key]: o[key] };
+  }
+  if (o.target !== undefined) doc.target = o.target;
+  return doc;
+}
+
+const COMMON_KEYS = ['type', 'connections', 'pipelining', 'workers'];
+const ARRIVAL_KEYS = [...COMMON_KEYS, 'rate', 'timeUnit', 'duration', 'maxInFlight'];
+const VU_KEYS = [...COMMON_KEYS, 'vus', 'duration', 'thinkTime'];
+function pick(o: Record<string, unknown>, keys: string[]): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(o).filter(([k, v]) => keys.includes(k) && v !== undefined));
+}
+
+function checkSemantics(spec: ScenarioSpec, ctx: z.RefinementCtx): void {
+  const names = new Set<string>();
+  spec.requests.forEach((r, i) => {
+    if (names.has(r.name)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['requests', i, 'name'],
+        message: `duplicate request name "${r.name}"`,
+        params: { fix: 'give every request a unique name (it is the `name` tag in thresholds)' },
+      });
+    }
+    names.add(r.name);
+    const bodies = [r.body !== undefined, r.rawBody !== undefined, r.bodyFile !== undefined].filter(Boolean);
+    if (bodies.length > 1) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['requests', i],
+        message: 'a request has one body: body, rawBody or bodyFile',
+        params: { fix: 'keep only one of body, rawBody and bodyFile' },
+      });
+    }
+  });
+  const ex = spec.executor;
+  if (ex.type === 'ramping-vus' && ex.vus === undefined && ex.stages === undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['executor'],
+      message: 'ramping-vus needs `vus` with `duration`, or `stages`',
+      params: { fix: 'add e.g. "vus: 10" and "duration: 30s", or a list of stages' },
+    });
+  }
+  if (ex.type === 'ramping-vus' && ex.vus !== undefined && ex.duration === undefined && !ex.stages) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['executor', 'vus'],
+      message: '`vus` needs a `duration`',
+      params: { fix: 'add e.g. "duration: 30s" to the executor' },
+    });
+  }
+  for (const [key, items] of Object.entries(spec.thresholds)) {
+    const parsedKey = parseThresholdKey(key);
+    if (typeof parsedKey === 'string') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['thresholds', key],
+        message: parsedKey,
+        params: {
+          fix: 'use http_req_duration, http_req_failed, http_reqs, checks, dropped_iterations or iterations, optionally with {tag:value}',
+        },
+      });
+      continue;
+    }
+    items.forEach((item, i) => {
+      const expr = typeof item === 'string' ? item : item.threshold;
+      const parsed = parseThresholdExpression(expr, parsedKey.metric);
+      if (typeof parsed === 'string') {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['thresholds', key, i],
+          message: parsed,
+          params: { fix: "write it like 'p(95)<200', 'avg<100', 'rate<0.01' or 'count>100'" },
+        });
+      }
+    });
+  }
+  const dataRefs = JSON.stringify([spec.requests, spec.setup]).matchAll(
+    /\{\{\s*(?:pick|seq)\s+([\w-]+)\s*\}\}/g,
+  );
+  const captured = new Set(spec.setup.flatMap((s) => Object.keys(s.capture)));
+  for (const m of dataRefs) {
+    const list = m[1] as string;
+    if (!(list in spec.data) && !captured.has(list)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['data'],
+        message: `template refers to the data list "${list}", which is not defined`,
+        params: { fix: `add "data: { ${list}: [...] }" or capture it in a setup request` },
+      });
+    }
+  }
+}
