@@ -8,6 +8,7 @@ import { registerAudit } from './commands/audit.cmd.ts';
 import { registerConfig } from './commands/config.cmd.ts';
 import { registerDoctor } from './commands/doctor.cmd.ts';
 import { registerInit } from './commands/init.cmd.ts';
+import { registerObservability } from './commands/observability.cmd.ts';
 import { registerSecrets } from './commands/secrets.cmd.ts';
 
 /** Injected by scripts/build.ts; undefined when the sources run unbundled (tests, docs generator). */
@@ -55,6 +56,7 @@ export function buildProgram(): Command {
   registerConfig(program);
   registerDoctor(program);
   registerAudit(program);
+  registerObservability(program);
   registerSecrets(program);
 
   program.addHelpText(

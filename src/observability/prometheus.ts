@@ -1,0 +1,137 @@
+/**
+ * Prometheus artefacts generated from platform.yaml: the scrape configuration, recording rules for
+ * each service's error ratio over the SLO windows, and SLO burn-rate and latency alerts. SLIs are
+ * measured at the gateway, where users meet the platform.
+ */
+import type { PlatformConfig } from '../core/config/schema.ts';
+import { BURN_TIERS, errorBudget, RECORDED_WINDOWS } from './slo.ts';
+
+export interface RuleGroup {
+  name: string;
+  interval?: string;
+  rules: Record<string, unknown>[];
+}
+
+const RUNBOOKS = 'docs/runbooks';
+
+function pascal(name: string): string {
+  return name.replace(/(^|-)([a-z0-9])/g, (_, __, c: string) => c.toUpperCase());
+}
+
+/** Recording rules: request rate and error ratio per service for every SLO window. */
+export function recordingRules(config: PlatformConfig): RuleGroup[] {
+  return [
+    {
+      name: 'platform-sli',
+      interval: '30s',
+      rules: RECORDED_WINDOWS.flatMap((w) => [
+        {
+          record: `service:gateway_requests:rate${w}`,
+          expr: `sum by (service) (rate(gateway_requests_total[${w}]))`,
+        },
+        {
+          record: `service:gateway_errors:ratio_rate${w}`,
+          expr: `sum by (service) (rate(gateway_requests_total{code=~"5.."}[${w}])) / sum by (service) (rate(gateway_requests_total[${w}]))`,
+        },
+      ]).concat([
+        {
+          record: 'service_version:gateway_request_duration_seconds:p99_5m',
+          expr: 'histogram_quantile(0.99, sum by (service, version, le) (rate(gateway_request_duration_seconds_bucket[5m])))',
+        },
+      ]),
+    },
+  ].filter(() => Object.keys(config.services).length > 0);
+}
+
+/** Burn-rate alerts per service (page and ticket tiers), latency SLO alerts and process health. */
+export function alertRules(config: PlatformConfig): RuleGroup[] {
+  const groups: RuleGroup[] = [];
+  for (const [name, svc] of Object.entries(config.services)) {
+    if (svc.kind === 'gateway') continue;
+    const budget = errorBudget(svc.slo.availability);
+    const rules: Record<string, unknown>[] = BURN_TIERS.map((tier) => {
+      const fast = tier.severity === 'page';
+      return {
+        alert: `${pascal(name)}ErrorBudgetBurn${fast ? 'Fast' : 'Slow'}${tier.longWindow}`,
+        expr:
+          `service:gateway_errors:ratio_rate${tier.longWindow}{service="${name}"} > (${tier.burnRate} * ${budget})` +
+          ` and service:gateway_errors:ratio_rate${tier.shortWindow}{service="${name}"} > (${tier.burnRate} * ${budget})`,
+        for: fast ? '2m' : '15m',
+        labels: { severity: tier.severity, service: name, slo: 'availability' },
+        annotations: {
+          summary: `${name} is burning its error budget ${tier.burnRate}x too fast`,
+          description: `At this rate ${tier.budgetSpent} of the 30-day budget of ${svc.slo.availability}% availability is spent. Error ratio {{ $value | humanizePercentage }}.`,
+          runbook_url: `${RUNBOOKS}/slo-burn-rate-${fast ? 'fast' : 'slow'}.md`,
+        },
+      };
+    });
+    rules.push({
+      alert: `${pascal(name)}HighLatencyP99`,
+      expr: `max by (service) (service_version:gateway_request_duration_seconds:p99_5m{service="${name}"}) > ${svc.slo.latencyP99Ms / 1000}`,
+      for: '10m',
+      labels: { severity: 'ticket', service: name, slo: 'latency' },
+      annotations: {
+        summary: `${name} p99 latency is above its ${svc.slo.latencyP99Ms} ms objective`,
+        description: 'p99 over 5 minutes is {{ $value | humanizeDuration }}.',
+        runbook_url: `${RUNBOOKS}/high-latency.md`,
+      },
+    });
+    groups.push({ name: `slo-${name}`, rules });
+  }
+  groups.push({
+    name: 'platform-health',
+    rules: [
+      {
+        alert: 'ServiceDown',
+        expr: 'up{platform_service!=""} == 0',
+        for: '1m',
+        labels: { severity: 'page' },
+        annotations: {
+          summary: '{{ $labels.platform_service }} instance {{ $labels.instance }} is not answering scrapes',
+          runbook_url: `${RUNBOOKS}/crash-loop.md`,
+        },
+      },
+      {
+        alert: 'GatewayHigh5xxRatio',
+        expr: 'sum(rate(gateway_requests_total{code=~"5.."}[5m])) / sum(rate(gateway_requests_total[5m])) > 0.05',
+        for: '5m',
+        labels: { severity: 'page' },
+        annotations: {
+          summary: 'More than 5% of all requests fail at the gateway',
+          runbook_url: `${RUNBOOKS}/gateway-5xx.md`,
+        },
+      },
+    ],
+  });
+  return groups;
+}
+
+export interface ScrapeTarget {
+  service: string;
+  targets: string[];
+}
+
+/** A prometheus.yml scraping every service, for the local provider or a static on-prem layout. */
+export function scrapeConfig(
+  config: PlatformConfig,
+  targets: ScrapeTarget[],
+  ruleFiles: string[],
+): Record<string, unknown> {
+  return {
+    global: { scrape_interval: '5s', evaluation_interval: '15s', external_labels: { platform: config.name } },
+    rule_files: ruleFiles,
+    scrape_configs: targets.map((t) => ({
+      job_name: t.service,
+      metrics_path: '/metrics',
+      static_configs: [{ targets: t.targets, labels: { platform_service: t.service } }],
+    })),
+  };
+}
+
+/** Targets from the ports in platform.yaml (replicas take consecutive ports). */
+export function localTargets(config: PlatformConfig): ScrapeTarget[] {
+  return Object.entries(config.services).map(([service, svc]) => ({
+    service,
+    targets: Array.from({ length: svc.replicas }, (_, i) => `127.0.0.1:${svc.port + i}`),
+  }));
+}
