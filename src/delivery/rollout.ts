@@ -1,0 +1,699 @@
+/**
+ * The rollout engine: a state machine that moves a release from dark to 100% (or back), explaining
+ * every decision as an event, persisting its state for other terminals and obeying their commands.
+ *
+ *   Progressing ──steps pass──▶ Promoting ──▶ Promoted
+ *        │  ▲  └─pause / untilPromoted──▶ Paused ──resume──┘ (promote → Promoting, abort → Aborting)
+ *        │  └─resume── Inconclusive ◀─too little data─┘
+ *        └─analysis fails / early abort / abort / Ctrl-C──▶ Aborting ──▶ RolledBack
+ *
+ * Provider-agnostic: it only calls `deploy`, `scale`, `retire`, `setTraffic` and `status` of the
+ * provider. Locally `setTraffic` is the gateway's admin API; on Kubernetes the same call will set
+ * Gateway API HTTPRoute backendRef weights (or an Istio VirtualService's route weights) — the
+ * engine does not change when that provider lands.
+ */
+
+import { ExitCode, PlatformError } from '../core/errors.ts';
+import type { Notifier, NotifyEventName } from '../notify/webhooks.ts';
+import type { Provider } from '../providers/provider.ts';
+import {
+  type AnalysisOutcome,
+  checkEarlyAbort,
+  DEFAULT_EARLY_ABORT,
+  type EarlyAbortEvidence,
+  type EarlyAbortSettings,
+  earlyAbortReason,
+  type Measurement,
+  runAnalysis,
+} from './analysis.ts';
+import type { Condition } from './conditions.ts';
+import { formatValue } from './conditions.ts';
+import type { MetricSource } from './metrics.ts';
+import { writeReport } from './report.ts';
+import {
+  type AnalysisRecord,
+  type ControlCommand,
+  clearInbox,
+  type Phase,
+  type RolloutEvent,
+  type RolloutState,
+  takeCommands,
+  writeState,
+} from './store.ts';
+import type { ResolvedStep, ResolvedStrategy } from './strategy.ts';
+
+/** The part of a provider the engine needs. */
+export type DeliveryProvider = Pick<Provider, 'status' | 'deploy' | 'retire' | 'setTraffic' | 'scale'>;
+
+export interface RolloutOptions {
+  root: string;
+  service: string;
+  release: string;
+  strategy: ResolvedStrategy;
+  /** Compiled conditions by source text (see strategy.compileConditions). */
+  conditions: Map<string, Condition>;
+  provider: DeliveryProvider;
+  source: MetricSource;
+  /** Instances of the new version (the service's replicas by default). */
+  replicas: number;
+  notifier?: Notifier;
+  /** Aborted on Ctrl-C: the rollout goes back to stable and ends "interrupted". */
+  signal?: AbortSignal;
+  onEvent?: (e: RolloutEvent) => void;
+  /** How often commands and the early-abort test are checked (default 250 ms). */
+  tickMs?: number;
+  /** Statistical early abort; false disables it. */
+  earlyAbort?: EarlyAbortSettings | false;
+  /** Header that pins preview traffic to the new version (blue/green, canaries). */
+  previewHeader?: string;
+}
+
+export interface RolloutResult {
+  state: RolloutState;
+  events: RolloutEvent[];
+  exitCode: ExitCode;
+}
+
+type InterruptKind = 'abort' | 'promote' | 'pause';
+
+/** Raised inside waits when a command (or Ctrl-C) changes the course of the rollout. */
+class Interrupt extends Error {
+  readonly kind: InterruptKind;
+  readonly full: boolean;
+  readonly reason: string;
+  readonly interrupted: boolean;
+  readonly evidence: EarlyAbortEvidence | undefined;
+
+  constructor(
+    kind: InterruptKind,
+    reason: string,
+    opts: { full?: boolean; interrupted?: boolean; evidence?: EarlyAbortEvidence } = {},
+  ) {
+    super(reason);
+    this.kind = kind;
+    this.reason = reason;
+    this.full = opts.full ?? false;
+    this.interrupted = opts.interrupted ?? false;
+    this.evidence = opts.evidence;
+  }
+}
+
+const MAX_EARLY_ABORT_WINDOW_MS = 10 * 60_000;
+const HEARTBEAT_MS = 1000;
+
+export class Rollout {
+  readonly state: RolloutState;
+  private readonly opts: RolloutOptions;
+  private readonly events: RolloutEvent[] = [];
+  private readonly tickMs: number;
+  private lastPersist = 0;
+  /** Commands taken from the inbox but not yet acted on (e.g. resume arriving before pause ends). */
+  private queued: ControlCommand[] = [];
+
+  constructor(opts: RolloutOptions, stable: string) {
+    this.opts = opts;
+    this.tickMs = opts.tickMs ?? 250;
+    const now = new Date().toISOString();
+    this.state = {
+      schema: 1,
+      id: `${opts.service}-${now.replace(/[:.]/g, '-')}`,
+      service: opts.service,
+      release: opts.release,
+      stable,
+      strategy: opts.strategy.strategy,
+      phase: 'Progressing',
+      steps: opts.strategy.steps,
+      stepIndex: 0,
+      weight: 0,
+      startedAt: now,
+      updatedAt: now,
+      pid: process.pid,
+      message: 'starting',
+      analyses: [],
+      events: [],
+    };
+  }
+
+  /** Runs the rollout to its end: promoted, rolled back, or rolled back after an interruption. */
+  async run(): Promise<RolloutResult> {
+    const { service, release } = this.opts;
+    clearInbox(this.opts.root, service);
+    this.persist(true);
+    this.emit(
+      'rollout.started',
+      `rolling out ${service} ${release} over ${this.state.stable} (${this.state.strategy})`,
+      {
+        stable: this.state.stable,
+        steps: this.state.steps,
+      },
+    );
+    this.notify('rollout.started');
+    try {
+      await this.deployNew();
+      if (this.state.strategy === 'bluegreen') await this.runBlueGreen();
+      else if (this.state.strategy === 'rolling') await this.runRolling();
+      else await this.runCanary();
+      await this.promote('all steps passed');
+    } catch (err) {
+      if (!(err instanceof Interrupt)) {
+        // An unexpected failure mid-rollout still ends on stable; the error is reported after.
+        await this.rollback(`error: ${(err as Error).message}`, {});
+        throw err;
+      }
+      if (err.kind === 'promote') await this.promote(err.reason);
+      else await this.rollback(err.reason, { interrupted: err.interrupted, evidence: err.evidence });
+    }
+    return this.finish();
+  }
+
+  // ── strategies ────────────────────────────────────────────────────────────────────────────────
+
+  private async deployNew(): Promise<void> {
+    const { provider, service, release, replicas } = this.opts;
+    this.emit(
+      'release.deploying',
+      `starting ${replicas} instance${replicas > 1 ? 's' : ''} of ${release} (no traffic yet)`,
+    );
+    await provider.deploy(service, { service, version: release }, { replicas, initialWeight: 0 });
+    this.emit('release.ready', `${release} is ready`);
+  }
+
+  private async runCanary(): Promise<void> {
+    const steps = this.state.steps;
+    for (let i = this.state.stepIndex; i < steps.length; i++) {
+      this.state.stepIndex = i;
+      const step = steps[i] as ResolvedStep;
+      try {
+        await this.runStep(i, step);
+      } catch (err) {
+        if (!(err instanceof Interrupt)) throw err;
+        if (err.kind === 'abort' || (err.kind === 'promote' && err.full)) throw err;
+        if (err.kind === 'promote') {
+          this.emit('step.skipped', `step ${i + 1} skipped: ${err.reason}`);
+          this.state.phase = 'Progressing';
+          continue;
+        }
+        const next = await this.holdForHuman('Paused', err.reason);
+        if (next === 'skip') continue;
+        i--; // resume: run the interrupted step again
+      }
+    }
+    this.state.stepIndex = steps.length;
+  }
+
+  private async runStep(i: number, step: ResolvedStep): Promise<void> {
+    const n = `step ${i + 1}/${this.state.steps.length}`;
+    this.state.phase = 'Progressing';
+    if (step.kind === 'setWeight') {
+      await this.setWeight(step.weight, `${n}: canary weight ${step.weight}%`);
+      return;
+    }
+    if (step.kind === 'pause') {
+      this.emit('step.pause', `${n}: pausing ${Math.round(step.durationMs / 100) / 10}s`);
+      await this.wait(step.durationMs);
+      return;
+    }
+    if (step.kind === 'pauseUntilPromoted') {
+      const next = await this.holdForHuman('Paused', `${n}: paused until promoted`);
+      if (next === 'resume') return;
+      return;
+    }
+    for (;;) {
+      const outcome = await this.analyse(i, step.analysis, n);
+      if (outcome.verdict === 'pass') return;
+      if (outcome.verdict === 'fail') {
+        throw new Interrupt(
+          'abort',
+          outcome.reason,
+          outcome.earlyAbort ? { evidence: outcome.earlyAbort } : {},
+        );
+      }
+      const next = await this.holdForHuman('Inconclusive', `${n}: ${outcome.reason}`);
+      if (next === 'skip') return;
+      // resume: analyse again
+    }
+  }
+
+  private async runBlueGreen(): Promise<void> {
+    const { service, release, strategy, provider } = this.opts;
+    const blue = this.state.stable;
+    const header = this.opts.previewHeader ?? 'x-canary: always';
+    await this.guard(() => provider.setTraffic(service, { weights: { [blue]: 100, [release]: 0 }, header }));
+    this.emit(
+      'bluegreen.preview',
+      `green ${release} is in preview: only requests with "${header}" reach it`,
+      {
+        header,
+      },
+    );
+    this.state.steps = [];
+    for (;;) {
+      try {
+        const outcome = await this.analyse(0, strategy.analysis, 'preview', { exposure: false });
+        if (outcome.verdict === 'fail') {
+          throw new Interrupt(
+            'abort',
+            outcome.reason,
+            outcome.earlyAbort ? { evidence: outcome.earlyAbort } : {},
+          );
+        }
+        if (outcome.verdict === 'inconclusive') {
+          if ((await this.holdForHuman('Inconclusive', `preview: ${outcome.reason}`)) === 'resume') continue;
+        } else if (!strategy.blueGreen.autoPromote) {
+          if (
+            (await this.holdForHuman('Paused', 'preview passed; autoPromote is off: waiting for promote')) ===
+            'resume'
+          ) {
+            continue;
+          }
+        }
+        break;
+      } catch (err) {
+        if (err instanceof Interrupt && err.kind === 'pause') {
+          if ((await this.holdForHuman('Paused', err.reason)) === 'skip') break;
+          continue;
+        }
+        if (err instanceof Interrupt && err.kind === 'promote') break;
+        throw err;
+      }
+    }
+    // One call moves all traffic: the switch is atomic at the gateway (or the mesh).
+    await this.setWeight(100, `switching all traffic from blue ${blue} to green ${release}`, { [blue]: 0 });
+    this.emit(
+      'bluegreen.switched',
+      `green ${release} serves 100%; blue ${blue} stays up for ${strategy.blueGreen.scaleDownDelay / 1000}s for an instant rollback`,
+    );
+    this.state.phase = 'Promoting';
+    try {
+      await this.wait(strategy.blueGreen.scaleDownDelay, { earlyAbort: false });
+    } catch (err) {
+      if (err instanceof Interrupt && err.kind !== 'abort') return;
+      throw err;
+    }
+  }
+
+  private async runRolling(): Promise<void> {
+    const { service, release, provider, replicas, strategy } = this.opts;
+    const stable = this.state.stable;
+    this.state.steps = [];
+    for (let i = 1; i <= replicas; i++) {
+      if (i > 1) {
+        await provider.scale(service, i, { version: release });
+        this.emit('rolling.ready', `${release}: ${i}/${replicas} instances ready`);
+      }
+      const weight = Math.round((100 * i) / replicas);
+      await this.setWeight(weight, `${i}/${replicas} instances replaced: ${weight}% on ${release}`);
+      if (replicas - i > 0) await provider.scale(service, replicas - i, { version: stable });
+      if (i < replicas) {
+        try {
+          await this.wait(strategy.analysis.interval);
+        } catch (err) {
+          if (err instanceof Interrupt && err.kind === 'promote') return;
+          if (err instanceof Interrupt && err.kind === 'pause') {
+            if ((await this.holdForHuman('Paused', err.reason)) === 'skip') return;
+            continue;
+          }
+          throw err;
+        }
+      }
+    }
+  }
+
+  // ── analysis, waiting and commands ─────────────────────────────────────────────────────────
+
+  private async analyse(
+    step: number,
+    spec: ResolvedStrategy['analysis'],
+    label: string,
+    opts: { exposure?: boolean } = {},
+  ): Promise<AnalysisOutcome> {
+    const record: AnalysisRecord = {
+      step,
+      startedAt: new Date().toISOString(),
+      weight: this.state.weight,
+      measurements: [],
+    };
+    this.state.analyses.push(record);
+    const conditions = spec.conditions.map((c) => {
+      const compiled = this.opts.conditions.get(c);
+      if (!compiled) throw new Error(`condition "${c}" was not compiled`);
+      return compiled;
+    });
+    this.emit(
+      'analysis.started',
+      `${label}: analysis, ${spec.count} × ${spec.interval / 1000}s (min ${spec.minSampleSize} requests): ${spec.conditions.join(', ')}`,
+    );
+    const analysisStart = Date.now();
+    const outcome = await runAnalysis({
+      service: this.opts.service,
+      stable: this.state.stable,
+      canary: this.opts.release,
+      spec,
+      conditions,
+      source: this.opts.source,
+      wait: (ms, onTick) => this.wait(ms, { onTick }),
+      earlyAbort: () =>
+        this.earlyAbortCheck(opts.exposure === false ? Date.now() - analysisStart : undefined),
+      onMeasurement: (m) => {
+        record.measurements.push(m);
+        this.emit(
+          'analysis.measurement',
+          `${label}: measurement ${m.index} ${m.verdict}: ${describeMeasurement(m)}`,
+          {
+            measurement: m,
+          },
+        );
+      },
+    });
+    const { measurements: _m, ...summary } = outcome;
+    record.outcome = summary;
+    this.emit(
+      `analysis.${outcome.verdict}`,
+      `${label}: analysis ${verdictWord(outcome.verdict)}: ${outcome.reason}`,
+      {
+        verdict: outcome.verdict,
+        ...(outcome.earlyAbort ? { earlyAbort: outcome.earlyAbort } : {}),
+      },
+    );
+    return outcome;
+  }
+
+  private async earlyAbortCheck(windowOverrideMs?: number): Promise<EarlyAbortEvidence | undefined> {
+    const settings = this.opts.earlyAbort === undefined ? DEFAULT_EARLY_ABORT : this.opts.earlyAbort;
+    if (settings === false) return undefined;
+    const exposedSince = this.state.exposedAt ? Date.parse(this.state.exposedAt) : undefined;
+    const windowMs =
+      windowOverrideMs ?? (exposedSince === undefined ? undefined : Date.now() - exposedSince + this.tickMs);
+    if (windowMs === undefined || windowMs <= 0) return undefined;
+    try {
+      return await checkEarlyAbort(
+        this.opts.source,
+        this.opts.service,
+        this.state.stable,
+        this.opts.release,
+        Math.min(Math.ceil(windowMs), MAX_EARLY_ABORT_WINDOW_MS),
+        settings,
+      );
+    } catch {
+      // A metrics hiccup must not stop the rollout; the interval analysis will see it.
+      return undefined;
+    }
+  }
+
+  /**
+   * Waits `ms`, ticking every `tickMs`: applies commands, watches Ctrl-C and, while the new version
+   * has traffic, runs the early-abort test. `onTick` (the analysis' own check) can end it early.
+   */
+  private async wait(
+    ms: number,
+    opts: { onTick?: (() => Promise<boolean>) | undefined; earlyAbort?: boolean } = {},
+  ): Promise<boolean> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      this.checkCommands();
+      if (opts.onTick) {
+        if (await opts.onTick()) return true;
+      } else if (opts.earlyAbort !== false && this.state.weight > 0 && this.state.weight < 100) {
+        const evidence = await this.earlyAbortCheck();
+        if (evidence) throw new Interrupt('abort', earlyAbortReason(evidence), { evidence });
+      }
+      this.persist();
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) return false;
+      await this.sleep(Math.min(this.tickMs, remaining));
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    const signal = this.opts.signal;
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', done);
+        resolve();
+      }
+      signal?.addEventListener('abort', done, { once: true });
+    });
+  }
+
+  /** Applies queued commands; throws an Interrupt when one changes the course. */
+  private checkCommands(allowResume = false): 'resume' | undefined {
+    if (this.opts.signal?.aborted) {
+      throw new Interrupt('abort', 'interrupted (Ctrl-C): going back to stable', { interrupted: true });
+    }
+    this.queued.push(...takeCommands(this.opts.root, this.opts.service));
+    while (this.queued.length) {
+      const cmd = this.queued.shift() as ControlCommand;
+      this.emit('control.received', `command "${cmd.type}${cmd.full ? ' --full' : ''}" from ${cmd.from}`, {
+        command: cmd,
+      });
+      if (cmd.type === 'abort') throw new Interrupt('abort', `aborted by a user (${cmd.from})`);
+      if (cmd.type === 'promote') {
+        throw new Interrupt('promote', `promoted by a user${cmd.full ? ' (--full)' : ''}`, {
+          full: cmd.full ?? false,
+        });
+      }
+      if (cmd.type === 'pause') {
+        if (allowResume) continue;
+        throw new Interrupt('pause', `paused by a user (${cmd.from})`);
+      }
+      if (cmd.type === 'resume') {
+        if (allowResume) return 'resume';
+        this.emit('control.ignored', 'resume ignored: the rollout is not paused');
+      }
+    }
+    return undefined;
+  }
+
+  /**
+   * Holds in Paused or Inconclusive until a human decides. Resolves 'resume' (retry the step) or
+   * 'skip' (promote: go on with the next step); abort and promote --full throw.
+   */
+  private async holdForHuman(phase: Phase, reason: string): Promise<'resume' | 'skip'> {
+    this.state.phase = phase;
+    this.state.message = reason;
+    this.emit(
+      phase === 'Inconclusive' ? 'rollout.inconclusive' : 'rollout.paused',
+      `${reason} — waiting: canary resume|promote|abort ${this.opts.service}`,
+    );
+    this.persist(true);
+    for (;;) {
+      try {
+        if (this.checkCommands(true) === 'resume') {
+          this.state.phase = 'Progressing';
+          this.emit('rollout.resumed', 'resumed');
+          return 'resume';
+        }
+      } catch (err) {
+        if (err instanceof Interrupt && err.kind === 'promote' && !err.full) {
+          this.state.phase = 'Progressing';
+          this.emit('rollout.resumed', `resumed: ${err.reason}`);
+          return 'skip';
+        }
+        throw err;
+      }
+      if (this.state.weight > 0 && this.state.weight < 100) {
+        const evidence = await this.earlyAbortCheck();
+        if (evidence) throw new Interrupt('abort', earlyAbortReason(evidence), { evidence });
+      }
+      this.persist();
+      await this.sleep(this.tickMs);
+    }
+  }
+
+  // ── traffic, promotion and rollback ────────────────────────────────────────────────────────────
+
+  private async setWeight(
+    weight: number,
+    message: string,
+    extra: Record<string, number> = {},
+  ): Promise<void> {
+    const { service, release, provider } = this.opts;
+    const weights: Record<string, number> =
+      weight >= 100 ? { [release]: 100, ...extra } : { [this.state.stable]: 100 - weight, [release]: weight };
+    await this.guard(() => provider.setTraffic(service, { weights }));
+    this.state.weight = weight;
+    if (weight > 0 && !this.state.exposedAt) this.state.exposedAt = new Date().toISOString();
+    this.emit('traffic.set', message, { weights });
+    this.persist(true);
+  }
+
+  private async promote(reason: string): Promise<void> {
+    const { service, release, provider } = this.opts;
+    this.state.phase = 'Promoting';
+    this.emit('rollout.promoting', `promoting ${release}: ${reason}`);
+    if (this.state.weight < 100) await this.setWeight(100, `100% of traffic on ${release}`);
+    this.emit('release.retiring', `draining and stopping ${this.state.stable}`);
+    await provider.retire(service, this.state.stable);
+    this.state.phase = 'Promoted';
+    this.state.outcome = { result: 'promoted', reason };
+    this.state.message = `${release} serves 100%; ${this.state.stable} stopped`;
+    this.emit('rollout.promoted', this.state.message);
+  }
+
+  private async rollback(
+    reason: string,
+    opts: { interrupted?: boolean; evidence?: EarlyAbortEvidence | undefined },
+  ): Promise<void> {
+    const { service, release, provider } = this.opts;
+    this.state.phase = 'Aborting';
+    this.emit(
+      'rollout.aborting',
+      `rolling back ${release}: ${reason}`,
+      opts.evidence ? { evidence: opts.evidence } : {},
+    );
+    this.persist(true);
+    // Traffic first (one call, instant), then the slower drain and stop of the new version.
+    await this.guard(() =>
+      provider.setTraffic(service, { weights: { [this.state.stable]: 100, [release]: 0 } }),
+    );
+    if (this.state.strategy === 'rolling') {
+      await provider
+        .scale(service, this.opts.replicas, { version: this.state.stable })
+        .catch(() => undefined);
+    }
+    this.state.weight = 0;
+    this.emit('traffic.set', `100% of traffic back on ${this.state.stable}`, {
+      weights: { [this.state.stable]: 100, [release]: 0 },
+    });
+    this.persist(true);
+    try {
+      await provider.retire(service, release);
+      this.emit('release.retired', `${release} drained and stopped`);
+    } catch (err) {
+      this.emit('release.retire-failed', `could not stop ${release}: ${(err as Error).message}`);
+    }
+    this.state.phase = 'RolledBack';
+    this.state.outcome = { result: 'rolledBack', reason, ...(opts.interrupted ? { interrupted: true } : {}) };
+    this.state.message = `rolled back: ${reason}`;
+    this.emit('rollout.rolledBack', `${this.state.stable} serves 100%; ${release} rolled back: ${reason}`);
+  }
+
+  /** Retries a traffic change a few times: it is the one call a rollback must not lose. */
+  private async guard(fn: () => Promise<void>): Promise<void> {
+    let last: unknown;
+    for (let attempt = 0; attempt < 4; attempt++) {
+      try {
+        return await fn();
+      } catch (err) {
+        last = err;
+        await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
+      }
+    }
+    throw last;
+  }
+
+  private finish(): RolloutResult {
+    this.state.finishedAt = new Date().toISOString();
+    const report = writeReport(this.opts.root, this.state, this.events);
+    this.state.report = report;
+    this.persist(true);
+    const outcome = this.state.outcome;
+    this.notify(
+      outcome?.result === 'promoted' ? 'rollout.promoted' : 'rollout.rolledBack',
+      outcome?.reason,
+      report.json,
+    );
+    const exitCode =
+      outcome?.result === 'promoted'
+        ? ExitCode.ok
+        : outcome?.interrupted
+          ? ExitCode.interrupted
+          : ExitCode.rolledBack;
+    return { state: this.state, events: this.events, exitCode };
+  }
+
+  // ── events and persistence ────────────────────────────────────────────────────────────────────
+
+  private emit(type: string, message: string, data?: Record<string, unknown>): void {
+    const event: RolloutEvent = {
+      at: new Date().toISOString(),
+      type,
+      service: this.opts.service,
+      message,
+      ...(data ? { data } : {}),
+    };
+    this.events.push(event);
+    this.state.events = [...this.state.events.slice(-49), event];
+    this.state.message = message;
+    this.opts.onEvent?.(event);
+  }
+
+  private persist(force = false): void {
+    const now = Date.now();
+    if (!force && now - this.lastPersist < HEARTBEAT_MS) return;
+    this.lastPersist = now;
+    this.state.updatedAt = new Date(now).toISOString();
+    writeState(this.opts.root, this.state);
+  }
+
+  private notify(event: NotifyEventName, reason?: string, report?: string): void {
+    this.opts.notifier?.notify({
+      event,
+      service: this.opts.service,
+      release: this.opts.release,
+      stable: this.state.stable,
+      strategy: this.state.strategy,
+      at: new Date().toISOString(),
+      ...(reason ? { reason } : {}),
+      ...(report ? { report } : {}),
+      ...(event === 'rollout.rolledBack' ? { evidence: this.state.analyses } : {}),
+    });
+  }
+}
+
+function verdictWord(v: string): string {
+  return v === 'pass' ? 'passed' : v === 'fail' ? 'failed' : 'inconclusive';
+}
+
+/** `canary 212 req, 0.5% errors, p99 130ms | stable …` */
+export function describeMeasurement(m: Measurement): string {
+  const side = (name: string, v: Measurement['canary']) =>
+    `${name} ${v.requests} req, ${v.errorRate === undefined ? '–' : formatValue(v.errorRate, 'ratio')} errors, p99 ${v.p99 === undefined ? '–' : formatValue(v.p99, 'duration')}`;
+  const failed = m.results.filter((r) => r.verdict !== 'pass').map((r) => `${r.condition}: ${r.reason}`);
+  return `${side('canary', m.canary)} | ${side('stable', m.stable)}${failed.length ? ` — ${failed.join('; ')}` : ''}`;
+}
+
+/**
+ * Starts a rollout: finds the stable version, asks the pre-rollout gate, then runs the engine.
+ * A release that is the first version of a service is simply deployed with 100% of traffic.
+ */
+export async function startRollout(opts: RolloutOptions): Promise<RolloutResult> {
+  const status = await opts.provider.status();
+  const svc = status.services.find((s) => s.name === opts.service);
+  const stable = svc?.versions.find((v) => v !== opts.release) ?? svc?.versions[0];
+  if (!svc || !stable) {
+    throw new PlatformError(
+      'NOT_RUNNING',
+      `${opts.service} is not running, so there is nothing to roll out over`,
+      {
+        hint: 'start the platform first: platformctl up',
+      },
+    );
+  }
+  if (stable === opts.release || (svc.versions.length === 1 && svc.versions[0] === opts.release)) {
+    throw new PlatformError('ALREADY_RUNNING', `${opts.service} already runs ${opts.release}`, {
+      exitCode: ExitCode.usage,
+      hint: 'pass another --release, or check `platformctl canary status`',
+    });
+  }
+  if (opts.notifier) {
+    const gate = await opts.notifier.gate({
+      service: opts.service,
+      release: opts.release,
+      stable,
+      strategy: opts.strategy.strategy,
+      at: new Date().toISOString(),
+    });
+    if (!gate.allowed) {
+      const refusal = gate.results.find((r) => !r.ok);
+      throw new PlatformError(
+        'ROLLOUT_BLOCKED',
+        `the pre-rollout gate "${refusal?.hook}" refused ${opts.service} ${opts.release} (${refusal?.error ?? 'refused'})`,
+        { hint: 'fix what the gate reports, or remove rollout.gate from that webhook in platform.yaml' },
+      );
+    }
+  }
+  return new Rollout(opts, stable).run();
+}

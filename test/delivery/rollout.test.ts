@@ -1,0 +1,242 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ExitCode } from '../../src/core/errors.ts';
+import { type RolloutOptions, startRollout } from '../../src/delivery/rollout.ts';
+import { type RolloutEvent, readState, sendCommand } from '../../src/delivery/store.ts';
+import { compileConditions, resolveStrategy } from '../../src/delivery/strategy.ts';
+import { parseConfigText } from './config.ts';
+import { FakePlatform } from './fakes.ts';
+
+let root: string;
+beforeEach(() => {
+  root = mkdtempSync(join(tmpdir(), 'rollout-test-'));
+});
+afterEach(() => rmSync(root, { recursive: true, force: true }));
+
+function options(
+  platform: FakePlatform,
+  delivery: string,
+  extra: Partial<RolloutOptions> = {},
+): RolloutOptions & { events: RolloutEvent[] } {
+  const config = parseConfigText(delivery);
+  const { strategy, origins } = resolveStrategy(config, 'api');
+  const events: RolloutEvent[] = [];
+  return {
+    root,
+    service: 'api',
+    release: 'v2',
+    strategy,
+    conditions: compileConditions(undefined, origins),
+    provider: platform.provider(),
+    source: platform.source(),
+    replicas: 1,
+    tickMs: 5,
+    onEvent: (e) => events.push(e),
+    events,
+    ...extra,
+  };
+}
+
+const FAST = `
+  analysis:
+    interval: 40ms
+    count: 2
+    minSampleSize: 20
+    inconclusiveLimit: 1
+`;
+
+/** Polls the state file until `pred` holds (bounded). */
+async function until(pred: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 2000; i++) {
+    if (pred()) return;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+describe('rollout engine', () => {
+  it('promotes a good release through every step', async () => {
+    const p = new FakePlatform('v1');
+    const opts = options(p, FAST);
+    const result = await startRollout(opts);
+    expect(result.exitCode).toBe(ExitCode.ok);
+    expect(result.state.phase).toBe('Promoted');
+    expect(p.weightHistory()).toEqual([{ v1: 90, v2: 10 }, { v1: 50, v2: 50 }, { v2: 100 }]);
+    expect(p.calls.at(-1)).toEqual({ op: 'retire', args: ['api', 'v1'] });
+    expect(p.versions).toEqual(['v2']);
+    expect(opts.events.filter((e) => e.type === 'analysis.pass')).toHaveLength(2);
+    const state = readState(root, 'api');
+    expect(state?.phase).toBe('Promoted');
+    expect(existsSync(state?.report?.json ?? '')).toBe(true);
+    expect(readFileSync(state?.report?.markdown ?? '', 'utf8')).toContain('promoted');
+  });
+
+  it('rolls a release failing 20% of requests back, with evidence', async () => {
+    const p = new FakePlatform('v1');
+    p.behaviour.v2 = { errorRate: 0.2, p99: 100 };
+    const result = await startRollout(options(p, FAST));
+    expect(result.exitCode).toBe(ExitCode.rolledBack);
+    expect(result.state.phase).toBe('RolledBack');
+    expect(p.weightHistory().at(-1)).toEqual({ v1: 100, v2: 0 });
+    expect(p.weights).toEqual({ v1: 100 });
+    expect(p.versions).toEqual(['v1']);
+    expect(Math.max(...p.weightHistory().map((w) => w.v2 ?? 0))).toBe(10);
+    const report = JSON.parse(readFileSync(result.state.report?.json ?? '', 'utf8'));
+    expect(report.outcome.result).toBe('rolledBack');
+    expect(report.outcome.reason).toMatch(/significantly worse|error_rate/);
+  });
+
+  it('detects a latency regression (+400 ms) by the relative condition', async () => {
+    const p = new FakePlatform('v1');
+    p.behaviour.v2 = { errorRate: 0, p99: 500 };
+    const result = await startRollout(options(p, FAST));
+    expect(result.exitCode).toBe(ExitCode.rolledBack);
+    expect(result.state.outcome?.reason).toContain('canary.p99 < 1.5 * stable.p99 + 50ms');
+    const failed = result.state.analyses[0]?.measurements[0];
+    expect(failed?.canary.p99).toBe(500);
+    expect(failed?.verdict).toBe('fail');
+  });
+
+  it('early abort fires on a statistically worse error ratio before the first measurement', async () => {
+    const p = new FakePlatform('v1');
+    p.behaviour.v2 = { errorRate: 0.2, p99: 100 };
+    const opts = options(
+      p,
+      `
+  analysis:
+    interval: 5s
+    count: 2
+`,
+    );
+    const result = await startRollout(opts);
+    expect(result.exitCode).toBe(ExitCode.rolledBack);
+    expect(result.state.analyses[0]?.measurements).toHaveLength(0);
+    expect(result.state.outcome?.reason).toMatch(/significantly worse/);
+  });
+
+  it('low traffic is inconclusive: pauses, never promotes; abort from another terminal rolls back', async () => {
+    const p = new FakePlatform('v1', 100);
+    const opts = options(p, FAST);
+    const running = startRollout(opts);
+    await until(() => readState(root, 'api')?.phase === 'Inconclusive', 'Inconclusive');
+    expect(p.weights.v2).toBe(10);
+    sendCommand(root, 'api', 'abort');
+    const result = await running;
+    expect(result.exitCode).toBe(ExitCode.rolledBack);
+    expect(result.state.outcome?.reason).toContain('aborted by a user');
+    expect(p.weights).toEqual({ v1: 100 });
+  });
+
+  it('pause, resume and promote through the control channel', async () => {
+    const p = new FakePlatform('v1');
+    const opts = options(
+      p,
+      `
+  steps:
+    - setWeight: 20
+    - pause: { untilPromoted: true }
+    - setWeight: 40
+    - pause: 10s
+    - setWeight: 100
+`,
+    );
+    const running = startRollout(opts);
+    await until(() => readState(root, 'api')?.phase === 'Paused', 'Paused');
+    sendCommand(root, 'api', 'resume');
+    await until(() => readState(root, 'api')?.stepIndex === 3, 'the 10s pause');
+    sendCommand(root, 'api', 'pause');
+    await until(() => readState(root, 'api')?.phase === 'Paused', 'Paused again');
+    sendCommand(root, 'api', 'promote', { full: true });
+    const result = await running;
+    expect(result.state.phase).toBe('Promoted');
+    expect(p.weightHistory()).toEqual([{ v1: 80, v2: 20 }, { v1: 60, v2: 40 }, { v2: 100 }]);
+    expect(opts.events.map((e) => e.type)).toContain('control.received');
+  });
+
+  it('Ctrl-C aborts cleanly back to stable', async () => {
+    const p = new FakePlatform('v1');
+    const ac = new AbortController();
+    const opts = options(
+      p,
+      `
+  steps:
+    - setWeight: 30
+    - pause: 1m
+`,
+      { signal: ac.signal },
+    );
+    const running = startRollout(opts);
+    await until(() => p.weights.v2 === 30, 'weight 30');
+    ac.abort();
+    const result = await running;
+    expect(result.exitCode).toBe(ExitCode.interrupted);
+    expect(result.state.outcome).toMatchObject({ result: 'rolledBack', interrupted: true });
+    expect(p.weights).toEqual({ v1: 100 });
+    expect(p.versions).toEqual(['v1']);
+  });
+
+  it('blue/green: preview by header, one atomic switch, blue kept for the delay then retired', async () => {
+    const p = new FakePlatform('v1');
+    p.previewRps = 20_000;
+    const opts = options(
+      p,
+      `
+  strategy: bluegreen
+  blueGreen: { scaleDownDelay: 50ms }
+${FAST}`,
+    );
+    const result = await startRollout(opts);
+    expect(result.state.phase).toBe('Promoted');
+    const traffic = p.calls.filter((c) => c.op === 'setTraffic').map((c) => c.args[1]);
+    expect(traffic[0]).toEqual({ weights: { v1: 100, v2: 0 }, header: 'x-canary: always' });
+    expect(traffic[1]).toEqual({ weights: { v2: 100, v1: 0 } });
+    expect(traffic).toHaveLength(2);
+    expect(p.calls.at(-1)).toEqual({ op: 'retire', args: ['api', 'v1'] });
+  });
+
+  it('blue/green: abort during the scale-down delay switches back instantly', async () => {
+    const p = new FakePlatform('v1');
+    p.previewRps = 20_000;
+    const opts = options(
+      p,
+      `
+  strategy: bluegreen
+  blueGreen: { scaleDownDelay: 1m }
+${FAST}`,
+    );
+    const running = startRollout(opts);
+    await until(() => p.weights.v2 === 100, 'the switch');
+    sendCommand(root, 'api', 'abort');
+    const result = await running;
+    expect(result.exitCode).toBe(ExitCode.rolledBack);
+    expect(p.weights).toEqual({ v1: 100 });
+    expect(p.versions).toEqual(['v1']);
+  });
+
+  it('rolling: replaces instances one by one', async () => {
+    const p = new FakePlatform('v1');
+    const opts = options(
+      p,
+      `
+  strategy: rolling
+${FAST}`,
+      { replicas: 3 },
+    );
+    const result = await startRollout(opts);
+    expect(result.state.phase).toBe('Promoted');
+    expect(p.weightHistory()).toEqual([{ v1: 67, v2: 33 }, { v1: 33, v2: 67 }, { v2: 100 }]);
+    expect(p.calls.filter((c) => c.op === 'scale').map((c) => c.args.slice(1))).toEqual([
+      [2, 'v1'],
+      [2, 'v2'],
+      [1, 'v1'],
+      [3, 'v2'],
+    ]);
+  });
+
+  it('refuses to roll out the version already running', async () => {
+    const p = new FakePlatform('v2');
+    await expect(startRollout(options(p, FAST))).rejects.toThrow(/already runs v2/);
+  });
+});
