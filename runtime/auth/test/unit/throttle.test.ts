@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest';
+import { LoginThrottle } from '../../src/throttle.ts';
+
+describe('LoginThrottle', () => {
+  const rule = { freeFailures: 3, baseLockMs: 1000, maxLockMs: 8000 };
+
+  it('allows free failures, then locks with exponential backoff capped at the maximum', () => {
+    let now = 0;
+    const t = new LoginThrottle({ account: rule, ip: { ...rule, freeFailures: 100 } }, () => now);
+    for (let i = 0; i < 3; i++) {
+      expect(t.check('a@x', '1.1.1.1').allowed).toBe(true);
+      t.recordFailure('a@x', '1.1.1.1');
+    }
+    expect(t.check('a@x', '1.1.1.1').allowed).toBe(true);
+    t.recordFailure('a@x', '1.1.1.1'); // 4th: 1s
+    expect(t.check('a@x', '1.1.1.1')).toEqual({ allowed: false, retryAfterMs: 1000, lockedBy: 'account' });
+    now += 1000;
+    t.recordFailure('a@x', '1.1.1.1'); // 5th: 2s
+    expect(t.check('a@x', '9.9.9.9').retryAfterMs).toBe(2000);
+    for (let i = 0; i < 10; i++) t.recordFailure('a@x', '1.1.1.1');
+    expect(t.check('a@x', '1.1.1.1').retryAfterMs).toBe(8000);
+    // another account from another IP is unaffected
+    expect(t.check('b@x', '2.2.2.2').allowed).toBe(true);
+  });
+
+  it('locks an IP spraying many accounts, and success does not unlock the IP', () => {
+    const now = 0;
+    const t = new LoginThrottle({ account: { ...rule, freeFailures: 100 }, ip: rule }, () => now);
+    for (let i = 0; i < 4; i++) t.recordFailure(`user${i}@x`, '6.6.6.6');
+    const v = t.check('new@x', '6.6.6.6');
+    expect(v.allowed).toBe(false);
+    expect(v.lockedBy).toBe('ip');
+    t.recordSuccess('new@x');
+    expect(t.check('new@x', '6.6.6.6').allowed).toBe(false);
+  });
+
+  it('success clears the account; entries are forgotten and bounded', () => {
+    let now = 0;
+    const t = new LoginThrottle(
+      { account: rule, ip: { ...rule, freeFailures: 1e6 }, forgetAfterMs: 10_000, maxEntries: 10 },
+      () => now,
+    );
+    for (let i = 0; i < 5; i++) t.recordFailure('a@x', 'ip');
+    expect(t.check('a@x', 'ip').allowed).toBe(false);
+    t.recordSuccess('a@x');
+    expect(t.check('a@x', 'ip').allowed).toBe(true);
+    for (let i = 0; i < 50; i++) t.recordFailure(`u${i}`, 'ip');
+    expect(t.size).toBeLessThanOrEqual(10);
+    now += 1_000_000;
+    expect(t.check('u49', 'ip').allowed).toBe(true);
+  });
+});

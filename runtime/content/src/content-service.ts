@@ -1,0 +1,328 @@
+/**
+ * The content domain: store uploads content-addressed, keep their metadata, serve originals and
+ * image variants, and announce changes through the outbox. HTTP-free; routes map `ContentError`s
+ * and results to responses.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { type Blobs, InvalidBlobKeyError } from '../../lib/storage/blobs.ts';
+import type { Db } from '../../lib/storage/db.ts';
+import { enqueueOutbox } from '../../lib/storage/outbox.ts';
+import { cleanFilename, originalKey } from './ids.ts';
+import { receiveUpload } from './upload.ts';
+import { FORMAT_MIME, type VariantParams, variantName } from './variant-params.ts';
+
+export class ContentError extends Error {
+  readonly status: number;
+  readonly code: string;
+  constructor(status: number, code: string, message: string) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+export interface Identity {
+  userId: string;
+  role: string;
+}
+
+export interface ContentItem {
+  id: string;
+  ownerId: string;
+  sha256: string;
+  type: string;
+  kind: 'image' | 'video';
+  size: number;
+  filename: string | null;
+  width: number | null;
+  height: number | null;
+  createdAt: string;
+}
+
+interface Row {
+  id: string;
+  owner_id: string;
+  sha256: string;
+  mime: string;
+  kind: 'image' | 'video';
+  size: number;
+  filename: string | null;
+  width: number | null;
+  height: number | null;
+  created_at: number;
+}
+
+function toItem(r: Row): ContentItem {
+  return {
+    id: r.id,
+    ownerId: r.owner_id,
+    sha256: r.sha256,
+    type: r.mime,
+    kind: r.kind,
+    size: Number(r.size),
+    filename: r.filename,
+    width: r.width,
+    height: r.height,
+    createdAt: new Date(Number(r.created_at)).toISOString(),
+  };
+}
+
+export interface ContentSettings {
+  dataDir: string;
+  maxUploadBytes: number;
+  /** sharp `limitInputPixels`: images with more pixels are refused (decompression bombs). */
+  maxInputPixels: number;
+  /** Store generated variants as blobs and serve them from there next time. */
+  cacheVariants: boolean;
+}
+
+export interface Variant {
+  body: Buffer | Readable;
+  size: number;
+  mime: string;
+  /** Strong validator: the original's digest plus the canonical variant parameters. */
+  etag: string;
+  cached: boolean;
+}
+
+type SharpModule = Awaited<typeof import('sharp')>['default'];
+
+export class ContentService {
+  readonly #db: Db;
+  readonly #blobs: Blobs;
+  readonly #settings: ContentSettings;
+  readonly #nudge: () => void;
+  readonly #tmpDir: string;
+  readonly #inflight = new Map<string, Promise<Buffer>>();
+  #sharp: SharpModule | undefined;
+
+  constructor(deps: { db: Db; blobs: Blobs; settings: ContentSettings; nudgeOutbox?: () => void }) {
+    this.#db = deps.db;
+    this.#blobs = deps.blobs;
+    this.#settings = deps.settings;
+    this.#nudge = deps.nudgeOutbox ?? (() => {});
+    this.#tmpDir = join(deps.settings.dataDir, 'upload-tmp');
+  }
+
+  async init(): Promise<void> {
+    // Leftovers of uploads interrupted by a crash are never referenced: start clean.
+    await rm(this.#tmpDir, { recursive: true, force: true });
+    await mkdir(this.#tmpDir, { recursive: true });
+  }
+
+  async #loadSharp(): Promise<SharpModule> {
+    this.#sharp ??= (await import('sharp')).default;
+    return this.#sharp;
+  }
+
+  async upload(source: Readable, who: Identity, filenameHeader: unknown): Promise<ContentItem> {
+    const tmp = join(this.#tmpDir, randomUUID());
+    const received = await receiveUpload(source, tmp, this.#settings.maxUploadBytes);
+    try {
+      let width: number | null = null;
+      let height: number | null = null;
+      if (received.type.kind === 'image') {
+        try {
+          const sharp = await this.#loadSharp();
+          const meta = await sharp(received.path, {
+            limitInputPixels: this.#settings.maxInputPixels,
+          }).metadata();
+          width = meta.autoOrient?.width ?? meta.width ?? null;
+          height = meta.autoOrient?.height ?? meta.height ?? null;
+        } catch {
+          // Undecodable or over the pixel limit: kept as an original (served raw), but variants will refuse it.
+        }
+      }
+      const key = originalKey(received.sha256);
+      // Content addressing: an identical file is stored once, whoever uploads it.
+      if (!(await this.#blobs.stat(key))) await this.#blobs.putFile(key, tmp);
+      const row: Row = {
+        id: randomUUID(),
+        owner_id: who.userId,
+        sha256: received.sha256,
+        mime: received.type.mime,
+        kind: received.type.kind,
+        size: received.size,
+        filename: cleanFilename(filenameHeader) ?? null,
+        width,
+        height,
+        created_at: Date.now(),
+      };
+      await this.#db.transaction(async (tx) => {
+        await tx.run(
+          `INSERT INTO content_items (id, owner_id, sha256, mime, kind, size, filename, width, height, created_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          [
+            row.id,
+            row.owner_id,
+            row.sha256,
+            row.mime,
+            row.kind,
+            row.size,
+            row.filename,
+            row.width,
+            row.height,
+            row.created_at,
+          ],
+        );
+        await enqueueOutbox(tx, 'content.uploaded', {
+          type: 'content.uploaded',
+          contentId: row.id,
+          ownerId: row.owner_id,
+          userId: row.owner_id,
+          sha256: row.sha256,
+          mime: row.mime,
+          kind: row.kind,
+          size: row.size,
+          ts: row.created_at,
+        });
+      });
+      this.#nudge();
+      // A concurrent delete of the last other copy may have removed the blob between our stat and
+      // our commit; now that our row is committed no delete will remove it, so restore if needed.
+      if (!(await this.#blobs.stat(key))) await this.#blobs.putFile(key, tmp);
+      return toItem(row);
+    } finally {
+      await rm(tmp, { force: true });
+    }
+  }
+
+  async get(id: string): Promise<ContentItem | undefined> {
+    const row = await this.#db.get<Row>(`SELECT * FROM content_items WHERE id = ?`, [id]);
+    return row ? toItem(row) : undefined;
+  }
+
+  async getBySha(sha256: string): Promise<ContentItem | undefined> {
+    const row = await this.#db.get<Row>(
+      `SELECT * FROM content_items WHERE sha256 = ? ORDER BY created_at LIMIT 1`,
+      [sha256],
+    );
+    return row ? toItem(row) : undefined;
+  }
+
+  async list(
+    ownerId: string,
+    limit: number,
+    before?: { createdAt: number; id: string },
+  ): Promise<ContentItem[]> {
+    const rows = before
+      ? await this.#db.query<Row>(
+          `SELECT * FROM content_items WHERE owner_id = ? AND (created_at < ? OR (created_at = ? AND id < ?))
+           ORDER BY created_at DESC, id DESC LIMIT ?`,
+          [ownerId, before.createdAt, before.createdAt, before.id, limit],
+        )
+      : await this.#db.query<Row>(
+          `SELECT * FROM content_items WHERE owner_id = ? ORDER BY created_at DESC, id DESC LIMIT ?`,
+          [ownerId, limit],
+        );
+    return rows.map(toItem);
+  }
+
+  /** Deletes the item; the blob (and its variants) go when no other item references the digest. */
+  async delete(id: string, who: Identity): Promise<void> {
+    const item = await this.get(id);
+    if (!item) throw new ContentError(404, 'not_found', 'no such content');
+    if (item.ownerId !== who.userId && who.role !== 'admin')
+      throw new ContentError(403, 'forbidden', 'only the owner or an admin may delete this content');
+    const lastCopy = await this.#db.transaction(async (tx) => {
+      await tx.run(`DELETE FROM content_items WHERE id = ?`, [id]);
+      await enqueueOutbox(tx, 'content.deleted', {
+        type: 'content.deleted',
+        contentId: id,
+        userId: who.userId,
+        ts: Date.now(),
+      });
+      return !(await tx.get(`SELECT id FROM content_items WHERE sha256 = ? LIMIT 1`, [item.sha256]));
+    });
+    this.#nudge();
+    if (lastCopy) {
+      await this.#blobs.delete(originalKey(item.sha256));
+      for (const v of await this.#blobs.list(this.#variantPrefix(item.sha256)))
+        await this.#blobs.delete(v.key);
+    }
+  }
+
+  /** Publishes `content.viewed` through the outbox (committed with nothing else, so it is cheap). */
+  async recordView(contentId: string, userId: string | undefined): Promise<void> {
+    await this.#db.transaction(async (tx) => {
+      await enqueueOutbox(tx, 'content.viewed', {
+        type: 'view',
+        contentId,
+        userId: userId ?? 'anonymous',
+        ts: Date.now(),
+      });
+    });
+    this.#nudge();
+  }
+
+  openOriginal(item: ContentItem, range?: { start: number; end: number }) {
+    return this.#blobs.get(originalKey(item.sha256), range);
+  }
+
+  #variantPrefix(sha256: string): string {
+    return `variants/${sha256.slice(0, 2)}/${sha256}/`;
+  }
+
+  async variant(item: ContentItem, params: VariantParams): Promise<Variant> {
+    if (item.kind !== 'image') throw new ContentError(415, 'not_an_image', 'variants exist for images only');
+    const name = variantName(params);
+    const key = this.#variantPrefix(item.sha256) + name;
+    const etag = `"${item.sha256.slice(0, 32)}-${name}"`;
+    const mime = FORMAT_MIME[params.format];
+    if (this.#settings.cacheVariants) {
+      const hit = await this.#blobs.get(key).catch((err: unknown) => {
+        if (err instanceof InvalidBlobKeyError) throw err;
+        return undefined;
+      });
+      if (hit) return { body: hit.stream, size: hit.stat.size, mime, etag, cached: true };
+    }
+    // Single flight: concurrent requests for the same missing variant share one resize.
+    let pending = this.#inflight.get(key);
+    if (!pending) {
+      pending = this.#render(item, params, key).finally(() => this.#inflight.delete(key));
+      this.#inflight.set(key, pending);
+    }
+    const body = await pending;
+    return { body, size: body.length, mime, etag, cached: false };
+  }
+
+  async #render(item: ContentItem, params: VariantParams, key: string): Promise<Buffer> {
+    const sharp = await this.#loadSharp();
+    const original = await this.#readOriginal(item);
+    let out: Buffer;
+    try {
+      const pipeline = sharp(original, { limitInputPixels: this.#settings.maxInputPixels })
+        .autoOrient()
+        .resize({
+          width: params.width,
+          height: params.height,
+          fit: params.fit,
+          withoutEnlargement: true,
+        });
+      out = await pipeline
+        .toFormat(
+          params.format,
+          params.format === 'png' ? { compressionLevel: 6 } : { quality: params.quality },
+        )
+        .toBuffer();
+    } catch (err) {
+      const msg = String((err as Error).message ?? err);
+      if (/pixel limit/i.test(msg))
+        throw new ContentError(422, 'too_many_pixels', 'the image has too many pixels to make variants of');
+      throw new ContentError(422, 'undecodable', 'the image cannot be decoded');
+    }
+    if (this.#settings.cacheVariants) await this.#blobs.put(key, out);
+    return out;
+  }
+
+  async #readOriginal(item: ContentItem): Promise<Buffer> {
+    const read = await this.#blobs.get(originalKey(item.sha256));
+    if (!read) throw new ContentError(404, 'blob_missing', 'the stored file is missing');
+    const chunks: Buffer[] = [];
+    for await (const c of read.stream) chunks.push(c as Buffer);
+    return Buffer.concat(chunks);
+  }
+}
