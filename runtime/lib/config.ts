@@ -1,0 +1,127 @@
+/**
+ * 12-factor configuration: every runtime service reads its settings from the environment only,
+ * validates them with zod at start and exits 1 with a readable list of problems when they are
+ * wrong (a supervisor then shows that line instead of a stack trace from deep inside the service).
+ */
+import { resolve } from 'node:path';
+import { z } from 'zod';
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** Empty env vars count as unset (`FOO= node main.ts` is a common way of clearing a value). */
+const optionalString = z.preprocess((v) => (v === '' ? undefined : v), z.string().optional());
+const optionalUrl = z.preprocess((v) => (v === '' ? undefined : v), z.url().optional());
+
+/** The keys every service understands (the runtime contract). */
+export const commonEnvSchema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65_535),
+  HOST: z.preprocess((v) => (v === '' ? undefined : v), z.string().default('127.0.0.1')),
+  SERVICE_NAME: optionalString,
+  SERVICE_VERSION: z.preprocess((v) => (v === '' ? undefined : v), z.string().default('dev')),
+  INSTANCE_ID: optionalString,
+  LOG_LEVEL: z.preprocess((v) => (v === '' ? undefined : v), z.enum(LOG_LEVELS).default('info')),
+  DATA_DIR: optionalString,
+  DATABASE_URL: optionalString,
+  BUS_URL: optionalString,
+  BLOBS_URL: optionalString,
+  ADMIN_TOKEN: optionalString,
+  AUTH_URL: optionalUrl,
+  CONTENT_URL: optionalUrl,
+  ANALYTICS_URL: optionalUrl,
+  AUTH_JWKS_URL: optionalUrl,
+  OTEL_EXPORTER_OTLP_ENDPOINT: optionalUrl,
+  TRACES_DIR: optionalString,
+});
+
+/** Resolved configuration shared by every service, plus the service's own keys in `extra`. */
+export interface ServiceConfig<Extra = Record<string, never>> {
+  port: number;
+  host: string;
+  service: string;
+  version: string;
+  instance: string;
+  logLevel: (typeof LOG_LEVELS)[number];
+  /** Absolute path of the service-private data directory. */
+  dataDir: string;
+  databaseUrl: string;
+  busUrl: string;
+  blobsUrl: string;
+  adminToken: string | undefined;
+  authUrl: string | undefined;
+  contentUrl: string | undefined;
+  analyticsUrl: string | undefined;
+  authJwksUrl: string | undefined;
+  otlpEndpoint: string | undefined;
+  tracesDir: string | undefined;
+  extra: Extra;
+}
+
+/** Thrown by `parseConfig`: one line per invalid variable. */
+export class EnvConfigError extends Error {
+  readonly problems: string[];
+  constructor(service: string, problems: string[]) {
+    super(`${service}: invalid environment:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'EnvConfigError';
+    this.problems = problems;
+  }
+}
+
+function problemsOf(error: z.ZodError): string[] {
+  return error.issues.map((issue) => `${issue.path.join('.') || '(env)'}: ${issue.message}`);
+}
+
+/**
+ * Validates `env` against the common keys and the optional per-service `extra` schema (an object
+ * schema of env keys) and fills the documented defaults. Throws `EnvConfigError`.
+ */
+export function parseConfig<S extends z.ZodObject = z.ZodObject<Record<string, never>>>(
+  defaultName: string,
+  env: NodeJS.ProcessEnv = process.env,
+  extra?: S,
+): ServiceConfig<z.infer<S>> {
+  const common = commonEnvSchema.safeParse(env);
+  const own = extra?.safeParse(env);
+  const problems = [...(common.success ? [] : problemsOf(common.error))];
+  if (own && !own.success) problems.push(...problemsOf(own.error));
+  if (!common.success || (own && !own.success)) throw new EnvConfigError(defaultName, problems);
+  const c = common.data;
+  const service = c.SERVICE_NAME ?? defaultName;
+  const dataDir = resolve(c.DATA_DIR ?? `.data/${service}`);
+  return {
+    port: c.PORT,
+    host: c.HOST,
+    service,
+    version: c.SERVICE_VERSION,
+    instance: c.INSTANCE_ID ?? `${service}-${process.pid}`,
+    logLevel: c.LOG_LEVEL,
+    dataDir,
+    databaseUrl: c.DATABASE_URL ?? `sqlite://${resolve(dataDir, `${service}.db`)}`,
+    busUrl: c.BUS_URL ?? `embedded://${resolve(dataDir, '..', 'bus')}`,
+    blobsUrl: c.BLOBS_URL ?? `file://${resolve(dataDir, 'blobs')}`,
+    adminToken: c.ADMIN_TOKEN,
+    authUrl: c.AUTH_URL,
+    contentUrl: c.CONTENT_URL,
+    analyticsUrl: c.ANALYTICS_URL,
+    authJwksUrl: c.AUTH_JWKS_URL,
+    otlpEndpoint: c.OTEL_EXPORTER_OTLP_ENDPOINT,
+    tracesDir: c.TRACES_DIR === undefined ? undefined : resolve(c.TRACES_DIR),
+    extra: (own?.data ?? {}) as z.infer<S>,
+  };
+}
+
+/** `parseConfig`, but on invalid env prints the problems to stderr and exits 1 (service entry points). */
+export function loadConfig<S extends z.ZodObject = z.ZodObject<Record<string, never>>>(
+  defaultName: string,
+  extra?: S,
+  env: NodeJS.ProcessEnv = process.env,
+): ServiceConfig<z.infer<S>> {
+  try {
+    return parseConfig(defaultName, env, extra);
+  } catch (err) {
+    if (err instanceof EnvConfigError) {
+      process.stderr.write(`${err.message}\nFix the variables above and start the service again.\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,48 @@
+/**
+ * Prometheus metrics (prom-client) with one registry per service instance: RED per route
+ * (`http_requests_total`, `http_request_duration_seconds`) plus the default process metrics.
+ * Route labels are the route *pattern* (`/content/:id`), never the raw URL, to bound cardinality.
+ */
+import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+
+export interface ServiceMetrics {
+  registry: Registry;
+  requests: Counter<'method' | 'route' | 'code'>;
+  duration: Histogram<'method' | 'route' | 'code'>;
+  /** Records one finished request. */
+  observe(method: string, route: string, code: number, seconds: number): void;
+}
+
+/** Creates the registry, RED metrics and default process metrics, labelled with service/version/instance. */
+export function createMetrics(labels: {
+  service: string;
+  version: string;
+  instance: string;
+}): ServiceMetrics {
+  const registry = new Registry();
+  registry.setDefaultLabels(labels);
+  collectDefaultMetrics({ register: registry });
+  const requests = new Counter({
+    name: 'http_requests_total',
+    help: 'HTTP requests by method, route pattern and status code',
+    labelNames: ['method', 'route', 'code'] as const,
+    registers: [registry],
+  });
+  const duration = new Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'HTTP request duration in seconds by method, route pattern and status code',
+    labelNames: ['method', 'route', 'code'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+  return {
+    registry,
+    requests,
+    duration,
+    observe(method, route, code, seconds) {
+      const l = { method, route, code: String(code) };
+      requests.inc(l);
+      duration.observe(l, seconds);
+    },
+  };
+}

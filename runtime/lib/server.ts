@@ -1,0 +1,377 @@
+/**
+ * Service bootstrap: one call turns a route module into a production-shaped service with request
+ * ids, per-request logs, RED metrics, tracing, `/healthz` `/readyz` `/metrics`, uniform JSON errors
+ * (bad input is never a 5xx), body limits and graceful shutdown. Each service's `main.ts` is just
+ * `runService({ name, migrations, routes })`.
+ */
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
+import type { DestinationStream } from 'pino';
+import { z } from 'zod';
+import { loadConfig, parseConfig, type ServiceConfig } from './config.ts';
+import { createHttpClient, type HttpClient } from './http-client.ts';
+import { type ErrorBody, HttpError } from './http-errors.ts';
+import { createLogger, type Logger } from './logger.ts';
+import { createMetrics, type ServiceMetrics } from './metrics.ts';
+import { type RequestContext, requestContext } from './request-context.ts';
+import { type Blobs, InvalidBlobKeyError, openBlobs } from './storage/blobs.ts';
+import { type Bus, openBus } from './storage/bus.ts';
+import { type Db, type Migration, openDb } from './storage/db.ts';
+import { type ActiveSpan, initTracing, type Tracing } from './tracing.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The tracing span of this request (ids are present even when tracing is disabled). */
+    span: ActiveSpan;
+  }
+}
+
+/** What a service's routes and hooks get: config, observability and the storage it asked for. */
+export interface ServiceDeps<Extra = Record<string, never>> {
+  config: ServiceConfig<Extra>;
+  log: Logger;
+  metrics: ServiceMetrics;
+  tracing: Tracing;
+  /** The database (throws if the service was defined without `db`/`migrations`). */
+  readonly db: Db;
+  /** The event bus (throws if the service was defined without `bus: true`). */
+  readonly bus: Bus;
+  /** The blob store (throws if the service was defined without `blobs: true`). */
+  readonly blobs: Blobs;
+  /** A client for another service that forwards request id and traceparent. */
+  httpClient(baseUrl: string, options?: { timeoutMs?: number }): HttpClient;
+  /** Registers cleanup run on shutdown after in-flight requests drained, before bus and db close. */
+  onClose(fn: () => Promise<void> | void): void;
+}
+
+export interface ServiceDefinition<S extends z.ZodObject = z.ZodObject<Record<string, never>>> {
+  /** Default service name (overridden by `SERVICE_NAME`). */
+  name: string;
+  /** zod object schema of the service's own env keys; the result is `deps.config.extra`. */
+  env?: S;
+  /** Open `DATABASE_URL` (implied by `migrations`). */
+  db?: boolean;
+  migrations?: readonly Migration[];
+  /** Open `BUS_URL`. */
+  bus?: boolean;
+  /** Open `BLOBS_URL`. */
+  blobs?: boolean;
+  /** Max request body in bytes for parsed bodies. Default 1 MiB. */
+  bodyLimit?: number;
+  /** Log one line per request at info (health/metrics at debug). Default true. */
+  requestLogging?: boolean;
+  /** Extra fastify options. */
+  fastify?: Partial<FastifyServerOptions>;
+  /** Registers the service's routes. */
+  routes(app: FastifyInstance, deps: ServiceDeps<z.infer<S>>): void | Promise<void>;
+  /** Runs after the server listens (start bus consumers, relays). */
+  start?(deps: ServiceDeps<z.infer<S>>): void | Promise<void>;
+  /** Extra readiness check: throw (message shown in `/readyz`) when not ready. */
+  readiness?(deps: ServiceDeps<z.infer<S>>): Promise<void>;
+}
+
+export interface RunningService<Extra = Record<string, never>> {
+  app: FastifyInstance;
+  deps: ServiceDeps<Extra>;
+  /** Starts listening; resolves with the bound port. */
+  listen(): Promise<{ port: number; host: string; url: string }>;
+  /** Graceful stop: refuse new connections, drain in-flight requests, run onClose hooks, close bus then db. */
+  close(): Promise<void>;
+}
+
+export interface CreateServiceOptions {
+  /** Defaults to process.env. */
+  env?: NodeJS.ProcessEnv;
+  /** Log destination (tests capture lines here). Defaults to stdout. */
+  logDestination?: DestinationStream;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:@=+/-]{1,128}$/;
+const QUIET_ROUTES = new Set(['/healthz', '/readyz', '/metrics']);
+
+function missing(what: string, flag: string): never {
+  throw new Error(
+    `this service was defined without ${what}; set \`${flag}\` in its createService definition`,
+  );
+}
+
+/** Maps fastify's own 4xx errors to stable codes. */
+const FASTIFY_CODES: Record<string, [number, string]> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: [413, 'PAYLOAD_TOO_LARGE'],
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: [415, 'UNSUPPORTED_MEDIA_TYPE'],
+  FST_ERR_CTP_EMPTY_JSON_BODY: [400, 'INVALID_JSON'],
+  FST_ERR_CTP_INVALID_JSON_BODY: [400, 'INVALID_JSON'],
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: [400, 'BAD_REQUEST'],
+};
+
+/** Builds the service (opens storage, runs migrations, registers routes) without listening. */
+export async function createService<S extends z.ZodObject = z.ZodObject<Record<string, never>>>(
+  def: ServiceDefinition<S>,
+  options: CreateServiceOptions = {},
+): Promise<RunningService<z.infer<S>>> {
+  const config = parseConfig(def.name, options.env ?? process.env, def.env);
+  const log = createLogger({
+    service: config.service,
+    version: config.version,
+    instance: config.instance,
+    level: config.logLevel,
+    ...(options.logDestination ? { destination: options.logDestination } : {}),
+  });
+  const metrics = createMetrics({
+    service: config.service,
+    version: config.version,
+    instance: config.instance,
+  });
+  const tracing = await initTracing({
+    service: config.service,
+    version: config.version,
+    instance: config.instance,
+    otlpEndpoint: config.otlpEndpoint,
+    tracesDir: config.tracesDir,
+  });
+
+  const wantsDb = def.db === true || (def.migrations?.length ?? 0) > 0;
+  const db = wantsDb ? await openDb(config.databaseUrl) : undefined;
+  if (db && def.migrations) {
+    const applied = await db.migrate(def.migrations);
+    if (applied.length > 0) log.info({ applied }, 'migrations applied');
+  }
+  const bus = def.bus ? await openBus(config.busUrl) : undefined;
+  const blobs = def.blobs ? await openBlobs(config.blobsUrl) : undefined;
+
+  const closers: (() => Promise<void> | void)[] = [];
+  const clients: HttpClient[] = [];
+  const deps: ServiceDeps<z.infer<S>> = {
+    config,
+    log,
+    metrics,
+    tracing,
+    get db() {
+      return db ?? missing('a database', 'db: true');
+    },
+    get bus() {
+      return bus ?? missing('a bus', 'bus: true');
+    },
+    get blobs() {
+      return blobs ?? missing('a blob store', 'blobs: true');
+    },
+    httpClient(baseUrl, opts) {
+      const client = createHttpClient({
+        baseUrl,
+        tracing,
+        ...(opts?.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}),
+      });
+      clients.push(client);
+      return client;
+    },
+    onClose(fn) {
+      closers.push(fn);
+    },
+  };
+
+  const app = Fastify({
+    loggerInstance: log,
+    // Fastify's own two lines per request are replaced by one line in onResponse (with traceId).
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'reqId' }),
+    bodyLimit: def.bodyLimit ?? 1024 * 1024,
+    genReqId: (req) => {
+      const incoming = req.headers['x-request-id'];
+      return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    },
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    ...def.fastify,
+  });
+  app.decorateRequest('span', undefined as unknown as ActiveSpan);
+
+  app.addHook('onRequest', (request, reply, done) => {
+    reply.header('x-request-id', request.id);
+    const route = request.routeOptions.url ?? 'unmatched';
+    const traceparent = request.headers.traceparent;
+    const span = tracing.startServerSpan(
+      `${request.method} ${route}`,
+      typeof traceparent === 'string' ? traceparent : undefined,
+      { 'http.request.method': request.method, 'http.route': route },
+    );
+    request.span = span;
+    request.log = request.log.child({ traceId: span.traceId });
+    const ctx: RequestContext = {
+      reqId: String(request.id),
+      traceId: span.traceId,
+      traceparent: span.traceparent,
+      log: request.log as Logger,
+    };
+    requestContext.run(ctx, done);
+  });
+
+  const requestLogging = def.requestLogging !== false;
+  // Keep-alive connections would otherwise stay open after their last response and hold the
+  // drain until the force-close deadline; while shutting down every response closes its socket.
+  let shuttingDown = false;
+  app.addHook('onSend', (_request, reply, payload, done) => {
+    if (shuttingDown) reply.header('connection', 'close');
+    done(null, payload);
+  });
+
+  app.addHook('onResponse', (request, reply, done) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    const seconds = reply.elapsedTime / 1000;
+    metrics.observe(request.method, route, reply.statusCode, seconds);
+    request.span?.setAttribute('http.response.status_code', reply.statusCode);
+    request.span?.end(reply.statusCode >= 500);
+    if (requestLogging) {
+      const line = {
+        method: request.method,
+        url: request.url,
+        route,
+        status: reply.statusCode,
+        durationMs: Math.round(seconds * 1e5) / 100,
+      };
+      if (QUIET_ROUTES.has(route)) request.log.debug(line, 'request');
+      else request.log.info(line, 'request');
+    }
+    done();
+  });
+
+  app.setErrorHandler((err, request, reply) => {
+    const body = (code: string, message: string, details?: Record<string, unknown>): ErrorBody => ({
+      error: { code, message, ...(details ? { details } : {}) },
+    });
+    if (err instanceof HttpError) {
+      return reply.status(err.statusCode).send(body(err.code, err.message, err.details));
+    }
+    if (err instanceof z.ZodError) {
+      const issues = err.issues.slice(0, 20).map((i) => ({ path: i.path.join('.'), message: i.message }));
+      return reply.status(400).send(body('INVALID_INPUT', 'request failed validation', { issues }));
+    }
+    if (err instanceof InvalidBlobKeyError) return reply.status(400).send(body(err.code, err.message));
+    const e = err as Error & { statusCode?: number; code?: string; validation?: unknown };
+    if (e.validation) return reply.status(400).send(body('INVALID_INPUT', e.message));
+    const known = e.code ? FASTIFY_CODES[e.code] : undefined;
+    if (known) return reply.status(known[0]).send(body(known[1], e.message));
+    if (e instanceof SyntaxError) return reply.status(400).send(body('INVALID_JSON', e.message));
+    if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
+      return reply.status(e.statusCode).send(body(e.code ?? 'BAD_REQUEST', e.message));
+    }
+    request.log.error({ err }, 'unhandled error');
+    return reply.status(500).send(body('INTERNAL', 'internal error'));
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    reply
+      .status(404)
+      .send({ error: { code: 'NOT_FOUND', message: `no route for ${request.method} ${request.url}` } });
+  });
+
+  app.get('/healthz', async () => ({ status: 'ok', service: config.service, version: config.version }));
+  app.get('/readyz', async (_request, reply) => {
+    const checks: Record<string, string> = {};
+    const probe = async (name: string, fn: () => Promise<void>) => {
+      try {
+        await fn();
+        checks[name] = 'ok';
+      } catch (err) {
+        checks[name] = err instanceof Error ? err.message : String(err);
+      }
+    };
+    if (db) await probe('db', () => db.ping());
+    if (bus) await probe('bus', () => bus.ping());
+    if (blobs) await probe('blobs', () => blobs.ping());
+    if (def.readiness) await probe('service', () => def.readiness!(deps));
+    const ready = Object.values(checks).every((v) => v === 'ok');
+    return reply.status(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', checks });
+  });
+  app.get('/metrics', async (_request, reply) => {
+    reply.header('content-type', metrics.registry.contentType);
+    return metrics.registry.metrics();
+  });
+
+  await def.routes(app, deps);
+
+  let closing: Promise<void> | undefined;
+  async function close(): Promise<void> {
+    closing ??= (async () => {
+      shuttingDown = true;
+      await app.close();
+      for (const fn of closers.reverse()) {
+        try {
+          await fn();
+        } catch (err) {
+          log.error({ err }, 'close hook failed');
+        }
+      }
+      await Promise.all(clients.map((c) => c.close()));
+      await bus?.close();
+      await db?.close();
+      await tracing.shutdown();
+    })();
+    return closing;
+  }
+
+  return {
+    app,
+    deps,
+    async listen() {
+      await app.listen({ port: config.port, host: config.host });
+      const address = app.server.address();
+      const port = typeof address === 'object' && address ? address.port : config.port;
+      log.info({ port, host: config.host }, 'listening');
+      if (def.start) await def.start(deps);
+      const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+      return { port, host: config.host, url: `http://${host}:${port}` };
+    },
+    close,
+  };
+}
+
+/**
+ * Entry point of a service process: loads env config (exit 1 when invalid), starts the service,
+ * and on SIGTERM/SIGINT drains and exits 0 (force-closing connections after 8 s so the process is
+ * gone within 10 s).
+ */
+export async function runService<S extends z.ZodObject = z.ZodObject<Record<string, never>>>(
+  def: ServiceDefinition<S>,
+): Promise<RunningService<z.infer<S>>> {
+  loadConfig(def.name, def.env);
+  let service: RunningService<z.infer<S>>;
+  try {
+    service = await createService(def);
+    await service.listen();
+  } catch (err) {
+    process.stderr.write(
+      `${def.name}: failed to start: ${err instanceof Error ? err.message : String(err)}\n`,
+    );
+    process.exit(1);
+  }
+  const { log } = service.deps;
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    const force = setTimeout(() => {
+      log.warn('drain took too long; closing remaining connections');
+      service.app.server.closeAllConnections();
+    }, 8000);
+    force.unref();
+    const hard = setTimeout(() => process.exit(1), 9500);
+    hard.unref();
+    service.close().then(
+      () => {
+        log.info('stopped');
+        log.flush(() => process.exit(0));
+      },
+      (err: unknown) => {
+        log.error({ err }, 'shutdown failed');
+        log.flush(() => process.exit(1));
+      },
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('uncaughtException', (err) => {
+    log.fatal({ err }, 'uncaught exception');
+    log.flush(() => process.exit(1));
+  });
+  return service;
+}

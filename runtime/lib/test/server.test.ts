@@ -1,0 +1,186 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { EnvConfigError, parseConfig } from '../config.ts';
+import { badRequest } from '../http-errors.ts';
+import { currentRequest } from '../request-context.ts';
+import { createService, type RunningService } from '../server.ts';
+
+let dir: string;
+let service: RunningService;
+let base: string;
+const lines: Record<string, unknown>[] = [];
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'lib-server-'));
+  const destination = new Writable({
+    write(chunk, _enc, cb) {
+      for (const l of String(chunk).split('\n')) if (l) lines.push(JSON.parse(l));
+      cb();
+    },
+  });
+  service = await createService(
+    {
+      name: 'kit-test',
+      migrations: [{ id: '001', up: 'CREATE TABLE t (x INTEGER)' }],
+      bus: true,
+      bodyLimit: 1024,
+      routes(app) {
+        app.post('/echo', async (request) => {
+          const body = z.object({ name: z.string().max(20) }).parse(request.body);
+          return { hello: body.name, reqId: currentRequest()?.reqId };
+        });
+        app.get('/bad', async () => {
+          throw badRequest('nope');
+        });
+        app.get('/boom', async () => {
+          throw new Error('secret internal detail');
+        });
+        app.get('/log-secret', async (request) => {
+          request.log.info({ password: 'hunter2', headers: { authorization: 'Bearer abc' } }, 'careless');
+          return {};
+        });
+      },
+    },
+    { env: { PORT: '0', DATA_DIR: join(dir, 'data'), LOG_LEVEL: 'debug' }, logDestination: destination },
+  );
+  base = (await service.listen()).url;
+});
+afterAll(async () => {
+  await service.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('createService', () => {
+  it('serves health, readiness and metrics', async () => {
+    expect((await fetch(`${base}/healthz`)).status).toBe(200);
+    const ready = await fetch(`${base}/readyz`);
+    expect(await ready.json()).toEqual({ status: 'ready', checks: { db: 'ok', bus: 'ok' } });
+    await fetch(`${base}/bad`);
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    expect(metrics).toMatch(/http_requests_total\{[^}]*method="GET"[^}]*route="\/bad"[^}]*code="400"/);
+    expect(metrics).toContain('http_request_duration_seconds_bucket');
+    expect(metrics).toContain('process_cpu_user_seconds_total');
+  });
+
+  it('honours x-request-id and traceparent and logs them', async () => {
+    const traceId = '4bf92f3577b34da6a3ce929e0e4736aa';
+    const res = await fetch(`${base}/echo`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'x-request-id': 'req-123',
+        traceparent: `00-${traceId}-00f067aa0ba902b7-01`,
+      },
+      body: JSON.stringify({ name: 'ada' }),
+    });
+    expect(res.headers.get('x-request-id')).toBe('req-123');
+    expect(await res.json()).toEqual({ hello: 'ada', reqId: 'req-123' });
+    const line = lines.find((l) => l.reqId === 'req-123' && l.msg === 'request');
+    expect(line).toMatchObject({ traceId, service: 'kit-test', version: 'dev', route: '/echo', status: 200 });
+    expect(lines.some((l) => l.msg === 'listening' && typeof l.port === 'number')).toBe(true);
+  });
+
+  it('answers bad input with 4xx and the JSON error shape, and hides internal errors', async () => {
+    const post = (body: string, type = 'application/json') =>
+      fetch(`${base}/echo`, { method: 'POST', headers: { 'content-type': type }, body });
+    const cases = [
+      [await post('{"name":'), 400],
+      [await post('{"name": 42}'), 400],
+      [await post(JSON.stringify({ name: 'x'.repeat(2000) })), 413],
+      [await post('{"__proto__": {"x": 1}}'), 400],
+      [await post('<name/>', 'application/xml'), 415],
+      [await fetch(`${base}/bad`), 400],
+      [await fetch(`${base}/nope`), 404],
+    ] as const;
+    for (const [res, status] of cases) {
+      expect(res.status).toBe(status);
+      const body = (await res.json()) as { error: { code: string; message: string } };
+      expect(typeof body.error.code).toBe('string');
+      expect(typeof body.error.message).toBe('string');
+    }
+    const boom = await fetch(`${base}/boom`);
+    expect(boom.status).toBe(500);
+    expect(await boom.json()).toEqual({ error: { code: 'INTERNAL', message: 'internal error' } });
+  });
+
+  it('redacts secrets from logs', async () => {
+    await fetch(`${base}/log-secret`);
+    const text = JSON.stringify(lines);
+    expect(text).not.toContain('hunter2');
+    expect(text).not.toContain('Bearer abc');
+  });
+});
+
+describe('config', () => {
+  it('fills defaults and lists every invalid variable', () => {
+    const c = parseConfig('svc', { PORT: '0', DATA_DIR: '/tmp/x/svc' });
+    expect(c).toMatchObject({
+      port: 0,
+      host: '127.0.0.1',
+      version: 'dev',
+      databaseUrl: 'sqlite:///tmp/x/svc/svc.db',
+      busUrl: 'embedded:///tmp/x/bus',
+      blobsUrl: 'file:///tmp/x/svc/blobs',
+    });
+    try {
+      parseConfig(
+        'svc',
+        { PORT: 'abc', LOG_LEVEL: 'loud', AUTH_URL: 'not a url' },
+        z.object({ FOO: z.string() }),
+      );
+      expect.unreachable();
+    } catch (err) {
+      expect(err).toBeInstanceOf(EnvConfigError);
+      const problems = (err as EnvConfigError).problems.join('\n');
+      for (const key of ['PORT', 'LOG_LEVEL', 'AUTH_URL', 'FOO']) expect(problems).toContain(key);
+    }
+  });
+
+  it('a service exits 1 with a clear message on invalid env', async () => {
+    const proc = spawn(process.execPath, [join(import.meta.dirname, 'fixtures', 'slow-service.ts')], {
+      env: { ...process.env, PORT: 'nope' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let err = '';
+    proc.stderr.on('data', (d) => {
+      err += String(d);
+    });
+    const code = await new Promise((r) => proc.on('exit', r));
+    expect(code).toBe(1);
+    expect(err).toContain('PORT');
+  });
+});
+
+describe('graceful shutdown', () => {
+  it('drains an in-flight request on SIGTERM, then exits 0', async () => {
+    const proc = spawn(process.execPath, [join(import.meta.dirname, 'fixtures', 'slow-service.ts')], {
+      env: { ...process.env, PORT: '0', DATA_DIR: join(dir, 'slow') },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    proc.stdout.on('data', (d) => {
+      out += String(d);
+    });
+    const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
+    let port: number | undefined;
+    for (let i = 0; i < 500 && port === undefined; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      const line = out.split('\n').find((l) => l.includes('"msg":"listening"'));
+      if (line) port = JSON.parse(line).port;
+    }
+    expect(port).toBeTypeOf('number');
+    const inFlight = fetch(`http://127.0.0.1:${port}/slow`);
+    await new Promise((r) => setTimeout(r, 100));
+    proc.kill('SIGTERM');
+    const res = await inFlight;
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ done: true });
+    expect(await exited).toBe(0);
+    await expect(fetch(`http://127.0.0.1:${port}/healthz`)).rejects.toThrow();
+  });
+});

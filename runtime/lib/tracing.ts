@@ -1,0 +1,225 @@
+/**
+ * Distributed tracing with W3C `traceparent`. Propagation is always on: every request gets a
+ * trace id (taken from the caller's `traceparent` or new) that appears in logs and is forwarded
+ * on outgoing calls. Recording spans is opt-in: only when `OTEL_EXPORTER_OTLP_ENDPOINT` or
+ * `TRACES_DIR` is set is the OpenTelemetry SDK imported (it costs start-up time and memory), with
+ * an OTLP/HTTP exporter and/or a JSON-lines file exporter read by `platformctl traces`.
+ */
+import { randomBytes } from 'node:crypto';
+import { appendFile, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+
+export interface TracingOptions {
+  service: string;
+  version: string;
+  instance: string;
+  otlpEndpoint?: string | undefined;
+  tracesDir?: string | undefined;
+}
+
+/** A span in progress (a no-op recorder when tracing is disabled; ids are real either way). */
+export interface ActiveSpan {
+  traceId: string;
+  spanId: string;
+  /** `traceparent` naming this span as parent: send it on calls made while handling the request. */
+  traceparent: string;
+  setAttribute(key: string, value: string | number | boolean): void;
+  /** Ends the span; `error` marks it failed (HTTP 5xx or an exception). */
+  end(error?: boolean | string): void;
+}
+
+export interface Tracing {
+  /** True when spans are exported. */
+  enabled: boolean;
+  /** Starts the span of an incoming request, continuing the caller's `traceparent` if valid. */
+  startServerSpan(
+    name: string,
+    traceparent: string | undefined,
+    attributes?: Record<string, string | number>,
+  ): ActiveSpan;
+  /** Starts the span of an outgoing call under `parent` (a traceparent), or a new trace. */
+  startClientSpan(
+    name: string,
+    parent: string | undefined,
+    attributes?: Record<string, string | number>,
+  ): ActiveSpan;
+  /** Flushes pending spans. */
+  shutdown(): Promise<void>;
+}
+
+const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
+
+export interface ParsedTraceparent {
+  traceId: string;
+  spanId: string;
+  flags: string;
+}
+
+/** Parses a W3C traceparent; undefined when malformed or all-zero (per the spec: start a new trace). */
+export function parseTraceparent(value: string | undefined): ParsedTraceparent | undefined {
+  if (!value) return undefined;
+  const m = TRACEPARENT.exec(value.trim().toLowerCase());
+  if (!m || m[1] === 'ff' || /^0+$/.test(m[2]!) || /^0+$/.test(m[3]!)) return undefined;
+  return { traceId: m[2]!, spanId: m[3]!, flags: m[4]! };
+}
+
+export function formatTraceparent(traceId: string, spanId: string, flags = '01'): string {
+  return `00-${traceId}-${spanId}-${flags}`;
+}
+
+const hex = (bytes: number) => randomBytes(bytes).toString('hex');
+
+function idOnlySpan(parent: string | undefined): ActiveSpan {
+  const p = parseTraceparent(parent);
+  const traceId = p?.traceId ?? hex(16);
+  const spanId = hex(8);
+  return {
+    traceId,
+    spanId,
+    traceparent: formatTraceparent(traceId, spanId, p?.flags ?? '01'),
+    setAttribute() {},
+    end() {},
+  };
+}
+
+/** Tracing that only propagates ids (no SDK loaded). */
+export const propagationOnly: Tracing = {
+  enabled: false,
+  startServerSpan: (_name, traceparent) => idOnlySpan(traceparent),
+  startClientSpan: (_name, parent) => idOnlySpan(parent),
+  shutdown: async () => {},
+};
+
+/** Sets up tracing for a service; loads the OpenTelemetry SDK only if an exporter is configured. */
+export async function initTracing(options: TracingOptions): Promise<Tracing> {
+  if (!options.otlpEndpoint && !options.tracesDir) return propagationOnly;
+
+  const api = await import('@opentelemetry/api');
+  const { NodeTracerProvider, BatchSpanProcessor } = await import('@opentelemetry/sdk-trace-node');
+  const { resourceFromAttributes } = await import('@opentelemetry/resources');
+  type SpanProcessor = InstanceType<typeof BatchSpanProcessor>;
+
+  const spanProcessors: SpanProcessor[] = [];
+  if (options.otlpEndpoint) {
+    const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-http');
+    const url = `${options.otlpEndpoint.replace(/\/$/, '')}/v1/traces`;
+    spanProcessors.push(new BatchSpanProcessor(new OTLPTraceExporter({ url })));
+  }
+  if (options.tracesDir) {
+    spanProcessors.push(
+      new BatchSpanProcessor(
+        new FileSpanExporter(join(options.tracesDir, `${options.service}.jsonl`), options),
+      ),
+    );
+  }
+  const provider = new NodeTracerProvider({
+    resource: resourceFromAttributes({
+      'service.name': options.service,
+      'service.version': options.version,
+      'service.instance.id': options.instance,
+    }),
+    spanProcessors,
+  });
+  const tracer = provider.getTracer(options.service, options.version);
+
+  function start(
+    kind: number,
+    name: string,
+    parent: string | undefined,
+    attributes: Record<string, string | number> | undefined,
+  ): ActiveSpan {
+    const p = parseTraceparent(parent);
+    const parentContext = p
+      ? api.trace.setSpanContext(api.ROOT_CONTEXT, {
+          traceId: p.traceId,
+          spanId: p.spanId,
+          traceFlags: Number.parseInt(p.flags, 16),
+          isRemote: true,
+        })
+      : api.ROOT_CONTEXT;
+    const span = tracer.startSpan(name, { kind, ...(attributes ? { attributes } : {}) }, parentContext);
+    const sc = span.spanContext();
+    return {
+      traceId: sc.traceId,
+      spanId: sc.spanId,
+      traceparent: formatTraceparent(sc.traceId, sc.spanId, sc.traceFlags.toString(16).padStart(2, '0')),
+      setAttribute: (key, value) => {
+        span.setAttribute(key, value);
+      },
+      end: (error) => {
+        if (error) {
+          span.setStatus({
+            code: api.SpanStatusCode.ERROR,
+            ...(typeof error === 'string' ? { message: error } : {}),
+          });
+        }
+        span.end();
+      },
+    };
+  }
+
+  return {
+    enabled: true,
+    startServerSpan: (name, traceparent, attributes) =>
+      start(api.SpanKind.SERVER, name, traceparent, attributes),
+    startClientSpan: (name, parent, attributes) => start(api.SpanKind.CLIENT, name, parent, attributes),
+    shutdown: () => provider.shutdown(),
+  };
+}
+
+interface ExportableSpan {
+  name: string;
+  kind: number;
+  spanContext(): { traceId: string; spanId: string };
+  parentSpanContext?: { spanId: string } | undefined;
+  startTime: [number, number];
+  duration: [number, number];
+  status: { code: number; message?: string };
+  attributes: Record<string, unknown>;
+}
+
+const KINDS = ['internal', 'server', 'client', 'producer', 'consumer'];
+
+/**
+ * Appends finished spans as JSON lines to one file per service. Written by hand because it is a
+ * dozen lines and the format is ours: the fields `platformctl traces` reads to assemble a trace.
+ */
+export class FileSpanExporter {
+  private readonly file: string;
+  private readonly service: string;
+  private ready: Promise<unknown> | undefined;
+
+  constructor(file: string, labels: { service: string }) {
+    this.file = file;
+    this.service = labels.service;
+  }
+
+  export(spans: ExportableSpan[], resultCallback: (result: { code: number; error?: Error }) => void): void {
+    const lines = spans.map((s) => {
+      const sc = s.spanContext();
+      return JSON.stringify({
+        traceId: sc.traceId,
+        spanId: sc.spanId,
+        parentSpanId: s.parentSpanContext?.spanId,
+        service: this.service,
+        name: s.name,
+        kind: KINDS[s.kind] ?? String(s.kind),
+        startMs: s.startTime[0] * 1000 + s.startTime[1] / 1e6,
+        durationMs: s.duration[0] * 1000 + s.duration[1] / 1e6,
+        status: s.status.code === 2 ? 'error' : 'ok',
+        ...(s.status.message ? { statusMessage: s.status.message } : {}),
+        attributes: s.attributes,
+      });
+    });
+    this.ready ??= mkdir(join(this.file, '..'), { recursive: true });
+    this.ready
+      .then(() => appendFile(this.file, lines.join('\n') + '\n'))
+      .then(
+        () => resultCallback({ code: 0 }),
+        (err: Error) => resultCallback({ code: 1, error: err }),
+      );
+  }
+
+  async shutdown(): Promise<void> {}
+  async forceFlush(): Promise<void> {}
+}
