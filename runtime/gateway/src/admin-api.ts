@@ -1,0 +1,176 @@
+/**
+ * The authenticated admin API the local provider, delivery and chaos engines drive:
+ * instances, traffic weights, faults, state and windowed stats. Disabled without ADMIN_TOKEN.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { z } from 'zod';
+import { parseDuration } from '../../../src/core/duration.ts';
+import { faultSchema } from './faults.ts';
+import type { Gateway } from './gateway.ts';
+import { describeIssues, instanceSchema, trafficSchema } from './gateway-config.ts';
+import type { Exchange } from './proxy.ts';
+import { MAX_WINDOW_MS } from './stats-window.ts';
+
+const BODY_LIMIT = 1024 * 1024;
+
+const instancesBody = z.strictObject({ instances: z.array(instanceSchema).max(1000) });
+const trafficBody = trafficSchema.refine((t) => Object.values(t.weights).some((w) => w > 0), {
+  error: 'at least one version needs a weight above 0',
+  path: ['weights'],
+});
+
+function digest(value: string): Buffer {
+  return createHash('sha256').update(value).digest();
+}
+
+/** Constant-time comparison (hashing first makes the lengths equal). */
+export function tokenMatches(header: string | undefined, expected: string): boolean {
+  if (!header?.toLowerCase().startsWith('bearer ')) return false;
+  return timingSafeEqual(digest(header.slice(7).trim()), digest(expected));
+}
+
+class HttpError extends Error {
+  readonly status: number;
+  readonly code: string;
+  constructor(status: number, code: string, message: string) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+async function readJson(x: Exchange): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of x.req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > BODY_LIMIT)
+      throw new HttpError(413, 'body_too_large', 'the admin API accepts bodies up to 1 MiB');
+    chunks.push(chunk);
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8') || 'null');
+  } catch {
+    throw new HttpError(400, 'bad_json', 'the body is not valid JSON');
+  }
+}
+
+function validate<T>(schema: z.ZodType<T>, value: unknown): T {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw new HttpError(400, 'invalid_body', describeIssues(parsed.error).trim());
+  return parsed.data;
+}
+
+export function gatewayState(gw: Gateway): unknown {
+  const now = Date.now();
+  const services: Record<string, unknown> = {};
+  for (const [name, s] of gw.registry.services) {
+    services[name] = {
+      traffic: s.traffic,
+      stable: s.policy.stable,
+      canary: s.policy.canary,
+      header: s.policy.headerValue ? `${s.policy.headerName}: ${s.policy.headerValue}` : s.policy.headerName,
+      cookie: s.policy.cookie,
+      instances: s.instances.map((i) => {
+        const b = i.breaker.snapshot(now);
+        return {
+          id: i.id,
+          url: i.url,
+          version: i.version,
+          healthy: b.state === 'closed',
+          state: b.state,
+          consecutiveFailures: b.consecutiveFailures,
+          ejectedForMs: b.ejectedForMs,
+          ejections: b.ejections,
+          pending: i.pending,
+        };
+      }),
+    };
+  }
+  return {
+    routes: gw.routes.routes.map((r) => ({ prefix: r.prefix, service: r.service, auth: r.auth })),
+    services,
+    faults: gw.faults.list(),
+    rateLimit: gw.defaultRateLimit,
+    retryBudget: gw.retryBudget.snapshot(now),
+    inFlight: gw.inFlight,
+  };
+}
+
+async function route(gw: Gateway, x: Exchange): Promise<[number, unknown]> {
+  const method = x.method;
+  const segments = x.path
+    .split('/')
+    .slice(2)
+    .map((s) => decodeURIComponent(s));
+  const [head, a, b] = segments;
+
+  if (head === 'state' && segments.length === 1 && method === 'GET') return [200, gatewayState(gw)];
+
+  if (head === 'stats' && segments.length === 1 && method === 'GET') {
+    const params = new URL(x.url, 'http://gateway').searchParams;
+    const text = params.get('window') ?? '10s';
+    const windowMs = parseDuration(text);
+    if (windowMs === undefined || windowMs < 1000 || windowMs > MAX_WINDOW_MS) {
+      throw new HttpError(400, 'bad_window', 'window must be a duration between 1s and 5m, e.g. ?window=10s');
+    }
+    return [200, gw.stats.report(windowMs, { service: params.get('service') ?? undefined })];
+  }
+
+  if (head === 'services' && a && segments.length === 3 && method === 'PUT') {
+    if (b === 'instances') {
+      const body = validate(instancesBody, await readJson(x));
+      const ids = new Set(body.instances.map((i) => i.id));
+      if (ids.size !== body.instances.length)
+        throw new HttpError(400, 'invalid_body', 'instance ids must be unique');
+      gw.registry.setInstances(a, body.instances);
+      gw.logger.info({ service: a, instances: body.instances.map((i) => i.id) }, 'instances updated');
+      return [200, (gatewayState(gw) as { services: Record<string, unknown> }).services[a]];
+    }
+    if (b === 'traffic') {
+      const body = validate(trafficBody, await readJson(x));
+      gw.registry.setTraffic(a, body);
+      gw.logger.info({ service: a, weights: body.weights }, 'traffic updated');
+      return [200, (gatewayState(gw) as { services: Record<string, unknown> }).services[a]];
+    }
+  }
+
+  if (head === 'faults') {
+    if (segments.length === 1 && method === 'GET') return [200, { faults: gw.faults.list() }];
+    if (segments.length === 1 && (method === 'PUT' || method === 'POST')) {
+      const fault = gw.faults.add(validate(faultSchema, await readJson(x)));
+      gw.logger.warn({ fault }, 'fault injected');
+      return [201, { id: fault.id, fault }];
+    }
+    if (segments.length === 1 && method === 'DELETE') {
+      const removed = gw.faults.clear();
+      gw.logger.info({ removed }, 'faults cleared');
+      return [200, { removed }];
+    }
+    if (segments.length === 2 && a && method === 'DELETE') {
+      if (!gw.faults.remove(a)) throw new HttpError(404, 'not_found', `no fault ${a}`);
+      gw.logger.info({ id: a }, 'fault removed');
+      return [200, { removed: 1 }];
+    }
+  }
+  throw new HttpError(404, 'not_found', `no admin endpoint ${method} ${x.path}`);
+}
+
+export async function handleAdmin(gw: Gateway, x: Exchange): Promise<void> {
+  const token = gw.env.ADMIN_TOKEN;
+  if (!token) return gw.error(x, 404, 'admin_disabled', 'the admin API is disabled (ADMIN_TOKEN is not set)');
+  if (!tokenMatches(x.req.headers.authorization, token)) {
+    x.res.setHeader('www-authenticate', 'Bearer realm="gateway-admin"');
+    return gw.error(x, 401, 'unauthorized', 'the admin API needs Authorization: Bearer <ADMIN_TOKEN>');
+  }
+  try {
+    const [status, body] = await route(gw, x);
+    gw.json(x, status, body);
+  } catch (err) {
+    if (err instanceof HttpError) return gw.error(x, err.status, err.code, err.message);
+    if (err instanceof URIError)
+      return gw.error(x, 400, 'bad_path', 'malformed percent-encoding in the path');
+    gw.logger.error({ err }, 'admin API failure');
+    gw.error(x, 500, 'internal', 'internal error');
+  }
+}

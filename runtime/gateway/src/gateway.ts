@@ -1,0 +1,457 @@
+/**
+ * The gateway: a node:http server whose handler authenticates, rate-limits, picks an upstream
+ * version and instance, applies chaos faults, and proxies through per-instance undici pools with
+ * retries and passive circuit breaking. Built on plain node:http (no framework) because every
+ * microsecond here is paid by every request of the platform.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import type { Logger } from 'pino';
+import { handleAdmin } from './admin-api.ts';
+import type { GatewayEnv } from './env.ts';
+import { FaultTable } from './faults.ts';
+import type { GatewayConfig } from './gateway-config.ts';
+import { requestIdFrom, traceFrom, upstreamHeaders } from './headers.ts';
+import { bearerToken, JwtVerifier } from './jwt.ts';
+import { GatewayMetrics } from './metrics.ts';
+import { type AttemptOwner, type Exchange, UpstreamAttempt } from './proxy.ts';
+import { type RateLimit, RateLimiter } from './rate-limiter.ts';
+import { RetryBudget } from './retry-budget.ts';
+import { isHostilePath, PathPatterns, type Route, RoutingTable } from './routing-table.ts';
+import { StatsWindow } from './stats-window.ts';
+import { chooseVersion } from './traffic.ts';
+import { UpstreamRegistry } from './upstreams.ts';
+
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
+/** Idempotent requests with bodies up to this size are buffered so that they can be replayed. */
+const REPLAY_BUFFER_MAX = 64 * 1024;
+const DEFAULT_RETRIES = 2;
+
+export interface GatewayOptions {
+  env: GatewayEnv;
+  config: GatewayConfig;
+  logger: Logger;
+  metrics?: GatewayMetrics;
+}
+
+export class Gateway implements AttemptOwner {
+  readonly env: GatewayEnv;
+  readonly logger: Logger;
+  readonly server: Server;
+  readonly metrics: GatewayMetrics;
+  readonly stats = new StatsWindow();
+  readonly faults = new FaultTable();
+  readonly registry: UpstreamRegistry;
+  readonly retryBudget: RetryBudget;
+  readonly rateLimiter = new RateLimiter();
+  readonly verifier: JwtVerifier | undefined;
+  routes: RoutingTable;
+  optionalAuth: PathPatterns;
+  defaultRateLimit: RateLimit;
+  inFlight = 0;
+  shuttingDown = false;
+  readonly #accessLog: boolean;
+  #drained: (() => void) | undefined;
+
+  constructor(opts: GatewayOptions) {
+    const { env, config } = opts;
+    this.env = env;
+    this.logger = opts.logger;
+    this.#accessLog = env.ACCESS_LOG;
+    this.metrics = opts.metrics ?? new GatewayMetrics();
+    this.routes = new RoutingTable(config.routes);
+    this.optionalAuth = new PathPatterns(config.optionalAuth);
+    const rl = config.rateLimit ?? { rps: env.RATE_LIMIT_RPS, burst: env.RATE_LIMIT_BURST || undefined };
+    this.defaultRateLimit = { rps: rl.rps, burst: rl.burst ?? Math.max(1, rl.rps * 2) };
+    this.retryBudget = new RetryBudget({ ratio: env.RETRY_BUDGET_RATIO, minPerWindow: env.RETRY_BUDGET_MIN });
+    this.registry = new UpstreamRegistry(config.services, {
+      connections: env.UPSTREAM_CONNECTIONS || 128,
+      connectTimeoutMs: env.UPSTREAM_CONNECT_TIMEOUT_MS,
+      breakerFailures: Math.max(1, env.BREAKER_FAILURES),
+      breakerCooldownMs: env.BREAKER_COOLDOWN_MS,
+      canaryHeader: env.CANARY_HEADER,
+      onEject: (service, inst) => {
+        this.metrics.ejected(service, inst.id);
+        this.logger.warn(
+          { service, instance: inst.id, version: inst.version, cooldownMs: env.BREAKER_COOLDOWN_MS },
+          'upstream instance ejected',
+        );
+      },
+    });
+    this.verifier = env.AUTH_JWKS_URL
+      ? new JwtVerifier({
+          jwksUrl: env.AUTH_JWKS_URL,
+          issuer: env.AUTH_ISSUER,
+          audience: env.AUTH_AUDIENCE,
+          cooldownMs: env.AUTH_JWKS_COOLDOWN_MS,
+        })
+      : undefined;
+    this.server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, (req, res) =>
+      this.handle(req, res),
+    );
+    this.server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+      if (socket.writable && !socket.destroyed) {
+        const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+        socket.end(`HTTP/1.1 ${status} Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+      } else socket.destroy();
+    });
+  }
+
+  async listen(port = this.env.PORT, host = this.env.HOST): Promise<number> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    return (this.server.address() as AddressInfo).port;
+  }
+
+  /** Stops accepting, lets in-flight requests finish (up to the timeout), then closes upstream pools. */
+  async close(timeoutMs = this.env.SHUTDOWN_TIMEOUT_MS): Promise<void> {
+    this.shuttingDown = true;
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeIdleConnections();
+    if (this.inFlight > 0) {
+      await Promise.race([
+        new Promise<void>((resolve) => {
+          this.#drained = resolve;
+        }),
+        new Promise<void>((resolve) => setTimeout(resolve, timeoutMs).unref()),
+      ]);
+    }
+    this.server.closeAllConnections();
+    await closed;
+    await this.registry.close();
+  }
+
+  handle(req: IncomingMessage, res: ServerResponse): void {
+    this.inFlight++;
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q === -1 ? url : url.slice(0, q);
+    const trace = traceFrom(req.headers.traceparent);
+    const x: Exchange = {
+      req,
+      res,
+      start: performance.now(),
+      method: req.method ?? 'GET',
+      url,
+      path,
+      requestId: requestIdFrom(req.headers['x-request-id']),
+      traceId: trace.traceId,
+      traceparent: trace.traceparent,
+      clientIp: req.socket.remoteAddress ?? 'unknown',
+      route: undefined,
+      service: undefined,
+      version: undefined,
+      instance: undefined,
+      identity: undefined,
+      upstreamHeaders: undefined,
+      body: null,
+      replayable: true,
+      attempts: 0,
+      tried: undefined,
+      setCookie: undefined,
+      controller: undefined,
+      clientGone: false,
+      done: false,
+      status: 0,
+      errorCode: undefined,
+    };
+    if (this.shuttingDown) res.shouldKeepAlive = false;
+    res.once('close', () => {
+      if (x.done) return;
+      x.clientGone = true;
+      if (x.controller) x.controller.abort(new Error('client closed the connection'));
+      else this.finish(x, 499);
+    });
+
+    if (path === '/healthz') {
+      this.json(x, 200, { status: 'ok' });
+      return;
+    }
+    if (path === '/readyz') {
+      this.json(x, this.shuttingDown ? 503 : 200, { status: this.shuttingDown ? 'shutting down' : 'ready' });
+      return;
+    }
+    if (path === '/metrics') {
+      void this.serveMetrics(x);
+      return;
+    }
+    if (path === '/admin' || path.startsWith('/admin/')) {
+      void handleAdmin(this, x);
+      return;
+    }
+    if (isHostilePath(path)) {
+      this.error(x, 400, 'bad_path', 'the request path is not acceptable');
+      return;
+    }
+
+    const route = this.routes.match(path);
+    if (!route) {
+      this.error(x, 404, 'no_route', `no route for ${path}`);
+      return;
+    }
+    x.route = route;
+
+    let mode = route.auth;
+    if (mode === 'required' && this.optionalAuth.matches(x.method, path)) mode = 'optional';
+    const token = mode === 'none' ? undefined : bearerToken(req.headers.authorization);
+    if (token === undefined) {
+      if (mode === 'required') {
+        this.unauthorized(x, 'missing bearer token');
+        return;
+      }
+      this.admit(x);
+      return;
+    }
+    if (!this.verifier) {
+      this.error(x, 503, 'auth_unavailable', 'token verification is not configured');
+      return;
+    }
+    this.verifier.verify(token).then(
+      (result) => {
+        if (x.clientGone) return;
+        if (!result.ok) {
+          if (result.reason === 'signing keys unavailable') {
+            return this.error(
+              x,
+              503,
+              'auth_unavailable',
+              'cannot fetch the signing keys to verify the token',
+            );
+          }
+          this.unauthorized(x, result.reason);
+          return;
+        }
+        x.identity = result.identity;
+        this.admit(x);
+      },
+      (err: unknown) => this.error(x, 500, 'internal', (err as Error).message),
+    );
+  }
+
+  /** After authentication: rate limit, version choice, faults, then the upstream. */
+  admit(x: Exchange): void {
+    const route = x.route as Route;
+    const limit = route.rateLimit
+      ? { rps: route.rateLimit.rps, burst: route.rateLimit.burst ?? Math.max(1, route.rateLimit.rps * 2) }
+      : this.defaultRateLimit;
+    if (limit.rps > 0) {
+      const key = x.identity ? `u:${x.identity.userId}` : `ip:${x.clientIp}`;
+      const decision = this.rateLimiter.take(key, limit);
+      if (!decision.ok) {
+        this.metrics.rateLimited(route.prefix);
+        x.res.setHeader('retry-after', String(decision.retryAfterS));
+        this.error(x, 429, 'rate_limited', `too many requests; retry after ${decision.retryAfterS}s`);
+        return;
+      }
+    }
+
+    const service = this.registry.get(route.service);
+    if (!service || service.instances.length === 0) {
+      this.error(x, 503, 'no_upstream', `service ${route.service} has no instances`);
+      return;
+    }
+    x.service = service;
+    const now = Date.now();
+    const req = x.req;
+    const choice = chooseVersion(
+      service.policy,
+      req.headers[service.policy.headerName],
+      req.headers.cookie,
+      (v) => service.hasAvailable(v, now),
+    );
+    x.version = choice.version;
+    if (choice.setCookie && choice.version !== undefined && service.policy.cookie) {
+      x.setCookie = `${service.policy.cookie}=${encodeURIComponent(choice.version)}; Path=/; Max-Age=86400; HttpOnly; SameSite=Lax`;
+    }
+
+    const fault = this.faults.apply(service.name, x.version, x.path);
+    if (fault) {
+      const run = () => {
+        if (x.clientGone) return;
+        if (fault.abort) {
+          this.error(x, fault.abort.status, 'fault_injected', `fault ${fault.abort.faultId} injected`);
+          return;
+        }
+        this.startProxy(x);
+      };
+      if (fault.delayMs > 0) setTimeout(run, fault.delayMs);
+      else run();
+      return;
+    }
+    this.startProxy(x);
+  }
+
+  startProxy(x: Exchange): void {
+    const req = x.req;
+    x.upstreamHeaders = upstreamHeaders(req.rawHeaders, req.headers, {
+      requestId: x.requestId,
+      traceparent: x.traceparent,
+      clientIp: x.clientIp,
+      userId: x.identity?.userId,
+      role: x.identity?.role,
+    });
+    this.retryBudget.recordRequest();
+    const hasBody =
+      req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
+    if (!hasBody) {
+      x.body = null;
+      x.replayable = true;
+      this.forward(x);
+      return;
+    }
+    const length = Number(req.headers['content-length']);
+    if (IDEMPOTENT.has(x.method) && Number.isFinite(length) && length <= REPLAY_BUFFER_MAX) {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.once('end', () => {
+        x.body = Buffer.concat(chunks);
+        x.replayable = true;
+        this.forward(x);
+      });
+      req.once('error', () => this.finish(x, 499));
+      return;
+    }
+    // Uploads (video) stream through: never buffered, so they cannot be replayed.
+    x.body = req;
+    x.replayable = false;
+    this.forward(x);
+  }
+
+  forward(x: Exchange): void {
+    if (x.clientGone) {
+      this.finish(x, 499);
+      return;
+    }
+    const service = x.service!;
+    const now = Date.now();
+    const inst = service.pick(x.version, now, x.tried);
+    if (!inst) {
+      this.error(x, 503, 'no_healthy_upstream', `every instance of ${service.name} is ejected or down`);
+      return;
+    }
+    x.attempts++;
+    x.instance = inst;
+    inst.pending++;
+    inst.breaker.acquire(now);
+    const t = x.route?.timeouts;
+    const handler = new UpstreamAttempt(x, inst, this);
+    x.controller = undefined;
+    inst.pool.dispatch(
+      {
+        path: x.url,
+        method: x.method as 'GET',
+        headers: x.upstreamHeaders,
+        body: x.body,
+        headersTimeout: t?.headersMs ?? this.env.UPSTREAM_HEADERS_TIMEOUT_MS,
+        bodyTimeout: t?.bodyMs ?? this.env.UPSTREAM_BODY_TIMEOUT_MS,
+      },
+      handler,
+    );
+  }
+
+  retry(x: Exchange, reason: string): boolean {
+    if (!x.replayable || !IDEMPOTENT.has(x.method) || x.clientGone) return false;
+    const max = x.route?.retries ?? DEFAULT_RETRIES;
+    if (x.attempts > max) return false;
+    const service = x.service!;
+    x.tried ??= new Set();
+    if (x.instance) x.tried.add(x.instance);
+    if (!service.pick(x.version, Date.now(), x.tried)) return false;
+    if (!this.retryBudget.tryRetry()) {
+      this.logger.warn({ reqId: x.requestId, service: service.name }, 'retry budget exhausted');
+      return false;
+    }
+    this.metrics.retried(service.name);
+    this.logger.debug(
+      { reqId: x.requestId, instance: x.instance?.id, reason },
+      'retrying on another instance',
+    );
+    // Let the failed attempt unwind before starting the next one.
+    queueMicrotask(() => this.forward(x));
+    return true;
+  }
+
+  fail(x: Exchange, status: number, code: string, message: string): void {
+    this.error(x, status, code, message);
+  }
+
+  unauthorized(x: Exchange, reason: string): void {
+    x.res.setHeader('www-authenticate', `Bearer error="invalid_token", error_description="${reason}"`);
+    this.error(x, 401, 'unauthorized', reason);
+  }
+
+  error(x: Exchange, status: number, code: string, message: string): void {
+    x.errorCode ??= code;
+    this.json(x, status, { error: code, message, requestId: x.requestId });
+  }
+
+  json(x: Exchange, status: number, body: unknown): void {
+    const res = x.res;
+    if (x.done || res.headersSent || res.destroyed) {
+      this.finish(x, status);
+      return;
+    }
+    const text = JSON.stringify(body);
+    res.writeHead(status, {
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': Buffer.byteLength(text),
+      'cache-control': 'no-store',
+      'x-request-id': x.requestId,
+    });
+    res.end(text);
+    this.finish(x, status);
+  }
+
+  async serveMetrics(x: Exchange): Promise<void> {
+    try {
+      const text = await this.metrics.registry.metrics();
+      if (x.done) return;
+      x.res.writeHead(200, {
+        'content-type': this.metrics.registry.contentType,
+        'x-request-id': x.requestId,
+      });
+      x.res.end(text);
+      this.finish(x, 200);
+    } catch (err) {
+      this.error(x, 500, 'metrics_failed', (err as Error).message);
+    }
+  }
+
+  /** Records the outcome once: metrics, the stats window, the access log. */
+  finish(x: Exchange, status: number): void {
+    if (x.done) return;
+    x.done = true;
+    x.status = status;
+    const ms = performance.now() - x.start;
+    const serviceName = x.service?.name ?? x.route?.service ?? '';
+    const version = x.instance?.version ?? x.version ?? '';
+    this.metrics.observe(x.route?.prefix ?? 'none', serviceName || 'none', version || 'none', status, ms / 1000);
+    if (x.service) this.stats.record(serviceName, version || 'none', ms, status >= 500);
+    if (this.#accessLog) {
+      this.logger.info(
+        {
+          reqId: x.requestId,
+          traceId: x.traceId,
+          method: x.method,
+          path: x.path,
+          status,
+          durationMs: Math.round(ms * 1000) / 1000,
+          service: serviceName || undefined,
+          version: version || undefined,
+          instance: x.instance?.id,
+          attempts: x.attempts || undefined,
+          userId: x.identity?.userId,
+          error: x.errorCode,
+        },
+        'request',
+      );
+    }
+    if (--this.inFlight === 0 && this.#drained) this.#drained();
+  }
+}

@@ -1,0 +1,96 @@
+/**
+ * Bearer JWT verification against the auth service's JWKS. jose's remote key set caches the
+ * keys and refetches when a token names an unknown `kid` (key rotation), at most once per
+ * cooldown so forged kids cannot make us hammer the auth service.
+ */
+import { createRemoteJWKSet, errors, type JWTPayload, jwtVerify } from 'jose';
+
+export interface Identity {
+  userId: string;
+  role: string | undefined;
+}
+
+export type VerifyResult = { ok: true; identity: Identity } | { ok: false; reason: string };
+
+export interface JwtVerifierOptions {
+  jwksUrl: string;
+  issuer: string;
+  audience: string;
+  cooldownMs: number;
+}
+
+/** Asymmetric algorithms only: `none` and HMAC (key confusion with a public key) never verify. */
+const ALGORITHMS = ['EdDSA', 'Ed25519', 'ES256', 'ES384', 'RS256', 'PS256'];
+const CACHE_MAX = 10_000;
+const CACHE_TTL_MS = 60_000;
+
+export class JwtVerifier {
+  readonly #jwks: ReturnType<typeof createRemoteJWKSet>;
+  readonly #opts: JwtVerifierOptions;
+  /**
+   * Verified tokens until min(exp, 60 s): a signature check costs far more than a Map lookup and
+   * clients send the same token many times. Keyed by the whole token, so nothing forged can hit it.
+   */
+  readonly #cache = new Map<string, { identity: Identity; until: number }>();
+
+  constructor(opts: JwtVerifierOptions) {
+    this.#opts = opts;
+    this.#jwks = createRemoteJWKSet(new URL(opts.jwksUrl), {
+      cooldownDuration: opts.cooldownMs,
+      cacheMaxAge: 10 * 60_000,
+      timeoutDuration: 5_000,
+    });
+  }
+
+  async verify(token: string, now = Date.now()): Promise<VerifyResult> {
+    const cached = this.#cache.get(token);
+    if (cached) {
+      if (cached.until > now) return { ok: true, identity: cached.identity };
+      this.#cache.delete(token);
+    }
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, this.#jwks, {
+        issuer: this.#opts.issuer,
+        audience: this.#opts.audience,
+        algorithms: ALGORITHMS,
+        requiredClaims: ['sub', 'exp'],
+      }));
+    } catch (err) {
+      return { ok: false, reason: describe(err) };
+    }
+    const identity: Identity = { userId: String(payload.sub), role: roleOf(payload) };
+    if (this.#cache.size >= CACHE_MAX) this.#cache.delete(this.#cache.keys().next().value as string);
+    const exp = typeof payload.exp === 'number' ? payload.exp * 1000 : now;
+    this.#cache.set(token, { identity, until: Math.min(exp, now + CACHE_TTL_MS) });
+    return { ok: true, identity };
+  }
+}
+
+function roleOf(payload: JWTPayload): string | undefined {
+  if (typeof payload['role'] === 'string') return payload['role'];
+  const roles = payload['roles'];
+  if (Array.isArray(roles) && typeof roles[0] === 'string') return roles[0];
+  return undefined;
+}
+
+function describe(err: unknown): string {
+  if (err instanceof errors.JWTExpired) return 'token expired';
+  if (err instanceof errors.JWTClaimValidationFailed) return `invalid claim ${err.claim}`;
+  if (err instanceof errors.JWKSNoMatchingKey) return 'unknown signing key';
+  if (err instanceof errors.JWSSignatureVerificationFailed) return 'bad signature';
+  if (err instanceof errors.JOSEAlgNotAllowed) return 'algorithm not allowed';
+  if (err instanceof errors.JWKSTimeout || (err as { code?: string }).code === 'ERR_JWKS_TIMEOUT') {
+    return 'signing keys unavailable';
+  }
+  if (err instanceof errors.JOSEError) return 'malformed token';
+  return 'signing keys unavailable';
+}
+
+/** The token of an `Authorization: Bearer <token>` header, if any. */
+export function bearerToken(header: string | undefined): string | undefined {
+  if (!header || header.length < 8) return undefined;
+  if (header.slice(0, 7).toLowerCase() !== 'bearer ') return undefined;
+  const token = header.slice(7).trim();
+  return token.length > 0 && token.length <= 8192 ? token : undefined;
+}

@@ -1,0 +1,191 @@
+/**
+ * One upstream attempt, driven through undici's low-level dispatch API: response bytes go
+ * straight from the upstream socket to the client response with backpressure (pause/resume),
+ * with no intermediate stream objects. Request bodies are streamed by undici from the client's
+ * IncomingMessage (or sent from a small buffer when the request may need a replay on retry).
+ */
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { Dispatcher } from 'undici';
+import { downstreamHeaders } from './headers.ts';
+import type { Identity } from './jwt.ts';
+import type { Route } from './routing-table.ts';
+import type { Instance, UpstreamService } from './upstreams.ts';
+
+/** Everything the gateway knows about one client request while it is in flight. */
+export interface Exchange {
+  req: IncomingMessage;
+  res: ServerResponse;
+  start: number;
+  method: string;
+  url: string;
+  path: string;
+  requestId: string;
+  traceId: string;
+  traceparent: string;
+  clientIp: string;
+  route: Route | undefined;
+  service: UpstreamService | undefined;
+  version: string | undefined;
+  instance: Instance | undefined;
+  identity: Identity | undefined;
+  upstreamHeaders: string[] | undefined;
+  body: Buffer | IncomingMessage | null;
+  /** The body can be sent again (none, or buffered), so an idempotent request may be retried. */
+  replayable: boolean;
+  attempts: number;
+  tried: Set<Instance> | undefined;
+  setCookie: string | undefined;
+  controller: Dispatcher.DispatchController | undefined;
+  clientGone: boolean;
+  done: boolean;
+  status: number;
+  errorCode: string | undefined;
+}
+
+/** What the proxy core offers an attempt when it ends. */
+export interface AttemptOwner {
+  /** Tries another instance if the request and the retry budget allow it; true when it did. */
+  retry(x: Exchange, reason: string): boolean;
+  /** Answers with a gateway error (502/504) after an upstream failure. */
+  fail(x: Exchange, status: number, code: string, message: string): void;
+  finish(x: Exchange, status: number): void;
+}
+
+const RETRY_ABORT = new Error('retrying on another instance');
+
+const CONNECT_ERRORS = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EPIPE',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
+]);
+
+export function errorCodeOf(err: unknown): string {
+  const e = err as { code?: unknown; cause?: { code?: unknown } };
+  if (typeof e?.code === 'string') return e.code;
+  if (typeof e?.cause?.code === 'string') return e.cause.code;
+  return 'UNKNOWN';
+}
+
+export class UpstreamAttempt implements Dispatcher.DispatchHandler {
+  readonly #x: Exchange;
+  readonly #inst: Instance;
+  readonly #owner: AttemptOwner;
+  #status = 0;
+  #ended = false;
+
+  constructor(x: Exchange, inst: Instance, owner: AttemptOwner) {
+    this.#x = x;
+    this.#inst = inst;
+    this.#owner = owner;
+  }
+
+  #release(): boolean {
+    if (this.#ended) return false;
+    this.#ended = true;
+    this.#inst.pending--;
+    return true;
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.#x.controller = controller;
+    if (this.#x.clientGone) controller.abort(new Error('client closed the connection'));
+  }
+
+  onResponseStart(
+    controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: IncomingHttpHeaders,
+  ): void {
+    const x = this.#x;
+    const breaker = this.#inst.breaker;
+    this.#status = statusCode;
+    if (statusCode === 502 || statusCode === 503 || statusCode === 504) {
+      breaker.failure(Date.now());
+      if (statusCode !== 504 && this.#owner.retry(x, `upstream answered ${statusCode}`)) {
+        this.#release();
+        controller.abort(RETRY_ABORT);
+        return;
+      }
+    } else {
+      breaker.success();
+    }
+    const res = x.res;
+    if (res.destroyed) return;
+    downstreamHeaders(headers);
+    if (headers['x-request-id'] === undefined) headers['x-request-id'] = x.requestId;
+    if (x.setCookie) {
+      const prior = headers['set-cookie'];
+      headers['set-cookie'] = prior
+        ? [...(Array.isArray(prior) ? prior : [prior]), x.setCookie]
+        : [x.setCookie];
+    }
+    try {
+      res.writeHead(statusCode, headers as Record<string, string | string[]>);
+    } catch {
+      // An upstream header node refuses to send (invalid characters) would crash the response.
+      this.#release();
+      controller.abort(new Error('invalid upstream response headers'));
+      this.#owner.fail(
+        x,
+        502,
+        'bad_upstream_response',
+        'the upstream sent a response the gateway cannot forward',
+      );
+    }
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    const res = this.#x.res;
+    if (!res.write(chunk) && !res.destroyed) {
+      controller.pause();
+      res.once('drain', () => controller.resume());
+    }
+  }
+
+  onResponseEnd(): void {
+    if (!this.#release()) return;
+    const x = this.#x;
+    x.res.end();
+    this.#owner.finish(x, this.#status);
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+    if (err === RETRY_ABORT) return;
+    if (!this.#release()) return;
+    const x = this.#x;
+    if (x.clientGone) {
+      this.#inst.breaker.release();
+      this.#owner.finish(x, 499);
+      return;
+    }
+    const code = errorCodeOf(err);
+    x.errorCode = code;
+    if (x.res.headersSent) {
+      // The response has started: all we can do is cut it so the client sees it incomplete.
+      this.#inst.breaker.failure(Date.now());
+      x.res.destroy(err);
+      this.#owner.finish(x, this.#status || 502);
+      return;
+    }
+    const requestBodyFailed = code === 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH' || x.req.destroyed;
+    if (requestBodyFailed) {
+      this.#inst.breaker.release();
+      this.#owner.fail(x, 400, 'bad_request_body', 'the request body ended before its announced length');
+      return;
+    }
+    this.#inst.breaker.failure(Date.now());
+    if (CONNECT_ERRORS.has(code) && this.#owner.retry(x, code)) return;
+    if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT') {
+      this.#owner.fail(x, 504, 'upstream_timeout', `upstream ${this.#inst.id} did not answer in time`);
+    } else {
+      this.#owner.fail(x, 502, 'upstream_unavailable', `upstream ${this.#inst.id} failed: ${code}`);
+    }
+  }
+}

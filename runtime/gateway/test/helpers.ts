@@ -1,0 +1,90 @@
+/** Real servers on 127.0.0.1:0 for the gateway's tests: upstreams, a JWKS endpoint, the gateway itself. */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { pino } from 'pino';
+import { parseGatewayEnv } from '../src/env.ts';
+import { Gateway } from '../src/gateway.ts';
+import { parseGatewayConfig } from '../src/gateway-config.ts';
+
+export interface TestServer {
+  server: Server;
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+export async function listen(
+  handler: (req: IncomingMessage, res: ServerResponse) => void,
+): Promise<TestServer> {
+  const server = createServer(handler);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    server,
+    port,
+    url: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** An upstream that answers JSON describing what it received, tagged with its name. */
+export function echoUpstream(name: string, opts: { status?: number } = {}): Promise<TestServer> {
+  return listen((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = JSON.stringify({
+        name,
+        method: req.method,
+        url: req.url,
+        headers: req.headers,
+        bodyLength: Buffer.concat(chunks).length,
+      });
+      res.writeHead(opts.status ?? 200, { 'content-type': 'application/json' });
+      res.end(body);
+    });
+  });
+}
+
+/** A port where nothing listens (bound, then closed). */
+export async function deadUrl(): Promise<string> {
+  const s = await listen(() => {});
+  await s.close();
+  return s.url;
+}
+
+export interface TestGateway {
+  gateway: Gateway;
+  url: string;
+  close(): Promise<void>;
+}
+
+export async function startGateway(config: unknown, env: Record<string, string> = {}): Promise<TestGateway> {
+  const gateway = new Gateway({
+    env: parseGatewayEnv({ PORT: '0', ACCESS_LOG: 'false', ...env }),
+    config: parseGatewayConfig(config),
+    logger: pino({ level: 'silent' }),
+  });
+  const port = await gateway.listen();
+  return { gateway, url: `http://127.0.0.1:${port}`, close: () => gateway.close(2000) };
+}
+
+export const ADMIN_TOKEN = 'test-admin-token-0123456789';
+
+export function admin(
+  gw: TestGateway,
+  method: string,
+  path: string,
+  body?: unknown,
+  token = ADMIN_TOKEN,
+): Promise<Response> {
+  return fetch(`${gw.url}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+}
