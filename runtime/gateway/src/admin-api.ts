@@ -157,7 +157,7 @@ async function route(gw: Gateway, x: Exchange): Promise<[number, unknown]> {
 }
 
 export async function handleAdmin(gw: Gateway, x: Exchange): Promise<void> {
-  const token = gw.env.ADMIN_TOKEN;
+  const token = gw.settings.adminToken;
   if (!token) return gw.error(x, 404, 'admin_disabled', 'the admin API is disabled (ADMIN_TOKEN is not set)');
   if (!tokenMatches(x.req.headers.authorization, token)) {
     x.res.setHeader('www-authenticate', 'Bearer realm="gateway-admin"');

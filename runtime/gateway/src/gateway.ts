@@ -8,11 +8,12 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
+import { propagationOnly, type Tracing } from '../../lib/tracing.ts';
 import { handleAdmin } from './admin-api.ts';
-import type { GatewayEnv } from './env.ts';
+import type { GatewaySettings } from './env.ts';
 import { FaultTable } from './faults.ts';
 import type { GatewayConfig } from './gateway-config.ts';
-import { requestIdFrom, traceFrom, upstreamHeaders } from './headers.ts';
+import { requestIdFrom, upstreamHeaders } from './headers.ts';
 import { bearerToken, JwtVerifier } from './jwt.ts';
 import { GatewayMetrics } from './metrics.ts';
 import { type AttemptOwner, type Exchange, UpstreamAttempt } from './proxy.ts';
@@ -29,14 +30,17 @@ const REPLAY_BUFFER_MAX = 64 * 1024;
 const DEFAULT_RETRIES = 2;
 
 export interface GatewayOptions {
-  env: GatewayEnv;
+  settings: GatewaySettings;
   config: GatewayConfig;
   logger: Logger;
   metrics?: GatewayMetrics;
+  /** runtime/lib tracing; ids are propagated either way, spans recorded only when configured. */
+  tracing?: Tracing;
 }
 
 export class Gateway implements AttemptOwner {
-  readonly env: GatewayEnv;
+  readonly settings: GatewaySettings;
+  readonly env: GatewaySettings['extra'];
   readonly logger: Logger;
   readonly server: Server;
   readonly metrics: GatewayMetrics;
@@ -46,6 +50,7 @@ export class Gateway implements AttemptOwner {
   readonly retryBudget: RetryBudget;
   readonly rateLimiter = new RateLimiter();
   readonly verifier: JwtVerifier | undefined;
+  readonly tracing: Tracing;
   routes: RoutingTable;
   optionalAuth: PathPatterns;
   defaultRateLimit: RateLimit;
@@ -55,11 +60,14 @@ export class Gateway implements AttemptOwner {
   #drained: (() => void) | undefined;
 
   constructor(opts: GatewayOptions) {
-    const { env, config } = opts;
+    const { settings, config } = opts;
+    const env = settings.extra;
+    this.settings = settings;
     this.env = env;
     this.logger = opts.logger;
     this.#accessLog = env.ACCESS_LOG;
     this.metrics = opts.metrics ?? new GatewayMetrics();
+    this.tracing = opts.tracing ?? propagationOnly;
     this.routes = new RoutingTable(config.routes);
     this.optionalAuth = new PathPatterns(config.optionalAuth);
     const rl = config.rateLimit ?? { rps: env.RATE_LIMIT_RPS, burst: env.RATE_LIMIT_BURST || undefined };
@@ -79,9 +87,9 @@ export class Gateway implements AttemptOwner {
         );
       },
     });
-    this.verifier = env.AUTH_JWKS_URL
+    this.verifier = settings.authJwksUrl
       ? new JwtVerifier({
-          jwksUrl: env.AUTH_JWKS_URL,
+          jwksUrl: settings.authJwksUrl,
           issuer: env.AUTH_ISSUER,
           audience: env.AUTH_AUDIENCE,
           cooldownMs: env.AUTH_JWKS_COOLDOWN_MS,
@@ -98,7 +106,7 @@ export class Gateway implements AttemptOwner {
     });
   }
 
-  async listen(port = this.env.PORT, host = this.env.HOST): Promise<number> {
+  async listen(port = this.settings.port, host = this.settings.host): Promise<number> {
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
       this.server.listen(port, host, () => {
@@ -132,17 +140,24 @@ export class Gateway implements AttemptOwner {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
-    const trace = traceFrom(req.headers.traceparent);
+    const method = req.method ?? 'GET';
+    const parent = req.headers.traceparent;
+    const span = this.tracing.startServerSpan(
+      `gateway ${method}`,
+      typeof parent === 'string' ? parent : undefined,
+      {
+        'http.method': method,
+      },
+    );
     const x: Exchange = {
       req,
       res,
       start: performance.now(),
-      method: req.method ?? 'GET',
+      method,
       url,
       path,
       requestId: requestIdFrom(req.headers['x-request-id']),
-      traceId: trace.traceId,
-      traceparent: trace.traceparent,
+      span,
       clientIp: req.socket.remoteAddress ?? 'unknown',
       route: undefined,
       service: undefined,
@@ -291,7 +306,7 @@ export class Gateway implements AttemptOwner {
     const req = x.req;
     x.upstreamHeaders = upstreamHeaders(req.rawHeaders, req.headers, {
       requestId: x.requestId,
-      traceparent: x.traceparent,
+      traceparent: x.span.traceparent,
       clientIp: x.clientIp,
       userId: x.identity?.userId,
       role: x.identity?.role,
@@ -431,13 +446,26 @@ export class Gateway implements AttemptOwner {
     const ms = performance.now() - x.start;
     const serviceName = x.service?.name ?? x.route?.service ?? '';
     const version = x.instance?.version ?? x.version ?? '';
-    this.metrics.observe(x.route?.prefix ?? 'none', serviceName || 'none', version || 'none', status, ms / 1000);
+    this.metrics.observe(
+      x.route?.prefix ?? 'none',
+      serviceName || 'none',
+      version || 'none',
+      status,
+      ms / 1000,
+    );
     if (x.service) this.stats.record(serviceName, version || 'none', ms, status >= 500);
+    const span = x.span;
+    if (this.tracing.enabled) {
+      span.setAttribute('http.status_code', status);
+      if (x.route) span.setAttribute('gateway.route', x.route.prefix);
+      if (x.instance) span.setAttribute('gateway.upstream', x.instance.id);
+    }
+    span.end(status >= 500);
     if (this.#accessLog) {
       this.logger.info(
         {
           reqId: x.requestId,
-          traceId: x.traceId,
+          traceId: span.traceId,
           method: x.method,
           path: x.path,
           status,

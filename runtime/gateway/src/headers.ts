@@ -1,5 +1,5 @@
-/** Header handling for proxying: hop-by-hop stripping, forwarding headers, request ids, traceparent. */
-import { randomBytes, randomUUID } from 'node:crypto';
+/** Header handling for proxying: hop-by-hop stripping, forwarding headers, request ids. */
+import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 
 /** RFC 9110 §7.6.1 connection-specific headers, plus ones undici refuses or the gateway owns. */
@@ -31,30 +31,9 @@ const GATEWAY_OWNED = new Set([
 ]);
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
-const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/;
 
 export function requestIdFrom(value: string | string[] | undefined): string {
   return typeof value === 'string' && REQUEST_ID.test(value) ? value : randomUUID();
-}
-
-export interface TraceContext {
-  traceId: string;
-  /** The traceparent to send upstream: same trace, the gateway's span as parent. */
-  traceparent: string;
-}
-
-/** Continues the caller's W3C trace (a new span id for the gateway hop) or starts a new one. */
-export function traceFrom(value: string | string[] | undefined): TraceContext {
-  if (typeof value === 'string') {
-    const m = TRACEPARENT.exec(value);
-    if (m && m[1] !== 'ff' && m[2] !== '00000000000000000000000000000000' && m[3] !== '0000000000000000') {
-      const traceId = m[2] as string;
-      return { traceId, traceparent: `00-${traceId}-${randomBytes(8).toString('hex')}-${m[4]}` };
-    }
-  }
-  const ids = randomBytes(24).toString('hex');
-  const traceId = ids.slice(0, 32);
-  return { traceId, traceparent: `00-${traceId}-${ids.slice(32)}-01` };
 }
 
 function connectionTokens(value: string | string[] | undefined): Set<string> | undefined {

@@ -6,6 +6,7 @@
  */
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
+import type { ActiveSpan } from '../../lib/tracing.ts';
 import { downstreamHeaders } from './headers.ts';
 import type { Identity } from './jwt.ts';
 import type { Route } from './routing-table.ts';
@@ -20,8 +21,7 @@ export interface Exchange {
   url: string;
   path: string;
   requestId: string;
-  traceId: string;
-  traceparent: string;
+  span: ActiveSpan;
   clientIp: string;
   route: Route | undefined;
   service: UpstreamService | undefined;

@@ -65,7 +65,7 @@ export interface TestGateway {
 
 export async function startGateway(config: unknown, env: Record<string, string> = {}): Promise<TestGateway> {
   const gateway = new Gateway({
-    env: parseGatewayEnv({ PORT: '0', ACCESS_LOG: 'false', ...env }),
+    settings: parseGatewayEnv({ PORT: '0', ACCESS_LOG: 'false', DATA_DIR: '/tmp/gateway-test', ...env }),
     config: parseGatewayConfig(config),
     logger: pino({ level: 'silent' }),
   });
