@@ -6,9 +6,11 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { registerAudit } from './commands/audit.cmd.ts';
 import { registerConfig } from './commands/config.cmd.ts';
+import { registerDocs } from './commands/docs.cmd.ts';
 import { registerDoctor } from './commands/doctor.cmd.ts';
 import { registerInit } from './commands/init.cmd.ts';
 import { registerObservability } from './commands/observability.cmd.ts';
+import { registerOnprem } from './commands/onprem.cmd.ts';
 import { registerSecrets } from './commands/secrets.cmd.ts';
 
 /** Injected by scripts/build.ts; undefined when the sources run unbundled (tests, docs generator). */
@@ -58,6 +60,8 @@ export function buildProgram(): Command {
   registerAudit(program);
   registerObservability(program);
   registerSecrets(program);
+  registerOnprem(program);
+  registerDocs(program);
 
   program.addHelpText(
     'after',
