@@ -5,12 +5,16 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { registerAudit } from './commands/audit.cmd.ts';
+import { registerCanary } from './commands/canary.cmd.ts';
 import { registerConfig } from './commands/config.cmd.ts';
+import { registerDeploy } from './commands/deploy.cmd.ts';
 import { registerDocs } from './commands/docs.cmd.ts';
 import { registerDoctor } from './commands/doctor.cmd.ts';
 import { registerInit } from './commands/init.cmd.ts';
+import { registerLoad } from './commands/load.cmd.ts';
 import { registerObservability } from './commands/observability.cmd.ts';
 import { registerOnprem } from './commands/onprem.cmd.ts';
+import { registerPipeline } from './commands/pipeline.cmd.ts';
 import { registerSecrets } from './commands/secrets.cmd.ts';
 
 /** Injected by scripts/build.ts; undefined when the sources run unbundled (tests, docs generator). */
@@ -59,9 +63,13 @@ export function buildProgram(): Command {
   registerDoctor(program);
   registerAudit(program);
   registerObservability(program);
+  registerPipeline(program);
   registerSecrets(program);
   registerOnprem(program);
   registerDocs(program);
+  registerLoad(program);
+  registerDeploy(program);
+  registerCanary(program);
 
   program.addHelpText(
     'after',

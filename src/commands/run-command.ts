@@ -9,14 +9,16 @@ import { ReportedError, toPlatformError } from '../core/errors.ts';
 import { statePaths } from '../core/state-dir.ts';
 import type { ActionMeta, Handler } from './action.ts';
 
-/** `raw` is what commander passes to an action: positionals..., options, command. */
+/** `raw` is what commander passes to an action: positionals..., own options, command. */
 export async function runCommand(
   raw: unknown[],
   load: () => Promise<Handler<unknown>>,
   meta: ActionMeta,
 ): Promise<void> {
   const command = raw.at(-1) as Command;
-  const opts = raw.at(-2);
+  // Handlers see their own options merged over their ancestors' (e.g. `pipeline --repo` for
+  // `pipeline run`), so a verb group can declare shared flags once.
+  const opts = command.optsWithGlobals();
   const args = raw
     .slice(0, -2)
     .flatMap((a) => (Array.isArray(a) ? a.map(String) : a === undefined ? [] : [String(a)]));

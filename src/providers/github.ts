@@ -1,0 +1,273 @@
+/**
+ * GitHub Actions through @octokit/rest: dispatch a workflow and find the run it started, follow it,
+ * fetch its logs, cancel and re-run. The token comes from GITHUB_TOKEN or GH_TOKEN only — never a
+ * flag, so it cannot leak into shell history or the audit log.
+ */
+import { randomUUID } from 'node:crypto';
+import { Octokit } from '@octokit/rest';
+import { ExitCode, PlatformError } from '../core/errors.ts';
+
+export interface Repo {
+  owner: string;
+  repo: string;
+}
+
+export interface RunInfo {
+  id: number;
+  name: string;
+  title: string;
+  status: string;
+  conclusion: string | null;
+  url: string;
+  event: string;
+  branch: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface JobInfo {
+  id: number;
+  name: string;
+  status: string;
+  conclusion: string | null;
+  steps: { name: string; status: string; conclusion: string | null; number: number }[];
+}
+
+export interface DispatchResult {
+  run: RunInfo;
+  /** How the run was found: the API's run details, or correlation with the runs list. */
+  foundBy: 'run-details' | 'correlation';
+}
+
+/** Builds a client from the environment; a missing token is a usage error with the fix. */
+export function githubFromEnv(env: NodeJS.ProcessEnv): Octokit {
+  const auth = env.GITHUB_TOKEN || env.GH_TOKEN;
+  if (!auth) {
+    throw new PlatformError(
+      'GITHUB_TOKEN_MISSING',
+      'no GitHub token: GITHUB_TOKEN and GH_TOKEN are both unset',
+      {
+        exitCode: ExitCode.usage,
+        hint: 'export GITHUB_TOKEN=<a token with the actions:write scope> (tokens are never accepted as flags)',
+      },
+    );
+  }
+  return new Octokit({
+    auth,
+    baseUrl: env.GITHUB_API_URL || 'https://api.github.com',
+    userAgent: 'platformctl',
+  });
+}
+
+/** `owner/name` from --repo, GITHUB_REPOSITORY, or the origin remote URL. */
+export function parseRepo(value: string | undefined, remoteUrl?: string): Repo {
+  const candidate =
+    value ??
+    (remoteUrl ? /[:/]([^/:]+)\/([^/]+?)(?:\.git)?\/?$/.exec(remoteUrl)?.slice(1, 3).join('/') : undefined);
+  const m = candidate ? /^([\w.-]+)\/([\w.-]+)$/.exec(candidate) : null;
+  if (!m) {
+    throw new PlatformError(
+      'GITHUB_REPO_UNKNOWN',
+      value ? `--repo "${value}" is not owner/name` : 'cannot tell which GitHub repository to use',
+      {
+        exitCode: ExitCode.usage,
+        hint: 'pass --repo owner/name or set GITHUB_REPOSITORY',
+      },
+    );
+  }
+  return { owner: m[1] as string, repo: m[2] as string };
+}
+
+type RawRun = Awaited<ReturnType<Octokit['rest']['actions']['getWorkflowRun']>>['data'];
+
+function toRun(r: RawRun): RunInfo {
+  return {
+    id: r.id,
+    name: r.name ?? '',
+    title: r.display_title,
+    status: r.status ?? 'unknown',
+    conclusion: r.conclusion,
+    url: r.html_url,
+    event: r.event,
+    branch: r.head_branch,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+
+/** Only `success` is a pass: neutral, skipped, cancelled, timed out… must never look green in CI. */
+export function conclusionExitCode(conclusion: string | null): ExitCode {
+  return conclusion === 'success' ? ExitCode.ok : ExitCode.failure;
+}
+
+export class GitHubPipelines {
+  private readonly octokit: Octokit;
+  private readonly repo: Repo;
+
+  constructor(octokit: Octokit, repo: Repo) {
+    this.octokit = octokit;
+    this.repo = repo;
+  }
+
+  /**
+   * Dispatches `workflow` on `ref`. Asks for the run's details in the response; servers that do not
+   * support that (older GHES) answer 204, and then the run is found by listing the workflow's
+   * dispatch runs created since just before the call and, when `correlationInput` is given, by the
+   * unique value sent in that input (the workflow's `run-name` must include it).
+   */
+  async dispatch(
+    workflow: string,
+    ref: string,
+    inputs: Record<string, string>,
+    opts: { correlationInput?: string; findTimeoutMs?: number; pollMs?: number } = {},
+  ): Promise<DispatchResult> {
+    const token = `pctl-${randomUUID().slice(0, 8)}`;
+    const sentInputs = opts.correlationInput ? { ...inputs, [opts.correlationInput]: token } : inputs;
+    const before = await this.listRuns(workflow, ref);
+    const known = new Set(before.map((r) => r.id));
+    const response = await this.octokit.request(
+      'POST /repos/{owner}/{repo}/actions/workflows/{workflow_id}/dispatches',
+      {
+        ...this.repo,
+        workflow_id: workflow,
+        ref,
+        inputs: sentInputs,
+        return_run_details: true,
+      },
+    );
+    const details =
+      response.status === 200 ? (response.data as { workflow_run_id?: number } | undefined) : undefined;
+    if (details?.workflow_run_id)
+      return { run: await this.run(Number(details.workflow_run_id)), foundBy: 'run-details' };
+
+    const deadline = Date.now() + (opts.findTimeoutMs ?? 60_000);
+    while (Date.now() < deadline) {
+      const fresh = (await this.listRuns(workflow, ref)).filter((r) => !known.has(r.id));
+      const match = opts.correlationInput
+        ? fresh.find((r) => r.title.includes(token))
+        : fresh.length === 1
+          ? fresh[0]
+          : undefined;
+      if (match) return { run: match, foundBy: 'correlation' };
+      if (!opts.correlationInput && fresh.length > 1) {
+        throw new PlatformError(
+          'GITHUB_RUN_AMBIGUOUS',
+          `${fresh.length} new runs of ${workflow} started at once; cannot tell which is ours`,
+          {
+            hint: 'pass --correlation-input <input> naming a workflow input that run-name includes',
+          },
+        );
+      }
+      await sleep(opts.pollMs ?? 2000);
+    }
+    throw new PlatformError('GITHUB_RUN_NOT_FOUND', `dispatched ${workflow} on ${ref}, but no run appeared`, {
+      hint: 'check the workflow has a workflow_dispatch trigger and that the ref exists',
+    });
+  }
+
+  async listRuns(workflow: string | undefined, ref?: string, limit = 20): Promise<RunInfo[]> {
+    const params = { ...this.repo, per_page: limit, ...(ref ? { branch: ref } : {}) };
+    const { data } = workflow
+      ? await this.octokit.rest.actions.listWorkflowRuns({
+          ...params,
+          workflow_id: workflow,
+          event: 'workflow_dispatch',
+        })
+      : await this.octokit.rest.actions.listWorkflowRunsForRepo(params);
+    return data.workflow_runs.map((r) => toRun(r as RawRun));
+  }
+
+  async run(id: number): Promise<RunInfo> {
+    const { data } = await this.octokit.rest.actions.getWorkflowRun({ ...this.repo, run_id: id });
+    return toRun(data);
+  }
+
+  async jobs(id: number): Promise<JobInfo[]> {
+    const { data } = await this.octokit.rest.actions.listJobsForWorkflowRun({
+      ...this.repo,
+      run_id: id,
+      per_page: 100,
+    });
+    return data.jobs.map((j) => ({
+      id: j.id,
+      name: j.name,
+      status: j.status,
+      conclusion: j.conclusion,
+      steps: (j.steps ?? []).map((s) => ({
+        name: s.name,
+        status: s.status,
+        conclusion: s.conclusion,
+        number: s.number,
+      })),
+    }));
+  }
+
+  /** Polls until the run completes, reporting every change; returns the completed run. */
+  async wait(
+    id: number,
+    opts: {
+      intervalMs: number;
+      timeoutMs: number;
+      onChange?: (run: RunInfo, jobs: JobInfo[]) => void;
+      signal?: AbortSignal;
+    },
+  ): Promise<RunInfo> {
+    const deadline = Date.now() + opts.timeoutMs;
+    let last = '';
+    for (;;) {
+      const run = await this.run(id);
+      const jobs = await this.jobs(id);
+      const fingerprint = JSON.stringify([
+        run.status,
+        run.conclusion,
+        jobs.map((j) => [j.status, j.conclusion, j.steps.map((s) => s.status)]),
+      ]);
+      if (fingerprint !== last) {
+        last = fingerprint;
+        opts.onChange?.(run, jobs);
+      }
+      if (run.status === 'completed') return run;
+      if (Date.now() > deadline) {
+        throw new PlatformError(
+          'GITHUB_RUN_TIMEOUT',
+          `run ${id} did not complete in time (status: ${run.status})`,
+          {
+            hint: `follow it with \`platformctl pipeline watch ${id}\` or raise --timeout`,
+          },
+        );
+      }
+      if (opts.signal?.aborted)
+        throw new PlatformError('INTERRUPTED', 'stopped waiting', { exitCode: ExitCode.interrupted });
+      await sleep(opts.intervalMs);
+    }
+  }
+
+  /** Plain-text logs of each job (GitHub redirects to a short-lived URL; fetch follows it). */
+  async logs(id: number, jobName?: string): Promise<{ job: string; text: string }[]> {
+    const jobs = (await this.jobs(id)).filter((j) => !jobName || j.name === jobName);
+    if (jobName && jobs.length === 0)
+      throw new PlatformError('GITHUB_JOB_NOT_FOUND', `run ${id} has no job named "${jobName}"`);
+    const out: { job: string; text: string }[] = [];
+    for (const job of jobs) {
+      const response = await this.octokit.rest.actions.downloadJobLogsForWorkflowRun({
+        ...this.repo,
+        job_id: job.id,
+      });
+      out.push({ job: job.name, text: String(response.data) });
+    }
+    return out;
+  }
+
+  async cancel(id: number): Promise<void> {
+    await this.octokit.rest.actions.cancelWorkflowRun({ ...this.repo, run_id: id });
+  }
+
+  async rerun(id: number, failedOnly: boolean): Promise<void> {
+    if (failedOnly) await this.octokit.rest.actions.reRunWorkflowFailedJobs({ ...this.repo, run_id: id });
+    else await this.octokit.rest.actions.reRunWorkflow({ ...this.repo, run_id: id });
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

@@ -1,0 +1,202 @@
+/**
+ * A faithful local stand-in for the GitHub Actions REST endpoints platformctl uses. It checks the
+ * token, records every request (method, path, query, body) for assertions, and moves each run
+ * through queued -> in_progress -> completed as it is polled.
+ */
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  query: Record<string, string>;
+  body: unknown;
+  authorization: string | undefined;
+}
+
+interface Run {
+  id: number;
+  workflow: string;
+  ref: string;
+  title: string;
+  polls: number;
+  conclusion: string;
+  cancelled: boolean;
+}
+
+export interface StandinOptions {
+  token: string;
+  /** Answer dispatches with the run's details (200) like github.com, or 204 like older servers. */
+  runDetails: boolean;
+  /** The conclusion each new run (or re-run) ends with. */
+  conclusions: string[];
+  /** Polls of a run before it completes. */
+  pollsToComplete?: number;
+  /** Start an unrelated run of the same workflow at dispatch time (another person's). */
+  concurrentForeignRun?: boolean;
+}
+
+export interface GitHubStandin {
+  url: string;
+  requests: RecordedRequest[];
+  close(): Promise<void>;
+}
+
+async function readBody(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  for await (const c of req) chunks.push(c as Buffer);
+  const text = Buffer.concat(chunks).toString('utf8');
+  return text ? JSON.parse(text) : undefined;
+}
+
+export async function startGitHubStandin(opts: StandinOptions): Promise<GitHubStandin> {
+  const runs: Run[] = [];
+  const requests: RecordedRequest[] = [];
+  let nextId = 1000;
+  let conclusionIndex = 0;
+  const pollsToComplete = opts.pollsToComplete ?? 3;
+  const nextConclusion = () =>
+    opts.conclusions[Math.min(conclusionIndex++, opts.conclusions.length - 1)] ?? 'success';
+
+  const state = (r: Run) => {
+    if (r.cancelled) return { status: 'completed', conclusion: 'cancelled' };
+    if (r.polls === 0) return { status: 'queued', conclusion: null };
+    if (r.polls < pollsToComplete) return { status: 'in_progress', conclusion: null };
+    return { status: 'completed', conclusion: r.conclusion };
+  };
+  let base = '';
+  const runJson = (r: Run) => ({
+    id: r.id,
+    name: r.workflow.replace(/\.ya?ml$/, ''),
+    display_title: r.title,
+    event: 'workflow_dispatch',
+    head_branch: r.ref,
+    html_url: `${base}/html/runs/${r.id}`,
+    created_at: new Date(0).toISOString(),
+    updated_at: new Date(0).toISOString(),
+    ...state(r),
+  });
+  const jobsJson = (r: Run) => {
+    const s = state(r);
+    return [
+      {
+        id: r.id * 10 + 1,
+        name: 'build',
+        status: s.status === 'queued' ? 'queued' : 'completed',
+        conclusion: s.status === 'queued' ? null : 'success',
+        steps: [{ name: 'compile', status: 'completed', conclusion: 'success', number: 1 }],
+      },
+      {
+        id: r.id * 10 + 2,
+        name: 'test',
+        ...s,
+        steps: [{ name: 'npm test', status: s.status, conclusion: s.conclusion, number: 1 }],
+      },
+    ];
+  };
+
+  const server: Server = createServer(async (req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    const body = await readBody(req).catch(() => 'unparseable');
+    requests.push({
+      method: req.method ?? '',
+      path: url.pathname,
+      query: Object.fromEntries(url.searchParams),
+      body,
+      authorization: req.headers.authorization,
+    });
+    const send = (status: number, data?: unknown, headers: Record<string, string> = {}) => {
+      res.writeHead(status, { 'content-type': 'application/json', ...headers });
+      res.end(data === undefined ? '' : JSON.stringify(data));
+    };
+    if (url.pathname.startsWith('/_logs/')) {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end(`2026-01-01T00:00:00Z log of job ${url.pathname.slice(7)}\nall good\n`);
+      return;
+    }
+    const auth = req.headers.authorization ?? '';
+    if (
+      auth !== `token ${opts.token}` &&
+      auth !== `bearer ${opts.token}` &&
+      auth !== `Bearer ${opts.token}`
+    ) {
+      send(401, { message: 'Bad credentials' });
+      return;
+    }
+    const m = /^\/repos\/([^/]+)\/([^/]+)\/actions\/(.*)$/.exec(url.pathname);
+    if (!m) return send(404, { message: 'Not Found' });
+    const rest = m[3] as string;
+    let mm: RegExpExecArray | null;
+    if (req.method === 'POST' && (mm = /^workflows\/([^/]+)\/dispatches$/.exec(rest))) {
+      const b = body as { ref?: string; inputs?: Record<string, string>; return_run_details?: boolean };
+      if (!b?.ref) return send(422, { message: 'Invalid request: ref is required' });
+      const title = Object.entries(b.inputs ?? {})
+        .filter(([k]) => k === 'correlation_id')
+        .map(([, v]) => v)
+        .join(' ');
+      if (opts.concurrentForeignRun)
+        runs.push({
+          id: nextId++,
+          workflow: mm[1] as string,
+          ref: b.ref,
+          title: 'someone else',
+          polls: 0,
+          conclusion: 'success',
+          cancelled: false,
+        });
+      const run: Run = {
+        id: nextId++,
+        workflow: mm[1] as string,
+        ref: b.ref,
+        title: `Deploy ${title}`.trim(),
+        polls: 0,
+        conclusion: nextConclusion(),
+        cancelled: false,
+      };
+      runs.push(run);
+      if (opts.runDetails && b.return_run_details)
+        return send(200, {
+          workflow_run_id: run.id,
+          run_url: `${base}/repos/${m[1]}/${m[2]}/actions/runs/${run.id}`,
+          html_url: `${base}/html/runs/${run.id}`,
+        });
+      return send(204);
+    }
+    if (req.method === 'GET' && (mm = /^workflows\/([^/]+)\/runs$/.exec(rest))) {
+      const list = runs.filter(
+        (r) =>
+          r.workflow === mm?.[1] &&
+          (!url.searchParams.get('branch') || r.ref === url.searchParams.get('branch')),
+      );
+      return send(200, { total_count: list.length, workflow_runs: list.reverse().map(runJson) });
+    }
+    if (req.method === 'GET' && rest === 'runs')
+      return send(200, { total_count: runs.length, workflow_runs: [...runs].reverse().map(runJson) });
+    if ((mm = /^runs\/(\d+)(\/[a-z-]+)?$/.exec(rest))) {
+      const run = runs.find((r) => r.id === Number(mm?.[1]));
+      if (!run) return send(404, { message: 'Not Found' });
+      const action = mm[2];
+      if (req.method === 'GET' && !action) {
+        const json = runJson(run);
+        run.polls++;
+        return send(200, json);
+      }
+      if (req.method === 'GET' && action === '/jobs')
+        return send(200, { total_count: 2, jobs: jobsJson(run) });
+      if (req.method === 'POST' && action === '/cancel') {
+        run.cancelled = true;
+        return send(202, {});
+      }
+      if (req.method === 'POST' && (action === '/rerun' || action === '/rerun-failed-jobs')) {
+        Object.assign(run, { polls: 0, cancelled: false, conclusion: nextConclusion() });
+        return send(201, {});
+      }
+    }
+    if (req.method === 'GET' && (mm = /^jobs\/(\d+)\/logs$/.exec(rest)))
+      return send(302, undefined, { location: `${base}/_logs/${mm[1]}` });
+    send(404, { message: 'Not Found' });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return { url: base, requests, close: () => new Promise((r) => server.close(() => r())) };
+}
