@@ -179,12 +179,10 @@ export function registerAuthRoutes(app: FastifyInstance, deps: RouteDeps): void 
           .code(400)
           .send({ error: 'invalid_request', error_description: 'malformed token request' });
       if (r.data.grant_type !== 'client_credentials')
-        return reply
-          .code(400)
-          .send({
-            error: 'unsupported_grant_type',
-            error_description: 'only client_credentials is supported',
-          });
+        return reply.code(400).send({
+          error: 'unsupported_grant_type',
+          error_description: 'only client_credentials is supported',
+        });
       const c = clientCredentials(req, r.data);
       const t = await auth.clientToken(c.id, c.secret, ip(req));
       return reply.send({ access_token: t.accessToken, token_type: 'Bearer', expires_in: t.expiresIn });

@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
+import { HttpError } from '../../lib/http-errors.ts';
 import { type Blobs, InvalidBlobKeyError } from '../../lib/storage/blobs.ts';
 import type { Db } from '../../lib/storage/db.ts';
 import { enqueueOutbox } from '../../lib/storage/outbox.ts';
@@ -14,15 +15,8 @@ import { cleanFilename, originalKey } from './ids.ts';
 import { receiveUpload } from './upload.ts';
 import { FORMAT_MIME, type VariantParams, variantName } from './variant-params.ts';
 
-export class ContentError extends Error {
-  readonly status: number;
-  readonly code: string;
-  constructor(status: number, code: string, message: string) {
-    super(message);
-    this.status = status;
-    this.code = code;
-  }
-}
+/** A domain refusal with its HTTP status; the service kit renders it as `{error: {code, message}}`. */
+export class ContentError extends HttpError {}
 
 export interface Identity {
   userId: string;
@@ -224,9 +218,9 @@ export class ContentService {
   /** Deletes the item; the blob (and its variants) go when no other item references the digest. */
   async delete(id: string, who: Identity): Promise<void> {
     const item = await this.get(id);
-    if (!item) throw new ContentError(404, 'not_found', 'no such content');
+    if (!item) throw new ContentError(404, 'NOT_FOUND', 'no such content');
     if (item.ownerId !== who.userId && who.role !== 'admin')
-      throw new ContentError(403, 'forbidden', 'only the owner or an admin may delete this content');
+      throw new ContentError(403, 'FORBIDDEN', 'only the owner or an admin may delete this content');
     const lastCopy = await this.#db.transaction(async (tx) => {
       await tx.run(`DELETE FROM content_items WHERE id = ?`, [id]);
       await enqueueOutbox(tx, 'content.deleted', {
@@ -267,7 +261,7 @@ export class ContentService {
   }
 
   async variant(item: ContentItem, params: VariantParams): Promise<Variant> {
-    if (item.kind !== 'image') throw new ContentError(415, 'not_an_image', 'variants exist for images only');
+    if (item.kind !== 'image') throw new ContentError(415, 'NOT_AN_IMAGE', 'variants exist for images only');
     const name = variantName(params);
     const key = this.#variantPrefix(item.sha256) + name;
     const etag = `"${item.sha256.slice(0, 32)}-${name}"`;
@@ -311,8 +305,8 @@ export class ContentService {
     } catch (err) {
       const msg = String((err as Error).message ?? err);
       if (/pixel limit/i.test(msg))
-        throw new ContentError(422, 'too_many_pixels', 'the image has too many pixels to make variants of');
-      throw new ContentError(422, 'undecodable', 'the image cannot be decoded');
+        throw new ContentError(422, 'TOO_MANY_PIXELS', 'the image has too many pixels to make variants of');
+      throw new ContentError(422, 'UNDECODABLE', 'the image cannot be decoded');
     }
     if (this.#settings.cacheVariants) await this.#blobs.put(key, out);
     return out;
@@ -320,7 +314,7 @@ export class ContentService {
 
   async #readOriginal(item: ContentItem): Promise<Buffer> {
     const read = await this.#blobs.get(originalKey(item.sha256));
-    if (!read) throw new ContentError(404, 'blob_missing', 'the stored file is missing');
+    if (!read) throw new ContentError(404, 'BLOB_MISSING', 'the stored file is missing');
     const chunks: Buffer[] = [];
     for await (const c of read.stream) chunks.push(c as Buffer);
     return Buffer.concat(chunks);

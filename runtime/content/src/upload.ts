@@ -8,17 +8,10 @@ import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
+import { HttpError } from '../../lib/http-errors.ts';
 import { type DetectedType, detectType, SNIFF_BYTES } from './magic.ts';
 
-export class UploadError extends Error {
-  readonly status: 400 | 413 | 415;
-  readonly code: string;
-  constructor(status: 400 | 413 | 415, code: string, message: string) {
-    super(message);
-    this.status = status;
-    this.code = code;
-  }
-}
+export class UploadError extends HttpError {}
 
 export interface ReceivedUpload {
   path: string;
@@ -47,7 +40,7 @@ export async function receiveUpload(
     for await (const chunk of source.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
       size += chunk.length;
       if (size > maxBytes)
-        throw new UploadError(413, 'too_large', `upload exceeds the limit of ${maxBytes} bytes`);
+        throw new UploadError(413, 'TOO_LARGE', `upload exceeds the limit of ${maxBytes} bytes`);
       hash.update(chunk);
       if (!type) {
         head = Buffer.concat([head, chunk.subarray(0, SNIFF_BYTES - head.length)]);
@@ -58,7 +51,7 @@ export async function receiveUpload(
       }
       if (!out.write(chunk)) await new Promise<void>((resolve) => out.once('drain', resolve));
     }
-    if (size === 0) throw new UploadError(400, 'empty', 'the upload is empty');
+    if (size === 0) throw new UploadError(400, 'EMPTY', 'the upload is empty');
     type ??= detectType(head);
     if (!type) throw unsupported();
     out.end();
@@ -75,7 +68,7 @@ export async function receiveUpload(
 function unsupported(): UploadError {
   return new UploadError(
     415,
-    'unsupported_type',
+    'UNSUPPORTED_TYPE',
     'unsupported media type (by its content): send jpeg, png, gif, webp, avif, heic, mp4 or webm',
   );
 }
