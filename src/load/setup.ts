@@ -140,7 +140,9 @@ export async function runSetup(
               },
             );
           }
-          (data[list] ??= []).push(value as string | number | boolean);
+          const items = data[list] ?? [];
+          items.push(value as string | number | boolean);
+          data[list] = items;
         }
       }
     }
