@@ -1,0 +1,157 @@
+/**
+ * Synthesizes the platform's stacks in-process: builds a CDKTF App from platform.yaml, writes
+ * `<out>/stacks/<stack>/cdk.tf.json`, and replaces CDKTF's manifest with one that also says what
+ * each stack is (env, cloud, region, role, resource count). Output is byte-identical for the same
+ * input: CDKTF sorts keys, stack traces are off, and nothing records a time.
+ */
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { EnvironmentSpec, PlatformConfig } from '../core/config/schema.ts';
+import { App } from './cdk.ts';
+import { broker } from './constructs/broker.ts';
+import { cluster } from './constructs/cluster.ts';
+import { database } from './constructs/database.ts';
+import { edge } from './constructs/edge.ts';
+import { encryptionKey } from './constructs/keys.ts';
+import { type Network, network } from './constructs/network.ts';
+import { secrets } from './constructs/secrets.ts';
+import { type Bucket, buckets } from './constructs/storage.ts';
+import { interconnect } from './constructs/vpn.ts';
+import { type PlanOptions, planStacks, type StackSpec } from './plan.ts';
+import { PlatformStack } from './platform-stack.ts';
+import { siteOf } from './site.ts';
+
+export interface SynthOptions extends PlanOptions {
+  outdir: string;
+  /** Called as each stack is built (progress on stderr). */
+  onStack?: (spec: StackSpec) => void;
+}
+
+export interface SynthesizedStack {
+  name: string;
+  env: string;
+  tier: string;
+  cloud: string;
+  region: string;
+  role: string;
+  protected: boolean;
+  dependsOn: string[];
+  resources: number;
+  /** Relative to the output directory. */
+  file: string;
+}
+
+export interface SynthResult {
+  outdir: string;
+  platform: string;
+  stacks: SynthesizedStack[];
+}
+
+export const MANIFEST_VERSION = 1;
+
+function brokerWanted(env: EnvironmentSpec): boolean {
+  return env.provider === 'kubernetes' || env.backends.bus === 'rabbitmq';
+}
+
+/** Removes only what a previous synth wrote, so stale stacks never linger beside new ones. */
+function clean(outdir: string): void {
+  rmSync(join(outdir, 'stacks'), { recursive: true, force: true });
+  rmSync(join(outdir, 'manifest.json'), { force: true });
+}
+
+function countResources(file: string): number {
+  const doc = JSON.parse(readFileSync(file, 'utf8')) as {
+    resource?: Record<string, Record<string, unknown>>;
+  };
+  let n = 0;
+  for (const byName of Object.values(doc.resource ?? {})) n += Object.keys(byName).length;
+  return n;
+}
+
+/** Builds every selected stack on one App; returns the specs in build order. */
+function build(app: App, config: PlatformConfig, options: SynthOptions): StackSpec[] {
+  const owner = config.owner ?? 'unassigned';
+  const specs = planStacks(config, options);
+  const networks = new Map<string, Network>();
+  const contentBuckets = new Map<string, Bucket>();
+  for (const spec of specs) {
+    options.onStack?.(spec);
+    const site = siteOf(spec, config.name, owner);
+    const stack = new PlatformStack(app, spec, site);
+    const env = config.environments[spec.env] as EnvironmentSpec;
+    const regionKey = `${spec.env}/${spec.cloud}/${spec.region}`;
+    if (spec.role === 'core') {
+      const net = network(stack, site);
+      networks.set(regionKey, net);
+      cluster(stack, site, net);
+      secrets(stack, site, net, encryptionKey(stack, site, 'secrets'));
+    } else if (spec.role === 'data') {
+      const net = networks.get(regionKey) as Network;
+      database(stack, site, net);
+      const key = encryptionKey(stack, site, 'data');
+      const [content] = buckets(stack, site, net, key);
+      contentBuckets.set(regionKey, content as Bucket);
+      if (brokerWanted(env)) {
+        if (site.cloud === 'aws') stack.useRandom();
+        broker(stack, site, net, key);
+      }
+    } else if (spec.role === 'edge') {
+      edge(stack, site, contentBuckets.get(`${spec.env}/${spec.cloud}/${spec.primaryRegion}`) as Bucket);
+    } else if (spec.role === 'interconnect' && spec.secondary) {
+      const remote = siteOf(spec, config.name, owner, spec.secondary);
+      stack.useCloud(remote);
+      stack.useRandom();
+      const remoteNet = network(stack, remote);
+      interconnect(
+        stack,
+        { site, net: networks.get(regionKey) as Network },
+        { site: remote, net: remoteNet },
+      );
+    }
+  }
+  return specs;
+}
+
+/** Synthesizes the selected stacks into `options.outdir`. */
+export function synthesize(config: PlatformConfig, options: SynthOptions): SynthResult {
+  clean(options.outdir);
+  mkdirSync(options.outdir, { recursive: true });
+  const app = new App({ outdir: options.outdir, stackTraces: false });
+  const specs = build(app, config, options);
+  app.synth();
+  const stacks: SynthesizedStack[] = specs.map((spec) => {
+    const file = join('stacks', spec.name, 'cdk.tf.json');
+    return {
+      name: spec.name,
+      env: spec.env,
+      tier: spec.tier,
+      cloud: spec.cloud,
+      region: spec.region,
+      role: spec.role,
+      protected: spec.protected,
+      dependsOn: spec.dependsOn,
+      resources: countResources(join(options.outdir, file)),
+      file,
+    };
+  });
+  const manifest = {
+    manifestVersion: MANIFEST_VERSION,
+    generator: 'platformctl',
+    platform: config.name,
+    stacks,
+  };
+  writeFileSync(join(options.outdir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+  return { outdir: options.outdir, platform: config.name, stacks };
+}
+
+/** Reads a synthesized output's manifest (for policy check, plan and apply). */
+export function readManifest(outdir: string): SynthResult {
+  const manifest = JSON.parse(readFileSync(join(outdir, 'manifest.json'), 'utf8')) as {
+    generator?: string;
+    platform: string;
+    stacks: SynthesizedStack[];
+  };
+  if (manifest.generator !== 'platformctl')
+    throw new Error(`${outdir}/manifest.json was not written by platformctl synth`);
+  return { outdir, platform: manifest.platform, stacks: manifest.stacks };
+}
