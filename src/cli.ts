@@ -7,6 +7,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { registerAudit } from './commands/audit.cmd.ts';
 import { registerCanary } from './commands/canary.cmd.ts';
 import { registerConfig } from './commands/config.cmd.ts';
+import { registerDemo } from './commands/demo.cmd.ts';
 import { registerDeploy } from './commands/deploy.cmd.ts';
 import { registerDocs } from './commands/docs.cmd.ts';
 import { registerDoctor } from './commands/doctor.cmd.ts';
@@ -15,7 +16,9 @@ import { registerLoad } from './commands/load.cmd.ts';
 import { registerObservability } from './commands/observability.cmd.ts';
 import { registerOnprem } from './commands/onprem.cmd.ts';
 import { registerPipeline } from './commands/pipeline.cmd.ts';
+import { registerRelease } from './commands/release.cmd.ts';
 import { registerSecrets } from './commands/secrets.cmd.ts';
+import { registerUp } from './commands/up.cmd.ts';
 
 /** Injected by scripts/build.ts; undefined when the sources run unbundled (tests, docs generator). */
 declare const PLATFORMCTL_VERSION: string | undefined;
@@ -65,6 +68,9 @@ export function buildProgram(): Command {
   registerObservability(program);
   registerPipeline(program);
   registerSecrets(program);
+  registerUp(program);
+  registerRelease(program);
+  registerDemo(program);
   registerOnprem(program);
   registerDocs(program);
   registerLoad(program);

@@ -1,0 +1,27 @@
+import type { CommandContext } from '../core/context.ts';
+import { PlatformError } from '../core/errors.ts';
+import { seedDemo } from '../providers/local/demo.ts';
+import { LocalProvider } from '../providers/local/local-provider.ts';
+
+export async function demo(ctx: CommandContext, _args: string[], opts: { email?: string; views?: string }) {
+  const provider = new LocalProvider(ctx.loadPlatform());
+  const st = await provider.status();
+  if (!st.running || !st.gatewayUrl) {
+    throw new PlatformError('NOT_RUNNING', 'the platform is not running locally', {
+      hint: 'start it first: platformctl up --detach',
+    });
+  }
+  const progress = await ctx.out.progress('seeding demo data');
+  try {
+    const result = await seedDemo(st.gatewayUrl, {
+      email: opts.email ?? 'demo@example.com',
+      views: Number(opts.views ?? 50),
+      onStep: (t) => progress.update(t),
+    });
+    progress.succeed(`seeded: user ${result.email}, ${result.uploads.length} uploads, ${result.views} views`);
+    ctx.out.result(result, () => result.tryNext.join('\n'));
+  } catch (err) {
+    progress.fail('seeding failed');
+    throw err;
+  }
+}

@@ -1,0 +1,48 @@
+import type { CommandContext } from '../core/context.ts';
+import { parseDuration } from '../core/duration.ts';
+import { UsageError } from '../core/errors.ts';
+import { LocalProvider } from '../providers/local/local-provider.ts';
+import { LEVELS } from '../providers/local/logs.ts';
+import { renderLog } from './local-render.ts';
+
+interface LogsFlags {
+  follow?: boolean;
+  since?: string;
+  level?: string;
+  requestId?: string;
+  instance?: string;
+  tail?: string;
+}
+
+export async function logs(ctx: CommandContext, [service]: string[], opts: LogsFlags) {
+  const sinceMs = opts.since === undefined ? undefined : parseDuration(opts.since);
+  if (opts.since !== undefined && sinceMs === undefined)
+    throw new UsageError(`invalid --since "${opts.since}"`, 'e.g. --since 10m');
+  if (opts.level && !LEVELS.includes(opts.level as (typeof LEVELS)[number])) {
+    throw new UsageError(`invalid --level "${opts.level}"`, `use one of: ${LEVELS.join(', ')}`);
+  }
+  const tail = opts.tail === undefined ? undefined : Number(opts.tail);
+  if (tail !== undefined && (!Number.isInteger(tail) || tail < 0))
+    throw new UsageError(`invalid --tail "${opts.tail}"`, 'e.g. --tail 50');
+  const provider = new LocalProvider(ctx.loadPlatform());
+  const abort = new AbortController();
+  const onSignal = () => abort.abort();
+  process.once('SIGINT', onSignal);
+  try {
+    for await (const e of provider.logs(service as string, {
+      follow: opts.follow,
+      sinceMs,
+      level: opts.level,
+      requestId: opts.requestId,
+      instance: opts.instance,
+      tail,
+      signal: abort.signal,
+    })) {
+      // Streams are JSON lines under --json (one object per log line, as the service wrote it).
+      if (ctx.json) ctx.out.jsonLine({ service: e.service, instance: e.instance, ...e.fields });
+      else ctx.out.print(renderLog(ctx.out, e));
+    }
+  } finally {
+    process.off('SIGINT', onSignal);
+  }
+}

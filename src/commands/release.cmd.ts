@@ -1,0 +1,30 @@
+import type { Command } from 'commander';
+import { lazyAction } from './action.ts';
+import { examples } from './help.ts';
+
+export function registerRelease(program: Command): void {
+  const release = program
+    .command('release')
+    .description('Build and list immutable, versioned service releases.');
+  const build = release
+    .command('build')
+    .argument('<service>', 'service to build')
+    .description(
+      'Bundle a service into .platform/releases/<service>/<version>/ with a manifest (version, git sha, checksum).',
+    )
+    .option(
+      '--version <version>',
+      'release version (default: <package version>-<first 8 hex of the bundle sha256>)',
+    )
+    .action(lazyAction(async () => (await import('./release.ts')).build, { mutating: true }));
+  examples(build, [
+    ['build content from the current sources', 'platformctl release build content'],
+    ['build a named version for a canary', 'platformctl release build content --version 2.0.0'],
+  ]);
+  const list = release
+    .command('list')
+    .argument('[service]', 'only this service')
+    .description('List built releases, oldest first.')
+    .action(lazyAction(async () => (await import('./release.ts')).list));
+  examples(list, [['every release of content', 'platformctl release list content']]);
+}

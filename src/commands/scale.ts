@@ -1,0 +1,25 @@
+import type { CommandContext } from '../core/context.ts';
+import { UsageError } from '../core/errors.ts';
+import { LocalProvider } from '../providers/local/local-provider.ts';
+
+export async function scale(ctx: CommandContext, [service, replicas]: string[], opts: { version?: string }) {
+  if (!/^\d+$/.test(replicas ?? ''))
+    throw new UsageError(
+      `replicas must be a whole number (got "${replicas}")`,
+      'e.g. platformctl scale content 3',
+    );
+  const provider = new LocalProvider(ctx.loadPlatform());
+  const progress = await ctx.out.progress(`scaling ${service} to ${replicas}`);
+  try {
+    const st = await provider.scale(service as string, Number(replicas), { version: opts.version });
+    progress.succeed(
+      `${service}: ${st.instances.filter((i) => i.state === 'ready').length} ready instance(s)`,
+    );
+    ctx.out.result(st, () =>
+      st.instances.map((i) => `${i.id}  ${i.url}  ${i.version}  ${i.state}`).join('\n'),
+    );
+  } catch (err) {
+    progress.fail(`could not scale ${service}`);
+    throw err;
+  }
+}

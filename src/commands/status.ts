@@ -1,0 +1,134 @@
+import type { CommandContext } from '../core/context.ts';
+import { formatDuration, parseDuration } from '../core/duration.ts';
+import { UsageError } from '../core/errors.ts';
+import { GatewayAdmin } from '../providers/local/gateway-client.ts';
+import { LocalProvider } from '../providers/local/local-provider.ts';
+import { renderStatus, serviceColor } from './local-render.ts';
+
+const REFRESH_MS = 2000;
+
+/** Repeats `render` every 2 s on a TTY until Ctrl-C (bounded by the signal, never by a busy loop). */
+async function live(ctx: CommandContext, render: () => Promise<string>): Promise<void> {
+  const abort = new AbortController();
+  const onSignal = () => abort.abort();
+  process.once('SIGINT', onSignal);
+  try {
+    while (!abort.signal.aborted) {
+      const text = await render();
+      if (process.stdout.isTTY) ctx.out.writeOut('\u001b[2J\u001b[H');
+      ctx.out.writeOut(`${text}\n`);
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, REFRESH_MS);
+        abort.signal.addEventListener('abort', () => {
+          clearTimeout(t);
+          r();
+        });
+      });
+    }
+  } finally {
+    process.off('SIGINT', onSignal);
+  }
+}
+
+export async function status(ctx: CommandContext, _args: string[], opts: { watch?: boolean }) {
+  const provider = new LocalProvider(ctx.loadPlatform());
+  if (opts.watch && !ctx.json) {
+    await live(
+      ctx,
+      async () =>
+        `${renderStatus(ctx.out, await provider.status())}\n${ctx.out.style.dim(`refreshing every ${REFRESH_MS / 1000}s — Ctrl-C to quit`)}`,
+    );
+    return;
+  }
+  if (opts.watch) {
+    // JSON lines, one snapshot per refresh.
+    const abort = new AbortController();
+    process.once('SIGINT', () => abort.abort());
+    while (!abort.signal.aborted) {
+      ctx.out.jsonLine(await provider.status());
+      await new Promise((r) => setTimeout(r, REFRESH_MS));
+    }
+    return;
+  }
+  const st = await provider.status();
+  ctx.out.result(st, () => renderStatus(ctx.out, st));
+}
+
+export async function top(ctx: CommandContext, _args: string[], opts: { window?: string }) {
+  const windowMs = parseDuration(opts.window ?? '10s');
+  if (windowMs === undefined) throw new UsageError(`invalid --window "${opts.window}"`, 'e.g. --window 30s');
+  const provider = new LocalProvider(ctx.loadPlatform());
+  const snapshot = async () => {
+    const st = await provider.status();
+    if (!st.running || !st.gatewayUrl)
+      return { running: st.running, windowMs, rows: [] as TopRow[], error: 'the platform is not running' };
+    let stats: Awaited<ReturnType<GatewayAdmin['stats']>>;
+    try {
+      stats = await new GatewayAdmin(st.gatewayUrl, provider.token(), 1500).stats(windowMs);
+    } catch (err) {
+      return { running: true, windowMs, rows: [] as TopRow[], error: (err as Error).message };
+    }
+    const rows: TopRow[] = [];
+    for (const svc of st.services) {
+      const versions = new Set([...svc.versions, ...(stats.get(svc.name)?.keys() ?? [])]);
+      for (const version of versions) {
+        const m = stats.get(svc.name)?.get(version);
+        rows.push({
+          service: svc.name,
+          version,
+          instances: svc.instances.filter((i) => i.version === version && i.state === 'ready').length,
+          weight: svc.traffic?.weights[version],
+          rps: m ? m.requests / (windowMs / 1000) : 0,
+          requests: m?.requests ?? 0,
+          errorRate: m?.errorRate ?? 0,
+          p50: m?.p50 ?? 0,
+          p95: m?.p95 ?? 0,
+          p99: m?.p99 ?? 0,
+        });
+      }
+    }
+    return { running: true, windowMs, rows };
+  };
+  const render = (snap: Awaited<ReturnType<typeof snapshot>>) => {
+    const s = ctx.out.style;
+    if (snap.error) return `${s.yellow('●')} ${snap.error}`;
+    return [
+      ctx.out.table(
+        ['SERVICE', 'VERSION', 'READY', 'WEIGHT', 'RPS', 'ERRORS', 'P50', 'P95', 'P99'],
+        snap.rows.map((r) => [
+          serviceColor(ctx.out, r.service)(r.service),
+          r.version,
+          r.instances,
+          r.weight === undefined ? '-' : `${r.weight}%`,
+          r.rps.toFixed(1),
+          r.errorRate > 0.01
+            ? s.red(`${(r.errorRate * 100).toFixed(1)}%`)
+            : `${(r.errorRate * 100).toFixed(1)}%`,
+          `${r.p50.toFixed(0)}ms`,
+          `${r.p95.toFixed(0)}ms`,
+          `${r.p99.toFixed(0)}ms`,
+        ]),
+      ),
+      s.dim(`window ${formatDuration(windowMs)} · ${new Date().toLocaleTimeString()}`),
+    ].join('\n');
+  };
+  if (ctx.json || !process.stdout.isTTY) {
+    const snap = await snapshot();
+    ctx.out.result(snap, () => render(snap));
+    return;
+  }
+  await live(ctx, async () => `${render(await snapshot())}\n${ctx.out.style.dim('Ctrl-C to quit')}`);
+}
+
+interface TopRow {
+  service: string;
+  version: string;
+  instances: number;
+  weight: number | undefined;
+  rps: number;
+  requests: number;
+  errorRate: number;
+  p50: number;
+  p95: number;
+  p99: number;
+}

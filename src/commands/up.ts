@@ -1,0 +1,170 @@
+import type { CommandContext } from '../core/context.ts';
+import { parseDuration } from '../core/duration.ts';
+import { ExitCode, PlatformError, UsageError } from '../core/errors.ts';
+import { confirm } from '../core/prompts.ts';
+import { runForeground } from '../providers/local/foreground.ts';
+import { LocalProvider } from '../providers/local/local-provider.ts';
+import type { PlatformStatus, ProviderEvent } from '../providers/provider.ts';
+import { renderEvent, renderLog, renderStatus } from './local-render.ts';
+
+interface UpFlags {
+  detach?: boolean;
+  replicas?: string;
+  seed?: boolean;
+  timeout?: string;
+}
+
+/** `--replicas 2` (every service) or `--replicas content=2,auth=3`. */
+export function parseReplicas(
+  spec: string | undefined,
+  services: string[],
+): Record<string, number> | undefined {
+  if (spec === undefined) return undefined;
+  if (/^\d+$/.test(spec)) return Object.fromEntries(services.map((s) => [s, Number(spec)]));
+  const out: Record<string, number> = {};
+  for (const part of spec.split(',')) {
+    const m = /^([a-z][a-z0-9-]*)=(\d+)$/.exec(part.trim());
+    if (!m)
+      throw new UsageError(
+        `invalid --replicas "${spec}"`,
+        'use a number, or service=n[,service=n], e.g. --replicas content=2',
+      );
+    out[m[1] as string] = Number(m[2]);
+  }
+  return out;
+}
+
+function summary(ctx: CommandContext, st: PlatformStatus): string {
+  const s = ctx.out.style;
+  const next = st.gatewayUrl
+    ? [
+        '',
+        `${s.bold('Gateway:')} ${st.gatewayUrl}`,
+        `Try:  curl ${st.gatewayUrl}/.well-known/jwks.json`,
+        '      platformctl demo            # seed a user, media and views',
+        '      platformctl top             # live traffic per service',
+        '      platformctl logs all -f     # every log line',
+      ]
+    : [];
+  return [renderStatus(ctx.out, st), ...next].join('\n');
+}
+
+function crashLoopDetails(ctx: CommandContext, err: unknown): void {
+  if (err instanceof PlatformError && err.code === 'CRASH_LOOP') {
+    const lines = (err.details?.lastLogLines as string[] | undefined) ?? [];
+    if (lines.length > 0) {
+      ctx.out.info(ctx.out.style.red(`last log lines of ${String(err.details?.instance)}:`));
+      for (const l of lines) ctx.out.info(`  ${l}`);
+    }
+  }
+}
+
+export async function up(ctx: CommandContext, services: string[], opts: UpFlags): Promise<ExitCode | void> {
+  const platform = ctx.loadPlatform();
+  const provider = new LocalProvider(platform);
+  const timeoutMs = parseDuration(opts.timeout ?? '120s');
+  if (timeoutMs === undefined)
+    throw new UsageError(`invalid --timeout "${opts.timeout}"`, 'e.g. --timeout 90s');
+  const replicas = parseReplicas(opts.replicas, Object.keys(platform.config.services));
+  const onEvent = (e: ProviderEvent) => {
+    const line = renderEvent(ctx.out, e);
+    if (line) ctx.out.info(line);
+  };
+  const progress = await ctx.out.progress('building releases');
+  let plan: Awaited<ReturnType<LocalProvider['plan']>>;
+  try {
+    plan = await provider.plan({ services, replicas, onEvent });
+  } catch (err) {
+    progress.fail('could not build the releases');
+    throw err;
+  }
+  const { running } = provider.current();
+  if (opts.detach || running) {
+    progress.update(
+      running ? 'the platform is already running; reconciling' : 'starting the supervisor and services',
+    );
+    let st: PlatformStatus;
+    try {
+      st = await provider.upWithPlan(plan, { onEvent }, timeoutMs);
+    } catch (err) {
+      progress.fail('the platform did not come up');
+      crashLoopDetails(ctx, err);
+      throw err;
+    }
+    progress.succeed(running ? 'already running — nothing to start' : 'the platform is up');
+    if (opts.seed) await (await import('./demo.ts')).demo(ctx, [], {});
+    ctx.out.result(st, () => summary(ctx, st));
+    return;
+  }
+
+  // Foreground: this process supervises; Ctrl-C stops everything cleanly.
+  progress.update('starting services');
+  const abort = new AbortController();
+  const onSignal = () => {
+    ctx.out.info(ctx.out.style.dim('stopping (Ctrl-C again to force)…'));
+    if (abort.signal.aborted) process.exit(ExitCode.interrupted);
+    abort.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  let readyStatus: PlatformStatus | undefined;
+  try {
+    await runForeground(provider, plan, {
+      signal: abort.signal,
+      onEvent,
+      onLog: (e) => {
+        if (ctx.json) ctx.out.jsonLine({ service: e.service, instance: e.instance, ...e.fields });
+        else ctx.out.print(renderLog(ctx.out, e));
+      },
+      onReady: (st) => {
+        readyStatus = st;
+        progress.succeed('the platform is up (Ctrl-C to stop)');
+        if (!ctx.json) ctx.out.info(summary(ctx, st));
+        if (opts.seed) {
+          void (async () => (await import('./demo.ts')).demo(ctx, [], {}))().catch((err) =>
+            ctx.out.warn(`demo seeding failed: ${(err as Error).message}`),
+          );
+        }
+      },
+    });
+  } catch (err) {
+    progress.fail('the platform did not come up; stopped everything');
+    crashLoopDetails(ctx, err);
+    throw err;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  ctx.out.success('stopped every service');
+  return readyStatus ? ExitCode.ok : ExitCode.interrupted;
+}
+
+/** The hidden `__supervise` command: runs until `down` (or SIGTERM) ends the process. */
+export async function supervise(_ctx: CommandContext, [root]: string[]): Promise<ExitCode | void> {
+  const { runDaemon } = await import('../providers/local/daemon.ts');
+  await runDaemon(root as string);
+  await new Promise<never>(() => {});
+}
+
+export async function down(
+  ctx: CommandContext,
+  _args: string[],
+  opts: { purge?: boolean },
+): Promise<ExitCode | void> {
+  const provider = new LocalProvider(ctx.loadPlatform());
+  if (opts.purge && !(await confirm(ctx, 'Delete all local data (databases, blobs, bus, logs)?'))) {
+    ctx.out.info('nothing deleted');
+    return ExitCode.failure;
+  }
+  const { running, orphans } = provider.current();
+  const wasRunning = running || orphans.length > 0;
+  const progress = await ctx.out.progress('stopping the platform');
+  await provider.down({
+    purge: opts.purge,
+    onEvent: (e) => {
+      if (e.type === 'info') ctx.out.info(e.message);
+    },
+  });
+  progress.succeed(wasRunning ? 'stopped every service' : 'nothing was running');
+  ctx.out.result({ stopped: wasRunning, purged: Boolean(opts.purge) }, () => '');
+}

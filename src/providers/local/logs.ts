@@ -1,0 +1,191 @@
+/**
+ * Reading the instances' JSON log files: parse (pino numeric or string levels, non-JSON lines kept
+ * as messages), filter (since, level, request id), tail and follow, and merge several files in time
+ * order.
+ */
+import { closeSync, existsSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import type { LogEntry, LogQuery } from '../provider.ts';
+
+export const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
+const PINO: Record<number, string> = {
+  10: 'trace',
+  20: 'debug',
+  30: 'info',
+  40: 'warn',
+  50: 'error',
+  60: 'fatal',
+};
+
+export function levelRank(level: string): number {
+  const i = LEVELS.indexOf(level as (typeof LEVELS)[number]);
+  return i === -1 ? 2 : i;
+}
+
+/** Parses one log line of `instance` (a file `<instance>.log`). */
+export function parseLine(
+  line: string,
+  service: string,
+  instance: string,
+  fallbackTime = Date.now(),
+): LogEntry {
+  let fields: Record<string, unknown>;
+  try {
+    const parsed = JSON.parse(line) as unknown;
+    fields =
+      typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)
+        ? (parsed as Record<string, unknown>)
+        : { msg: line };
+  } catch {
+    fields = { msg: line };
+  }
+  const rawLevel = fields.level;
+  const level =
+    typeof rawLevel === 'number'
+      ? (PINO[rawLevel] ?? 'info')
+      : typeof rawLevel === 'string'
+        ? rawLevel.toLowerCase()
+        : 'info';
+  const rawTime = fields.time;
+  const time =
+    typeof rawTime === 'number'
+      ? rawTime
+      : typeof rawTime === 'string' && !Number.isNaN(Date.parse(rawTime))
+        ? Date.parse(rawTime)
+        : fallbackTime;
+  const reqId = fields.reqId ?? fields.requestId ?? (fields.req as Record<string, unknown> | undefined)?.id;
+  return {
+    service: typeof fields.service === 'string' ? fields.service : service,
+    instance,
+    time,
+    level,
+    msg:
+      typeof fields.msg === 'string'
+        ? fields.msg
+        : typeof fields.message === 'string'
+          ? fields.message
+          : line,
+    ...(reqId !== undefined ? { reqId: String(reqId) } : {}),
+    fields,
+  };
+}
+
+export function matches(entry: LogEntry, q: LogQuery, now = Date.now()): boolean {
+  if (q.sinceMs !== undefined && entry.time < now - q.sinceMs) return false;
+  if (q.level && levelRank(entry.level) < levelRank(q.level)) return false;
+  if (q.requestId) {
+    const f = entry.fields;
+    const ids = [entry.reqId, f.traceId, f['x-request-id']].filter((x) => x !== undefined).map(String);
+    if (!ids.includes(q.requestId) && !JSON.stringify(f).includes(q.requestId)) return false;
+  }
+  return true;
+}
+
+export interface LogFile {
+  service: string;
+  instance: string;
+  path: string;
+}
+
+/** Log files of `service` (or all services with `all`); instance ids look like `<service>-<n>`. */
+export function logFiles(dir: string, service: string, knownServices: string[]): LogFile[] {
+  if (!existsSync(dir)) return [];
+  const out: LogFile[] = [];
+  const byLength = [...knownServices].sort((a, b) => b.length - a.length);
+  for (const name of readdirSync(dir)) {
+    if (!name.endsWith('.log') || name === 'supervisor.log') continue;
+    const instance = basename(name, '.log');
+    const owner = byLength.find((s) => instance.startsWith(`${s}-`)) ?? instance.replace(/-\d+$/, '');
+    if (service === 'all' || owner === service) out.push({ service: owner, instance, path: join(dir, name) });
+  }
+  return out.sort((a, b) => a.instance.localeCompare(b.instance, undefined, { numeric: true }));
+}
+
+/** Reads a whole file's complete lines starting at byte `from`; returns them and the next offset. */
+export function readFrom(path: string, from: number): { lines: string[]; next: number } {
+  let size: number;
+  try {
+    size = statSync(path).size;
+  } catch {
+    return { lines: [], next: from };
+  }
+  if (size < from) from = 0; // truncated or replaced (purge): start over
+  if (size === from) return { lines: [], next: from };
+  const fd = openSync(path, 'r');
+  try {
+    const buf = Buffer.alloc(size - from);
+    readSync(fd, buf, 0, buf.length, from);
+    const text = buf.toString('utf8');
+    const end = text.lastIndexOf('\n');
+    if (end === -1) return { lines: [], next: from };
+    return {
+      lines: text.slice(0, end).split('\n').filter(Boolean),
+      next: from + Buffer.byteLength(text.slice(0, end + 1)),
+    };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The last `n` lines of a file (reads at most the last 256 KiB). */
+export function lastLines(path: string, n: number): string[] {
+  let size: number;
+  try {
+    size = statSync(path).size;
+  } catch {
+    return [];
+  }
+  const start = Math.max(0, size - 256 * 1024);
+  const fd = openSync(path, 'r');
+  try {
+    const buf = Buffer.alloc(size - start);
+    readSync(fd, buf, 0, buf.length, start);
+    const lines = buf.toString('utf8').split('\n').filter(Boolean);
+    return lines.slice(-n);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Entries of `files` matching `q`, oldest first; with `follow`, keeps polling for new lines (new
+ * instances' files included via `refresh`) until `q.signal` aborts.
+ */
+export async function* readLogs(files: () => LogFile[], q: LogQuery, pollMs = 200): AsyncGenerator<LogEntry> {
+  const offsets = new Map<string, number>();
+  const initial: LogEntry[] = [];
+  for (const f of files()) {
+    const { lines, next } = readFrom(f.path, 0);
+    offsets.set(f.path, next);
+    const picked = lines.map((l) => parseLine(l, f.service, f.instance)).filter((e) => matches(e, q));
+    initial.push(...(q.tail !== undefined ? picked.slice(-q.tail) : picked));
+  }
+  initial.sort((a, b) => a.time - b.time);
+  yield* initial;
+  if (!q.follow) return;
+  while (!q.signal?.aborted) {
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, pollMs);
+      q.signal?.addEventListener(
+        'abort',
+        () => {
+          clearTimeout(t);
+          resolve();
+        },
+        { once: true },
+      );
+    });
+    const batch: LogEntry[] = [];
+    for (const f of files()) {
+      const { lines, next } = readFrom(f.path, offsets.get(f.path) ?? 0);
+      offsets.set(f.path, next);
+      batch.push(
+        ...lines
+          .map((l) => parseLine(l, f.service, f.instance))
+          .filter((e) => matches(e, { ...q, sinceMs: undefined })),
+      );
+    }
+    batch.sort((a, b) => a.time - b.time);
+    yield* batch;
+  }
+}

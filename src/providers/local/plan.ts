@@ -1,0 +1,58 @@
+/** From platform.yaml and the releases to the plan a supervisor runs. */
+import type { LoadedPlatform } from '../../core/config/load.ts';
+import { UsageError } from '../../core/errors.ts';
+import type { ProviderEvent } from '../provider.ts';
+import { buildRelease, unknownService } from './releases.ts';
+import type { Plan, ServicePlan } from './supervisor.ts';
+import { startOrder, withDependencies } from './topology.ts';
+
+export interface PlanOptions {
+  services?: string[];
+  replicas?: Record<string, number>;
+  onEvent?: (e: ProviderEvent) => void;
+}
+
+/**
+ * The plan for `up`: every configured service in start order, the ones to run (those asked for
+ * plus their dependencies; all when none are named), and a release for each one to run (built
+ * from the current sources; an unchanged source reuses its release).
+ */
+export async function makePlan(platform: LoadedPlatform, opts: PlanOptions = {}): Promise<Plan> {
+  const specs = platform.config.services;
+  const deps = Object.fromEntries(Object.entries(specs).map(([n, s]) => [n, s.dependsOn]));
+  for (const name of [...(opts.services ?? []), ...Object.keys(opts.replicas ?? {})]) {
+    if (!(name in specs)) throw unknownService(platform, name);
+  }
+  for (const [name, n] of Object.entries(opts.replicas ?? {})) {
+    if (!Number.isInteger(n) || n < 1 || n > 32)
+      throw new UsageError(`replicas of ${name} must be 1–32 (got ${n})`);
+  }
+  const order = startOrder(deps);
+  const run = opts.services && opts.services.length > 0 ? withDependencies(deps, opts.services) : order;
+  const services: ServicePlan[] = [];
+  for (const name of order) {
+    const s = specs[name];
+    if (!s) continue;
+    let version = '';
+    let entry = '';
+    if (run.includes(name)) {
+      const { release, built } = await buildRelease(platform, name, { reuse: true });
+      if (built) opts.onEvent?.({ type: 'release.built', service: name, version: release.version });
+      version = release.version;
+      entry = release.entryPath;
+    }
+    services.push({
+      name,
+      kind: s.kind,
+      version,
+      entry,
+      replicas: opts.replicas?.[name] ?? s.replicas,
+      basePort: s.port,
+      routes: s.routes,
+      dependsOn: s.dependsOn,
+      readiness: s.health.readiness,
+      env: s.env,
+    });
+  }
+  return { services, run };
+}

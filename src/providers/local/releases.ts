@@ -1,0 +1,258 @@
+/**
+ * Immutable, versioned releases of a service: one esbuild bundle (ESM, node platform) of the
+ * service's `src/main.ts` plus a manifest, under `.platform/releases/<service>/<version>/`. The
+ * local provider runs releases, never sources, so two versions can run side by side (canaries).
+ */
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import {
+  existsSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import type { LoadedPlatform } from '../../core/config/load.ts';
+import { ExitCode, PlatformError, UsageError } from '../../core/errors.ts';
+import { ensureDir, statePaths } from '../../core/state-dir.ts';
+
+export interface ReleaseManifest {
+  service: string;
+  version: string;
+  gitSha: string;
+  createdAt: string;
+  /** sha256 of the bundle, hex. */
+  checksum: string;
+  /** Bundle file name inside the release directory. */
+  entry: string;
+  /** Source entry the bundle was made from. */
+  source: string;
+}
+
+export interface Release extends ReleaseManifest {
+  dir: string;
+  /** Absolute path of the bundle, what `node` runs. */
+  entryPath: string;
+}
+
+/** Native addons cannot be bundled; they load from platformctl's node_modules at run time. */
+export const NATIVE_EXTERNALS = ['better-sqlite3', 'argon2', 'sharp', 'esbuild', 'pino-pretty'];
+const BUNDLE = 'main.mjs';
+const VERSION = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+/** The platformctl installation root (where runtime/ and node_modules/ live). */
+export function packageRoot(): string {
+  let dir = import.meta.dirname;
+  for (let i = 0; i < 8; i++) {
+    const pkg = join(dir, 'package.json');
+    if (existsSync(pkg)) {
+      try {
+        if ((JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'platformctl') return dir;
+      } catch {
+        // keep looking upwards
+      }
+    }
+    dir = dirname(dir);
+  }
+  throw new PlatformError('INSTALL_BROKEN', 'cannot find the platformctl installation directory', {
+    source: 'internal',
+  });
+}
+
+/** Source entry of a service: `runtime/<name>/src/main.ts` for `builtin:<name>`, else `<path>/src/main.ts`. */
+export function sourceEntry(platform: LoadedPlatform, service: string): string {
+  const spec = platform.config.services[service];
+  if (!spec) throw unknownService(platform, service);
+  const entry = spec.path.startsWith('builtin:')
+    ? join(packageRoot(), 'runtime', spec.path.slice('builtin:'.length), 'src', 'main.ts')
+    : join(resolve(platform.root, spec.path), 'src', 'main.ts');
+  if (!existsSync(entry)) {
+    throw new PlatformError('SOURCE_NOT_FOUND', `service "${service}" has no entry point at ${entry}`, {
+      hint: spec.path.startsWith('builtin:')
+        ? 'this platformctl installation lacks that runtime service; reinstall or update platformctl'
+        : `create ${relative(platform.root, entry)} or fix services.${service}.path in platform.yaml`,
+    });
+  }
+  return entry;
+}
+
+export function unknownService(platform: LoadedPlatform, service: string): PlatformError {
+  return new PlatformError('UNKNOWN_SERVICE', `no service "${service}" in platform.yaml`, {
+    exitCode: ExitCode.usage,
+    hint: `services are: ${Object.keys(platform.config.services).join(', ')}`,
+  });
+}
+
+function gitSha(dir: string): string {
+  try {
+    return execFileSync('git', ['rev-parse', 'HEAD'], { cwd: dir, stdio: ['ignore', 'pipe', 'ignore'] })
+      .toString()
+      .trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
+function packageVersion(dir: string): string {
+  for (let d = dir, i = 0; i < 6; i++, d = dirname(d)) {
+    const pkg = join(d, 'package.json');
+    if (existsSync(pkg)) {
+      try {
+        const v = (JSON.parse(readFileSync(pkg, 'utf8')) as { version?: string }).version;
+        if (v) return v;
+      } catch {
+        // fall through
+      }
+    }
+  }
+  return '0.0.0';
+}
+
+export function releaseDir(root: string, service: string, version: string): string {
+  return join(statePaths(root).releases, service, version);
+}
+
+export function readRelease(root: string, service: string, version: string): Release | undefined {
+  const dir = releaseDir(root, service, version);
+  const file = join(dir, 'manifest.json');
+  if (!existsSync(file)) return undefined;
+  const manifest = JSON.parse(readFileSync(file, 'utf8')) as ReleaseManifest;
+  return { ...manifest, dir, entryPath: join(dir, manifest.entry) };
+}
+
+/** Releases of a service (or all services), oldest first. */
+export function listReleases(root: string, service?: string): Release[] {
+  const base = statePaths(root).releases;
+  if (!existsSync(base)) return [];
+  const services = service ? [service] : readdirSync(base);
+  const out: Release[] = [];
+  for (const s of services) {
+    const dir = join(base, s);
+    if (!existsSync(dir)) continue;
+    for (const v of readdirSync(dir)) {
+      const r = readRelease(root, s, v);
+      if (r) out.push(r);
+    }
+  }
+  return out.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+}
+
+export function requireRelease(root: string, service: string, version: string): Release {
+  const r = readRelease(root, service, version);
+  if (!r) {
+    throw new PlatformError('RELEASE_NOT_FOUND', `no release ${service}@${version}`, {
+      hint: `build it: platformctl release build ${service} --version ${version}`,
+    });
+  }
+  return r;
+}
+
+export interface BuildOptions {
+  /** Explicit version; default `<package version>-<sha256 of the bundle, 8 chars>`. */
+  version?: string;
+  /** With the default version, an existing identical release is returned instead of an error. */
+  reuse?: boolean;
+}
+
+export interface BuildResult {
+  release: Release;
+  /** False when an identical release already existed and was reused. */
+  built: boolean;
+}
+
+/**
+ * Bundles a service and stores it as an immutable release. The default version is derived from the
+ * bundle's content, so building unchanged sources twice gives the same release, and changed sources
+ * a new one; an explicit version that exists already is refused (releases never change).
+ */
+export async function buildRelease(
+  platform: LoadedPlatform,
+  service: string,
+  opts: BuildOptions = {},
+): Promise<BuildResult> {
+  if (opts.version !== undefined && !VERSION.test(opts.version)) {
+    throw new UsageError(
+      `invalid version "${opts.version}"`,
+      'use letters, digits, dots, dashes and underscores (max 64), e.g. 1.2.0 or v2',
+    );
+  }
+  const source = sourceEntry(platform, service);
+  const { build } = await import('esbuild');
+  let result: Awaited<ReturnType<typeof build>>;
+  try {
+    result = await build({
+      entryPoints: [source],
+      bundle: true,
+      format: 'esm',
+      platform: 'node',
+      target: 'node22',
+      write: false,
+      outfile: BUNDLE,
+      external: NATIVE_EXTERNALS,
+      logLevel: 'silent',
+      legalComments: 'none',
+      // CommonJS dependencies bundled into ESM still call require() for Node built-ins.
+      banner: {
+        js: "import { createRequire as __pctlCreateRequire } from 'node:module'; const require = __pctlCreateRequire(import.meta.url);",
+      },
+    });
+  } catch (err) {
+    const errors =
+      (err as { errors?: { text: string; location?: { file: string; line: number } }[] }).errors ?? [];
+    const first = errors[0];
+    throw new PlatformError(
+      'RELEASE_BUILD_FAILED',
+      `cannot bundle ${service}: ${first ? `${first.location ? `${first.location.file}:${first.location.line}: ` : ''}${first.text}` : (err as Error).message}`,
+      { hint: 'fix the error in the service source and build again', cause: err },
+    );
+  }
+  const bundle = result.outputFiles?.find((f) => f.path.endsWith(BUNDLE));
+  if (!bundle) throw new PlatformError('RELEASE_BUILD_FAILED', `esbuild produced no bundle for ${service}`);
+  const checksum = createHash('sha256').update(bundle.contents).digest('hex');
+  const version = opts.version ?? `${packageVersion(dirname(source))}-${checksum.slice(0, 8)}`;
+  const existing = readRelease(platform.root, service, version);
+  if (existing) {
+    if ((opts.reuse ?? opts.version === undefined) && existing.checksum === checksum) {
+      return { release: existing, built: false };
+    }
+    throw new PlatformError(
+      'RELEASE_EXISTS',
+      `release ${service}@${version} already exists; releases are immutable`,
+      {
+        exitCode: ExitCode.usage,
+        hint: 'build under a new version: --version <next>',
+      },
+    );
+  }
+  const dir = releaseDir(platform.root, service, version);
+  const tmp = `${dir}.tmp-${process.pid}`;
+  rmSync(tmp, { recursive: true, force: true });
+  ensureDir(tmp);
+  writeFileSync(join(tmp, BUNDLE), bundle.contents);
+  // Externals (native addons) resolve from here: Node looks for node_modules beside the bundle.
+  symlinkSync(join(packageRoot(), 'node_modules'), join(tmp, 'node_modules'), 'dir');
+  const manifest: ReleaseManifest = {
+    service,
+    version,
+    gitSha: gitSha(dirname(source)),
+    createdAt: new Date().toISOString(),
+    checksum,
+    entry: BUNDLE,
+    source: isAbsolute(source) ? source : resolve(source),
+  };
+  writeFileSync(join(tmp, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+  ensureDir(dirname(dir));
+  try {
+    renameSync(tmp, dir);
+  } catch (err) {
+    rmSync(tmp, { recursive: true, force: true });
+    // Another build of the same content won the race; that release is as good as ours.
+    const raced = readRelease(platform.root, service, version);
+    if (raced && raced.checksum === checksum) return { release: raced, built: false };
+    throw err;
+  }
+  return { release: { ...manifest, dir, entryPath: join(dir, BUNDLE) }, built: true };
+}

@@ -1,0 +1,18 @@
+/** Metrics through a provider's own `metrics()` (e.g. the Kubernetes provider's mesh telemetry). */
+import type { Provider } from '../provider.ts';
+import { type MetricSource, normalise, type VersionMetrics } from './source.ts';
+
+export class ProviderMetricSource implements MetricSource {
+  readonly name: string;
+  readonly customMetrics: readonly string[] = [];
+  private readonly provider: Pick<Provider, 'metrics' | 'name'>;
+
+  constructor(provider: Pick<Provider, 'metrics' | 'name'>) {
+    this.provider = provider;
+    this.name = `${provider.name}-provider`;
+  }
+
+  async query(service: string, version: string, windowMs: number): Promise<VersionMetrics> {
+    return normalise(await this.provider.metrics(service, version, windowMs));
+  }
+}
