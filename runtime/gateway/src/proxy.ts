@@ -174,8 +174,7 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
       this.#owner.finish(x, this.#status || 502);
       return;
     }
-    const requestBodyFailed = code === 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH' || x.req.destroyed;
-    if (requestBodyFailed) {
+    if (code === 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH') {
       this.#inst.breaker.release();
       this.#owner.fail(x, 400, 'bad_request_body', 'the request body ended before its announced length');
       return;
