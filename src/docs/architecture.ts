@@ -9,7 +9,8 @@ import type { PlatformConfig, StepSpec } from '../core/config/schema.ts';
 export const ARCHITECTURE_COMMAND = 'platformctl docs generate --only architecture';
 
 const id = (name: string) => name.replace(/[^A-Za-z0-9_]/g, '_');
-const label = (text: string) => `"${text.replace(/"/g, '#quot;')}"`;
+// Mermaid labels: quoted, line breaks as <br/> (literal newlines render differently across versions).
+const label = (text: string) => `"${text.replace(/"/g, '#quot;').replace(/\n/g, '<br/>')}"`;
 
 /** What the built-in runtime services store and exchange. */
 const BUILTIN_DATA: Record<
