@@ -171,3 +171,8 @@ export function runnerAlive(state: RolloutState): boolean {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
+
+/** Whether a command is still waiting in the inbox (not yet taken by the runner). */
+export function inboxHas(root: string, service: string, id: string): boolean {
+  return existsSync(join(inboxDir(root, service), `${id}.json`));
+}

@@ -52,7 +52,7 @@ export function resolveStrategy(
   }
   const base = config.delivery;
   const own = svc.delivery ?? {};
-  const analysis: AnalysisSpec = { ...base.analysis, ...(own.analysis ?? {}) };
+  const analysis: AnalysisSpec = { ...base.analysis, ...definedOnly(own.analysis ?? {}) };
   if (overrides.intervalMs !== undefined) analysis.interval = overrides.intervalMs;
   const stepsFromService = own.steps !== undefined;
   const rawSteps = own.steps ?? base.steps;
@@ -81,7 +81,7 @@ export function resolveStrategy(
       strategy: overrides.strategy ?? own.strategy ?? base.strategy,
       steps,
       analysis,
-      blueGreen: { ...base.blueGreen, ...(own.blueGreen ?? {}) },
+      blueGreen: { ...base.blueGreen, ...definedOnly(own.blueGreen ?? {}) },
     },
     origins,
   };

@@ -68,10 +68,23 @@ const analysisSchema = strict({
 });
 export type AnalysisSpec = z.output<typeof analysisSchema>;
 
+/**
+ * The analysis keys without defaults, for overrides (a step's `analysis`, a service's `delivery`):
+ * zod's `.partial()` keeps inner defaults, which would silently reset every key an override omits.
+ */
+const analysisOverrideSchema = strict({
+  interval: durationSchema.optional(),
+  count: z.number().int().min(1).optional(),
+  failureLimit: z.number().int().min(0).optional(),
+  minSampleSize: z.number().int().min(1).optional(),
+  conditions: conditionList.optional(),
+  inconclusiveLimit: z.number().int().min(0).optional(),
+});
+
 const stepSchema = z.union([
   strict({ setWeight: z.number().int().min(0).max(100) }),
   strict({ pause: z.union([durationSchema, strict({ untilPromoted: z.literal(true) })]) }),
-  strict({ analysis: analysisSchema.partial().default({}) }),
+  strict({ analysis: analysisOverrideSchema.default({}) }),
 ]);
 export type StepSpec = z.output<typeof stepSchema>;
 
@@ -95,6 +108,14 @@ const deliverySchema = strict({
 });
 export type DeliverySpec = z.output<typeof deliverySchema>;
 
+/** `services.<name>.delivery`: only the keys given override the platform's `delivery`. */
+const deliveryOverrideSchema = strict({
+  strategy: z.enum(['canary', 'bluegreen', 'rolling']).optional(),
+  steps: z.array(stepSchema).optional(),
+  analysis: analysisOverrideSchema.optional(),
+  blueGreen: strict({ autoPromote: z.boolean().optional(), scaleDownDelay: durationSchema.optional() }).optional(),
+});
+
 const serviceSchema = strict({
   /** Source directory, relative to platform.yaml. */
   path: z.string().min(1),
@@ -117,7 +138,7 @@ const serviceSchema = strict({
     latencyP99Ms: z.number().positive().default(500),
   }).default({ availability: 99.9, latencyP99Ms: 500 }),
   /** Per-service delivery settings; merged over the platform's `delivery` defaults. */
-  delivery: deliverySchema.partial().optional(),
+  delivery: deliveryOverrideSchema.optional(),
 });
 export type ServiceSpec = z.output<typeof serviceSchema>;
 

@@ -1,0 +1,167 @@
+import { spawn } from 'node:child_process';
+import { openSync } from 'node:fs';
+import { join } from 'node:path';
+import type { CommandContext } from '../core/context.ts';
+import { parseDuration } from '../core/duration.ts';
+import { ExitCode, UsageError } from '../core/errors.ts';
+import { ensureDir, statePaths } from '../core/state-dir.ts';
+import { planRollout } from '../delivery/plan.ts';
+import { startRollout } from '../delivery/rollout.ts';
+import { readState, runnerAlive } from '../delivery/store.ts';
+import type { StrategyName, StrategyOverrides } from '../delivery/strategy.ts';
+import { openDeliveryProvider, openMetricSource, prepareStrategy } from '../delivery/wiring.ts';
+import { Notifier } from '../notify/webhooks.ts';
+import { eventLine, renderPlan } from './canary-render.ts';
+
+export interface DeployOptions {
+  release: string;
+  strategy?: StrategyName;
+  wait?: boolean;
+  stepInterval?: string;
+  replicas?: string;
+  env?: string;
+  earlyAbort?: boolean;
+  dryRun?: boolean;
+}
+
+export function strategyOverrides(opts: {
+  strategy?: StrategyName;
+  stepInterval?: string;
+}): StrategyOverrides {
+  const overrides: StrategyOverrides = {};
+  if (opts.strategy) overrides.strategy = opts.strategy;
+  if (opts.stepInterval !== undefined) {
+    const ms = parseDuration(opts.stepInterval);
+    if (ms === undefined || ms < 100) {
+      throw new UsageError(
+        `--step-interval "${opts.stepInterval}" is not a duration of at least 100ms`,
+        'e.g. --step-interval 1s',
+      );
+    }
+    overrides.intervalMs = ms;
+  }
+  return overrides;
+}
+
+export async function deploy(ctx: CommandContext, args: string[], opts: DeployOptions): Promise<ExitCode> {
+  const service = args[0] as string;
+  const platform = ctx.loadPlatform();
+  const svc = platform.config.services[service];
+  const overrides = strategyOverrides(opts);
+  let replicas = svc?.replicas ?? 1;
+  if (opts.replicas !== undefined) {
+    replicas = Number(opts.replicas);
+    if (!Number.isInteger(replicas) || replicas < 1 || replicas > 32) {
+      throw new UsageError(`--replicas must be a whole number from 1 to 32, not "${opts.replicas}"`);
+    }
+  }
+
+  if (opts.dryRun) {
+    const { strategy } = prepareStrategy(platform, service, overrides);
+    const plan = planRollout(strategy, { replicas });
+    ctx.out.result({ dryRun: true, service, release: opts.release, plan }, () =>
+      renderPlan(ctx.out, service, plan),
+    );
+    return ExitCode.ok;
+  }
+
+  const existing = readState(platform.root, service);
+  if (existing && runnerAlive(existing)) {
+    throw new UsageError(
+      `a rollout of ${service} ${existing.release} is already running (pid ${existing.pid}, ${existing.phase})`,
+      `watch it with \`platformctl canary status ${service} --watch\`, or end it with \`canary abort|promote ${service}\``,
+    );
+  }
+
+  if (!opts.wait) return startInBackground(ctx, service, platform.root);
+
+  const provider = await openDeliveryProvider(platform, opts.env);
+  const source = await openMetricSource(platform, provider, ctx.env);
+  const { strategy, conditions } = prepareStrategy(platform, service, overrides, source.customMetrics);
+  const notifier = new Notifier(platform.config.notifications.webhooks, {
+    onResult: (r) => {
+      if (!r.ok && r.event !== 'rollout.gate')
+        ctx.out.warn(`webhook "${r.hook}" (${r.event}) failed: ${r.error}`);
+    },
+  });
+
+  const ac = new AbortController();
+  const onSignal = () => {
+    ctx.out.warn(
+      ac.signal.aborted ? 'still rolling back to stable, please wait' : 'interrupted: rolling back to stable',
+    );
+    ac.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const result = await startRollout({
+      root: platform.root,
+      service,
+      release: opts.release,
+      strategy,
+      conditions,
+      provider,
+      source,
+      replicas,
+      notifier,
+      signal: ac.signal,
+      ...(opts.earlyAbort === false ? { earlyAbort: false as const } : {}),
+      onEvent: (e) => {
+        if (ctx.json) ctx.out.jsonLine(e);
+        else ctx.out.info(eventLine(ctx.out, e));
+      },
+    });
+    await notifier.flush(5000);
+    const st = result.state;
+    const summary = {
+      type: 'result',
+      service,
+      release: st.release,
+      stable: st.stable,
+      phase: st.phase,
+      outcome: st.outcome,
+      report: st.report,
+      exitCode: result.exitCode,
+    };
+    if (ctx.json) ctx.out.jsonLine(summary);
+    else if (st.phase === 'Promoted')
+      ctx.out.print(
+        `${service} ${st.release} promoted: 100% of traffic, ${st.stable} stopped\nreport: ${st.report?.markdown}`,
+      );
+    else {
+      ctx.out.print(
+        `${service} ${st.release} rolled back: ${st.outcome?.reason}\n${st.stable} serves 100%\nreport: ${st.report?.markdown}`,
+      );
+    }
+    return result.exitCode;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+/** Re-runs this command with --wait as a detached process whose output goes to a log file. */
+function startInBackground(ctx: CommandContext, service: string, root: string): ExitCode {
+  const logs = ensureDir(statePaths(root).logs);
+  const logFile = join(logs, `rollout-${service}.log`);
+  const fd = openSync(logFile, 'a');
+  const argv = process.argv.slice(2).filter((a) => a !== '--json');
+  const child = spawn(
+    process.execPath,
+    [...process.execArgv, process.argv[1] as string, ...argv, '--wait', '--json'],
+    {
+      cwd: ctx.cwd,
+      detached: true,
+      stdio: ['ignore', fd, fd],
+      env: { ...process.env, CI: 'true' },
+    },
+  );
+  child.unref();
+  const value = { service, started: true, pid: child.pid, log: logFile };
+  ctx.out.result(value, () => {
+    ctx.out.success(`rollout of ${service} started in the background (pid ${child.pid})`);
+    return `follow it:  platformctl canary status ${service} --watch\nlog:        ${logFile}`;
+  });
+  return ExitCode.ok;
+}
