@@ -130,7 +130,7 @@ export class IntervalRecorder {
 
 function toMicros(ms: number): number {
   const us = Math.round(ms * 1000);
-  return us < 1 ? 1 : us;
+  return Math.max(us, 1);
 }
 
 export const encodeHistogram = (h: Histogram): string => hdr.encodeIntoCompressedBase64(h);

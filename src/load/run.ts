@@ -5,12 +5,13 @@
  */
 import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { Worker } from 'node:worker_threads';
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { abortingFailures, evaluateThresholds, type ThresholdResult } from './evaluate.ts';
 import { Generator, type GeneratorConfig, peakRatePerSecond } from './generator.ts';
 import {
   Aggregate,
   decodeHistogram,
+  encodeHistogram,
   type IntervalDelta,
   newHistogram,
   type TimelinePoint,
@@ -154,9 +155,34 @@ function copyHistogram(h: ReturnType<typeof newHistogram>) {
   return c;
 }
 
-function workerUrl(): URL {
-  return new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js', import.meta.url);
+/**
+ * Workers run this very module: in the esbuild bundle it is part of the load command's chunk, so
+ * the chunk's own URL is the only file guaranteed to exist next to it (sources run it as run.ts).
+ */
+const WORKER_TAG = 'platformctl-load-worker';
+
+type FromParent = { type: 'start'; startAt: number } | { type: 'stop' };
+
+function startWorkerThread(): void {
+  const port = parentPort;
+  if (!port) return;
+  const { tag: _tag, ...base } = workerData as Omit<GeneratorConfig, 'startAt'> & { tag: string };
+  let gen: Generator | undefined;
+  port.on('message', (msg: FromParent) => {
+    if (msg.type === 'start') {
+      gen = new Generator({ ...base, startAt: msg.startAt }, (rec, inFlight, vus) => {
+        port.postMessage({ type: 'interval', delta: rec.flush(encodeHistogram, inFlight, vus) });
+      });
+      void gen.run().then(() => {
+        port.postMessage({ type: 'done' });
+        port.close();
+      });
+    } else if (msg.type === 'stop') gen?.stop();
+  });
+  port.postMessage({ type: 'ready' });
 }
+
+if (!isMainThread && (workerData as { tag?: string } | null)?.tag === WORKER_TAG) startWorkerThread();
 
 async function runWorkers(
   base: Omit<GeneratorConfig, 'startAt' | 'workerIndex'>,
@@ -167,7 +193,8 @@ async function runWorkers(
 ): Promise<void> {
   const threads = Array.from(
     { length: count },
-    (_, i) => new Worker(workerUrl(), { workerData: { ...base, workerIndex: i } }),
+    (_, i) =>
+      new Worker(new URL(import.meta.url), { workerData: { ...base, workerIndex: i, tag: WORKER_TAG } }),
   );
   for (const w of threads) stops.push(() => w.postMessage({ type: 'stop' }));
   const ready = threads.map(
