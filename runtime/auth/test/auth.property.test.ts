@@ -86,7 +86,9 @@ describe('hostile bodies', () => {
           fc.constantFrom('application/json', 'application/x-www-form-urlencoded', 'text/plain'),
           async (body, ct) => {
             // Admin endpoints are probed both anonymously and as admin so the body validation is reached.
-            const headers = path.includes('/admin/') ? { authorization: `Bearer ${admin}` } : {};
+            const headers: Record<string, string> = path.includes('/admin/')
+              ? { authorization: `Bearer ${admin}` }
+              : {};
             const r = await post(path, body, ct, headers);
             expect(r.status, `${path} ${ct} ${body.slice(0, 200)} -> ${r.text}`).toBeLessThan(500);
           },

@@ -300,7 +300,7 @@ describe('admin and service accounts', () => {
       }),
     });
     expect(form.status).toBe(200);
-    const tok = await form.json();
+    const tok = (await form.json()) as { access_token: string };
     expect(tok).toMatchObject({ token_type: 'Bearer', expires_in: 600 });
     secrets.push(tok.access_token);
     const { payload } = await verify(tok.access_token);
@@ -321,7 +321,7 @@ describe('admin and service accounts', () => {
       body: 'grant_type=client_credentials',
     });
     expect(basic.status).toBe(200);
-    secrets.push((await basic.json()).access_token);
+    secrets.push(((await basic.json()) as { access_token: string }).access_token);
     const bad = await call('/auth/token', {
       grant_type: 'client_credentials',
       client_id: clientId,
