@@ -13,7 +13,7 @@
 import { randomUUID } from 'node:crypto';
 import { type CryptoKey, exportJWK, generateKeyPair, importJWK, type JWK } from 'jose';
 import type { Db } from '../../lib/storage/db.ts';
-import { seal, unseal } from './key-crypto.ts';
+import { isSealed, seal, unseal } from './key-crypto.ts';
 
 export const SIGNING_ALG = 'EdDSA';
 
@@ -69,8 +69,25 @@ export class KeyStore {
 
   /** Loads keys, creating the first current and next keys when the database has none. */
   async init(): Promise<void> {
+    await this.#sealPlainKeys();
     await this.#load();
     if (!this.#current()) await this.rotate('initial');
+  }
+
+  /** Keys stored before AUTH_KEY_ENCRYPTION_KEY was set are sealed as soon as it is. */
+  async #sealPlainKeys(): Promise<void> {
+    const kek = this.#opts.kek;
+    if (!kek) return;
+    const rows = await this.#db.query<{ kid: string; private_jwk: string }>(
+      `SELECT kid, private_jwk FROM signing_keys`,
+    );
+    for (const r of rows) {
+      if (isSealed(r.private_jwk)) continue;
+      await this.#db.run(`UPDATE signing_keys SET private_jwk = ? WHERE kid = ?`, [
+        seal(unseal(r.private_jwk, kek), kek),
+        r.kid,
+      ]);
+    }
   }
 
   /** The signing key, rotating first when it is older than the rotation interval. */
