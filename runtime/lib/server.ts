@@ -16,7 +16,7 @@ import { createMetrics, type ServiceMetrics } from './metrics.ts';
 import { type RequestContext, requestContext } from './request-context.ts';
 import { type Blobs, InvalidBlobKeyError, openBlobs } from './storage/blobs.ts';
 import { type Bus, openBus } from './storage/bus.ts';
-import { type Db, type Migration, openDb } from './storage/db.ts';
+import { type Db, type Migration, type OpenDbOptions, openDb } from './storage/db.ts';
 import { type ActiveSpan, initTracing, type Tracing } from './tracing.ts';
 
 declare module 'fastify' {
@@ -52,6 +52,8 @@ export interface ServiceDefinition<S extends z.ZodObject = z.ZodObject<Record<st
   /** Open `DATABASE_URL` (implied by `migrations`). */
   db?: boolean;
   migrations?: readonly Migration[];
+  /** Database options (e.g. `synchronous: 'FULL'`), possibly derived from the service's env. */
+  dbOptions?: OpenDbOptions | ((config: ServiceConfig<z.infer<S>>) => OpenDbOptions);
   /** Open `BUS_URL`. */
   bus?: boolean;
   /** Open `BLOBS_URL`. */
@@ -131,7 +133,8 @@ export async function createService<S extends z.ZodObject = z.ZodObject<Record<s
   });
 
   const wantsDb = def.db === true || (def.migrations?.length ?? 0) > 0;
-  const db = wantsDb ? await openDb(config.databaseUrl) : undefined;
+  const dbOptions = typeof def.dbOptions === 'function' ? def.dbOptions(config) : def.dbOptions;
+  const db = wantsDb ? await openDb(config.databaseUrl, dbOptions) : undefined;
   if (db && def.migrations) {
     const applied = await db.migrate(def.migrations);
     if (applied.length > 0) log.info({ applied }, 'migrations applied');

@@ -1,0 +1,128 @@
+/**
+ * HyperLogLog (Flajolet et al., with the small-range linear-counting correction) for unique
+ * viewers per content item and day.
+ *
+ * Written here rather than taken from npm because we need exactly three things the published
+ * packages do not offer together while being maintained: registers as a plain byte array to store
+ * in a BLOB column (and to merge days with a byte-wise max), a fixed, documented hash so stored
+ * sketches stay valid across versions, and no dependencies. It is ~60 lines.
+ *
+ * p = 12 → 4096 one-byte registers (4 KiB per item-day), standard error 1.04/√4096 ≈ 1.6 %.
+ * Small cardinalities (the common case per item and day) are near exact thanks to linear counting.
+ */
+
+export const HLL_PRECISION = 12;
+export const HLL_REGISTERS = 1 << HLL_PRECISION;
+
+/** MurmurHash3 (x86, 32-bit) of a UTF-16 string; stable across releases (stored sketches depend on it). */
+export function murmur3(key: string, seed = 0x9747b28c): number {
+  let h = seed >>> 0;
+  const len = key.length;
+  let i = 0;
+  // Two UTF-16 code units per 32-bit block.
+  for (; i + 1 < len; i += 2) {
+    let k = (key.charCodeAt(i) & 0xffff) | ((key.charCodeAt(i + 1) & 0xffff) << 16);
+    k = Math.imul(k, 0xcc9e2d51);
+    k = (k << 15) | (k >>> 17);
+    k = Math.imul(k, 0x1b873593);
+    h ^= k;
+    h = (h << 13) | (h >>> 19);
+    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+  }
+  if (i < len) {
+    let k = key.charCodeAt(i) & 0xffff;
+    k = Math.imul(k, 0xcc9e2d51);
+    k = (k << 15) | (k >>> 17);
+    k = Math.imul(k, 0x1b873593);
+    h ^= k;
+  }
+  h ^= len * 2;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/** A sketch is its registers; create, add, merge and estimate are plain functions over them. */
+export type HllRegisters = Uint8Array;
+
+export function createHll(): HllRegisters {
+  return new Uint8Array(HLL_REGISTERS);
+}
+
+/** Adds a value; returns true when a register changed (the sketch needs saving). */
+export function hllAdd(registers: HllRegisters, value: string): boolean {
+  const h = murmur3(value);
+  const index = h >>> (32 - HLL_PRECISION);
+  const rest = (h << HLL_PRECISION) >>> 0;
+  // Rank = position of the first 1-bit in the remaining 20 bits (capped when they are all zero).
+  const rank = rest === 0 ? 32 - HLL_PRECISION + 1 : Math.clz32(rest) + 1;
+  if (rank > registers[index]!) {
+    registers[index] = rank;
+    return true;
+  }
+  return false;
+}
+
+/** Byte-wise max: the union of two sets. Mutates and returns `into`. */
+export function hllMerge(into: HllRegisters, other: HllRegisters): HllRegisters {
+  for (let i = 0; i < HLL_REGISTERS; i++) if (other[i]! > into[i]!) into[i] = other[i]!;
+  return into;
+}
+
+/** Estimated number of distinct values added, rounded. */
+export function hllEstimate(registers: HllRegisters): number {
+  const m = HLL_REGISTERS;
+  let sum = 0;
+  let zeros = 0;
+  for (let i = 0; i < m; i++) {
+    const r = registers[i]!;
+    sum += 2 ** -r;
+    if (r === 0) zeros++;
+  }
+  const alpha = 0.7213 / (1 + 1.079 / m);
+  let estimate = (alpha * m * m) / sum;
+  if (estimate <= 2.5 * m && zeros > 0) estimate = m * Math.log(m / zeros);
+  else if (estimate > 2 ** 32 / 30) estimate = -(2 ** 32) * Math.log(1 - estimate / 2 ** 32);
+  return Math.round(estimate);
+}
+
+/** Registers from a stored BLOB, dense or sparse (always a fresh array the caller may mutate). */
+export function hllFromBytes(bytes: Uint8Array | null | undefined): HllRegisters {
+  const registers = createHll();
+  if (!bytes) return registers;
+  if (bytes.length === HLL_REGISTERS) {
+    registers.set(bytes);
+  } else if (bytes[0] === 1 && (bytes.length - 1) % 3 === 0) {
+    for (let o = 1; o < bytes.length; o += 3) {
+      const index = (bytes[o]! << 8) | bytes[o + 1]!;
+      if (index < HLL_REGISTERS) registers[index] = bytes[o + 2]!;
+    }
+  }
+  return registers;
+}
+
+/**
+ * Storage encoding: sketches of few viewers (most item-days) are stored sparse — a 0x01 marker
+ * then 3 bytes per non-zero register (index big-endian, rank) — and dense (the 4096 registers)
+ * once that would be larger.
+ */
+export function hllToBytes(registers: HllRegisters): Uint8Array {
+  let nonZero = 0;
+  for (let i = 0; i < HLL_REGISTERS; i++) if (registers[i] !== 0) nonZero++;
+  if (1 + nonZero * 3 >= HLL_REGISTERS) return registers;
+  const out = new Uint8Array(1 + nonZero * 3);
+  out[0] = 1;
+  let o = 1;
+  for (let i = 0; i < HLL_REGISTERS; i++) {
+    const r = registers[i]!;
+    if (r === 0) continue;
+    out[o] = i >>> 8;
+    out[o + 1] = i & 0xff;
+    out[o + 2] = r;
+    o += 3;
+  }
+  return out;
+}

@@ -1,0 +1,316 @@
+/**
+ * Turns the ingest log into the read models: per-minute rollups, totals, unique viewers per item
+ * and day (HyperLogLog) and co-view counts for recommendations. Each slice runs in one transaction
+ * that also advances the projector position, so a crash anywhere re-applies nothing and loses
+ * nothing. Work inside a slice is aggregated in memory first (one upsert per touched row, not per
+ * event), which is what lets the projection keep pace with ingest.
+ */
+import type { Db, Tx } from '../../lib/storage/db.ts';
+import type { StoredEvent } from './events.ts';
+import { type HllRegisters, hllAdd, hllFromBytes, hllToBytes } from './hll.ts';
+
+export interface ProjectorOptions {
+  /** Two views by the same user within this window count as a co-view. Default 30 min. */
+  coViewWindowMs?: number;
+  /** Items remembered per user for co-views. Default 10. */
+  recentPerUser?: number;
+  /** Max events per transaction. Default 20000. */
+  sliceEvents?: number;
+  /** Projected log rows older than this are deleted. Default 24 h. */
+  logRetentionMs?: number;
+  onError?: (err: unknown) => void;
+}
+
+export interface ProjectorStats {
+  applied: number;
+  duplicates: number;
+  slices: number;
+}
+
+const MINUTE = 60_000;
+const DAY = 86_400_000;
+const SEEN_CHUNK = 250;
+
+export class Projector {
+  private readonly db: Db;
+  private readonly windowMs: number;
+  private readonly recentPerUser: number;
+  private readonly sliceEvents: number;
+  private readonly retentionMs: number;
+  private readonly onError: (err: unknown) => void;
+  private queue: Promise<unknown> = Promise.resolve();
+  private background: Promise<void> | undefined;
+  private stopped = false;
+  private lastPrune = 0;
+  readonly stats: ProjectorStats = { applied: 0, duplicates: 0, slices: 0 };
+
+  constructor(db: Db, options: ProjectorOptions = {}) {
+    this.db = db;
+    this.windowMs = options.coViewWindowMs ?? 30 * MINUTE;
+    this.recentPerUser = options.recentPerUser ?? 10;
+    this.sliceEvents = options.sliceEvents ?? 20_000;
+    this.retentionMs = options.logRetentionMs ?? DAY;
+    this.onError = options.onError ?? ((err) => process.stderr.write(`projector: ${String(err)}\n`));
+  }
+
+  /** Starts (if idle) a background run that projects until the log is caught up. */
+  schedule(): void {
+    if (this.background || this.stopped) return;
+    this.background = new Promise<void>((resolve) => setImmediate(resolve))
+      .then(async () => {
+        while (!this.stopped && (await this.slice()) > 0) {
+          await new Promise<void>((resolve) => setImmediate(resolve));
+        }
+      })
+      .catch((err) => this.onError(err))
+      .finally(() => {
+        this.background = undefined;
+      });
+  }
+
+  /** Projects pending events for up to `budgetMs` (queries call this for read-your-writes). */
+  async catchUp(budgetMs = 250): Promise<boolean> {
+    const deadline = Date.now() + budgetMs;
+    while (Date.now() < deadline) if ((await this.slice()) === 0) return true;
+    return false;
+  }
+
+  /** Events in the log not yet projected. */
+  async lag(): Promise<number> {
+    const row = await this.db.get<{ n: number }>(
+      `SELECT count(*) AS n FROM ingest_log WHERE seq > coalesce((SELECT position FROM projector_state WHERE name = 'main'), 0)`,
+    );
+    return row?.n ?? 0;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.background;
+    await this.queue;
+  }
+
+  /** Projects one slice; returns the number of events consumed (0 when caught up). Serialised. */
+  slice(): Promise<number> {
+    const next = this.queue.then(() => this.db.transaction((tx) => this.project(tx)));
+    this.queue = next.catch(() => {});
+    return next;
+  }
+
+  private async project(tx: Tx): Promise<number> {
+    const state = await tx.get<{ position: number }>(
+      "SELECT position FROM projector_state WHERE name = 'main'",
+    );
+    const position = state?.position ?? 0;
+    const rows = await tx.query<{ seq: number; events: string }>(
+      'SELECT seq, events FROM ingest_log WHERE seq > ? ORDER BY seq LIMIT ?',
+      [position, Math.max(1, Math.ceil(this.sliceEvents / 100))],
+    );
+    if (rows.length === 0) return 0;
+    const events: StoredEvent[] = [];
+    let last = position;
+    for (const row of rows) {
+      for (const e of JSON.parse(row.events) as StoredEvent[]) events.push(e);
+      last = row.seq;
+      if (events.length >= this.sliceEvents) break;
+    }
+
+    const fresh = await this.markSeen(tx, events);
+    const applied = await this.apply(tx, events, fresh);
+    await tx.run(
+      `INSERT INTO projector_state (name, position) VALUES ('main', ?)
+       ON CONFLICT (name) DO UPDATE SET position = excluded.position`,
+      [last],
+    );
+    const now = Date.now();
+    if (now - this.lastPrune > MINUTE) {
+      this.lastPrune = now;
+      await tx.run('DELETE FROM ingest_log WHERE seq <= ? AND received_at < ?', [
+        last,
+        now - this.retentionMs,
+      ]);
+    }
+    this.stats.applied += applied;
+    this.stats.duplicates += events.length - applied;
+    this.stats.slices++;
+    return events.length;
+  }
+
+  /** Records ids in `seen`; returns the ids that were new (to apply exactly once). */
+  private async markSeen(tx: Tx, events: StoredEvent[]): Promise<Set<string>> {
+    const fresh = new Set<string>();
+    for (let i = 0; i < events.length; i += SEEN_CHUNK) {
+      const chunk = events.slice(i, i + SEEN_CHUNK);
+      const placeholders = chunk.map(() => '(?)').join(',');
+      const inserted = await tx.query<{ id: string }>(
+        `INSERT INTO seen (id) VALUES ${placeholders} ON CONFLICT (id) DO NOTHING RETURNING id`,
+        chunk.map((e) => e[0]),
+      );
+      for (const r of inserted) fresh.add(r.id);
+    }
+    return fresh;
+  }
+
+  private async apply(tx: Tx, events: StoredEvent[], fresh: Set<string>): Promise<number> {
+    const totals = new Map<string, { views: number; uploads: number; other: number; lastTs: number }>();
+    const minutes = new Map<string, number>();
+    const dayViewers = new Map<string, { contentId: string; day: number; users: string[] }>();
+    const userViews = new Map<string, { contentId: string; ts: number }[]>();
+    let applied = 0;
+
+    for (const [id, type, contentId, userId, ts] of events) {
+      // `delete` also drops a second occurrence of the same id within this slice.
+      if (!fresh.delete(id)) continue;
+      applied++;
+      let t = totals.get(contentId);
+      if (!t) {
+        t = { views: 0, uploads: 0, other: 0, lastTs: 0 };
+        totals.set(contentId, t);
+      }
+      if (ts > t.lastTs) t.lastTs = ts;
+      if (type === 'view') {
+        t.views++;
+        const key = `${contentId}\u0000${Math.floor(ts / MINUTE)}`;
+        minutes.set(key, (minutes.get(key) ?? 0) + 1);
+        if (userId) {
+          const day = Math.floor(ts / DAY);
+          const dk = `${contentId}\u0000${day}`;
+          let d = dayViewers.get(dk);
+          if (!d) {
+            d = { contentId, day, users: [] };
+            dayViewers.set(dk, d);
+          }
+          d.users.push(userId);
+          let u = userViews.get(userId);
+          if (!u) {
+            u = [];
+            userViews.set(userId, u);
+          }
+          u.push({ contentId, ts });
+        }
+      } else if (type === 'upload') t.uploads++;
+      else t.other++;
+    }
+
+    if (totals.size > 0) {
+      await tx.runMany(
+        `INSERT INTO item_totals (content_id, views, uploads, other, last_ts) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (content_id) DO UPDATE SET views = views + excluded.views,
+           uploads = uploads + excluded.uploads, other = other + excluded.other,
+           last_ts = max(last_ts, excluded.last_ts)`,
+        [...totals].map(([cid, t]) => [cid, t.views, t.uploads, t.other, t.lastTs]),
+      );
+    }
+    if (minutes.size > 0) {
+      await tx.runMany(
+        `INSERT INTO item_minutes (content_id, minute, views) VALUES (?, ?, ?)
+         ON CONFLICT (content_id, minute) DO UPDATE SET views = views + excluded.views`,
+        [...minutes].map(([key, n]) => {
+          const sep = key.indexOf('\u0000');
+          return [key.slice(0, sep), Number(key.slice(sep + 1)), n];
+        }),
+      );
+    }
+    await this.applyViewers(tx, dayViewers);
+    await this.applyCoViews(tx, userViews);
+    return applied;
+  }
+
+  private async applyViewers(
+    tx: Tx,
+    dayViewers: Map<string, { contentId: string; day: number; users: string[] }>,
+  ): Promise<void> {
+    const writes: [Uint8Array, string, number][] = [];
+    for (const { contentId, day, users } of dayViewers.values()) {
+      const row = await tx.get<{ registers: Uint8Array }>(
+        'SELECT registers FROM item_day_viewers WHERE content_id = ? AND day = ?',
+        [contentId, day],
+      );
+      const registers: HllRegisters = hllFromBytes(row?.registers);
+      let changed = !row;
+      for (const u of users) if (hllAdd(registers, u)) changed = true;
+      if (changed) writes.push([hllToBytes(registers), contentId, day]);
+    }
+    if (writes.length > 0) {
+      await tx.runMany(
+        `INSERT INTO item_day_viewers (content_id, day, registers) VALUES (?, ?, ?)
+         ON CONFLICT (content_id, day) DO UPDATE SET registers = excluded.registers`,
+        writes.map(([bytes, cid, day]) => [cid, day, bytes]),
+      );
+    }
+  }
+
+  /**
+   * "Viewers of X also viewed Y": when a user views X for the first time within the window, every
+   * other item they viewed within the window gains a co-view with X (both directions). Repeat views
+   * do not inflate counts; only the last `recentPerUser` items per user are kept.
+   */
+  private async applyCoViews(
+    tx: Tx,
+    userViews: Map<string, { contentId: string; ts: number }[]>,
+  ): Promise<void> {
+    const pairs = new Map<string, number>();
+    const upserts: [string, string, number][] = [];
+    const deletes: [string, string][] = [];
+    for (const [userId, views] of userViews) {
+      const stored = await tx.query<{ content_id: string; ts: number }>(
+        'SELECT content_id, ts FROM user_recent WHERE user_id = ?',
+        [userId],
+      );
+      const recent = new Map<string, number>(stored.map((r) => [r.content_id, r.ts]));
+      const before = new Set(recent.keys());
+      const changed = new Set<string>();
+      for (const { contentId, ts } of views) {
+        const previous = recent.get(contentId);
+        if (previous === undefined || Math.abs(ts - previous) > this.windowMs) {
+          for (const [other, otherTs] of recent) {
+            if (other === contentId || Math.abs(ts - otherTs) > this.windowMs) continue;
+            const ab = `${contentId}\u0000${other}`;
+            const ba = `${other}\u0000${contentId}`;
+            pairs.set(ab, (pairs.get(ab) ?? 0) + 1);
+            pairs.set(ba, (pairs.get(ba) ?? 0) + 1);
+          }
+        }
+        if (previous === undefined || ts > previous) {
+          recent.set(contentId, ts);
+          changed.add(contentId);
+        }
+        if (recent.size > this.recentPerUser) {
+          let oldest: string | undefined;
+          let oldestTs = Number.POSITIVE_INFINITY;
+          for (const [cid, t] of recent) {
+            if (t < oldestTs) {
+              oldestTs = t;
+              oldest = cid;
+            }
+          }
+          if (oldest !== undefined) {
+            recent.delete(oldest);
+            changed.delete(oldest);
+          }
+        }
+      }
+      for (const cid of before) if (!recent.has(cid)) deletes.push([userId, cid]);
+      for (const cid of changed) upserts.push([userId, cid, recent.get(cid)!]);
+    }
+    if (deletes.length > 0) {
+      await tx.runMany('DELETE FROM user_recent WHERE user_id = ? AND content_id = ?', deletes);
+    }
+    if (upserts.length > 0) {
+      await tx.runMany(
+        `INSERT INTO user_recent (user_id, content_id, ts) VALUES (?, ?, ?)
+         ON CONFLICT (user_id, content_id) DO UPDATE SET ts = excluded.ts`,
+        upserts,
+      );
+    }
+    if (pairs.size > 0) {
+      await tx.runMany(
+        `INSERT INTO co_views (a, b, n) VALUES (?, ?, ?)
+         ON CONFLICT (a, b) DO UPDATE SET n = n + excluded.n`,
+        [...pairs].map(([key, n]) => {
+          const sep = key.indexOf('\u0000');
+          return [key.slice(0, sep), key.slice(sep + 1), n];
+        }),
+      );
+    }
+  }
+}
