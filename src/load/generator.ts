@@ -176,6 +176,7 @@ export class Generator {
   }
 
   private scheduleFlush(index: number): void {
+    if (this.ended) return;
     const due = this.origin + (index + 1) * 1000;
     this.flushTimer = setTimeout(
       () => {
