@@ -109,6 +109,8 @@ export class Rollout {
   private lastPersist = 0;
   /** Commands taken from the inbox but not yet acted on (e.g. resume arriving before pause ends). */
   private queued: ControlCommand[] = [];
+  /** The new version has been started (a failed deploy leaves nothing to take traffic from). */
+  private deployed = false;
 
   constructor(opts: RolloutOptions, stable: string) {
     this.opts = opts;
@@ -157,7 +159,8 @@ export class Rollout {
     } catch (err) {
       if (!(err instanceof Interrupt)) {
         // An unexpected failure mid-rollout still ends on stable; the error is reported after.
-        await this.rollback(`error: ${(err as Error).message}`, {});
+        await this.rollback(`error: ${(err as Error).message}`, {}).catch(() => undefined);
+        this.finish();
         throw err;
       }
       if (err.kind === 'promote') await this.promote(err.reason);
@@ -175,6 +178,7 @@ export class Rollout {
       `starting ${replicas} instance${replicas > 1 ? 's' : ''} of ${release} (no traffic yet)`,
     );
     await provider.deploy(service, { service, version: release }, { replicas, initialWeight: 0 });
+    this.deployed = true;
     this.emit('release.ready', `${release} is ready`);
   }
 
@@ -545,24 +549,23 @@ export class Rollout {
     );
     this.persist(true);
     // Traffic first (one call, instant), then the slower drain and stop of the new version.
-    await this.guard(() =>
-      provider.setTraffic(service, { weights: { [this.state.stable]: 100, [release]: 0 } }),
-    );
+    const weights = this.deployed ? { [this.state.stable]: 100, [release]: 0 } : { [this.state.stable]: 100 };
+    await this.guard(() => provider.setTraffic(service, { weights }));
     if (this.state.strategy === 'rolling') {
       await provider
         .scale(service, this.opts.replicas, { version: this.state.stable })
         .catch(() => undefined);
     }
     this.state.weight = 0;
-    this.emit('traffic.set', `100% of traffic back on ${this.state.stable}`, {
-      weights: { [this.state.stable]: 100, [release]: 0 },
-    });
+    this.emit('traffic.set', `100% of traffic back on ${this.state.stable}`, { weights });
     this.persist(true);
-    try {
-      await provider.retire(service, release);
-      this.emit('release.retired', `${release} drained and stopped`);
-    } catch (err) {
-      this.emit('release.retire-failed', `could not stop ${release}: ${(err as Error).message}`);
+    if (this.deployed) {
+      try {
+        await provider.retire(service, release);
+        this.emit('release.retired', `${release} drained and stopped`);
+      } catch (err) {
+        this.emit('release.retire-failed', `could not stop ${release}: ${(err as Error).message}`);
+      }
     }
     this.state.phase = 'RolledBack';
     this.state.outcome = { result: 'rolledBack', reason, ...(opts.interrupted ? { interrupted: true } : {}) };
@@ -657,7 +660,7 @@ export function describeMeasurement(m: Measurement): string {
 
 /**
  * Starts a rollout: finds the stable version, asks the pre-rollout gate, then runs the engine.
- * A release that is the first version of a service is simply deployed with 100% of traffic.
+ * The service must be running (its current version is the stable one and the rollback target).
  */
 export async function startRollout(opts: RolloutOptions): Promise<RolloutResult> {
   const status = await opts.provider.status();
