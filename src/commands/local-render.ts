@@ -115,7 +115,7 @@ export function renderStatus(out: Output, st: PlatformStatus): string {
         `(gateway statistics over the last ${formatDuration(withMetrics[0]?.metrics?.windowMs ?? 10_000)})`,
       ),
     );
-  } else if (st.running) {
+  } else if (st.running && !st.metricsAvailable) {
     lines.push('', s.dim('request metrics unavailable (the gateway is not answering its admin API)'));
   }
   for (const svc of st.services) {

@@ -272,8 +272,9 @@ export class LocalProvider implements Provider {
         .map(({ entry: _e, logFile: _l, everReady: _r, ...i }) => i);
       const byVersion = stats?.get(name);
       let metrics: ServiceMetrics | undefined;
-      if (byVersion) {
-        const c = combine(byVersion.values());
+      // With the gateway answering, a routed service without traffic has zero metrics, not none.
+      if (stats && (byVersion || (rec && spec?.kind !== 'gateway'))) {
+        const c = combine(byVersion?.values() ?? []);
         metrics = { windowMs: STATS_WINDOW_MS, rps: c.requests / (STATS_WINDOW_MS / 1000), ...c };
       }
       services.push({

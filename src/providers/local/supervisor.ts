@@ -192,6 +192,7 @@ export class Supervisor {
       svc = { kind: p.kind, replicas: { [p.version]: p.replicas }, versions: [p.version] };
       this.services.set(p.name, svc);
     }
+    if (p.kind === 'gateway') this.writeGatewayConfig();
     const waits: Promise<void>[] = [];
     for (const version of svc.versions) {
       const mine = this.ofVersion(p.name, version);
@@ -210,7 +211,6 @@ export class Supervisor {
         waits.push(this.waitReady(m));
       }
     }
-    if (p.kind === 'gateway') this.writeGatewayConfig();
     await Promise.all(waits);
     await this.syncGateway();
   }
@@ -378,6 +378,9 @@ export class Supervisor {
       this.setState(m, 'stopped');
       return;
     }
+    // Not ready any more: the gateway must stop routing here until the restart is ready.
+    m.rec.state = 'starting';
+    void this.syncGateway();
     const now = Date.now();
     const decision = m.tracker.onCrash(now, now - m.spawnedAt, m.readyThisRun);
     if (decision.action === 'crash-loop') {
@@ -437,6 +440,7 @@ export class Supervisor {
       const ok = await probe(`${m.rec.url}${m.spec.readiness}`);
       if (m.child !== child || m.stopping) continue;
       this.setState(m, ok ? 'ready' : 'unhealthy');
+      void this.syncGateway();
     }
   }
 
@@ -454,14 +458,10 @@ export class Supervisor {
       if (!p || p.kind === 'gateway') continue;
       for (const prefix of p.routes) routes.push({ prefix, service: name });
       const instances = [...this.instances.values()]
-        .filter(
-          (m) =>
-            m.rec.service === name &&
-            m.rec.everReady &&
-            !m.stopping &&
-            m.rec.state !== 'crash-loop' &&
-            m.rec.state !== 'stopped',
-        )
+        // Only ready instances are routable (like Kubernetes endpoints): a crashed instance leaves
+        // the gateway at once and comes back as a fresh upstream (no stale circuit breaker) when
+        // its restart answers /readyz.
+        .filter((m) => m.rec.service === name && !m.stopping && m.rec.state === 'ready')
         .map((m) => ({ id: m.rec.id, url: m.rec.url, version: m.rec.version }));
       const traffic = this.services.get(name)?.traffic;
       services[name] = {
