@@ -73,13 +73,16 @@ function detectFtyp(buf: Uint8Array): DetectedType | undefined {
 /** WebM is Matroska with DocType "webm"; the DocType element (0x42 0x82) sits in the EBML header. */
 function detectWebm(buf: Uint8Array): DetectedType | undefined {
   if (!startsWith(buf, [0x1a, 0x45, 0xdf, 0xa3])) return undefined;
-  for (let i = 4; i + 6 <= buf.length; i++) {
-    if (buf[i] === 0x42 && buf[i + 1] === 0x82) {
-      // Next is a size vint; "webm" follows a one-byte size 0x84 in every muxer seen in practice.
-      const size = buf[i + 2];
-      if (size === 0x84 && ascii(buf, i + 3, i + 7) === 'webm') return WEBM;
-      return undefined;
-    }
+  for (let i = 4; i + 3 <= buf.length; i++) {
+    if (buf[i] !== 0x42 || buf[i + 1] !== 0x82) continue;
+    // The size is an EBML variable-length integer: the leading zero bits of its first byte give its length.
+    const first = buf[i + 2]!;
+    const len = first === 0 ? 9 : Math.clz32(first) - 23;
+    if (len > 8 || i + 2 + len > buf.length) return undefined;
+    let size = first & (0xff >> len);
+    for (let k = 1; k < len; k++) size = size * 256 + buf[i + 2 + k]!;
+    const start = i + 2 + len;
+    return size === 4 && ascii(buf, start, start + 4) === 'webm' ? WEBM : undefined;
   }
   return undefined;
 }

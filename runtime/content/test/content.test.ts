@@ -4,7 +4,7 @@
  * outbox -> bus relay.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -159,6 +159,20 @@ describe('upload and read', () => {
     expect((await get(`/content/${item.id}/variant?w=99999`)).status).toBe(400);
     expect((await get(`/content/${item.id}/variant?w=100&format=bmp`)).status).toBe(400);
     expect((await get(`/content/${item.id}/variant`)).status).toBe(400);
+  });
+});
+
+describe('video', () => {
+  it('stores the sample WebM, serves it with Range, and refuses image variants of it', async () => {
+    const clip = readFileSync(join(import.meta.dirname, '..', 'samples', 'sample.webm'));
+    const r = await upload(clip, { ...alice, 'content-type': 'image/jpeg' });
+    expect(r.status).toBe(201);
+    expect(r.body).toMatchObject({ type: 'video/webm', kind: 'video', width: null });
+    const part = await get(`/content/${r.body.id}/raw`, { range: 'bytes=0-3' });
+    expect(part.status).toBe(206);
+    expect(part.headers.get('content-type')).toBe('video/webm');
+    expect([...Buffer.from(await part.arrayBuffer())]).toEqual([0x1a, 0x45, 0xdf, 0xa3]);
+    expect((await get(`/content/${r.body.id}/variant?w=100`)).status).toBe(415);
   });
 });
 

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
@@ -40,6 +42,13 @@ describe('detectType', () => {
     expect(detectType(webm)?.mime).toBe('video/webm');
     const mkv = Buffer.from([0x1a, 0x45, 0xdf, 0xa3, 0x9f, 0x42, 0x82, 0x88, ...Buffer.from('matroska')]);
     expect(detectType(mkv)).toBeUndefined();
+  });
+
+  it('recognises the committed samples (including the hand-muxed WebM)', () => {
+    const dir = join(import.meta.dirname, '..', '..', 'samples');
+    expect(detectType(readFileSync(join(dir, 'sample.jpg')))?.mime).toBe('image/jpeg');
+    expect(detectType(readFileSync(join(dir, 'sample.png')))?.mime).toBe('image/png');
+    expect(detectType(readFileSync(join(dir, 'sample.webm')))?.mime).toBe('video/webm');
   });
 
   it('never throws on arbitrary bytes', () => {
