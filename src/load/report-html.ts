@@ -240,7 +240,7 @@ h1{font-size:22px;margin:0 0 4px}h2{font-size:16px;margin:24px 0 8px}
 .chart .grid{stroke:#f1f3f5}.chart .axis{stroke:#868e96}.chart .tick,.chart .legend{font-size:11px;fill:#495057}
 .chart .title{font-size:13px;font-weight:600;fill:#212529}.chart .label{font-size:11px;fill:#868e96}
 table{border-collapse:collapse;margin:8px 0}td,th{border-bottom:1px solid #e9ecef;padding:4px 10px;text-align:right}
-th:first-child,td:first-child{text-align:left}tr.fail td{color:#c92a2a}tr.ok td:first-child{color:#2b8a3e}
+th:first-child,td:first-child{text-align:left}table.text td,table.text th{text-align:left}tr.fail td{color:#c92a2a}tr.ok td:first-child{color:#2b8a3e}
 .note{color:#495057;font-size:13px;max-width:900px}
 </style></head>
 <body>
@@ -268,9 +268,9 @@ ${perName}
 </table>
 ${s.openModel ? '<p class="note">Arrival-rate run: latency is measured from each request\'s intended send time, so a stalled server shows up in the percentiles instead of silently slowing the generator (coordinated omission). Raw figures are measured from the moment the request was written to a socket.</p>' : '<p class="note">Closed-model run (virtual users): each user waits for its response before sending again, so a server stall delays the senders and is under-represented in the percentiles. Use an arrival-rate executor to gate on latency.</p>'}
 <h2>Thresholds</h2>
-${thresholdRows ? `<table id="thresholds-table"><tr><th></th><th>metric</th><th>threshold</th><th>actual</th></tr>${thresholdRows}</table>` : '<p class="note">No thresholds.</p>'}
+${thresholdRows ? `<table id="thresholds-table" class="text"><tr><th></th><th>metric</th><th>threshold</th><th>actual</th></tr>${thresholdRows}</table>` : '<p class="note">No thresholds.</p>'}
 <h2>Checks</h2>
-${checkRows ? `<table><tr><th>check</th><th>passes</th><th>fails</th></tr>${checkRows}</table>` : '<p class="note">No checks.</p>'}
+${checkRows ? `<table class="text"><tr><th>check</th><th>passes</th><th>fails</th></tr>${checkRows}</table>` : '<p class="note">No checks.</p>'}
 <h2>Status codes</h2>
 <table><tr><th>status</th><th>count</th></tr>${Object.entries(s.statuses)
     .map(([k, v]) => `<tr><td>${esc(k)}</td><td>${v}</td></tr>`)
