@@ -323,13 +323,23 @@ export class Gateway implements AttemptOwner {
     const length = Number(req.headers['content-length']);
     if (IDEMPOTENT.has(x.method) && Number.isFinite(length) && length <= REPLAY_BUFFER_MAX) {
       const chunks: Buffer[] = [];
+      const stalled = setTimeout(() => {
+        req.pause();
+        x.res.shouldKeepAlive = false;
+        this.error(x, 408, 'request_timeout', 'the request body did not arrive in time');
+      }, this.env.UPSTREAM_BODY_TIMEOUT_MS);
       req.on('data', (c: Buffer) => chunks.push(c));
       req.once('end', () => {
+        clearTimeout(stalled);
+        if (x.done) return;
         x.body = Buffer.concat(chunks);
         x.replayable = true;
         this.forward(x);
       });
-      req.once('error', () => this.finish(x, 499));
+      req.once('error', () => {
+        clearTimeout(stalled);
+        this.finish(x, 499);
+      });
       return;
     }
     // Uploads (video) stream through: never buffered, so they cannot be replayed.

@@ -181,7 +181,10 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
     }
     this.#inst.breaker.failure(Date.now());
     if (CONNECT_ERRORS.has(code) && this.#owner.retry(x, code)) return;
-    if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT') {
+    if (code === 'UND_ERR_HEADERS_TIMEOUT' && x.body === x.req && !x.req.complete) {
+      // The upstream waited for a body the client never finished sending: the client's fault.
+      this.#owner.fail(x, 408, 'request_timeout', 'the request body did not arrive in time');
+    } else if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT') {
       this.#owner.fail(x, 504, 'upstream_timeout', `upstream ${this.#inst.id} did not answer in time`);
     } else {
       this.#owner.fail(x, 502, 'upstream_unavailable', `upstream ${this.#inst.id} failed: ${code}`);

@@ -1,6 +1,6 @@
 /** Real servers on 127.0.0.1:0 for the gateway's tests: upstreams, a JWKS endpoint, the gateway itself. */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, connect } from 'node:net';
 import { pino } from 'pino';
 import { parseGatewayEnv } from '../src/env.ts';
 import { Gateway } from '../src/gateway.ts';
@@ -86,5 +86,25 @@ export function admin(
     method,
     headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
     body: body === undefined ? undefined : JSON.stringify(body),
+  });
+}
+
+/** Sends a raw request line (paths fetch would normalise) and returns the status code. */
+export async function rawStatus(base: string, path: string, extraHeaders = ''): Promise<number> {
+  const url = new URL(base);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(url.port), url.hostname);
+    let data = '';
+    socket.setEncoding('latin1');
+    socket.on('data', (d: string) => {
+      data += d;
+    });
+    socket.on('error', reject);
+    socket.on('close', () => {
+      const m = /^HTTP\/1\.1 (\d{3})/.exec(data);
+      resolve(m ? Number(m[1]) : 0);
+    });
+    // Half-close after the head: a request announcing a body it never sends ends instead of hanging.
+    socket.end(`GET ${path} HTTP/1.1\r\nhost: gw\r\n${extraHeaders}connection: close\r\n\r\n`, 'latin1');
   });
 }

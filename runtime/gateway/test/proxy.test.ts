@@ -1,7 +1,14 @@
 import { createHash } from 'node:crypto';
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { echoUpstream, listen, startGateway, type TestGateway, type TestServer } from './helpers.ts';
+import {
+  echoUpstream,
+  listen,
+  rawStatus,
+  startGateway,
+  type TestGateway,
+  type TestServer,
+} from './helpers.ts';
 
 describe('gateway proxying', () => {
   let content: TestServer;
@@ -194,23 +201,3 @@ describe('graceful shutdown', () => {
     await slow.close();
   });
 });
-
-/** Sends a raw request line (paths fetch would normalise) and returns the status code. */
-export async function rawStatus(base: string, path: string, extraHeaders = ''): Promise<number> {
-  const { connect } = await import('node:net');
-  const url = new URL(base);
-  return new Promise((resolve, reject) => {
-    const socket = connect(Number(url.port), url.hostname);
-    let data = '';
-    socket.setEncoding('latin1');
-    socket.on('data', (d: string) => {
-      data += d;
-    });
-    socket.on('error', reject);
-    socket.on('close', () => {
-      const m = /^HTTP\/1\.1 (\d{3})/.exec(data);
-      resolve(m ? Number(m[1]) : 0);
-    });
-    socket.write(`GET ${path} HTTP/1.1\r\nhost: gw\r\n${extraHeaders}connection: close\r\n\r\n`, 'latin1');
-  });
-}
