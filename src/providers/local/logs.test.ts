@@ -1,0 +1,57 @@
+import { describe, expect, it } from 'vitest';
+import { parseStats } from './gateway-client.ts';
+import { matches, parseLine } from './logs.ts';
+
+describe('log lines', () => {
+  it('parses pino lines (numeric levels) and keeps non-JSON lines as messages', () => {
+    const e = parseLine(
+      '{"level":40,"time":1000,"msg":"slow","reqId":"r1","service":"content"}',
+      'x',
+      'content-1',
+    );
+    expect(e).toMatchObject({
+      level: 'warn',
+      time: 1000,
+      msg: 'slow',
+      reqId: 'r1',
+      service: 'content',
+      instance: 'content-1',
+    });
+    expect(parseLine('Error: boom', 'auth', 'auth-1', 5)).toMatchObject({
+      level: 'info',
+      msg: 'Error: boom',
+      time: 5,
+    });
+  });
+
+  it('filters by level, age and request id', () => {
+    const e = parseLine('{"level":50,"time":1000,"msg":"x","reqId":"abc"}', 's', 's-1');
+    expect(matches(e, { level: 'warn' })).toBe(true);
+    expect(matches(e, { level: 'fatal' })).toBe(false);
+    expect(matches(e, { sinceMs: 500 }, 2000)).toBe(false);
+    expect(matches(e, { sinceMs: 5000 }, 2000)).toBe(true);
+    expect(matches(e, { requestId: 'abc' })).toBe(true);
+    expect(matches(e, { requestId: 'zzz' })).toBe(false);
+  });
+});
+
+describe('gateway stats', () => {
+  it('accepts nested and list shapes', () => {
+    const leaf = { requests: 10, errors: 1, p50: 1, p95: 2, p99: 3 };
+    expect(
+      parseStats({ services: { api: { v1: leaf } } })
+        .get('api')
+        ?.get('v1'),
+    ).toMatchObject({ requests: 10, errorRate: 0.1 });
+    expect(
+      parseStats({ services: { api: { versions: { v2: leaf } } } })
+        .get('api')
+        ?.get('v2')?.p99,
+    ).toBe(3);
+    expect(
+      parseStats([{ service: 'api', version: 'v3', ...leaf }])
+        .get('api')
+        ?.get('v3')?.errors,
+    ).toBe(1);
+  });
+});
