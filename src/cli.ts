@@ -11,13 +11,18 @@ import { registerDemo } from './commands/demo.cmd.ts';
 import { registerDeploy } from './commands/deploy.cmd.ts';
 import { registerDocs } from './commands/docs.cmd.ts';
 import { registerDoctor } from './commands/doctor.cmd.ts';
+import { registerGraph } from './commands/graph.cmd.ts';
 import { registerInit } from './commands/init.cmd.ts';
 import { registerLoad } from './commands/load.cmd.ts';
 import { registerObservability } from './commands/observability.cmd.ts';
 import { registerOnprem } from './commands/onprem.cmd.ts';
 import { registerPipeline } from './commands/pipeline.cmd.ts';
+import { registerPlan } from './commands/plan.cmd.ts';
+import { registerPolicy } from './commands/policy.cmd.ts';
 import { registerRelease } from './commands/release.cmd.ts';
 import { registerSecrets } from './commands/secrets.cmd.ts';
+import { registerService } from './commands/service.cmd.ts';
+import { registerSynth } from './commands/synth.cmd.ts';
 import { registerUp } from './commands/up.cmd.ts';
 
 /** Injected by scripts/build.ts; undefined when the sources run unbundled (tests, docs generator). */
@@ -66,6 +71,7 @@ export function buildProgram(): Command {
   registerDoctor(program);
   registerAudit(program);
   registerObservability(program);
+  registerService(program);
   registerPipeline(program);
   registerSecrets(program);
   registerUp(program);
@@ -76,6 +82,10 @@ export function buildProgram(): Command {
   registerLoad(program);
   registerDeploy(program);
   registerCanary(program);
+  registerSynth(program);
+  registerPolicy(program);
+  registerPlan(program);
+  registerGraph(program);
 
   program.addHelpText(
     'after',
