@@ -83,7 +83,8 @@ async function readValue(ctx: CommandContext, name: string, opts: { fromFile?: s
       'MISSING_FLAG',
     );
   const { password } = await import('@inquirer/prompts');
-  return password({ message: `Value for ${name} (hidden):`, mask: false });
+  // The prompt goes to stderr so stdout stays clean for --json.
+  return password({ message: `Value for ${name} (hidden):`, mask: false }, { output: process.stderr });
 }
 
 export async function secretsSet(

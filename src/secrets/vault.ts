@@ -120,7 +120,12 @@ export class VaultBackend implements SecretsBackend {
         },
       );
     }
-    if (res.status === 404 || res.ok) return res;
+    if (res.status === 404) {
+      // Callers only look at the status of a 404; release the connection.
+      await res.body?.cancel().catch(() => {});
+      return res;
+    }
+    if (res.ok) return res;
     // Vault error bodies are {errors: [...]}; they never echo secret values, so they are safe to show.
     let detail = '';
     try {
