@@ -4,7 +4,7 @@
  * tsc's per-file output; npm dependencies other than commander stay external so native modules and
  * heavy SDKs load from node_modules only in the commands that need them.
  */
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 
@@ -18,10 +18,13 @@ const external = Object.keys({ ...pkg.dependencies, ...pkg.devDependencies })
   .filter((name) => name !== 'commander')
   .flatMap((name) => [name, `${name}/*`]);
 
-rmSync(join(root, 'dist', 'cli'), { recursive: true, force: true });
+// Build beside the live output and swap it in, so a CLI running during a rebuild (tests, a second
+// terminal) never finds dist/cli half-written.
+const outdir = join(root, 'dist', 'cli');
+const staging = `${outdir}.new-${process.pid}`;
 await build({
   entryPoints: [join(root, 'src', 'cli.ts')],
-  outdir: join(root, 'dist', 'cli'),
+  outdir: staging,
   bundle: true,
   splitting: true,
   minify: true,
@@ -33,3 +36,12 @@ await build({
   define: { PLATFORMCTL_VERSION: JSON.stringify(pkg.version) },
   logLevel: 'warning',
 });
+const retired = `${outdir}.old-${process.pid}`;
+rmSync(retired, { recursive: true, force: true });
+try {
+  renameSync(outdir, retired);
+} catch {
+  // first build: nothing to retire
+}
+renameSync(staging, outdir);
+rmSync(retired, { recursive: true, force: true });
