@@ -1,0 +1,272 @@
+/**
+ * The local provider end to end, through bin/platformctl, against the fixture service (which
+ * follows the runtime contract and doubles as a minimal gateway). Ports come from freePort().
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort, isPortFree } from '../../src/core/ports.ts';
+import { BIN, REPO_ROOT, runCli, workspace } from '../helpers/cli.ts';
+
+const FIXTURE = join(REPO_ROOT, 'test', 'fixtures', 'local', 'fixture-service');
+
+interface Instance {
+  id: string;
+  service: string;
+  pid?: number;
+  port: number;
+  state: string;
+  restarts: number;
+  lastLogLines?: string[];
+}
+interface Status {
+  running: boolean;
+  gatewayUrl?: string;
+  services: { name: string; healthy: boolean; versions: string[]; instances: Instance[] }[];
+}
+
+async function platformYaml(extra: Record<string, string> = {}): Promise<{ yaml: string; ports: number[] }> {
+  const ports = [await freePort(), await freePort(), await freePort()];
+  const env = Object.entries(extra)
+    .map(([k, v]) => `\n      ${k}: "${v}"`)
+    .join('');
+  const yaml = `apiVersion: platformctl/v1
+name: fixture
+environments:
+  dev: { cloud: aws, region: eu-west-1, provider: local }
+services:
+  gateway:
+    path: ${FIXTURE}
+    port: ${ports[0]}
+    kind: gateway
+    dependsOn: [api, store]
+  api:
+    path: ${FIXTURE}
+    port: ${ports[1]}
+    routes: [/api]
+  store:
+    path: ${FIXTURE}
+    port: ${ports[2]}
+    routes: [/store]
+    dependsOn: [api]${env ? `\n    env:${env}` : ''}
+`;
+  return { yaml, ports };
+}
+
+function alive(pid: number | undefined): boolean {
+  if (!pid) return false;
+  try {
+    process.kill(pid, 0);
+    return !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+async function status(dir: string): Promise<Status> {
+  const r = await runCli(['status', '--json'], { cwd: dir });
+  expect(r.exitCode, r.stderr).toBe(0);
+  return JSON.parse(r.stdout) as Status;
+}
+
+function instances(st: Status): Instance[] {
+  return st.services.flatMap((s) => s.instances);
+}
+
+async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T | undefined>,
+  tries = 100,
+  delayMs = 100,
+): Promise<T> {
+  for (let i = 0; i < tries; i++) {
+    const v = await fn().catch(() => undefined);
+    if (v !== undefined) return v;
+    await new Promise((r) => setTimeout(r, delayMs));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+describe('platformctl up/status/scale/logs/down on fixture services', () => {
+  let ws: ReturnType<typeof workspace>;
+  let ports: number[];
+  let gateway: string;
+
+  beforeAll(async () => {
+    const p = await platformYaml();
+    ports = p.ports;
+    ws = workspace({ 'platform.yaml': p.yaml });
+  });
+
+  afterAll(async () => {
+    await runCli(['down'], { cwd: ws.dir });
+    ws.dispose();
+  });
+
+  it('up --detach starts every service in order and returns once they are ready', async () => {
+    const r = await runCli(['up', '--detach'], { cwd: ws.dir });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`http://127.0.0.1:${ports[0]}`);
+    const st = await status(ws.dir);
+    expect(st.running).toBe(true);
+    expect(st.services.map((s) => [s.name, s.healthy])).toEqual([
+      ['gateway', true],
+      ['api', true],
+      ['store', true],
+    ]);
+    gateway = st.gatewayUrl as string;
+    expect(gateway).toBe(`http://127.0.0.1:${ports[0]}`);
+    const version = st.services.find((s) => s.name === 'api')?.versions[0] as string;
+    const manifest = JSON.parse(
+      readFileSync(join(ws.dir, '.platform', 'releases', 'api', version, 'manifest.json'), 'utf8'),
+    );
+    expect(manifest).toMatchObject({ service: 'api', entry: 'main.mjs' });
+    expect(manifest.checksum).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('serves through the gateway and keeps acknowledged writes across a kill -9', async () => {
+    expect((await fetch(`${gateway}/api/hello`)).status).toBe(200);
+    for (let i = 0; i < 3; i++) {
+      const res = await fetch(`${gateway}/store/items`, { method: 'POST', body: `item ${i}` });
+      expect(res.status).toBe(201);
+    }
+    const before = instances(await status(ws.dir)).find((i) => i.id === 'store-1') as Instance;
+    process.kill(before.pid as number, 'SIGKILL');
+    const count = await waitFor('store to serve again', async () => {
+      const res = await fetch(`${gateway}/store/items`);
+      return res.status === 200 ? ((await res.json()) as { count: number }).count : undefined;
+    });
+    expect(count).toBe(3);
+    const after = instances(await status(ws.dir)).find((i) => i.id === 'store-1') as Instance;
+    expect(after.pid).not.toBe(before.pid);
+    expect(after.restarts).toBe(1);
+    expect(after.state).toBe('ready');
+  });
+
+  it('a second up is idempotent: nothing restarts', async () => {
+    const pids = instances(await status(ws.dir)).map((i) => i.pid);
+    const r = await runCli(['up', '--detach'], { cwd: ws.dir });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stderr).toContain('already running');
+    expect(instances(await status(ws.dir)).map((i) => i.pid)).toEqual(pids);
+  });
+
+  it('scale adds an instance the gateway balances to', async () => {
+    const r = await runCli(['scale', 'api', '2', '--json'], { cwd: ws.dir });
+    expect(r.exitCode, r.stderr).toBe(0);
+    const api = (await status(ws.dir)).services.find((s) => s.name === 'api');
+    expect(api?.instances.map((i) => [i.id, i.state])).toEqual([
+      ['api-1', 'ready'],
+      ['api-2', 'ready'],
+    ]);
+    const seen = new Set<string>();
+    for (let i = 0; i < 10; i++)
+      seen.add(((await (await fetch(`${gateway}/api/x`)).json()) as { instance: string }).instance);
+    expect([...seen].sort()).toEqual(['api-1', 'api-2']);
+  });
+
+  it('logs filter by request id across services and by level', async () => {
+    await fetch(`${gateway}/api/traced`, { headers: { 'x-request-id': 'req-e2e-42' } });
+    await fetch(`${gateway}/store/fail`, { headers: { 'x-request-id': 'req-e2e-43' } });
+    const byId = await runCli(['logs', 'all', '--request-id', 'req-e2e-42', '--json'], { cwd: ws.dir });
+    expect(byId.exitCode, byId.stderr).toBe(0);
+    const lines = byId.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { reqId: string; service: string });
+    expect(lines.length).toBeGreaterThan(0);
+    expect(lines.every((l) => l.reqId === 'req-e2e-42' && l.service === 'api')).toBe(true);
+    const warn = await runCli(['logs', 'store', '--level', 'error', '--since', '5m'], { cwd: ws.dir });
+    expect(warn.stdout).toContain('failing on purpose');
+    expect(warn.stdout).not.toContain('listening');
+  });
+
+  it('down stops everything and leaves no process and no port behind', async () => {
+    const pids = instances(await status(ws.dir)).map((i) => i.pid);
+    const r = await runCli(['down'], { cwd: ws.dir });
+    expect(r.exitCode, r.stderr).toBe(0);
+    for (const pid of pids) expect(alive(pid)).toBe(false);
+    for (const port of ports) expect(await isPortFree(port)).toBe(true);
+    expect(existsSync(join(ws.dir, '.platform', 'state.json'))).toBe(false);
+    expect((await status(ws.dir)).running).toBe(false);
+  });
+});
+
+describe('failures', () => {
+  it('a service crashing at start ends in crash-loop with its last log lines, exit 1', async () => {
+    const p = await platformYaml({ FIXTURE_CRASH_AT_START: '1' });
+    const ws = workspace({ 'platform.yaml': p.yaml });
+    try {
+      const r = await runCli(['up', '--detach'], { cwd: ws.dir });
+      expect(r.exitCode).toBe(1);
+      expect(r.stderr).toMatch(/store-1 keeps crashing/);
+      expect(r.stderr).toContain('crashing at start as asked');
+      const st = await status(ws.dir);
+      const store = instances(st).find((i) => i.id === 'store-1') as Instance;
+      expect(store.state).toBe('crash-loop');
+      expect(store.lastLogLines?.join('\n')).toContain('FIXTURE_CRASH_AT_START');
+      // Its dependents were never started.
+      expect(instances(st).some((i) => i.service === 'gateway')).toBe(false);
+    } finally {
+      await runCli(['down'], { cwd: ws.dir });
+      ws.dispose();
+    }
+  });
+
+  it('a busy port is reported with the process holding it', async () => {
+    const p = await platformYaml();
+    const ws = workspace({ 'platform.yaml': p.yaml });
+    const holder: Server = createServer();
+    await new Promise<void>((r) => holder.listen(p.ports[1], '127.0.0.1', () => r()));
+    try {
+      const r = await runCli(['up', '--detach'], { cwd: ws.dir });
+      expect(r.exitCode).toBe(1);
+      expect(r.stderr).toContain(
+        `port ${p.ports[1]} for api (instance 1) is already in use by process ${process.pid}`,
+      );
+      expect(r.stderr).toContain('hint:');
+    } finally {
+      await new Promise((r) => holder.close(r));
+      await runCli(['down'], { cwd: ws.dir });
+      ws.dispose();
+    }
+  });
+
+  it('foreground up streams logs and Ctrl-C stops everything', async () => {
+    const p = await platformYaml();
+    const ws = workspace({ 'platform.yaml': p.yaml });
+    try {
+      const child = spawn(process.execPath, [BIN, 'up'], { cwd: ws.dir, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d) => {
+        stdout += d;
+      });
+      child.stderr.on('data', (d) => {
+        stderr += d;
+      });
+      const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
+      await waitFor(
+        'the platform to be up',
+        async () => (stderr.includes('the platform is up') ? true : undefined),
+        300,
+      );
+      await waitFor(
+        'a streamed log line',
+        async () => (stdout.includes('listening') ? true : undefined),
+        100,
+      );
+      const pids = instances(await status(ws.dir)).map((i) => i.pid);
+      expect(pids).toHaveLength(3);
+      child.kill('SIGINT');
+      expect(await exited).toBe(0);
+      for (const pid of pids) expect(alive(pid)).toBe(false);
+      for (const port of p.ports) expect(await isPortFree(port)).toBe(true);
+    } finally {
+      await runCli(['down'], { cwd: ws.dir });
+      ws.dispose();
+    }
+  });
+});
