@@ -8,7 +8,8 @@ import type { PlatformConfig, StepSpec } from '../core/config/schema.ts';
 
 export const ARCHITECTURE_COMMAND = 'platformctl docs generate --only architecture';
 
-const id = (name: string) => name.replace(/[^A-Za-z0-9_]/g, '_');
+// `end` is a Mermaid keyword; any other service name is a valid id once dashes become underscores.
+const id = (name: string) => (name === 'end' ? 'end_' : name.replace(/[^A-Za-z0-9_]/g, '_'));
 // Mermaid labels: quoted, line breaks as <br/> (literal newlines render differently across versions).
 const label = (text: string) => `"${text.replace(/"/g, '#quot;').replace(/\n/g, '<br/>')}"`;
 
@@ -58,6 +59,7 @@ function dataStores(config: PlatformConfig, env: string): string[] {
   let bus = false;
   for (const [name, s] of Object.entries(config.services)) {
     const d = dataOf(s.path);
+    if (!d.db && !d.blobs && !d.publishes && !d.consumes) continue;
     lines.push(`  ${id(name)}[${label(name)}]`);
     if (d.db) lines.push(`  ${id(name)} --> ${id(name)}_db[(${label(`${dbKind}: ${name}`)})]`);
     if (d.blobs) lines.push(`  ${id(name)} --> ${id(name)}_blobs[(${label(`${blobKind}: ${name}`)})]`);
