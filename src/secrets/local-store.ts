@@ -3,7 +3,7 @@
  * replaced atomically on every write. Names and metadata are plain; each value is sealed with
  * AES-256-GCM under the master key with its own nonce and (env, name) as AAD.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { ExitCode, PlatformError } from '../core/errors.ts';
@@ -77,6 +77,8 @@ function corrupt(file: string): PlatformError {
 }
 
 export function writeStore(root: string, store: StoreFile): void {
+  // Owner-only directory too: file names reveal which environments have secrets.
+  mkdirSync(secretsDir(root), { recursive: true, mode: 0o700 });
   writeFileAtomic(storePath(root, store.env), `${JSON.stringify(store, null, 2)}\n`, 0o600);
 }
 

@@ -40,6 +40,7 @@ describe('local encrypted store', () => {
     await new LocalBackend(root, {}).set('dev', 'a.B', 'x');
     expect(mode(storePath(root, 'dev'))).toBe(0o600);
     expect(mode(keyFilePath(root))).toBe(0o600);
+    expect(mode(join(root, '.platform/secrets'))).toBe(0o700);
   });
 
   it('refuses a key file others can read, with a chmod hint', async () => {
