@@ -53,10 +53,14 @@ function brokerWanted(env: EnvironmentSpec): boolean {
   return env.provider === 'kubernetes' || env.backends.bus === 'rabbitmq';
 }
 
-/** Removes only what a previous synth wrote, so stale stacks never linger beside new ones. */
-function clean(outdir: string): void {
-  rmSync(join(outdir, 'stacks'), { recursive: true, force: true });
+/**
+ * Clears what a new synth makes stale: the manifest and the saved plans of the stacks being
+ * rewritten. Stack directories stay (their `.terraform/` provider cache is expensive to refill);
+ * the manifest alone says which stacks are current.
+ */
+function clean(outdir: string, specs: StackSpec[]): void {
   rmSync(join(outdir, 'manifest.json'), { force: true });
+  for (const spec of specs) rmSync(join(outdir, 'stacks', spec.name, 'plan.tfplan'), { force: true });
 }
 
 function countResources(file: string): number {
@@ -114,10 +118,10 @@ function build(app: App, config: PlatformConfig, options: SynthOptions): StackSp
 
 /** Synthesizes the selected stacks into `options.outdir`. */
 export function synthesize(config: PlatformConfig, options: SynthOptions): SynthResult {
-  clean(options.outdir);
   mkdirSync(options.outdir, { recursive: true });
   const app = new App({ outdir: options.outdir, stackTraces: false });
   const specs = build(app, config, options);
+  clean(options.outdir, specs);
   app.synth();
   const stacks: SynthesizedStack[] = specs.map((spec) => {
     const file = join('stacks', spec.name, 'cdk.tf.json');
