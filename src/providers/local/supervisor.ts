@@ -111,6 +111,8 @@ export class Supervisor {
   private plans = new Map<string, ServicePlan>();
   private order: string[] = [];
   private gatewaySignature = '';
+  /** Per gateway instance: service → signature of what it was last told. */
+  private readonly pushed = new Map<string, Map<string, string>>();
   private gatewaySync: Promise<void> = Promise.resolve();
   private healthTimer: NodeJS.Timeout | undefined;
   private record: SupervisorRecord | undefined;
@@ -316,6 +318,8 @@ export class Supervisor {
       closeSync(fd);
     }
     m.child = child;
+    // A (re)started gateway reads GATEWAY_CONFIG; forget what its previous process was told.
+    if (m.spec.kind === 'gateway') this.pushed.delete(m.rec.id);
     m.spawnedAt = Date.now();
     m.readyThisRun = false;
     m.rec.pid = child.pid;
@@ -490,26 +494,37 @@ export class Supervisor {
       if (this.closed || ![...this.plans.values()].some((p) => p.kind === 'gateway')) return;
       const config = this.gatewayConfig();
       const signature = JSON.stringify(config.services);
-      if (!force && signature === this.gatewaySignature) return;
-      this.writeGatewayConfig();
+      if (signature !== this.gatewaySignature) {
+        this.writeGatewayConfig();
+        this.gatewaySignature = signature;
+      }
       const gateways = [...this.instances.values()].filter(
         (m) => m.spec.kind === 'gateway' && m.rec.state === 'ready',
       );
-      let ok = gateways.length > 0;
-      for (const g of gateways) {
-        const admin = new GatewayAdmin(g.rec.url, this.options.token);
-        for (const [service, s] of Object.entries(config.services)) {
-          try {
-            await admin.setInstances(service, s.instances);
-            const traffic = this.services.get(service)?.traffic;
-            if (traffic) await admin.setTraffic(service, traffic);
-          } catch {
-            ok = false;
-          }
-        }
-      }
-      // A gateway that starts later reads the file; remember only what every live gateway accepted.
-      if (ok || gateways.length === 0) this.gatewaySignature = signature;
+      // Push only the services whose instances or traffic changed for each live gateway, all in
+      // parallel: this is on the path from "restart ready" to "serving through the gateway".
+      await Promise.all(
+        gateways.map(async (g) => {
+          const admin = new GatewayAdmin(g.rec.url, this.options.token);
+          const pushed = this.pushed.get(g.rec.id) ?? new Map<string, string>();
+          this.pushed.set(g.rec.id, pushed);
+          await Promise.all(
+            Object.entries(config.services).map(async ([service, s]) => {
+              const traffic = this.services.get(service)?.traffic;
+              const sig = JSON.stringify([s.instances, traffic]);
+              if (!force && pushed.get(service) === sig) return;
+              try {
+                await admin.setInstances(service, s.instances);
+                if (traffic) await admin.setTraffic(service, traffic);
+                pushed.set(service, sig);
+              } catch {
+                // Retried on the next sync; a restarting gateway reads the file anyway.
+                pushed.delete(service);
+              }
+            }),
+          );
+        }),
+      );
     });
     return this.gatewaySync;
   }
@@ -653,10 +668,9 @@ export class Supervisor {
     this.setState(m, 'stopping');
     signalGroup(child.pid, 'SIGTERM');
     const deadline = this.options.stopTimeoutMs ?? 12_000;
-    const timedOut = await Promise.race([m.exited?.then(() => false), sleep(deadline).then(() => true)]);
-    if (timedOut) {
+    if (!(await exitedWithin(m, deadline))) {
       signalGroup(child.pid, 'SIGKILL');
-      await Promise.race([m.exited, sleep(2000)]);
+      await exitedWithin(m, 2000);
     }
     m.rec.state = 'stopped';
     m.rec.pid = undefined;
@@ -718,6 +732,19 @@ export function depthLevels(plans: ServicePlan[]): ServicePlan[][] {
     levels[d] = level;
   }
   return levels.filter(Boolean);
+}
+
+/** Waits for the instance's process to exit, at most `ms` (the timer never outlives the wait). */
+async function exitedWithin(m: Managed, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((r) => {
+    timer = setTimeout(() => r(false), ms);
+  });
+  try {
+    return await Promise.race([(m.exited ?? Promise.resolve()).then(() => true), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 function idNumber(id: string): number {
