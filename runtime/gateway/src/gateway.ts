@@ -9,11 +9,13 @@ import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { propagationOnly, type Tracing } from '../../lib/tracing.ts';
+import { AccessLog } from './access-log.ts';
 import { handleAdmin } from './admin-api.ts';
 import type { GatewaySettings } from './env.ts';
 import { FaultTable } from './faults.ts';
 import type { GatewayConfig } from './gateway-config.ts';
 import { requestIdFrom, upstreamHeaders } from './headers.ts';
+import { idOnlySpan } from './ids.ts';
 import { bearerToken, JwtVerifier } from './jwt.ts';
 import { GatewayMetrics } from './metrics.ts';
 import { type AttemptOwner, type Exchange, UpstreamAttempt } from './proxy.ts';
@@ -56,7 +58,7 @@ export class Gateway implements AttemptOwner {
   defaultRateLimit: RateLimit;
   inFlight = 0;
   shuttingDown = false;
-  readonly #accessLog: boolean;
+  readonly #accessLog: AccessLog;
   #drained: (() => void) | undefined;
 
   constructor(opts: GatewayOptions) {
@@ -65,7 +67,7 @@ export class Gateway implements AttemptOwner {
     this.settings = settings;
     this.env = env;
     this.logger = opts.logger;
-    this.#accessLog = env.ACCESS_LOG;
+    this.#accessLog = new AccessLog(opts.logger, env.ACCESS_LOG);
     this.metrics = opts.metrics ?? new GatewayMetrics();
     this.tracing = opts.tracing ?? propagationOnly;
     this.routes = new RoutingTable(config.routes);
@@ -142,13 +144,10 @@ export class Gateway implements AttemptOwner {
     const path = q === -1 ? url : url.slice(0, q);
     const method = req.method ?? 'GET';
     const parent = req.headers.traceparent;
-    const span = this.tracing.startServerSpan(
-      `gateway ${method}`,
-      typeof parent === 'string' ? parent : undefined,
-      {
-        'http.method': method,
-      },
-    );
+    const traceparent = typeof parent === 'string' ? parent : undefined;
+    const span = this.tracing.enabled
+      ? this.tracing.startServerSpan(`gateway ${method}`, traceparent, { 'http.method': method })
+      : idOnlySpan(traceparent);
     const x: Exchange = {
       req,
       res,
@@ -471,24 +470,21 @@ export class Gateway implements AttemptOwner {
       if (x.instance) span.setAttribute('gateway.upstream', x.instance.id);
     }
     span.end(status >= 500);
-    if (this.#accessLog) {
-      this.logger.info(
-        {
-          reqId: x.requestId,
-          traceId: span.traceId,
-          method: x.method,
-          path: x.path,
-          status,
-          durationMs: Math.round(ms * 1000) / 1000,
-          service: serviceName || undefined,
-          version: version || undefined,
-          instance: x.instance?.id,
-          attempts: x.attempts || undefined,
-          userId: x.identity?.userId,
-          error: x.errorCode,
-        },
-        'request',
-      );
+    if (this.#accessLog.enabled) {
+      this.#accessLog.write({
+        reqId: x.requestId,
+        traceId: span.traceId,
+        method: x.method,
+        path: x.path,
+        status,
+        durationMs: Math.round(ms * 1000) / 1000,
+        service: serviceName,
+        version,
+        instance: x.instance?.id,
+        attempts: x.attempts,
+        userId: x.identity?.userId,
+        error: x.errorCode,
+      });
     }
     if (--this.inFlight === 0 && this.#drained) this.#drained();
   }

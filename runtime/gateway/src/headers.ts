@@ -1,6 +1,6 @@
 /** Header handling for proxying: hop-by-hop stripping, forwarding headers, request ids. */
-import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
+import { uuid } from './ids.ts';
 
 /** RFC 9110 §7.6.1 connection-specific headers, plus ones undici refuses or the gateway owns. */
 const HOP_BY_HOP = new Set([
@@ -33,7 +33,7 @@ const GATEWAY_OWNED = new Set([
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 export function requestIdFrom(value: string | string[] | undefined): string {
-  return typeof value === 'string' && REQUEST_ID.test(value) ? value : randomUUID();
+  return typeof value === 'string' && REQUEST_ID.test(value) ? value : uuid();
 }
 
 function connectionTokens(value: string | string[] | undefined): Set<string> | undefined {

@@ -1,0 +1,295 @@
+/**
+ * bench:runtime:gateway — wrk through the gateway vs through nginx proxying the same upstream.
+ *
+ * The upstream is its own nginx instance answering `return 200` (so the upstream is never the
+ * bottleneck and costs both proxies the same). The reference proxy is a second nginx instance
+ * with one worker, keep-alive to the upstream and an access log, against the gateway (one Node
+ * process, undici keep-alive pool, pino access log). A third contender, a minimal node:http +
+ * http.request proxy with a keep-alive agent, shows what undici's dispatch path buys over the
+ * obvious Node implementation, and a node:http server answering by itself (no proxying) gives the
+ * ceiling of any proxy built on Node's HTTP stack on this machine. Phases alternate per round (nginx, gateway, node:http, ...)
+ * after a warm-up each, so background noise on the shared machine hits all alike; the ratio of
+ * the medians is the figure. Targets: gateway >= 0.5 × nginx req/s, p99 <= 2 × nginx p99.
+ *
+ * Env: DURATION (10s), THREADS (2), CONNECTIONS (50), ROUNDS (2), WARMUP (2s).
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort } from '../src/core/ports.ts';
+import { median, printTable, writeResult } from './harness.ts';
+
+const DURATION = process.env.DURATION ?? '10s';
+const WARMUP = process.env.WARMUP ?? '2s';
+const THREADS = Number(process.env.THREADS ?? 2);
+const CONNECTIONS = Number(process.env.CONNECTIONS ?? 50);
+const ROUNDS = Number(process.env.ROUNDS ?? 2);
+const RPS_TARGET = 0.5;
+const P99_TARGET = 2;
+const GATEWAY_MAIN = join(import.meta.dirname, '..', 'runtime', 'gateway', 'src', 'main.ts');
+
+interface WrkResult {
+  rps: number;
+  p50Ms: number;
+  p90Ms: number;
+  p99Ms: number;
+  requests: number;
+  errors: number;
+  non2xx: number;
+}
+
+function which(bin: string): boolean {
+  try {
+    execFileSync('sh', ['-c', `command -v ${bin}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function toMs(value: string, unit: string): number {
+  const n = Number(value);
+  return unit === 'us' ? n / 1000 : unit === 's' ? n * 1000 : unit === 'm' ? n * 60_000 : n;
+}
+
+function parseWrk(out: string): WrkResult {
+  const pct = (p: string) => {
+    const m = new RegExp(`^\\s*${p}%\\s+([\\d.]+)(us|ms|s|m)\\s*$`, 'm').exec(out);
+    return m ? toMs(m[1] as string, m[2] as string) : Number.NaN;
+  };
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? Number.NaN);
+  const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
+  const errs = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+  const errors = errs ? errs.slice(1).reduce((a, b) => a + Number(b), 0) : 0;
+  const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
+  return { rps, p50Ms: pct('50'), p90Ms: pct('90'), p99Ms: pct('99'), requests, errors, non2xx };
+}
+
+function wrk(url: string, duration: string): WrkResult {
+  const out = execFileSync('wrk', [`-t${THREADS}`, `-c${CONNECTIONS}`, `-d${duration}`, '--latency', url], {
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
+  return parseWrk(out);
+}
+
+function nginxConf(dir: string, name: string, server: string): string {
+  const prefix = join(dir, name);
+  rmSync(prefix, { recursive: true, force: true });
+  execFileSync('mkdir', ['-p', join(prefix, 'logs'), join(prefix, 'tmp')]);
+  const file = join(prefix, 'nginx.conf');
+  writeFileSync(
+    file,
+    `worker_processes 1;
+daemon off;
+pid ${prefix}/nginx.pid;
+error_log ${prefix}/logs/error.log warn;
+events { worker_connections 4096; }
+http {
+  client_body_temp_path ${prefix}/tmp/body;
+  proxy_temp_path ${prefix}/tmp/proxy;
+  fastcgi_temp_path ${prefix}/tmp/fastcgi;
+  uwsgi_temp_path ${prefix}/tmp/uwsgi;
+  scgi_temp_path ${prefix}/tmp/scgi;
+  keepalive_requests 1000000;
+${server}
+}
+`,
+  );
+  return file;
+}
+
+async function waitForHttp(url: string, child?: ChildProcess): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    if (child && child.exitCode !== null) throw new Error(`${url}: process exited with ${child.exitCode}`);
+    try {
+      const r = await fetch(url);
+      await r.arrayBuffer();
+      if (r.ok) return;
+    } catch {
+      // not up yet
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`${url} did not come up`);
+}
+
+const NODE_HTTP_PROXY = `
+const http = require('node:http');
+const [port, upstream] = [Number(process.env.PORT), new URL(process.env.UPSTREAM)];
+const agent = new http.Agent({ keepAlive: true, maxSockets: 128 });
+http.createServer((req, res) => {
+  const headers = { ...req.headers, 'x-forwarded-for': req.socket.remoteAddress };
+  delete headers.connection;
+  const up = http.request({ host: upstream.hostname, port: upstream.port, path: req.url, method: req.method, headers, agent }, (ur) => {
+    res.writeHead(ur.statusCode, ur.headers);
+    ur.pipe(res);
+  });
+  up.on('error', () => { res.writeHead(502); res.end(); });
+  req.pipe(up);
+}).listen(port, '127.0.0.1');
+`;
+
+/** Not a proxy: the ceiling of any proxy built on node:http on this machine. */
+const NODE_HELLO = `
+require('node:http').createServer((req, res) => {
+  res.writeHead(200, { 'content-type': 'text/plain', 'content-length': 3 });
+  res.end('ok\\n');
+}).listen(Number(process.env.PORT), '127.0.0.1');
+`;
+
+async function main(): Promise<void> {
+  for (const bin of ['wrk', 'nginx']) {
+    if (!which(bin)) {
+      console.error(`${bin} is not installed: apt-get install -y ${bin}`);
+      process.exit(1);
+    }
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'bench-gateway-'));
+  const children: ChildProcess[] = [];
+  const cleanup = () => {
+    for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+  };
+  process.on('exit', cleanup);
+  try {
+    const [upPort, nginxPort, gwPort, nodePort, helloPort] = [
+      await freePort(),
+      await freePort(),
+      await freePort(),
+      await freePort(),
+      await freePort(),
+    ];
+    const upstream = `http://127.0.0.1:${upPort}`;
+
+    const upConf = nginxConf(
+      dir,
+      'upstream',
+      `  access_log off;
+  server { listen 127.0.0.1:${upPort} reuseport; location / { return 200 "ok\\n"; } }`,
+    );
+    const proxyConf = nginxConf(
+      dir,
+      'proxy',
+      `  access_log ${dir}/proxy/logs/access.log;
+  upstream up { server 127.0.0.1:${upPort}; keepalive 128; }
+  server {
+    listen 127.0.0.1:${nginxPort};
+    location / {
+      proxy_pass http://up;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header X-Request-Id $request_id;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+    }
+  }`,
+    );
+    for (const conf of [upConf, proxyConf]) {
+      const c = spawn('nginx', ['-p', dir, '-c', conf], { stdio: ['ignore', 'ignore', 'inherit'] });
+      children.push(c);
+    }
+    await waitForHttp(`${upstream}/`);
+    await waitForHttp(`http://127.0.0.1:${nginxPort}/`);
+
+    const gwConfig = join(dir, 'gateway.json');
+    writeFileSync(
+      gwConfig,
+      JSON.stringify({
+        routes: [{ prefix: '/', service: 'up', auth: 'none' }],
+        services: { up: { instances: [{ id: 'up-1', url: upstream, version: 'v1' }] } },
+      }),
+    );
+    const gwLog = openSync(join(dir, 'gateway.log'), 'w');
+    const gw = spawn(
+      process.execPath,
+      [...(process.env.GATEWAY_NODE_ARGS?.split(' ').filter(Boolean) ?? []), GATEWAY_MAIN],
+      {
+        env: {
+          ...process.env,
+          PORT: String(gwPort),
+          GATEWAY_CONFIG: gwConfig,
+          DATA_DIR: join(dir, 'gw-data'),
+        },
+        stdio: ['ignore', gwLog, 'inherit'],
+      },
+    );
+    children.push(gw);
+    const nodeProxy = spawn(process.execPath, ['-e', NODE_HTTP_PROXY], {
+      env: { ...process.env, PORT: String(nodePort), UPSTREAM: upstream },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    children.push(nodeProxy);
+    const hello = spawn(process.execPath, ['-e', NODE_HELLO], {
+      env: { ...process.env, PORT: String(helloPort) },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    children.push(hello);
+    await waitForHttp(`http://127.0.0.1:${gwPort}/readyz`, gw);
+    await waitForHttp(`http://127.0.0.1:${nodePort}/`, nodeProxy);
+    await waitForHttp(`http://127.0.0.1:${helloPort}/`, hello);
+
+    const targets = {
+      nginx: `http://127.0.0.1:${nginxPort}/bench`,
+      gateway: `http://127.0.0.1:${gwPort}/bench`,
+      'node:http proxy': `http://127.0.0.1:${nodePort}/bench`,
+      'node:http hello (no proxy)': `http://127.0.0.1:${helloPort}/bench`,
+    } as const;
+    const runs: Record<string, WrkResult[]> = Object.fromEntries(Object.keys(targets).map((k) => [k, []]));
+    for (let round = 1; round <= ROUNDS; round++) {
+      for (const [name, url] of Object.entries(targets)) {
+        wrk(url, WARMUP);
+        const r = wrk(url, DURATION);
+        runs[name]?.push(r);
+        console.error(
+          `round ${round} ${name}: ${r.rps.toFixed(0)} req/s, p99 ${r.p99Ms.toFixed(2)} ms, errors ${r.errors}, non-2xx ${r.non2xx}`,
+        );
+      }
+    }
+
+    const summary = Object.fromEntries(
+      Object.entries(runs).map(([name, rs]) => [
+        name,
+        {
+          rps: median(rs.map((r) => r.rps)),
+          p50Ms: median(rs.map((r) => r.p50Ms)),
+          p99Ms: median(rs.map((r) => r.p99Ms)),
+          errors: rs.reduce((a, r) => a + r.errors + r.non2xx, 0),
+        },
+      ]),
+    ) as Record<string, { rps: number; p50Ms: number; p99Ms: number; errors: number }>;
+    const ref = summary.nginx!;
+    const rows = Object.entries(summary).map(([name, s]) => [
+      name,
+      s.rps.toFixed(0),
+      (s.rps / ref.rps).toFixed(2),
+      s.p50Ms.toFixed(2),
+      s.p99Ms.toFixed(2),
+      (s.p99Ms / ref.p99Ms).toFixed(2),
+      s.errors,
+    ]);
+    printTable(['proxy', 'req/s', 'vs nginx', 'p50 ms', 'p99 ms', 'p99 vs nginx', 'errors'], rows);
+    const gwS = summary.gateway!;
+    const rpsRatio = gwS.rps / ref.rps;
+    const p99Ratio = gwS.p99Ms / ref.p99Ms;
+    const command = `wrk -t${THREADS} -c${CONNECTIONS} -d${DURATION} --latency <proxy>/bench`;
+    const file = writeResult('runtime-gateway', {
+      command,
+      rounds: ROUNDS,
+      summary,
+      runs,
+      rpsRatio,
+      p99Ratio,
+      targets: { rpsRatio: RPS_TARGET, p99Ratio: P99_TARGET },
+      met: rpsRatio >= RPS_TARGET && p99Ratio <= P99_TARGET,
+    });
+    console.log(
+      `gateway/nginx: req/s ratio ${rpsRatio.toFixed(2)} (target >= ${RPS_TARGET}), p99 ratio ${p99Ratio.toFixed(2)} (target <= ${P99_TARGET}) -> ${file}`,
+    );
+  } finally {
+    cleanup();
+    await new Promise((r) => setTimeout(r, 200));
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();

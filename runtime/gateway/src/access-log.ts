@@ -1,0 +1,52 @@
+/**
+ * The per-request access log line, in the same JSON shape as runtime/lib's pino logger (level,
+ * time, service, version, instance, msg, fields) and written to the same destination. The line
+ * is assembled by hand instead of through `logger.info(obj)`: the kit's logger redacts by
+ * wildcard paths, which made logging ~40% of the gateway's throughput cost; an access line holds
+ * only fields the gateway itself chose (no query strings, headers or bodies), so nothing to redact.
+ */
+import { type Logger, pino } from 'pino';
+
+export interface AccessEntry {
+  reqId: string;
+  traceId: string;
+  method: string;
+  path: string;
+  status: number;
+  durationMs: number;
+  service: string | undefined;
+  version: string | undefined;
+  instance: string | undefined;
+  attempts: number;
+  userId: string | undefined;
+  error: string | undefined;
+}
+
+interface Destination {
+  write(line: string): unknown;
+}
+
+export class AccessLog {
+  readonly enabled: boolean;
+  readonly #dest: Destination | undefined;
+  readonly #prefix: string;
+
+  constructor(logger: Logger, enabled: boolean) {
+    const dest = (logger as unknown as Record<symbol, Destination | undefined>)[pino.symbols.streamSym];
+    this.enabled = enabled && logger.isLevelEnabled('info') && typeof dest?.write === 'function';
+    this.#dest = dest;
+    const base = JSON.stringify(logger.bindings()).slice(1, -1);
+    this.#prefix = base ? `,${base}` : '';
+  }
+
+  write(e: AccessEntry): void {
+    let line = `{"level":"info","time":"${new Date().toISOString()}"${this.#prefix},"msg":"request","reqId":${JSON.stringify(e.reqId)},"traceId":"${e.traceId}","method":${JSON.stringify(e.method)},"path":${JSON.stringify(e.path)},"status":${e.status},"durationMs":${e.durationMs}`;
+    if (e.service) line += `,"service":${JSON.stringify(e.service)}`;
+    if (e.version) line += `,"version":${JSON.stringify(e.version)}`;
+    if (e.instance) line += `,"instance":${JSON.stringify(e.instance)}`;
+    if (e.attempts > 1) line += `,"attempts":${e.attempts}`;
+    if (e.userId) line += `,"userId":${JSON.stringify(e.userId)}`;
+    if (e.error) line += `,"error":${JSON.stringify(e.error)}`;
+    this.#dest?.write(`${line}}\n`);
+  }
+}
