@@ -66,7 +66,7 @@ export function sampleFiles(): string[] {
   const dir = join(packageRoot(), 'runtime', 'content', 'samples');
   if (!existsSync(dir)) return [];
   return readdirSync(dir)
-    .filter((f) => !f.startsWith('.') && !f.endsWith('.md'))
+    .filter((f) => !f.startsWith('.') && !/\.(md|ts|js|json)$/.test(f))
     .sort()
     .map((f) => join(dir, f));
 }
