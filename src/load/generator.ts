@@ -15,6 +15,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Dispatcher } from 'undici';
 import { Pool } from 'undici';
+import { FastPool } from './fast-client.ts';
 import { type IntervalDelta, IntervalRecorder } from './metrics.ts';
 import { type CompiledRequest, compileRequest, isFailure, weightedPicker } from './request-plan.ts';
 import type { Scenario } from './scenario.ts';
@@ -63,15 +64,15 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.vu = vu;
   }
 
-  onRequestStart(_c: DispatchController): void {
+  onRequestStart(_c: DispatchController | null): void {
     this.sentAt = performance.now();
   }
 
-  onResponseStart(_c: DispatchController, statusCode: number): void {
+  onResponseStart(_c: DispatchController | null, statusCode: number): void {
     this.status = statusCode;
   }
 
-  onResponseData(_c: DispatchController, chunk: Buffer): void {
+  onResponseData(_c: DispatchController | null, chunk: Buffer): void {
     if (this.req.needsBody) this.chunks.push(chunk);
   }
 
@@ -79,7 +80,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.gen.completed(this, null);
   }
 
-  onResponseError(_c: DispatchController, err: Error): void {
+  onResponseError(_c: DispatchController | null, err: Error): void {
     this.gen.completed(this, err);
   }
 }
@@ -95,7 +96,8 @@ interface Vu {
 export class Generator {
   readonly recorder: IntervalRecorder;
   private readonly cfg: GeneratorConfig;
-  private readonly pool: Pool;
+  private readonly pool: Pool | null;
+  private readonly fast: FastPool | null;
   private readonly requests: CompiledRequest[];
   private readonly pick: () => number;
   private readonly origin: number;
@@ -139,14 +141,20 @@ export class Generator {
       this.maxInFlight = Math.max(1, share(maxTotal, cfg.workerIndex, cfg.workerCount));
       connections = ex.connections ?? this.maxInFlight;
     }
-    this.pool = new Pool(cfg.target, {
-      connections,
-      pipelining: ex.pipelining,
-      keepAliveTimeout: 30_000,
-      headersTimeout: sc.timeoutMs,
-      bodyTimeout: sc.timeoutMs,
-      connect: { timeout: Math.min(sc.timeoutMs, 10_000) },
-    });
+    const maxThroughput = ex.type === 'ramping-vus' && ex.thinkTime === 0;
+    const useFast =
+      cfg.target.startsWith('http:') && (ex.client === 'fast' || (ex.client === 'auto' && maxThroughput));
+    this.fast = useFast ? new FastPool(cfg.target, connections, ex.pipelining, sc.timeoutMs) : null;
+    this.pool = useFast
+      ? null
+      : new Pool(cfg.target, {
+          connections,
+          pipelining: ex.pipelining,
+          keepAliveTimeout: 30_000,
+          headersTimeout: sc.timeoutMs,
+          bodyTimeout: sc.timeoutMs,
+          connect: { timeout: Math.min(sc.timeoutMs, 10_000) },
+        });
     this.origin = cfg.startAt - performance.timeOrigin;
     this.schedule = ex.type === 'ramping-vus' ? null : arrivalSchedule(ex);
     this.openCtx = { vu: 0, iter: 0, data: cfg.data, env: cfg.env };
@@ -171,7 +179,8 @@ export class Generator {
     this.stopped = true;
     this.schedulingDone = true;
     clearTimeout(this.tickTimer);
-    void this.pool.destroy().catch(() => {});
+    this.fast?.destroy();
+    void this.pool?.destroy().catch(() => {});
     this.end();
   }
 
@@ -311,7 +320,8 @@ export class Generator {
       this.completed(ex, err as Error);
       return;
     }
-    this.pool.dispatch(opts as Dispatcher.DispatchOptions, ex);
+    if (this.fast) this.fast.dispatch(opts, ex, req.static);
+    else this.pool?.dispatch(opts as Dispatcher.DispatchOptions, ex);
   }
 
   /** Called by an Exchange when its response ended or failed. */
@@ -378,7 +388,8 @@ export class Generator {
     clearTimeout(this.tickTimer);
     clearTimeout(this.graceTimer);
     this.onInterval(this.recorder, this.inFlight, this.activeVus);
-    void this.pool.close().catch(() => {});
+    this.fast?.destroy();
+    void this.pool?.close().catch(() => {});
     this.finish();
   }
 }

@@ -47,6 +47,8 @@ export class IntervalRecorder {
   private readonly failed: number[];
   private checks = new Map<string, [number, number]>();
   private statuses = new Map<string, number>();
+  /** Response counts by HTTP status (an array: no string keys on the hot path). */
+  private readonly byStatus = new Uint32Array(600);
   iterations = 0;
   dropped = 0;
   private index = 0;
@@ -65,7 +67,8 @@ export class IntervalRecorder {
     this.corrected[req]?.recordValue(toMicros(correctedMs));
     this.count[req] = (this.count[req] ?? 0) + 1;
     if (failed) this.failed[req] = (this.failed[req] ?? 0) + 1;
-    this.status(String(status));
+    if (status >= 0 && status < 600) this.byStatus[status] = (this.byStatus[status] as number) + 1;
+    else this.status(String(status));
   }
 
   /** Records a request that got no response (connection refused, timeout, reset). */
@@ -93,6 +96,13 @@ export class IntervalRecorder {
    * or serialise them synchronously: they are reset right after).
    */
   flush<H>(encode: (h: Histogram) => H, inFlight: number, vus: number): IntervalDelta<H> {
+    for (let s = 0; s < 600; s++) {
+      const n = this.byStatus[s] as number;
+      if (n > 0) {
+        this.statuses.set(String(s), (this.statuses.get(String(s)) ?? 0) + n);
+        this.byStatus[s] = 0;
+      }
+    }
     const names: Record<string, NameDelta<H>> = {};
     this.names.forEach((name, i) => {
       const count = this.count[i] ?? 0;

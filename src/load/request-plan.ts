@@ -22,6 +22,8 @@ export interface CompiledRequest {
   checks: CompiledCheck[];
   /** The response body must be collected (body checks or captures). */
   needsBody: boolean;
+  /** Nothing is templated: options() always returns the same object. */
+  static: boolean;
   /** Dispatch options; the same object every time when nothing is templated. */
   options(ctx: TemplateContext): {
     method: string;
@@ -73,8 +75,9 @@ export function compileRequest(
   const checks = spec.checks.map((c) => compileCheck(c));
   const needsBody = extraNeedsBody || checks.some((c) => c.needsBody);
   let options: CompiledRequest['options'];
+  const isStatic = staticHeaders && staticPath && staticBody;
   const dummy: TemplateContext = { vu: 0, iter: 0, data: {}, env: {} };
-  if (staticHeaders && staticPath && staticBody) {
+  if (isStatic) {
     const headers = Object.fromEntries(headerFns.map(([k, f]) => [k, f(dummy)]));
     const fixed = {
       method: spec.method,
@@ -98,6 +101,7 @@ export function compileRequest(
     expect: spec.expect ? new Set(spec.expect) : null,
     checks,
     needsBody,
+    static: isStatic,
     options,
   };
 }

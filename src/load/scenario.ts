@@ -82,6 +82,11 @@ const common = {
   pipelining: z.number().int().min(1).max(100).default(1),
   /** Worker threads (default: 1 unless the rate needs more; at most the CPU count). */
   workers: z.number().int().min(1).max(64).optional(),
+  /**
+   * HTTP client: `fast` (pre-encoded requests on raw keep-alive sockets, http only) or `undici`.
+   * `auto` picks fast for plain-http closed-model runs without think time (max-throughput mode).
+   */
+  client: z.enum(['auto', 'undici', 'fast']).default('auto'),
 };
 
 const constantArrival = strict({
@@ -154,6 +159,7 @@ const scenarioSchema = strict({
     timeUnit: 1000,
     duration: 30_000,
     pipelining: 1,
+    client: 'auto',
   }),
   requests: z.array(requestSchema).min(1, { error: 'a scenario needs at least one request' }),
   thresholds: z.record(z.string(), z.array(thresholdItem)).default({}),
@@ -283,7 +289,7 @@ function applyOverrides(value: unknown, o: ScenarioOverrides): unknown {
   return doc;
 }
 
-const COMMON_KEYS = ['type', 'connections', 'pipelining', 'workers'];
+const COMMON_KEYS = ['type', 'connections', 'pipelining', 'workers', 'client'];
 const ARRIVAL_KEYS = [...COMMON_KEYS, 'rate', 'timeUnit', 'duration', 'maxInFlight'];
 const VU_KEYS = [...COMMON_KEYS, 'vus', 'duration', 'thinkTime'];
 function pick(o: Record<string, unknown>, keys: string[]): Record<string, unknown> {

@@ -61,7 +61,18 @@ afterAll(async () => {
 describe('load run', () => {
   it('exits 0 when thresholds pass, with only the k6-like JSON summary on stdout', async () => {
     const r = await runCli(
-      ['--json', 'load', 'run', 'pass.yaml', '--target', fast.url, '--summary-export', 'out/pass.json', '--out', 'out/raw.jsonl'],
+      [
+        '--json',
+        'load',
+        'run',
+        'pass.yaml',
+        '--target',
+        fast.url,
+        '--summary-export',
+        'out/pass.json',
+        '--out',
+        'out/raw.jsonl',
+      ],
       { cwd: ws.dir },
     );
     expect(r.stderr).not.toContain('error');
@@ -76,24 +87,33 @@ describe('load run', () => {
     expect(summary.thresholds.every((t: { ok: boolean }) => t.ok)).toBe(true);
     expect(summary.metrics.http_req_duration.thresholds['p(95)<2000']).toEqual({ ok: true });
     expect(JSON.parse(readFileSync(join(ws.dir, 'out/pass.json'), 'utf8')).thresholdsOk).toBe(true);
-    const lines = readFileSync(join(ws.dir, 'out/raw.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const lines = readFileSync(join(ws.dir, 'out/raw.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines.length).toBeGreaterThanOrEqual(2);
     expect(lines[0]).toMatchObject({ type: 'interval', t: 1 });
   });
 
   it('exits 3 when a threshold fails and says which', async () => {
-    const r = await runCli(['load', 'run', 'fail.yaml', '--target', failing.url, '--summary-export', 'out/fail.json'], {
-      cwd: ws.dir,
-    });
+    const r = await runCli(
+      ['load', 'run', 'fail.yaml', '--target', failing.url, '--summary-export', 'out/fail.json'],
+      {
+        cwd: ws.dir,
+      },
+    );
     expect(r.exitCode).toBe(3);
     expect(r.stdout).toMatch(/http_req_failed\s+rate<0.01\s+1\s+FAIL/);
     expect(r.stderr).toContain('thresholds failed');
   });
 
   it('--no-thresholds turns the same run into exit 0', async () => {
-    const r = await runCli(['load', 'run', 'fail.yaml', '--target', failing.url, '--no-thresholds', '--duration', '1s'], {
-      cwd: ws.dir,
-    });
+    const r = await runCli(
+      ['load', 'run', 'fail.yaml', '--target', failing.url, '--no-thresholds', '--duration', '1s'],
+      {
+        cwd: ws.dir,
+      },
+    );
     expect(r.exitCode).toBe(0);
   });
 
@@ -125,7 +145,9 @@ describe('load compare', () => {
   function summary(p95: number, p99: number, errorRate: number, rps: number) {
     return JSON.stringify({
       metrics: {
-        http_req_duration: { values: { avg: p95 / 2, med: p95 / 2, max: p99 * 2, 'p(90)': p95, 'p(95)': p95, 'p(99)': p99 } },
+        http_req_duration: {
+          values: { avg: p95 / 2, med: p95 / 2, max: p99 * 2, 'p(90)': p95, 'p(95)': p95, 'p(99)': p99 },
+        },
         http_req_failed: { values: { rate: errorRate } },
         http_reqs: { values: { count: rps * 10, rate: rps } },
       },
@@ -136,21 +158,28 @@ describe('load compare', () => {
     writeFileSync(join(ws.dir, 'base.json'), summary(100, 200, 0, 500));
     writeFileSync(join(ws.dir, 'same.json'), summary(105, 210, 0.0005, 480));
     writeFileSync(join(ws.dir, 'slow.json'), summary(150, 400, 0.02, 300));
-    const within = await runCli(['load', 'compare', 'base.json', 'same.json', '--tolerance', '10%'], { cwd: ws.dir });
+    const within = await runCli(['load', 'compare', 'base.json', 'same.json', '--tolerance', '10%'], {
+      cwd: ws.dir,
+    });
     expect(within.exitCode).toBe(0);
     expect(within.stdout).toContain('no regression');
     const worse = await runCli(['--json', 'load', 'compare', 'base.json', 'slow.json'], { cwd: ws.dir });
     expect(worse.exitCode).toBe(3);
     const result = JSON.parse(worse.stdout);
-    expect(result.rows.map((r: { metric: string; regression: boolean }) => [r.metric, r.regression])).toEqual([
-      ['p95', true],
-      ['p99', true],
-      ['error_rate', true],
-      ['rps', true],
-    ]);
-    const onlyRps = await runCli(['load', 'compare', 'base.json', 'slow.json', '--metric', 'rps', '--tolerance', '50%'], {
-      cwd: ws.dir,
-    });
+    expect(result.rows.map((r: { metric: string; regression: boolean }) => [r.metric, r.regression])).toEqual(
+      [
+        ['p95', true],
+        ['p99', true],
+        ['error_rate', true],
+        ['rps', true],
+      ],
+    );
+    const onlyRps = await runCli(
+      ['load', 'compare', 'base.json', 'slow.json', '--metric', 'rps', '--tolerance', '50%'],
+      {
+        cwd: ws.dir,
+      },
+    );
     expect(onlyRps.exitCode).toBe(0);
   });
 

@@ -5,9 +5,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runLoad } from '../../src/load/run.ts';
-import { buildSummary, type TrendMetric } from '../../src/load/summary.ts';
+import { buildSummary, type CounterMetric, type TrendMetric } from '../../src/load/summary.ts';
 import { scenarioFrom } from './scenario-file.ts';
-import { ok, startServer, stallOnce, type TestServer } from './servers.ts';
+import { ok, stallOnce, startServer, type TestServer } from './servers.ts';
 
 describe('arrival rate', () => {
   let server: TestServer;
@@ -25,12 +25,12 @@ executor: { type: constant-arrival-rate, rate: 200, duration: 3s }
 `);
     const result = await runLoad(scenario, { target: server.url });
     const s = buildSummary(result);
-    const count = (s.metrics.http_reqs?.values as { count: number }).count;
+    const count = (s.metrics.http_reqs as CounterMetric).values.count;
     expect(count).toBeGreaterThanOrEqual(540);
     expect(count).toBeLessThanOrEqual(660);
     expect(s.metrics.http_req_failed?.values).toMatchObject({ rate: 0 });
     expect(s.metrics.dropped_iterations?.values).toMatchObject({ count: 0 });
-    const a = (s.metrics['http_reqs{name:a}']?.values as { count: number }).count;
+    const a = (s.metrics['http_reqs{name:a}'] as CounterMetric).values.count;
     expect(a / count).toBeGreaterThan(0.6);
     expect(a / count).toBeLessThan(0.9);
     expect(s.root_group.checks.every((c) => c.fails === 0)).toBe(true);
@@ -45,7 +45,7 @@ executor: { type: constant-arrival-rate, rate: 300, duration: 2s, workers: 2 }
     const result = await runLoad(scenario, { target: server.url, workers: 2 });
     const s = buildSummary(result);
     expect(s.workers).toBe(Math.min(2, (await import('node:os')).availableParallelism()));
-    const count = (s.metrics.http_reqs?.values as { count: number }).count;
+    const count = (s.metrics.http_reqs as CounterMetric).values.count;
     expect(count).toBeGreaterThanOrEqual(540);
     expect(count).toBeLessThanOrEqual(660);
     expect((s.metrics.http_req_duration as TrendMetric).values.count).toBe(count);

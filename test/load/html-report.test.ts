@@ -9,13 +9,14 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderHtmlReport } from '../../src/load/report-html.ts';
 import { runLoad } from '../../src/load/run.ts';
-import { buildSummary } from '../../src/load/summary.ts';
+import { buildSummary, type CounterMetric } from '../../src/load/summary.ts';
 import { scenarioFrom } from './scenario-file.ts';
 import { startServer, type TestServer } from './servers.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const hasChromium = existsSync(CHROMIUM);
-if (!hasChromium) console.warn(`skipping the HTML report browser test: ${CHROMIUM} is missing (apt-get install -y chromium)`);
+if (!hasChromium)
+  console.warn(`skipping the HTML report browser test: ${CHROMIUM} is missing (apt-get install -y chromium)`);
 
 describe.skipIf(!hasChromium)('HTML report in headless Chromium', () => {
   let server: TestServer;
@@ -78,13 +79,15 @@ thresholds:
       await expect(page.locator('svg#chart-latency path.series').count()).resolves.toBe(4);
       const pathData = await page.locator('svg#chart-latency path.series').first().getAttribute('d');
       expect(pathData?.split('L').length).toBeGreaterThanOrEqual(3);
-      const bars = await page.locator('svg#chart-histogram rect.bar').evaluateAll((els) =>
-        els.map((e) => Number(e.getAttribute('height'))),
-      );
+      const bars = await page
+        .locator('svg#chart-histogram rect.bar')
+        .evaluateAll((els) => els.map((e) => Number(e.getAttribute('height'))));
       expect(bars.some((h) => h > 0)).toBe(true);
       await expect(page.locator('#thresholds-table tr.fail').count()).resolves.toBe(1);
       const embedded = JSON.parse((await page.locator('#summary-data').textContent()) ?? '{}');
-      expect(embedded.metrics.http_reqs.values.count).toBe(summary.metrics.http_reqs?.values.count);
+      expect(embedded.metrics.http_reqs.values.count).toBe(
+        (summary.metrics.http_reqs as CounterMetric).values.count,
+      );
       // Self-contained: the only request is the file itself.
       expect(requests.filter((u) => !u.startsWith('file:'))).toEqual([]);
       const artifacts = resolve(import.meta.dirname, '..', '..', 'test-artifacts');

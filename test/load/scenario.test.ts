@@ -2,10 +2,10 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, UsageError } from '../../src/core/errors.ts';
-import { arrivalSchedule } from '../../src/load/schedule.ts';
 import { loadScenario } from '../../src/load/scenario.ts';
-import { parseThresholdExpression, parseThresholdKey } from '../../src/load/thresholds.ts';
+import { arrivalSchedule } from '../../src/load/schedule.ts';
 import { compileValue } from '../../src/load/template.ts';
+import { parseThresholdExpression, parseThresholdKey } from '../../src/load/thresholds.ts';
 import { scenarioFrom } from './scenario-file.ts';
 
 function problemsOf(yaml: string) {
@@ -72,7 +72,9 @@ thresholds: { http_reqs: ['count>1'] }
     expect(s.executor).toMatchObject({ type: 'constant-arrival-rate', rate: 50, duration: 2000 });
     expect(s.requests[0]?.method).toBe('GET');
     expect(s.thresholds).toEqual([]);
-    expect(() => scenarioFrom('requests: [{ name: a, method: GET, path: / }]', { rate: 1, vus: 1 })).toThrow(UsageError);
+    expect(() => scenarioFrom('requests: [{ name: a, method: GET, path: / }]', { rate: 1, vus: 1 })).toThrow(
+      UsageError,
+    );
   });
 
   it('ships valid sample scenarios', () => {
@@ -101,7 +103,11 @@ describe('thresholds and templates', () => {
 
   it('keeps the type of whole-tag template values in JSON bodies', () => {
     const f = compileValue({ n: '{{randomInt 3 3}}', s: 'u-{{vu}}-{{iter}}', list: ['{{pick xs}}'] });
-    expect(f({ vu: 2, iter: 7, data: { xs: ['only'] }, env: {} })).toEqual({ n: 3, s: 'u-2-7', list: ['only'] });
+    expect(f({ vu: 2, iter: 7, data: { xs: ['only'] }, env: {} })).toEqual({
+      n: 3,
+      s: 'u-2-7',
+      list: ['only'],
+    });
   });
 
   it('schedules ramping arrivals by the integral of the rate', () => {
@@ -114,6 +120,7 @@ describe('thresholds and templates', () => {
         { duration: 10_000, target: 100 },
       ],
       pipelining: 1,
+      client: 'auto',
     });
     // 0→100/s over 10 s is 500 arrivals, then 1000 more.
     expect(s.total).toBe(1500);
