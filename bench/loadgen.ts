@@ -3,6 +3,9 @@
  * for `platformctl load run` (closed model, no think time: its max-throughput mode), autocannon and
  * wrk, with the same connections and duration, in one run. Targets: >= 1.0x autocannon, >= 0.6x wrk.
  *
+ * A row for platformctl with `client: undici` (the client of the open-model executors) shows what
+ * the lean max-throughput client buys; WITH_UNDICI=0 leaves it out.
+ *
  * The machine is shared, so the tools run interleaved for ROUNDS rounds and each one's median
  * requests/s is compared: noise from other processes then hits all three alike.
  *
@@ -91,14 +94,14 @@ function autocannon(url: string): Measurement {
   };
 }
 
-function platformctl(url: string): Measurement {
+function platformctl(url: string, client: 'auto' | 'undici' = 'auto'): Measurement {
   const dir = mkdtempSync(join(tmpdir(), 'bench-loadgen-'));
   const scenario = join(dir, 'max.yaml');
   writeFileSync(
     scenario,
     `name: max-throughput
 requests: [{ name: root, method: GET, path: / }]
-executor: { type: ramping-vus, vus: ${CONNECTIONS}, duration: ${DURATION}s, connections: ${CONNECTIONS}, pipelining: ${PIPELINING} }
+executor: { type: ramping-vus, vus: ${CONNECTIONS}, duration: ${DURATION}s, connections: ${CONNECTIONS}, pipelining: ${PIPELINING}, client: ${client} }
 `,
   );
   const args = [
@@ -116,8 +119,8 @@ executor: { type: ramping-vus, vus: ${CONNECTIONS}, duration: ${DURATION}s, conn
   };
   const reqs = summary.metrics.http_reqs?.values ?? {};
   return {
-    tool: 'platformctl load',
-    command: `platformctl ${args.join(' ').replace(scenario, 'max.yaml').replace(url, '$URL')} (max.yaml: ramping-vus, vus ${CONNECTIONS}, duration ${DURATION}s, pipelining ${PIPELINING})`,
+    tool: client === 'auto' ? 'platformctl load' : `platformctl load (client: ${client})`,
+    command: `platformctl ${args.join(' ').replace(scenario, 'max.yaml').replace(url, '$URL')} (max.yaml: ramping-vus, vus ${CONNECTIONS}, duration ${DURATION}s, pipelining ${PIPELINING}, client ${client})`,
     rps: reqs.rate ?? 0,
     p99ms: summary.metrics.http_req_duration?.values['p(99)'] ?? null,
     errors: Math.round((summary.metrics.http_req_failed?.values.rate ?? 0) * (reqs.count ?? 0)),
@@ -132,6 +135,7 @@ try {
   const rounds: Measurement[][] = [];
   for (let i = 0; i < ROUNDS; i++) {
     const round = [platformctl(url), autocannon(url)];
+    if (process.env.WITH_UNDICI !== '0') round.push(platformctl(url, 'undici'));
     const w = wrk(url);
     if (w) round.push(w);
     rounds.push(round);

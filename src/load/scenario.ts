@@ -45,7 +45,10 @@ const requestSchema = strict({
     .string()
     .transform((m) => m.toUpperCase())
     .pipe(z.enum(METHODS)),
-  path: z.string().startsWith('/', { error: 'path must start with "/"' }),
+  path: z.string().refine((p) => p.startsWith('/'), {
+    error: 'path must start with "/"',
+    params: { fix: 'write the path from the root of the target, e.g. "/content"' },
+  }),
   headers: headersSchema.default({}),
   /** JSON body; string values may use {{templates}}. */
   body: z.unknown().optional(),
@@ -121,8 +124,7 @@ const executorSchema = z.discriminatedUnion('type', [constantArrival, rampingArr
   error: (issue) =>
     issue.code === 'invalid_union'
       ? {
-          message: 'unknown executor type',
-          params: { fix: 'use constant-arrival-rate, ramping-arrival-rate or ramping-vus' },
+          message: 'unknown executor type: use constant-arrival-rate, ramping-arrival-rate or ramping-vus',
         }
       : undefined,
 });
