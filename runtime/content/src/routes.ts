@@ -68,9 +68,7 @@ export function registerContentRoutes(app: FastifyInstance, opts: ContentRouteOp
 
   const view = (item: ContentItem, req: FastifyRequest) => {
     const who = identity(req);
-    content
-      .recordView(item.id, who?.userId)
-      .catch((err: unknown) => req.log.warn({ err }, 'recording a view failed'));
+    content.recordView(item.id, who?.userId);
   };
 
   app.post('/content', async (req, reply) => {

@@ -53,6 +53,7 @@ export const contentService: ServiceDefinition<typeof contentEnv> = {
         cacheVariants: env.CONTENT_VARIANT_CACHE === 'on',
       },
       nudgeOutbox: () => relay?.nudge(),
+      onViewError: (err) => deps.log.warn({ err }, 'recording views failed'),
     });
     await content.init();
     await app.register(async (scope) => {
@@ -66,10 +67,15 @@ export const contentService: ServiceDefinition<typeof contentEnv> = {
     relay = startOutboxRelay({
       db: deps.db,
       bus: deps.bus,
+      // Uploads wake the relay at once; views wait for the next poll. Each relay batch is a durable
+      // (fsynced) bus append, so a slower poll keeps busy view traffic from fsyncing 20 times a second.
+      intervalMs: 200,
       onError: (err) => deps.log.warn({ err }, 'outbox relay failed; will retry'),
     });
+    // Close hooks run last-registered first: flush buffered views, then stop the relay.
     deps.onClose(async () => {
       await relay?.stop();
     });
+    deps.onClose(() => content.flushViews());
   },
 };
