@@ -116,11 +116,19 @@ function build(app: App, config: PlatformConfig, options: SynthOptions): StackSp
   return specs;
 }
 
+/**
+ * The CDKTF App with every selected stack, not yet synthesized: the entry point for running the
+ * same app under the `cdktf` CLI (bench/synth.ts compares the two).
+ */
+export function buildApp(config: PlatformConfig, options: SynthOptions): { app: App; specs: StackSpec[] } {
+  const app = new App({ outdir: options.outdir, stackTraces: false });
+  return { app, specs: build(app, config, options) };
+}
+
 /** Synthesizes the selected stacks into `options.outdir`. */
 export function synthesize(config: PlatformConfig, options: SynthOptions): SynthResult {
   mkdirSync(options.outdir, { recursive: true });
-  const app = new App({ outdir: options.outdir, stackTraces: false });
-  const specs = build(app, config, options);
+  const { app, specs } = buildApp(config, options);
   clean(options.outdir, specs);
   app.synth();
   const stacks: SynthesizedStack[] = specs.map((spec) => {
