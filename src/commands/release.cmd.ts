@@ -13,13 +13,13 @@ export function registerRelease(program: Command): void {
       'Bundle a service into .platform/releases/<service>/<version>/ with a manifest (version, git sha, checksum).',
     )
     .option(
-      '--version <version>',
+      '--release <version>',
       'release version (default: <package version>-<first 8 hex of the bundle sha256>)',
     )
     .action(lazyAction(async () => (await import('./release.ts')).build, { mutating: true }));
   examples(build, [
     ['build content from the current sources', 'platformctl release build content'],
-    ['build a named version for a canary', 'platformctl release build content --version 2.0.0'],
+    ['build a named version for a canary', 'platformctl release build content --release 2.0.0'],
   ]);
   const list = release
     .command('list')

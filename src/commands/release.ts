@@ -1,11 +1,11 @@
 import type { CommandContext } from '../core/context.ts';
 import { buildRelease, listReleases } from '../providers/local/releases.ts';
 
-export async function build(ctx: CommandContext, [service]: string[], opts: { version?: string }) {
+export async function build(ctx: CommandContext, [service]: string[], opts: { release?: string }) {
   const platform = ctx.loadPlatform();
   const progress = await ctx.out.progress(`bundling ${service}`);
   try {
-    const { release, built } = await buildRelease(platform, service as string, { version: opts.version });
+    const { release, built } = await buildRelease(platform, service as string, { version: opts.release });
     progress.succeed(
       built
         ? `built ${release.service}@${release.version}`

@@ -2,7 +2,7 @@ import type { CommandContext } from '../core/context.ts';
 import { UsageError } from '../core/errors.ts';
 import { LocalProvider } from '../providers/local/local-provider.ts';
 
-export async function scale(ctx: CommandContext, [service, replicas]: string[], opts: { version?: string }) {
+export async function scale(ctx: CommandContext, [service, replicas]: string[], opts: { release?: string }) {
   if (!/^\d+$/.test(replicas ?? ''))
     throw new UsageError(
       `replicas must be a whole number (got "${replicas}")`,
@@ -11,7 +11,7 @@ export async function scale(ctx: CommandContext, [service, replicas]: string[], 
   const provider = new LocalProvider(ctx.loadPlatform());
   const progress = await ctx.out.progress(`scaling ${service} to ${replicas}`);
   try {
-    const st = await provider.scale(service as string, Number(replicas), { version: opts.version });
+    const st = await provider.scale(service as string, Number(replicas), { version: opts.release });
     progress.succeed(
       `${service}: ${st.instances.filter((i) => i.state === 'ready').length} ready instance(s)`,
     );

@@ -73,6 +73,8 @@ export async function top(ctx: CommandContext, _args: string[], opts: { window?:
       const versions = new Set([...svc.versions, ...(stats.get(svc.name)?.keys() ?? [])]);
       for (const version of versions) {
         const m = stats.get(svc.name)?.get(version);
+        // The gateway routes; it is not itself a routed service with its own RED row.
+        if (svc.kind === 'gateway' && !m) continue;
         rows.push({
           service: svc.name,
           version,

@@ -87,7 +87,7 @@ export function registerUp(program: Command): void {
     .argument('<service>', 'service to scale')
     .argument('<replicas>', 'number of instances (0–32)')
     .description('Set the number of instances of a running service; the gateway balances across them.')
-    .option('--version <version>', 'scale this version (default: the stable one)')
+    .option('--release <version>', 'scale this release version (default: the stable one)')
     .action(lazyAction(async () => (await import('./scale.ts')).scale, { mutating: true }));
   examples(scale, [['three content instances', 'platformctl scale content 3']]);
 }

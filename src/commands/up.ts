@@ -2,6 +2,7 @@ import type { CommandContext } from '../core/context.ts';
 import { parseDuration } from '../core/duration.ts';
 import { ExitCode, PlatformError, UsageError } from '../core/errors.ts';
 import { confirm } from '../core/prompts.ts';
+import type { DemoResult } from '../providers/local/demo.ts';
 import { runForeground } from '../providers/local/foreground.ts';
 import { LocalProvider } from '../providers/local/local-provider.ts';
 import type { PlatformStatus, ProviderEvent } from '../providers/provider.ts';
@@ -92,8 +93,15 @@ export async function up(ctx: CommandContext, services: string[], opts: UpFlags)
       throw err;
     }
     progress.succeed(running ? 'already running — nothing to start' : 'the platform is up');
-    if (opts.seed) await (await import('./demo.ts')).demo(ctx, [], {});
-    ctx.out.result(st, () => summary(ctx, st));
+    let seeded: DemoResult | undefined;
+    if (opts.seed) {
+      seeded = await (await import('./demo.ts')).runDemo(ctx, {});
+      st = await provider.status();
+    }
+    const final = st;
+    ctx.out.result(seeded ? { ...final, demo: seeded } : final, () =>
+      [summary(ctx, final), ...(seeded ? ['', ...seeded.tryNext] : [])].join('\n'),
+    );
     return;
   }
 
@@ -121,9 +129,10 @@ export async function up(ctx: CommandContext, services: string[], opts: UpFlags)
         progress.succeed('the platform is up (Ctrl-C to stop)');
         if (!ctx.json) ctx.out.info(summary(ctx, st));
         if (opts.seed) {
-          void (async () => (await import('./demo.ts')).demo(ctx, [], {}))().catch((err) =>
-            ctx.out.warn(`demo seeding failed: ${(err as Error).message}`),
-          );
+          void (async () => {
+            const seeded = await (await import('./demo.ts')).runDemo(ctx, {});
+            ctx.out.info(seeded.tryNext.join('\n'));
+          })().catch((err) => ctx.out.warn(`demo seeding failed: ${(err as Error).message}`));
         }
       },
     });

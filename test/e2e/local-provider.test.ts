@@ -270,3 +270,58 @@ describe('failures', () => {
     }
   });
 });
+
+describe('releases and purge', () => {
+  it('release build makes immutable, checksummed releases; release list shows them', async () => {
+    const p = await platformYaml();
+    const ws = workspace({ 'platform.yaml': p.yaml });
+    try {
+      const first = await runCli(['release', 'build', 'api', '--release', '1.0.0', '--json'], {
+        cwd: ws.dir,
+      });
+      expect(first.exitCode, first.stderr).toBe(0);
+      const manifest = JSON.parse(first.stdout) as {
+        version: string;
+        checksum: string;
+        gitSha: string;
+        built: boolean;
+      };
+      expect(manifest).toMatchObject({ version: '1.0.0', built: true });
+      expect(manifest.checksum).toMatch(/^[0-9a-f]{64}$/);
+      const dir = join(ws.dir, '.platform', 'releases', 'api', '1.0.0');
+      expect(existsSync(join(dir, 'main.mjs'))).toBe(true);
+      expect(existsSync(join(dir, 'node_modules', 'better-sqlite3'))).toBe(true);
+
+      const again = await runCli(['release', 'build', 'api', '--release', '1.0.0'], { cwd: ws.dir });
+      expect(again.exitCode).toBe(2);
+      expect(again.stderr).toContain('immutable');
+
+      const auto1 = JSON.parse((await runCli(['release', 'build', 'api', '--json'], { cwd: ws.dir })).stdout);
+      const auto2 = JSON.parse((await runCli(['release', 'build', 'api', '--json'], { cwd: ws.dir })).stdout);
+      expect(auto2).toMatchObject({ version: auto1.version, built: false });
+
+      const list = await runCli(['release', 'list', 'api', '--json'], { cwd: ws.dir });
+      expect((JSON.parse(list.stdout) as { version: string }[]).map((r) => r.version).sort()).toEqual(
+        ['1.0.0', auto1.version].sort(),
+      );
+    } finally {
+      ws.dispose();
+    }
+  });
+
+  it('down --purge asks first (refuses without a TTY) and deletes data with --yes', async () => {
+    const p = await platformYaml();
+    const ws = workspace({ 'platform.yaml': p.yaml, '.platform/data/api/items.log': 'x\n' });
+    try {
+      const refused = await runCli(['down', '--purge'], { cwd: ws.dir });
+      expect(refused.exitCode).toBe(2);
+      expect(refused.stderr).toContain('--yes');
+      expect(existsSync(join(ws.dir, '.platform', 'data', 'api', 'items.log'))).toBe(true);
+      const purged = await runCli(['down', '--purge', '--yes'], { cwd: ws.dir });
+      expect(purged.exitCode, purged.stderr).toBe(0);
+      expect(existsSync(join(ws.dir, '.platform', 'data'))).toBe(false);
+    } finally {
+      ws.dispose();
+    }
+  });
+});

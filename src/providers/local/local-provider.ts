@@ -81,9 +81,18 @@ export class LocalProvider implements Provider {
 
   /** Builds the plan for `up` (releases are built or reused here, before anything starts). */
   plan(opts: UpOptions = {}): Promise<Plan> {
+    const { state, running } = this.current();
+    const live: Record<string, { version: string; entry: string }> = {};
+    if (running) {
+      for (const [name, svc] of Object.entries(state.services)) {
+        const first = state.instances.find((i) => i.service === name && i.version === svc.versions[0]);
+        if (first && svc.versions[0]) live[name] = { version: svc.versions[0], entry: first.entry };
+      }
+    }
     return makePlan(this.platform, {
       services: opts.services,
       replicas: opts.replicas,
+      running: live,
       onEvent: opts.onEvent,
     });
   }

@@ -9,13 +9,16 @@ import { startOrder, withDependencies } from './topology.ts';
 export interface PlanOptions {
   services?: string[];
   replicas?: Record<string, number>;
+  /** Services already running (service → release): kept as they are, not rebuilt. */
+  running?: Record<string, { version: string; entry: string }>;
   onEvent?: (e: ProviderEvent) => void;
 }
 
 /**
  * The plan for `up`: every configured service in start order, the ones to run (those asked for
  * plus their dependencies; all when none are named), and a release for each one to run (built
- * from the current sources; an unchanged source reuses its release).
+ * from the current sources; an unchanged source reuses its release). Services already running
+ * keep their release: a second `up` changes nothing (new versions go out with `deploy`).
  */
 export async function makePlan(platform: LoadedPlatform, opts: PlanOptions = {}): Promise<Plan> {
   const specs = platform.config.services;
@@ -35,7 +38,11 @@ export async function makePlan(platform: LoadedPlatform, opts: PlanOptions = {})
     if (!s) continue;
     let version = '';
     let entry = '';
-    if (run.includes(name)) {
+    const current = opts.running?.[name];
+    if (current) {
+      version = current.version;
+      entry = current.entry;
+    } else if (run.includes(name)) {
       const { release, built } = await buildRelease(platform, name, { reuse: true });
       if (built) opts.onEvent?.({ type: 'release.built', service: name, version: release.version });
       version = release.version;

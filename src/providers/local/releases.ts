@@ -144,7 +144,7 @@ export function requireRelease(root: string, service: string, version: string): 
   const r = readRelease(root, service, version);
   if (!r) {
     throw new PlatformError('RELEASE_NOT_FOUND', `no release ${service}@${version}`, {
-      hint: `build it: platformctl release build ${service} --version ${version}`,
+      hint: `build it: platformctl release build ${service} --release ${version}`,
     });
   }
   return r;
@@ -223,7 +223,7 @@ export async function buildRelease(
       `release ${service}@${version} already exists; releases are immutable`,
       {
         exitCode: ExitCode.usage,
-        hint: 'build under a new version: --version <next>',
+        hint: 'build under a new version: --release <next>',
       },
     );
   }
