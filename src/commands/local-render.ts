@@ -59,6 +59,12 @@ export function renderStatus(out: Output, st: PlatformStatus): string {
     lines.push(
       `${s.yellow('●')} the platform is not running locally — start it with ${s.bold('platformctl up --detach')}`,
     );
+    const orphans = st.services.flatMap((x) => x.instances).filter((i) => i.pid);
+    if (orphans.length > 0) {
+      lines.push(
+        `${s.yellow('warning:')} ${orphans.length} process(es) outlived their supervisor (${orphans.map((i) => i.id).join(', ')}); \`platformctl up\` or \`platformctl down\` stops them`,
+      );
+    }
   } else {
     const sup = st.supervisor;
     lines.push(
