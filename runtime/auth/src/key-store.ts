@@ -107,7 +107,9 @@ export class KeyStore {
   async verificationKey(kid: string): Promise<CryptoKey | undefined> {
     if (this.#now() - this.#loadedAt > this.#opts.reloadEveryMs) await this.#load();
     let k = this.#published().find((x) => x.kid === kid);
-    if (!k) {
+    // An unknown kid may be a key another replica just created; re-read, but at most once a
+    // second so tokens with random kids cannot turn into a database query each.
+    if (!k && this.#now() - this.#loadedAt > 1000) {
       await this.#load();
       k = this.#published().find((x) => x.kid === kid);
     }
