@@ -1,0 +1,263 @@
+/**
+ * Progressive delivery end to end on the local platform: the real gateway (builtin:gateway) in
+ * front of a test service whose releases are built from different sources (good, failing 20%,
+ * +400 ms), driven by `bin/platformctl` as a user or CI job would, under steady traffic.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../src/core/ports.ts';
+import { BIN, runCli, workspace } from '../helpers/cli.ts';
+
+const FIXTURE = join(import.meta.dirname, 'fixtures', 'web');
+
+interface Sample {
+  at: number;
+  status: number;
+  version: string;
+}
+
+/** Steady open-model traffic through the gateway until stopped; every response is recorded. */
+function traffic(url: string, rps: number, headers: Record<string, string> = {}) {
+  const samples: Sample[] = [];
+  const pending = new Set<Promise<void>>();
+  let stopped = false;
+  const loop = (async () => {
+    const start = Date.now();
+    for (let i = 0; !stopped && i < rps * 120; i++) {
+      const wait = start + (i * 1000) / rps - Date.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      const p = fetch(url, { headers })
+        .then(async (r) => {
+          await r.arrayBuffer();
+          samples.push({ at: Date.now(), status: r.status, version: r.headers.get('x-served-by') ?? 'none' });
+        })
+        .catch(() => {
+          samples.push({ at: Date.now(), status: 0, version: 'none' });
+        })
+        .finally(() => pending.delete(p));
+      pending.add(p);
+    }
+  })();
+  return {
+    samples,
+    async stop(): Promise<Sample[]> {
+      stopped = true;
+      await loop;
+      await Promise.all([...pending]);
+      return samples;
+    },
+  };
+}
+
+/** Runs the CLI in the background (the "first terminal"), resolving with its exit and output. */
+function background(
+  args: string[],
+  cwd: string,
+): { child: ChildProcess; done: Promise<{ code: number; out: string }> } {
+  const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { ...process.env, CI: 'true' } });
+  let out = '';
+  child.stdout?.on('data', (d) => {
+    out += d;
+  });
+  child.stderr?.on('data', (d) => {
+    out += d;
+  });
+  const done = new Promise<{ code: number; out: string }>((resolve) =>
+    child.on('close', (code) => resolve({ code: code ?? 1, out })),
+  );
+  return { child, done };
+}
+
+async function until<T>(what: string, fn: () => T | undefined, tries = 300): Promise<T> {
+  for (let i = 0; i < tries; i++) {
+    const v = fn();
+    if (v !== undefined) return v;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+describe('deploy and canary on the local platform', () => {
+  let ws: ReturnType<typeof workspace>;
+  let url: string;
+
+  const rolloutState = () => {
+    try {
+      return JSON.parse(readFileSync(join(ws.dir, '.platform', 'rollouts', 'web.json'), 'utf8')) as {
+        phase: string;
+        weight: number;
+      };
+    } catch {
+      return undefined;
+    }
+  };
+
+  async function release(behaviour: { errorRate: number; delayMs: number }): Promise<string> {
+    writeFileSync(
+      join(ws.dir, 'web', 'src', 'behaviour.ts'),
+      `export const behaviour = ${JSON.stringify(behaviour)};\n`,
+    );
+    const r = await runCli(['release', 'build', 'web', '--json'], { cwd: ws.dir });
+    expect(r.exitCode, r.stderr).toBe(0);
+    return (JSON.parse(r.stdout) as { version: string }).version;
+  }
+
+  async function versions(): Promise<{ versions: string[]; weights: Record<string, number> | undefined }> {
+    const r = await runCli(['status', '--json'], { cwd: ws.dir });
+    const web = (
+      JSON.parse(r.stdout) as {
+        services: { name: string; versions: string[]; traffic?: { weights: Record<string, number> } }[];
+      }
+    ).services.find((s) => s.name === 'web');
+    return { versions: web?.versions ?? [], weights: web?.traffic?.weights };
+  }
+
+  async function deploy(version: string, extra: string[] = []) {
+    return runCli(['deploy', 'web', '--release', version, '--wait', '--json', ...extra], {
+      cwd: ws.dir,
+      timeoutMs: 90_000,
+    });
+  }
+
+  beforeAll(async () => {
+    const [gw, web] = [await freePort(), await freePort()];
+    ws = workspace({
+      'platform.yaml': `name: canary-e2e
+environments:
+  dev: { cloud: aws, region: eu-west-1, provider: local }
+services:
+  gateway: { path: builtin:gateway, port: ${gw}, kind: gateway, dependsOn: [web] }
+  # under /auth/ because the gateway requires a JWT on other prefixes and this platform has no auth service
+  web: { path: ./web, port: ${web}, routes: [/auth/web] }
+delivery:
+  steps:
+    - setWeight: 20
+    - analysis: {}
+    - setWeight: 100
+  analysis:
+    interval: 1s
+    count: 2
+    minSampleSize: 10
+    inconclusiveLimit: 2
+    conditions: ['error_rate < 1%', 'canary.p99 < 2 * stable.p99 + 200ms']
+  blueGreen: { scaleDownDelay: 1s }
+`,
+    });
+    cpSync(FIXTURE, join(ws.dir, 'web'), { recursive: true });
+    const up = await runCli(['up', '--detach'], { cwd: ws.dir, timeoutMs: 120_000 });
+    expect(up.exitCode, up.stderr).toBe(0);
+    url = `http://127.0.0.1:${gw}/auth/web/x`;
+  });
+
+  afterAll(async () => {
+    await runCli(['down'], { cwd: ws.dir });
+    ws.dispose();
+  });
+
+  it('promotes a good release through every step: 100% new, old stopped', async () => {
+    const before = (await versions()).versions;
+    const good = await release({ errorRate: 0, delayMs: 1 });
+    const load = traffic(url, 100);
+    const r = await deploy(good);
+    const samples = await load.stop();
+    expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+    const events = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { type: string });
+    expect(events.filter((e) => e.type === 'traffic.set')).toHaveLength(2);
+    expect(events.filter((e) => e.type === 'analysis.pass')).toHaveLength(1);
+    expect(events.at(-1)).toMatchObject({ type: 'result', phase: 'Promoted' });
+    expect(await versions()).toEqual({ versions: [good], weights: { [good]: 100 } });
+    expect(before).not.toContain(good);
+    expect(samples.filter((s) => s.status !== 200)).toEqual([]);
+    const after = traffic(url, 50);
+    await new Promise((res) => setTimeout(res, 600));
+    expect(new Set((await after.stop()).map((s) => s.version))).toEqual(new Set([good]));
+  });
+
+  it('rolls a release failing 20% back under steady traffic; user failures bounded by weight × exposure', async () => {
+    const stable = (await versions()).versions[0] as string;
+    const bad = await release({ errorRate: 0.2, delayMs: 1 });
+    const load = traffic(url, 100);
+    const r = await deploy(bad);
+    const during = await load.stop();
+    expect(r.exitCode, r.stdout + r.stderr).toBe(4);
+    const result = JSON.parse(r.stdout.trim().split('\n').at(-1) as string);
+    expect(result).toMatchObject({ phase: 'RolledBack', exitCode: 4 });
+    const failed = during.filter((s) => s.status >= 500).length;
+    const canaryShare = during.filter((s) => s.version === bad).length / during.length;
+    // At most 20% of traffic went to the canary, and it fails 20% of what it gets.
+    expect(canaryShare).toBeLessThanOrEqual(0.2 + 0.05);
+    expect(failed / during.length).toBeLessThanOrEqual(0.2 * 0.2 + 0.01);
+    expect(during.filter((s) => s.status >= 500).every((s) => s.version === bad)).toBe(true);
+    expect(await versions()).toEqual({ versions: [stable], weights: { [stable]: 100 } });
+    const after = traffic(url, 100);
+    await new Promise((res) => setTimeout(res, 1000));
+    const tail = await after.stop();
+    expect(tail.length).toBeGreaterThan(50);
+    expect(tail.every((s) => s.status === 200 && s.version === stable)).toBe(true);
+    const report = JSON.parse(readFileSync(result.report.json, 'utf8'));
+    expect(report.outcome.result).toBe('rolledBack');
+  });
+
+  it('rolls a release adding 400 ms back by the latency condition', async () => {
+    const stable = (await versions()).versions[0] as string;
+    const slow = await release({ errorRate: 0, delayMs: 400 });
+    const load = traffic(url, 100);
+    const r = await deploy(slow);
+    await load.stop();
+    expect(r.exitCode, r.stdout + r.stderr).toBe(4);
+    expect(r.stdout).toContain('canary.p99 < 2 * stable.p99 + 200ms');
+    expect((await versions()).versions).toEqual([stable]);
+  });
+
+  it('low traffic is inconclusive, never promoted; abort and promote work from another terminal', async () => {
+    const stable = (await versions()).versions[0] as string;
+    const quiet = await release({ errorRate: 0, delayMs: 2 });
+    const first = background(['deploy', 'web', '--release', quiet, '--wait'], ws.dir);
+    await until('Inconclusive', () => (rolloutState()?.phase === 'Inconclusive' ? true : undefined));
+    expect(rolloutState()?.weight).toBe(20);
+    const abort = await runCli(['canary', 'abort', 'web'], { cwd: ws.dir });
+    expect(abort.exitCode, abort.stderr).toBe(0);
+    const aborted = await first.done;
+    expect(aborted.code, aborted.out).toBe(4);
+    expect(aborted.out).toContain('aborted by a user');
+    expect((await versions()).versions).toEqual([stable]);
+
+    const second = background(['deploy', 'web', '--release', quiet, '--wait'], ws.dir);
+    await until('Inconclusive again', () => (rolloutState()?.phase === 'Inconclusive' ? true : undefined));
+    const status = await runCli(['canary', 'status', 'web', '--json'], { cwd: ws.dir });
+    expect(JSON.parse(status.stdout)).toMatchObject({ phase: 'Inconclusive', release: quiet });
+    const promote = await runCli(['canary', 'promote', 'web', '--full'], { cwd: ws.dir });
+    expect(promote.exitCode, promote.stderr).toBe(0);
+    const promoted = await second.done;
+    expect(promoted.code, promoted.out).toBe(0);
+    expect((await versions()).versions).toEqual([quiet]);
+  });
+
+  it('Ctrl-C during a canary aborts cleanly back to stable', async () => {
+    const stable = (await versions()).versions[0] as string;
+    const next = await release({ errorRate: 0, delayMs: 3 });
+    const run = background(['deploy', 'web', '--release', next, '--wait'], ws.dir);
+    await until('weight 20', () => (rolloutState()?.weight === 20 ? true : undefined));
+    run.child.kill('SIGINT');
+    const done = await run.done;
+    expect(done.code, done.out).toBe(130);
+    expect(await versions()).toEqual({ versions: [stable], weights: { [stable]: 100 } });
+  });
+
+  it('blue/green switches atomically: no request sees a 5xx', async () => {
+    const green = await release({ errorRate: 0, delayMs: 1 });
+    const users = traffic(url, 80);
+    const preview = traffic(url, 40, { 'x-canary': 'always' });
+    const r = await deploy(green, ['--strategy', 'bluegreen']);
+    const [u, p] = [await users.stop(), await preview.stop()];
+    expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+    expect([...u, ...p].filter((s) => s.status !== 200)).toEqual([]);
+    expect(u.some((s) => s.version === green)).toBe(true);
+    expect(await versions()).toEqual({ versions: [green], weights: { [green]: 100 } });
+  });
+});
