@@ -47,18 +47,25 @@ async function startServer(): Promise<{ url: string; child: ChildProcess }> {
   return { url: `http://127.0.0.1:${port}/`, child };
 }
 
-function run(cmd: string, args: string[]): string {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, cwd: ROOT });
+const TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : null;
+
+/** Runs a tool; with GNU time also returns the CPU seconds (user + system) it used. */
+function run(cmd: string, args: string[]): { stdout: string; cpuS: number | null } {
+  const [bin, argv] = TIME ? [TIME, ['-f', 'CPU %U %S', cmd, ...args]] : [cmd, args];
+  const r = spawnSync(bin, argv, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, cwd: ROOT });
   if (r.status !== 0 && r.status !== 3) {
     throw new Error(`${cmd} ${args.join(' ')} exited ${r.status}\n${r.stderr}`);
   }
-  return r.stdout;
+  const cpu = /CPU ([\d.]+) ([\d.]+)\s*$/.exec(r.stderr);
+  return { stdout: r.stdout, cpuS: cpu ? Number(cpu[1]) + Number(cpu[2]) : null };
 }
 
 interface Measurement {
   tool: string;
   command: string;
   rps: number;
+  /** CPU time the tool itself used per request (µs), start-up included: its efficiency. */
+  cpuUsPerReq: number | null;
   p99ms: number | null;
   errors: number;
 }
@@ -66,19 +73,27 @@ interface Measurement {
 function wrk(url: string): Measurement | null {
   if (spawnSync('wrk', ['--version']).error) return null;
   const args = [`-t${WRK_THREADS}`, `-c${CONNECTIONS}`, `-d${DURATION}s`, '--latency', url];
-  const out = run('wrk', args);
+  const { stdout: out, cpuS } = run('wrk', args);
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0);
   const p99 = /99%\s+([\d.]+)(us|ms|s)/.exec(out);
   const p99ms = p99 ? Number(p99[1]) * (p99[2] === 'us' ? 0.001 : p99[2] === 's' ? 1000 : 1) : null;
   const errors = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
-  return { tool: 'wrk', command: `wrk ${args.join(' ')}`, rps, p99ms, errors };
+  return {
+    tool: 'wrk',
+    command: `wrk ${args.join(' ')}`,
+    rps,
+    cpuUsPerReq: perReq(cpuS, rps),
+    p99ms,
+    errors,
+  };
 }
 
 function autocannon(url: string): Measurement {
   const require = createRequire(import.meta.url);
   const bin = join(dirname(require.resolve('autocannon/package.json')), 'autocannon.js');
   const args = ['-c', String(CONNECTIONS), '-d', String(DURATION), '-p', String(PIPELINING), '-j', url];
-  const out = JSON.parse(run(process.execPath, [bin, ...args])) as {
+  const { stdout, cpuS } = run(process.execPath, [bin, ...args]);
+  const out = JSON.parse(stdout) as {
     requests: { total: number };
     duration: number;
     latency: { p99: number };
@@ -89,6 +104,7 @@ function autocannon(url: string): Measurement {
     tool: 'autocannon',
     command: `autocannon ${args.join(' ')}`,
     rps: out.requests.total / out.duration,
+    cpuUsPerReq: perReq(cpuS, out.requests.total / out.duration),
     p99ms: out.latency.p99,
     errors: out.non2xx + out.errors,
   };
@@ -113,7 +129,8 @@ executor: { type: ramping-vus, vus: ${CONNECTIONS}, duration: ${DURATION}s, conn
     url,
     ...(WORKERS ? ['--workers', WORKERS] : []),
   ];
-  const summary = JSON.parse(run(process.execPath, [BIN, ...args])) as {
+  const { stdout, cpuS } = run(process.execPath, [BIN, ...args]);
+  const summary = JSON.parse(stdout) as {
     metrics: Record<string, { values: Record<string, number> }>;
     state: { testRunDurationMs: number };
   };
@@ -122,9 +139,14 @@ executor: { type: ramping-vus, vus: ${CONNECTIONS}, duration: ${DURATION}s, conn
     tool: client === 'auto' ? 'platformctl load' : `platformctl load (client: ${client})`,
     command: `platformctl ${args.join(' ').replace(scenario, 'max.yaml').replace(url, '$URL')} (max.yaml: ramping-vus, vus ${CONNECTIONS}, duration ${DURATION}s, pipelining ${PIPELINING}, client ${client})`,
     rps: reqs.rate ?? 0,
+    cpuUsPerReq: perReq(cpuS, reqs.rate ?? 0),
     p99ms: summary.metrics.http_req_duration?.values['p(99)'] ?? null,
     errors: Math.round((summary.metrics.http_req_failed?.values.rate ?? 0) * (reqs.count ?? 0)),
   };
+}
+
+function perReq(cpuS: number | null, rps: number): number | null {
+  return cpuS === null || rps === 0 ? null : Math.round(((cpuS * 1e6) / (rps * DURATION)) * 10) / 10;
 }
 
 if (!existsSync(join(ROOT, 'dist'))) throw new Error('build first: npm run build');
@@ -147,16 +169,22 @@ try {
   const results: Measurement[] = (rounds[0] ?? []).map((first) => {
     const all = rounds.map((r) => r.find((m) => m.tool === first.tool) as Measurement);
     const mid = median(all.map((m) => m.rps));
-    return { ...(all.find((m) => m.rps === mid) ?? first), rps: mid };
+    const cpus = all.map((m) => m.cpuUsPerReq).filter((c): c is number => c !== null);
+    return {
+      ...(all.find((m) => m.rps === mid) ?? first),
+      rps: mid,
+      cpuUsPerReq: cpus.length ? median(cpus) : null,
+    };
   });
   const ours = results[0] as Measurement;
   const ac = results.find((r) => r.tool === 'autocannon');
   const wr = results.find((r) => r.tool === 'wrk');
   printTable(
-    ['tool', 'requests/s', 'p99 ms', 'errors', 'platformctl ratio'],
+    ['tool', 'requests/s', 'CPU µs/req', 'p99 ms', 'errors', 'platformctl ratio'],
     results.map((r) => [
       r.tool,
       r.rps.toFixed(0),
+      r.cpuUsPerReq?.toFixed(1) ?? 'n/a',
       r.p99ms?.toFixed(2) ?? 'n/a',
       r.errors,
       r === ours ? '1.00' : (ours.rps / r.rps).toFixed(2),
@@ -168,7 +196,9 @@ try {
     connections: CONNECTIONS,
     durationS: DURATION,
     rounds: ROUNDS,
-    perRound: rounds.map((r) => Object.fromEntries(r.map((m) => [m.tool, Math.round(m.rps)]))),
+    perRound: rounds.map((r) =>
+      Object.fromEntries(r.map((m) => [m.tool, { rps: Math.round(m.rps), cpuUsPerReq: m.cpuUsPerReq }])),
+    ),
     pipelining: PIPELINING,
     workers: WORKERS ?? 'auto',
     results,
