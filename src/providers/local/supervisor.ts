@@ -125,7 +125,7 @@ export class Supervisor {
     this.paths = statePaths(options.root);
     ensureDir(this.paths.logs);
     ensureDir(this.paths.data);
-    this.healthTimer = setInterval(() => void this.checkHealth(), 2000);
+    this.healthTimer = setInterval(() => void this.checkHealth(), 5000);
     this.healthTimer.unref();
   }
 
