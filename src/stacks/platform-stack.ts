@@ -10,7 +10,8 @@ import { Provider, type TaggedStack, toLabelValue } from './tf.ts';
 
 /** Provider sources and version constraints; argument names in resources/ follow these majors. */
 export const PROVIDER_VERSIONS = {
-  aws: ['hashicorp/aws', '~> 6.0'],
+  // >= 5.100: `terraform validate` runs against 5.100.0 in tests (the provider this machine has).
+  aws: ['hashicorp/aws', '>= 5.100, < 7.0'],
   azurerm: ['hashicorp/azurerm', '~> 4.0'],
   google: ['hashicorp/google', '~> 6.0'],
   random: ['hashicorp/random', '~> 3.6'],

@@ -26,13 +26,13 @@ function awsBroker(scope: Construct, site: Site, net: Network, key: EncryptionKe
     description: 'AMQPS from inside the VPC only',
     vpc_id: net.id,
     ingress: [
-      {
+      aws.sgRule({
         description: 'AMQPS from the VPC',
         protocol: 'tcp',
         from_port: 5671,
         to_port: 5671,
         cidr_blocks: [site.cidr],
-      },
+      }),
     ],
     egress: [],
   });

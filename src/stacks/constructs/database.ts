@@ -29,13 +29,13 @@ function awsDatabase(scope: Construct, site: Site, net: Network): Database {
     description: 'PostgreSQL from inside the VPC only',
     vpc_id: net.id,
     ingress: [
-      {
+      aws.sgRule({
         description: 'PostgreSQL from the VPC',
         protocol: 'tcp',
         from_port: 5432,
         to_port: 5432,
         cidr_blocks: [site.cidr],
-      },
+      }),
     ],
     egress: [],
   });

@@ -39,32 +39,39 @@ export const AwsRoute = defineResource<{
 export const AwsRouteTableAssociation = defineResource<{ subnet_id: string; route_table_id: string }>(
   'aws_route_table_association',
 );
+/**
+ * Inline rules are "attributes as blocks": in JSON every field is required, so `sgRule` fills
+ * the ones a rule does not use.
+ */
+export interface AwsSgRule {
+  description: string;
+  protocol: string;
+  from_port: number;
+  to_port: number;
+  cidr_blocks: string[];
+  ipv6_cidr_blocks: string[];
+  prefix_list_ids: string[];
+  security_groups: string[];
+  self: boolean;
+}
+export function sgRule(
+  rule: Pick<AwsSgRule, 'description' | 'protocol' | 'from_port' | 'to_port'> & Partial<AwsSgRule>,
+): AwsSgRule {
+  return {
+    cidr_blocks: [],
+    ipv6_cidr_blocks: [],
+    prefix_list_ids: [],
+    security_groups: [],
+    self: false,
+    ...rule,
+  };
+}
 export const AwsSecurityGroup = defineResource<{
   name: string;
   description: string;
   vpc_id: string;
-  ingress?: {
-    description: string;
-    protocol: string;
-    from_port: number;
-    to_port: number;
-    cidr_blocks?: string[];
-    security_groups?: string[];
-    ipv6_cidr_blocks?: string[];
-    prefix_list_ids?: string[];
-    self?: boolean;
-  }[];
-  egress?: {
-    description: string;
-    protocol: string;
-    from_port: number;
-    to_port: number;
-    cidr_blocks: string[];
-    ipv6_cidr_blocks?: string[];
-    prefix_list_ids?: string[];
-    security_groups?: string[];
-    self?: boolean;
-  }[];
+  ingress: AwsSgRule[];
+  egress: AwsSgRule[];
   tags?: Tags;
 }>('aws_security_group', 'tags');
 export const AwsVpcSecurityGroupIngressRule = defineResource<{
