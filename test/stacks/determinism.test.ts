@@ -47,7 +47,7 @@ describe('synth output', () => {
     disposers.push(t.dispose);
     synthesize(loadFixture(), { outdir: t.dir, envs: ['dev'], clouds: ['aws'] });
     const edge = readFileSync(join(t.dir, 'stacks', 'dev-aws-global-edge', 'cdk.tf.json'), 'utf8');
-    await expect(edge).toMatchFileSnapshot('__snapshots__/dev-aws-global-edge.tf.json');
+    await expect(edge).toMatchFileSnapshot('__snapshots__/dev-aws-global-edge.tf.json.snap');
   });
 
   it('rewrites only the selected stacks and keeps other stack directories', () => {
