@@ -26,9 +26,12 @@ export class Ingestor {
   private readonly capacity: number;
   /** Insertion-ordered, so the oldest ids are evicted first. */
   private readonly recent = new Set<string>();
-  private readonly onAppended: () => void;
+  private readonly onAppended: (seq: number) => void;
+  /** Log sequence number of the newest batch appended by this process. */
+  lastSeq = 0;
 
-  constructor(db: Db, options: { dedupCapacity?: number; onAppended?: () => void } = {}) {
+  /** `db` is the ingest log database. */
+  constructor(db: Db, options: { dedupCapacity?: number; onAppended?: (seq: number) => void } = {}) {
     this.db = db;
     this.capacity = options.dedupCapacity ?? 2_000_000;
     this.onAppended = options.onAppended ?? (() => {});
@@ -69,15 +72,16 @@ export class Ingestor {
     // twice; released again if the write fails.
     for (const id of batchIds) this.remember(id);
     try {
-      await this.db.run('INSERT INTO ingest_log (received_at, events) VALUES (?, ?)', [
+      const r = await this.db.run('INSERT INTO ingest_log (received_at, events) VALUES (?, ?)', [
         Date.now(),
         JSON.stringify(fresh),
       ]);
+      this.lastSeq = Number(r.lastInsertRowid ?? this.lastSeq);
     } catch (err) {
       for (const id of batchIds) this.recent.delete(id);
       throw err;
     }
-    this.onAppended();
+    this.onAppended(this.lastSeq);
     return { accepted: fresh.length, duplicates };
   }
 }

@@ -1,27 +1,34 @@
 /**
  * analytics: event ingest (HTTP batches and the bus), per-minute rollups, unique viewers
  * (HyperLogLog), trending and co-view recommendations. Env: the runtime contract plus
- * `ANALYTICS_SYNC` (`normal` | `full`, see ingest.ts) and `ANALYTICS_CONSUME` (`true` | `false`,
- * consume `content.*` from the bus; default true).
+ * - `ANALYTICS_LOG_URL`: the ingest log database (default `sqlite://$DATA_DIR/analytics-log.db`);
+ * - `ANALYTICS_SYNC`: `normal` (default) | `full`, see ingest.ts;
+ * - `ANALYTICS_CONSUME`: `true` (default) | `false`, consume `content.*` from the bus;
+ * - `ANALYTICS_PROJECT_DELAY_MS`: how long appended events are batched before projection (200).
  */
+import { resolve } from 'node:path';
 import { z } from 'zod';
 import { runService, type ServiceDefinition } from '../../lib/server.ts';
 import type { Subscription } from '../../lib/storage/bus.ts';
+import { type Db, openDb } from '../../lib/storage/db.ts';
 import { fromBusEvent } from './events.ts';
 import { Ingestor } from './ingest.ts';
-import { Projector } from './projector.ts';
+import { ProjectorWorker } from './projector-worker.ts';
 import { registerRoutes } from './routes.ts';
-import { migrations } from './schema.ts';
+import { logMigrations, migrations } from './schema.ts';
 
 const env = z.object({
+  ANALYTICS_LOG_URL: z.string().min(1).optional(),
   ANALYTICS_SYNC: z.enum(['normal', 'full']).default('normal'),
   ANALYTICS_CONSUME: z.enum(['true', 'false']).default('true'),
+  ANALYTICS_PROJECT_DELAY_MS: z.coerce.number().int().min(0).max(3_600_000).default(200),
 });
 
-/** The service definition (exported for in-process tests and benchmarks). */
+/** The service definition (exported for in-process use). */
 export function analyticsService(): ServiceDefinition<typeof env> {
   let ingestor: Ingestor;
-  let projector: Projector;
+  let projector: ProjectorWorker;
+  let logDb: Db;
   return {
     name: 'analytics',
     env,
@@ -31,10 +38,28 @@ export function analyticsService(): ServiceDefinition<typeof env> {
     // 1000 events of ~200 bytes each, with room to spare.
     bodyLimit: 2 * 1024 * 1024,
     async routes(app, deps) {
-      projector = new Projector(deps.db, { onError: (err) => deps.log.error({ err }, 'projection failed') });
-      ingestor = new Ingestor(deps.db, { onAppended: () => projector.schedule() });
+      const { config } = deps;
+      const synchronous = config.extra.ANALYTICS_SYNC === 'full' ? 'FULL' : 'NORMAL';
+      const logUrl =
+        config.extra.ANALYTICS_LOG_URL ?? `sqlite://${resolve(config.dataDir, 'analytics-log.db')}`;
+      logDb = await openDb(logUrl, { synchronous });
+      await logDb.migrate(logMigrations);
+      projector = new ProjectorWorker(
+        {
+          dbUrl: config.databaseUrl,
+          logUrl,
+          synchronous,
+          options: { delayMs: config.extra.ANALYTICS_PROJECT_DELAY_MS },
+        },
+        deps.log,
+      );
+      await projector.start();
+      ingestor = new Ingestor(logDb, { onAppended: () => projector.nudge() });
       await ingestor.init();
-      registerRoutes(app, { db: deps.db, ingestor, projector });
+      registerRoutes(app, { db: deps.db, logDb, ingestor, projector });
+    },
+    readiness: async () => {
+      await logDb.ping();
     },
     start(deps) {
       const subscriptions: Subscription[] = [];
@@ -49,11 +74,13 @@ export function analyticsService(): ServiceDefinition<typeof env> {
           );
         }
       }
+      // Runs after in-flight requests drained: stop consuming, let the projector finish its slice,
+      // then close the log (the kit closes the bus and the read-model database afterwards).
       deps.onClose(async () => {
         await Promise.all(subscriptions.map((s) => s.stop()));
         await projector.stop();
+        await logDb.close();
       });
-      projector.schedule();
     },
   };
 }

@@ -4,7 +4,7 @@ import { badRequest, HttpError } from '../../lib/http-errors.ts';
 import type { Db } from '../../lib/storage/db.ts';
 import { EventValidationError, parseEventBody } from './events.ts';
 import type { Ingestor } from './ingest.ts';
-import type { Projector } from './projector.ts';
+import type { ProjectorStats } from './projector.ts';
 import { contentStats, recommendations, trending } from './queries.ts';
 
 const CONTENT_ID = /^[\x21-\x7e]{1,128}$/;
@@ -38,11 +38,17 @@ function contentIdParam(params: unknown): string {
 
 type Query = Record<string, unknown>;
 
+/** What the routes need of the projection: read-your-writes and progress. */
+export interface ProjectionHandle {
+  catchUp(budgetMs?: number): Promise<unknown>;
+  readonly stats: ProjectorStats;
+}
+
 export function registerRoutes(
   app: FastifyInstance,
-  deps: { db: Db; ingestor: Ingestor; projector: Projector },
+  deps: { db: Db; logDb: Db; ingestor: Ingestor; projector: ProjectionHandle },
 ): void {
-  const { db, ingestor, projector } = deps;
+  const { db, logDb, ingestor, projector } = deps;
 
   app.post('/analytics/events', async (request, reply) => {
     let events: ReturnType<typeof parseEventBody>;
@@ -85,8 +91,14 @@ export function registerRoutes(
     return { contentId: id, items: await recommendations(db, id, k) };
   });
 
-  app.get('/analytics/status', async () => ({
-    lag: await projector.lag(),
-    projected: projector.stats,
-  }));
+  /** Projection progress: `lag` = log batches not yet applied to the read models. */
+  app.get('/analytics/status', async () => {
+    const position =
+      (await db.get<{ position: number }>("SELECT position FROM projector_state WHERE name = 'main'"))
+        ?.position ?? 0;
+    const lag =
+      (await logDb.get<{ n: number }>('SELECT count(*) AS n FROM ingest_log WHERE seq > ?', [position]))?.n ??
+      0;
+    return { lag, position, projected: projector.stats };
+  });
 }

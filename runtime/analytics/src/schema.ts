@@ -1,20 +1,32 @@
 /**
- * Analytics storage. Ingest appends accepted batches to `ingest_log` (one row per batch, so the
- * acknowledged write is a single small insert); the projector turns the log into the read models
- * below in transactions that also advance its position, so every event is applied exactly once
- * even across crashes (and `seen` makes re-ingested ids no-ops).
+ * Analytics storage, in two databases so ingest never waits for projection:
+ * - the ingest log (`ANALYTICS_LOG_URL`, default `<DATA_DIR>/analytics-log.db`): accepted
+ *   batches, one row each, so the acknowledged write is a single small insert;
+ * - the read models (`DATABASE_URL`): what the projector derives from the log, together with its
+ *   log position in the same transaction, so every event is applied exactly once even across
+ *   crashes (and `seen` makes re-ingested ids no-ops).
+ * With SQLite each database has its own write lock: the projector's large transactions never
+ * block an ingest commit.
  */
 import type { Migration } from '../../lib/storage/db.ts';
 
-export const migrations: Migration[] = [
+export const logMigrations: Migration[] = [
   {
-    id: 'analytics-001-log',
+    id: 'analytics-log-001',
     up: `
       CREATE TABLE ingest_log (
         seq INTEGER PRIMARY KEY AUTOINCREMENT,
         received_at INTEGER NOT NULL,
         events TEXT NOT NULL
       );
+    `,
+  },
+];
+
+export const migrations: Migration[] = [
+  {
+    id: 'analytics-001-projection',
+    up: `
       CREATE TABLE projector_state (name TEXT PRIMARY KEY, position INTEGER NOT NULL);
       CREATE TABLE seen (id TEXT PRIMARY KEY) WITHOUT ROWID;
     `,

@@ -1,0 +1,199 @@
+/**
+ * bench:runtime:analytics — events/s acknowledged (HTTP 202) by the analytics service for
+ * batches of 100 events from concurrent keep-alive clients on loopback, against a reference
+ * measured in the same run: a bare node:http server that reads and JSON-parses the same bodies
+ * and answers 202 without storing anything (the cost floor of HTTP + JSON on this machine).
+ * Afterwards it measures how long the projector needs to make every acknowledged event visible
+ * in the read models, and checks that the totals match what was acknowledged.
+ *
+ * Env: DURATION_S (10), CONNECTIONS (32), BATCH (100), ITEMS (1000), USERS (20000), TARGET (100000).
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Pool } from 'undici';
+import { printTable, writeResult } from './harness.ts';
+
+const DURATION_S = Number(process.env.DURATION_S ?? 10);
+const WARMUP_S = Number(process.env.WARMUP_S ?? 2);
+const CONNECTIONS = Number(process.env.CONNECTIONS ?? 32);
+const BATCH = Number(process.env.BATCH ?? 100);
+const ITEMS = Number(process.env.ITEMS ?? 1000);
+const USERS = Number(process.env.USERS ?? 20_000);
+const TARGET = Number(process.env.TARGET ?? 100_000);
+const LOG_LEVEL = process.env.LOG_LEVEL ?? 'info';
+
+const SINK = `
+const http = require('node:http');
+const server = http.createServer((req, res) => {
+  const chunks = [];
+  req.on('data', (c) => chunks.push(c));
+  req.on('end', () => {
+    const body = JSON.parse(Buffer.concat(chunks).toString());
+    const n = Array.isArray(body.events) ? body.events.length : 1;
+    res.writeHead(202, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ accepted: n, duplicates: 0 }));
+  });
+});
+server.keepAliveTimeout = 30000;
+server.listen(0, '127.0.0.1', () => console.log(JSON.stringify({ msg: 'listening', port: server.address().port })));
+`;
+
+function start(args: string[], env: NodeJS.ProcessEnv): Promise<{ proc: ChildProcess; port: number }> {
+  const proc = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const onData = (d: Buffer) => {
+      out += String(d);
+      const line = out.split('\n').find((l) => l.includes('"msg":"listening"'));
+      if (line) {
+        proc.stdout!.off('data', onData);
+        proc.stdout!.resume();
+        resolve({ proc, port: JSON.parse(line).port as number });
+      }
+    };
+    proc.stdout!.on('data', onData);
+    proc.on('exit', (code) => reject(new Error(`server exited ${code} before listening`)));
+  });
+}
+
+/** Zipf-like popularity: a few items get most views, as on a real content platform. */
+function pickItem(): number {
+  return Math.min(ITEMS - 1, Math.floor(ITEMS * Math.random() ** 3));
+}
+
+let counter = 0;
+const runId = Date.now().toString(36);
+function body(): string {
+  const now = Date.now();
+  const parts: string[] = new Array(BATCH);
+  for (let i = 0; i < BATCH; i++) {
+    parts[i] =
+      `{"id":"${runId}-${counter++}","type":"view","contentId":"item-${pickItem()}",` +
+      `"userId":"user-${Math.floor(Math.random() * USERS)}","ts":${now}}`;
+  }
+  return `{"events":[${parts.join(',')}]}`;
+}
+
+interface LoadResult {
+  events: number;
+  requests: number;
+  errors: number;
+  seconds: number;
+  eventsPerSecond: number;
+  p50ms: number;
+  p99ms: number;
+}
+
+async function load(port: number, seconds: number, measure: boolean): Promise<LoadResult> {
+  const pool = new Pool(`http://127.0.0.1:${port}`, { connections: CONNECTIONS, pipelining: 1 });
+  const deadline = Date.now() + seconds * 1000;
+  let events = 0;
+  let requests = 0;
+  let errors = 0;
+  const latencies: number[] = [];
+  const started = performance.now();
+  async function worker(): Promise<void> {
+    while (Date.now() < deadline) {
+      const t0 = performance.now();
+      try {
+        const res = await pool.request({
+          path: '/analytics/events',
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: body(),
+        });
+        const json = (await res.body.json()) as { accepted?: number };
+        if (res.statusCode === 202) {
+          events += json.accepted ?? 0;
+          requests++;
+          if (measure) latencies.push(performance.now() - t0);
+        } else errors++;
+      } catch {
+        errors++;
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: CONNECTIONS }, worker));
+  const elapsed = (performance.now() - started) / 1000;
+  await pool.close();
+  latencies.sort((a, b) => a - b);
+  const q = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))] ?? 0;
+  return {
+    events,
+    requests,
+    errors,
+    seconds: elapsed,
+    eventsPerSecond: events / elapsed,
+    p50ms: q(0.5),
+    p99ms: q(0.99),
+  };
+}
+
+async function stop(proc: ChildProcess): Promise<void> {
+  if (proc.exitCode !== null) return;
+  const exited = new Promise((r) => proc.on('exit', r));
+  proc.kill('SIGTERM');
+  await exited;
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'bench-analytics-'));
+try {
+  // Reference first.
+  const sink = await start(['-e', SINK], {});
+  await load(sink.port, WARMUP_S, false);
+  const reference = await load(sink.port, DURATION_S, true);
+  await stop(sink.proc);
+
+  const nodeArgs = (process.env.ANALYTICS_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const analytics = await start([...nodeArgs, join(import.meta.dirname, '..', 'runtime', 'analytics', 'src', 'main.ts')], {
+    PORT: '0',
+    DATA_DIR: join(dir, 'analytics'),
+    LOG_LEVEL,
+  });
+  const base = `http://127.0.0.1:${analytics.port}`;
+  const warm = await load(analytics.port, WARMUP_S, false);
+  const result = await load(analytics.port, DURATION_S, true);
+
+  // Projection: time until every acknowledged event is visible in the read models.
+  const t0 = performance.now();
+  let lag = Number.POSITIVE_INFINITY;
+  for (let i = 0; i < 6000 && lag > 0; i++) {
+    lag = ((await (await fetch(`${base}/analytics/status`)).json()) as { lag: number }).lag;
+    if (lag > 0) await new Promise((r) => setTimeout(r, 50));
+  }
+  const drainSeconds = (performance.now() - t0) / 1000;
+  const trendingRes = await fetch(`${base}/analytics/trending?window=1h&k=100`);
+  const top = ((await trendingRes.json()) as { items: { views: number }[] }).items;
+  const stats = (await (await fetch(`${base}/analytics/status`)).json()) as { projected: { applied: number } };
+  await stop(analytics.proc);
+
+  const acknowledged = warm.events + result.events;
+  const ratio = result.eventsPerSecond / reference.eventsPerSecond;
+  printTable(
+    ['server', 'events/s acked', 'req/s', 'p50 ms', 'p99 ms', 'errors'],
+    [
+      ['node:http parse+202 (reference)', Math.round(reference.eventsPerSecond), Math.round(reference.requests / reference.seconds), reference.p50ms.toFixed(1), reference.p99ms.toFixed(1), reference.errors],
+      ['analytics', Math.round(result.eventsPerSecond), Math.round(result.requests / result.seconds), result.p50ms.toFixed(1), result.p99ms.toFixed(1), result.errors],
+    ],
+  );
+  console.log(
+    `\nratio analytics/reference ${ratio.toFixed(2)}; projection drained ${drainSeconds.toFixed(1)} s after load; ` +
+      `applied ${stats.projected.applied} of ${acknowledged} acknowledged (top-100 items hold ${top.reduce((s, i) => s + i.views, 0)} views)`,
+  );
+  const file = writeResult('runtime-analytics', {
+    config: { durationS: DURATION_S, warmupS: WARMUP_S, connections: CONNECTIONS, batch: BATCH, items: ITEMS, users: USERS, logLevel: LOG_LEVEL },
+    reference,
+    analytics: result,
+    ratio,
+    acknowledgedTotal: acknowledged,
+    appliedTotal: stats.projected.applied,
+    projectionDrainSeconds: drainSeconds,
+    target: TARGET,
+  });
+  console.log(`${Math.round(result.eventsPerSecond)} events/s acknowledged (target >= ${TARGET}) — ${file}`);
+  process.exitCode = result.eventsPerSecond >= TARGET && stats.projected.applied === acknowledged ? 0 : 1;
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}

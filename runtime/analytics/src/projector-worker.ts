@@ -1,0 +1,148 @@
+/**
+ * Runs the projector on its own thread with its own database connections, so projection (the
+ * CPU-heavy part: rollups, HLL, co-views) uses the second core instead of delaying ingest
+ * acknowledgements on the main event loop. `ProjectorWorker` is the main-thread handle.
+ */
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import type { Logger } from '../../lib/logger.ts';
+import { openDb } from '../../lib/storage/db.ts';
+import { Projector, type ProjectorOptions, type ProjectorStats } from './projector.ts';
+
+interface WorkerConfig {
+  dbUrl: string;
+  logUrl: string;
+  synchronous: 'NORMAL' | 'FULL';
+  options: Omit<ProjectorOptions, 'onError'>;
+}
+
+type ToWorker = { type: 'nudge' } | { type: 'catchUp'; id: number; budgetMs: number } | { type: 'stop' };
+type FromWorker =
+  | { type: 'ready' }
+  | { type: 'stats'; stats: ProjectorStats }
+  | { type: 'caughtUp'; id: number }
+  | { type: 'error'; message: string }
+  | { type: 'stopped' };
+
+/** Main-thread handle of the projector thread (restarted after a crash). */
+export class ProjectorWorker {
+  private worker: Worker | undefined;
+  private readonly config: WorkerConfig;
+  private readonly log: Logger;
+  private nextId = 1;
+  private readonly waiting = new Map<number, () => void>();
+  private stopping = false;
+  private nudged = false;
+  stats: ProjectorStats = { applied: 0, duplicates: 0, slices: 0 };
+
+  constructor(config: WorkerConfig, log: Logger) {
+    this.config = config;
+    this.log = log;
+  }
+
+  async start(): Promise<void> {
+    const worker = new Worker(new URL(import.meta.url), { workerData: this.config });
+    this.worker = worker;
+    await new Promise<void>((resolve, reject) => {
+      worker.on('message', (m: FromWorker) => {
+        if (m.type === 'ready') resolve();
+        else if (m.type === 'stats') this.stats = m.stats;
+        else if (m.type === 'caughtUp') {
+          this.waiting.get(m.id)?.();
+          this.waiting.delete(m.id);
+        } else if (m.type === 'error') this.log.error({ err: m.message }, 'projection failed');
+      });
+      worker.once('error', reject);
+      worker.on('exit', (code) => {
+        for (const done of this.waiting.values()) done();
+        this.waiting.clear();
+        if (!this.stopping) {
+          this.log.error({ code }, 'projector thread exited; restarting in 1 s');
+          setTimeout(() => {
+            if (!this.stopping)
+              this.start().catch((err) => this.log.error({ err }, 'projector restart failed'));
+          }, 1000).unref();
+        }
+      });
+    });
+  }
+
+  private post(message: ToWorker): void {
+    this.worker?.postMessage(message);
+  }
+
+  /** New log rows exist; coalesced to one message per event-loop turn. */
+  nudge(): void {
+    if (this.nudged) return;
+    this.nudged = true;
+    setImmediate(() => {
+      this.nudged = false;
+      this.post({ type: 'nudge' });
+    });
+  }
+
+  /** Waits (up to `budgetMs`) until everything appended so far is projected. */
+  catchUp(budgetMs = 250): Promise<void> {
+    if (!this.worker) return Promise.resolve();
+    const id = this.nextId++;
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.waiting.delete(id);
+        resolve();
+      }, budgetMs + 50);
+      this.waiting.set(id, () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      this.post({ type: 'catchUp', id, budgetMs });
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    const worker = this.worker;
+    if (!worker) return;
+    const exited = new Promise((resolve) => worker.once('exit', resolve));
+    this.post({ type: 'stop' });
+    const timer = setTimeout(() => worker.terminate(), 5000);
+    await exited;
+    clearTimeout(timer);
+  }
+}
+
+async function runWorker(): Promise<void> {
+  const config = workerData as WorkerConfig;
+  const port = parentPort!;
+  const send = (m: FromWorker) => port.postMessage(m);
+  const db = await openDb(config.dbUrl, { synchronous: config.synchronous });
+  const log = await openDb(config.logUrl, { synchronous: config.synchronous });
+  const projector = new Projector(db, log, {
+    ...config.options,
+    onError: (err) =>
+      send({ type: 'error', message: err instanceof Error ? String(err.stack) : String(err) }),
+    onIdle: (stats) => send({ type: 'stats', stats: { ...stats } }),
+  });
+  port.on('message', (m: ToWorker) => {
+    if (m.type === 'nudge') projector.schedule();
+    else if (m.type === 'catchUp') {
+      projector
+        .catchUp(m.budgetMs)
+        .catch((err) => send({ type: 'error', message: String(err) }))
+        .finally(() => {
+          send({ type: 'stats', stats: { ...projector.stats } });
+          send({ type: 'caughtUp', id: m.id });
+        });
+    } else if (m.type === 'stop') {
+      void (async () => {
+        await projector.stop();
+        await db.close();
+        await log.close();
+        send({ type: 'stopped' });
+        port.close();
+      })();
+    }
+  });
+  send({ type: 'ready' });
+  projector.schedule();
+}
+
+if (!isMainThread && (workerData as WorkerConfig | undefined)?.dbUrl) await runWorker();
