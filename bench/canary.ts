@@ -1,0 +1,220 @@
+/**
+ * bench:canary — a release failing 20% of requests under 200 req/s on the local platform (real
+ * gateway, supervised processes, `bin/platformctl deploy --wait` with the DEFAULT delivery
+ * settings): seconds from the first request the canary serves to 100% of traffic back on stable.
+ * Target: <= 10 s.
+ *
+ * Reference measured in the same run, interleaved: the same rollout with the statistical early
+ * abort disabled (`--no-early-abort`), i.e. the threshold conditions alone — what analysis tools
+ * that only compare a metric with a threshold per interval achieve with the same settings.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { median, printTable, writeResult } from './harness.ts';
+
+const RUNS = Number(process.env.RUNS ?? 5);
+const RPS = Number(process.env.RPS ?? 200);
+const BIN = join(import.meta.dirname, '..', 'bin', 'platformctl');
+const FIXTURE = join(import.meta.dirname, '..', 'test', 'delivery', 'fixtures', 'web');
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function cli(dir: string, args: string[]): { status: number; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [BIN, ...args], {
+    cwd: dir,
+    encoding: 'utf8',
+    env: { ...process.env, CI: 'true' },
+  });
+  return { status: r.status ?? 1, stdout: r.stdout, stderr: r.stderr };
+}
+
+interface Sample {
+  sent: number;
+  done: number;
+  status: number;
+  version: string;
+}
+
+function traffic(url: string, rps: number) {
+  const samples: Sample[] = [];
+  const pending = new Set<Promise<void>>();
+  let stopped = false;
+  const loop = (async () => {
+    const start = Date.now();
+    for (let i = 0; !stopped && i < rps * 600; i++) {
+      const wait = start + (i * 1000) / rps - Date.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      const sent = Date.now();
+      const p = fetch(url)
+        .then(async (r) => {
+          await r.arrayBuffer();
+          samples.push({
+            sent,
+            done: Date.now(),
+            status: r.status,
+            version: r.headers.get('x-served-by') ?? 'none',
+          });
+        })
+        .catch(() => {
+          samples.push({ sent, done: Date.now(), status: 0, version: 'none' });
+        })
+        .finally(() => pending.delete(p));
+      pending.add(p);
+    }
+  })();
+  return {
+    async stop(): Promise<Sample[]> {
+      stopped = true;
+      await loop;
+      await Promise.all([...pending]);
+      return samples;
+    },
+  };
+}
+
+/** Runs `deploy --wait` in the background so traffic keeps flowing from this process. */
+function deploy(dir: string, version: string, extra: string[]): Promise<{ code: number; stdout: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(
+      process.execPath,
+      [BIN, 'deploy', 'web', '--release', version, '--wait', '--json', ...extra],
+      {
+        cwd: dir,
+        env: { ...process.env, CI: 'true' },
+      },
+    );
+    let stdout = '';
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr.resume();
+    child.on('close', (code) => resolve({ code: code ?? 1, stdout }));
+  });
+}
+
+interface Trial {
+  mode: string;
+  /** First canary-served request sent → the traffic change back to stable acknowledged. */
+  detectToStableS: number;
+  /** First canary-served request sent → last canary-served request sent. */
+  lastCanaryRequestS: number;
+  canaryRequests: number;
+  failedRequests: number;
+  totalRequests: number;
+  decidedBy: string;
+}
+
+async function trial(
+  dir: string,
+  url: string,
+  version: string,
+  mode: 'early abort' | 'conditions only',
+): Promise<Trial> {
+  const load = traffic(url, RPS);
+  await new Promise((r) => setTimeout(r, 1500)); // steady state before the rollout starts
+  const r = await deploy(dir, version, mode === 'conditions only' ? ['--no-early-abort'] : []);
+  await new Promise((r) => setTimeout(r, 500));
+  const samples = await load.stop();
+  if (r.code !== 4) throw new Error(`expected a rollback (exit 4), got ${r.code}:\n${r.stdout}`);
+  const events = r.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { type: string; at?: string; message?: string });
+  const back = events.find((e) => e.type === 'traffic.set' && e.message?.startsWith('100% of traffic back'));
+  const decision = events.find((e) => e.type === 'rollout.aborting');
+  const canary = samples.filter((s) => s.version === version);
+  const first = Math.min(...canary.map((s) => s.sent));
+  const last = Math.max(...canary.map((s) => s.sent));
+  return {
+    mode,
+    detectToStableS: (Date.parse(back?.at ?? '') - first) / 1000,
+    lastCanaryRequestS: (last - first) / 1000,
+    canaryRequests: canary.length,
+    failedRequests: samples.filter((s) => s.status >= 500 || s.status === 0).length,
+    totalRequests: samples.length,
+    decidedBy: (decision?.message ?? '').replace(/^rolling back [^:]+: /, '').slice(0, 90),
+  };
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'bench-canary-'));
+try {
+  const [gw, web] = [await freePort(), await freePort()];
+  // No `delivery` section: the defaults (10% → analysis 3 × 2s → 50% → analysis → 100%).
+  writeFileSync(
+    join(dir, 'platform.yaml'),
+    `name: bench-canary
+environments:
+  dev: { cloud: aws, region: eu-west-1, provider: local }
+services:
+  gateway: { path: builtin:gateway, port: ${gw}, kind: gateway, dependsOn: [web] }
+  web: { path: ./web, port: ${web}, routes: [/auth/web] }
+`,
+  );
+  cpSync(FIXTURE, join(dir, 'web'), { recursive: true });
+  const up = cli(dir, ['up', '--detach']);
+  if (up.status !== 0) throw new Error(`up failed: ${up.stderr}`);
+  writeFileSync(
+    join(dir, 'web', 'src', 'behaviour.ts'),
+    'export const behaviour = { errorRate: 0.2, delayMs: 1 };\n',
+  );
+  const built = cli(dir, ['release', 'build', 'web', '--json']);
+  const bad = (JSON.parse(built.stdout) as { version: string }).version;
+  const url = `http://127.0.0.1:${gw}/auth/web/x`;
+
+  const trials: Trial[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    for (const mode of ['early abort', 'conditions only'] as const) {
+      const t = await trial(dir, url, bad, mode);
+      trials.push(t);
+      console.error(`run ${i + 1} ${mode}: ${t.detectToStableS.toFixed(2)} s (${t.decidedBy})`);
+    }
+  }
+  cli(dir, ['down']);
+
+  const of = (mode: string) => trials.filter((t) => t.mode === mode);
+  const rows = ['early abort', 'conditions only'].map((mode) => {
+    const ts = of(mode);
+    const secs = ts.map((t) => t.detectToStableS);
+    const failedShare =
+      ts.reduce((s, t) => s + t.failedRequests, 0) / ts.reduce((s, t) => s + t.totalRequests, 0);
+    return [
+      mode,
+      median(secs).toFixed(2),
+      Math.max(...secs).toFixed(2),
+      median(ts.map((t) => t.canaryRequests)).toFixed(0),
+      `${(failedShare * 100).toFixed(2)}%`,
+    ];
+  });
+  console.log(`\n${RUNS} runs each, ${RPS} req/s, release failing 20%, default analysis settings\n`);
+  printTable(['mode', 'median s to 100% stable', 'max s', 'canary requests', 'failed user requests'], rows);
+  const best = median(of('early abort').map((t) => t.detectToStableS));
+  const reference = median(of('conditions only').map((t) => t.detectToStableS));
+  const file = writeResult('canary', {
+    runs: RUNS,
+    rps: RPS,
+    target: 10,
+    medianSeconds: best,
+    referenceMedianSeconds: reference,
+    ratio: best / reference,
+    trials,
+  });
+  console.log(
+    `\nmedian ${best.toFixed(2)} s (target <= 10 s); conditions only ${reference.toFixed(2)} s; ratio ${(best / reference).toFixed(2)} — ${file}`,
+  );
+  process.exitCode = best <= 10 ? 0 : 1;
+} finally {
+  spawnSync(process.execPath, [BIN, 'down'], { cwd: dir, stdio: 'ignore' });
+  rmSync(dir, { recursive: true, force: true });
+}
