@@ -164,8 +164,6 @@ export class LocalProvider implements Provider {
   ): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     const announced = new Set<string>();
-    // The supervisor records `error` when apply fails; ignore one left over from an earlier run.
-    let sawProgress = false;
     while (Date.now() < deadline) {
       const { state, running } = reconcile(readState(this.paths.state));
       if (!running) {
@@ -207,8 +205,8 @@ export class LocalProvider implements Provider {
         });
       });
       if (complete) return;
-      if (wanted.length > 0) sawProgress = true;
-      if (state.error && sawProgress) {
+      // apply() clears `error` before the control API answers POST /up, so any error is this run's.
+      if (state.error) {
         throw new PlatformError('UP_FAILED', state.error, {
           hint: 'see `platformctl status` and `platformctl logs all --since 5m`',
         });

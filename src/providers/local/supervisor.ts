@@ -173,6 +173,7 @@ export class Supervisor {
    */
   async apply(plan: Plan): Promise<void> {
     this.error = undefined;
+    this.persist();
     for (const p of plan.services) this.plans.set(p.name, p);
     this.order = plan.services.map((p) => p.name);
     const levels = depthLevels(plan.services.filter((p) => plan.run.includes(p.name)));
