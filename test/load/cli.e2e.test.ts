@@ -1,8 +1,9 @@
 /** `platformctl load run` and `load compare` as a CI job runs them: exit codes, stdout, files. */
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, workspace } from '../helpers/cli.ts';
+import { BIN, runCli, workspace } from '../helpers/cli.ts';
 import { ok, startServer, type TestServer } from './servers.ts';
 
 let fast: TestServer;
@@ -125,6 +126,59 @@ describe('load run', () => {
     expect(summary.state.abortReason).toContain('http_req_failed');
     // 30 s at 50/s would be 1500 requests; the abort happens within a few seconds.
     expect(summary.metrics.http_reqs.values.count).toBeLessThan(750);
+  });
+
+  it('abortOnFail also stops worker threads', async () => {
+    const r = await runCli(
+      ['--json', 'load', 'run', 'abort.yaml', '--target', failing.url, '--workers', '2'],
+      {
+        cwd: ws.dir,
+      },
+    );
+    expect(r.exitCode).toBe(3);
+    expect(JSON.parse(r.stdout).state.aborted).toBe(true);
+  });
+
+  it('Ctrl-C stops the run, prints the summary of what ran and exits 130', async () => {
+    const child = spawn(
+      process.execPath,
+      [
+        BIN,
+        '--json',
+        'load',
+        'run',
+        'fail.yaml',
+        '--target',
+        fast.url,
+        '--duration',
+        '30s',
+        '--no-thresholds',
+      ],
+      {
+        cwd: ws.dir,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    // The first line on stderr announces the run; interrupt once it has started.
+    await new Promise<void>((resolve) => {
+      child.stderr.on('data', (d) => {
+        stderr += d;
+        if (stderr.includes('open model')) resolve();
+      });
+    });
+    await new Promise((r) => setTimeout(r, 1500));
+    child.kill('SIGINT');
+    const code = await new Promise<number | null>((r) => child.on('close', r));
+    expect(code).toBe(130);
+    const summary = JSON.parse(stdout);
+    expect(summary.state.aborted).toBe(true);
+    expect(summary.metrics.http_reqs.values.count).toBeGreaterThan(0);
+    expect(summary.metrics.http_reqs.values.count).toBeLessThan(1500);
   });
 
   it('reports an invalid scenario at file:line with exit 2', async () => {

@@ -59,7 +59,9 @@ describe('fast client', () => {
   });
 
   it('reconnects after connection: close and pipelines in order', async () => {
-    const closing = await closedRun(`  - { name: close, method: GET, path: /close, checks: [{ bodyContains: bye }] }`);
+    const closing = await closedRun(
+      `  - { name: close, method: GET, path: /close, checks: [{ bodyContains: bye }] }`,
+    );
     expect((closing.metrics.http_reqs as CounterMetric).values.count).toBeGreaterThan(20);
     expect((closing.metrics.http_req_failed as RateMetric).values.rate).toBe(0);
     const piped = await closedRun(

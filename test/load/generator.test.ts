@@ -52,6 +52,31 @@ executor: { type: constant-arrival-rate, rate: 300, duration: 2s, workers: 2 }
   });
 });
 
+describe('ramping VUs', () => {
+  it('ramps virtual users through stages with think time', async () => {
+    const server = await startServer((_req, res) => ok(res));
+    try {
+      const scenario = scenarioFrom(`
+requests: [{ name: a, method: GET, path: '/a?vu={{vu}}' }]
+executor:
+  type: ramping-vus
+  startVUs: 1
+  stages: [{ duration: 1s, target: 4 }, { duration: 1s, target: 4 }]
+  thinkTime: { min: 5ms, max: 15ms }
+`);
+      const s = buildSummary(await runLoad(scenario, { target: server.url }));
+      const vus = s.timeline.map((p) => p.vus);
+      expect(Math.max(...vus)).toBe(4);
+      // With 5-15 ms of think time 4 VUs cannot exceed ~800 requests/s.
+      expect((s.metrics.http_reqs as CounterMetric).values.count).toBeGreaterThan(50);
+      expect((s.metrics.http_reqs as CounterMetric).values.count).toBeLessThan(1800);
+      expect(s.openModel).toBe(false);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
 describe('coordinated omission', () => {
   let server: TestServer;
   beforeAll(async () => {
