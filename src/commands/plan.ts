@@ -140,9 +140,14 @@ export async function plan(ctx: CommandContext, _args: string[], opts: PlanFlags
 
 export async function apply(ctx: CommandContext, _args: string[], opts: PlanFlags): Promise<ExitCode> {
   const { config } = ctx.loadPlatform();
-  const envs = parseEnvs(opts.env);
-  const selectedEnvs = envs.length ? envs : Object.keys(config.environments);
-  const protectedEnvs = selectedEnvs.filter((e) => config.environments[e]?.protected);
+  const prepared = await prepare(ctx, opts);
+  if (typeof prepared === 'number') return prepared;
+  // Judged on the stacks actually selected, before terraform runs at all.
+  const protectedEnvs = [
+    ...new Set(
+      prepared.stacks.filter((s) => s.protected || config.environments[s.env]?.protected).map((s) => s.env),
+    ),
+  ];
   if (protectedEnvs.length && !opts.allowProd && !opts.dryRun)
     throw new PlatformError(
       'PROTECTED_ENVIRONMENT',
@@ -152,8 +157,6 @@ export async function apply(ctx: CommandContext, _args: string[], opts: PlanFlag
         exitCode: ExitCode.usage,
       },
     );
-  const prepared = await prepare(ctx, opts);
-  if (typeof prepared === 'number') return prepared;
   const interrupt = interruptible();
   try {
     const outcomes = await planAll(ctx, prepared.outdir, prepared.stacks, interrupt.signal);

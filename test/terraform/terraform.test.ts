@@ -142,6 +142,13 @@ describe('platformctl apply', () => {
     expect(r.stderr).toMatch(/refusing to apply to protected environment "prod"/);
     expect(r.stderr).toMatch(/--allow-prod/);
     expect(p.fake.calls()).toEqual([]);
+    // Only the selected stacks count: a dev stack applies without --allow-prod.
+    const dev = await runCli(['apply', '--stack', 'dev-aws-eu-west-1-core', '--yes'], {
+      cwd: p.dir,
+      env: p.env({ FAKE_TF_PLAN_EXIT: '2' }),
+    });
+    expect(dev.exitCode, dev.stderr).toBe(0);
+    expect(p.fake.calls().filter((c) => c.args[0] === 'apply')).toHaveLength(1);
   });
 
   it('needs a confirmation without a TTY (--yes), and then applies exactly the saved plans', async () => {
