@@ -13,7 +13,8 @@
  * variants per CPU-second (CPU time of the service process plus this client process, read from
  * /proc, against this process's CPU time for raw sharp): that ratio is robust to contention.
  *
- * Env: DURATION_S (2 per phase), ROUNDS (8), CONCURRENCY (4), WIDTH (200), SRC_W (1600), SRC_H (1200).
+ * Env: DURATION_S (2 per phase), ROUNDS (8), CONCURRENCY (4), WIDTH (200), SRC_W (1600), SRC_H (1200),
+ * SHARP_CONCURRENCY (libvips threads per image, both sides; default sharp's).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -120,6 +121,9 @@ async function closedLoop(
   };
 }
 
+// SHARP_CONCURRENCY (libvips threads per image) applies to both sides: the service reads it from
+// the inherited environment.
+if (process.env.SHARP_CONCURRENCY) sharp.concurrency(Number(process.env.SHARP_CONCURRENCY));
 const src = await sourceImage();
 const dir = mkdtempSync(join(tmpdir(), 'bench-content-'));
 const { proc, port } = await startService(join(dir, 'content'));
