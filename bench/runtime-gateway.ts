@@ -6,15 +6,18 @@
  * with one worker, keep-alive to the upstream and an access log, against the gateway (one Node
  * process, undici keep-alive pool, pino access log). A third contender, a minimal node:http +
  * http.request proxy with a keep-alive agent, shows what undici's dispatch path buys over the
- * obvious Node implementation, and a node:http server answering by itself (no proxying) gives the
+ * obvious Node implementation; a bare undici dispatch proxy is the floor of the gateway's design
+ * (the gap is what routing, auth, metrics, stats and the access log cost); a node:http server answering by itself (no proxying) gives the
  * ceiling of any proxy built on Node's HTTP stack on this machine. Phases alternate per round (nginx, gateway, node:http, ...)
  * after a warm-up each, so background noise on the shared machine hits all alike; the ratio of
- * the medians is the figure. Targets: gateway >= 0.5 × nginx req/s, p99 <= 2 × nginx p99.
+ * the medians is the figure. On a shared machine req/s mostly measures who got the CPU, so the
+ * CPU time each proxy process spent per request (from /proc) is reported too: its inverse ratio
+ * is what the req/s ratio would be with a core each. Targets: gateway >= 0.5 × nginx req/s, p99 <= 2 × nginx p99.
  *
  * Env: DURATION (10s), THREADS (2), CONNECTIONS (50), ROUNDS (2), WARMUP (2s).
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../src/core/ports.ts';
@@ -37,6 +40,8 @@ interface WrkResult {
   requests: number;
   errors: number;
   non2xx: number;
+  /** CPU time the proxy process(es) spent per request (user + system), in microseconds. */
+  cpuUsPerReq?: number;
 }
 
 function which(bin: string): boolean {
@@ -72,6 +77,39 @@ function wrk(url: string, duration: string): WrkResult {
     timeout: 120_000,
   });
   return parseWrk(out);
+}
+
+const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+
+/** user+system CPU milliseconds consumed so far by these processes (all their threads). */
+function cpuMs(pids: readonly number[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // exited
+    }
+  }
+  return (ticks * 1000) / CLK_TCK;
+}
+
+/** A process and its direct children (nginx's master and workers). */
+function withChildren(pid: number): number[] {
+  const pids = [pid];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pid) pids.push(Number(entry));
+    } catch {
+      // gone
+    }
+  }
+  return pids;
 }
 
 function nginxConf(dir: string, name: string, server: string): string {
@@ -131,6 +169,25 @@ http.createServer((req, res) => {
 }).listen(port, '127.0.0.1');
 `;
 
+/**
+ * The floor of the gateway's own design: undici Pool.dispatch straight into the response, with
+ * no routing, auth, metrics, stats or logs. The gap to the gateway is what its features cost.
+ */
+const UNDICI_BARE = `
+const http = require('node:http');
+const { Pool } = require(${JSON.stringify(join(import.meta.dirname, '..', 'node_modules', 'undici'))});
+const pool = new Pool(process.env.UPSTREAM, { connections: 128 });
+http.createServer((req, res) => {
+  pool.dispatch({ path: req.url, method: req.method, headers: { 'x-forwarded-for': req.socket.remoteAddress } }, {
+    onRequestStart() {},
+    onResponseStart(c, status, headers) { delete headers.connection; delete headers['keep-alive']; res.writeHead(status, headers); },
+    onResponseData(c, chunk) { res.write(chunk); },
+    onResponseEnd() { res.end(); },
+    onResponseError() { if (!res.headersSent) res.writeHead(502); res.end(); },
+  });
+}).listen(Number(process.env.PORT), '127.0.0.1');
+`;
+
 /** Not a proxy: the ceiling of any proxy built on node:http on this machine. */
 const NODE_HELLO = `
 require('node:http').createServer((req, res) => {
@@ -153,13 +210,7 @@ async function main(): Promise<void> {
   };
   process.on('exit', cleanup);
   try {
-    const [upPort, nginxPort, gwPort, nodePort, helloPort] = [
-      await freePort(),
-      await freePort(),
-      await freePort(),
-      await freePort(),
-      await freePort(),
-    ];
+    const [upPort, nginxPort] = [await freePort(), await freePort()];
     const upstream = `http://127.0.0.1:${upPort}`;
 
     const upConf = nginxConf(
@@ -184,10 +235,11 @@ async function main(): Promise<void> {
     }
   }`,
     );
-    for (const conf of [upConf, proxyConf]) {
+    const [, nginxProxy] = [upConf, proxyConf].map((conf) => {
       const c = spawn('nginx', ['-p', dir, '-c', conf], { stdio: ['ignore', 'ignore', 'inherit'] });
       children.push(c);
-    }
+      return c;
+    });
     await waitForHttp(`${upstream}/`);
     await waitForHttp(`http://127.0.0.1:${nginxPort}/`);
 
@@ -199,49 +251,46 @@ async function main(): Promise<void> {
         services: { up: { instances: [{ id: 'up-1', url: upstream, version: 'v1' }] } },
       }),
     );
-    const gwLog = openSync(join(dir, 'gateway.log'), 'w');
-    const gw = spawn(
-      process.execPath,
-      [...(process.env.GATEWAY_NODE_ARGS?.split(' ').filter(Boolean) ?? []), GATEWAY_MAIN],
-      {
-        env: {
-          ...process.env,
-          PORT: String(gwPort),
-          GATEWAY_CONFIG: gwConfig,
-          DATA_DIR: join(dir, 'gw-data'),
-        },
-        stdio: ['ignore', gwLog, 'inherit'],
-      },
-    );
-    children.push(gw);
-    const nodeProxy = spawn(process.execPath, ['-e', NODE_HTTP_PROXY], {
-      env: { ...process.env, PORT: String(nodePort), UPSTREAM: upstream },
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
-    children.push(nodeProxy);
-    const hello = spawn(process.execPath, ['-e', NODE_HELLO], {
-      env: { ...process.env, PORT: String(helloPort) },
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
-    children.push(hello);
-    await waitForHttp(`http://127.0.0.1:${gwPort}/readyz`, gw);
-    await waitForHttp(`http://127.0.0.1:${nodePort}/`, nodeProxy);
-    await waitForHttp(`http://127.0.0.1:${helloPort}/`, hello);
-
-    const targets = {
-      nginx: `http://127.0.0.1:${nginxPort}/bench`,
-      gateway: `http://127.0.0.1:${gwPort}/bench`,
-      'node:http proxy': `http://127.0.0.1:${nodePort}/bench`,
-      'node:http hello (no proxy)': `http://127.0.0.1:${helloPort}/bench`,
-    } as const;
+    const nodeArgs = process.env.GATEWAY_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+    /** Starts a Node contender on a free port; returns its URL and pid once it answers. */
+    const startNode = async (name: string, args: string[], env: Record<string, string>, ready = '/') => {
+      const port = await freePort();
+      const log = openSync(join(dir, `${name.replace(/\W+/g, '-')}.log`), 'w');
+      const c = spawn(process.execPath, args, {
+        env: { ...process.env, ...env, PORT: String(port) },
+        stdio: ['ignore', log, 'inherit'],
+      });
+      children.push(c);
+      await waitForHttp(`http://127.0.0.1:${port}${ready}`, c);
+      return { url: `http://127.0.0.1:${port}/bench`, pids: [c.pid!] };
+    };
+    const gatewayEnv = { GATEWAY_CONFIG: gwConfig, DATA_DIR: join(dir, 'gw-data') };
+    const contenders: Record<string, { url: string; pids: number[] }> = {
+      nginx: { url: `http://127.0.0.1:${nginxPort}/bench`, pids: withChildren(nginxProxy!.pid!) },
+      gateway: await startNode('gateway', [...nodeArgs, GATEWAY_MAIN], gatewayEnv, '/readyz'),
+      'gateway, ACCESS_LOG=false': await startNode(
+        'gateway-nolog',
+        [...nodeArgs, GATEWAY_MAIN],
+        { ...gatewayEnv, ACCESS_LOG: 'false' },
+        '/readyz',
+      ),
+      'undici dispatch, bare': await startNode('undici-bare', ['-e', UNDICI_BARE], { UPSTREAM: upstream }),
+      'node:http proxy': await startNode('node-proxy', ['-e', NODE_HTTP_PROXY], { UPSTREAM: upstream }),
+      'node:http hello (no proxy)': await startNode('hello', ['-e', NODE_HELLO], {}),
+    };
+    const targets = Object.fromEntries(Object.entries(contenders).map(([k, v]) => [k, v.url]));
+    const processes = Object.fromEntries(Object.entries(contenders).map(([k, v]) => [k, v.pids]));
     const runs: Record<string, WrkResult[]> = Object.fromEntries(Object.keys(targets).map((k) => [k, []]));
     for (let round = 1; round <= ROUNDS; round++) {
       for (const [name, url] of Object.entries(targets)) {
         wrk(url, WARMUP);
+        const pids = processes[name] ?? [];
+        const before = cpuMs(pids);
         const r = wrk(url, DURATION);
+        r.cpuUsPerReq = ((cpuMs(pids) - before) * 1000) / Math.max(1, r.requests);
         runs[name]?.push(r);
         console.error(
-          `round ${round} ${name}: ${r.rps.toFixed(0)} req/s, p99 ${r.p99Ms.toFixed(2)} ms, errors ${r.errors}, non-2xx ${r.non2xx}`,
+          `round ${round} ${name}: ${r.rps.toFixed(0)} req/s, p99 ${r.p99Ms.toFixed(2)} ms, cpu ${r.cpuUsPerReq.toFixed(1)} us/req, errors ${r.errors}, non-2xx ${r.non2xx}`,
         );
       }
     }
@@ -253,10 +302,11 @@ async function main(): Promise<void> {
           rps: median(rs.map((r) => r.rps)),
           p50Ms: median(rs.map((r) => r.p50Ms)),
           p99Ms: median(rs.map((r) => r.p99Ms)),
+          cpuUsPerReq: median(rs.map((r) => r.cpuUsPerReq ?? Number.NaN)),
           errors: rs.reduce((a, r) => a + r.errors + r.non2xx, 0),
         },
       ]),
-    ) as Record<string, { rps: number; p50Ms: number; p99Ms: number; errors: number }>;
+    ) as Record<string, { rps: number; p50Ms: number; p99Ms: number; cpuUsPerReq: number; errors: number }>;
     const ref = summary.nginx!;
     const rows = Object.entries(summary).map(([name, s]) => [
       name,
@@ -265,12 +315,29 @@ async function main(): Promise<void> {
       s.p50Ms.toFixed(2),
       s.p99Ms.toFixed(2),
       (s.p99Ms / ref.p99Ms).toFixed(2),
+      s.cpuUsPerReq.toFixed(1),
+      (ref.cpuUsPerReq / s.cpuUsPerReq).toFixed(2),
       s.errors,
     ]);
-    printTable(['proxy', 'req/s', 'vs nginx', 'p50 ms', 'p99 ms', 'p99 vs nginx', 'errors'], rows);
+    printTable(
+      [
+        'proxy',
+        'req/s',
+        'vs nginx',
+        'p50 ms',
+        'p99 ms',
+        'p99 vs nginx',
+        'cpu us/req',
+        'efficiency vs nginx',
+        'errors',
+      ],
+      rows,
+    );
     const gwS = summary.gateway!;
     const rpsRatio = gwS.rps / ref.rps;
     const p99Ratio = gwS.p99Ms / ref.p99Ms;
+    // Requests per CPU-second relative to nginx: what the req/s ratio would be with a core each.
+    const cpuEfficiencyRatio = ref.cpuUsPerReq / gwS.cpuUsPerReq;
     const command = `wrk -t${THREADS} -c${CONNECTIONS} -d${DURATION} --latency <proxy>/bench`;
     const file = writeResult('runtime-gateway', {
       command,
@@ -279,11 +346,12 @@ async function main(): Promise<void> {
       runs,
       rpsRatio,
       p99Ratio,
+      cpuEfficiencyRatio,
       targets: { rpsRatio: RPS_TARGET, p99Ratio: P99_TARGET },
       met: rpsRatio >= RPS_TARGET && p99Ratio <= P99_TARGET,
     });
     console.log(
-      `gateway/nginx: req/s ratio ${rpsRatio.toFixed(2)} (target >= ${RPS_TARGET}), p99 ratio ${p99Ratio.toFixed(2)} (target <= ${P99_TARGET}) -> ${file}`,
+      `gateway/nginx: req/s ratio ${rpsRatio.toFixed(2)} (target >= ${RPS_TARGET}), p99 ratio ${p99Ratio.toFixed(2)} (target <= ${P99_TARGET}), requests per CPU-second ratio ${cpuEfficiencyRatio.toFixed(2)} -> ${file}`,
     );
   } finally {
     cleanup();

@@ -30,6 +30,8 @@ export class AccessLog {
   readonly enabled: boolean;
   readonly #dest: Destination | undefined;
   readonly #prefix: string;
+  #isoMs = 0;
+  #iso = '';
 
   constructor(logger: Logger, enabled: boolean) {
     const dest = (logger as unknown as Record<symbol, Destination | undefined>)[pino.symbols.streamSym];
@@ -39,8 +41,14 @@ export class AccessLog {
     this.#prefix = base ? `,${base}` : '';
   }
 
+  /** `reqId` (validated by the gateway), `traceId` (hex) and `method` (an HTTP token) need no escaping. */
   write(e: AccessEntry): void {
-    let line = `{"level":"info","time":"${new Date().toISOString()}"${this.#prefix},"msg":"request","reqId":${JSON.stringify(e.reqId)},"traceId":"${e.traceId}","method":${JSON.stringify(e.method)},"path":${JSON.stringify(e.path)},"status":${e.status},"durationMs":${e.durationMs}`;
+    const now = Date.now();
+    if (now !== this.#isoMs) {
+      this.#isoMs = now;
+      this.#iso = new Date(now).toISOString();
+    }
+    let line = `{"level":"info","time":"${this.#iso}"${this.#prefix},"msg":"request","reqId":"${e.reqId}","traceId":"${e.traceId}","method":"${e.method}","path":${JSON.stringify(e.path)},"status":${e.status},"durationMs":${e.durationMs}`;
     if (e.service) line += `,"service":${JSON.stringify(e.service)}`;
     if (e.version) line += `,"version":${JSON.stringify(e.version)}`;
     if (e.instance) line += `,"instance":${JSON.stringify(e.instance)}`;

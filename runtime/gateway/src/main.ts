@@ -1,4 +1,5 @@
 /** Entry point: `PORT=8080 GATEWAY_CONFIG=gateway.json ADMIN_TOKEN=… node runtime/gateway/src/main.ts`. */
+import { pino } from 'pino';
 import { EnvConfigError } from '../../lib/config.ts';
 import { createLogger } from '../../lib/logger.ts';
 import { createMetrics } from '../../lib/metrics.ts';
@@ -21,7 +22,18 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   const identity = { service: settings.service, version: settings.version, instance: settings.instance };
-  const logger = createLogger({ ...identity, level: settings.logLevel });
+  // One buffered destination for every line (access log included): writing each access line on
+  // its own cost ~8% of the CPU under load. A timer bounds how long a line may wait in the buffer.
+  const destination = pino.destination({ dest: 1, sync: false, minLength: 8192 });
+  const flushTimer = setInterval(() => {
+    try {
+      destination.flush();
+    } catch {
+      // flush refuses while the stream is closing; the final flushSync covers that.
+    }
+  }, 250);
+  flushTimer.unref();
+  const logger = createLogger({ ...identity, level: settings.logLevel, destination });
   const tracing = await initTracing({
     ...identity,
     otlpEndpoint: settings.otlpEndpoint,
@@ -34,6 +46,7 @@ async function main(): Promise<void> {
     { port, routes: gateway.routes.routes.length, services: gateway.registry.services.size },
     'listening',
   );
+  destination.flush();
   if (!settings.adminToken) logger.warn('ADMIN_TOKEN is not set: the admin API is disabled');
   if (!settings.authJwksUrl) logger.warn('AUTH_JWKS_URL is not set: routes that require a token answer 503');
 
@@ -49,12 +62,12 @@ async function main(): Promise<void> {
       .then(
         () => {
           logger.info('stopped');
-          logger.flush();
+          destination.flushSync();
           setImmediate(() => process.exit(0));
         },
         (err: unknown) => {
           logger.error({ err }, 'shutdown failed');
-          logger.flush();
+          destination.flushSync();
           process.exit(1);
         },
       );
