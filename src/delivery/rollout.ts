@@ -111,6 +111,8 @@ export class Rollout {
   private queued: ControlCommand[] = [];
   /** The new version has been started (a failed deploy leaves nothing to take traffic from). */
   private deployed = false;
+  /** Set when a human promoted past an analysis or pause, for the final decision's reason. */
+  private promotedBy: string | undefined;
 
   constructor(opts: RolloutOptions, stable: string) {
     this.opts = opts;
@@ -155,7 +157,7 @@ export class Rollout {
       if (this.state.strategy === 'bluegreen') await this.runBlueGreen();
       else if (this.state.strategy === 'rolling') await this.runRolling();
       else await this.runCanary();
-      await this.promote('all steps passed');
+      await this.promote(this.promotedBy ? `all steps done (${this.promotedBy} past a hold)` : 'all steps passed');
     } catch (err) {
       if (!(err instanceof Interrupt)) {
         // An unexpected failure mid-rollout still ends on stable; the error is reported after.
@@ -193,6 +195,7 @@ export class Rollout {
         if (!(err instanceof Interrupt)) throw err;
         if (err.kind === 'abort' || (err.kind === 'promote' && err.full)) throw err;
         if (err.kind === 'promote') {
+          this.promotedBy = err.reason;
           this.emit('step.skipped', `step ${i + 1} skipped: ${err.reason}`);
           this.state.phase = 'Progressing';
           continue;
@@ -277,7 +280,10 @@ export class Rollout {
           if ((await this.holdForHuman('Paused', err.reason)) === 'skip') break;
           continue;
         }
-        if (err instanceof Interrupt && err.kind === 'promote') break;
+        if (err instanceof Interrupt && err.kind === 'promote') {
+          this.promotedBy = err.reason;
+          break;
+        }
         throw err;
       }
     }
@@ -491,6 +497,7 @@ export class Rollout {
         }
       } catch (err) {
         if (err instanceof Interrupt && err.kind === 'promote' && !err.full) {
+          this.promotedBy = err.reason;
           this.state.phase = 'Progressing';
           this.emit('rollout.resumed', `resumed: ${err.reason}`);
           return 'skip';
@@ -654,7 +661,13 @@ function verdictWord(v: string): string {
 export function describeMeasurement(m: Measurement): string {
   const side = (name: string, v: Measurement['canary']) =>
     `${name} ${v.requests} req, ${v.errorRate === undefined ? '–' : formatValue(v.errorRate, 'ratio')} errors, p99 ${v.p99 === undefined ? '–' : formatValue(v.p99, 'duration')}`;
-  const failed = m.results.filter((r) => r.verdict !== 'pass').map((r) => `${r.condition}: ${r.reason}`);
+  // Conditions that fail for the same reason (e.g. too few requests) are listed once.
+  const byReason = new Map<string, string[]>();
+  for (const r of m.results.filter((x) => x.verdict !== 'pass')) {
+    const why = r.verdict === 'fail' ? `${r.condition}: ${r.reason}` : r.reason;
+    byReason.set(why, [...(byReason.get(why) ?? []), r.condition]);
+  }
+  const failed = [...byReason.keys()];
   return `${side('canary', m.canary)} | ${side('stable', m.stable)}${failed.length ? ` — ${failed.join('; ')}` : ''}`;
 }
 

@@ -57,3 +57,55 @@ describe('canary plan', () => {
     expect(p.timeToFullPromotionMs).toBe(3 * 2000);
   });
 });
+
+describe('conditions in platform.yaml', () => {
+  it('reports a bad condition at its file:line with the fix', async () => {
+    const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { loadPlatform } = await import('../../src/core/config/load.ts');
+    const { prepareStrategy } = await import('../../src/delivery/wiring.ts');
+    const { ConfigError } = await import('../../src/core/errors.ts');
+    const dir = mkdtempSync(join(tmpdir(), 'cond-'));
+    try {
+      writeFileSync(
+        join(dir, 'platform.yaml'),
+        `name: demo
+environments:
+  dev: { cloud: aws, region: eu-west-1, provider: local }
+services:
+  api:
+    path: ./api
+    port: 8100
+    delivery:
+      steps:
+        - setWeight: 10
+        - analysis:
+            conditions:
+              - "p99 < 300ms"
+              - "p99 < 1%"
+delivery:
+  analysis:
+    conditions: ["error_rate < 1%", "eror_rate < 2%"]
+`,
+      );
+      const platform = loadPlatform(dir);
+      let err: unknown;
+      try {
+        prepareStrategy(platform, 'api', {});
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(ConfigError);
+      const problems = (err as InstanceType<typeof ConfigError>).problems;
+      expect(problems).toHaveLength(2);
+      expect(problems[0]).toMatchObject({ line: 17, path: 'delivery.analysis.conditions.1' });
+      expect(problems[0]?.message).toContain('unknown metric "eror_rate"');
+      expect(problems[0]?.fix).toContain('did you mean "error_rate"');
+      expect(problems[1]).toMatchObject({ line: 14, path: 'services.api.delivery.steps.1.analysis.conditions.1' });
+      expect(problems[1]?.message).toContain('cannot compare a duration with a ratio');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
