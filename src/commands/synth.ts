@@ -49,6 +49,7 @@ export async function synth(ctx: CommandContext, _args: string[], opts: SynthFla
   const started = performance.now();
   const progress = await ctx.out.progress('synthesizing stacks');
   let result: import('../stacks/synth.ts').SynthResult;
+  let lastGroup = '';
   try {
     // CDKTF loads only here, so every other command starts without it.
     const { synthesize } = await import('../stacks/synth.ts');
@@ -56,7 +57,12 @@ export async function synth(ctx: CommandContext, _args: string[], opts: SynthFla
       envs,
       clouds,
       outdir,
-      onStack: (spec) => progress.update(`synthesizing ${spec.name}`),
+      // One progress line per environment and cloud, not per stack (CI logs stay short).
+      onStack: (spec) => {
+        const group = `${spec.env} on ${spec.cloud}`;
+        if (group !== lastGroup) progress.update(`synthesizing ${group}`);
+        lastGroup = group;
+      },
     });
   } catch (err) {
     progress.fail('synthesis failed');

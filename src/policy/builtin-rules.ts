@@ -9,6 +9,18 @@ const REQUIRED_TAGS = ['platform', 'env', 'owner', 'managed-by'];
 const tagFix =
   'create it through src/stacks (tags are added there) or add the missing tags: platform, env, owner, managed-by';
 
+/** What each built-in rule id stands for, across the clouds its entries cover. */
+export const BUILTIN_DESCRIPTIONS: Record<string, string> = {
+  'no-public-buckets': 'Buckets and containers are never public (S3, Blob Storage, GCS)',
+  'storage-encrypted': 'Object storage is encrypted at rest (KMS / infrastructure encryption / CMEK)',
+  'database-encrypted': 'Database storage is encrypted with a managed or customer key',
+  'database-private': 'Databases have no public endpoint',
+  'no-admin-ingress-from-internet': 'No firewall rule opens an administrative or data port to 0.0.0.0/0',
+  'prod-database-backups': 'Production databases keep at least 7 days of backups',
+  'prod-database-multi-zone': 'Production databases have a standby in another zone',
+  'required-tags': 'Resources carry the tags platform, env, owner, managed-by',
+};
+
 export const BUILTIN_RULES: DeclarativeRuleInput[] = [
   {
     id: 'no-public-buckets',

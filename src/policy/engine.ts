@@ -6,7 +6,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readYamlFile, validateWith } from '../core/config/yaml-source.ts';
 import { PlatformError, UsageError } from '../core/errors.ts';
-import { BUILTIN_RULES } from './builtin-rules.ts';
+import { BUILTIN_DESCRIPTIONS, BUILTIN_RULES } from './builtin-rules.ts';
 import { checkAssertion, check as checkCondition, globMatch } from './matcher.ts';
 import { type DeclarativeRule, declarativeRuleSchema, policyFileSchema } from './rule-schema.ts';
 import { TYPED_RULES } from './typed-rules.ts';
@@ -57,13 +57,10 @@ export function loadRules(root: string | undefined): RuleSet {
 
 /** One line per rule id (several declarative entries may share one). */
 export function summarizeRules(rules: RuleSet): RuleSummary[] {
-  const builtinIds = new Set([...builtins.map((r) => r.id), ...TYPED_RULES.map((r) => r.id)]);
   const seen = new Map<string, RuleSummary>();
   for (const r of [...rules.declarative, ...rules.typed]) {
     if (seen.has(r.id)) continue;
-    const builtin =
-      builtinIds.has(r.id) &&
-      (builtins.includes(r as DeclarativeRule) || TYPED_RULES.includes(r as TypedRule));
+    const builtin = builtins.includes(r as DeclarativeRule) || TYPED_RULES.includes(r as TypedRule);
     seen.set(r.id, {
       id: r.id,
       severity: r.severity,
