@@ -65,7 +65,7 @@ export function summarizeRules(rules: RuleSet): RuleSummary[] {
       id: r.id,
       severity: r.severity,
       source: builtin ? 'builtin' : 'user',
-      description: r.description,
+      description: (builtin && BUILTIN_DESCRIPTIONS[r.id]) || r.description,
     });
   }
   return [...seen.values()].sort((a, b) => a.id.localeCompare(b.id));
