@@ -68,7 +68,7 @@ export function renderState(out: Output, st: RolloutState): string {
       lines.push(`   ${mark} ${r.condition}  ${s.dim(r.reason)}`);
     }
     const side = (name: string, v: typeof m.canary) =>
-      `   ${name.padEnd(6)} ${String(v.requests).padStart(6)} req  errors ${v.errorRate === undefined ? '–' : formatValue(v.errorRate, 'ratio')}  p50 ${v.p50 ?? '–'}ms  p95 ${v.p95 ?? '–'}ms  p99 ${v.p99 ?? '–'}ms`;
+      `   ${name.padEnd(6)} ${String(v.requests).padStart(6)} req  errors ${v.errorRate === undefined ? '–' : formatValue(v.errorRate, 'ratio')}  p50 ${ms(v.p50)}  p95 ${ms(v.p95)}  p99 ${ms(v.p99)}`;
     lines.push(side('canary', m.canary), side('stable', m.stable));
   }
   if (st.outcome) lines.push(`  decision: ${st.outcome.reason}`);
@@ -77,6 +77,7 @@ export function renderState(out: Output, st: RolloutState): string {
   return lines.join('\n');
 }
 
+const ms = (v: number | undefined) => (v === undefined ? '–' : formatValue(v, 'duration'));
 const dur = (ms: number) =>
   Number.isFinite(ms) ? formatDuration(ms) : 'never (no analysis sees the traffic)';
 

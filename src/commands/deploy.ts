@@ -3,7 +3,7 @@ import { openSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CommandContext } from '../core/context.ts';
 import { parseDuration } from '../core/duration.ts';
-import { ExitCode, UsageError } from '../core/errors.ts';
+import { ExitCode, PlatformError, UsageError } from '../core/errors.ts';
 import { ensureDir, statePaths } from '../core/state-dir.ts';
 import { planRollout } from '../delivery/plan.ts';
 import { startRollout } from '../delivery/rollout.ts';
@@ -142,7 +142,7 @@ export async function deploy(ctx: CommandContext, args: string[], opts: DeployOp
 }
 
 /** Re-runs this command with --wait as a detached process whose output goes to a log file. */
-function startInBackground(ctx: CommandContext, service: string, root: string): ExitCode {
+async function startInBackground(ctx: CommandContext, service: string, root: string): Promise<ExitCode> {
   const logs = ensureDir(statePaths(root).logs);
   const logFile = join(logs, `rollout-${service}.log`);
   const fd = openSync(logFile, 'a');
@@ -158,6 +158,21 @@ function startInBackground(ctx: CommandContext, service: string, root: string): 
     },
   );
   child.unref();
+  // Return once the runner owns the state file, so `canary status` right after never shows the
+  // previous rollout (bounded: a runner that fails early has logged why).
+  for (let i = 0; i < 100; i++) {
+    if (readState(root, service)?.pid === child.pid || child.exitCode !== null) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  if (child.exitCode !== null && child.exitCode !== 0) {
+    throw new PlatformError(
+      'ROLLOUT_START_FAILED',
+      `the rollout of ${service} stopped at once (exit ${child.exitCode})`,
+      {
+        hint: `see ${logFile}`,
+      },
+    );
+  }
   const value = { service, started: true, pid: child.pid, log: logFile };
   ctx.out.result(value, () => {
     ctx.out.success(`rollout of ${service} started in the background (pid ${child.pid})`);

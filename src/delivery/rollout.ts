@@ -157,7 +157,9 @@ export class Rollout {
       if (this.state.strategy === 'bluegreen') await this.runBlueGreen();
       else if (this.state.strategy === 'rolling') await this.runRolling();
       else await this.runCanary();
-      await this.promote(this.promotedBy ? `all steps done (${this.promotedBy} past a hold)` : 'all steps passed');
+      await this.promote(
+        this.promotedBy ? `all steps done (${this.promotedBy} past a hold)` : 'all steps passed',
+      );
     } catch (err) {
       if (!(err instanceof Interrupt)) {
         // An unexpected failure mid-rollout still ends on stable; the error is reported after.
@@ -450,7 +452,9 @@ export class Rollout {
   /** Applies queued commands; throws an Interrupt when one changes the course. */
   private checkCommands(allowResume = false): 'resume' | undefined {
     if (this.opts.signal?.aborted) {
-      throw new Interrupt('abort', 'interrupted (Ctrl-C): going back to stable', { interrupted: true });
+      throw new Interrupt('abort', 'interrupted (Ctrl-C or SIGTERM): going back to stable', {
+        interrupted: true,
+      });
     }
     this.queued.push(...takeCommands(this.opts.root, this.opts.service));
     while (this.queued.length) {

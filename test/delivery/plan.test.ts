@@ -102,7 +102,10 @@ delivery:
       expect(problems[0]).toMatchObject({ line: 17, path: 'delivery.analysis.conditions.1' });
       expect(problems[0]?.message).toContain('unknown metric "eror_rate"');
       expect(problems[0]?.fix).toContain('did you mean "error_rate"');
-      expect(problems[1]).toMatchObject({ line: 14, path: 'services.api.delivery.steps.1.analysis.conditions.1' });
+      expect(problems[1]).toMatchObject({
+        line: 14,
+        path: 'services.api.delivery.steps.1.analysis.conditions.1',
+      });
       expect(problems[1]?.message).toContain('cannot compare a duration with a ratio');
     } finally {
       rmSync(dir, { recursive: true, force: true });

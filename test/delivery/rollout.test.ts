@@ -1,4 +1,6 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -6,6 +8,7 @@ import { ExitCode } from '../../src/core/errors.ts';
 import { type RolloutOptions, startRollout } from '../../src/delivery/rollout.ts';
 import { type RolloutEvent, readState, sendCommand } from '../../src/delivery/store.ts';
 import { compileConditions, resolveStrategy } from '../../src/delivery/strategy.ts';
+import { Notifier } from '../../src/notify/webhooks.ts';
 import { parseConfigText } from './config.ts';
 import { FakePlatform } from './fakes.ts';
 
@@ -238,5 +241,47 @@ ${FAST}`,
   it('refuses to roll out the version already running', async () => {
     const p = new FakePlatform('v2');
     await expect(startRollout(options(p, FAST))).rejects.toThrow(/already runs v2/);
+  });
+
+  it('notifies webhooks of start and rollback; a refusing gate blocks before anything is deployed', async () => {
+    const received: { path: string; body: { event: string; reason?: string; evidence?: unknown[] } }[] = [];
+    const server = createServer((req, res) => {
+      let text = '';
+      req.on('data', (d) => {
+        text += d;
+      });
+      req.on('end', () => {
+        received.push({ path: req.url ?? '', body: JSON.parse(text) });
+        res.writeHead(req.url === '/deny' ? 409 : 204).end();
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const p = new FakePlatform('v1');
+      p.behaviour.v2 = { errorRate: 0.2, p99: 100 };
+      const notifier = new Notifier([{ name: 'ops', url: `${base}/ops`, format: 'generic' }]);
+      const result = await startRollout(options(p, FAST, { notifier }));
+      await notifier.flush();
+      expect(result.exitCode).toBe(ExitCode.rolledBack);
+      expect(received.map((r) => r.body.event)).toEqual([
+        'rollout.gate',
+        'rollout.started',
+        'rollout.rolledBack',
+      ]);
+      expect(received[2]?.body.reason).toMatch(/significantly worse|error_rate/);
+      expect(received[2]?.body.evidence).toHaveLength(1);
+
+      const q = new FakePlatform('v1');
+      const gate = new Notifier([
+        { name: 'freeze', url: `${base}/deny`, format: 'generic', events: ['rollout.gate'] },
+      ]);
+      await expect(startRollout(options(q, FAST, { notifier: gate }))).rejects.toThrow(
+        /gate "freeze" refused/,
+      );
+      expect(q.calls).toEqual([]);
+    } finally {
+      await new Promise<void>((r) => server.close(() => r()));
+    }
   });
 });
