@@ -178,15 +178,24 @@ function renderSummary(ctx: CommandContext, s: LoadSummary): string {
   }
   parts.push('');
   parts.push(out.table(['latency (ms)', 'avg', 'min', 'med', 'p90', 'p95', 'p99', 'max'], rows));
+  const lag = s.generator.scheduleLagMs;
+  const generatorLate = lag !== null && lag.avg > 5;
   if (d.corrected) {
     const ratio = d.raw['p(99)'] > 0 ? d.corrected['p(99)'] / d.raw['p(99)'] : 1;
-    if (ratio > 1.5 && d.corrected['p(99)'] - d.raw['p(99)'] > 10) {
+    if (ratio > 1.5 && d.corrected['p(99)'] - d.raw['p(99)'] > 10 && !generatorLate) {
       parts.push(
         st.yellow(
-          `note: p99 from the intended send time is ${ratio.toFixed(1)}x the raw p99: requests queued behind a slow server (coordinated omission corrected).`,
+          `note: p99 from the intended send time is ${ratio.toFixed(1)}x the raw p99: requests waited for a busy server before they could be sent (coordinated omission, corrected here).`,
         ),
       );
     }
+  }
+  if (generatorLate && lag) {
+    parts.push(
+      st.yellow(
+        `warning: the generator started iterations ${lag.avg.toFixed(1)} ms late on average (max ${lag.max.toFixed(0)} ms): it was short of CPU, so latencies include its own delay. Add --workers, or run it on another machine.`,
+      ),
+    );
   }
   if (s.root_group.checks.length > 0) {
     parts.push('');

@@ -216,13 +216,15 @@ export class Generator {
       }
       this.openCtx.iter = i;
       this.openCtx.vu = (this.inFlight % this.maxInFlight) + 1;
+      const intendedRel = sched.timeOf(i);
+      // Lateness of the generator itself (timer granularity, a starved CPU), not of the server.
+      const lag = now - intendedRel;
+      const rec = this.recorder;
+      if (lag > rec.lagMax) rec.lagMax = lag;
+      rec.lagSum += lag;
+      rec.lagCount++;
       const ex = new Exchange(this, null);
-      this.send(
-        ex,
-        this.requests[this.pick()] as CompiledRequest,
-        this.origin + sched.timeOf(i),
-        this.openCtx,
-      );
+      this.send(ex, this.requests[this.pick()] as CompiledRequest, this.origin + intendedRel, this.openCtx);
     }
     if (this.nextIteration >= sched.total) {
       this.schedulingDone = true;

@@ -34,6 +34,10 @@ export interface IntervalDelta<H = Histogram> {
   statuses: Record<string, number>;
   iterations: number;
   dropped: number;
+  /** How late the generator started iterations versus their schedule (open model), ms. */
+  lagMax: number;
+  lagSum: number;
+  lagCount: number;
   inFlight: number;
   vus: number;
 }
@@ -51,6 +55,9 @@ export class IntervalRecorder {
   private readonly byStatus = new Uint32Array(600);
   iterations = 0;
   dropped = 0;
+  lagMax = 0;
+  lagSum = 0;
+  lagCount = 0;
   private index = 0;
 
   constructor(names: string[], openModel: boolean) {
@@ -127,6 +134,9 @@ export class IntervalRecorder {
       statuses: Object.fromEntries(this.statuses),
       iterations: this.iterations,
       dropped: this.dropped,
+      lagMax: this.lagMax,
+      lagSum: this.lagSum,
+      lagCount: this.lagCount,
       inFlight,
       vus,
     };
@@ -134,6 +144,9 @@ export class IntervalRecorder {
     this.statuses = new Map();
     this.iterations = 0;
     this.dropped = 0;
+    this.lagMax = 0;
+    this.lagSum = 0;
+    this.lagCount = 0;
     return delta;
   }
 }
@@ -217,6 +230,9 @@ export class Aggregate {
   readonly statuses = new Map<string, number>();
   iterations = 0;
   dropped = 0;
+  lagMax = 0;
+  lagSum = 0;
+  lagCount = 0;
   readonly timeline: TimelinePoint[] = [];
   readonly openModel: boolean;
   private readonly workers: number;
@@ -250,6 +266,9 @@ export class Aggregate {
       this.statuses.set(s, (this.statuses.get(s) ?? 0) + n);
     this.iterations += delta.iterations;
     this.dropped += delta.dropped;
+    this.lagMax = Math.max(this.lagMax, delta.lagMax);
+    this.lagSum += delta.lagSum;
+    this.lagCount += delta.lagCount;
     const slot = this.pending.get(delta.index) ?? { deltas: [] };
     slot.deltas.push(delta);
     this.pending.set(delta.index, slot);

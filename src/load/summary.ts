@@ -57,6 +57,11 @@ export interface LoadSummary {
     groups: never[];
     checks: { name: string; path: string; id: string; passes: number; fails: number }[];
   };
+  /**
+   * How late the generator started iterations against their schedule (open model only): a large
+   * lag means the load generator, not the server, was the bottleneck.
+   */
+  generator: { scheduleLagMs: { avg: number; max: number } | null };
   thresholds: ThresholdResult[];
   thresholdsOk: boolean;
   statuses: Record<string, number>;
@@ -153,6 +158,12 @@ export function buildSummary(r: RunResult): LoadSummary {
         passes,
         fails,
       })),
+    },
+    generator: {
+      scheduleLagMs:
+        r.openModel && agg.lagCount > 0
+          ? { avg: round3(agg.lagSum / agg.lagCount), max: round3(agg.lagMax) }
+          : null,
     },
     thresholds: r.thresholds,
     thresholdsOk: r.thresholds.every((t) => t.ok),

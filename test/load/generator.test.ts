@@ -35,6 +35,8 @@ executor: { type: constant-arrival-rate, rate: 200, duration: 3s }
     expect(a / count).toBeLessThan(0.9);
     expect(s.root_group.checks.every((c) => c.fails === 0)).toBe(true);
     expect(s.timeline.length).toBeGreaterThanOrEqual(3);
+    expect(s.generator.scheduleLagMs?.avg).toBeGreaterThanOrEqual(0);
+    expect(s.generator.scheduleLagMs?.max).toBeGreaterThanOrEqual(s.generator.scheduleLagMs?.avg ?? 0);
   });
 
   it('spreads the rate across worker threads and merges their histograms', async () => {
