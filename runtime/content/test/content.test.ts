@@ -58,7 +58,11 @@ function rowCount(): number {
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'content-test-'));
-  svc = await startService('content', { DATA_DIR: join(dir, 'content'), MAX_UPLOAD_BYTES: String(MAX) });
+  svc = await startService('content', {
+    DATA_DIR: join(dir, 'content'),
+    MAX_UPLOAD_BYTES: String(MAX),
+    CONTENT_MAX_INPUT_PIXELS: String(1_000_000),
+  });
   // A noisy photo-like image so the JPEG is a realistic size (tens of KB).
   const noise = Buffer.alloc(640 * 480 * 3);
   for (let i = 0; i < noise.length; i++) noise[i] = (i * 7919) % 251;
@@ -244,6 +248,19 @@ describe('refusals', () => {
     expect(rowCount()).toBe(before);
     expect(filesUnder(join(dir, 'content', 'blobs')).length).toBe(originals);
     expect(filesUnder(join(dir, 'content', 'upload-tmp'))).toEqual([]);
+  });
+
+  it('refuses variants of images over the pixel limit (decompression bombs)', async () => {
+    // 2000x2000 of one colour: a few KB on the wire, 4 megapixels (limit here: 1) once decoded.
+    const bomb = await sharp({ create: { width: 2000, height: 2000, channels: 3, background: '#fff' } })
+      .png({ compressionLevel: 9 })
+      .toBuffer();
+    expect(bomb.length).toBeLessThan(50_000);
+    const r = await upload(bomb);
+    expect(r.status).toBe(201);
+    const v = await get(`/content/${r.body.id}/variant?w=100&format=png`);
+    expect(v.status).toBe(422);
+    expect(((await v.json()) as UploadBody).error.code).toBe('TOO_MANY_PIXELS');
   });
 
   it('rejects traversal and malformed ids with 400', async () => {
