@@ -49,9 +49,10 @@ export class AccessLog {
       this.#iso = new Date(now).toISOString();
     }
     let line = `{"level":"info","time":"${this.#iso}"${this.#prefix},"msg":"request","reqId":"${e.reqId}","traceId":"${e.traceId}","method":"${e.method}","path":${JSON.stringify(e.path)},"status":${e.status},"durationMs":${e.durationMs}`;
-    if (e.service) line += `,"service":${JSON.stringify(e.service)}`;
-    if (e.version) line += `,"version":${JSON.stringify(e.version)}`;
-    if (e.instance) line += `,"instance":${JSON.stringify(e.instance)}`;
+    // Not `service`/`version`/`instance`: those name the gateway itself in every line of the kit.
+    if (e.service) line += `,"upstream":${JSON.stringify(e.service)}`;
+    if (e.version) line += `,"upstreamVersion":${JSON.stringify(e.version)}`;
+    if (e.instance) line += `,"upstreamInstance":${JSON.stringify(e.instance)}`;
     if (e.attempts > 1) line += `,"attempts":${e.attempts}`;
     if (e.userId) line += `,"userId":${JSON.stringify(e.userId)}`;
     if (e.error) line += `,"error":${JSON.stringify(e.error)}`;

@@ -124,13 +124,13 @@ async function route(gw: Gateway, x: Exchange): Promise<[number, unknown]> {
       if (ids.size !== body.instances.length)
         throw new HttpError(400, 'invalid_body', 'instance ids must be unique');
       gw.registry.setInstances(a, body.instances);
-      gw.logger.info({ service: a, instances: body.instances.map((i) => i.id) }, 'instances updated');
+      gw.logger.info({ upstream: a, instances: body.instances.map((i) => i.id) }, 'instances updated');
       return [200, (gatewayState(gw) as { services: Record<string, unknown> }).services[a]];
     }
     if (b === 'traffic') {
       const body = validate(trafficBody, await readJson(x));
       gw.registry.setTraffic(a, body);
-      gw.logger.info({ service: a, weights: body.weights }, 'traffic updated');
+      gw.logger.info({ upstream: a, weights: body.weights }, 'traffic updated');
       return [200, (gatewayState(gw) as { services: Record<string, unknown> }).services[a]];
     }
   }
@@ -139,7 +139,7 @@ async function route(gw: Gateway, x: Exchange): Promise<[number, unknown]> {
     if (segments.length === 1 && method === 'GET') return [200, { faults: gw.faults.list() }];
     if (segments.length === 1 && (method === 'PUT' || method === 'POST')) {
       const fault = gw.faults.add(validate(faultSchema, await readJson(x)));
-      gw.logger.warn({ fault }, 'fault injected');
+      gw.logger.warn({ faultId: fault.id, upstream: fault.service, spec: fault }, 'fault injected');
       return [201, { id: fault.id, fault }];
     }
     if (segments.length === 1 && method === 'DELETE') {

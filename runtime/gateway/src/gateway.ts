@@ -84,7 +84,12 @@ export class Gateway implements AttemptOwner {
       onEject: (service, inst) => {
         this.metrics.ejected(service, inst.id);
         this.logger.warn(
-          { service, instance: inst.id, version: inst.version, cooldownMs: env.BREAKER_COOLDOWN_MS },
+          {
+            upstream: service,
+            upstreamInstance: inst.id,
+            upstreamVersion: inst.version,
+            cooldownMs: env.BREAKER_COOLDOWN_MS,
+          },
           'upstream instance ejected',
         );
       },
@@ -388,12 +393,12 @@ export class Gateway implements AttemptOwner {
     if (x.instance) x.tried.add(x.instance);
     if (!service.pick(x.version, Date.now(), x.tried)) return false;
     if (!this.retryBudget.tryRetry()) {
-      this.logger.warn({ reqId: x.requestId, service: service.name }, 'retry budget exhausted');
+      this.logger.warn({ reqId: x.requestId, upstream: service.name }, 'retry budget exhausted');
       return false;
     }
     this.metrics.retried(service.name);
     this.logger.debug(
-      { reqId: x.requestId, instance: x.instance?.id, reason },
+      { reqId: x.requestId, upstreamInstance: x.instance?.id, reason },
       'retrying on another instance',
     );
     // Let the failed attempt unwind before starting the next one.

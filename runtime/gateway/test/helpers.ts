@@ -1,7 +1,7 @@
 /** Real servers on 127.0.0.1:0 for the gateway's tests: upstreams, a JWKS endpoint, the gateway itself. */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { type AddressInfo, connect } from 'node:net';
-import { pino } from 'pino';
+import { type Logger, pino } from 'pino';
 import { parseGatewayEnv } from '../src/env.ts';
 import { Gateway } from '../src/gateway.ts';
 import { parseGatewayConfig } from '../src/gateway-config.ts';
@@ -63,11 +63,15 @@ export interface TestGateway {
   close(): Promise<void>;
 }
 
-export async function startGateway(config: unknown, env: Record<string, string> = {}): Promise<TestGateway> {
+export async function startGateway(
+  config: unknown,
+  env: Record<string, string> = {},
+  logger: Logger = pino({ level: 'silent' }),
+): Promise<TestGateway> {
   const gateway = new Gateway({
     settings: parseGatewayEnv({ PORT: '0', ACCESS_LOG: 'false', DATA_DIR: '/tmp/gateway-test', ...env }),
     config: parseGatewayConfig(config),
-    logger: pino({ level: 'silent' }),
+    logger,
   });
   const port = await gateway.listen();
   return { gateway, url: `http://127.0.0.1:${port}`, close: () => gateway.close(2000) };

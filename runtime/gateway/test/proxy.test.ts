@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import { request } from 'node:http';
+import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../../lib/logger.ts';
 import {
   echoUpstream,
   listen,
@@ -170,6 +172,53 @@ describe('gateway proxying', () => {
     );
     expect(text).toContain('gateway_request_duration_seconds_bucket');
     expect(text).toContain('process_cpu_user_seconds_total');
+  });
+});
+
+describe('access log', () => {
+  it('writes one kit-shaped JSON line per request, naming the upstream without clobbering the gateway fields', async () => {
+    const lines: string[] = [];
+    const capture = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+        done();
+      },
+    });
+    const up = await echoUpstream('up');
+    const logger = createLogger({
+      service: 'gateway',
+      version: '9.9.9',
+      instance: 'gw-1',
+      destination: capture,
+    });
+    const gw = await startGateway(
+      {
+        routes: [{ prefix: '/api', service: 'api', auth: 'none' }],
+        services: { api: { instances: [{ id: 'api-1', url: up.url, version: '1.2.3' }] } },
+      },
+      { ACCESS_LOG: 'true' },
+      logger,
+    );
+    await (await fetch(`${gw.url}/api/x?secret=1`, { headers: { 'x-request-id': 'log-1' } })).text();
+    await gw.close();
+    await up.close();
+    const entry = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.reqId === 'log-1');
+    expect(entry).toMatchObject({
+      level: 'info',
+      service: 'gateway',
+      version: '9.9.9',
+      instance: 'gw-1',
+      msg: 'request',
+      method: 'GET',
+      path: '/api/x',
+      status: 200,
+      upstream: 'api',
+      upstreamVersion: '1.2.3',
+      upstreamInstance: 'api-1',
+    });
+    expect(typeof entry?.durationMs).toBe('number');
+    expect(entry?.traceId).toMatch(/^[0-9a-f]{32}$/);
+    expect(JSON.stringify(entry)).not.toContain('secret');
   });
 });
 
