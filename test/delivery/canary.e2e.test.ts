@@ -260,4 +260,42 @@ delivery:
     expect(u.some((s) => s.version === green)).toBe(true);
     expect(await versions()).toEqual({ versions: [green], weights: { [green]: 100 } });
   });
+
+  it('deploy without --wait runs in the background; canary status --watch follows it to the end', async () => {
+    const next = await release({ errorRate: 0, delayMs: 2 });
+    const load = traffic(url, 100);
+    const r = await runCli(['deploy', 'web', '--release', next, '--json'], { cwd: ws.dir });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ service: 'web', started: true });
+    const watch = await runCli(['canary', 'status', 'web', '--watch', '--json'], {
+      cwd: ws.dir,
+      timeoutMs: 60_000,
+    });
+    await load.stop();
+    expect(watch.exitCode, watch.stderr).toBe(0);
+    const lines = watch.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { type: string; phase?: string });
+    expect(lines.some((l) => l.type === 'analysis.pass')).toBe(true);
+    expect(lines.at(-1)).toMatchObject({ type: 'result', phase: 'Promoted' });
+    expect((await versions()).versions).toEqual([next]);
+  });
+
+  it('rolling replaces instances one at a time without failed requests', async () => {
+    const next = await release({ errorRate: 0, delayMs: 1 });
+    const load = traffic(url, 60);
+    const r = await deploy(next, ['--strategy', 'rolling', '--replicas', '2']);
+    const samples = await load.stop();
+    expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+    const weights = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { type: string; data?: { weights?: Record<string, number> } })
+      .filter((e) => e.type === 'traffic.set')
+      .map((e) => e.data?.weights?.[next]);
+    expect(weights).toEqual([50, 100]);
+    expect(samples.filter((s) => s.status !== 200)).toEqual([]);
+    expect((await versions()).versions).toEqual([next]);
+  });
 });
