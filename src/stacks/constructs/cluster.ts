@@ -156,7 +156,7 @@ function azureCluster(scope: Construct, site: Site, net: Network): Cluster {
     identity: { type: 'SystemAssigned' },
     network_profile: {
       network_plugin: 'azure',
-      network_policy: 'cilium',
+      network_policy: 'azure',
       outbound_type: 'userAssignedNATGateway',
     },
   });

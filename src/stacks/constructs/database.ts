@@ -18,6 +18,14 @@ export interface Database {
 
 const PG_MAJOR = '16';
 
+/** Flexible Server takes only these sizes; the smallest one that holds the wanted gigabytes. */
+const FLEXIBLE_SERVER_SIZES_MB = [32768, 65536, 131072, 262144, 524288, 1048576];
+export function flexibleServerStorageMb(gb: number): number {
+  return (
+    FLEXIBLE_SERVER_SIZES_MB.find((mb) => mb >= gb * 1024) ?? (FLEXIBLE_SERVER_SIZES_MB.at(-1) as number)
+  );
+}
+
 function awsDatabase(scope: Construct, site: Site, net: Network): Database {
   const key = encryptionKey(scope, site, 'rds');
   const subnets = new aws.AwsDbSubnetGroup(scope, 'db-subnets', {
@@ -92,7 +100,7 @@ function azureDatabase(scope: Construct, site: Site, net: Network): Database {
       resource_group_name: rg,
       version: PG_MAJOR,
       sku_name: site.sizing.dbSize.azure,
-      storage_mb: site.sizing.dbStorageGb * 1024 < 32768 ? 32768 : 262144,
+      storage_mb: flexibleServerStorageMb(site.sizing.dbStorageGb),
       auto_grow_enabled: true,
       zone: '1',
       delegated_subnet_id: net.databaseSubnetId as string,

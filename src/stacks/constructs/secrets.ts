@@ -44,7 +44,7 @@ export function secrets(
       resource_group_name: net.resourceGroup as string,
       tenant_id: client.attr('tenant_id'),
       sku_name: site.isProd ? 'premium' : 'standard',
-      rbac_authorization_enabled: true,
+      enable_rbac_authorization: true,
       purge_protection_enabled: site.isProd,
       soft_delete_retention_days: site.isProd ? 90 : 7,
       public_network_access_enabled: !site.isProd,

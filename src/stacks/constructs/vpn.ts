@@ -71,7 +71,6 @@ function azureSide(scope: Construct, site: Site, net: Network): VpnSide {
     vpn_type: 'RouteBased',
     sku: 'VpnGw1AZ',
     active_active: false,
-    enable_bgp: false,
     ip_configuration: [
       {
         name: 'vpn',

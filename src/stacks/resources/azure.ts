@@ -240,7 +240,7 @@ export const AzKeyVault = defineResource<{
   resource_group_name: string;
   tenant_id: string;
   sku_name: 'standard' | 'premium';
-  rbac_authorization_enabled: boolean;
+  enable_rbac_authorization: boolean;
   purge_protection_enabled: boolean;
   soft_delete_retention_days: number;
   public_network_access_enabled: boolean;
@@ -297,7 +297,6 @@ export const AzVirtualNetworkGateway = defineResource<{
   vpn_type: 'RouteBased';
   sku: string;
   active_active: boolean;
-  enable_bgp: boolean;
   ip_configuration: {
     name: string;
     public_ip_address_id: string;
