@@ -21,8 +21,8 @@ export const instanceSchema = z.object({
 });
 export type InstanceSpec = z.infer<typeof instanceSchema>;
 
+/** Connect timeouts are per upstream pool (UPSTREAM_CONNECT_TIMEOUT_MS), not per route. */
 const timeoutsSchema = z.strictObject({
-  connectMs: z.number().int().positive().optional(),
   headersMs: z.number().int().positive().optional(),
   bodyMs: z.number().int().positive().optional(),
 });

@@ -10,7 +10,7 @@ export interface TrafficPolicy {
   stable: string | undefined;
   canary: string | undefined;
   headerName: string;
-  /** With `name: value` only that value pins to the canary (other values are ignored). */
+  /** With `name: value` that value pins to the canary too (besides `always`, `never` and version names). */
   headerValue: string | undefined;
   cookie: string | undefined;
 }
@@ -100,8 +100,7 @@ export function chooseVersion(
 
 function pinnedVersion(policy: TrafficPolicy, value: string): string | undefined {
   const v = value.trim();
-  if (policy.headerValue !== undefined) return v === policy.headerValue ? policy.canary : undefined;
-  if (v === 'always') return policy.canary;
+  if (v === policy.headerValue || v === 'always') return policy.canary;
   if (v === 'never') return policy.stable;
   return policy.weights?.has(v) ? v : undefined;
 }

@@ -114,7 +114,8 @@ describe('chooseVersion', () => {
 
   it('uses the configured header name and value', () => {
     expect(chooseVersion(policy, 'yes', undefined, all, () => 0).version).toBe('b');
-    expect(chooseVersion(policy, 'always', undefined, all, () => 0).version).toBe('a');
+    expect(chooseVersion(policy, 'no', undefined, all, () => 0).version).toBe('a');
+    expect(chooseVersion(policy, 'never', undefined, all, () => 0.99).version).toBe('a');
   });
 
   it('draws by weight', () => {
