@@ -99,5 +99,14 @@ export const authService: ServiceDefinition<typeof authEnv> = {
       audit,
     });
     registerAuthRoutes(app, { auth, keys, trustProxyHops: env.AUTH_TRUST_PROXY_HOPS });
+    // Rotate by age even when nobody logs in, so the JWKS never advertises an overdue key.
+    const ageCheck = setInterval(
+      () => {
+        keys.signingKey().catch((err: unknown) => deps.log.error({ err }, 'key rotation check failed'));
+      },
+      Math.min(60_000, (env.AUTH_KEY_ROTATION_SECONDS * 1000) / 10),
+    );
+    ageCheck.unref();
+    deps.onClose(() => clearInterval(ageCheck));
   },
 };

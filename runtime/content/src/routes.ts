@@ -58,6 +58,14 @@ function decodeCursor(raw: unknown): { createdAt: number; id: string } | undefin
   return { createdAt: Number(m[1]), id: m[2]! };
 }
 
+/** RFC 5987 ext-value: percent-encode everything outside attr-char. */
+function rfc5987(value: string): string {
+  return encodeURIComponent(value).replace(
+    /['()*]/g,
+    (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
+  );
+}
+
 export function registerContentRoutes(app: FastifyInstance, opts: ContentRouteOptions): void {
   const { content } = opts;
 
@@ -150,6 +158,8 @@ export function registerContentRoutes(app: FastifyInstance, opts: ContentRouteOp
     if (!read) throw new HttpError(404, 'BLOB_MISSING', 'the stored file is missing');
     if (range.kind === 'full' || range.start === 0) view(item, req);
     reply.type(item.type).header('content-length', String(read.end - read.start + 1));
+    if (item.filename)
+      reply.header('content-disposition', `inline; filename*=UTF-8''${rfc5987(item.filename)}`);
     if (range.kind === 'partial') {
       reply.code(206).header('content-range', `bytes ${read.start}-${read.end}/${item.size}`);
     }

@@ -146,6 +146,8 @@ describe('upload and read', () => {
     expect(full.headers.get('etag')).toBe(`"${item.sha256}"`);
     expect(full.headers.get('cache-control')).toContain('immutable');
     expect(full.headers.get('accept-ranges')).toBe('bytes');
+    expect(full.headers.get('content-disposition')).toBe("inline; filename*=UTF-8''cat%20photo.jpg");
+    expect(full.headers.get('x-content-type-options')).toBe('nosniff');
     expect(Buffer.from(await full.arrayBuffer()).equals(jpeg)).toBe(true);
 
     const cached = await get(`/content/${item.id}/raw`, { 'if-none-match': `"${item.sha256}"` });
