@@ -2,7 +2,7 @@
  * plan/apply through bin/platformctl with a fake terraform first on PATH: flags, environment,
  * -detailed-exitcode mapping, protected environments, and a missing terraform.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { terraformApply, terraformInit, terraformPlan } from '../../src/providers/terraform.ts';
@@ -120,6 +120,20 @@ describe('platformctl plan', () => {
     });
     expect(broken.exitCode).toBe(1);
     expect(broken.stderr).toMatch(/terraform plan failed/);
+  });
+
+  it('refuses to run terraform while a policy rule fails (exit 5)', async () => {
+    const p = project();
+    mkdirSync(join(p.dir, 'policies'));
+    writeFileSync(
+      join(p.dir, 'policies', 'strict.yaml'),
+      'rules:\n  - id: no-nat\n    description: d\n    resources: [aws_nat_gateway]\n    assert: { path: nope, op: exists }\n    message: NAT is not allowed here\n    fix: remove it\n',
+    );
+    const r = await runCli(['plan', '--env', 'dev'], { cwd: p.dir, env: p.env() });
+    expect(r.exitCode).toBe(5);
+    expect(r.stderr).toMatch(/NAT is not allowed here/);
+    expect(r.stderr).toMatch(/refusing to run terraform/);
+    expect(p.fake.calls()).toEqual([]);
   });
 
   it('says how to get terraform when it is missing', async () => {
