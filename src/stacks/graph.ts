@@ -90,7 +90,7 @@ export function mermaid(config: PlatformConfig, options: PlanOptions = {}): stri
     }
   }
   for (const s of stacks.filter((st) => st.role === 'interconnect')) {
-    lines.push(`  ${id(s.env, s.cloud, s.region)} <-- "site-to-site VPN" --> ${id(s.env, s.cloud, 'peer')}`);
+    lines.push(`  ${id(s.env, s.cloud, s.region)} <-->|site-to-site VPN| ${id(s.env, s.cloud, 'peer')}`);
   }
   return `${lines.join('\n')}\n`;
 }
