@@ -141,7 +141,7 @@ delivery:
     count: 2
     minSampleSize: 10
     inconclusiveLimit: 2
-    conditions: ['error_rate < 1%', 'canary.p99 < 2 * stable.p99 + 200ms']
+    conditions: ['error_rate < 1%', 'canary.p99 < 2 * stable.p99 + 200ms', 'canary.p50 < stable.p50 + 150ms']
   blueGreen: { scaleDownDelay: 1s }
 `,
     });
@@ -154,6 +154,17 @@ delivery:
   afterAll(async () => {
     await runCli(['down'], { cwd: ws.dir });
     ws.dispose();
+  });
+
+  it('canary plan: time to promotion and to detection from the configured steps', async () => {
+    const r = await runCli(['canary', 'plan', 'web', '--json'], { cwd: ws.dir });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({
+      strategy: 'canary',
+      timeToFullPromotionMs: 2000,
+      worstCaseToPromotionMs: 4000,
+      detection: { worstCaseMs: 1000, exposedWeight: 20 },
+    });
   });
 
   it('promotes a good release through every step: 100% new, old stopped', async () => {
@@ -210,7 +221,7 @@ delivery:
     const r = await deploy(slow);
     await load.stop();
     expect(r.exitCode, r.stdout + r.stderr).toBe(4);
-    expect(r.stdout).toContain('canary.p99 < 2 * stable.p99 + 200ms');
+    expect(r.stdout).toMatch(/canary\.p(50|99) < .* is false/);
     expect((await versions()).versions).toEqual([stable]);
   });
 
