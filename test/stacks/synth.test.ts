@@ -312,6 +312,25 @@ describe('interconnect', () => {
   });
 });
 
+describe('interconnect without AWS', () => {
+  it('links GCP and Azure gateways by their static addresses', () => {
+    const d = doc('prod-gcp-europe-west1-interconnect');
+    expect(all(d, 'google_compute_vpn_tunnel')[0]).toMatchObject({
+      peer_ip: tf('azurerm_public_ip.vpn-azure-ip.ip_address'),
+      ike_version: 2,
+    });
+    expect(all(d, 'azurerm_local_network_gateway')[0]?.gateway_address).toBe(
+      tf('google_compute_address.vpn-gcp-ip.address'),
+    );
+    // ESP and IKE (UDP 500/4500) reach the classic VPN gateway.
+    expect(
+      all(d, 'google_compute_forwarding_rule')
+        .map((r) => r.ip_protocol)
+        .sort(),
+    ).toEqual(['ESP', 'UDP', 'UDP']);
+  });
+});
+
 describe('policy on our own output', () => {
   it('has no violations', () => {
     const r = report(readStacks(out.dir), loadRules(undefined));
