@@ -94,6 +94,7 @@ export class ContentService {
   readonly #nudge: () => void;
   readonly #tmpDir: string;
   readonly #inflight = new Map<string, Promise<Buffer>>();
+  readonly #digestLocks = new Map<string, Promise<void>>();
   readonly #views: { type: 'view'; contentId: string; userId: string; ts: number }[] = [];
   #viewTimer: NodeJS.Timeout | undefined;
   readonly #onViewError: (err: unknown) => void;
@@ -144,8 +145,6 @@ export class ContentService {
         }
       }
       const key = originalKey(received.sha256);
-      // Content addressing: an identical file is stored once, whoever uploads it.
-      if (!(await this.#blobs.stat(key))) await this.#blobs.putFile(key, tmp);
       const row: Row = {
         id: randomUUID(),
         owner_id: who.userId,
@@ -158,39 +157,40 @@ export class ContentService {
         height,
         created_at: Date.now(),
       };
-      await this.#db.transaction(async (tx) => {
-        await tx.run(
-          `INSERT INTO content_items (id, owner_id, sha256, mime, kind, size, filename, width, height, created_at)
+      await this.#withDigestLock(row.sha256, async () => {
+        // Content addressing: an identical file is stored once, whoever uploads it.
+        if (!(await this.#blobs.stat(key))) await this.#blobs.putFile(key, tmp);
+        await this.#db.transaction(async (tx) => {
+          await tx.run(
+            `INSERT INTO content_items (id, owner_id, sha256, mime, kind, size, filename, width, height, created_at)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-          [
-            row.id,
-            row.owner_id,
-            row.sha256,
-            row.mime,
-            row.kind,
-            row.size,
-            row.filename,
-            row.width,
-            row.height,
-            row.created_at,
-          ],
-        );
-        await enqueueOutbox(tx, 'content.uploaded', {
-          type: 'content.uploaded',
-          contentId: row.id,
-          ownerId: row.owner_id,
-          userId: row.owner_id,
-          sha256: row.sha256,
-          mime: row.mime,
-          kind: row.kind,
-          size: row.size,
-          ts: row.created_at,
+            [
+              row.id,
+              row.owner_id,
+              row.sha256,
+              row.mime,
+              row.kind,
+              row.size,
+              row.filename,
+              row.width,
+              row.height,
+              row.created_at,
+            ],
+          );
+          await enqueueOutbox(tx, 'content.uploaded', {
+            type: 'content.uploaded',
+            contentId: row.id,
+            ownerId: row.owner_id,
+            userId: row.owner_id,
+            sha256: row.sha256,
+            mime: row.mime,
+            kind: row.kind,
+            size: row.size,
+            ts: row.created_at,
+          });
         });
       });
       this.#nudge();
-      // A concurrent delete of the last other copy may have removed the blob between our stat and
-      // our commit; now that our row is committed no delete will remove it, so restore if needed.
-      if (!(await this.#blobs.stat(key))) await this.#blobs.putFile(key, tmp);
       return toItem(row);
     } finally {
       await rm(tmp, { force: true });
@@ -234,21 +234,44 @@ export class ContentService {
     if (!item) throw new ContentError(404, 'NOT_FOUND', 'no such content');
     if (item.ownerId !== who.userId && who.role !== 'admin')
       throw new ContentError(403, 'FORBIDDEN', 'only the owner or an admin may delete this content');
-    const lastCopy = await this.#db.transaction(async (tx) => {
-      await tx.run(`DELETE FROM content_items WHERE id = ?`, [id]);
-      await enqueueOutbox(tx, 'content.deleted', {
-        type: 'content.deleted',
-        contentId: id,
-        userId: who.userId,
-        ts: Date.now(),
+    await this.#withDigestLock(item.sha256, async () => {
+      const lastCopy = await this.#db.transaction(async (tx) => {
+        await tx.run(`DELETE FROM content_items WHERE id = ?`, [id]);
+        await enqueueOutbox(tx, 'content.deleted', {
+          type: 'content.deleted',
+          contentId: id,
+          userId: who.userId,
+          ts: Date.now(),
+        });
+        return !(await tx.get(`SELECT id FROM content_items WHERE sha256 = ? LIMIT 1`, [item.sha256]));
       });
-      return !(await tx.get(`SELECT id FROM content_items WHERE sha256 = ? LIMIT 1`, [item.sha256]));
+      this.#nudge();
+      if (lastCopy) {
+        await this.#blobs.delete(originalKey(item.sha256));
+        for (const v of await this.#blobs.list(this.#variantPrefix(item.sha256)))
+          await this.#blobs.delete(v.key);
+      }
     });
-    this.#nudge();
-    if (lastCopy) {
-      await this.#blobs.delete(originalKey(item.sha256));
-      for (const v of await this.#blobs.list(this.#variantPrefix(item.sha256)))
-        await this.#blobs.delete(v.key);
+  }
+
+  /**
+   * Serialises uploads and deletions of the same digest in this process. Without it a delete of
+   * the last item could decide "no other copy", an upload of the same file could then find the blob
+   * still present and skip storing it, and the delete would remove the blob under the new item.
+   * (Replicas sharing one blob store would need the same guard in the database; see the README.)
+   */
+  async #withDigestLock<T>(sha256: string, fn: () => Promise<T>): Promise<T> {
+    const previous = this.#digestLocks.get(sha256) ?? Promise.resolve();
+    const run = previous.then(fn, fn);
+    const tail = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#digestLocks.set(sha256, tail);
+    try {
+      return await run;
+    } finally {
+      if (this.#digestLocks.get(sha256) === tail) this.#digestLocks.delete(sha256);
     }
   }
 

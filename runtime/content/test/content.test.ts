@@ -317,6 +317,26 @@ describe('refusals', () => {
   });
 });
 
+describe('concurrency', () => {
+  it('never loses the shared original when a delete races an upload of the same file', async () => {
+    const img = await sharp({ create: { width: 48, height: 48, channels: 3, background: '#639' } })
+      .jpeg()
+      .toBuffer();
+    let current = (await upload(img)).body.id as string;
+    for (let i = 0; i < 6; i++) {
+      const [, next] = await Promise.all([
+        fetch(`${svc.url}/content/${current}`, { method: 'DELETE', headers: alice }),
+        upload(img),
+      ]);
+      expect(next.status).toBe(201);
+      current = next.body.id as string;
+      const raw = await get(`/content/${current}/raw`);
+      expect(raw.status).toBe(200);
+      expect(Buffer.from(await raw.arrayBuffer()).equals(img)).toBe(true);
+    }
+  });
+});
+
 describe('events', () => {
   it('relays content.uploaded and content.viewed from the outbox to the bus', async () => {
     const bus = await openBus(`embedded://${join(dir, 'bus')}`);
