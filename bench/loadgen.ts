@@ -156,17 +156,26 @@ try {
   if (!spawnSync('wrk', ['--version']).error) run('wrk', ['-t1', '-c10', '-d2s', url]);
   const rounds: Measurement[][] = [];
   for (let i = 0; i < ROUNDS; i++) {
-    const round = [platformctl(url), autocannon(url)];
-    if (process.env.WITH_UNDICI !== '0') round.push(platformctl(url, 'undici'));
-    const w = wrk(url);
-    if (w) round.push(w);
+    // Rotate the order every round so no tool always runs right after another one.
+    const tools: (() => Measurement | null)[] = [
+      () => platformctl(url),
+      () => autocannon(url),
+      () => wrk(url),
+    ];
+    if (process.env.WITH_UNDICI !== '0') tools.push(() => platformctl(url, 'undici'));
+    const order = tools.map((_, k) => tools[(k + i) % tools.length] as () => Measurement | null);
+    const round = order.map((f) => f()).filter((m): m is Measurement => m !== null);
     rounds.push(round);
     console.error(
       `round ${i + 1}/${ROUNDS}: ${round.map((r) => `${r.tool} ${r.rps.toFixed(0)}/s`).join(', ')}`,
     );
   }
   // Per tool, the round with the median requests/s.
-  const results: Measurement[] = (rounds[0] ?? []).map((first) => {
+  const names = ['platformctl load', 'autocannon', 'wrk', 'platformctl load (client: undici)'];
+  const firstRound = names
+    .map((n) => rounds[0]?.find((m) => m.tool === n))
+    .filter((m): m is Measurement => m !== undefined);
+  const results: Measurement[] = firstRound.map((first) => {
     const all = rounds.map((r) => r.find((m) => m.tool === first.tool) as Measurement);
     const mid = median(all.map((m) => m.rps));
     const cpus = all.map((m) => m.cpuUsPerReq).filter((c): c is number => c !== null);

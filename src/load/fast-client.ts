@@ -17,6 +17,8 @@ export interface FastHandler {
   onRequestStart(controller: null): void;
   onResponseStart(controller: null, statusCode: number): void;
   onResponseData(controller: null, chunk: Buffer): void;
+  /** Whether the body is wanted at all; when false no slice of it is made. */
+  readonly wantsBody: boolean;
   onResponseEnd(): void;
   onResponseError(controller: null, err: Error): void;
 }
@@ -184,7 +186,7 @@ class Connection {
         case S.body:
         case S.chunkData: {
           const n = Math.min(this.remaining, buf.length - pos);
-          current.handler.onResponseData(null, buf.subarray(pos, pos + n));
+          if (current.handler.wantsBody) current.handler.onResponseData(null, buf.subarray(pos, pos + n));
           pos += n;
           this.remaining -= n;
           if (this.remaining === 0) {
@@ -224,7 +226,7 @@ class Connection {
           continue;
         }
         case S.untilClose:
-          current.handler.onResponseData(null, buf.subarray(pos));
+          if (current.handler.wantsBody) current.handler.onResponseData(null, buf.subarray(pos));
           return;
       }
     }

@@ -13,8 +13,7 @@
  * promises or response objects on the hot path.
  */
 import { performance } from 'node:perf_hooks';
-import type { Dispatcher } from 'undici';
-import { Pool } from 'undici';
+import type { Dispatcher, Pool } from 'undici';
 import { FastPool } from './fast-client.ts';
 import { type IntervalDelta, IntervalRecorder } from './metrics.ts';
 import { type CompiledRequest, compileRequest, isFailure, weightedPicker } from './request-plan.ts';
@@ -32,6 +31,23 @@ export interface GeneratorConfig {
   workerCount: number;
   /** Start of the run as an epoch time in ms (performance.timeOrigin + performance.now()). */
   startAt: number;
+}
+
+type PoolClass = typeof Pool;
+let UndiciPool: PoolClass | undefined;
+
+/** Whether a run of this scenario against this target needs undici (see `client` in the scenario). */
+export function needsUndici(ex: Scenario['executor'], target: string): boolean {
+  const maxThroughput = ex.type === 'ramping-vus' && ex.thinkTime === 0;
+  return !(target.startsWith('http:') && (ex.client === 'fast' || (ex.client === 'auto' && maxThroughput)));
+}
+
+/**
+ * Loads undici when the run needs it. It is imported on demand because compiling its WASM HTTP
+ * parser costs start-up CPU a max-throughput run (which uses the lean client) does not need.
+ */
+export async function loadHttpClient(ex: Scenario['executor'], target: string): Promise<void> {
+  if (needsUndici(ex, target)) UndiciPool ??= (await import('undici')).Pool;
 }
 
 /** Default bound on outstanding iterations: a 2 s stall at the peak rate before dropping. */
@@ -70,6 +86,10 @@ class Exchange implements Dispatcher.DispatchHandler {
 
   onResponseStart(_c: DispatchController | null, statusCode: number): void {
     this.status = statusCode;
+  }
+
+  get wantsBody(): boolean {
+    return this.req.needsBody;
   }
 
   onResponseData(_c: DispatchController | null, chunk: Buffer): void {
@@ -141,13 +161,12 @@ export class Generator {
       this.maxInFlight = Math.max(1, share(maxTotal, cfg.workerIndex, cfg.workerCount));
       connections = ex.connections ?? this.maxInFlight;
     }
-    const maxThroughput = ex.type === 'ramping-vus' && ex.thinkTime === 0;
-    const useFast =
-      cfg.target.startsWith('http:') && (ex.client === 'fast' || (ex.client === 'auto' && maxThroughput));
+    const useFast = !needsUndici(ex, cfg.target);
+    if (!useFast && !UndiciPool) throw new Error('loadHttpClient() must run before the generator is created');
     this.fast = useFast ? new FastPool(cfg.target, connections, ex.pipelining, sc.timeoutMs) : null;
     this.pool = useFast
       ? null
-      : new Pool(cfg.target, {
+      : new (UndiciPool as PoolClass)(cfg.target, {
           connections,
           pipelining: ex.pipelining,
           keepAliveTimeout: 30_000,

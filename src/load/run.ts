@@ -7,7 +7,7 @@ import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { abortingFailures, evaluateThresholds, type ThresholdResult } from './evaluate.ts';
-import { Generator, type GeneratorConfig, peakRatePerSecond } from './generator.ts';
+import { Generator, type GeneratorConfig, loadHttpClient, peakRatePerSecond } from './generator.ts';
 import {
   Aggregate,
   decodeHistogram,
@@ -114,6 +114,7 @@ export async function runLoad(scenario: Scenario, opts: RunOptions): Promise<Run
   opts.signal?.addEventListener('abort', onSignal, { once: true });
 
   const startedAt = new Date().toISOString();
+  if (workers === 1) await loadHttpClient(scenario.executor, opts.target);
   try {
     if (workers === 1) {
       const startAt = performance.timeOrigin + performance.now() + 5;
@@ -163,7 +164,7 @@ const WORKER_TAG = 'platformctl-load-worker';
 
 type FromParent = { type: 'start'; startAt: number } | { type: 'stop' };
 
-function startWorkerThread(): void {
+async function startWorkerThread(): Promise<void> {
   const port = parentPort;
   if (!port) return;
   const { tag: _tag, ...base } = workerData as Omit<GeneratorConfig, 'startAt'> & { tag: string };
@@ -179,10 +180,11 @@ function startWorkerThread(): void {
       });
     } else if (msg.type === 'stop') gen?.stop();
   });
+  await loadHttpClient(base.scenario.executor, base.target);
   port.postMessage({ type: 'ready' });
 }
 
-if (!isMainThread && (workerData as { tag?: string } | null)?.tag === WORKER_TAG) startWorkerThread();
+if (!isMainThread && (workerData as { tag?: string } | null)?.tag === WORKER_TAG) void startWorkerThread();
 
 async function runWorkers(
   base: Omit<GeneratorConfig, 'startAt' | 'workerIndex'>,

@@ -3,7 +3,6 @@
  * scenario's setup requests, capturing values (e.g. ids of uploaded content) into data lists.
  */
 import { randomUUID } from 'node:crypto';
-import { request } from 'undici';
 import { PlatformError } from '../core/errors.ts';
 import { compileRequest } from './request-plan.ts';
 import type { Scenario } from './scenario.ts';
@@ -23,6 +22,7 @@ export async function obtainToken(
     email: auth.email ?? `load-${randomUUID().slice(0, 8)}@example.test`,
     password: auth.password ?? `Load-${randomUUID()}`,
   };
+  const { request } = await import('undici');
   const post = async (path: string) => {
     try {
       const res = await request(new URL(path, target), {
@@ -83,6 +83,7 @@ export async function runSetup(
   token: string | undefined,
   env: Record<string, string | undefined>,
 ): Promise<Record<string, (string | number | boolean)[]>> {
+  const { request } = await import('undici');
   const data: Record<string, (string | number | boolean)[]> = structuredClone(scenario.data);
   const input = { headers: scenario.headers, token, timeoutMs: scenario.timeoutMs };
   for (const [i, spec] of scenario.setup.entries()) {
