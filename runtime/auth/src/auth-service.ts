@@ -172,7 +172,7 @@ export class AuthService {
 
   async login(emailRaw: string, password: string, ip: string): Promise<TokenPair> {
     const email = normaliseEmail(emailRaw);
-    const verdict = this.#throttle.check(email, ip);
+    const verdict = this.#throttle.acquire(email, ip);
     if (!verdict.allowed) {
       this.#audit('auth.login_throttled', {
         email,
@@ -187,17 +187,21 @@ export class AuthService {
         verdict.retryAfterMs,
       );
     }
-    const user = await this.#db.get<UserRow>(`SELECT * FROM users WHERE email = ?`, [email]);
-    // Unknown accounts cost the same argon2 work as known ones: response time tells nothing.
-    const ok = user
-      ? await this.#hasher.verify(user.password_hash, password)
-      : await this.#hasher.verifyUnknown(password);
+    let user: UserRow | undefined;
+    let ok = false;
+    try {
+      user = await this.#db.get<UserRow>(`SELECT * FROM users WHERE email = ?`, [email]);
+      // Unknown accounts cost the same argon2 work as known ones: response time tells nothing.
+      ok = user
+        ? await this.#hasher.verify(user.password_hash, password)
+        : await this.#hasher.verifyUnknown(password);
+    } finally {
+      this.#throttle.release(email, ip, ok);
+    }
     if (!user || !ok) {
-      this.#throttle.recordFailure(email, ip);
       this.#audit('auth.login_failed', { email, ip, reason: user ? 'bad_password' : 'unknown_user' });
       throw new AuthError(401, 'INVALID_CREDENTIALS', 'e-mail or password is wrong');
     }
-    this.#throttle.recordSuccess(email);
     if (this.#hasher.needsRehash(user.password_hash)) {
       const upgraded = await this.#hasher.hash(password);
       await this.#db.run(`UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?`, [
@@ -371,7 +375,7 @@ export class AuthService {
   }
 
   async clientToken(clientId: string, clientSecret: string, ip: string) {
-    const verdict = this.#throttle.check(`client:${clientId}`, ip);
+    const verdict = this.#throttle.acquire(`client:${clientId}`, ip);
     if (!verdict.allowed)
       throw new AuthError(
         429,
@@ -379,12 +383,17 @@ export class AuthService {
         'too many failed attempts; try again later',
         verdict.retryAfterMs,
       );
-    const row = await this.#db.get<ClientRow>(`SELECT * FROM service_clients WHERE id = ?`, [clientId]);
-    const given = Buffer.from(sha256(clientSecret), 'hex');
-    const expected = Buffer.from(row?.secret_hash ?? sha256(randomUUID()), 'hex');
-    const ok = timingSafeEqual(given, expected) && row !== undefined && row.revoked_at === null;
+    let row: ClientRow | undefined;
+    let ok = false;
+    try {
+      row = await this.#db.get<ClientRow>(`SELECT * FROM service_clients WHERE id = ?`, [clientId]);
+      const given = Buffer.from(sha256(clientSecret), 'hex');
+      const expected = Buffer.from(row?.secret_hash ?? sha256(randomUUID()), 'hex');
+      ok = timingSafeEqual(given, expected) && row !== undefined && row.revoked_at === null;
+    } finally {
+      this.#throttle.release(`client:${clientId}`, ip, ok);
+    }
     if (!ok || !row) {
-      this.#throttle.recordFailure(`client:${clientId}`, ip);
       this.#audit('auth.client_auth_failed', {
         clientId,
         ip,

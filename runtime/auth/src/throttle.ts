@@ -36,6 +36,8 @@ interface Entry {
   failures: number;
   lockedUntil: number;
   lastFailure: number;
+  /** Attempts admitted by `acquire` and not yet released. */
+  inflight: number;
 }
 
 export interface ThrottleVerdict {
@@ -68,6 +70,38 @@ export class LoginThrottle {
       : { allowed: false, retryAfterMs: iWait, lockedBy: 'ip' };
   }
 
+  /**
+   * Admits one attempt, counting it as in flight until `release`. Attempts in flight count against
+   * the free failures: a burst of parallel guesses cannot all pass the check before the first
+   * (slow, argon2) verification records its failure.
+   */
+  acquire(account: string, ip: string): ThrottleVerdict {
+    const verdict = this.check(account, ip);
+    if (!verdict.allowed) return verdict;
+    const now = this.#now();
+    const a = this.#entry(`a:${account}`, now);
+    const i = this.#entry(`i:${ip}`, now);
+    if (a.failures + a.inflight > this.#opts.account.freeFailures)
+      return { allowed: false, retryAfterMs: this.#opts.account.baseLockMs, lockedBy: 'account' };
+    if (i.failures + i.inflight > this.#opts.ip.freeFailures)
+      return { allowed: false, retryAfterMs: this.#opts.ip.baseLockMs, lockedBy: 'ip' };
+    a.inflight += 1;
+    i.inflight += 1;
+    return verdict;
+  }
+
+  /** Ends an attempt admitted by `acquire`. */
+  release(account: string, ip: string, ok: boolean): void {
+    for (const key of [`a:${account}`, `i:${ip}`]) {
+      const e = this.#entries.get(key);
+      if (e && e.inflight > 0) e.inflight -= 1;
+    }
+    if (ok) this.recordSuccess(account);
+    else this.recordFailure(account, ip);
+    const ipEntry = this.#entries.get(`i:${ip}`);
+    if (ipEntry && ipEntry.failures === 0 && ipEntry.inflight === 0) this.#entries.delete(`i:${ip}`);
+  }
+
   recordFailure(account: string, ip: string): void {
     const now = this.#now();
     this.#fail(`a:${account}`, this.#opts.account, now);
@@ -82,25 +116,17 @@ export class LoginThrottle {
     return this.#entries.size;
   }
 
-  #live(key: string, now: number): Entry | undefined {
-    const e = this.#entries.get(key);
-    if (e && now - e.lastFailure > this.#opts.forgetAfterMs && now >= e.lockedUntil) {
-      this.#entries.delete(key);
-      return undefined;
+  #entry(key: string, now: number): Entry {
+    let e = this.#live(key, now);
+    if (!e) {
+      e = { failures: 0, lockedUntil: 0, lastFailure: now, inflight: 0 };
+      this.#insert(key, e);
     }
     return e;
   }
 
-  #fail(key: string, rule: ThrottleRule, now: number): void {
-    const e = this.#live(key, now) ?? { failures: 0, lockedUntil: 0, lastFailure: now };
-    e.failures += 1;
-    e.lastFailure = now;
-    const extra = e.failures - rule.freeFailures;
-    if (extra > 0) {
-      const lock = Math.min(rule.maxLockMs, rule.baseLockMs * 2 ** Math.min(extra - 1, 30));
-      e.lockedUntil = Math.max(e.lockedUntil, now + lock);
-    }
-    // Re-insert so Map order is least-recently-failed first, which is what eviction removes.
+  #insert(key: string, e: Entry): void {
+    // Re-insert so Map order is least-recently-touched first, which is what eviction removes.
     this.#entries.delete(key);
     this.#entries.set(key, e);
     while (this.#entries.size > this.#opts.maxEntries) {
@@ -108,5 +134,26 @@ export class LoginThrottle {
       if (oldest === undefined) break;
       this.#entries.delete(oldest);
     }
+  }
+
+  #live(key: string, now: number): Entry | undefined {
+    const e = this.#entries.get(key);
+    if (e && e.inflight === 0 && now - e.lastFailure > this.#opts.forgetAfterMs && now >= e.lockedUntil) {
+      this.#entries.delete(key);
+      return undefined;
+    }
+    return e;
+  }
+
+  #fail(key: string, rule: ThrottleRule, now: number): void {
+    const e = this.#live(key, now) ?? { failures: 0, lockedUntil: 0, lastFailure: now, inflight: 0 };
+    e.failures += 1;
+    e.lastFailure = now;
+    const extra = e.failures - rule.freeFailures;
+    if (extra > 0) {
+      const lock = Math.min(rule.maxLockMs, rule.baseLockMs * 2 ** Math.min(extra - 1, 30));
+      e.lockedUntil = Math.max(e.lockedUntil, now + lock);
+    }
+    this.#insert(key, e);
   }
 }

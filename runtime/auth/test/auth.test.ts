@@ -374,6 +374,22 @@ describe('throttling', () => {
   });
 });
 
+describe('parallel guessing', () => {
+  it('a burst of parallel wrong passwords gets at most free failures + 1 verifications', async () => {
+    await signup('burst@example.com', 'burst-password-1');
+    const ip = { 'x-forwarded-for': '198.51.100.9' };
+    const statuses = await Promise.all(
+      Array.from({ length: 12 }, (_, i) =>
+        call('/auth/login', { email: 'burst@example.com', password: `parallel-${i}-guess` }, ip).then(
+          (r) => r.status,
+        ),
+      ),
+    );
+    expect(statuses.filter((s) => s === 401).length).toBeLessThanOrEqual(4);
+    expect(statuses.filter((s) => s === 429).length).toBeGreaterThanOrEqual(8);
+  });
+});
+
 describe('logs', () => {
   it('carry audit events and never a password, token or client secret', async () => {
     const logs = svc.logs();

@@ -49,4 +49,21 @@ describe('LoginThrottle', () => {
     now += 1_000_000;
     expect(t.check('u49', 'ip').allowed).toBe(true);
   });
+
+  it('counts attempts in flight, so a parallel burst cannot exceed the free failures', () => {
+    const t = new LoginThrottle({ account: rule, ip: { ...rule, freeFailures: 1000 } }, () => 0);
+    const admitted = Array.from({ length: 10 }, () => t.acquire('burst@x', '1.2.3.4')).filter(
+      (v) => v.allowed,
+    );
+    expect(admitted).toHaveLength(4); // the 3 free failures plus the attempt whose failure locks
+    for (let i = 0; i < 4; i++) t.release('burst@x', '1.2.3.4', false);
+    expect(t.check('burst@x', '1.2.3.4').allowed).toBe(false);
+    // Successes release their slot and clear the account; the IP entry is dropped when clean.
+    const ok = new LoginThrottle({ account: rule, ip: rule }, () => 0);
+    for (let i = 0; i < 50; i++) {
+      expect(ok.acquire('user@x', '5.5.5.5').allowed).toBe(true);
+      ok.release('user@x', '5.5.5.5', true);
+    }
+    expect(ok.size).toBe(0);
+  });
 });
