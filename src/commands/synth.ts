@@ -46,6 +46,8 @@ export async function synth(ctx: CommandContext, _args: string[], opts: SynthFla
   const envs = parseEnvs(opts.env);
   const clouds = parseClouds(opts.cloud);
   const outdir = outDir(ctx, opts.out, root);
+  if (!config.owner)
+    ctx.out.warn('platform.yaml has no owner: resources get the tag owner=unassigned (add `owner:`)');
   const started = performance.now();
   const progress = await ctx.out.progress('synthesizing stacks');
   let result: import('../stacks/synth.ts').SynthResult;

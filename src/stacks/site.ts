@@ -120,11 +120,13 @@ export function podsCidr(site: Site): string {
   return `${a}.${Number(b) + 1}.0.0/16`;
 }
 
-/** Lowercase alphanumerics only, cut to `max` (Azure storage accounts, Key Vaults). */
+/**
+ * Lowercase alphanumerics only, at most `max` characters (Azure storage accounts, Key Vaults).
+ * The last part (what the thing is: `cnt`, `lake`, `kv`) is always kept whole, so two names that
+ * differ only there never collide when a long platform name has to be cut.
+ */
 export function compactName(parts: string[], max: number): string {
-  return parts
-    .join('')
-    .toLowerCase()
-    .replace(/[^a-z0-9]/g, '')
-    .slice(0, max);
+  const clean = (s: string) => s.toLowerCase().replace(/[^a-z0-9]/g, '');
+  const last = clean(parts.at(-1) ?? '');
+  return clean(parts.slice(0, -1).join('')).slice(0, Math.max(0, max - last.length)) + last;
 }

@@ -91,3 +91,18 @@ describe('stack plan', () => {
     expect(planStacks(odd).map((s) => s.region)).toContain('mars-north-1');
   });
 });
+
+describe('names with length limits', () => {
+  it('keep their distinguishing suffix when a long platform name is cut', async () => {
+    const { compactName } = await import('../../src/stacks/site.ts');
+    const { flexibleServerStorageMb } = await import('../../src/stacks/constructs/database.ts');
+    const long = 'content-analytics-platform';
+    const a = compactName([long, 'prod', 'westeu', 'cnt'], 24);
+    const b = compactName([long, 'prod', 'westeu', 'lake'], 24);
+    expect(a).toHaveLength(24);
+    expect(a).not.toBe(b);
+    expect(a.endsWith('cnt') && b.endsWith('lake')).toBe(true);
+    expect(compactName(['Acme_Corp', 'tfstate'], 24)).toBe('acmecorptfstate');
+    expect([20, 50, 200, 5000].map(flexibleServerStorageMb)).toEqual([32768, 65536, 262144, 1048576]);
+  });
+});

@@ -5,6 +5,7 @@
  * that ask for `backends.bus: rabbitmq`.
  */
 import type { Construct } from '../cdk.ts';
+import { regionCode } from '../regions.ts';
 import * as aws from '../resources/aws.ts';
 import * as az from '../resources/azure.ts';
 import * as gcp from '../resources/gcp.ts';
@@ -67,7 +68,7 @@ function awsBroker(scope: Construct, site: Site, net: Network, key: EncryptionKe
 
 function azureBroker(scope: Construct, site: Site, net: Network): Broker {
   const ns = new az.AzServicebusNamespace(scope, 'servicebus', {
-    name: compactName([site.platform, site.env, site.region, 'bus'], 50),
+    name: compactName([site.platform, site.env, regionCode(site.region), 'bus'], 50),
     location: site.region,
     resource_group_name: net.resourceGroup as string,
     sku: site.sizing.brokerSize.azure,

@@ -4,6 +4,7 @@
  * (`platformctl secrets`), so they never enter platform.yaml, flags or Terraform state.
  */
 import type { Construct } from '../cdk.ts';
+import { regionCode } from '../regions.ts';
 import * as aws from '../resources/aws.ts';
 import * as az from '../resources/azure.ts';
 import * as gcp from '../resources/gcp.ts';
@@ -39,7 +40,7 @@ export function secrets(
   if (site.cloud === 'azure') {
     const client = new az.AzClientConfig(scope, 'client', {});
     const vault = new az.AzKeyVault(scope, 'vault', {
-      name: compactName([site.platform, site.env, site.region, 'kv'], 24),
+      name: compactName([site.platform, site.env, regionCode(site.region), 'kv'], 24),
       location: site.region,
       resource_group_name: net.resourceGroup as string,
       tenant_id: client.attr('tenant_id'),

@@ -4,6 +4,7 @@
  * cheaper tiers and expire old versions.
  */
 import type { Construct, TerraformResource } from '../cdk.ts';
+import { regionCode } from '../regions.ts';
 import * as aws from '../resources/aws.ts';
 import * as az from '../resources/azure.ts';
 import * as gcp from '../resources/gcp.ts';
@@ -95,7 +96,10 @@ function awsBucket(
 function azureBucket(scope: Construct, site: Site, purpose: BucketPurpose, net: Network): Bucket {
   const life = LIFECYCLE[purpose];
   const account = new az.AzStorageAccount(scope, `${purpose}-account`, {
-    name: compactName([site.platform, site.env, site.region, purpose === 'content' ? 'cnt' : 'lake'], 24),
+    name: compactName(
+      [site.platform, site.env, regionCode(site.region), purpose === 'content' ? 'cnt' : 'lake'],
+      24,
+    ),
     location: site.region,
     resource_group_name: net.resourceGroup as string,
     account_kind: 'StorageV2',
