@@ -29,7 +29,7 @@ export interface RuleSummary {
 
 const builtins = BUILTIN_RULES.map((r) => declarativeRuleSchema.parse(r));
 
-/** Built-in rules plus `<root>/policies/*.yaml` (sorted by file name). */
+/** Built-in rules plus `<root>/policies/*.yaml` (or `.json`, a YAML subset), sorted by file name. */
 export function loadRules(root: string | undefined): RuleSet {
   let declarative: DeclarativeRule[] = [...builtins];
   let typed = [...TYPED_RULES];
@@ -38,7 +38,7 @@ export function loadRules(root: string | undefined): RuleSet {
   const dir = root ? join(root, 'policies') : undefined;
   if (dir && existsSync(dir)) {
     for (const name of readdirSync(dir)
-      .filter((f) => /\.ya?ml$/.test(f))
+      .filter((f) => /\.(ya?ml|json)$/.test(f))
       .sort()) {
       const file = join(dir, name);
       const policy = validateWith(policyFileSchema, readYamlFile(file, join('policies', name)));

@@ -378,6 +378,14 @@ disable: [required-tags]
     expect(rules.files).toEqual([join('policies', 'cost.yaml')]);
   });
 
+  it('reads JSON policy files too', () => {
+    const rules = loadRules(root({ 'off.json': JSON.stringify({ disable: ['no-public-buckets'] }) }));
+    expect(rules.disabled).toEqual(['no-public-buckets']);
+    expect(
+      evaluate([stack({ azurerm_storage_container: { c: { container_access_type: 'blob' } } })], rules),
+    ).toEqual([]);
+  });
+
   it('reports a malformed policy file at file:line with the problem', () => {
     const dir = root({
       'bad.yaml':
