@@ -42,7 +42,8 @@ async function prepare(
   const outdir = outDir(ctx, opts.dir, root);
   const { readManifest, synthesize } = await import('../stacks/synth.ts');
   if (opts.synth !== false) {
-    synthesize(config, { envs, clouds: parseClouds(opts.cloud), outdir });
+    const synthesized = synthesize(config, { envs, clouds: parseClouds(opts.cloud), outdir });
+    ctx.out.info(`synthesized ${synthesized.stacks.length} stacks into ${outdir}`);
     const { loadRules, readStacks, report } = await import('../policy/engine.ts');
     const policy = report(readStacks(outdir), loadRules(root));
     if (policy.errors > 0) {
