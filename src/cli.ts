@@ -21,6 +21,7 @@ import { registerPlan } from './commands/plan.cmd.ts';
 import { registerPolicy } from './commands/policy.cmd.ts';
 import { registerRelease } from './commands/release.cmd.ts';
 import { registerSecrets } from './commands/secrets.cmd.ts';
+import { registerService } from './commands/service.cmd.ts';
 import { registerSynth } from './commands/synth.cmd.ts';
 import { registerUp } from './commands/up.cmd.ts';
 
@@ -70,6 +71,7 @@ export function buildProgram(): Command {
   registerDoctor(program);
   registerAudit(program);
   registerObservability(program);
+  registerService(program);
   registerPipeline(program);
   registerSecrets(program);
   registerUp(program);
