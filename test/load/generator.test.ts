@@ -54,6 +54,27 @@ executor: { type: constant-arrival-rate, rate: 300, duration: 2s, workers: 2 }
   });
 });
 
+describe('bounded in-flight', () => {
+  it('drops and counts iterations beyond maxInFlight instead of slowing down', async () => {
+    // Holds every response for 1.5 s: with at most 10 outstanding, the rest of the schedule is dropped.
+    const server = await startServer((_req, res) => setTimeout(() => ok(res), 1500));
+    try {
+      const scenario = scenarioFrom(`
+requests: [{ name: a, method: GET, path: /slow }]
+executor: { type: constant-arrival-rate, rate: 100, duration: 1s, maxInFlight: 10 }
+`);
+      const s = buildSummary(await runLoad(scenario, { target: server.url }));
+      const iterations = (s.metrics.iterations as CounterMetric).values.count;
+      const dropped = (s.metrics.dropped_iterations as CounterMetric).values.count;
+      expect(iterations).toBe(100);
+      expect(dropped).toBe(90);
+      expect((s.metrics.http_reqs as CounterMetric).values.count).toBe(10);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
 describe('ramping VUs', () => {
   it('ramps virtual users through stages with think time', async () => {
     const server = await startServer((_req, res) => ok(res));
