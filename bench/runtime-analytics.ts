@@ -6,7 +6,9 @@
  * Afterwards it measures how long the projector needs to make every acknowledged event visible
  * in the read models, and checks that the totals match what was acknowledged.
  *
- * Env: DURATION_S (10), CONNECTIONS (32), BATCH (100), ITEMS (1000), USERS (20000), TARGET (100000).
+ * Env: DURATION_S (10), CONNECTIONS (32), BATCH (100), ITEMS (1000), USERS (500000), TARGET (100000).
+ * 500k users: at 100k views/s and a view every ~5 s per active user, that is the active audience;
+ * fewer users would make each one view dozens of items per second (and co-views explode).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -20,7 +22,7 @@ const WARMUP_S = Number(process.env.WARMUP_S ?? 2);
 const CONNECTIONS = Number(process.env.CONNECTIONS ?? 32);
 const BATCH = Number(process.env.BATCH ?? 100);
 const ITEMS = Number(process.env.ITEMS ?? 1000);
-const USERS = Number(process.env.USERS ?? 20_000);
+const USERS = Number(process.env.USERS ?? 500_000);
 const TARGET = Number(process.env.TARGET ?? 100_000);
 const LOG_LEVEL = process.env.LOG_LEVEL ?? 'info';
 
@@ -41,7 +43,10 @@ server.listen(0, '127.0.0.1', () => console.log(JSON.stringify({ msg: 'listening
 `;
 
 function start(args: string[], env: NodeJS.ProcessEnv): Promise<{ proc: ChildProcess; port: number }> {
-  const proc = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const proc = spawn(process.execPath, args, {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   return new Promise((resolve, reject) => {
     let out = '';
     const onData = (d: Buffer) => {
@@ -147,11 +152,14 @@ try {
   await stop(sink.proc);
 
   const nodeArgs = (process.env.ANALYTICS_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const analytics = await start([...nodeArgs, join(import.meta.dirname, '..', 'runtime', 'analytics', 'src', 'main.ts')], {
-    PORT: '0',
-    DATA_DIR: join(dir, 'analytics'),
-    LOG_LEVEL,
-  });
+  const analytics = await start(
+    [...nodeArgs, join(import.meta.dirname, '..', 'runtime', 'analytics', 'src', 'main.ts')],
+    {
+      PORT: '0',
+      DATA_DIR: join(dir, 'analytics'),
+      LOG_LEVEL,
+    },
+  );
   const base = `http://127.0.0.1:${analytics.port}`;
   const warm = await load(analytics.port, WARMUP_S, false);
   const result = await load(analytics.port, DURATION_S, true);
@@ -166,7 +174,9 @@ try {
   const drainSeconds = (performance.now() - t0) / 1000;
   const trendingRes = await fetch(`${base}/analytics/trending?window=1h&k=100`);
   const top = ((await trendingRes.json()) as { items: { views: number }[] }).items;
-  const stats = (await (await fetch(`${base}/analytics/status`)).json()) as { projected: { applied: number } };
+  const stats = (await (await fetch(`${base}/analytics/status`)).json()) as {
+    projected: { applied: number };
+  };
   await stop(analytics.proc);
 
   const acknowledged = warm.events + result.events;
@@ -174,8 +184,22 @@ try {
   printTable(
     ['server', 'events/s acked', 'req/s', 'p50 ms', 'p99 ms', 'errors'],
     [
-      ['node:http parse+202 (reference)', Math.round(reference.eventsPerSecond), Math.round(reference.requests / reference.seconds), reference.p50ms.toFixed(1), reference.p99ms.toFixed(1), reference.errors],
-      ['analytics', Math.round(result.eventsPerSecond), Math.round(result.requests / result.seconds), result.p50ms.toFixed(1), result.p99ms.toFixed(1), result.errors],
+      [
+        'node:http parse+202 (reference)',
+        Math.round(reference.eventsPerSecond),
+        Math.round(reference.requests / reference.seconds),
+        reference.p50ms.toFixed(1),
+        reference.p99ms.toFixed(1),
+        reference.errors,
+      ],
+      [
+        'analytics',
+        Math.round(result.eventsPerSecond),
+        Math.round(result.requests / result.seconds),
+        result.p50ms.toFixed(1),
+        result.p99ms.toFixed(1),
+        result.errors,
+      ],
     ],
   );
   console.log(
@@ -183,7 +207,15 @@ try {
       `applied ${stats.projected.applied} of ${acknowledged} acknowledged (top-100 items hold ${top.reduce((s, i) => s + i.views, 0)} views)`,
   );
   const file = writeResult('runtime-analytics', {
-    config: { durationS: DURATION_S, warmupS: WARMUP_S, connections: CONNECTIONS, batch: BATCH, items: ITEMS, users: USERS, logLevel: LOG_LEVEL },
+    config: {
+      durationS: DURATION_S,
+      warmupS: WARMUP_S,
+      connections: CONNECTIONS,
+      batch: BATCH,
+      items: ITEMS,
+      users: USERS,
+      logLevel: LOG_LEVEL,
+    },
     reference,
     analytics: result,
     ratio,

@@ -67,7 +67,19 @@ export function formatTraceparent(traceId: string, spanId: string, flags = '01')
   return `00-${traceId}-${spanId}-${flags}`;
 }
 
-const hex = (bytes: number) => randomBytes(bytes).toString('hex');
+// Ids for every request: drawn from a pooled random buffer (one crypto call per ~170 requests).
+const POOL_SIZE = 4096;
+let pool = randomBytes(POOL_SIZE);
+let poolOffset = 0;
+function hex(bytes: number): string {
+  if (poolOffset + bytes > POOL_SIZE) {
+    pool = randomBytes(POOL_SIZE);
+    poolOffset = 0;
+  }
+  const out = pool.toString('hex', poolOffset, poolOffset + bytes);
+  poolOffset += bytes;
+  return out;
+}
 
 function idOnlySpan(parent: string | undefined): ActiveSpan {
   const p = parseTraceparent(parent);

@@ -4,7 +4,7 @@
  * - `ANALYTICS_LOG_URL`: the ingest log database (default `sqlite://$DATA_DIR/analytics-log.db`);
  * - `ANALYTICS_SYNC`: `normal` (default) | `full`, see ingest.ts;
  * - `ANALYTICS_CONSUME`: `true` (default) | `false`, consume `content.*` from the bus;
- * - `ANALYTICS_PROJECT_DELAY_MS`: how long appended events are batched before projection (200).
+ * - `ANALYTICS_PROJECT_DELAY_MS`: how long appended events are batched before projection (500).
  */
 import { resolve } from 'node:path';
 import { z } from 'zod';
@@ -21,7 +21,7 @@ const env = z.object({
   ANALYTICS_LOG_URL: z.string().min(1).optional(),
   ANALYTICS_SYNC: z.enum(['normal', 'full']).default('normal'),
   ANALYTICS_CONSUME: z.enum(['true', 'false']).default('true'),
-  ANALYTICS_PROJECT_DELAY_MS: z.coerce.number().int().min(0).max(3_600_000).default(200),
+  ANALYTICS_PROJECT_DELAY_MS: z.coerce.number().int().min(0).max(3_600_000).default(500),
 });
 
 /** The service definition (exported for in-process use). */

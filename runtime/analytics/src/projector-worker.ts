@@ -121,6 +121,7 @@ async function runWorker(): Promise<void> {
       send({ type: 'error', message: err instanceof Error ? String(err.stack) : String(err) }),
     onIdle: (stats) => send({ type: 'stats', stats: { ...stats } }),
   });
+  await projector.warmUp();
   port.on('message', (m: ToWorker) => {
     if (m.type === 'nudge') projector.schedule();
     else if (m.type === 'catchUp') {

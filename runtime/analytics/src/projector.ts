@@ -14,12 +14,12 @@ export interface ProjectorOptions {
   coViewWindowMs?: number;
   /** Items remembered per user for co-views. Default 10. */
   recentPerUser?: number;
-  /** Max events per transaction. Default 20000. */
+  /** Max events per transaction. Default 50000. */
   sliceEvents?: number;
   /**
    * Delay between an append and the background projection. Batching a few hundred milliseconds of
    * events into one transaction is what makes projection cheap (one upsert per touched row per
-   * slice instead of per event); queries still see their own writes through `catchUp`. Default 200.
+   * slice instead of per event); queries still see their own writes through `catchUp`. Default 500.
    */
   delayMs?: number;
   /** Projected log rows older than this are deleted. Default 24 h. */
@@ -52,6 +52,9 @@ export class Projector {
   private queue: Promise<unknown> = Promise.resolve();
   private background: Promise<void> | undefined;
   private stopped = false;
+  private readonly recentByUser = new Map<string, Map<string, number>>();
+  private pendingRecent: Map<string, Map<string, number>> | undefined;
+  private lastSweep = 0;
   private again = false;
   private lastPrune = 0;
   readonly stats: ProjectorStats = { applied: 0, duplicates: 0, slices: 0 };
@@ -62,9 +65,9 @@ export class Projector {
     this.log = log;
     this.windowMs = options.coViewWindowMs ?? 30 * MINUTE;
     this.recentPerUser = options.recentPerUser ?? 10;
-    this.sliceEvents = options.sliceEvents ?? 20_000;
+    this.sliceEvents = options.sliceEvents ?? 50_000;
     this.retentionMs = options.logRetentionMs ?? DAY;
-    this.delayMs = options.delayMs ?? 200;
+    this.delayMs = options.delayMs ?? 500;
     this.onIdle = options.onIdle ?? (() => {});
     this.onError = options.onError ?? ((err) => process.stderr.write(`projector: ${String(err)}\n`));
   }
@@ -116,7 +119,10 @@ export class Projector {
   /** Projects one slice; returns the number of events consumed (0 when caught up). Serialised. */
   slice(): Promise<number> {
     const next = this.queue.then(async () => {
+      this.pendingRecent = undefined;
       const n = await this.db.transaction((tx) => this.project(tx));
+      if (this.pendingRecent) this.commitRecent(this.pendingRecent);
+      this.pendingRecent = undefined;
       await this.prune();
       return n;
     });
@@ -245,7 +251,7 @@ export class Projector {
       );
     }
     await this.applyViewers(tx, dayViewers);
-    await this.applyCoViews(tx, userViews);
+    this.pendingRecent = await this.applyCoViews(tx, userViews);
     return applied;
   }
 
@@ -277,25 +283,22 @@ export class Projector {
    * "Viewers of X also viewed Y": when a user views X for the first time within the window, every
    * other item they viewed within the window gains a co-view with X (both directions). Repeat views
    * do not inflate counts; only the last `recentPerUser` items per user are kept.
+   *
+   * Each user's recent items live in memory only (`recentByUser`): they are derived state of the
+   * last `coViewWindowMs` of the log, rebuilt from it at start (`warmUp`), and keeping them out of
+   * the database removes a read and a write per event. Changes are staged per slice and applied
+   * after the commit, so a rolled-back slice leaves them untouched.
    */
-  private async applyCoViews(
-    tx: Tx,
+  private coViews(
     userViews: Map<string, { contentId: string; ts: number }[]>,
-  ): Promise<void> {
-    const pairs = new Map<string, number>();
-    const upserts: [string, string, number][] = [];
-    const deletes: [string, string][] = [];
+    pairs: Map<string, number> | undefined,
+  ) {
+    const staged = new Map<string, Map<string, number>>();
     for (const [userId, views] of userViews) {
-      const stored = await tx.query<{ content_id: string; ts: number }>(
-        'SELECT content_id, ts FROM user_recent WHERE user_id = ?',
-        [userId],
-      );
-      const recent = new Map<string, number>(stored.map((r) => [r.content_id, r.ts]));
-      const before = new Set(recent.keys());
-      const changed = new Set<string>();
+      const recent = new Map(this.recentByUser.get(userId));
       for (const { contentId, ts } of views) {
         const previous = recent.get(contentId);
-        if (previous === undefined || Math.abs(ts - previous) > this.windowMs) {
+        if (pairs && (previous === undefined || Math.abs(ts - previous) > this.windowMs)) {
           for (const [other, otherTs] of recent) {
             if (other === contentId || Math.abs(ts - otherTs) > this.windowMs) continue;
             const ab = `${contentId}\u0000${other}`;
@@ -304,10 +307,7 @@ export class Projector {
             pairs.set(ba, (pairs.get(ba) ?? 0) + 1);
           }
         }
-        if (previous === undefined || ts > previous) {
-          recent.set(contentId, ts);
-          changed.add(contentId);
-        }
+        if (previous === undefined || ts > previous) recent.set(contentId, ts);
         if (recent.size > this.recentPerUser) {
           let oldest: string | undefined;
           let oldestTs = Number.POSITIVE_INFINITY;
@@ -317,25 +317,20 @@ export class Projector {
               oldest = cid;
             }
           }
-          if (oldest !== undefined) {
-            recent.delete(oldest);
-            changed.delete(oldest);
-          }
+          if (oldest !== undefined) recent.delete(oldest);
         }
       }
-      for (const cid of before) if (!recent.has(cid)) deletes.push([userId, cid]);
-      for (const cid of changed) upserts.push([userId, cid, recent.get(cid)!]);
+      staged.set(userId, recent);
     }
-    if (deletes.length > 0) {
-      await tx.runMany('DELETE FROM user_recent WHERE user_id = ? AND content_id = ?', deletes);
-    }
-    if (upserts.length > 0) {
-      await tx.runMany(
-        `INSERT INTO user_recent (user_id, content_id, ts) VALUES (?, ?, ?)
-         ON CONFLICT (user_id, content_id) DO UPDATE SET ts = excluded.ts`,
-        upserts,
-      );
-    }
+    return staged;
+  }
+
+  private async applyCoViews(
+    tx: Tx,
+    userViews: Map<string, { contentId: string; ts: number }[]>,
+  ): Promise<Map<string, Map<string, number>>> {
+    const pairs = new Map<string, number>();
+    const staged = this.coViews(userViews, pairs);
     if (pairs.size > 0) {
       await tx.runMany(
         `INSERT INTO co_views (a, b, n) VALUES (?, ?, ?)
@@ -346,5 +341,45 @@ export class Projector {
         }),
       );
     }
+    return staged;
+  }
+
+  /** Commits staged per-user state and, once a minute, forgets users idle longer than the window. */
+  private commitRecent(staged: Map<string, Map<string, number>>): void {
+    for (const [userId, recent] of staged) this.recentByUser.set(userId, recent);
+    const now = Date.now();
+    if (now - this.lastSweep < MINUTE) return;
+    this.lastSweep = now;
+    for (const [userId, recent] of this.recentByUser) {
+      let newest = 0;
+      for (const t of recent.values()) if (t > newest) newest = t;
+      if (newest < now - 2 * this.windowMs) this.recentByUser.delete(userId);
+    }
+  }
+
+  /**
+   * Rebuilds the per-user recent items from the already projected tail of the log (at most the
+   * last `warmUpEvents` events within the window); nothing is written.
+   */
+  async warmUp(warmUpEvents = 500_000): Promise<void> {
+    const position = await this.position();
+    const since = Date.now() - this.windowMs;
+    const rows = await this.log.query<{ events: string }>(
+      'SELECT events FROM ingest_log WHERE seq <= ? AND received_at >= ? ORDER BY seq DESC LIMIT ?',
+      [position, since, Math.ceil(warmUpEvents / 50)],
+    );
+    const userViews = new Map<string, { contentId: string; ts: number }[]>();
+    for (let i = rows.length - 1; i >= 0; i--) {
+      for (const [, type, contentId, userId, ts] of JSON.parse(rows[i]!.events) as StoredEvent[]) {
+        if (type !== 'view' || !userId) continue;
+        let u = userViews.get(userId);
+        if (!u) {
+          u = [];
+          userViews.set(userId, u);
+        }
+        u.push({ contentId, ts });
+      }
+    }
+    this.commitRecent(this.coViews(userViews, undefined));
   }
 }

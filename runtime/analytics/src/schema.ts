@@ -55,12 +55,6 @@ export const migrations: Migration[] = [
         registers BLOB NOT NULL,
         PRIMARY KEY (content_id, day)
       ) WITHOUT ROWID;
-      CREATE TABLE user_recent (
-        user_id TEXT NOT NULL,
-        content_id TEXT NOT NULL,
-        ts INTEGER NOT NULL,
-        PRIMARY KEY (user_id, content_id)
-      ) WITHOUT ROWID;
       CREATE TABLE co_views (
         a TEXT NOT NULL,
         b TEXT NOT NULL,

@@ -106,3 +106,15 @@ describe('projector', () => {
     await log.close();
   });
 });
+
+describe('ingest log encoding', () => {
+  it('matches JSON.stringify, including ids that need escaping', async () => {
+    const { encodeEvents } = await import('../src/ingest.ts');
+    const events: [string, string, string, string | null, number][] = [
+      ['a"b\\c', 'view', 'c"1', null, 1],
+      ['plain', 'upload', 'x', 'u\\1', 2],
+    ];
+    expect(encodeEvents(events)).toBe(JSON.stringify(events));
+    expect(JSON.parse(encodeEvents(events))).toEqual(events);
+  });
+});
