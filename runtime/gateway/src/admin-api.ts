@@ -2,9 +2,10 @@
  * The authenticated admin API the local provider, delivery and chaos engines drive:
  * instances, traffic weights, faults, state and windowed stats. Disabled without ADMIN_TOKEN.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import { parseDuration } from '../../../src/core/duration.ts';
+import type { ControlOp } from './control.ts';
 import { faultSchema } from './faults.ts';
 import type { Gateway } from './gateway.ts';
 import { describeIssues, instanceSchema, trafficSchema } from './gateway-config.ts';
@@ -94,7 +95,14 @@ export function gatewayState(gw: Gateway): unknown {
     rateLimit: gw.defaultRateLimit,
     retryBudget: gw.retryBudget.snapshot(now),
     inFlight: gw.inFlight,
+    ...(gw.peers ? { worker: gw.peers.worker, workers: gw.peers.workers } : {}),
   };
+}
+
+/** Applies a change here and, in cluster mode, on every other worker. */
+function control(gw: Gateway, op: ControlOp): void {
+  gw.applyControl(op);
+  gw.peers?.broadcast(op);
 }
 
 async function route(gw: Gateway, x: Exchange): Promise<[number, unknown]> {
@@ -114,7 +122,10 @@ async function route(gw: Gateway, x: Exchange): Promise<[number, unknown]> {
     if (windowMs === undefined || windowMs < 1000 || windowMs > MAX_WINDOW_MS) {
       throw new HttpError(400, 'bad_window', 'window must be a duration between 1s and 5m, e.g. ?window=10s');
     }
-    return [200, gw.stats.report(windowMs, { service: params.get('service') ?? undefined })];
+    const service = params.get('service') ?? undefined;
+    if (!gw.peers) return [200, gw.stats.report(windowMs, { service })];
+    const own = gw.stats.dump(windowMs, { service });
+    return [200, gw.stats.merge([own, ...(await gw.peers.statsDumps(windowMs, service))])];
   }
 
   if (head === 'services' && a && segments.length === 3 && method === 'PUT') {
@@ -123,13 +134,13 @@ async function route(gw: Gateway, x: Exchange): Promise<[number, unknown]> {
       const ids = new Set(body.instances.map((i) => i.id));
       if (ids.size !== body.instances.length)
         throw new HttpError(400, 'invalid_body', 'instance ids must be unique');
-      gw.registry.setInstances(a, body.instances);
+      control(gw, { op: 'instances', service: a, instances: body.instances });
       gw.logger.info({ upstream: a, instances: body.instances.map((i) => i.id) }, 'instances updated');
       return [200, (gatewayState(gw) as { services: Record<string, unknown> }).services[a]];
     }
     if (b === 'traffic') {
       const body = validate(trafficBody, await readJson(x));
-      gw.registry.setTraffic(a, body);
+      control(gw, { op: 'traffic', service: a, traffic: body });
       gw.logger.info({ upstream: a, weights: body.weights }, 'traffic updated');
       return [200, (gatewayState(gw) as { services: Record<string, unknown> }).services[a]];
     }
@@ -138,18 +149,22 @@ async function route(gw: Gateway, x: Exchange): Promise<[number, unknown]> {
   if (head === 'faults') {
     if (segments.length === 1 && method === 'GET') return [200, { faults: gw.faults.list() }];
     if (segments.length === 1 && (method === 'PUT' || method === 'POST')) {
-      const fault = gw.faults.add(validate(faultSchema, await readJson(x)));
-      gw.logger.warn({ faultId: fault.id, upstream: fault.service, spec: fault }, 'fault injected');
+      const spec = validate(faultSchema, await readJson(x));
+      const fault = { ...spec, id: randomUUID(), createdAt: new Date().toISOString() };
+      control(gw, { op: 'fault-add', fault });
+      gw.logger.warn({ faultId: fault.id, upstream: fault.service, spec }, 'fault injected');
       return [201, { id: fault.id, fault }];
     }
     if (segments.length === 1 && method === 'DELETE') {
-      const removed = gw.faults.clear();
+      const removed = gw.faults.size;
+      control(gw, { op: 'faults-clear' });
       gw.logger.info({ removed }, 'faults cleared');
       return [200, { removed }];
     }
     if (segments.length === 2 && a && method === 'DELETE') {
-      if (!gw.faults.remove(a)) throw new HttpError(404, 'not_found', `no fault ${a}`);
-      gw.logger.info({ id: a }, 'fault removed');
+      if (!gw.faults.list().some((f) => f.id === a)) throw new HttpError(404, 'not_found', `no fault ${a}`);
+      control(gw, { op: 'fault-remove', id: a });
+      gw.logger.info({ faultId: a }, 'fault removed');
       return [200, { removed: 1 }];
     }
   }

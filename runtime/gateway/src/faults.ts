@@ -31,6 +31,11 @@ export class FaultTable {
     return fault;
   }
 
+  /** Adds a fault created elsewhere (another gateway worker), keeping its id. */
+  restore(fault: Fault): void {
+    this.#faults.set(fault.id, fault);
+  }
+
   remove(id: string): boolean {
     return this.#faults.delete(id);
   }

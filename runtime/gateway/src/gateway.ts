@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import { propagationOnly, type Tracing } from '../../lib/tracing.ts';
 import { AccessLog } from './access-log.ts';
 import { handleAdmin } from './admin-api.ts';
+import type { ClusterPeers, ControlOp } from './control.ts';
 import type { GatewaySettings } from './env.ts';
 import { FaultTable } from './faults.ts';
 import type { GatewayConfig } from './gateway-config.ts';
@@ -38,6 +39,8 @@ export interface GatewayOptions {
   metrics?: GatewayMetrics;
   /** runtime/lib tracing; ids are propagated either way, spans recorded only when configured. */
   tracing?: Tracing;
+  /** Cluster mode: the other workers (admin changes, stats and metrics span all of them). */
+  peers?: ClusterPeers;
 }
 
 export class Gateway implements AttemptOwner {
@@ -53,6 +56,7 @@ export class Gateway implements AttemptOwner {
   readonly rateLimiter = new RateLimiter();
   readonly verifier: JwtVerifier | undefined;
   readonly tracing: Tracing;
+  readonly peers: ClusterPeers | undefined;
   routes: RoutingTable;
   optionalAuth: PathPatterns;
   defaultRateLimit: RateLimit;
@@ -70,6 +74,7 @@ export class Gateway implements AttemptOwner {
     this.#accessLog = new AccessLog(opts.logger, env.ACCESS_LOG);
     this.metrics = opts.metrics ?? new GatewayMetrics();
     this.tracing = opts.tracing ?? propagationOnly;
+    this.peers = opts.peers;
     this.routes = new RoutingTable(config.routes);
     this.optionalAuth = new PathPatterns(config.optionalAuth);
     const rl = config.rateLimit ?? { rps: env.RATE_LIMIT_RPS, burst: env.RATE_LIMIT_BURST || undefined };
@@ -140,6 +145,27 @@ export class Gateway implements AttemptOwner {
     this.server.closeAllConnections();
     await closed;
     await this.registry.close();
+  }
+
+  /** Applies an admin change to this process's state (see control.ts). */
+  applyControl(c: ControlOp): void {
+    switch (c.op) {
+      case 'instances':
+        this.registry.setInstances(c.service, c.instances);
+        break;
+      case 'traffic':
+        this.registry.setTraffic(c.service, c.traffic);
+        break;
+      case 'fault-add':
+        this.faults.restore(c.fault);
+        break;
+      case 'fault-remove':
+        this.faults.remove(c.id);
+        break;
+      case 'faults-clear':
+        this.faults.clear();
+        break;
+    }
   }
 
   handle(req: IncomingMessage, res: ServerResponse): void {
@@ -439,7 +465,7 @@ export class Gateway implements AttemptOwner {
 
   async serveMetrics(x: Exchange): Promise<void> {
     try {
-      const text = await this.metrics.registry.metrics();
+      const text = this.peers ? await this.peers.metrics() : await this.metrics.registry.metrics();
       if (x.done) return;
       x.res.writeHead(200, {
         'content-type': this.metrics.registry.contentType,

@@ -93,6 +93,28 @@ export interface StatsReport {
   services: Record<string, { total: WindowStats; versions: Record<string, WindowStats> }>;
 }
 
+/** One process's window in a form another process can merge (cluster mode). */
+export interface StatsDump {
+  windowMs: number;
+  series: {
+    service: string;
+    version: string;
+    requests: number;
+    errors: number;
+    histogram: string | undefined;
+  }[];
+}
+
+interface Part {
+  requests: number;
+  errors: number;
+  histogram: hdr.Histogram | undefined;
+}
+
+function clampWindow(windowMs: number): number {
+  return Math.min(Math.max(windowMs, 1000), MAX_WINDOW_MS);
+}
+
 export class StatsWindow {
   readonly #series = new Map<string, Map<string, Series>>();
   readonly #scratch = newHistogram();
@@ -113,23 +135,83 @@ export class StatsWindow {
   }
 
   report(windowMs: number, filter?: { service?: string }, now = Date.now()): StatsReport {
-    const window = Math.min(Math.max(windowMs, 1000), MAX_WINDOW_MS);
-    const services: StatsReport['services'] = {};
+    const window = clampWindow(windowMs);
+    const parts = new Map<string, Map<string, Part[]>>();
     for (const [service, versions] of this.#series) {
       if (filter?.service && filter.service !== service) continue;
+      const perVersion = new Map<string, Part[]>();
+      for (const [version, series] of versions)
+        perVersion.set(version, [...series.tier(window).covering(now, window)]);
+      parts.set(service, perVersion);
+    }
+    return this.#build(parts, window);
+  }
+
+  dump(windowMs: number, filter?: { service?: string }, now = Date.now()): StatsDump {
+    const window = clampWindow(windowMs);
+    const series: StatsDump['series'] = [];
+    for (const [service, versions] of this.#series) {
+      if (filter?.service && filter.service !== service) continue;
+      for (const [version, s] of versions) {
+        const h = newHistogram();
+        let requests = 0;
+        let errors = 0;
+        for (const b of s.tier(window).covering(now, window)) {
+          requests += b.requests;
+          errors += b.errors;
+          if (b.histogram && b.requests > 0) h.add(b.histogram);
+        }
+        series.push({
+          service,
+          version,
+          requests,
+          errors,
+          histogram: requests > 0 ? hdr.encodeIntoCompressedBase64(h) : undefined,
+        });
+      }
+    }
+    return { windowMs: window, series };
+  }
+
+  /** Merges dumps of several processes into one report. */
+  merge(dumps: readonly StatsDump[]): StatsReport {
+    const parts = new Map<string, Map<string, Part[]>>();
+    let window = 10_000;
+    for (const d of dumps) {
+      window = d.windowMs;
+      for (const s of d.series) {
+        let versions = parts.get(s.service);
+        if (!versions) {
+          versions = new Map();
+          parts.set(s.service, versions);
+        }
+        const list = versions.get(s.version) ?? [];
+        list.push({
+          requests: s.requests,
+          errors: s.errors,
+          histogram: s.histogram ? hdr.decodeFromCompressedBase64(s.histogram) : undefined,
+        });
+        versions.set(s.version, list);
+      }
+    }
+    return this.#build(parts, window);
+  }
+
+  #build(parts: Map<string, Map<string, Part[]>>, window: number): StatsReport {
+    const services: StatsReport['services'] = {};
+    for (const [service, versions] of parts) {
       const perVersion: Record<string, WindowStats> = {};
-      const all: Bucket[] = [];
-      for (const [version, series] of versions) {
-        const buckets = [...series.tier(window).covering(now, window)];
-        all.push(...buckets);
-        perVersion[version] = this.#summarise(buckets, window);
+      const all: Part[] = [];
+      for (const [version, list] of versions) {
+        all.push(...list);
+        perVersion[version] = this.#summarise(list, window);
       }
       services[service] = { total: this.#summarise(all, window), versions: perVersion };
     }
     return { windowMs: window, services };
   }
 
-  #summarise(buckets: readonly Bucket[], windowMs: number): WindowStats {
+  #summarise(buckets: readonly Part[], windowMs: number): WindowStats {
     const h = this.#scratch;
     h.reset();
     let requests = 0;
