@@ -6,6 +6,13 @@ export function registerLoad(program: Command): void {
   const load = program
     .command('load')
     .description('Load-test the platform from a scenario file and gate CI on thresholds.');
+  examples(load, [
+    [
+      'run a sample scenario against the local platform',
+      'platformctl load run scenarios/browse-content.yaml',
+    ],
+    ['check a PR run against main', 'platformctl load compare main.json pr.json --tolerance 10%'],
+  ]);
   const run = load
     .command('run')
     .description(

@@ -203,8 +203,12 @@ export class Generator {
     this.end();
   }
 
+  /** Index of the interval being recorded (seconds since the start). */
+  private currentInterval = 0;
+
   private scheduleFlush(index: number): void {
     if (this.ended) return;
+    this.currentInterval = index;
     const due = this.origin + (index + 1) * 1000;
     this.flushTimer = setTimeout(
       () => {
@@ -408,6 +412,8 @@ export class Generator {
     clearTimeout(this.flushTimer);
     clearTimeout(this.tickTimer);
     clearTimeout(this.graceTimer);
+    // The last interval is a tail when it covered under half a second.
+    this.recorder.partial = performance.now() - this.origin - this.currentInterval * 1000 < 500;
     this.onInterval(this.recorder, this.inFlight, this.activeVus);
     this.fast?.destroy();
     void this.pool?.close().catch(() => {});

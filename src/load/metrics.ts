@@ -40,6 +40,8 @@ export interface IntervalDelta<H = Histogram> {
   lagCount: number;
   inFlight: number;
   vus: number;
+  /** The run ended during this interval: it is shorter than a second. */
+  partial: boolean;
 }
 
 /** Records one generator's measurements; `flush()` returns the delta and starts a new interval. */
@@ -58,6 +60,8 @@ export class IntervalRecorder {
   lagMax = 0;
   lagSum = 0;
   lagCount = 0;
+  /** Set by the generator before its last flush, which covers less than a second. */
+  partial = false;
   private index = 0;
 
   constructor(names: string[], openModel: boolean) {
@@ -139,6 +143,7 @@ export class IntervalRecorder {
       lagCount: this.lagCount,
       inFlight,
       vus,
+      partial: this.partial,
     };
     this.checks = new Map();
     this.statuses = new Map();
@@ -310,6 +315,9 @@ export class Aggregate {
       inFlight += d.inFlight;
       vus += d.vus;
     }
+    // The tail after the last full second is in the totals, but as a "per second" point it would
+    // draw a fake drop in throughput; keep it only when it is all the run has.
+    const tailOnly = slot.deltas.every((d) => d.partial) && this.timeline.length > 0;
     const point: TimelinePoint = {
       t: index + 1,
       requests,
@@ -327,6 +335,7 @@ export class Aggregate {
     };
     raw.destroy();
     corrected.destroy();
+    if (tailOnly) return [];
     this.timeline.push(point);
     this.timeline.sort((a, b) => a.t - b.t);
     return [point];
