@@ -79,12 +79,27 @@ async function prepare(
   return { outdir, stacks };
 }
 
-/** Ctrl-C aborts the running terraform (SIGINT lets it release its state lock) and stops the loop. */
+/**
+ * Ctrl-C stops after the running terraform step. The terminal already sends SIGINT to terraform
+ * (same process group), which then finishes cleanly and releases its state lock; forwarding a
+ * second SIGINT would make it exit at once and leave the lock behind.
+ */
 function interruptible(): { signal: AbortSignal; dispose(): void } {
   const controller = new AbortController();
   const onSigint = () => controller.abort();
-  process.once('SIGINT', onSigint);
+  // `on`, not `once`: while a listener stays, execa's exit hook does not re-raise the signal.
+  process.on('SIGINT', onSigint);
   return { signal: controller.signal, dispose: () => process.off('SIGINT', onSigint) };
+}
+
+/** Runs a terraform step; a failure caused by Ctrl-C is reported as an interruption. */
+async function step<T>(signal: AbortSignal, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (err) {
+    if (signal.aborted) throw new InterruptedError('interrupted: terraform stopped after cleaning up');
+    throw err;
+  }
 }
 
 async function planAll(
@@ -102,12 +117,12 @@ async function planAll(
       env: ctx.env,
       color: ctx.out.options.color,
       onOutput: (chunk: string) => ctx.out.writeErr(chunk),
-      signal,
     };
     ctx.out.info(`── ${stack.name}: terraform init`);
-    await tf.terraformInit(options);
+    await step(signal, () => tf.terraformInit(options));
+    if (signal.aborted) throw new InterruptedError();
     ctx.out.info(`── ${stack.name}: terraform plan`);
-    const { changes } = await tf.terraformPlan(options);
+    const { changes } = await step(signal, () => tf.terraformPlan(options));
     outcomes.push({ stack: stack.name, env: stack.env, changes, applied: false });
   }
   return outcomes;
@@ -179,13 +194,14 @@ export async function apply(ctx: CommandContext, _args: string[], opts: PlanFlag
     for (const outcome of changed) {
       if (interrupt.signal.aborted) throw new InterruptedError();
       ctx.out.info(`── ${outcome.stack}: terraform apply`);
-      await tf.terraformApply({
-        cwd: join(prepared.outdir, 'stacks', outcome.stack),
-        env: ctx.env,
-        color: ctx.out.options.color,
-        onOutput: (chunk: string) => ctx.out.writeErr(chunk),
-        signal: interrupt.signal,
-      });
+      await step(interrupt.signal, () =>
+        tf.terraformApply({
+          cwd: join(prepared.outdir, 'stacks', outcome.stack),
+          env: ctx.env,
+          color: ctx.out.options.color,
+          onOutput: (chunk: string) => ctx.out.writeErr(chunk),
+        }),
+      );
       outcome.applied = true;
     }
     render(ctx, outcomes, 'apply');

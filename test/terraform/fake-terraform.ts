@@ -1,6 +1,7 @@
 /**
  * A stand-in `terraform` placed first on PATH: it records each call (cwd, argv and the automation
- * variables) as a JSON line in $FAKE_TF_LOG and exits with $FAKE_TF_<SUBCOMMAND>_EXIT (default 0).
+ * variables) as a JSON line in $FAKE_TF_LOG, sleeps $FAKE_TF_SLEEP seconds if set, and exits with
+ * $FAKE_TF_<SUBCOMMAND>_EXIT (default 0).
  */
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,6 +19,7 @@ args=""
 for a in "$@"; do args="$args\\"$a\\","; done
 printf '{"cwd":"%s","TF_IN_AUTOMATION":"%s","TF_INPUT":"%s","args":[%s]}\\n' "$PWD" "$TF_IN_AUTOMATION" "$TF_INPUT" "\${args%,}" >> "$log"
 echo "fake terraform $1"
+if [ -n "$FAKE_TF_SLEEP" ]; then sleep "$FAKE_TF_SLEEP"; fi
 case "$1" in
   init) exit "\${FAKE_TF_INIT_EXIT:-0}" ;;
   plan) exit "\${FAKE_TF_PLAN_EXIT:-0}" ;;

@@ -2,11 +2,12 @@
  * plan/apply through bin/platformctl with a fake terraform first on PATH: flags, environment,
  * -detailed-exitcode mapping, protected environments, and a missing terraform.
  */
+import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { terraformApply, terraformInit, terraformPlan } from '../../src/providers/terraform.ts';
-import { runCli, workspace } from '../helpers/cli.ts';
+import { BIN, runCli, workspace } from '../helpers/cli.ts';
 import { PLATFORM_YAML } from '../stacks/fixture.ts';
 import { installFakeTerraform } from './fake-terraform.ts';
 
@@ -134,6 +135,26 @@ describe('platformctl plan', () => {
     expect(r.stderr).toMatch(/NAT is not allowed here/);
     expect(r.stderr).toMatch(/refusing to run terraform/);
     expect(p.fake.calls()).toEqual([]);
+  });
+
+  it('on Ctrl-C lets the running terraform step finish, runs no further stack, and exits 130', async () => {
+    const p = project();
+    const child = spawn(process.execPath, [BIN, 'plan', '--env', 'dev'], {
+      cwd: p.dir,
+      env: { ...process.env, ...p.env({ FAKE_TF_SLEEP: '1' }), CI: 'true' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    const closed = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    for (let i = 0; i < 400 && p.fake.calls().length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+    child.kill('SIGINT');
+    expect(await closed).toBe(130);
+    expect(stderr).toMatch(/error: interrupted/);
+    // The init that was running completed; nothing started after it.
+    expect(p.fake.calls().map((c) => c.args[0])).toEqual(['init']);
   });
 
   it('says how to get terraform when it is missing', async () => {
