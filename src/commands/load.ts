@@ -1,8 +1,9 @@
 import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { CommandContext } from '../core/context.ts';
 import { formatDuration } from '../core/duration.ts';
 import { ExitCode, UsageError } from '../core/errors.ts';
+import { statePaths } from '../core/state-dir.ts';
 import { compareSummaries, parseMetrics, parseTolerance } from '../load/compare.ts';
 import { renderHtmlReport } from '../load/report-html.ts';
 import { plannedDurationMs, runLoad } from '../load/run.ts';
@@ -34,6 +35,15 @@ function num(flag: string, value: string | undefined, integer: boolean): number 
     );
   }
   return n;
+}
+
+/** `.platform/reports/` of the project, when there is a platform.yaml (runs are kept for compare). */
+function reportsDir(ctx: CommandContext): string | undefined {
+  try {
+    return statePaths(ctx.loadPlatform().root).reports;
+  } catch {
+    return undefined;
+  }
 }
 
 function projectRoot(ctx: CommandContext): string {
@@ -98,6 +108,17 @@ export async function run(ctx: CommandContext, args: string[], flags: RunFlags):
     await lines?.close();
   }
   const summary = buildSummary(result);
+  const reports = reportsDir(ctx);
+  if (reports) {
+    const stamp = summary.state.startedAt.replace(/[:.]/g, '-');
+    const file = join(reports, `load-${scenario.name.replace(/[^\w.-]+/g, '_')}-${stamp}.json`);
+    try {
+      writeFile(file, `${JSON.stringify(summary, null, 2)}\n`);
+      out.debug(`summary saved to ${file}`);
+    } catch (err) {
+      out.warn(`could not save the summary under .platform/reports: ${(err as Error).message}`);
+    }
+  }
   if (flags.summaryExport)
     writeFile(resolve(ctx.cwd, flags.summaryExport), `${JSON.stringify(summary, null, 2)}\n`);
   if (flags.html) {
