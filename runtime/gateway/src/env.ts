@@ -39,6 +39,8 @@ export const gatewayEnvSchema = z.object({
   CANARY_HEADER: unsetIfEmpty(z.string().default('x-canary')),
   ACCESS_LOG: bool(true),
   SHUTDOWN_TIMEOUT_MS: int(10_000),
+  /** Processes serving requests (node:cluster); 1 = this process alone. */
+  GATEWAY_WORKERS: unsetIfEmpty(z.coerce.number().int().min(1).max(64).default(1)),
 });
 export type GatewayEnvExtra = z.infer<typeof gatewayEnvSchema>;
 export type GatewaySettings = ServiceConfig<GatewayEnvExtra>;

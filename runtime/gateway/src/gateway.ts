@@ -320,6 +320,8 @@ export class Gateway implements AttemptOwner {
       const run = () => {
         if (x.clientGone) return;
         if (fault.abort) {
+          // Without weights no version was chosen; count the abort against the version that would have served.
+          x.version ??= service.pick(undefined, Date.now())?.version;
           this.error(x, fault.abort.status, 'fault_injected', `fault ${fault.abort.faultId} injected`);
           return;
         }

@@ -1,9 +1,12 @@
 /** Entry point: `PORT=8080 GATEWAY_CONFIG=gateway.json ADMIN_TOKEN=… node runtime/gateway/src/main.ts`. */
+
+import cluster from 'node:cluster';
 import { pino } from 'pino';
 import { EnvConfigError } from '../../lib/config.ts';
 import { createLogger } from '../../lib/logger.ts';
 import { createMetrics } from '../../lib/metrics.ts';
 import { initTracing } from '../../lib/tracing.ts';
+import { runPrimary, workerPeers } from './cluster.ts';
 import { parseGatewayEnv } from './env.ts';
 import { Gateway } from './gateway.ts';
 import { loadGatewayConfig } from './gateway-config.ts';
@@ -21,13 +24,29 @@ async function main(): Promise<void> {
     process.stderr.write(`${(err as Error).message}${hint}\n`);
     process.exit(1);
   }
-  const identity = { service: settings.service, version: settings.version, instance: settings.instance };
+  const workers = settings.extra.GATEWAY_WORKERS;
+  const clustered = workers > 1;
+  if (clustered && cluster.isPrimary) {
+    const logger = createLogger({
+      service: settings.service,
+      version: settings.version,
+      instance: `${settings.instance}-primary`,
+      level: settings.logLevel,
+    });
+    logger.info({ workers }, 'starting gateway workers');
+    runPrimary(workers, logger, settings.extra.SHUTDOWN_TIMEOUT_MS);
+    return;
+  }
+  const instance =
+    clustered && process.env.INSTANCE_ID ? `${settings.instance}-w${cluster.worker?.id}` : settings.instance;
+  const identity = { service: settings.service, version: settings.version, instance };
   // One buffered destination for every line (access log included): writing each access line on
   // its own cost ~8% of the CPU under load. A timer bounds how long a line may wait in the buffer.
-  const destination = pino.destination({ dest: 1, sync: false, minLength: 8192 });
+  // Workers of a clustered gateway share stdout, so they write line by line (atomic appends).
+  const destination = pino.destination({ dest: 1, sync: clustered, minLength: clustered ? 0 : 8192 });
   const flushTimer = setInterval(() => {
     try {
-      destination.flush();
+      if (!clustered) destination.flush();
     } catch {
       // flush refuses while the stream is closing; the final flushSync covers that.
     }
@@ -40,13 +59,18 @@ async function main(): Promise<void> {
     tracesDir: settings.tracesDir,
   });
   const metrics = new GatewayMetrics({ registry: createMetrics(identity).registry });
-  const gateway = new Gateway({ settings, config, logger, metrics, tracing });
+  let current: Gateway | undefined;
+  const worker = clustered ? workerPeers(workers, metrics.registry, () => current) : undefined;
+  const gateway = new Gateway({ settings, config, logger, metrics, tracing, peers: worker?.peers });
+  current = gateway;
+  // A (re)started worker applies the admin changes the others already have before it listens.
+  if (worker) for (const op of await worker.replay) gateway.applyControl(op);
   const port = await gateway.listen();
   logger.info(
     { port, routes: gateway.routes.routes.length, services: gateway.registry.services.size },
     'listening',
   );
-  destination.flush();
+  if (!clustered) destination.flush();
   if (!settings.adminToken) logger.warn('ADMIN_TOKEN is not set: the admin API is disabled');
   if (!settings.authJwksUrl) logger.warn('AUTH_JWKS_URL is not set: routes that require a token answer 503');
 
