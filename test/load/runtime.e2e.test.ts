@@ -1,0 +1,57 @@
+/**
+ * The sample scenarios against the real runtime (gateway, auth, content, analytics) started by
+ * `platformctl up --detach` on free ports: they must match the platform's HTTP API (every check
+ * passes, no failed request), and `load run` must find the gateway from .platform/state.json.
+ */
+import { cpSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../src/core/ports.ts';
+import { REPO_ROOT, runCli, workspace } from '../helpers/cli.ts';
+
+const SERVICES = ['gateway', 'auth', 'content', 'analytics'];
+const present = SERVICES.every((s) => existsSync(join(REPO_ROOT, 'runtime', s, 'src', 'main.ts')));
+
+describe.skipIf(!present)('sample scenarios against the local platform', () => {
+  let ws: ReturnType<typeof workspace>;
+
+  beforeAll(async () => {
+    const [g, a, c, an] = [await freePort(), await freePort(), await freePort(), await freePort()];
+    ws = workspace({
+      'platform.yaml': `apiVersion: platformctl/v1
+name: load-e2e
+environments:
+  dev: { cloud: aws, region: eu-west-1, provider: local }
+services:
+  gateway: { path: "builtin:gateway", port: ${g}, kind: gateway, dependsOn: [auth, content, analytics] }
+  auth: { path: "builtin:auth", port: ${a}, routes: [/auth, /.well-known] }
+  content: { path: "builtin:content", port: ${c}, routes: [/content] }
+  analytics: { path: "builtin:analytics", port: ${an}, routes: [/analytics] }
+`,
+    });
+    cpSync(join(REPO_ROOT, 'scenarios'), join(ws.dir, 'scenarios'), { recursive: true });
+    const up = await runCli(['up', '--detach'], { cwd: ws.dir, timeoutMs: 120_000 });
+    expect(up.exitCode, up.stderr).toBe(0);
+  }, 150_000);
+
+  afterAll(async () => {
+    if (!ws) return;
+    await runCli(['down'], { cwd: ws.dir, timeoutMs: 60_000 });
+    ws.dispose();
+  });
+
+  for (const name of ['browse-content', 'upload-content', 'ingest-events']) {
+    it(`${name}.yaml passes its checks and thresholds`, async () => {
+      const r = await runCli(
+        ['--json', 'load', 'run', `scenarios/${name}.yaml`, '--rate', '10', '--duration', '2s'],
+        { cwd: ws.dir, timeoutMs: 60_000 },
+      );
+      const summary = JSON.parse(r.stdout);
+      expect(summary.target).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      expect(summary.metrics.http_reqs.values.count).toBeGreaterThanOrEqual(15);
+      expect(summary.metrics.http_req_failed.values.rate, JSON.stringify(summary.statuses)).toBe(0);
+      expect(summary.root_group.checks.filter((c: { fails: number }) => c.fails > 0)).toEqual([]);
+      expect(r.exitCode, r.stderr).toBe(0);
+    });
+  }
+});
