@@ -9,7 +9,7 @@ import * as hdr from 'hdr-histogram-js';
 type Histogram = hdr.Histogram;
 
 /**
- * A histogram of latencies in microseconds (3 significant digits, up to 60 s). The plain Int32
+ * A histogram of latencies in microseconds (3 significant digits, sized for 60 s, grows beyond). The plain Int32
  * JS variant: measured here at ~55 ns per record against ~28 ns for the WASM build and ~560 ns
  * for the packed one; WASM's gain is under 1% of a request's cost and it needs async start-up and
  * manual `destroy()` of every histogram, so it is not worth it.
