@@ -3,6 +3,7 @@
  * CPU-heavy part: rollups, HLL, co-views) uses the second core instead of delaying ingest
  * acknowledgements on the main event loop. `ProjectorWorker` is the main-thread handle.
  */
+import { setPriority } from 'node:os';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import type { Logger } from '../../lib/logger.ts';
 import { openDb } from '../../lib/storage/db.ts';
@@ -12,6 +13,8 @@ interface WorkerConfig {
   dbUrl: string;
   logUrl: string;
   synchronous: 'NORMAL' | 'FULL';
+  /** Nice value of the projector thread (Linux: per thread). Default 10. */
+  nice?: number;
   options: Omit<ProjectorOptions, 'onError'>;
 }
 
@@ -111,6 +114,14 @@ export class ProjectorWorker {
 
 async function runWorker(): Promise<void> {
   const config = workerData as WorkerConfig;
+  // Acknowledging events is the latency-critical path; projection can trail by a few seconds. On
+  // Linux a priority set from a thread applies to that thread only, so this lowers the projector
+  // alone: under CPU contention ingest keeps its share and the projector catches up when idle.
+  try {
+    setPriority(config.nice ?? 10);
+  } catch {
+    // Not permitted (some containers): run at normal priority.
+  }
   const port = parentPort!;
   const send = (m: FromWorker) => port.postMessage(m);
   const db = await openDb(config.dbUrl, { synchronous: config.synchronous });
