@@ -112,14 +112,14 @@ function withChildren(pid: number): number[] {
   return pids;
 }
 
-function nginxConf(dir: string, name: string, server: string): string {
+function nginxConf(dir: string, name: string, server: string, workers = 1): string {
   const prefix = join(dir, name);
   rmSync(prefix, { recursive: true, force: true });
   execFileSync('mkdir', ['-p', join(prefix, 'logs'), join(prefix, 'tmp')]);
   const file = join(prefix, 'nginx.conf');
   writeFileSync(
     file,
-    `worker_processes 1;
+    `worker_processes ${workers};
 daemon off;
 pid ${prefix}/nginx.pid;
 error_log ${prefix}/logs/error.log warn;
@@ -210,7 +210,7 @@ async function main(): Promise<void> {
   };
   process.on('exit', cleanup);
   try {
-    const [upPort, nginxPort] = [await freePort(), await freePort()];
+    const [upPort, nginxPort, nginx2Port] = [await freePort(), await freePort(), await freePort()];
     const upstream = `http://127.0.0.1:${upPort}`;
 
     const upConf = nginxConf(
@@ -219,13 +219,10 @@ async function main(): Promise<void> {
       `  access_log off;
   server { listen 127.0.0.1:${upPort} reuseport; location / { return 200 "ok\\n"; } }`,
     );
-    const proxyConf = nginxConf(
-      dir,
-      'proxy',
-      `  access_log ${dir}/proxy/logs/access.log;
+    const proxyServer = (name: string, port: number) => `  access_log ${dir}/${name}/logs/access.log;
   upstream up { server 127.0.0.1:${upPort}; keepalive 128; }
   server {
-    listen 127.0.0.1:${nginxPort};
+    listen 127.0.0.1:${port};
     location / {
       proxy_pass http://up;
       proxy_http_version 1.1;
@@ -233,15 +230,17 @@ async function main(): Promise<void> {
       proxy_set_header X-Request-Id $request_id;
       proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
     }
-  }`,
-    );
-    const [, nginxProxy] = [upConf, proxyConf].map((conf) => {
+  }`;
+    const proxyConf = nginxConf(dir, 'proxy', proxyServer('proxy', nginxPort));
+    const proxy2Conf = nginxConf(dir, 'proxy2', proxyServer('proxy2', nginx2Port), 2);
+    const [, nginxProxy, nginxProxy2] = [upConf, proxyConf, proxy2Conf].map((conf) => {
       const c = spawn('nginx', ['-p', dir, '-c', conf], { stdio: ['ignore', 'ignore', 'inherit'] });
       children.push(c);
       return c;
     });
     await waitForHttp(`${upstream}/`);
     await waitForHttp(`http://127.0.0.1:${nginxPort}/`);
+    await waitForHttp(`http://127.0.0.1:${nginx2Port}/`);
 
     const gwConfig = join(dir, 'gateway.json');
     writeFileSync(
@@ -262,7 +261,9 @@ async function main(): Promise<void> {
       });
       children.push(c);
       await waitForHttp(`http://127.0.0.1:${port}${ready}`, c);
-      return { url: `http://127.0.0.1:${port}/bench`, pids: [c.pid!] };
+      // A clustered gateway's workers are its children; give them a moment to all listen.
+      if (env.GATEWAY_WORKERS) await new Promise((r) => setTimeout(r, 1000));
+      return { url: `http://127.0.0.1:${port}/bench`, pids: withChildren(c.pid!) };
     };
     const gatewayEnv = { GATEWAY_CONFIG: gwConfig, DATA_DIR: join(dir, 'gw-data') };
     const contenders: Record<string, { url: string; pids: number[] }> = {
@@ -272,6 +273,16 @@ async function main(): Promise<void> {
         'gateway-nolog',
         [...nodeArgs, GATEWAY_MAIN],
         { ...gatewayEnv, ACCESS_LOG: 'false' },
+        '/readyz',
+      ),
+      'nginx, 2 workers': {
+        url: `http://127.0.0.1:${nginx2Port}/bench`,
+        pids: withChildren(nginxProxy2!.pid!),
+      },
+      'gateway, 2 workers': await startNode(
+        'gateway-2w',
+        [...nodeArgs, GATEWAY_MAIN],
+        { ...gatewayEnv, GATEWAY_WORKERS: '2' },
         '/readyz',
       ),
       'undici dispatch, bare': await startNode('undici-bare', ['-e', UNDICI_BARE], { UPSTREAM: upstream }),
@@ -338,6 +349,10 @@ async function main(): Promise<void> {
     const p99Ratio = gwS.p99Ms / ref.p99Ms;
     // Requests per CPU-second relative to nginx: what the req/s ratio would be with a core each.
     const cpuEfficiencyRatio = ref.cpuUsPerReq / gwS.cpuUsPerReq;
+    const twoWorkers = {
+      rpsRatio: summary['gateway, 2 workers']!.rps / summary['nginx, 2 workers']!.rps,
+      p99Ratio: summary['gateway, 2 workers']!.p99Ms / summary['nginx, 2 workers']!.p99Ms,
+    };
     const command = `wrk -t${THREADS} -c${CONNECTIONS} -d${DURATION} --latency <proxy>/bench`;
     const file = writeResult('runtime-gateway', {
       command,
@@ -347,11 +362,12 @@ async function main(): Promise<void> {
       rpsRatio,
       p99Ratio,
       cpuEfficiencyRatio,
+      twoWorkers,
       targets: { rpsRatio: RPS_TARGET, p99Ratio: P99_TARGET },
       met: rpsRatio >= RPS_TARGET && p99Ratio <= P99_TARGET,
     });
     console.log(
-      `gateway/nginx: req/s ratio ${rpsRatio.toFixed(2)} (target >= ${RPS_TARGET}), p99 ratio ${p99Ratio.toFixed(2)} (target <= ${P99_TARGET}), requests per CPU-second ratio ${cpuEfficiencyRatio.toFixed(2)} -> ${file}`,
+      `gateway/nginx: req/s ratio ${rpsRatio.toFixed(2)} (target >= ${RPS_TARGET}), p99 ratio ${p99Ratio.toFixed(2)} (target <= ${P99_TARGET}), requests per CPU-second ratio ${cpuEfficiencyRatio.toFixed(2)}; 2 workers each: req/s ratio ${twoWorkers.rpsRatio.toFixed(2)}, p99 ratio ${twoWorkers.p99Ratio.toFixed(2)} -> ${file}`,
     );
   } finally {
     cleanup();

@@ -1,6 +1,7 @@
 /** Entry point: `PORT=8080 GATEWAY_CONFIG=gateway.json ADMIN_TOKEN=… node runtime/gateway/src/main.ts`. */
 
 import cluster from 'node:cluster';
+import { fstatSync } from 'node:fs';
 import { pino } from 'pino';
 import { EnvConfigError } from '../../lib/config.ts';
 import { createLogger } from '../../lib/logger.ts';
@@ -42,11 +43,13 @@ async function main(): Promise<void> {
   const identity = { service: settings.service, version: settings.version, instance };
   // One buffered destination for every line (access log included): writing each access line on
   // its own cost ~8% of the CPU under load. A timer bounds how long a line may wait in the buffer.
-  // Workers of a clustered gateway share stdout, so they write line by line (atomic appends).
-  const destination = pino.destination({ dest: 1, sync: clustered, minLength: clustered ? 0 : 8192 });
+  // Workers of a clustered gateway share stdout: into a file each buffered write (whole lines) is
+  // atomic, but into a pipe only writes up to PIPE_BUF are, so there they write line by line.
+  const lineByLine = clustered && !fstatSync(1).isFile();
+  const destination = pino.destination({ dest: 1, sync: lineByLine, minLength: lineByLine ? 0 : 8192 });
   const flushTimer = setInterval(() => {
     try {
-      if (!clustered) destination.flush();
+      if (!lineByLine) destination.flush();
     } catch {
       // flush refuses while the stream is closing; the final flushSync covers that.
     }
@@ -70,7 +73,7 @@ async function main(): Promise<void> {
     { port, routes: gateway.routes.routes.length, services: gateway.registry.services.size },
     'listening',
   );
-  if (!clustered) destination.flush();
+  if (!lineByLine) destination.flush();
   if (!settings.adminToken) logger.warn('ADMIN_TOKEN is not set: the admin API is disabled');
   if (!settings.authJwksUrl) logger.warn('AUTH_JWKS_URL is not set: routes that require a token answer 503');
 
