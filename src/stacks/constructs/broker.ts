@@ -11,6 +11,7 @@ import * as az from '../resources/azure.ts';
 import * as gcp from '../resources/gcp.ts';
 import * as random from '../resources/random.ts';
 import { compactName, type Site } from '../site.ts';
+import { gcpProject } from './gcp-project.ts';
 import type { EncryptionKey } from './keys.ts';
 import type { Network } from './network.ts';
 
@@ -75,7 +76,22 @@ function azureBroker(scope: Construct, site: Site, net: Network): Broker {
     ...(site.isProd ? { capacity: 1, premium_messaging_partitions: 1 } : {}),
     local_auth_enabled: false,
     minimum_tls_version: '1.2',
-    public_network_access_enabled: !site.isProd,
+    public_network_access_enabled: true,
+    // Premium (prod) admits only the private subnet; Standard has no network rules, and with local
+    // auth off every client still needs an Entra ID token.
+    ...(site.isProd
+      ? {
+          network_rule_set: {
+            default_action: 'Deny' as const,
+            public_network_access_enabled: true,
+            trusted_services_allowed: true,
+            network_rules: net.privateSubnetIds.map((id) => ({
+              subnet_id: id,
+              ignore_missing_vnet_service_endpoint: false,
+            })),
+          },
+        }
+      : {}),
   });
   for (const topic of TOPICS) {
     const t = new az.AzServicebusTopic(scope, `topic-${topic}`, {
@@ -96,7 +112,7 @@ function azureBroker(scope: Construct, site: Site, net: Network): Broker {
 }
 
 function gcpBroker(scope: Construct, site: Site, key: EncryptionKey | undefined): Broker {
-  const project = new gcp.GcpProject(scope, 'pubsub-project', {});
+  const project = gcpProject(scope);
   const grant = key?.allow(
     'pubsub-agent',
     `serviceAccount:service-${project.attr('number')}@gcp-sa-pubsub.iam.gserviceaccount.com`,

@@ -8,6 +8,7 @@ import * as aws from '../resources/aws.ts';
 import * as az from '../resources/azure.ts';
 import * as gcp from '../resources/gcp.ts';
 import type { Site } from '../site.ts';
+import { gcpProject } from './gcp-project.ts';
 import { encryptionKey } from './keys.ts';
 import type { Network } from './network.ts';
 
@@ -190,7 +191,7 @@ function azureCluster(scope: Construct, site: Site, net: Network): Cluster {
 
 function gcpCluster(scope: Construct, site: Site, net: Network): Cluster {
   const key = encryptionKey(scope, site, 'gke');
-  const project = new gcp.GcpProject(scope, 'project', {});
+  const project = gcpProject(scope);
   key?.allow(
     'gke-agent',
     `serviceAccount:service-${project.attr('number')}@container-engine-robot.iam.gserviceaccount.com`,

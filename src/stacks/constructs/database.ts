@@ -8,6 +8,7 @@ import * as aws from '../resources/aws.ts';
 import * as az from '../resources/azure.ts';
 import * as gcp from '../resources/gcp.ts';
 import type { Site } from '../site.ts';
+import { gcpProject } from './gcp-project.ts';
 import { encryptionKey } from './keys.ts';
 import type { Network } from './network.ts';
 
@@ -125,7 +126,7 @@ function azureDatabase(scope: Construct, site: Site, net: Network): Database {
 
 function gcpDatabase(scope: Construct, site: Site, net: Network): Database {
   const key = encryptionKey(scope, site, 'sql');
-  const project = new gcp.GcpProject(scope, 'project', {});
+  const project = gcpProject(scope);
   const grant = key?.allow(
     'sql-agent',
     `serviceAccount:service-${project.attr('number')}@gcp-sa-cloud-sql.iam.gserviceaccount.com`,

@@ -8,6 +8,7 @@ import * as aws from '../resources/aws.ts';
 import * as az from '../resources/azure.ts';
 import * as gcp from '../resources/gcp.ts';
 import type { Site } from '../site.ts';
+import { gcpProject } from './gcp-project.ts';
 import type { Bucket } from './storage.ts';
 
 export interface Edge {
@@ -162,7 +163,7 @@ function gcpEdge(scope: Construct, site: Site, content: Bucket): Edge {
     visibility: 'public',
     dnssec_config: { state: 'on' },
   });
-  const project = new gcp.GcpProject(scope, 'project', {});
+  const project = gcpProject(scope);
   // Cloud CDN fills from a private bucket through its own service account, never anonymously.
   new gcp.GcpStorageBucketIamMember(scope, 'content-cdn-read', {
     bucket: content.name,

@@ -131,7 +131,7 @@ function azureNetwork(scope: Construct, site: Site): Network {
   // Azure subnets span all zones of a region, so one public and one private subnet cover three zones.
   const pub = subnet('public', 'public', 0);
   const priv = subnet('private', 'private', 3, {
-    service_endpoints: ['Microsoft.Storage', 'Microsoft.KeyVault'],
+    service_endpoints: ['Microsoft.Storage', 'Microsoft.KeyVault', 'Microsoft.ServiceBus'],
   });
   const db = subnet('database', 'database', 6, {
     delegation: [

@@ -9,6 +9,7 @@ import * as aws from '../resources/aws.ts';
 import * as az from '../resources/azure.ts';
 import * as gcp from '../resources/gcp.ts';
 import { compactName, type Site } from '../site.ts';
+import { gcpProject } from './gcp-project.ts';
 import type { EncryptionKey } from './keys.ts';
 import type { Network } from './network.ts';
 
@@ -48,12 +49,17 @@ export function secrets(
       enable_rbac_authorization: true,
       purge_protection_enabled: site.isProd,
       soft_delete_retention_days: site.isProd ? 90 : 7,
-      public_network_access_enabled: !site.isProd,
-      network_acls: { default_action: 'Deny', bypass: 'AzureServices' },
+      // Reachable only from the private subnet (service endpoint) and trusted Azure services.
+      public_network_access_enabled: true,
+      network_acls: {
+        default_action: 'Deny',
+        bypass: 'AzureServices',
+        virtual_network_subnet_ids: net.privateSubnetIds,
+      },
     });
     return { location: vault.attr('vault_uri') };
   }
-  const project = new gcp.GcpProject(scope, 'secrets-project', {});
+  const project = gcpProject(scope);
   const grant = key?.allow(
     'secretmanager-agent',
     `serviceAccount:service-${project.attr('number')}@gcp-sa-secretmanager.iam.gserviceaccount.com`,

@@ -244,7 +244,7 @@ export const AzKeyVault = defineResource<{
   purge_protection_enabled: boolean;
   soft_delete_retention_days: number;
   public_network_access_enabled: boolean;
-  network_acls: { default_action: 'Deny' | 'Allow'; bypass: string };
+  network_acls: { default_action: 'Deny' | 'Allow'; bypass: string; virtual_network_subnet_ids: string[] };
   tags?: Tags;
 }>('azurerm_key_vault', 'tags');
 export const AzKeyVaultSecret = defineResource<{
@@ -264,6 +264,12 @@ export const AzServicebusNamespace = defineResource<{
   local_auth_enabled: boolean;
   minimum_tls_version: string;
   public_network_access_enabled: boolean;
+  network_rule_set?: {
+    default_action: 'Deny' | 'Allow';
+    public_network_access_enabled: boolean;
+    trusted_services_allowed: boolean;
+    network_rules: { subnet_id: string; ignore_missing_vnet_service_endpoint: boolean }[];
+  };
   tags?: Tags;
 }>('azurerm_servicebus_namespace', 'tags');
 export const AzServicebusTopic = defineResource<{
