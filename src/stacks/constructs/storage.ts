@@ -110,8 +110,18 @@ function azureBucket(scope: Construct, site: Site, purpose: BucketPurpose, net: 
     allow_nested_items_to_be_public: false,
     shared_access_key_enabled: false,
     infrastructure_encryption_enabled: true,
-    // The CDN needs a reachable origin; anonymous reads stay off, so every read is authorised.
-    public_network_access_enabled: purpose === 'content',
+    // Reads are always authorised (anonymous access and shared keys are off). The content account
+    // stays reachable for the CDN; the data lake admits only the private subnet (service endpoint).
+    public_network_access_enabled: true,
+    ...(purpose === 'datalake'
+      ? {
+          network_rules: {
+            default_action: 'Deny' as const,
+            bypass: ['AzureServices'],
+            virtual_network_subnet_ids: net.privateSubnetIds,
+          },
+        }
+      : {}),
     blob_properties: {
       versioning_enabled: true,
       change_feed_enabled: true,

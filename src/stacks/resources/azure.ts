@@ -172,6 +172,11 @@ export const AzStorageAccount = defineResource<{
   shared_access_key_enabled: boolean;
   infrastructure_encryption_enabled: boolean;
   public_network_access_enabled: boolean;
+  network_rules?: {
+    default_action: 'Deny' | 'Allow';
+    bypass: string[];
+    virtual_network_subnet_ids: string[];
+  };
   blob_properties: {
     versioning_enabled: boolean;
     change_feed_enabled: boolean;
