@@ -53,7 +53,7 @@ export async function getJson<T>(base: string, path: string): Promise<T> {
 
 export async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, what: string): Promise<T> {
   let last: T | undefined;
-  for (let i = 0; i < 500; i++) {
+  for (let i = 0; i < 1500; i++) {
     last = await fn();
     if (ok(last)) return last;
     await new Promise((r) => setTimeout(r, 20));
