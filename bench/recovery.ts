@@ -1,9 +1,9 @@
 /**
  * bench:recovery — time from `kill -9` of a service instance to its first 200 through the gateway,
  * with the local provider's detached supervisor (median of RUNS, default 10; target <= 1 s).
- * Reference measured in the same run: a start of the same release on existing data straight to
- * /readyz (no supervisor, no gateway) — the floor any restart pays. The ratio is the supervisor's and
- * gateway's overhead on top of that floor.
+ * Reference, interleaved in the same run: the same release started by hand with the instance's
+ * exact environment, straight to /readyz (no supervisor, no gateway) — the floor any restart
+ * pays. Also prints where the recovery time goes, from the supervisor's event log.
  *
  *   npm run bench:recovery            # content behind the gateway (needs runtime gateway/auth/content)
  *   BENCH_SERVICE=auth npm run bench:recovery
@@ -57,19 +57,21 @@ async function until200(url: string, headers: Record<string, string>, limitMs = 
   throw new Error(`${url} did not answer 200 within ${limitMs} ms`);
 }
 
-/** Cold start of the release straight to /readyz: the floor of any restart. */
-async function coldStart(entry: string, dataDir: string): Promise<number> {
+/**
+ * The reference: the same release started by hand with the supervised instance's exact
+ * environment (read from /proc; only PORT and INSTANCE_ID differ) straight to /readyz.
+ */
+async function bareStart(pid: number, entry: string): Promise<number> {
+  const env = Object.fromEntries(
+    readFileSync(`/proc/${pid}/environ`, 'utf8')
+      .split('\0')
+      .filter(Boolean)
+      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+  );
   const port = await freePort();
   const start = performance.now();
   const child = spawn(process.execPath, [entry], {
-    env: {
-      ...process.env,
-      PORT: String(port),
-      DATA_DIR: dataDir,
-      BUS_URL: `embedded://${join(dataDir, 'bus')}`,
-      SERVICE_NAME: SERVICE,
-      LOG_LEVEL: 'warn',
-    },
+    env: { ...env, PORT: String(port), INSTANCE_ID: 'bench-reference' },
     stdio: 'ignore',
   });
   try {
@@ -79,6 +81,33 @@ async function coldStart(entry: string, dataDir: string): Promise<number> {
     child.kill('SIGKILL');
     await new Promise((r) => child.once('exit', r));
   }
+}
+
+interface Phases {
+  detect: number;
+  spawn: number;
+  start: number;
+  route: number;
+}
+
+/** Splits one recovery into phases from the supervisor's event log (epoch ms per event). */
+function phases(dir: string, instance: string, killedAt: number, servedAt: number): Phases | undefined {
+  const events = readFileSync(join(dir, '.platform', 'logs', 'supervisor.log'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { time: number; msg: string; instance?: string })
+    .filter((e) => e.instance === instance && e.time >= killedAt);
+  const at = (msg: string) => events.find((e) => e.msg === msg)?.time;
+  const exited = at('instance.exited');
+  const starting = at('instance.starting');
+  const ready = at('instance.ready');
+  if (!exited || !starting || !ready) return undefined;
+  return {
+    detect: exited - killedAt,
+    spawn: starting - exited,
+    start: ready - starting,
+    route: servedAt - ready,
+  };
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'platformctl-bench-recovery-'));
@@ -118,28 +147,34 @@ try {
   const probe = SERVICE === 'auth' ? `${gw}/.well-known/jwks.json` : `${gw}/content/${String(uploaded.id)}`;
   await until200(probe, auth);
 
+  // Reference and recovery alternate so both see the same machine load.
   const recovery: number[] = [];
+  const bare: number[] = [];
+  const split: Phases[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    const inst = readInstances(dir).find((x) => x.id === `${SERVICE}-1`) as Inst;
+    const wait = SETTLE_MS - (Date.now() - Date.parse(inst.startedAt ?? '0'));
+    if (wait > 0) await sleep(wait);
+    bare.push(await bareStart(inst.pid as number, inst.entry));
+    const killedAt = Date.now();
+    process.kill(inst.pid as number, 'SIGKILL');
+    recovery.push(await until200(probe, auth));
+    const p = phases(dir, `${SERVICE}-1`, killedAt, Date.now());
+    if (p) split.push(p);
+  }
+  // The same kill with two replicas: the gateway drops the dead one at once and retries on the other.
+  cli(dir, 'scale', SERVICE, '2');
+  const replicated: number[] = [];
   for (let i = 0; i < RUNS; i++) {
     const inst = readInstances(dir).find((x) => x.id === `${SERVICE}-1`) as Inst;
     const wait = SETTLE_MS - (Date.now() - Date.parse(inst.startedAt ?? '0'));
     if (wait > 0) await sleep(wait);
     process.kill(inst.pid as number, 'SIGKILL');
-    recovery.push(await until200(probe, auth));
+    replicated.push(await until200(probe, auth));
   }
-  const entry = (readInstances(dir).find((x) => x.id === `${SERVICE}-1`) as Inst).entry;
   cli(dir, 'down');
-
-  // Like a restart, the reference starts on existing data: one unmeasured run migrates it first.
-  const cold: number[] = [];
-  const data = mkdtempSync(join(tmpdir(), 'platformctl-bench-cold-'));
-  try {
-    await coldStart(entry, data);
-    for (let i = 0; i < RUNS; i++) cold.push(await coldStart(entry, data));
-  } finally {
-    rmSync(data, { recursive: true, force: true });
-  }
   const m = median(recovery);
-  const c = median(cold);
+  const c = median(bare);
   printTable(
     ['measurement', 'median ms', 'min ms', 'max ms'],
     [
@@ -150,21 +185,39 @@ try {
         Math.max(...recovery).toFixed(0),
       ],
       [
+        `kill -9 ${SERVICE}-1 of 2 replicas → first 200`,
+        median(replicated).toFixed(0),
+        Math.min(...replicated).toFixed(0),
+        Math.max(...replicated).toFixed(0),
+      ],
+      [
         `reference: bare start of ${SERVICE} → /readyz`,
         c.toFixed(0),
-        Math.min(...cold).toFixed(0),
-        Math.max(...cold).toFixed(0),
+        Math.min(...bare).toFixed(0),
+        Math.max(...bare).toFixed(0),
       ],
     ],
+  );
+  const phase = (k: keyof Phases) => median(split.map((p) => p[k]));
+  console.log(
+    `\nwhere the time goes (medians): detect exit ${phase('detect').toFixed(0)} ms, spawn ${phase('spawn').toFixed(0)} ms, service start to /readyz ${phase('start').toFixed(0)} ms, ready → first 200 via gateway ${phase('route').toFixed(0)} ms`,
   );
   const file = writeResult('recovery', {
     service: SERVICE,
     runs: RUNS,
     recoveryMs: recovery.map((x) => Math.round(x)),
-    coldStartMs: cold.map((x) => Math.round(x)),
+    bareStartMs: bare.map((x) => Math.round(x)),
     medianRecoveryMs: Math.round(m),
-    medianColdStartMs: Math.round(c),
+    medianBareStartMs: Math.round(c),
+    twoReplicasMs: replicated.map((x) => Math.round(x)),
+    medianTwoReplicasMs: Math.round(median(replicated)),
     ratio: Number((m / c).toFixed(2)),
+    phasesMs: {
+      detect: phase('detect'),
+      spawn: phase('spawn'),
+      start: phase('start'),
+      route: phase('route'),
+    },
     loadAverage: loadavg().map((x) => Number(x.toFixed(1))),
     targetMs: 1000,
   });

@@ -620,10 +620,7 @@ export class Supervisor {
     if (svc.traffic) {
       const weights = { ...svc.traffic.weights };
       delete weights[version];
-      const total = Object.values(weights).reduce((s, x) => s + x, 0);
-      const remaining = svc.versions[0];
-      if (total === 0 && remaining) weights[remaining] = 100;
-      svc.traffic = { ...svc.traffic, weights };
+      svc.traffic = { ...svc.traffic, weights: normalise(weights, svc.versions[0]) };
     }
     await this.remove(victims);
     await this.syncGateway(true);
@@ -733,6 +730,21 @@ export function depthLevels(plans: ServicePlan[]): ServicePlan[][] {
     levels[d] = level;
   }
   return levels.filter(Boolean);
+}
+
+/** Scales weights to sum to 100 (whole numbers); all to `fallback` when nothing is left. */
+export function normalise(
+  weights: Record<string, number>,
+  fallback: string | undefined,
+): Record<string, number> {
+  const entries = Object.entries(weights);
+  const total = entries.reduce((s, [, w]) => s + w, 0);
+  if (total === 0) return fallback ? { [fallback]: 100 } : {};
+  const out = Object.fromEntries(entries.map(([v, w]) => [v, Math.floor((w / total) * 100)]));
+  const short = 100 - Object.values(out).reduce((s, w) => s + w, 0);
+  const top = entries.reduce((a, b) => (b[1] > a[1] ? b : a))[0];
+  out[top] = (out[top] ?? 0) + short;
+  return out;
 }
 
 /** Waits for the instance's process to exit, at most `ms` (the timer never outlives the wait). */
