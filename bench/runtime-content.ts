@@ -59,16 +59,19 @@ function startService(dataDir: string): Promise<{ proc: ChildProcess; port: numb
       PORT: '0',
       DATA_DIR: dataDir,
       CONTENT_VARIANT_CACHE: 'off',
-      LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
+      LOG_LEVEL: 'info',
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   return new Promise((resolve, reject) => {
+    // The port is learnt from the `listening` log line (info level, always logged here).
+    const timer = setTimeout(() => reject(new Error('content did not log "listening" within 30 s')), 30_000);
     let out = '';
     const onData = (d: Buffer) => {
       out += String(d);
       const line = out.split('\n').find((l) => l.includes('"msg":"listening"'));
       if (line) {
+        clearTimeout(timer);
         proc.stdout!.off('data', onData);
         proc.stdout!.resume(); // keep draining request logs
         resolve({ proc, port: JSON.parse(line).port as number });
