@@ -31,6 +31,12 @@ export interface EmbeddedBusOptions {
   synchronous?: 'NORMAL' | 'FULL';
   /** Idle poll interval of subscriptions. Default 25 ms (events from this process wake them at once). */
   pollIntervalMs?: number;
+  /**
+   * Events older than this are deleted (like a Kafka topic's retention; consumers that fall that
+   * far behind miss them). Leased events are kept until settled. Default 7 days; checked every
+   * 10 minutes by each open bus.
+   */
+  retentionMs?: number;
   /** Where handler/poll failures are reported. Default: stderr. */
   onError?: (err: unknown, context: { topic: string; group: string; seq?: number }) => void;
 }
@@ -117,6 +123,7 @@ export class EmbeddedBus implements Bus {
   private readonly subscriptions = new Set<EmbeddedSubscription>();
   private readonly insert: Database.Statement;
   private closed = false;
+  private readonly pruneTimer: NodeJS.Timeout;
 
   constructor(db: Database.Database, options: EmbeddedBusOptions) {
     this.db = db;
@@ -124,6 +131,23 @@ export class EmbeddedBus implements Bus {
     this.insert = db.prepare(
       'INSERT INTO bus_messages (id, topic, payload, published_at) VALUES (?, ?, ?, ?)',
     );
+    this.pruneTimer = setInterval(() => {
+      try {
+        this.prune();
+      } catch {
+        // Busy or closing: the next round retries.
+      }
+    }, 600_000);
+    this.pruneTimer.unref();
+  }
+
+  /** Deletes events past retention that are not leased; returns how many. */
+  prune(retentionMs = this.options.retentionMs ?? 7 * 86_400_000): number {
+    return this.db
+      .prepare(
+        'DELETE FROM bus_messages WHERE published_at <= ? AND seq NOT IN (SELECT seq FROM bus_pending)',
+      )
+      .run(Date.now() - retentionMs).changes;
   }
 
   /** @internal */
@@ -204,6 +228,7 @@ export class EmbeddedBus implements Bus {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    clearInterval(this.pruneTimer);
     await Promise.all([...this.subscriptions].map((s) => s.stop()));
     this.subscriptions.clear();
     this.db.close();

@@ -153,4 +153,18 @@ describe('embedded bus', () => {
     expect(await pub.exited).toBe(0);
     await until(() => seen.size === 40, 'events from the other process');
   });
+
+  it('prunes events past retention but keeps leased ones', async () => {
+    const b = bus();
+    await b.publish('orders.created', { id: 'old-1' });
+    await b.publish('orders.created', { id: 'old-2' });
+    expect(b.prune(0)).toBe(2);
+    const seen: string[] = [];
+    b.subscribe('orders.created', 'late', (e) => {
+      seen.push(e.id);
+    });
+    await b.publish('orders.created', { id: 'new' });
+    await until(() => seen.length === 1, 'the new event');
+    expect(seen).toEqual(['new']);
+  });
 });
