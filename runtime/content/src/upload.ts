@@ -5,6 +5,7 @@
  * file is removed and the caller answers without reading the rest.
  */
 import { createHash } from 'node:crypto';
+import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
@@ -49,7 +50,7 @@ export async function receiveUpload(
           if (!type) throw unsupported();
         }
       }
-      if (!out.write(chunk)) await new Promise<void>((resolve) => out.once('drain', resolve));
+      if (!out.write(chunk)) await once(out, 'drain');
     }
     if (size === 0) throw new UploadError(400, 'EMPTY', 'the upload is empty');
     type ??= detectType(head);
@@ -61,6 +62,12 @@ export async function receiveUpload(
     out.destroy();
     await outDone.catch(() => undefined);
     await rm(tmpPath, { force: true });
+    // The client went away mid-upload: its fault, not a server error (and nothing is kept).
+    if (
+      !(err instanceof HttpError) &&
+      (source.destroyed || (err as NodeJS.ErrnoException).code === 'ECONNRESET')
+    )
+      throw new UploadError(400, 'ABORTED', 'the upload was aborted by the client');
     throw err;
   }
 }

@@ -265,6 +265,34 @@ describe('refusals', () => {
     expect(((await v.json()) as UploadBody).error.code).toBe('TOO_MANY_PIXELS');
   });
 
+  it('cleans up after a client that aborts mid-upload', async () => {
+    const before = rowCount();
+    const ac = new AbortController();
+    let sent = 0;
+    const stream = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        if (sent === 0) controller.enqueue(jpeg.subarray(0, 64));
+        else controller.enqueue(Buffer.alloc(8 * 1024, 3));
+        sent += 1;
+        if (sent === 5) setTimeout(() => ac.abort(), 50);
+        await new Promise((r) => setTimeout(r, 10));
+      },
+    });
+    await expect(
+      fetch(`${svc.url}/content`, {
+        method: 'POST',
+        headers: alice,
+        body: stream,
+        duplex: 'half',
+        signal: ac.signal,
+      } as RequestInit),
+    ).rejects.toThrow();
+    for (let i = 0; i < 100 && filesUnder(join(dir, 'content', 'upload-tmp')).length > 0; i++)
+      await new Promise((r) => setTimeout(r, 20));
+    expect(filesUnder(join(dir, 'content', 'upload-tmp'))).toEqual([]);
+    expect(rowCount()).toBe(before);
+  });
+
   it('rejects traversal and malformed ids with 400', async () => {
     for (const id of [
       '..%2F..%2Fetc%2Fpasswd',
