@@ -153,6 +153,8 @@ export function workerPeers(
   let resolveReplay: (ops: ControlOp[]) => void = () => {};
   const replay = new Promise<ControlOp[]>((resolve) => {
     resolveReplay = resolve;
+    // A primary that never answers must not keep the worker from serving its configuration.
+    setTimeout(() => resolve([]), 5000).unref();
   });
   const send = (m: Message) => {
     if (process.connected) process.send?.(m);

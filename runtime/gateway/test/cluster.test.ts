@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,6 +22,20 @@ function get(url: string, headers: Record<string, string> = {}): Promise<{ statu
     req.on('error', reject);
     req.end();
   });
+}
+
+function childrenOf(pid: number): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) out.push(Number(entry));
+    } catch {
+      // gone
+    }
+  }
+  return out;
 }
 
 function adminCall(base: string, method: string, path: string, body?: unknown) {
@@ -124,6 +138,16 @@ describe('clustered gateway (GATEWAY_WORKERS=2)', () => {
       )
       .reduce((sum, l) => sum + Number(l.split(' ').pop()), 0);
     expect(served).toBe(30);
+
+    // A worker killed outright is replaced, and the replacement routes as the admin API said.
+    const workers = childrenOf(child.pid!);
+    expect(workers.length).toBe(2);
+    process.kill(workers[0]!, 'SIGKILL');
+    for (let i = 0; i < 100 && !childrenOf(child.pid!).some((p) => !workers.includes(p)); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await new Promise((r) => setTimeout(r, 1500));
+    for (let i = 0; i < 20; i++) expect(JSON.parse((await get(`${base}/api/x`)).body).name).toBe('b');
 
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
