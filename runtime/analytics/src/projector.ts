@@ -5,7 +5,7 @@
  * nothing. Work inside a slice is aggregated in memory first (one upsert per touched row, not per
  * event), which is what lets the projection keep pace with ingest.
  */
-import type { Db, Tx } from '../../lib/storage/db.ts';
+import type { Db, SqlParams, Tx } from '../../lib/storage/db.ts';
 import type { StoredEvent } from './events.ts';
 import { type HllRegisters, hllAdd, hllFromBytes, hllToBytes } from './hll.ts';
 
@@ -35,6 +35,19 @@ export interface ProjectorStats {
   slices: number;
 }
 
+/** A user's recent views, flat: `[contentId, ts, contentId, ts, …]`. */
+type Recent = (string | number)[];
+
+interface ItemAcc {
+  views: number;
+  uploads: number;
+  other: number;
+  lastTs: number;
+  minutes: Map<number, number>;
+  /** Viewer ids per day, for the day's HyperLogLog. */
+  days: Map<number, string[]>;
+}
+
 const MINUTE = 60_000;
 const DAY = 86_400_000;
 const SEEN_CHUNK = 250;
@@ -52,8 +65,8 @@ export class Projector {
   private queue: Promise<unknown> = Promise.resolve();
   private background: Promise<void> | undefined;
   private stopped = false;
-  private readonly recentByUser = new Map<string, Map<string, number>>();
-  private pendingRecent: Map<string, Map<string, number>> | undefined;
+  private readonly recentByUser = new Map<string, Recent>();
+  private pendingRecent: Map<string, Recent> | undefined;
   private lastSweep = 0;
   private again = false;
   private lastPrune = 0;
@@ -191,90 +204,85 @@ export class Projector {
   }
 
   private async apply(tx: Tx, events: StoredEvent[], fresh: Set<string>): Promise<number> {
-    const totals = new Map<string, { views: number; uploads: number; other: number; lastTs: number }>();
-    const minutes = new Map<string, number>();
-    const dayViewers = new Map<string, { contentId: string; day: number; users: string[] }>();
-    const userViews = new Map<string, { contentId: string; ts: number }[]>();
+    // Nested maps and flat arrays rather than composite string keys and small objects: this loop
+    // runs for every event and allocation (GC) was its largest cost.
+    const items = new Map<string, ItemAcc>();
+    const userViews = new Map<string, Recent>();
     let applied = 0;
 
     for (const [id, type, contentId, userId, ts] of events) {
       // `delete` also drops a second occurrence of the same id within this slice.
       if (!fresh.delete(id)) continue;
       applied++;
-      let t = totals.get(contentId);
-      if (!t) {
-        t = { views: 0, uploads: 0, other: 0, lastTs: 0 };
-        totals.set(contentId, t);
+      let item = items.get(contentId);
+      if (!item) {
+        item = { views: 0, uploads: 0, other: 0, lastTs: 0, minutes: new Map(), days: new Map() };
+        items.set(contentId, item);
       }
-      if (ts > t.lastTs) t.lastTs = ts;
+      if (ts > item.lastTs) item.lastTs = ts;
       if (type === 'view') {
-        t.views++;
-        const key = `${contentId}\u0000${Math.floor(ts / MINUTE)}`;
-        minutes.set(key, (minutes.get(key) ?? 0) + 1);
+        item.views++;
+        const minute = Math.floor(ts / MINUTE);
+        item.minutes.set(minute, (item.minutes.get(minute) ?? 0) + 1);
         if (userId) {
           const day = Math.floor(ts / DAY);
-          const dk = `${contentId}\u0000${day}`;
-          let d = dayViewers.get(dk);
-          if (!d) {
-            d = { contentId, day, users: [] };
-            dayViewers.set(dk, d);
-          }
-          d.users.push(userId);
-          let u = userViews.get(userId);
-          if (!u) {
-            u = [];
-            userViews.set(userId, u);
-          }
-          u.push({ contentId, ts });
+          const users = item.days.get(day);
+          if (users) users.push(userId);
+          else item.days.set(day, [userId]);
+          const u = userViews.get(userId);
+          if (u) u.push(contentId, ts);
+          else userViews.set(userId, [contentId, ts]);
         }
-      } else if (type === 'upload') t.uploads++;
-      else t.other++;
+      } else if (type === 'upload') item.uploads++;
+      else item.other++;
     }
 
-    if (totals.size > 0) {
+    if (items.size > 0) {
+      const totals: SqlParams[] = [];
+      const minutes: SqlParams[] = [];
+      for (const [cid, t] of items) {
+        totals.push([cid, t.views, t.uploads, t.other, t.lastTs]);
+        for (const [minute, n] of t.minutes) minutes.push([cid, minute, n]);
+      }
       await tx.runMany(
         `INSERT INTO item_totals (content_id, views, uploads, other, last_ts) VALUES (?, ?, ?, ?, ?)
          ON CONFLICT (content_id) DO UPDATE SET views = views + excluded.views,
            uploads = uploads + excluded.uploads, other = other + excluded.other,
            last_ts = max(last_ts, excluded.last_ts)`,
-        [...totals].map(([cid, t]) => [cid, t.views, t.uploads, t.other, t.lastTs]),
+        totals,
       );
+      if (minutes.length > 0) {
+        await tx.runMany(
+          `INSERT INTO item_minutes (content_id, minute, views) VALUES (?, ?, ?)
+           ON CONFLICT (content_id, minute) DO UPDATE SET views = views + excluded.views`,
+          minutes,
+        );
+      }
     }
-    if (minutes.size > 0) {
-      await tx.runMany(
-        `INSERT INTO item_minutes (content_id, minute, views) VALUES (?, ?, ?)
-         ON CONFLICT (content_id, minute) DO UPDATE SET views = views + excluded.views`,
-        [...minutes].map(([key, n]) => {
-          const sep = key.indexOf('\u0000');
-          return [key.slice(0, sep), Number(key.slice(sep + 1)), n];
-        }),
-      );
-    }
-    await this.applyViewers(tx, dayViewers);
+    await this.applyViewers(tx, items);
     this.pendingRecent = await this.applyCoViews(tx, userViews);
     return applied;
   }
 
-  private async applyViewers(
-    tx: Tx,
-    dayViewers: Map<string, { contentId: string; day: number; users: string[] }>,
-  ): Promise<void> {
-    const writes: [Uint8Array, string, number][] = [];
-    for (const { contentId, day, users } of dayViewers.values()) {
-      const row = await tx.get<{ registers: Uint8Array }>(
-        'SELECT registers FROM item_day_viewers WHERE content_id = ? AND day = ?',
-        [contentId, day],
-      );
-      const registers: HllRegisters = hllFromBytes(row?.registers);
-      let changed = !row;
-      for (const u of users) if (hllAdd(registers, u)) changed = true;
-      if (changed) writes.push([hllToBytes(registers), contentId, day]);
+  private async applyViewers(tx: Tx, items: Map<string, ItemAcc>): Promise<void> {
+    const writes: SqlParams[] = [];
+    for (const [contentId, item] of items) {
+      for (const [day, users] of item.days) {
+        const row = await tx.get<{ registers: Uint8Array }>(
+          'SELECT registers FROM item_day_viewers WHERE content_id = ? AND day = ?',
+          [contentId, day],
+        );
+        const registers: HllRegisters = hllFromBytes(row?.registers);
+        let changed = !row;
+        for (const u of users) if (hllAdd(registers, u)) changed = true;
+        if (changed) writes.push([contentId, day, hllToBytes(registers)]);
+      }
     }
     if (writes.length > 0) {
       await tx.runMany(
         `INSERT INTO item_day_viewers (content_id, day, registers) VALUES (?, ?, ?)
          ON CONFLICT (content_id, day) DO UPDATE SET registers = excluded.registers`,
-        writes.map(([bytes, cid, day]) => [cid, day, bytes]),
+        writes,
       );
     }
   }
@@ -284,40 +292,57 @@ export class Projector {
    * other item they viewed within the window gains a co-view with X (both directions). Repeat views
    * do not inflate counts; only the last `recentPerUser` items per user are kept.
    *
-   * Each user's recent items live in memory only (`recentByUser`): they are derived state of the
-   * last `coViewWindowMs` of the log, rebuilt from it at start (`warmUp`), and keeping them out of
-   * the database removes a read and a write per event. Changes are staged per slice and applied
-   * after the commit, so a rolled-back slice leaves them untouched.
+   * Each user's recent items live in memory only (`recentByUser`, flat `[item, ts, item, ts…]`):
+   * they are derived state of the last `coViewWindowMs` of the log, rebuilt from it at start
+   * (`warmUp`), and keeping them out of the database removes a read and a write per event.
+   * Changes are staged per slice and applied after the commit, so a rolled-back slice leaves them
+   * untouched.
    */
-  private coViews(
-    userViews: Map<string, { contentId: string; ts: number }[]>,
-    pairs: Map<string, number> | undefined,
-  ) {
-    const staged = new Map<string, Map<string, number>>();
+  private coViews(userViews: Map<string, Recent>, pairs: Map<string, Map<string, number>> | undefined) {
+    const staged = new Map<string, Recent>();
+    const bump = (a: string, b: string) => {
+      let row = pairs!.get(a);
+      if (!row) {
+        row = new Map();
+        pairs!.set(a, row);
+      }
+      row.set(b, (row.get(b) ?? 0) + 1);
+    };
     for (const [userId, views] of userViews) {
-      const recent = new Map(this.recentByUser.get(userId));
-      for (const { contentId, ts } of views) {
-        const previous = recent.get(contentId);
-        if (pairs && (previous === undefined || Math.abs(ts - previous) > this.windowMs)) {
-          for (const [other, otherTs] of recent) {
-            if (other === contentId || Math.abs(ts - otherTs) > this.windowMs) continue;
-            const ab = `${contentId}\u0000${other}`;
-            const ba = `${other}\u0000${contentId}`;
-            pairs.set(ab, (pairs.get(ab) ?? 0) + 1);
-            pairs.set(ba, (pairs.get(ba) ?? 0) + 1);
+      const known = this.recentByUser.get(userId);
+      // The common case: a user's first view in a while needs no pairing and no copy.
+      if (!known && views.length === 2) {
+        staged.set(userId, views);
+        continue;
+      }
+      const recent: Recent = known ? known.slice() : [];
+      for (let v = 0; v < views.length; v += 2) {
+        const contentId = views[v] as string;
+        const ts = views[v + 1] as number;
+        let at = -1;
+        for (let i = 0; i < recent.length; i += 2) {
+          if (recent[i] === contentId) {
+            at = i;
+            break;
           }
         }
-        if (previous === undefined || ts > previous) recent.set(contentId, ts);
-        if (recent.size > this.recentPerUser) {
-          let oldest: string | undefined;
-          let oldestTs = Number.POSITIVE_INFINITY;
-          for (const [cid, t] of recent) {
-            if (t < oldestTs) {
-              oldestTs = t;
-              oldest = cid;
-            }
+        const previous = at === -1 ? undefined : (recent[at + 1] as number);
+        if (pairs && (previous === undefined || Math.abs(ts - previous) > this.windowMs)) {
+          for (let i = 0; i < recent.length; i += 2) {
+            const other = recent[i] as string;
+            if (other === contentId || Math.abs(ts - (recent[i + 1] as number)) > this.windowMs) continue;
+            bump(contentId, other);
+            bump(other, contentId);
           }
-          if (oldest !== undefined) recent.delete(oldest);
+        }
+        if (at === -1) recent.push(contentId, ts);
+        else if (ts > (previous as number)) recent[at + 1] = ts;
+        if (recent.length > this.recentPerUser * 2) {
+          let oldest = 0;
+          for (let i = 2; i < recent.length; i += 2) {
+            if ((recent[i + 1] as number) < (recent[oldest + 1] as number)) oldest = i;
+          }
+          recent.splice(oldest, 2);
         }
       }
       staged.set(userId, recent);
@@ -325,34 +350,31 @@ export class Projector {
     return staged;
   }
 
-  private async applyCoViews(
-    tx: Tx,
-    userViews: Map<string, { contentId: string; ts: number }[]>,
-  ): Promise<Map<string, Map<string, number>>> {
-    const pairs = new Map<string, number>();
+  private async applyCoViews(tx: Tx, userViews: Map<string, Recent>): Promise<Map<string, Recent>> {
+    const pairs = new Map<string, Map<string, number>>();
     const staged = this.coViews(userViews, pairs);
     if (pairs.size > 0) {
+      const rows: SqlParams[] = [];
+      for (const [a, row] of pairs) for (const [b, n] of row) rows.push([a, b, n]);
       await tx.runMany(
         `INSERT INTO co_views (a, b, n) VALUES (?, ?, ?)
          ON CONFLICT (a, b) DO UPDATE SET n = n + excluded.n`,
-        [...pairs].map(([key, n]) => {
-          const sep = key.indexOf('\u0000');
-          return [key.slice(0, sep), key.slice(sep + 1), n];
-        }),
+        rows,
       );
     }
     return staged;
   }
 
   /** Commits staged per-user state and, once a minute, forgets users idle longer than the window. */
-  private commitRecent(staged: Map<string, Map<string, number>>): void {
+  private commitRecent(staged: Map<string, Recent>): void {
     for (const [userId, recent] of staged) this.recentByUser.set(userId, recent);
     const now = Date.now();
     if (now - this.lastSweep < MINUTE) return;
     this.lastSweep = now;
     for (const [userId, recent] of this.recentByUser) {
       let newest = 0;
-      for (const t of recent.values()) if (t > newest) newest = t;
+      for (let i = 1; i < recent.length; i += 2)
+        if ((recent[i] as number) > newest) newest = recent[i] as number;
       if (newest < now - 2 * this.windowMs) this.recentByUser.delete(userId);
     }
   }
@@ -368,16 +390,13 @@ export class Projector {
       'SELECT events FROM ingest_log WHERE seq <= ? AND received_at >= ? ORDER BY seq DESC LIMIT ?',
       [position, since, Math.ceil(warmUpEvents / 50)],
     );
-    const userViews = new Map<string, { contentId: string; ts: number }[]>();
+    const userViews = new Map<string, Recent>();
     for (let i = rows.length - 1; i >= 0; i--) {
       for (const [, type, contentId, userId, ts] of JSON.parse(rows[i]!.events) as StoredEvent[]) {
         if (type !== 'view' || !userId) continue;
-        let u = userViews.get(userId);
-        if (!u) {
-          u = [];
-          userViews.set(userId, u);
-        }
-        u.push({ contentId, ts });
+        const u = userViews.get(userId);
+        if (u) u.push(contentId, ts);
+        else userViews.set(userId, [contentId, ts]);
       }
     }
     this.commitRecent(this.coViews(userViews, undefined));
