@@ -110,11 +110,30 @@ export async function runAnalysis(run: AnalysisRun): Promise<AnalysisOutcome> {
         earlyAbort: evidence,
       };
     }
-    const [stable, canary] = await Promise.all([
-      run.source.query(run.service, run.stable, spec.interval),
-      run.source.query(run.service, run.canary, spec.interval),
-    ]);
-    const { verdict, results } = judge(run.conditions, stable, canary, spec.minSampleSize);
+    let stable: VersionMetrics = { requests: 0, errors: 0 };
+    let canary: VersionMetrics = { requests: 0, errors: 0 };
+    let judged: ReturnType<typeof judge>;
+    try {
+      [stable, canary] = await Promise.all([
+        run.source.query(run.service, run.stable, spec.interval),
+        run.source.query(run.service, run.canary, spec.interval),
+      ]);
+      judged = judge(run.conditions, stable, canary, spec.minSampleSize);
+    } catch (err) {
+      // A monitoring blip is not evidence against the release: it counts as inconclusive (never
+      // as a pass), and enough of them pause the rollout for a human.
+      judged = {
+        verdict: 'inconclusive',
+        results: [
+          {
+            condition: `metrics from ${run.source.name}`,
+            verdict: 'inconclusive',
+            reason: `metrics unavailable: ${(err as Error).message}`,
+          },
+        ],
+      };
+    }
+    const { verdict, results } = judged;
     const m: Measurement = {
       index,
       at: new Date().toISOString(),

@@ -51,12 +51,17 @@ function traffic(url: string, rps: number, headers: Record<string, string> = {})
   };
 }
 
+/** Background CLI processes still running; killed after the suite so a failure leaves none behind. */
+const children = new Set<ChildProcess>();
+
 /** Runs the CLI in the background (the "first terminal"), resolving with its exit and output. */
 function background(
   args: string[],
   cwd: string,
 ): { child: ChildProcess; done: Promise<{ code: number; out: string }> } {
   const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { ...process.env, CI: 'true' } });
+  children.add(child);
+  child.on('close', () => children.delete(child));
   let out = '';
   child.stdout?.on('data', (d) => {
     out += d;
@@ -152,6 +157,7 @@ delivery:
   });
 
   afterAll(async () => {
+    for (const child of children) child.kill('SIGKILL');
     await runCli(['down'], { cwd: ws.dir });
     ws.dispose();
   });
@@ -223,7 +229,15 @@ delivery:
     expect(r.exitCode, r.stdout + r.stderr).toBe(4);
     expect(r.stdout).toMatch(/canary\.p(50|99) < .* is false/);
     expect((await versions()).versions).toEqual([stable]);
-  });
+    const again = traffic(url, 100);
+    const retry = await runCli(['canary', 'retry', 'web', '--wait', '--json'], {
+      cwd: ws.dir,
+      timeoutMs: 40_000,
+    });
+    await again.stop();
+    expect(retry.exitCode, retry.stdout + retry.stderr).toBe(4);
+    expect(retry.stdout).toContain(`rolling out web ${slow}`);
+  }, 120_000);
 
   it('low traffic is inconclusive, never promoted; abort and promote work from another terminal', async () => {
     const stable = (await versions()).versions[0] as string;

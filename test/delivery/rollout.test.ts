@@ -284,4 +284,20 @@ ${FAST}`,
       await new Promise<void>((r) => server.close(() => r()));
     }
   });
+
+  it('a metrics outage is inconclusive, never a rollback or a pass', async () => {
+    const p = new FakePlatform('v1');
+    const opts = options(p, FAST);
+    opts.source = {
+      name: 'broken',
+      query: async () => {
+        throw new Error('gateway does not answer');
+      },
+    };
+    const running = startRollout(opts);
+    await until(() => readState(root, 'api')?.phase === 'Inconclusive', 'Inconclusive');
+    expect(readState(root, 'api')?.message).toContain('metrics unavailable: gateway does not answer');
+    sendCommand(root, 'api', 'abort');
+    expect((await running).state.outcome?.reason).toContain('aborted by a user');
+  });
 });
