@@ -171,6 +171,12 @@ try {
     if (wait > 0) await sleep(wait);
     process.kill(inst.pid as number, 'SIGKILL');
     replicated.push(await until200(probe, auth));
+    // The other replica answered at once; let the killed one come back before the next round.
+    for (let t = 0; t < 600; t++) {
+      const now = readInstances(dir).find((x) => x.id === `${SERVICE}-1`);
+      if (now?.state === 'ready' && now.pid !== inst.pid) break;
+      await sleep(50);
+    }
   }
   cli(dir, 'down');
   const m = median(recovery);
