@@ -38,8 +38,7 @@ export type AuditType =
   | 'auth.client_created'
   | 'auth.client_revoked'
   | 'auth.client_token_issued'
-  | 'auth.client_auth_failed'
-  | 'auth.admin_denied';
+  | 'auth.client_auth_failed';
 
 export type Audit = (type: AuditType, fields: Record<string, unknown>) => void;
 
