@@ -103,7 +103,7 @@ export function renderPlan(out: Output, service: string, plan: RolloutPlan): str
     plan.detection.beforeUserTraffic
       ? `detect a bad release:    within ${dur(plan.detection.worstCaseMs)} of preview analysis, before any user traffic`
       : `detect a bad release:    at worst ${dur(plan.detection.worstCaseMs)} after its first user request, at ${plan.detection.exposedWeight}% of traffic (exposure ≤ ${Number.isFinite(plan.detection.exposurePercentSeconds) ? `${plan.detection.exposurePercentSeconds.toFixed(1)} %·s` : '∞'})`,
-    `early abort:             every ${formatDuration(plan.detection.earlyAbortTickMs)} once the canary has ≥3 errors and a significantly worse error ratio (alpha 0.01)`,
+    `early abort:             every ${formatDuration(plan.detection.earlyAbortTickMs)} once the canary has ≥3 errors and a significantly worse error ratio (one-sided, alpha 0.001 per look)`,
     `roll back:               one traffic change (instant), then the new version is drained and stopped`,
   );
   return lines.join('\n');

@@ -16,7 +16,7 @@
 
 /**
  * Complementary error function, Chebyshev fit with fractional error below 1.2e-7 everywhere
- * (Press et al., "Numerical Recipes in C", 2nd ed., §6.2, `erfcc`). Plenty for alpha = 0.01.
+ * (Press et al., "Numerical Recipes in C", 2nd ed., §6.2, `erfcc`). Plenty for alphas down to 1e-4.
  */
 export function erfc(x: number): number {
   const z = Math.abs(x);
@@ -95,7 +95,7 @@ export function fisherExactGreater(x1: number, n1: number, x2: number, n2: numbe
 }
 
 export interface WorseTestOptions {
-  /** Significance level; 0.01 by default. */
+  /** Significance level per look; 0.001 by default (see DEFAULT_EARLY_ABORT in analysis.ts). */
   alpha?: number;
   /** The canary must have failed at least this many requests before we call it worse. */
   minErrors?: number;
@@ -116,7 +116,7 @@ export function canaryErrorsWorse(
   stable: { requests: number; errors: number },
   options: WorseTestOptions = {},
 ): WorseVerdict {
-  const alpha = options.alpha ?? 0.01;
+  const alpha = options.alpha ?? 0.001;
   const minErrors = options.minErrors ?? 3;
   const n1 = canary.requests;
   const n2 = stable.requests;
