@@ -286,7 +286,9 @@ export class Gateway implements AttemptOwner {
       ? { rps: route.rateLimit.rps, burst: route.rateLimit.burst ?? Math.max(1, route.rateLimit.rps * 2) }
       : this.defaultRateLimit;
     if (limit.rps > 0) {
-      const key = x.identity ? `u:${x.identity.userId}` : `ip:${x.clientIp}`;
+      const client = x.identity ? `u:${x.identity.userId}` : `ip:${x.clientIp}`;
+      // A route with its own limit has its own buckets; the default limit is one budget per client.
+      const key = route.rateLimit ? `${route.prefix} ${client}` : client;
       const decision = this.rateLimiter.take(key, limit);
       if (!decision.ok) {
         this.metrics.rateLimited(route.prefix);

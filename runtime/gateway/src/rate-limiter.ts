@@ -7,6 +7,8 @@ export interface RateLimit {
 interface Bucket {
   tokens: number;
   updated: number;
+  /** After this long idle the bucket is full again and can be forgotten. */
+  fullAfterMs: number;
 }
 
 export type RateDecision = { ok: true } | { ok: false; retryAfterS: number };
@@ -20,11 +22,11 @@ export class RateLimiter {
   /** Consumes a token for `key` under `limit`; `now` in milliseconds. */
   take(key: string, limit: RateLimit, now = Date.now()): RateDecision {
     if (limit.rps <= 0) return { ok: true };
-    if (now - this.#lastSweep > 10_000) this.#sweep(now, limit);
+    if (now - this.#lastSweep > 10_000) this.#sweep(now);
     let bucket = this.#buckets.get(key);
     if (!bucket) {
       if (this.#buckets.size >= MAX_CLIENTS) this.#evictOldest();
-      bucket = { tokens: limit.burst, updated: now };
+      bucket = { tokens: limit.burst, updated: now, fullAfterMs: (limit.burst / limit.rps) * 1000 };
       this.#buckets.set(key, bucket);
     } else {
       bucket.tokens = Math.min(limit.burst, bucket.tokens + ((now - bucket.updated) / 1000) * limit.rps);
@@ -42,10 +44,9 @@ export class RateLimiter {
   }
 
   /** Buckets that have refilled completely carry no information; drop them. */
-  #sweep(now: number, limit: RateLimit): void {
+  #sweep(now: number): void {
     this.#lastSweep = now;
-    const fullAfterMs = (limit.burst / limit.rps) * 1000;
-    for (const [key, b] of this.#buckets) if (now - b.updated > fullAfterMs) this.#buckets.delete(key);
+    for (const [key, b] of this.#buckets) if (now - b.updated > b.fullAfterMs) this.#buckets.delete(key);
   }
 
   #evictOldest(): void {

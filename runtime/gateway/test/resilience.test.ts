@@ -163,7 +163,10 @@ describe('rate limiting', () => {
   it('answers 429 with Retry-After once a client has spent its burst', async () => {
     const up = await echoUpstream('up');
     const gw = await startGateway({
-      routes: [{ prefix: '/api', service: 'api', auth: 'none', rateLimit: { rps: 0.5, burst: 3 } }],
+      routes: [
+        { prefix: '/api', service: 'api', auth: 'none', rateLimit: { rps: 0.5, burst: 3 } },
+        { prefix: '/other', service: 'api', auth: 'none', rateLimit: { rps: 0.5, burst: 1 } },
+      ],
       services: { api: { instances: [{ id: 'up', url: up.url }] } },
     });
     cleanup.push(up.close, gw.close);
@@ -177,6 +180,9 @@ describe('rate limiting', () => {
     expect(statuses).toEqual([200, 200, 200, 429, 429]);
     expect(Number(retryAfter)).toBeGreaterThanOrEqual(1);
     expect(await metric(gw, 'gateway_rate_limited_total')).toBe(2);
+    // Each route with its own limit keeps its own bucket per client.
+    expect((await fetch(`${gw.url}/other/x`)).status).toBe(200);
+    expect((await fetch(`${gw.url}/other/x`)).status).toBe(429);
   });
 });
 
