@@ -364,6 +364,21 @@ export class AuthService {
     return { clientId, clientSecret };
   }
 
+  async listClients(): Promise<
+    { clientId: string; name: string; role: Role; createdAt: string; revokedAt: string | null }[]
+  > {
+    const rows = await this.#db.query<ClientRow & { created_at: number }>(
+      `SELECT * FROM service_clients ORDER BY created_at, id LIMIT 1000`,
+    );
+    return rows.map((r) => ({
+      clientId: r.id,
+      name: r.name,
+      role: r.role,
+      createdAt: new Date(Number(r.created_at)).toISOString(),
+      revokedAt: r.revoked_at === null ? null : new Date(Number(r.revoked_at)).toISOString(),
+    }));
+  }
+
   async revokeClient(actor: Principal, clientId: string): Promise<boolean> {
     const r = await this.#db.run(
       `UPDATE service_clients SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`,

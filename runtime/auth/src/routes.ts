@@ -253,6 +253,15 @@ export function registerAuthRoutes(app: FastifyInstance, deps: RouteDeps): void 
     }
   });
 
+  app.get('/auth/admin/clients', async (req, reply) => {
+    try {
+      await admin(req);
+      return reply.send({ clients: await auth.listClients() });
+    } catch (err) {
+      return send(reply, err);
+    }
+  });
+
   app.delete('/auth/admin/clients/:id', async (req, reply) => {
     try {
       const actor = await admin(req);

@@ -340,6 +340,11 @@ describe('admin and service accounts', () => {
       headers: { authorization: `Bearer ${admin}` },
     });
     expect(del.status).toBe(204);
+    const listed = await call('/auth/admin/clients', undefined, { authorization: `Bearer ${admin}` });
+    const entry = listed.body.clients.find((c: { clientId: string }) => c.clientId === clientId);
+    expect(entry).toMatchObject({ name: 'analytics-job', role: 'viewer' });
+    expect(entry.revokedAt).not.toBeNull();
+    expect(JSON.stringify(listed.body)).not.toContain(clientSecret);
     const revoked = await call('/auth/token', {
       grant_type: 'client_credentials',
       client_id: clientId,
