@@ -12,6 +12,14 @@ import {
   type TestServer,
 } from './helpers.ts';
 
+const downloadChunk = Buffer.alloc(64 * 1024, 3);
+const DOWNLOAD_CHUNKS = 256; // 16 MiB
+const downloadDigest = (() => {
+  const h = createHash('sha256');
+  for (let i = 0; i < DOWNLOAD_CHUNKS; i++) h.update(downloadChunk);
+  return { size: downloadChunk.length * DOWNLOAD_CHUNKS, sha256: h.digest('hex') };
+})();
+
 describe('gateway proxying', () => {
   let content: TestServer;
   let contentAdmin: TestServer;
@@ -24,6 +32,19 @@ describe('gateway proxying', () => {
     contentAdmin = await echoUpstream('content-admin');
     // Hashes what it receives and tells the test as soon as the first bytes arrive.
     uploads = await listen((req, res) => {
+      if (req.method === 'GET') {
+        res.writeHead(200, { 'content-type': 'application/octet-stream' });
+        let sent = 0;
+        const pump = () => {
+          while (sent < DOWNLOAD_CHUNKS) {
+            sent++;
+            if (!res.write(downloadChunk)) return void res.once('drain', pump);
+          }
+          res.end();
+        };
+        pump();
+        return;
+      }
       const hash = createHash('sha256');
       let size = 0;
       req.on('data', (c: Buffer) => {
@@ -161,6 +182,31 @@ describe('gateway proxying', () => {
     expect(r.status).toBe(201);
     expect(JSON.parse(r.body)).toEqual({ size: chunk.length * chunks, sha256: expected.digest('hex') });
     expect(r.cookies).toEqual(['a=1', 'b=2']);
+  });
+
+  it('streams a large download to a slow client with backpressure, intact', async () => {
+    const received = await new Promise<{ size: number; sha256: string }>((resolve, reject) => {
+      request(`${gw.url}/uploads/download`, { method: 'GET' }, (res) => {
+        const hash = createHash('sha256');
+        let size = 0;
+        let pauses = 0;
+        res.on('data', (c: Buffer) => {
+          size += c.length;
+          hash.update(c);
+          // Stall a few times so the gateway's socket buffer fills and it must pause the upstream.
+          if (pauses < 3 && size > (pauses + 1) * 4 * 1024 * 1024) {
+            pauses++;
+            res.pause();
+            setTimeout(() => res.resume(), 150);
+          }
+        });
+        res.on('end', () => resolve({ size, sha256: hash.digest('hex') }));
+        res.on('error', reject);
+      })
+        .on('error', reject)
+        .end();
+    });
+    expect(received).toEqual(downloadDigest);
   });
 
   it('answers health, readiness and metrics itself', async () => {
