@@ -64,7 +64,10 @@ export interface OpenDbOptions {
   busyTimeoutMs?: number;
 }
 
-/** Opens a database by URL: `sqlite:///abs/file.db`, `sqlite://rel/file.db`, `sqlite://:memory:`. */
+/**
+ * Opens a database by URL: `sqlite:///abs/file.db`, `sqlite://rel/file.db`, `sqlite://:memory:`,
+ * `postgres://user@host:5432/db?pool_max=10` (see postgres.ts).
+ */
 export async function openDb(url: string, options: OpenDbOptions = {}): Promise<Db> {
   const scheme = url.slice(0, url.indexOf(':'));
   switch (scheme) {
@@ -73,10 +76,10 @@ export async function openDb(url: string, options: OpenDbOptions = {}): Promise<
       return openSqlite(stripScheme(url), options);
     }
     case 'postgres':
-    case 'postgresql':
-      throw new Error(
-        'DATABASE_URL uses postgres://, whose adapter is not built yet; use sqlite://<path> for now',
-      );
+    case 'postgresql': {
+      const { openPostgres } = await import('./postgres.ts');
+      return openPostgres(url);
+    }
     default:
       throw new Error(
         `DATABASE_URL has an unsupported scheme "${scheme}:"; expected sqlite:// or postgres://`,

@@ -1,0 +1,336 @@
+/**
+ * PostgreSQL adapter for `Db` (node-postgres Pool). Services keep writing the portable SQL they
+ * write for SQLite: `?` placeholders become `$1..$n`, and migration DDL written in SQLite's
+ * vocabulary (`BLOB`, `INTEGER PRIMARY KEY AUTOINCREMENT`, `WITHOUT ROWID`, 32-bit `INTEGER`
+ * holding epoch ms) is translated here, so a service has one schema for both engines.
+ *
+ * URL: `postgres://user:pass@host:port/db?pool_max=10&idle_timeout_ms=30000&connect_timeout_ms=5000&statement_timeout_ms=0`
+ * (the password may also come from `PGPASSWORD`). An unreachable server or a killed connection
+ * surfaces as `HttpError(503, 'DATABASE_UNAVAILABLE')`, so requests answer 503 and `/readyz`
+ * reports the database as down instead of a generic 500.
+ *
+ * Transactions run on one dedicated pooled client at READ COMMITTED. Unlike SQLite's
+ * BEGIN IMMEDIATE they do not serialise writers, so services guard read-then-write steps with
+ * conditional updates or unique keys (a unique violation maps to 409 CONFLICT).
+ */
+import pg from 'pg';
+import { HttpError } from '../http-errors.ts';
+import type { Db, Migration, RunResult, SqlExecutor, SqlParams, Tx } from './db.ts';
+
+export interface PostgresOptions {
+  max?: number;
+  idleTimeoutMs?: number;
+  connectTimeoutMs?: number;
+  statementTimeoutMs?: number;
+}
+
+const POOL_PARAMS = ['pool_max', 'idle_timeout_ms', 'connect_timeout_ms', 'statement_timeout_ms'] as const;
+
+/** Splits our pool parameters off the URL; the rest is node-postgres's connection string. */
+export function parsePostgresUrl(url: string): { connectionString: string; options: PostgresOptions } {
+  const parsed = new URL(url.replace(/^postgresql:/, 'postgres:'));
+  const num = (name: string): number | undefined => {
+    const raw = parsed.searchParams.get(name);
+    if (raw === null) return undefined;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < 0)
+      throw new Error(`DATABASE_URL parameter ${name} must be a whole number`);
+    return n;
+  };
+  const options: PostgresOptions = {
+    max: num('pool_max'),
+    idleTimeoutMs: num('idle_timeout_ms'),
+    connectTimeoutMs: num('connect_timeout_ms'),
+    statementTimeoutMs: num('statement_timeout_ms'),
+  };
+  for (const p of POOL_PARAMS) parsed.searchParams.delete(p);
+  return { connectionString: parsed.toString(), options };
+}
+
+/** A URL without its password, for logs and error messages. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return 'postgres://…';
+  }
+}
+
+const translated = new Map<string, string>();
+
+/**
+ * `?` → `$n`, skipping string literals, quoted identifiers, comments and dollar-quoted bodies, so
+ * a `?` inside `'what?'` stays a character. Cached: services reuse a small set of statements.
+ */
+export function toPostgresPlaceholders(sql: string): string {
+  const hit = translated.get(sql);
+  if (hit !== undefined) return hit;
+  let out = '';
+  let n = 0;
+  let i = 0;
+  while (i < sql.length) {
+    const c = sql[i] as string;
+    if (c === "'" || c === '"') {
+      const end = closingQuote(sql, i, c);
+      out += sql.slice(i, end);
+      i = end;
+    } else if (c === '-' && sql[i + 1] === '-') {
+      const nl = sql.indexOf('\n', i);
+      const end = nl === -1 ? sql.length : nl;
+      out += sql.slice(i, end);
+      i = end;
+    } else if (c === '/' && sql[i + 1] === '*') {
+      const close = sql.indexOf('*/', i + 2);
+      const end = close === -1 ? sql.length : close + 2;
+      out += sql.slice(i, end);
+      i = end;
+    } else if (c === '$' && /^\$[A-Za-z_]*\$/.test(sql.slice(i))) {
+      const tag = (sql.slice(i).match(/^\$[A-Za-z_]*\$/) as RegExpMatchArray)[0];
+      const close = sql.indexOf(tag, i + tag.length);
+      const end = close === -1 ? sql.length : close + tag.length;
+      out += sql.slice(i, end);
+      i = end;
+    } else if (c === '?') {
+      n += 1;
+      out += `$${n}`;
+      i += 1;
+    } else {
+      out += c;
+      i += 1;
+    }
+  }
+  if (translated.size > 1024) translated.clear();
+  translated.set(sql, out);
+  return out;
+}
+
+/** Index just past the quote closing the literal opened at `start` (doubled quotes escape). */
+function closingQuote(sql: string, start: number, quote: string): number {
+  let i = start + 1;
+  while (i < sql.length) {
+    if (sql[i] === quote) {
+      if (sql[i + 1] === quote) i += 2;
+      else return i + 1;
+    } else i += 1;
+  }
+  return sql.length;
+}
+
+/**
+ * SQLite-flavoured DDL → PostgreSQL. Timestamps are epoch ms in `INTEGER` columns, which
+ * overflow PostgreSQL's 32-bit integer, so every INTEGER becomes BIGINT.
+ */
+export function toPostgresDdl(sql: string): string {
+  return sql
+    .replace(/\bINTEGER\s+PRIMARY\s+KEY\s+AUTOINCREMENT\b/gi, 'BIGSERIAL PRIMARY KEY')
+    .replace(/\)\s*WITHOUT\s+ROWID\b/gi, ')')
+    .replace(/\bBLOB\b/gi, 'BYTEA')
+    .replace(/\bINTEGER\b/gi, 'BIGINT');
+}
+
+const CONNECTION_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'ENOTFOUND',
+  'EPIPE',
+  'EHOSTUNREACH',
+  '57P01', // admin_shutdown (pg_terminate_backend)
+  '57P02', // crash_shutdown
+  '57P03', // cannot_connect_now (starting up / shutting down)
+  '53300', // too_many_connections
+]);
+
+/** True for errors meaning "the database cannot be reached", as opposed to a bad statement. */
+export function isConnectionError(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const code = (err as { code?: string }).code;
+  if (code && (CONNECTION_CODES.has(code) || code.startsWith('08'))) return true;
+  return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|terminating connection/i.test(
+    err.message,
+  );
+}
+
+/** Maps driver errors onto the service kit's HTTP errors where the meaning is clear. */
+function mapError(err: unknown): unknown {
+  if (err instanceof HttpError) return err;
+  if (isConnectionError(err)) {
+    return withCause(
+      new HttpError(503, 'DATABASE_UNAVAILABLE', 'the database is unavailable; retry shortly'),
+      err,
+    );
+  }
+  if ((err as { code?: string }).code === '23505') {
+    return withCause(new HttpError(409, 'CONFLICT', 'a record with the same key already exists'), err);
+  }
+  return err;
+}
+
+function withCause(err: HttpError, cause: unknown): HttpError {
+  (err as { cause?: unknown }).cause = cause;
+  return err;
+}
+
+/** pg returns BIGINT/NUMERIC as strings to avoid precision loss; our values (ms, counts) fit a double. */
+const types = {
+  getTypeParser(oid: number, format?: 'text' | 'binary') {
+    if (oid === 20 || oid === 1700) return (v: string) => Number(v);
+    return pg.types.getTypeParser(oid, format);
+  },
+};
+
+function bind(params: SqlParams | undefined): unknown[] {
+  if (!params) return [];
+  // Booleans as 1/0 like SQLite: the portable schemas store flags in INTEGER columns.
+  return params.map((v) =>
+    typeof v === 'boolean'
+      ? v
+        ? 1
+        : 0
+      : v instanceof Uint8Array && !Buffer.isBuffer(v)
+        ? Buffer.from(v)
+        : v,
+  );
+}
+
+interface Queryable {
+  query(text: string, values?: unknown[]): Promise<pg.QueryResult>;
+}
+
+class PostgresExecutor implements SqlExecutor {
+  readonly dialect = 'postgres' as const;
+  protected readonly target: Queryable;
+
+  constructor(target: Queryable) {
+    this.target = target;
+  }
+
+  protected async raw(sql: string, params?: SqlParams): Promise<pg.QueryResult> {
+    try {
+      return await this.target.query(toPostgresPlaceholders(sql), bind(params));
+    } catch (err) {
+      throw mapError(err);
+    }
+  }
+
+  async query<T = Record<string, unknown>>(sql: string, params?: SqlParams): Promise<T[]> {
+    return (await this.raw(sql, params)).rows as T[];
+  }
+  async get<T = Record<string, unknown>>(sql: string, params?: SqlParams): Promise<T | undefined> {
+    return (await this.raw(sql, params)).rows[0] as T | undefined;
+  }
+  async run(sql: string, params?: SqlParams): Promise<RunResult> {
+    const r = await this.raw(sql, params);
+    return { changes: r.rowCount ?? 0 };
+  }
+  async runMany(sql: string, paramSets: readonly SqlParams[]): Promise<RunResult> {
+    let changes = 0;
+    for (const params of paramSets) changes += (await this.run(sql, params)).changes;
+    return { changes };
+  }
+  async exec(sql: string): Promise<void> {
+    try {
+      await this.target.query(toPostgresDdl(sql));
+    } catch (err) {
+      throw mapError(err);
+    }
+  }
+}
+
+export class PostgresDb extends PostgresExecutor implements Db {
+  readonly pool: pg.Pool;
+  private closed = false;
+
+  constructor(pool: pg.Pool) {
+    super(pool);
+    this.pool = pool;
+  }
+
+  override async runMany(sql: string, paramSets: readonly SqlParams[]): Promise<RunResult> {
+    if (paramSets.length === 0) return { changes: 0 };
+    return this.transaction((tx) => tx.runMany(sql, paramSets));
+  }
+
+  async transaction<T>(fn: (tx: Tx) => Promise<T> | T): Promise<T> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (err) {
+      throw mapError(err);
+    }
+    let broken: Error | undefined;
+    try {
+      await client.query('BEGIN');
+      const result = await fn(new PostgresExecutor(client));
+      await client.query('COMMIT');
+      return result;
+    } catch (err) {
+      if (isConnectionError(err) || isConnectionError((err as { cause?: unknown }).cause)) {
+        broken = err as Error;
+      } else {
+        await client.query('ROLLBACK').catch((e: unknown) => {
+          broken = e as Error;
+        });
+      }
+      throw mapError(err);
+    } finally {
+      // A client whose connection died is destroyed rather than handed to the next caller.
+      client.release(broken ?? undefined);
+    }
+  }
+
+  async migrate(migrations: readonly Migration[]): Promise<string[]> {
+    await this.exec('CREATE TABLE IF NOT EXISTS _migrations (id TEXT PRIMARY KEY, applied_at TEXT NOT NULL)');
+    const applied: string[] = [];
+    for (const migration of migrations) {
+      const done = await this.transaction(async (tx) => {
+        // Several replicas may start at once: one migrates, the others wait and then skip.
+        await tx.query("SELECT pg_advisory_xact_lock(hashtext('platformctl:_migrations'))");
+        if (await tx.get('SELECT id FROM _migrations WHERE id = ?', [migration.id])) return false;
+        if (typeof migration.up === 'string') await tx.exec(migration.up);
+        else await migration.up(tx);
+        await tx.run('INSERT INTO _migrations (id, applied_at) VALUES (?, ?)', [
+          migration.id,
+          new Date().toISOString(),
+        ]);
+        return true;
+      });
+      if (done) applied.push(migration.id);
+    }
+    return applied;
+  }
+
+  async ping(): Promise<void> {
+    if (this.closed) throw new Error('database is closed');
+    await this.raw('SELECT 1');
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.pool.end();
+  }
+}
+
+/** Opens a pool; the first connection is made lazily (by `migrate` or `ping`). */
+export function openPostgres(url: string, overrides: PostgresOptions = {}): PostgresDb {
+  const { connectionString, options } = parsePostgresUrl(url);
+  const o = {
+    ...options,
+    ...Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)),
+  };
+  const pool = new pg.Pool({
+    connectionString,
+    max: o.max ?? 10,
+    idleTimeoutMillis: o.idleTimeoutMs ?? 30_000,
+    connectionTimeoutMillis: o.connectTimeoutMs ?? 5_000,
+    ...(o.statementTimeoutMs ? { statement_timeout: o.statementTimeoutMs } : {}),
+    types,
+  });
+  // An idle client whose backend is killed emits 'error' on the pool; without a listener that
+  // would crash the process. The pool discards the client; the next query reconnects.
+  pool.on('error', () => {});
+  return new PostgresDb(pool);
+}

@@ -1,0 +1,99 @@
+/**
+ * A private PostgreSQL cluster for a test file: `initdb` into a temp dir, `pg_ctl start` on a free
+ * port (127.0.0.1 and a socket in the temp dir), stopped and removed by `stop()`. PostgreSQL refuses
+ * to run as root, so as root the cluster belongs to the `postgres` system user.
+ *
+ * `findPostgres()` is undefined when no server binaries are installed; tests skip then, but only
+ * outside CI (in CI a missing binary is a failure: `.ci/run` installs postgresql).
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort } from '../../src/core/ports.ts';
+
+export interface PostgresServer {
+  url: string;
+  port: number;
+  /** Runs SQL as the superuser (psql), e.g. `SELECT pg_terminate_backend(pid) ...`. */
+  psql(sql: string): string;
+  stop(): void;
+}
+
+/** Directory holding initdb/pg_ctl/psql, newest version first; undefined when not installed. */
+export function findPostgres(): string | undefined {
+  const base = '/usr/lib/postgresql';
+  if (!existsSync(base)) return undefined;
+  const versions = readdirSync(base)
+    .filter((v) => existsSync(join(base, v, 'bin', 'initdb')))
+    .sort((a, b) => Number(b) - Number(a));
+  return versions[0] ? join(base, versions[0], 'bin') : undefined;
+}
+
+/** Why PostgreSQL tests cannot run here (undefined: they can). Throws in CI when missing. */
+export function postgresSkipReason(): string | undefined {
+  if (findPostgres()) return undefined;
+  if (process.env.CI)
+    throw new Error('PostgreSQL server binaries are missing in CI: apt-get install -y postgresql');
+  return 'PostgreSQL is not installed (apt-get install -y postgresql); skipping outside CI';
+}
+
+export async function startPostgres(): Promise<PostgresServer> {
+  const bin = findPostgres();
+  if (!bin) throw new Error('PostgreSQL is not installed');
+  const dir = mkdtempSync(join(tmpdir(), 'pgtest-'));
+  const asRoot = process.getuid?.() === 0;
+  let uid: number | undefined;
+  let gid: number | undefined;
+  if (asRoot) {
+    uid = Number(execFileSync('id', ['-u', 'postgres']).toString().trim());
+    gid = Number(execFileSync('id', ['-g', 'postgres']).toString().trim());
+    chownSync(dir, uid, gid);
+  }
+  chmodSync(dir, 0o700);
+  const run = (cmd: string, args: string[]) => {
+    const r = spawnSync(join(bin, cmd), args, { uid, gid, encoding: 'utf8', cwd: dir, timeout: 60_000 });
+    if (r.status !== 0) throw new Error(`${cmd} failed: ${r.stderr || r.stdout || r.error}`);
+    return r.stdout;
+  };
+  const data = join(dir, 'data');
+  run('initdb', ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-sync']);
+  const port = await freePort();
+  run('pg_ctl', [
+    '-D',
+    data,
+    '-l',
+    join(dir, 'server.log'),
+    '-w',
+    '-t',
+    '60',
+    '-o',
+    `-k ${dir} -p ${port} -h 127.0.0.1 -c fsync=off -c max_connections=100`,
+    'start',
+  ]);
+  const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
+  let stopped = false;
+  return {
+    url,
+    port,
+    psql(sql) {
+      return run('psql', ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-Atc', sql, 'postgres']);
+    },
+    stop() {
+      if (stopped) return;
+      stopped = true;
+      spawnSync(join(bin, 'pg_ctl'), ['-D', data, '-m', 'immediate', '-w', 'stop'], {
+        uid,
+        gid,
+        timeout: 60_000,
+      });
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Creates a fresh database on the server and returns its URL. */
+export function createDatabase(server: PostgresServer, name: string): string {
+  server.psql(`CREATE DATABASE "${name}"`);
+  return server.url.replace(/\/postgres$/, `/${name}`);
+}

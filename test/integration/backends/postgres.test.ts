@@ -1,0 +1,139 @@
+/**
+ * The PostgreSQL Db adapter against a real private PostgreSQL cluster: every service's migrations,
+ * transactions with the outbox, the analytics upsert dialect, and a killed connection → 503.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { migrations as analyticsMigrations } from '../../../runtime/analytics/src/schema.ts';
+import { migrations as authMigrations } from '../../../runtime/auth/src/migrations.ts';
+import { migrations as contentMigrations } from '../../../runtime/content/src/migrations.ts';
+import { HttpError } from '../../../runtime/lib/http-errors.ts';
+import { type Db, openDb } from '../../../runtime/lib/storage/db.ts';
+import { enqueueOutbox } from '../../../runtime/lib/storage/outbox.ts';
+import { toPostgresDdl, toPostgresPlaceholders } from '../../../runtime/lib/storage/postgres.ts';
+import {
+  createDatabase,
+  type PostgresServer,
+  postgresSkipReason,
+  startPostgres,
+} from '../../helpers/postgres.ts';
+
+describe('placeholder and DDL translation', () => {
+  it('numbers ? outside literals, comments and quoted identifiers', () => {
+    expect(
+      toPostgresPlaceholders("SELECT '?', \"a?\" FROM t WHERE x = ? AND y = 'it''s ?' AND z = ? -- ?\n"),
+    ).toBe("SELECT '?', \"a?\" FROM t WHERE x = $1 AND y = 'it''s ?' AND z = $2 -- ?\n");
+    expect(toPostgresPlaceholders('SELECT /* ? */ $$ ? $$, ?')).toBe('SELECT /* ? */ $$ ? $$, $1');
+  });
+  it('maps SQLite DDL words', () => {
+    expect(
+      toPostgresDdl(
+        'CREATE TABLE t (seq INTEGER PRIMARY KEY AUTOINCREMENT, b BLOB, n INTEGER) WITHOUT ROWID;',
+      ),
+    ).toBe('CREATE TABLE t (seq BIGSERIAL PRIMARY KEY, b BYTEA, n BIGINT);');
+  });
+});
+
+const skip = postgresSkipReason();
+if (skip) console.warn(skip);
+
+describe.skipIf(skip)('PostgreSQL Db (real server)', () => {
+  let server: PostgresServer;
+  let db: Db;
+
+  beforeAll(async () => {
+    server = await startPostgres();
+    db = await openDb(`${createDatabase(server, 'svc')}?pool_max=4`);
+  }, 120_000);
+  afterAll(async () => {
+    await db?.close();
+    server?.stop();
+  });
+
+  it('runs every service migration once, even when two replicas start together', async () => {
+    const all = [...authMigrations, ...contentMigrations, ...analyticsMigrations];
+    const other = await openDb(server.url.replace(/\/postgres$/, '/svc'));
+    const [a, b] = await Promise.all([db.migrate(all), other.migrate(all)]);
+    await other.close();
+    expect([...a, ...b].sort()).toEqual(all.map((m) => m.id).sort());
+    expect(await db.migrate(all)).toEqual([]);
+  });
+
+  it('commits data with its outbox row and rolls both back on failure', async () => {
+    await db.transaction(async (tx) => {
+      await tx.run(
+        'INSERT INTO content_items (id, owner_id, sha256, mime, kind, size, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+        ['c1', 'u1', 'h', 'image/png', 'image', 10, Date.now()],
+      );
+      await enqueueOutbox(tx, 'content.uploaded', { contentId: 'c1' });
+    });
+    await expect(
+      db.transaction(async (tx) => {
+        await tx.run(
+          'INSERT INTO content_items (id, owner_id, sha256, mime, kind, size, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+          ['c2', 'u1', 'h', 'image/png', 'image', 10, Date.now()],
+        );
+        await enqueueOutbox(tx, 'content.uploaded', { contentId: 'c2' });
+        throw new Error('boom');
+      }),
+    ).rejects.toThrow('boom');
+    expect(await db.query('SELECT id FROM content_items')).toEqual([{ id: 'c1' }]);
+    const outbox = await db.query<{ payload: string; created_at: number }>(
+      'SELECT payload, created_at FROM outbox',
+    );
+    expect(outbox).toHaveLength(1);
+    expect(typeof outbox[0]?.created_at).toBe('number');
+  });
+
+  it('speaks the analytics upsert dialect (ON CONFLICT … excluded, RETURNING, BYTEA)', async () => {
+    const ins = await db.query<{ id: string }>(
+      'INSERT INTO seen (id) VALUES (?), (?) ON CONFLICT (id) DO NOTHING RETURNING id',
+      ['e1', 'e2'],
+    );
+    expect(ins).toHaveLength(2);
+    const again = await db.query(
+      'INSERT INTO seen (id) VALUES (?) ON CONFLICT (id) DO NOTHING RETURNING id',
+      ['e1'],
+    );
+    expect(again).toEqual([]);
+    const upsert = `INSERT INTO item_totals (content_id, views, viewers, last_ts) VALUES (?, ?, ?, ?)
+      ON CONFLICT (content_id) DO UPDATE SET views = item_totals.views + excluded.views, viewers = excluded.viewers`;
+    await db.run(upsert, ['c1', 2, new Uint8Array([1, 2, 3]), Date.now()]);
+    await db.run(upsert, ['c1', 3, new Uint8Array([4]), Date.now()]);
+    const row = await db.get<{ views: number; viewers: Buffer }>(
+      'SELECT views, viewers FROM item_totals WHERE content_id = ?',
+      ['c1'],
+    );
+    expect(row?.views).toBe(5);
+    expect([...(row?.viewers ?? [])]).toEqual([4]);
+    const count = await db.get<{ n: number }>('SELECT COUNT(*) AS n FROM seen');
+    expect(count?.n).toBe(2);
+  });
+
+  it('maps a unique violation to 409 and a killed connection to 503', async () => {
+    const user = ['u1', 'a@example.com', 'x', 'user', 1, 1];
+    const sql =
+      'INSERT INTO users (id, email, password_hash, role, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)';
+    await db.run(sql, user);
+    await expect(db.run(sql, user)).rejects.toMatchObject({ statusCode: 409 });
+
+    const err = await db
+      .transaction(async (tx) => {
+        await tx.query('SELECT 1');
+        server.psql(
+          "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = 'svc' AND pid <> pg_backend_pid()",
+        );
+        await tx.query('SELECT 1');
+      })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(HttpError);
+    expect(err).toMatchObject({ statusCode: 503, code: 'DATABASE_UNAVAILABLE' });
+    // The pool drops the dead connections and the next call reconnects.
+    await db.ping();
+  });
+
+  it('answers 503 when the server is unreachable', async () => {
+    const dead = await openDb('postgres://postgres@127.0.0.1:1/none?connect_timeout_ms=500');
+    await expect(dead.ping()).rejects.toMatchObject({ statusCode: 503 });
+    await dead.close();
+  });
+});
