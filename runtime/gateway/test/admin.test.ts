@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StatsWindow } from '../src/stats-window.ts';
 import {
@@ -78,6 +79,38 @@ describe('admin API', () => {
     expect((await admin(gw, 'PUT', '/admin/faults', { service: 'api', abortPct: 150 })).status).toBe(400);
     expect((await admin(gw, 'GET', '/admin/stats?window=banana')).status).toBe(400);
     expect((await admin(gw, 'POST', '/admin/state')).status).toBe(404);
+  });
+
+  it('never answers 5xx to hostile admin bodies', async () => {
+    const paths = ['/admin/services/fuzz/traffic', '/admin/services/fuzz/instances', '/admin/faults'];
+    const body = fc.oneof(
+      fc.jsonValue().map((v) => JSON.stringify(v)),
+      fc.string({ maxLength: 200 }),
+      fc
+        .record({ weights: fc.dictionary(fc.string({ maxLength: 10 }), fc.jsonValue()) })
+        .map((v) => JSON.stringify(v)),
+      fc
+        .record({ service: fc.string({ maxLength: 10 }), abortPct: fc.double(), delayMs: fc.integer() })
+        .map((v) => JSON.stringify(v)),
+    );
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom(...paths),
+        fc.constantFrom('PUT', 'POST'),
+        body,
+        async (path, method, text) => {
+          const r = await fetch(`${gw.url}${path}`, {
+            method,
+            headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+            body: text,
+          });
+          await r.arrayBuffer();
+          expect(r.status, `${method} ${path} ${text}`).toBeLessThan(500);
+        },
+      ),
+      { numRuns: 150 },
+    );
+    await admin(gw, 'DELETE', '/admin/faults');
   });
 
   it('adds instances live to a service that had none', async () => {
