@@ -138,6 +138,21 @@ services:
     expect(views).toBeGreaterThanOrEqual(viewIds.length);
   });
 
+  it('demo seeds a user, the sample media and views, and says what to try next', async () => {
+    const r = await runCli(['demo', '--views', '20', '--json'], { cwd: ws.dir, timeoutMs: 60_000 });
+    expect(r.exitCode, r.stderr).toBe(0);
+    const demo = JSON.parse(r.stdout) as {
+      uploads: { file: string; id: string }[];
+      views: number;
+      tryNext: string[];
+    };
+    expect(demo.uploads.map((u) => u.file)).toEqual(expect.arrayContaining(['sample.jpg', 'sample.png']));
+    expect(demo.views).toBe(20);
+    expect(demo.tryNext.join('\n')).toContain(
+      `${gw}/content/${demo.uploads[0]?.id}/variant?w=200&format=webp`,
+    );
+  });
+
   it('kill -9 of content and analytics: back and serving, nothing acknowledged lost', async () => {
     const before = await instances();
     for (const id of ['content-1', 'analytics-1']) {
