@@ -21,6 +21,7 @@ export function registerDeploy(program: Command): void {
     .option('--step-interval <duration>', 'override every analysis interval, e.g. 1s')
     .option('--replicas <n>', 'instances of the new version (default: the service replicas)')
     .option('--env <name>', 'environment from platform.yaml (default: the local one)')
+    .option('--allow-prod', 'allow a rollout to a protected environment')
     .option('--no-early-abort', 'disable the statistical early abort (z / Fisher test on error ratios)')
     .option('--dry-run', 'print the plan (steps, time to promotion, time to detect) and change nothing')
     .action(lazyAction(async () => (await import('./deploy.ts')).deploy, { mutating: true }));

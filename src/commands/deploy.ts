@@ -20,6 +20,7 @@ export interface DeployOptions {
   stepInterval?: string;
   replicas?: string;
   env?: string;
+  allowProd?: boolean;
   earlyAbort?: boolean;
   dryRun?: boolean;
 }
@@ -63,6 +64,16 @@ export async function deploy(ctx: CommandContext, args: string[], opts: DeployOp
       renderPlan(ctx.out, service, plan),
     );
     return ExitCode.ok;
+  }
+
+  const envs = platform.config.environments;
+  const envName = opts.env ?? Object.entries(envs).find(([, e]) => e.provider === 'local')?.[0];
+  if (envName && envs[envName]?.protected && !opts.allowProd) {
+    throw new UsageError(
+      `environment "${envName}" is protected`,
+      'pass --allow-prod to roll out there (--yes does not unlock it)',
+      'PROTECTED_ENVIRONMENT',
+    );
   }
 
   const existing = readState(platform.root, service);
