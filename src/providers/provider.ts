@@ -251,5 +251,9 @@ export async function openProvider(platform: LoadedPlatform, environment?: strin
     const { LocalProvider } = await import('./local/local-provider.ts');
     return new LocalProvider(platform);
   }
+  if (env.provider === 'kubernetes') {
+    const { KubernetesProvider } = await import('./kubernetes/kubernetes-provider.ts');
+    return new KubernetesProvider(platform, name as string);
+  }
   throw notSupported(env.provider, `environment "${name}" from this command`);
 }

@@ -46,6 +46,12 @@ const environmentSchema = strict({
   protected: z.boolean().default(false),
   kubeContext: z.string().optional(),
   namespace: z.string().optional(),
+  /** Kubernetes: how canary traffic is split (Gateway API HTTPRoute weights, or an Istio VirtualService). */
+  mesh: z.enum(['gateway-api', 'istio']).optional(),
+  /** Kubernetes: the registry images come from; a release runs `<registry>/<service>:<version>`. */
+  registry: z.string().min(1).optional(),
+  /** Kubernetes: Prometheus base URL the provider's `metrics()` queries (PromQL). */
+  prometheus: z.url({ error: 'must be an http(s) URL' }).optional(),
   backends: backendsSchema.default({ database: 'sqlite', bus: 'embedded', blobs: 'file' }),
 });
 export type EnvironmentSpec = z.output<typeof environmentSchema>;

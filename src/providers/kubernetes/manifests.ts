@@ -1,0 +1,360 @@
+/**
+ * The Kubernetes objects of a platform, generated from platform.yaml as plain objects: one
+ * Deployment and one Service per running version (`<service>-<version>`), a stable Service per
+ * service, and the traffic split (Gateway API HTTPRoute by default, or an Istio VirtualService with
+ * retries/timeouts plus a DestinationRule and a STRICT mTLS PeerAuthentication). The provider
+ * applies them with server-side apply; `gitops render` writes the same objects to files, so what
+ * Argo CD syncs and what `deploy` applies never drift apart.
+ */
+import type { PlatformConfig, ServiceSpec } from '../../core/config/schema.ts';
+
+export type KubeObject = {
+  apiVersion: string;
+  kind: string;
+  metadata: {
+    name: string;
+    namespace?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+  };
+} & Record<string, unknown>;
+
+export type Mesh = 'gateway-api' | 'istio';
+
+export interface KubeTarget {
+  platform: string;
+  namespace: string;
+  /** Image registry, e.g. `ghcr.io/acme`; images are `<registry>/<service>:<version>`. */
+  registry: string;
+  mesh: Mesh;
+  /** The Gateway API Gateway the HTTPRoutes attach to. */
+  gateway: string;
+}
+
+export const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'platformctl' } as const;
+export const NAME_LABEL = 'app.kubernetes.io/name';
+export const VERSION_LABEL = 'platformctl.dev/version';
+export const FIELD_MANAGER = 'platformctl';
+/** Where an HTTPRoute or VirtualService keeps the version each backend stands for. */
+export const WEIGHTS_ANNOTATION = 'platformctl.dev/weights';
+
+/** The target of an environment of platform.yaml. */
+export function targetOf(config: PlatformConfig, environment: string): KubeTarget {
+  const env = config.environments[environment];
+  return {
+    platform: config.name,
+    namespace: env?.namespace ?? `${config.name}-${environment}`,
+    registry: (env?.registry ?? `ghcr.io/${config.name}`).replace(/\/$/, ''),
+    mesh: env?.mesh ?? 'gateway-api',
+    gateway: `${config.name}-gateway`,
+  };
+}
+
+/** A version as a DNS-1035 label fragment (Service names may not contain dots or capitals). */
+export function versionSlug(version: string): string {
+  return (
+    version
+      .toLowerCase()
+      .replace(/[^a-z0-9-]+/g, '-')
+      .replace(/^-+|-+$/g, '')
+      .slice(0, 20) || 'v'
+  );
+}
+
+export function versionName(service: string, version: string): string {
+  return `${service}-${versionSlug(version)}`.slice(0, 63).replace(/-+$/, '');
+}
+
+export function imageOf(target: KubeTarget, service: string, version: string): string {
+  return `${target.registry}/${service}:${version}`;
+}
+
+export function serviceLabels(target: KubeTarget, service: string): Record<string, string> {
+  return { [NAME_LABEL]: service, 'app.kubernetes.io/part-of': target.platform, ...MANAGED_BY };
+}
+
+function versionLabels(target: KubeTarget, service: string, version: string): Record<string, string> {
+  return { ...serviceLabels(target, service), [VERSION_LABEL]: version };
+}
+
+/** The stable in-cluster name of a service (every version behind it) and its account. */
+export function baseObjects(target: KubeTarget, service: string, spec: ServiceSpec): KubeObject[] {
+  const metadata = { name: service, namespace: target.namespace, labels: serviceLabels(target, service) };
+  const out: KubeObject[] = [
+    { apiVersion: 'v1', kind: 'ServiceAccount', metadata, automountServiceAccountToken: false },
+  ];
+  if (spec.kind !== 'worker') {
+    out.push({
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata,
+      spec: {
+        selector: { [NAME_LABEL]: service },
+        ports: [{ name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' }],
+      },
+    });
+  }
+  return out;
+}
+
+/** One version of a service: its Deployment and (for HTTP services) its own backend Service. */
+export function versionObjects(
+  target: KubeTarget,
+  service: string,
+  spec: ServiceSpec,
+  version: string,
+  replicas: number,
+): KubeObject[] {
+  const name = versionName(service, version);
+  const labels = versionLabels(target, service, version);
+  const selector = { [NAME_LABEL]: service, [VERSION_LABEL]: version };
+  const env = [
+    ...Object.entries(spec.env).map(([k, v]) => ({ name: k, value: v })),
+    { name: 'PORT', value: String(spec.port) },
+    { name: 'HOST', value: '0.0.0.0' },
+    { name: 'SERVICE_NAME', value: service },
+    { name: 'SERVICE_VERSION', value: version },
+    { name: 'INSTANCE_ID', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+    { name: 'DATA_DIR', value: '/data' },
+  ];
+  const probe = (path: string, periodSeconds: number) => ({
+    httpGet: { path, port: 'http' },
+    periodSeconds,
+    failureThreshold: 3,
+  });
+  const deployment: KubeObject = {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name, namespace: target.namespace, labels },
+    spec: {
+      replicas,
+      revisionHistoryLimit: 3,
+      progressDeadlineSeconds: 600,
+      selector: { matchLabels: selector },
+      strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
+      template: {
+        metadata: {
+          labels,
+          annotations: { 'prometheus.io/scrape': 'true', 'prometheus.io/port': String(spec.port) },
+        },
+        spec: {
+          serviceAccountName: service,
+          automountServiceAccountToken: false,
+          terminationGracePeriodSeconds: 30,
+          securityContext: {
+            runAsNonRoot: true,
+            runAsUser: 1000,
+            runAsGroup: 1000,
+            fsGroup: 1000,
+            seccompProfile: { type: 'RuntimeDefault' },
+          },
+          containers: [
+            {
+              name: service,
+              image: imageOf(target, service, version),
+              ports: [{ name: 'http', containerPort: spec.port, protocol: 'TCP' }],
+              env,
+              readinessProbe: probe(spec.health.readiness, 5),
+              livenessProbe: probe(spec.health.liveness, 10),
+              resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } },
+              securityContext: {
+                allowPrivilegeEscalation: false,
+                readOnlyRootFilesystem: true,
+                capabilities: { drop: ['ALL'] },
+              },
+              volumeMounts: [
+                { name: 'data', mountPath: '/data' },
+                { name: 'tmp', mountPath: '/tmp' },
+              ],
+            },
+          ],
+          volumes: [
+            { name: 'data', emptyDir: {} },
+            { name: 'tmp', emptyDir: {} },
+          ],
+        },
+      },
+    },
+  };
+  if (spec.kind === 'worker') return [deployment];
+  const svc: KubeObject = {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name, namespace: target.namespace, labels },
+    spec: { selector, ports: [{ name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' }] },
+  };
+  return [deployment, svc];
+}
+
+export interface Split {
+  /** Percent per version; versions with 0 stay listed so a rollback is one patch. */
+  weights: Record<string, number>;
+  /** `name: value` pinning a request to `pinTo` (a canary's preview header). */
+  header?: string;
+  pinTo?: string;
+}
+
+function parseHeader(header: string | undefined): { name: string; value: string } | undefined {
+  if (!header) return undefined;
+  const i = header.indexOf(':');
+  if (i <= 0) return undefined;
+  return { name: header.slice(0, i).trim().toLowerCase(), value: header.slice(i + 1).trim() };
+}
+
+/** Path prefixes a service is reached by (the gateway answers for `/` when it has none). */
+function prefixes(spec: ServiceSpec): string[] {
+  return spec.routes.length ? spec.routes : ['/'];
+}
+
+/** Gateway API HTTPRoute: one weighted backendRef per version Service. */
+export function httpRoute(target: KubeTarget, service: string, spec: ServiceSpec, split: Split): KubeObject {
+  const backends = Object.entries(split.weights).map(([version, weight]) => ({
+    name: versionName(service, version),
+    port: 80,
+    weight,
+  }));
+  const pin = parseHeader(split.header);
+  const rules: Record<string, unknown>[] = [];
+  if (pin && split.pinTo) {
+    rules.push({
+      matches: prefixes(spec).map((p) => ({
+        path: { type: 'PathPrefix', value: p },
+        headers: [{ type: 'Exact', name: pin.name, value: pin.value }],
+      })),
+      backendRefs: [{ name: versionName(service, split.pinTo), port: 80, weight: 1 }],
+    });
+  }
+  rules.push({
+    matches: prefixes(spec).map((p) => ({ path: { type: 'PathPrefix', value: p } })),
+    backendRefs: backends,
+  });
+  return {
+    apiVersion: 'gateway.networking.k8s.io/v1',
+    kind: 'HTTPRoute',
+    metadata: {
+      name: service,
+      namespace: target.namespace,
+      labels: serviceLabels(target, service),
+      annotations: { [WEIGHTS_ANNOTATION]: JSON.stringify(split.weights) },
+    },
+    spec: { parentRefs: [{ name: target.gateway }], rules },
+  };
+}
+
+/** Istio: weighted routes to the version Services, with retries and a timeout on every route. */
+export function virtualService(
+  target: KubeTarget,
+  service: string,
+  spec: ServiceSpec,
+  split: Split,
+): KubeObject {
+  const host = (version: string) => `${versionName(service, version)}.${target.namespace}.svc.cluster.local`;
+  const resilience = {
+    timeout: '10s',
+    retries: { attempts: 3, perTryTimeout: '3s', retryOn: 'connect-failure,refused-stream,unavailable,5xx' },
+  };
+  const pin = parseHeader(split.header);
+  const http: Record<string, unknown>[] = [];
+  if (pin && split.pinTo) {
+    http.push({
+      name: 'preview',
+      match: prefixes(spec).map((p) => ({
+        uri: { prefix: p },
+        headers: { [pin.name]: { exact: pin.value } },
+      })),
+      route: [{ destination: { host: host(split.pinTo), port: { number: 80 } }, weight: 100 }],
+      ...resilience,
+    });
+  }
+  http.push({
+    name: 'split',
+    match: prefixes(spec).map((p) => ({ uri: { prefix: p } })),
+    route: Object.entries(split.weights).map(([version, weight]) => ({
+      destination: { host: host(version), port: { number: 80 } },
+      weight,
+    })),
+    ...resilience,
+  });
+  return {
+    apiVersion: 'networking.istio.io/v1',
+    kind: 'VirtualService',
+    metadata: {
+      name: service,
+      namespace: target.namespace,
+      labels: serviceLabels(target, service),
+      annotations: { [WEIGHTS_ANNOTATION]: JSON.stringify(split.weights) },
+    },
+    spec: {
+      hosts: [service, `${service}.${target.namespace}.svc.cluster.local`],
+      gateways: ['mesh', target.gateway],
+      http,
+    },
+  };
+}
+
+/** Istio: sidecars talk mutual TLS to every service of the namespace, and eject failing pods. */
+export function destinationRule(target: KubeTarget): KubeObject {
+  return {
+    apiVersion: 'networking.istio.io/v1',
+    kind: 'DestinationRule',
+    metadata: { name: `${target.platform}-mtls`, namespace: target.namespace, labels: { ...MANAGED_BY } },
+    spec: {
+      host: `*.${target.namespace}.svc.cluster.local`,
+      trafficPolicy: {
+        tls: { mode: 'ISTIO_MUTUAL' },
+        outlierDetection: { consecutive5xxErrors: 5, interval: '10s', baseEjectionTime: '30s' },
+      },
+    },
+  };
+}
+
+/** Objects the whole namespace shares: with Istio, STRICT mTLS and its client-side policy. */
+export function namespaceObjects(target: KubeTarget): KubeObject[] {
+  return target.mesh === 'istio' ? [peerAuthentication(target), destinationRule(target)] : [];
+}
+
+/** Istio: plaintext is refused namespace-wide (STRICT mTLS). */
+export function peerAuthentication(target: KubeTarget): KubeObject {
+  return {
+    apiVersion: 'security.istio.io/v1',
+    kind: 'PeerAuthentication',
+    metadata: { name: 'default', namespace: target.namespace, labels: { ...MANAGED_BY } },
+    spec: { mtls: { mode: 'STRICT' } },
+  };
+}
+
+/** The traffic object of a service for the target's mesh. */
+export function trafficObject(
+  target: KubeTarget,
+  service: string,
+  spec: ServiceSpec,
+  split: Split,
+): KubeObject {
+  return target.mesh === 'istio'
+    ? virtualService(target, service, spec, split)
+    : httpRoute(target, service, spec, split);
+}
+
+/** Whether a service takes HTTP traffic through the mesh (workers do not). */
+export function routed(spec: ServiceSpec): boolean {
+  return spec.kind !== 'worker';
+}
+
+/** Every object of one environment with one version per service (what `gitops render` writes). */
+export function environmentObjects(
+  config: PlatformConfig,
+  target: KubeTarget,
+  versions: Record<string, string>,
+): Map<string, KubeObject[]> {
+  const out = new Map<string, KubeObject[]>();
+  for (const [name, spec] of Object.entries(config.services)) {
+    const version = versions[name] ?? 'latest';
+    const objects = [
+      ...baseObjects(target, name, spec),
+      ...versionObjects(target, name, spec, version, spec.replicas),
+    ];
+    if (routed(spec)) objects.push(trafficObject(target, name, spec, { weights: { [version]: 100 } }));
+    out.set(name, objects);
+  }
+  return out;
+}
