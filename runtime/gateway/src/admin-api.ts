@@ -4,7 +4,7 @@
  */
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
-import { parseDuration } from '../../../src/core/duration.ts';
+import { parseDuration } from '../../lib/duration.ts';
 import type { ControlOp } from './control.ts';
 import { faultSchema } from './faults.ts';
 import type { Gateway } from './gateway.ts';
