@@ -299,8 +299,9 @@ export class Rollout {
     try {
       await this.wait(strategy.blueGreen.scaleDownDelay, { earlyAbort: false });
     } catch (err) {
-      if (err instanceof Interrupt && err.kind !== 'abort') return;
-      throw err;
+      if (!(err instanceof Interrupt) || err.kind === 'abort') throw err;
+      // pause keeps blue running (abort still switches back) until resume or promote
+      if (err.kind === 'pause') await this.holdForHuman('Paused', `${err.reason}: blue ${blue} kept running`);
     }
   }
 

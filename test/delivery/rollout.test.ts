@@ -199,6 +199,27 @@ ${FAST}`,
     expect(p.calls.at(-1)).toEqual({ op: 'retire', args: ['api', 'v1'] });
   });
 
+  it('blue/green: pause during the scale-down delay keeps blue until promoted', async () => {
+    const p = new FakePlatform('v1');
+    p.previewRps = 20_000;
+    const opts = options(
+      p,
+      `
+  strategy: bluegreen
+  blueGreen: { scaleDownDelay: 1m }
+${FAST}`,
+    );
+    const running = startRollout(opts);
+    await until(() => p.weights.v2 === 100, 'the switch');
+    sendCommand(root, 'api', 'pause');
+    await until(() => readState(root, 'api')?.phase === 'Paused', 'Paused');
+    expect(p.versions).toEqual(['v1', 'v2']);
+    sendCommand(root, 'api', 'promote');
+    const result = await running;
+    expect(result.state.phase).toBe('Promoted');
+    expect(p.versions).toEqual(['v2']);
+  });
+
   it('blue/green: abort during the scale-down delay switches back instantly', async () => {
     const p = new FakePlatform('v1');
     p.previewRps = 20_000;
