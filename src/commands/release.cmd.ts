@@ -16,6 +16,7 @@ export function registerRelease(program: Command): void {
       '--release <version>',
       'release version (default: <package version>-<first 8 hex of the bundle sha256>)',
     )
+    .option('--dry-run', 'bundle in memory and print the version and checksum; write nothing')
     .action(lazyAction(async () => (await import('./release.ts')).build, { mutating: true }));
   examples(build, [
     ['build content from the current sources', 'platformctl release build content'],

@@ -1,15 +1,24 @@
 import type { CommandContext } from '../core/context.ts';
 import { buildRelease, listReleases } from '../providers/local/releases.ts';
 
-export async function build(ctx: CommandContext, [service]: string[], opts: { release?: string }) {
+export async function build(
+  ctx: CommandContext,
+  [service]: string[],
+  opts: { release?: string; dryRun?: boolean },
+) {
   const platform = ctx.loadPlatform();
   const progress = await ctx.out.progress(`bundling ${service}`);
   try {
-    const { release, built } = await buildRelease(platform, service as string, { version: opts.release });
+    const { release, built } = await buildRelease(platform, service as string, {
+      version: opts.release,
+      dryRun: opts.dryRun,
+    });
     progress.succeed(
-      built
-        ? `built ${release.service}@${release.version}`
-        : `${release.service}@${release.version} is already built (same checksum)`,
+      opts.dryRun && built
+        ? `would build ${release.service}@${release.version} (dry run: nothing written)`
+        : built
+          ? `built ${release.service}@${release.version}`
+          : `${release.service}@${release.version} is already built (same checksum)`,
     );
     const { dir: _dir, entryPath, ...manifest } = release;
     ctx.out.result({ ...manifest, path: entryPath, built }, () =>

@@ -1,14 +1,32 @@
 import type { CommandContext } from '../core/context.ts';
 import { UsageError } from '../core/errors.ts';
 import { LocalProvider } from '../providers/local/local-provider.ts';
+import { unknownService } from '../providers/local/releases.ts';
 
-export async function scale(ctx: CommandContext, [service, replicas]: string[], opts: { release?: string }) {
+export async function scale(
+  ctx: CommandContext,
+  [service, replicas]: string[],
+  opts: { release?: string; dryRun?: boolean },
+) {
   if (!/^\d+$/.test(replicas ?? ''))
     throw new UsageError(
       `replicas must be a whole number (got "${replicas}")`,
       'e.g. platformctl scale content 3',
     );
   const provider = new LocalProvider(ctx.loadPlatform());
+  if (opts.dryRun) {
+    const svc = (await provider.status()).services.find((s) => s.name === service);
+    if (!svc) throw unknownService(provider.platform, service as string);
+    const version = opts.release ?? svc.versions[0];
+    const current = svc.instances.filter((i) => i.version === version).length;
+    const change = { service, version, from: current, to: Number(replicas), dryRun: true };
+    ctx.out.result(
+      change,
+      () =>
+        `would scale ${service}${version ? `@${version}` : ''} from ${current} to ${replicas} instance(s) (dry run)`,
+    );
+    return;
+  }
   const progress = await ctx.out.progress(`scaling ${service} to ${replicas}`);
   try {
     const st = await provider.scale(service as string, Number(replicas), { version: opts.release });

@@ -14,6 +14,7 @@ export function registerUp(program: Command): void {
     .option('--replicas <spec>', 'instances per service: a number for all, or service=n[,service=n]')
     .option('--seed', 'after start, load demo data (same as `platformctl demo`)')
     .option('--timeout <duration>', 'how long to wait for readiness', '120s')
+    .option('--dry-run', 'print the start plan (order, versions, ports) and start nothing')
     .action(lazyAction(async () => (await import('./up.ts')).up, { mutating: true }));
   examples(up, [
     ['run everything in the foreground (Ctrl-C stops it)', 'platformctl up'],
@@ -31,6 +32,7 @@ export function registerUp(program: Command): void {
     .command('down')
     .description('Stop every local service and the supervisor; no process or port is left behind.')
     .option('--purge', 'also delete local data, logs and traces (asks first; --yes to skip)')
+    .option('--dry-run', 'print what would be stopped (and deleted) and change nothing')
     .action(lazyAction(async () => (await import('./up.ts')).down, { mutating: true }));
   examples(down, [
     ['stop everything, keep data', 'platformctl down'],
@@ -88,6 +90,7 @@ export function registerUp(program: Command): void {
     .argument('<replicas>', 'number of instances (0–32)')
     .description('Set the number of instances of a running service; the gateway balances across them.')
     .option('--release <version>', 'scale this release version (default: the stable one)')
+    .option('--dry-run', 'print the change and make none')
     .action(lazyAction(async () => (await import('./scale.ts')).scale, { mutating: true }));
   examples(scale, [['three content instances', 'platformctl scale content 3']]);
 }

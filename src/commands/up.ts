@@ -9,6 +9,7 @@ import type { PlatformStatus, ProviderEvent } from '../providers/provider.ts';
 import { renderEvent, renderLog, renderStatus } from './local-render.ts';
 
 interface UpFlags {
+  dryRun?: boolean;
   detach?: boolean;
   replicas?: string;
   seed?: boolean;
@@ -71,6 +72,41 @@ export async function up(ctx: CommandContext, services: string[], opts: UpFlags)
     const line = renderEvent(ctx.out, e);
     if (line) ctx.out.info(line);
   };
+  if (opts.dryRun) {
+    const plan = await provider.plan({ services, replicas, dryRun: true });
+    const { state, running } = provider.current();
+    const rows = plan.services
+      .filter((p) => plan.run.includes(p.name))
+      .map((p) => {
+        const live = running && state.instances.some((i) => i.service === p.name);
+        return {
+          service: p.name,
+          version: p.version,
+          replicas: p.replicas,
+          port: p.basePort,
+          dependsOn: p.dependsOn,
+          action: live ? 'keep (running)' : 'start',
+        };
+      });
+    ctx.out.result({ dryRun: true, order: rows }, () =>
+      [
+        ctx.out.table(
+          ['#', 'SERVICE', 'VERSION', 'REPLICAS', 'PORT', 'AFTER', 'ACTION'],
+          rows.map((r, i) => [
+            i + 1,
+            r.service,
+            r.version,
+            r.replicas,
+            r.port,
+            r.dependsOn.join(',') || '-',
+            r.action,
+          ]),
+        ),
+        ctx.out.style.dim('dry run: nothing built, started or changed'),
+      ].join('\n'),
+    );
+    return;
+  }
   const progress = await ctx.out.progress('building releases');
   let plan: Awaited<ReturnType<LocalProvider['plan']>>;
   try {
@@ -158,9 +194,31 @@ export async function supervise(_ctx: CommandContext, [root]: string[]): Promise
 export async function down(
   ctx: CommandContext,
   _args: string[],
-  opts: { purge?: boolean },
+  opts: { purge?: boolean; dryRun?: boolean },
 ): Promise<ExitCode | void> {
   const provider = new LocalProvider(ctx.loadPlatform());
+  if (opts.dryRun) {
+    const { state, running } = provider.current();
+    const live = state.instances.filter((i) => i.pid);
+    const deletes = opts.purge ? [provider.paths.data, provider.paths.logs] : [];
+    const plan = {
+      dryRun: true,
+      supervisor: running ? state.supervisor?.pid : undefined,
+      stop: live.map((i) => i.id),
+      delete: deletes,
+    };
+    ctx.out.result(plan, () =>
+      [
+        running ? `would stop the supervisor (pid ${state.supervisor?.pid})` : 'no supervisor is running',
+        live.length
+          ? `would stop ${live.map((i) => `${i.id} (pid ${i.pid})`).join(', ')}`
+          : 'no instance is running',
+        ...deletes.map((d) => `would delete ${d}`),
+        ctx.out.style.dim('dry run: nothing changed'),
+      ].join('\n'),
+    );
+    return;
+  }
   if (opts.purge && !(await confirm(ctx, 'Delete all local data (databases, blobs, bus, logs)?'))) {
     ctx.out.info('nothing deleted');
     return ExitCode.failure;

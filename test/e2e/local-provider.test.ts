@@ -325,3 +325,30 @@ describe('releases and purge', () => {
     }
   });
 });
+
+describe('dry runs', () => {
+  it('up, release build and down --dry-run print the plan and change nothing', async () => {
+    const p = await platformYaml();
+    const ws = workspace({ 'platform.yaml': p.yaml });
+    try {
+      const up = await runCli(['up', '--dry-run', '--json'], { cwd: ws.dir });
+      expect(up.exitCode, up.stderr).toBe(0);
+      const plan = JSON.parse(up.stdout) as { order: { service: string; port: number; action: string }[] };
+      expect(plan.order.map((r) => r.service)).toEqual(['api', 'store', 'gateway']);
+      expect(plan.order.every((r) => r.action === 'start')).toBe(true);
+      const build = await runCli(['release', 'build', 'api', '--release', '9.9.9', '--dry-run'], {
+        cwd: ws.dir,
+      });
+      expect(build.exitCode, build.stderr).toBe(0);
+      expect(build.stderr).toContain('would build api@9.9.9');
+      const down = await runCli(['down', '--purge', '--dry-run'], { cwd: ws.dir });
+      expect(down.exitCode, down.stderr).toBe(0);
+      expect(down.stdout).toContain('would delete');
+      expect(existsSync(join(ws.dir, '.platform', 'releases'))).toBe(false);
+      expect(existsSync(join(ws.dir, '.platform', 'state.json'))).toBe(false);
+      for (const port of p.ports) expect(await isPortFree(port)).toBe(true);
+    } finally {
+      ws.dispose();
+    }
+  });
+});

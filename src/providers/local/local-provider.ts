@@ -80,7 +80,7 @@ export class LocalProvider implements Provider {
   // ------------------------------------------------------------------ up / down
 
   /** Builds the plan for `up` (releases are built or reused here, before anything starts). */
-  plan(opts: UpOptions = {}): Promise<Plan> {
+  plan(opts: UpOptions & { dryRun?: boolean } = {}): Promise<Plan> {
     const { state, running } = this.current();
     const live: Record<string, { version: string; entry: string }> = {};
     if (running) {
@@ -94,6 +94,7 @@ export class LocalProvider implements Provider {
       replicas: opts.replicas,
       running: live,
       onEvent: opts.onEvent,
+      dryRun: opts.dryRun,
     });
   }
 

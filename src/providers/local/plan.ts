@@ -12,6 +12,8 @@ export interface PlanOptions {
   /** Services already running (service → release): kept as they are, not rebuilt. */
   running?: Record<string, { version: string; entry: string }>;
   onEvent?: (e: ProviderEvent) => void;
+  /** Work out versions without writing releases. */
+  dryRun?: boolean;
 }
 
 /**
@@ -43,8 +45,9 @@ export async function makePlan(platform: LoadedPlatform, opts: PlanOptions = {})
       version = current.version;
       entry = current.entry;
     } else if (run.includes(name)) {
-      const { release, built } = await buildRelease(platform, name, { reuse: true });
-      if (built) opts.onEvent?.({ type: 'release.built', service: name, version: release.version });
+      const { release, built } = await buildRelease(platform, name, { reuse: true, dryRun: opts.dryRun });
+      if (built && !opts.dryRun)
+        opts.onEvent?.({ type: 'release.built', service: name, version: release.version });
       version = release.version;
       entry = release.entryPath;
     }

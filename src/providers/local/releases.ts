@@ -155,6 +155,8 @@ export interface BuildOptions {
   version?: string;
   /** With the default version, an existing identical release is returned instead of an error. */
   reuse?: boolean;
+  /** Bundle and checksum in memory only; write nothing (`built` says whether it would be new). */
+  dryRun?: boolean;
 }
 
 export interface BuildResult {
@@ -228,6 +230,18 @@ export async function buildRelease(
     );
   }
   const dir = releaseDir(platform.root, service, version);
+  if (opts.dryRun) {
+    const manifest: ReleaseManifest = {
+      service,
+      version,
+      gitSha: gitSha(dirname(source)),
+      createdAt: new Date().toISOString(),
+      checksum,
+      entry: BUNDLE,
+      source,
+    };
+    return { release: { ...manifest, dir, entryPath: join(dir, BUNDLE) }, built: true };
+  }
   const tmp = `${dir}.tmp-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
   ensureDir(tmp);
