@@ -23,7 +23,7 @@
  * - Stop: SIGTERM to the process group, a deadline, then SIGKILL; dependents stop first.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, openSync, renameSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ExitCode, PlatformError } from '../../core/errors.ts';
 import { isPortFree } from '../../core/ports.ts';
@@ -306,6 +306,7 @@ export class Supervisor {
     if (this.closed) return;
     ensureDir(join(this.paths.data, m.rec.service));
     ensureDir(join(this.paths.data, 'bus'));
+    rotateLog(m.rec.logFile);
     const fd = openSync(m.rec.logFile, 'a');
     let child: ChildProcess;
     try {
@@ -730,6 +731,17 @@ export function depthLevels(plans: ServicePlan[]): ServicePlan[][] {
     levels[d] = level;
   }
   return levels.filter(Boolean);
+}
+
+const MAX_LOG_BYTES = 20 * 1024 * 1024;
+
+/** Keeps one previous file (`.log.1`) when a log grows past 20 MiB; checked at each (re)start. */
+function rotateLog(file: string): void {
+  try {
+    if (statSync(file).size > MAX_LOG_BYTES) renameSync(file, `${file}.1`);
+  } catch {
+    // no file yet
+  }
 }
 
 /** Scales weights to sum to 100 (whole numbers); all to `fallback` when nothing is left. */
