@@ -63,7 +63,10 @@ export interface Bus {
   close(): Promise<void>;
 }
 
-/** Opens a bus by URL: `embedded:///abs/dir` (optionally `?sync=normal`). */
+/**
+ * Opens a bus by URL: `embedded:///abs/dir` (optionally `?sync=normal`) or
+ * `amqp://user:pass@host:5672/vhost` (RabbitMQ, see rabbitmq.ts).
+ */
 export async function openBus(url: string): Promise<Bus> {
   const scheme = url.slice(0, url.indexOf(':'));
   switch (scheme) {
@@ -73,10 +76,15 @@ export async function openBus(url: string): Promise<Bus> {
       return openEmbeddedBus(stripScheme(url), { synchronous: sync === 'normal' ? 'NORMAL' : 'FULL' });
     }
     case 'amqp':
-    case 'amqps':
-      throw new Error('BUS_URL uses amqp://, whose adapter is not built yet; use embedded://<dir> for now');
+    case 'amqps': {
+      const { openRabbitBus } = await import('./rabbitmq.ts');
+      return openRabbitBus(url);
+    }
     default:
-      throw new Error(`BUS_URL has an unsupported scheme "${scheme}:"; expected embedded:// or amqp://`);
+      // Kafka (e.g. @platformatic/kafka) would slot in here as `kafka://`; it is not built.
+      throw new Error(
+        `BUS_URL has an unsupported scheme "${scheme}:"; supported: embedded://<dir>, amqp://… / amqps://… (RabbitMQ)`,
+      );
   }
 }
 
