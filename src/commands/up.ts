@@ -149,8 +149,10 @@ export async function up(ctx: CommandContext, services: string[], opts: UpFlags)
     if (abort.signal.aborted) process.exit(ExitCode.interrupted);
     abort.abort();
   };
+  // SIGHUP too: closing the terminal must not orphan the services.
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  process.on('SIGHUP', onSignal);
   let readyStatus: PlatformStatus | undefined;
   try {
     await runForeground(provider, plan, {
@@ -179,6 +181,7 @@ export async function up(ctx: CommandContext, services: string[], opts: UpFlags)
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    process.off('SIGHUP', onSignal);
   }
   ctx.out.success('stopped every service');
   return readyStatus ? ExitCode.ok : ExitCode.interrupted;
