@@ -4,7 +4,8 @@
  * - `ANALYTICS_LOG_URL`: the ingest log database (default `sqlite://$DATA_DIR/analytics-log.db`);
  * - `ANALYTICS_SYNC`: `normal` (default) | `full`, see ingest.ts;
  * - `ANALYTICS_CONSUME`: `true` (default) | `false`, consume `content.*` from the bus;
- * - `ANALYTICS_PROJECT_DELAY_MS`: how long appended events are batched before projection (500).
+ * - `ANALYTICS_PROJECT_DELAY_MS`: how long appended events are batched before projection (500);
+ * - `ANALYTICS_PROJECTOR_NICE`: nice value of the projector thread (5; 0 = same as ingest).
  */
 import { resolve } from 'node:path';
 import { z } from 'zod';
@@ -22,6 +23,7 @@ const env = z.object({
   ANALYTICS_SYNC: z.enum(['normal', 'full']).default('normal'),
   ANALYTICS_CONSUME: z.enum(['true', 'false']).default('true'),
   ANALYTICS_PROJECT_DELAY_MS: z.coerce.number().int().min(0).max(3_600_000).default(500),
+  ANALYTICS_PROJECTOR_NICE: z.coerce.number().int().min(0).max(19).default(5),
 });
 
 /** The service definition (exported for in-process use). */
@@ -44,11 +46,16 @@ export function analyticsService(): ServiceDefinition<typeof env> {
         config.extra.ANALYTICS_LOG_URL ?? `sqlite://${resolve(config.dataDir, 'analytics-log.db')}`;
       logDb = await openDb(logUrl, { synchronous });
       await logDb.migrate(logMigrations);
+      // WAL checkpoints copy the log into the database file and fsync it; done by the committing
+      // connection they would stall acknowledgements every few MB. The projector thread runs them
+      // instead (see projector-worker.ts).
+      await logDb.exec('PRAGMA wal_autocheckpoint = 0');
       projector = new ProjectorWorker(
         {
           dbUrl: config.databaseUrl,
           logUrl,
           synchronous,
+          nice: config.extra.ANALYTICS_PROJECTOR_NICE,
           options: { delayMs: config.extra.ANALYTICS_PROJECT_DELAY_MS },
         },
         deps.log,
