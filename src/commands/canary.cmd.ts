@@ -25,6 +25,7 @@ export function registerCanary(program: Command): void {
     .description('Skip the current step (or, with --full, every remaining step) of a running rollout.')
     .argument('<service>')
     .option('--full', 'go straight to 100% and stop the old version')
+    .option('--dry-run', 'say what would happen and change nothing')
     .action(lazyAction(async () => (await import('./canary.ts')).promote, { mutating: true }));
   examples(promote, [
     ['continue past a pause or an inconclusive analysis', 'platformctl canary promote content'],
@@ -35,6 +36,7 @@ export function registerCanary(program: Command): void {
     .command('abort')
     .description('Roll back: all traffic to the stable version, the new version drained and stopped.')
     .argument('<service>')
+    .option('--dry-run', 'say what would happen and change nothing')
     .action(lazyAction(async () => (await import('./canary.ts')).abort, { mutating: true }));
   examples(abort, [['stop the content canary now', 'platformctl canary abort content']]);
 
@@ -42,6 +44,7 @@ export function registerCanary(program: Command): void {
     .command('pause')
     .description('Hold the rollout at its current weight until `canary resume` or `canary promote`.')
     .argument('<service>')
+    .option('--dry-run', 'say what would happen and change nothing')
     .action(lazyAction(async () => (await import('./canary.ts')).pause, { mutating: true }));
   examples(pause, [['hold the content canary where it is', 'platformctl canary pause content']]);
 
@@ -49,6 +52,7 @@ export function registerCanary(program: Command): void {
     .command('resume')
     .description('Continue a paused (or inconclusive) rollout: the current step runs again.')
     .argument('<service>')
+    .option('--dry-run', 'say what would happen and change nothing')
     .action(lazyAction(async () => (await import('./canary.ts')).resume, { mutating: true }));
   examples(resume, [['analyse again after more traffic arrived', 'platformctl canary resume content']]);
 
@@ -57,6 +61,7 @@ export function registerCanary(program: Command): void {
     .description('Start the last rolled-back release of a service again, from the first step.')
     .argument('<service>')
     .option('--wait', 'run it in this terminal')
+    .option('--dry-run', 'say what would happen and change nothing')
     .action(lazyAction(async () => (await import('./canary.ts')).retry, { mutating: true }));
   examples(retry, [['try v2 again after fixing its dependency', 'platformctl canary retry content --wait']]);
 

@@ -102,8 +102,9 @@ async function control(
   ctx: CommandContext,
   service: string,
   type: ControlType,
-  full = false,
+  opts: { full?: boolean; dryRun?: boolean } = {},
 ): Promise<ExitCode> {
+  const full = opts.full ?? false;
   const { root } = ctx.loadPlatform();
   const st = mustRead(root, service);
   if (TERMINAL_PHASES.includes(st.phase)) {
@@ -118,6 +119,18 @@ async function control(
             : undefined,
       },
     );
+  }
+  if (opts.dryRun) {
+    const how = runnerAlive(st)
+      ? `send "${type}${full ? ' --full' : ''}" to the rollout runner (pid ${st.pid})`
+      : type === 'abort' || type === 'promote'
+        ? `${type} directly through the provider (the runner, pid ${st.pid}, is gone)`
+        : `nothing: the runner (pid ${st.pid}) is gone`;
+    ctx.out.result(
+      { dryRun: true, service, command: type, full, would: how, state: st },
+      () => `would ${how}`,
+    );
+    return ExitCode.ok;
   }
   if (!runnerAlive(st)) {
     if (type === 'pause' || type === 'resume') {
@@ -156,16 +169,20 @@ async function control(
   return ExitCode.ok;
 }
 
-export const promote = (ctx: CommandContext, args: string[], opts: { full?: boolean }) =>
-  control(ctx, args[0] as string, 'promote', opts.full ?? false);
-export const abort = (ctx: CommandContext, args: string[]) => control(ctx, args[0] as string, 'abort');
-export const pause = (ctx: CommandContext, args: string[]) => control(ctx, args[0] as string, 'pause');
-export const resume = (ctx: CommandContext, args: string[]) => control(ctx, args[0] as string, 'resume');
+type ControlOptions = { full?: boolean; dryRun?: boolean };
+export const promote = (ctx: CommandContext, args: string[], opts: ControlOptions) =>
+  control(ctx, args[0] as string, 'promote', opts);
+export const abort = (ctx: CommandContext, args: string[], opts: ControlOptions) =>
+  control(ctx, args[0] as string, 'abort', opts);
+export const pause = (ctx: CommandContext, args: string[], opts: ControlOptions) =>
+  control(ctx, args[0] as string, 'pause', opts);
+export const resume = (ctx: CommandContext, args: string[], opts: ControlOptions) =>
+  control(ctx, args[0] as string, 'resume', opts);
 
 export async function retry(
   ctx: CommandContext,
   args: string[],
-  opts: { wait?: boolean },
+  opts: { wait?: boolean; dryRun?: boolean },
 ): Promise<ExitCode> {
   const service = args[0] as string;
   const { root } = ctx.loadPlatform();
@@ -180,6 +197,7 @@ export async function retry(
     release: st.release,
     strategy: st.strategy,
     ...(opts.wait ? { wait: true } : {}),
+    ...(opts.dryRun ? { dryRun: true } : {}),
   });
 }
 

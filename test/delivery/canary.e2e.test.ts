@@ -245,6 +245,9 @@ delivery:
     const first = background(['deploy', 'web', '--release', quiet, '--wait'], ws.dir);
     await until('Inconclusive', () => (rolloutState()?.phase === 'Inconclusive' ? true : undefined));
     expect(rolloutState()?.weight).toBe(20);
+    const dry = await runCli(['canary', 'abort', 'web', '--dry-run'], { cwd: ws.dir });
+    expect(dry.stdout).toContain('would send "abort" to the rollout runner');
+    expect(rolloutState()?.phase).toBe('Inconclusive');
     const abort = await runCli(['canary', 'abort', 'web'], { cwd: ws.dir });
     expect(abort.exitCode, abort.stderr).toBe(0);
     const aborted = await first.done;
