@@ -55,3 +55,31 @@ describe('gateway stats', () => {
     ).toBe(1);
   });
 });
+
+describe('readLogs', () => {
+  it('tail 0 skips history (follow only new lines); tail n keeps the last n', async () => {
+    const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const { readLogs } = await import('./logs.ts');
+    const dir = mkdtempSync(join(tmpdir(), 'pctl-logs-'));
+    try {
+      const path = join(dir, 'api-1.log');
+      writeFileSync(
+        path,
+        ['a', 'b', 'c'].map((m, i) => JSON.stringify({ level: 30, time: i, msg: m })).join('\n') + '\n',
+      );
+      const files = () => [{ service: 'api', instance: 'api-1', path }];
+      const collect = async (tail?: number) => {
+        const out: string[] = [];
+        for await (const e of readLogs(files, { tail })) out.push(e.msg);
+        return out;
+      };
+      expect(await collect()).toEqual(['a', 'b', 'c']);
+      expect(await collect(2)).toEqual(['b', 'c']);
+      expect(await collect(0)).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

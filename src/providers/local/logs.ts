@@ -158,7 +158,7 @@ export async function* readLogs(files: () => LogFile[], q: LogQuery, pollMs = 20
     const { lines, next } = readFrom(f.path, 0);
     offsets.set(f.path, next);
     const picked = lines.map((l) => parseLine(l, f.service, f.instance)).filter((e) => matches(e, q));
-    initial.push(...(q.tail !== undefined ? picked.slice(-q.tail) : picked));
+    initial.push(...(q.tail === undefined ? picked : q.tail === 0 ? [] : picked.slice(-q.tail)));
   }
   initial.sort((a, b) => a.time - b.time);
   yield* initial;
