@@ -69,7 +69,10 @@ export function assertBlobKey(key: string): string {
   return key;
 }
 
-/** Opens a blob store by URL: `file:///abs/dir` or `file://rel/dir`. */
+/**
+ * Opens a blob store by URL: `file:///abs/dir`, `file://rel/dir`, or
+ * `s3://bucket[/prefix]?endpoint=…&forcePathStyle=true&region=…` (see s3-blobs.ts).
+ */
 export async function openBlobs(url: string): Promise<Blobs> {
   const scheme = url.slice(0, url.indexOf(':'));
   switch (scheme) {
@@ -77,8 +80,10 @@ export async function openBlobs(url: string): Promise<Blobs> {
       const { openFileBlobs } = await import('./file-blobs.ts');
       return openFileBlobs(stripScheme(url));
     }
-    case 's3':
-      throw new Error('BLOBS_URL uses s3://, whose adapter is not built yet; use file://<dir> for now');
+    case 's3': {
+      const { openS3Blobs } = await import('./s3-blobs.ts');
+      return openS3Blobs(url);
+    }
     default:
       throw new Error(`BLOBS_URL has an unsupported scheme "${scheme}:"; expected file:// or s3://`);
   }
