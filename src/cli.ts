@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { registerAudit } from './commands/audit.cmd.ts';
+import { registerChaos } from './commands/chaos.cmd.ts';
 import { registerCanary } from './commands/canary.cmd.ts';
 import { registerConfig } from './commands/config.cmd.ts';
 import { registerDemo } from './commands/demo.cmd.ts';
@@ -73,6 +74,7 @@ export function buildProgram(): Command {
   registerObservability(program);
   registerService(program);
   registerPipeline(program);
+  registerChaos(program);
   registerSecrets(program);
   registerUp(program);
   registerRelease(program);

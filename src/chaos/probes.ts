@@ -1,0 +1,98 @@
+/** Steady-state probes: an HTTP call through the gateway, a metric condition, or instance health. */
+import { evaluateCondition, parseCondition } from '../delivery/conditions.ts';
+import type { VersionMetrics } from '../providers/metrics/source.ts';
+import type { Provider } from '../providers/provider.ts';
+import type { Probe } from './experiment.ts';
+
+export interface ProbeResult {
+  name: string;
+  ok: boolean;
+  detail: string;
+}
+
+export interface ProbeTarget {
+  provider: Provider;
+  gatewayUrl: string;
+}
+
+/** Metrics of a whole service (all versions): counts summed, the worst version's latency. */
+export async function serviceMetrics(
+  provider: Provider,
+  service: string,
+  windowMs: number,
+): Promise<VersionMetrics> {
+  const status = await provider.status();
+  const versions = status.services.find((s) => s.name === service)?.versions ?? [];
+  const all = await Promise.all(versions.map((v) => provider.metrics(service, v, windowMs)));
+  const requests = all.reduce((n, m) => n + m.requests, 0);
+  const errors = all.reduce((n, m) => n + m.errors, 0);
+  if (requests === 0) return { requests: 0, errors: 0 };
+  const worst = (k: 'p50' | 'p95' | 'p99') => Math.max(...all.filter((m) => m.requests > 0).map((m) => m[k]));
+  return {
+    requests,
+    errors,
+    errorRate: errors / requests,
+    p50: worst('p50'),
+    p95: worst('p95'),
+    p99: worst('p99'),
+  };
+}
+
+export async function runProbe(probe: Probe, target: ProbeTarget): Promise<ProbeResult> {
+  try {
+    if ('http' in probe) {
+      const started = performance.now();
+      const response = await fetch(`${target.gatewayUrl}${probe.http.path}`, {
+        method: probe.http.method,
+        signal: AbortSignal.timeout(probe.http.maxLatency),
+      });
+      await response.arrayBuffer();
+      const ms = Math.round(performance.now() - started);
+      const ok = probe.http.status.includes(response.status) && ms <= probe.http.maxLatency;
+      return {
+        name: probe.name,
+        ok,
+        detail: `${probe.http.method} ${probe.http.path} -> ${response.status} in ${ms}ms`,
+      };
+    }
+    if ('metric' in probe) {
+      const m = await serviceMetrics(target.provider, probe.metric.service, probe.metric.window);
+      if (m.requests < probe.metric.minRequests) {
+        return {
+          name: probe.name,
+          ok: true,
+          detail: `${m.requests} requests in the window: too few to judge, passes`,
+        };
+      }
+      const result = evaluateCondition(
+        parseCondition(probe.metric.condition),
+        { stable: m, canary: m },
+        { minSampleSize: 1 },
+      );
+      return {
+        name: probe.name,
+        ok: result.verdict === 'pass',
+        detail: `${probe.metric.service}: ${result.reason}`,
+      };
+    }
+    const status = await target.provider.status();
+    const wanted = probe.healthy.services;
+    const services = status.services.filter((s) => !wanted || wanted.includes(s.name));
+    const sick = services.filter((s) => !s.healthy).map((s) => s.name);
+    const missing = (wanted ?? []).filter((w) => !services.some((s) => s.name === w));
+    const ok = status.running && sick.length === 0 && missing.length === 0;
+    return {
+      name: probe.name,
+      ok,
+      detail: ok
+        ? `${services.length} services healthy`
+        : `unhealthy: ${[...sick, ...missing.map((m) => `${m} (absent)`)].join(', ') || 'platform not running'}`,
+    };
+  } catch (err) {
+    return { name: probe.name, ok: false, detail: (err as Error).message };
+  }
+}
+
+export async function runProbes(probes: Probe[], target: ProbeTarget): Promise<ProbeResult[]> {
+  return Promise.all(probes.map((p) => runProbe(p, target)));
+}

@@ -1,0 +1,34 @@
+import type { Command } from 'commander';
+import { lazyAction } from './action.ts';
+import { examples } from './help.ts';
+
+export function registerChaos(program: Command): void {
+  const chaos = program
+    .command('chaos')
+    .description(
+      'Run chaos experiments: steady-state hypothesis, faults, rollback, and a check that nothing acknowledged was lost.',
+    );
+  const run = chaos
+    .command('run <experiment>')
+    .description(
+      "Verify the steady state, inject the method's faults, roll back, verify again and write a journal; exit 6 if the steady state deviated.",
+    )
+    .option('--dry-run', 'validate the file and print the plan; inject nothing')
+    .option('--env <name>', 'environment of platform.yaml to run against (default: the local one)')
+    .action(lazyAction(async () => (await import('./chaos.ts')).run, { mutating: true }));
+  examples(run, [
+    [
+      'see what an experiment would do',
+      'platformctl chaos run experiments/kill-analytics-under-ingest.yaml --dry-run',
+    ],
+    ['run it and gate CI on the verdict', 'platformctl chaos run experiments/content-latency.yaml --json'],
+  ]);
+  const render = chaos
+    .command('render <experiment>')
+    .description("Render the experiment's method as a Chaos Mesh Workflow for a Kubernetes environment.")
+    .option('--namespace <ns>', 'namespace of the services (default: the platform name)')
+    .action(lazyAction(async () => (await import('./chaos.ts')).render));
+  examples(render, [
+    ['apply on a cluster', 'platformctl chaos render experiments/content-latency.yaml | kubectl apply -f -'],
+  ]);
+}

@@ -1,0 +1,118 @@
+import { relative, resolve } from 'node:path';
+import { stringify } from 'yaml';
+import { renderChaosMesh } from '../chaos/chaos-mesh.ts';
+import { type Action, loadExperiment } from '../chaos/experiment.ts';
+import { supports } from '../chaos/faults.ts';
+import { writeJournal } from '../chaos/journal.ts';
+import { type JournalEntry, runExperiment } from '../chaos/runner.ts';
+import type { CommandContext } from '../core/context.ts';
+import { formatDuration } from '../core/duration.ts';
+import { ExitCode, PlatformError } from '../core/errors.ts';
+import { statePaths } from '../core/state-dir.ts';
+import { openProvider } from '../providers/provider.ts';
+
+function describe(a: Action): string {
+  const where =
+    'target' in a && a.target ? ` ${a.target.service}${a.target.version ? `@${a.target.version}` : ''}` : '';
+  const extra =
+    a.action === 'inject-latency'
+      ? ` +${a.delay}ms`
+      : a.action === 'inject-errors'
+        ? ` ${a.percent}% -> ${a.status}`
+        : a.action === 'partition'
+          ? ` ${a.dependency}`
+          : a.action === 'kill-instance' && a.every
+            ? ` every ${formatDuration(a.every)}`
+            : '';
+  const duration =
+    'duration' in a && a.duration !== undefined
+      ? ` for ${formatDuration(a.duration)}`
+      : a.action === 'pause'
+        ? ''
+        : ' until rollback';
+  return `${a.action}${where}${extra}${a.action === 'pause' ? ` ${formatDuration(a.duration)}` : duration}`;
+}
+
+export async function run(ctx: CommandContext, [file]: string[], opts: { dryRun?: boolean; env?: string }) {
+  const path = resolve(ctx.cwd, file as string);
+  const exp = loadExperiment(path, relative(ctx.cwd, path));
+  const platform = ctx.loadPlatform();
+  const provider = await openProvider(platform, opts.env);
+  if (opts.dryRun) {
+    const plan = exp.method.map((a) => ({ action: describe(a), supported: supports(provider, a) }));
+    ctx.out.result(
+      {
+        title: exp.title,
+        provider: provider.name,
+        probes: exp.steadyState.probes.map((p) => p.name),
+        workload: exp.workload,
+        plan,
+      },
+      () =>
+        [
+          `${exp.title} (dry run on the ${provider.name} provider)`,
+          `steady state: ${exp.steadyState.probes.map((p) => p.name).join(', ')}`,
+          `workload: ${exp.workload.map((w) => `${w.kind} at ${w.rate}/s`).join(', ') || 'none'}`,
+          ...plan.map(
+            (p, i) =>
+              `  ${i + 1}. ${p.action}${p.supported ? '' : ctx.out.style.yellow('  (not supported by this provider)')}`,
+          ),
+        ].join('\n'),
+    );
+    return plan.every((p) => p.supported) ? ExitCode.ok : ExitCode.failure;
+  }
+  const status = await provider.status();
+  if (!status.running || !status.gatewayUrl) {
+    throw new PlatformError('NOT_RUNNING', 'the platform is not running', {
+      hint: 'start it with `platformctl up --detach`',
+    });
+  }
+  const controller = new AbortController();
+  const onSigint = () => controller.abort();
+  process.on('SIGINT', onSigint);
+  const s = ctx.out.style;
+  const render = (e: JournalEntry) => {
+    const mark = e.ok === false ? s.red('✗') : e.ok ? s.green('✓') : s.dim('·');
+    if (ctx.json) return;
+    ctx.out.info(`${s.dim(formatDuration(e.t).padStart(6))} ${mark} ${e.type.padEnd(12)} ${e.message}`);
+    for (const p of e.probes ?? [])
+      if (!p.ok || e.type === 'steady-state')
+        ctx.out.info(`${' '.repeat(9)}${p.ok ? s.green('ok') : s.red('FAIL')}  ${p.name}: ${p.detail}`);
+  };
+  let journal: Awaited<ReturnType<typeof runExperiment>>;
+  try {
+    journal = await runExperiment(exp, {
+      provider,
+      gatewayUrl: status.gatewayUrl,
+      root: platform.root,
+      file: relative(platform.root, path),
+      signal: controller.signal,
+      onEvent: render,
+    });
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+  const files = writeJournal(statePaths(platform.root).reports, journal);
+  ctx.out.result({ ...journal, files }, () => {
+    const colour = journal.verdict === 'passed' ? s.green : s.red;
+    return `${colour(journal.verdict.toUpperCase())}: ${journal.reason}\njournal: ${files.markdown}`;
+  });
+  const codes: Record<typeof journal.verdict, ExitCode> = {
+    passed: ExitCode.ok,
+    deviated: ExitCode.deviated,
+    aborted: ExitCode.deviated,
+    'not-steady': ExitCode.failure,
+    interrupted: ExitCode.interrupted,
+    error: ExitCode.failure,
+  };
+  return codes[journal.verdict];
+}
+
+export async function render(ctx: CommandContext, [file]: string[], opts: { namespace?: string }) {
+  const path = resolve(ctx.cwd, file as string);
+  const exp = loadExperiment(path, relative(ctx.cwd, path));
+  const { config } = ctx.loadPlatform();
+  const ports = Object.fromEntries(Object.entries(config.services).map(([n, s]) => [n, s.port]));
+  const workflow = renderChaosMesh(exp, { namespace: opts.namespace ?? config.name, ports });
+  ctx.out.result(workflow, () => stringify(workflow));
+}
