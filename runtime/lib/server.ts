@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
 import type { DestinationStream } from 'pino';
 import { z } from 'zod';
+import { tracedBus } from './bus-tracing.ts';
 import { loadConfig, parseConfig, type ServiceConfig } from './config.ts';
 import { createHttpClient, type HttpClient } from './http-client.ts';
 import { type ErrorBody, HttpError } from './http-errors.ts';
@@ -139,7 +140,7 @@ export async function createService<S extends z.ZodObject = z.ZodObject<Record<s
     const applied = await db.migrate(def.migrations);
     if (applied.length > 0) log.info({ applied }, 'migrations applied');
   }
-  const bus = def.bus ? await openBus(config.busUrl) : undefined;
+  const bus = def.bus ? tracedBus(await openBus(config.busUrl), tracing, log) : undefined;
   const blobs = def.blobs ? await openBlobs(config.blobsUrl) : undefined;
 
   const closers: (() => Promise<void> | void)[] = [];
@@ -194,7 +195,7 @@ export async function createService<S extends z.ZodObject = z.ZodObject<Record<s
     const span = tracing.startServerSpan(
       `${request.method} ${route}`,
       typeof traceparent === 'string' ? traceparent : undefined,
-      { 'http.request.method': request.method, 'http.route': route },
+      { 'http.request.method': request.method, 'http.route': route, 'http.request_id': String(request.id) },
     );
     request.span = span;
     request.log = request.log.child({ traceId: span.traceId });

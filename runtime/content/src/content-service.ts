@@ -8,6 +8,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { HttpError } from '../../lib/http-errors.ts';
+import { currentRequest } from '../../lib/request-context.ts';
 import { type Blobs, InvalidBlobKeyError } from '../../lib/storage/blobs.ts';
 import type { Db } from '../../lib/storage/db.ts';
 import { enqueueOutbox } from '../../lib/storage/outbox.ts';
@@ -95,7 +96,13 @@ export class ContentService {
   readonly #tmpDir: string;
   readonly #inflight = new Map<string, Promise<Buffer>>();
   readonly #digestLocks = new Map<string, Promise<void>>();
-  readonly #views: { type: 'view'; contentId: string; userId: string; ts: number }[] = [];
+  readonly #views: {
+    type: 'view';
+    contentId: string;
+    userId: string;
+    ts: number;
+    traceparent: string | undefined;
+  }[] = [];
   #viewTimer: NodeJS.Timeout | undefined;
   readonly #onViewError: (err: unknown) => void;
   #sharp: SharpModule | undefined;
@@ -159,8 +166,10 @@ export class ContentService {
       };
       await this.#withDigestLock(row.sha256, async () => {
         // Content addressing: an identical file is stored once, whoever uploads it.
-        if (!(await this.#blobs.stat(key))) await this.#blobs.putFile(key, tmp);
-        await this.#db.transaction(async (tx) => {
+        const created = !(await this.#blobs.stat(key));
+        if (created) await this.#blobs.putFile(key, tmp);
+        try {
+          await this.#db.transaction(async (tx) => {
           await tx.run(
             `INSERT INTO content_items (id, owner_id, sha256, mime, kind, size, filename, width, height, created_at)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -188,7 +197,14 @@ export class ContentService {
             size: row.size,
             ts: row.created_at,
           });
-        });
+          });
+        } catch (err) {
+          // The row did not commit (e.g. the database connection died: 503), so nothing refers to a
+          // blob this upload created; remove it rather than leave an orphan. Same-digest uploads in
+          // this process wait on the digest lock, so none can have started referring to it.
+          if (created) await this.#blobs.delete(key).catch(() => {});
+          throw err;
+        }
       });
       this.#nudge();
       return toItem(row);
@@ -283,7 +299,14 @@ export class ContentService {
    * milliseconds before a crash (kill -9) are lost; SIGTERM flushes them.
    */
   recordView(contentId: string, userId: string | undefined): void {
-    this.#views.push({ type: 'view', contentId, userId: userId ?? 'anonymous', ts: Date.now() });
+    // The viewing request's trace travels with the event (the flush runs later, outside it).
+    this.#views.push({
+      type: 'view',
+      contentId,
+      userId: userId ?? 'anonymous',
+      ts: Date.now(),
+      traceparent: currentRequest()?.traceparent,
+    });
     if (this.#views.length >= VIEW_BATCH) void this.flushViews();
     else this.#viewTimer ??= setTimeout(() => void this.flushViews(), VIEW_FLUSH_MS);
   }

@@ -6,6 +6,7 @@
  * which consumers absorb through the event id.
  */
 import { randomUUID } from 'node:crypto';
+import { currentRequest } from '../request-context.ts';
 import type { Bus, BusEvent } from './bus.ts';
 import type { Migration, SqlExecutor } from './db.ts';
 
@@ -26,13 +27,18 @@ export const outboxMigration: Migration = {
   },
 };
 
-/** Records an event to publish once the surrounding transaction commits. Returns the event. */
+/**
+ * Records an event to publish once the surrounding transaction commits. Returns the event. The
+ * event carries the W3C `traceparent` of the request being handled (unless it names its own, even
+ * as undefined), so the consumer's span joins the producer's trace.
+ */
 export async function enqueueOutbox<E extends Record<string, unknown>>(
   tx: SqlExecutor,
   topic: string,
   event: E & { id?: string },
 ): Promise<E & { id: string }> {
-  const full = { ...event, id: event.id ?? randomUUID() };
+  const traceparent = 'traceparent' in event ? event.traceparent : currentRequest()?.traceparent;
+  const full = { ...event, id: event.id ?? randomUUID(), ...(traceparent ? { traceparent } : {}) };
   await tx.run('INSERT INTO outbox (id, topic, payload, created_at) VALUES (?, ?, ?, ?)', [
     full.id,
     topic,
