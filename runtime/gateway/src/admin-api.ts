@@ -175,17 +175,41 @@ export async function handleAdmin(gw: Gateway, x: Exchange): Promise<void> {
   const token = gw.settings.adminToken;
   if (!token) return gw.error(x, 404, 'admin_disabled', 'the admin API is disabled (ADMIN_TOKEN is not set)');
   if (!tokenMatches(x.req.headers.authorization, token)) {
+    auditAdmin(gw, x, 401);
     x.res.setHeader('www-authenticate', 'Bearer realm="gateway-admin"');
     return gw.error(x, 401, 'unauthorized', 'the admin API needs Authorization: Bearer <ADMIN_TOKEN>');
   }
+  let status = 500;
   try {
-    const [status, body] = await route(gw, x);
+    const [code, body] = await route(gw, x);
+    status = code;
     gw.json(x, status, body);
   } catch (err) {
-    if (err instanceof HttpError) return gw.error(x, err.status, err.code, err.message);
-    if (err instanceof URIError)
+    if (err instanceof HttpError) {
+      status = err.status;
+      return gw.error(x, err.status, err.code, err.message);
+    }
+    if (err instanceof URIError) {
+      status = 400;
       return gw.error(x, 400, 'bad_path', 'malformed percent-encoding in the path');
+    }
     gw.logger.error({ err }, 'admin API failure');
     gw.error(x, 500, 'internal', 'internal error');
+  } finally {
+    if (status !== 401) auditAdmin(gw, x, status);
   }
+}
+
+/**
+ * One audit line per admin call that changes something or is refused (`audit: true`, read by
+ * `platformctl audit events`). Successful reads (state, stats: polled every second by rollouts and
+ * the dashboard) are left out so they do not drown the changes. Never the token or the body.
+ */
+function auditAdmin(gw: Gateway, x: Exchange, status: number): void {
+  if (x.method === 'GET' && status < 400) return;
+  const type = status === 401 ? 'gateway.admin_denied' : 'gateway.admin_call';
+  gw.logger[status === 401 ? 'warn' : 'info'](
+    { audit: true, type, method: x.method, path: x.path, status, ip: x.clientIp, reqId: x.requestId },
+    type,
+  );
 }

@@ -501,6 +501,8 @@ export class Gateway implements AttemptOwner {
     const span = x.span;
     if (this.tracing.enabled) {
       span.setAttribute('http.status_code', status);
+      span.setAttribute('http.request_id', x.requestId);
+      span.setAttribute('url.path', x.path);
       if (x.route) span.setAttribute('gateway.route', x.route.prefix);
       if (x.instance) span.setAttribute('gateway.upstream', x.instance.id);
     }
