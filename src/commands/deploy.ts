@@ -7,7 +7,7 @@ import { ExitCode, PlatformError, UsageError } from '../core/errors.ts';
 import { ensureDir, statePaths } from '../core/state-dir.ts';
 import { planRollout } from '../delivery/plan.ts';
 import { startRollout } from '../delivery/rollout.ts';
-import { readState, runnerAlive } from '../delivery/store.ts';
+import { readState, runnerAlive, TERMINAL_PHASES } from '../delivery/store.ts';
 import type { StrategyName, StrategyOverrides } from '../delivery/strategy.ts';
 import { openDeliveryProvider, openMetricSource, prepareStrategy } from '../delivery/wiring.ts';
 import { Notifier } from '../notify/webhooks.ts';
@@ -77,6 +77,12 @@ export async function deploy(ctx: CommandContext, args: string[], opts: DeployOp
   }
 
   const existing = readState(platform.root, service);
+  if (existing && !runnerAlive(existing) && !TERMINAL_PHASES.includes(existing.phase)) {
+    throw new UsageError(
+      `the last rollout of ${service} (${existing.release}, ${existing.phase}) was left unfinished: its runner (pid ${existing.pid}) is gone`,
+      `finish it first: \`platformctl canary abort ${service}\` (or \`canary promote ${service} --full\`)`,
+    );
+  }
   if (existing && runnerAlive(existing)) {
     throw new UsageError(
       `a rollout of ${service} ${existing.release} is already running (pid ${existing.pid}, ${existing.phase})`,

@@ -3,6 +3,7 @@
  * `services.<name>.delivery`, overridden by command-line flags. Conditions are compiled here, so a
  * typo in platform.yaml is reported at file:line before anything is deployed.
  */
+import { relative } from 'node:path';
 import type { LoadedPlatform } from '../core/config/load.ts';
 import type { AnalysisSpec, DeliverySpec, PlatformConfig } from '../core/config/schema.ts';
 import { readYamlFile } from '../core/config/yaml-source.ts';
@@ -112,7 +113,8 @@ export function compileConditions(
         if (!(err instanceof ConditionSyntaxError)) throw err;
         let line = 1;
         let column = 1;
-        const file = platform?.file ?? 'platform.yaml';
+        const rel = platform ? relative(process.cwd(), platform.file) : 'platform.yaml';
+        const file = rel && !rel.startsWith('..') ? rel : (platform?.file ?? 'platform.yaml');
         try {
           source ??= platform ? readYamlFile(platform.file) : undefined;
           const at = source?.locate([...origin.path, i]);
@@ -126,7 +128,7 @@ export function compileConditions(
           line,
           column,
           path: [...origin.path, i].join('.'),
-          message: `${err.reason} in condition "${err.condition}"`,
+          message: `${err.reason} (condition "${err.condition}")`,
           ...(err.hint ? { fix: err.hint } : {}),
         });
       }
