@@ -22,6 +22,8 @@ const httpProbe = strict({
     status: z.array(z.number().int()).default([200]),
     /** The request must answer within this time. */
     maxLatency: durationSchema.default(2000),
+    /** Send this many requests one after another; every one must pass (catches partial failures). */
+    repeat: z.number().int().min(1).max(200).default(1),
   }),
 });
 const metricProbe = strict({

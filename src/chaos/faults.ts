@@ -19,6 +19,44 @@ import type { Action } from './experiment.ts';
 export interface ActiveFault {
   description: string;
   revert(): Promise<void>;
+  /**
+   * How to undo the fault from another process (drills outlive the CLI that injected them).
+   * Absent when the undo needs this process (a held SQLite lock, a repeating kill timer).
+   */
+  undo?: FaultUndo;
+}
+
+/** Serialisable undo information: enough for a later process to revert the fault. */
+export type FaultUndo =
+  | { kind: 'none' }
+  | { kind: 'gateway-fault'; id: string }
+  | { kind: 'signal'; pids: number[]; signal: 'SIGCONT' | 'SIGKILL' }
+  | { kind: 'remove-file'; file: string }
+  | { kind: 'scale'; service: string; version?: string; replicas: number };
+
+/** Reverts a fault from its recorded undo information (idempotent: reverting twice is harmless). */
+export async function revertUndo(undo: FaultUndo, provider: Provider): Promise<void> {
+  switch (undo.kind) {
+    case 'none':
+      return;
+    case 'gateway-fault':
+      try {
+        await provider.clearFaults(undo.id);
+      } catch (err) {
+        // Already removed (by the on-call, or the gateway restarted): nothing left to undo.
+        if (!/answered 404/.test((err as Error).message)) throw err;
+      }
+      return;
+    case 'signal':
+      signalAll(undo.pids, undo.signal);
+      return;
+    case 'remove-file':
+      rmSync(undo.file, { force: true });
+      return;
+    case 'scale':
+      await provider.scale(undo.service, undo.replicas, { version: undo.version });
+      return;
+  }
 }
 
 export interface FaultContext {
@@ -120,7 +158,12 @@ export async function inject(
         }
       };
       await kill();
-      if (!action.every) return { description: `killed ${action.target.service}`, revert: async () => {} };
+      if (!action.every)
+        return {
+          description: `killed ${action.target.service}`,
+          revert: async () => {},
+          undo: { kind: 'none' },
+        };
       let running = Promise.resolve();
       const timer = setInterval(() => {
         running = running.then(kill, kill);
@@ -141,6 +184,12 @@ export async function inject(
       await provider.scale(action.target.service, 0, { version: action.target.version });
       return {
         description: `stopped ${action.target.service}`,
+        undo: {
+          kind: 'scale',
+          service: action.target.service,
+          version: action.target.version,
+          replicas: Math.max(1, replicas),
+        },
         revert: async () => {
           await provider.scale(action.target.service, Math.max(1, replicas), {
             version: action.target.version,
@@ -164,6 +213,7 @@ export async function inject(
             ? `+${action.delay}ms on ${action.target.service}`
             : `${action.percent}% ${action.status} on ${action.target.service}`,
         revert: () => provider.clearFaults(id),
+        undo: { kind: 'gateway-fault', id },
       };
     }
     case 'partition': {
@@ -193,6 +243,7 @@ export async function inject(
       return {
         description: `${dep} unreachable (processes paused)`,
         revert: async () => signalAll(pids, 'SIGCONT'),
+        undo: { kind: 'signal', pids, signal: 'SIGCONT' },
       };
     }
     case 'cpu-stress': {
@@ -202,6 +253,7 @@ export async function inject(
       );
       return {
         description: `${action.workers} CPU burner(s) beside ${action.target.service}`,
+        undo: { kind: 'signal', pids: workers.flatMap((w) => (w.pid ? [w.pid] : [])), signal: 'SIGKILL' },
         revert: async () => {
           for (const w of workers) w.kill('SIGKILL');
         },
@@ -227,6 +279,7 @@ export async function inject(
       return {
         description: `${action.size} written to ${action.target.service}'s data dir`,
         revert: async () => rmSync(file, { force: true }),
+        undo: { kind: 'remove-file', file },
       };
     }
     case 'clock-skew':

@@ -41,18 +41,34 @@ export async function serviceMetrics(
 export async function runProbe(probe: Probe, target: ProbeTarget): Promise<ProbeResult> {
   try {
     if ('http' in probe) {
-      const started = performance.now();
-      const response = await fetch(`${target.gatewayUrl}${probe.http.path}`, {
-        method: probe.http.method,
-        signal: AbortSignal.timeout(probe.http.maxLatency),
-      });
-      await response.arrayBuffer();
-      const ms = Math.round(performance.now() - started);
-      const ok = probe.http.status.includes(response.status) && ms <= probe.http.maxLatency;
+      const repeat = probe.http.repeat ?? 1;
+      let failed = 0;
+      let last = '';
+      let firstBad = '';
+      for (let i = 0; i < repeat; i++) {
+        const started = performance.now();
+        const response = await fetch(`${target.gatewayUrl}${probe.http.path}`, {
+          method: probe.http.method,
+          signal: AbortSignal.timeout(probe.http.maxLatency),
+        });
+        await response.arrayBuffer();
+        const ms = Math.round(performance.now() - started);
+        last = `${response.status} in ${ms}ms`;
+        if (!(probe.http.status.includes(response.status) && ms <= probe.http.maxLatency)) {
+          failed++;
+          firstBad ||= last;
+        }
+      }
+      const what = `${probe.http.method} ${probe.http.path}`;
       return {
         name: probe.name,
-        ok,
-        detail: `${probe.http.method} ${probe.http.path} -> ${response.status} in ${ms}ms`,
+        ok: failed === 0,
+        detail:
+          repeat === 1
+            ? `${what} -> ${last}`
+            : failed === 0
+              ? `${what}: ${repeat}/${repeat} passed (last ${last})`
+              : `${what}: ${failed}/${repeat} failed (e.g. ${firstBad})`,
       };
     }
     if ('metric' in probe) {
