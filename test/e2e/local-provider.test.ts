@@ -28,7 +28,12 @@ interface Status {
 }
 
 async function platformYaml(extra: Record<string, string> = {}): Promise<{ yaml: string; ports: number[] }> {
-  const ports = [await freePort(), await freePort(), await freePort()];
+  // Three distinct ports (the OS may hand out the same free port twice in a row).
+  const ports: number[] = [];
+  while (ports.length < 3) {
+    const port = await freePort();
+    if (!ports.includes(port)) ports.push(port);
+  }
   const env = Object.entries(extra)
     .map(([k, v]) => `\n      ${k}: "${v}"`)
     .join('');
