@@ -205,7 +205,7 @@ describe('failures', () => {
     const ws = workspace({ 'platform.yaml': p.yaml });
     try {
       const r = await runCli(['up', '--detach'], { cwd: ws.dir });
-      expect(r.exitCode).toBe(1);
+      expect(r.exitCode, r.stderr).toBe(1);
       expect(r.stderr).toMatch(/store-1 keeps crashing/);
       expect(r.stderr).toContain('crashing at start as asked');
       const st = await status(ws.dir);
@@ -227,7 +227,7 @@ describe('failures', () => {
     await new Promise<void>((r) => holder.listen(p.ports[1], '127.0.0.1', () => r()));
     try {
       const r = await runCli(['up', '--detach'], { cwd: ws.dir });
-      expect(r.exitCode).toBe(1);
+      expect(r.exitCode, r.stderr).toBe(1);
       expect(r.stderr).toContain(
         `port ${p.ports[1]} for api (instance 1) is already in use by process ${process.pid}`,
       );
