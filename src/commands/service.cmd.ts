@@ -40,4 +40,18 @@ export function registerService(program: Command): void {
     ['bring template fixes into a service', 'platformctl service upgrade billing'],
     ['preview first', 'platformctl service upgrade billing --dry-run --json'],
   ]);
+  const adopt = service
+    .command('adopt <name>')
+    .description(
+      "Give an existing service (e.g. the built-in runtime) the template's Dockerfile, Kustomize manifests and workflow; existing files are kept, and `service upgrade` manages them from then on.",
+    )
+    .option('--template <name>', 'template whose deploy files to use', 'node-http')
+    .option('--owner <team>', 'owning team', 'platform')
+    .option('--helm', 'also generate a Helm chart')
+    .option('--registry <registry>', 'container registry for the image', 'ghcr.io/acme')
+    .option('--dry-run', 'list the files that would be written, write nothing')
+    .action(lazyAction(async () => (await import('./service.ts')).adopt, { mutating: true }));
+  examples(adopt, [
+    ['deploy files for the built-in content service', 'platformctl service adopt content --owner media'],
+  ]);
 }

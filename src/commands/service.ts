@@ -1,7 +1,13 @@
 import type { CommandContext } from '../core/context.ts';
 import { ExitCode, UsageError } from '../core/errors.ts';
 import { askChoice, askText } from '../core/prompts.ts';
-import { type FileChange, newService, upgradeService } from '../scaffold/service.ts';
+import {
+  adoptService,
+  type FileChange,
+  newService,
+  sourceDirOf,
+  upgradeService,
+} from '../scaffold/service.ts';
 import { templateNames } from '../scaffold/template.ts';
 
 const NAME = /^[a-z][a-z0-9-]{0,39}$/;
@@ -103,4 +109,34 @@ export async function upgrade(ctx: CommandContext, [name]: string[], opts: { dry
     ctx.out.warn(`${conflicts.length} file(s) have conflicts: resolve the <<<<<<< markers, then commit`);
     return ExitCode.failure;
   }
+}
+
+export async function adopt(
+  ctx: CommandContext,
+  [name]: string[],
+  opts: { template: string; owner: string; helm?: boolean; registry: string; dryRun?: boolean },
+) {
+  const { config, root } = ctx.loadPlatform();
+  const spec = config.services[name as string];
+  if (!spec)
+    throw new UsageError(
+      `no service "${name}" in platform.yaml`,
+      `services: ${Object.keys(config.services).join(', ')}`,
+    );
+  const result = adoptService({
+    root,
+    config,
+    name: name as string,
+    sourceDir: sourceDirOf(root, spec.path),
+    template: opts.template,
+    owner: opts.owner,
+    helm: Boolean(opts.helm),
+    registry: opts.registry,
+    dryRun: Boolean(opts.dryRun),
+    templatesDir: ctx.env.PLATFORMCTL_TEMPLATES_DIR,
+  });
+  ctx.out.result(
+    { service: name, path: result.servicePath, dryRun: Boolean(opts.dryRun), files: result.changes },
+    () => renderChanges(ctx, result.changes),
+  );
 }

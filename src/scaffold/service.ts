@@ -11,7 +11,13 @@ import { ExitCode, PlatformError } from '../core/errors.ts';
 import { mergeThreeWay } from './merge.ts';
 import { type Answers, loadTemplate, renderTemplate, TEMPLATES_DIR } from './template.ts';
 
-const RUNTIME_LIB = join(import.meta.dirname, '..', '..', 'runtime', 'lib');
+const RUNTIME_DIR = join(import.meta.dirname, '..', '..', 'runtime');
+const RUNTIME_LIB = join(RUNTIME_DIR, 'lib');
+
+/** A service's source directory: `builtin:<name>` is the runtime shipped with platformctl. */
+export function sourceDirOf(root: string, path: string): string {
+  return path.startsWith('builtin:') ? join(RUNTIME_DIR, path.slice('builtin:'.length)) : join(root, path);
+}
 const META = '.platformctl';
 
 export interface NewServiceInput {
@@ -38,6 +44,19 @@ interface StoredAnswers {
   template: string;
   templateVersion: number;
   answers: Answers;
+  /** For adopted services: only template files under these prefixes are managed. */
+  include?: string[];
+}
+
+/** Deploy artefacts only: what `service adopt` manages for a service whose code already exists. */
+export const DEPLOY_PREFIXES = ['Dockerfile', 'k8s/', 'helm/', '.github/'];
+
+/**
+ * Where a rendered file goes. GitHub reads workflows only from the repository root, so the
+ * template's `.github/` lands there; everything else lands in the service directory.
+ */
+function placeOf(servicePath: string, rel: string): string {
+  return rel.startsWith('.github/') ? rel : `${servicePath}/${rel}`;
 }
 
 /** The next free port after every port platform.yaml uses (replicas included). */
@@ -80,27 +99,21 @@ export function newService(input: NewServiceInput): {
     });
   }
   const template = loadTemplate(input.template, input.templatesDir ?? TEMPLATES_DIR);
-  const answers: Answers = {
-    name: input.name,
-    owner: input.owner,
+  const answers = answersFor({
+    ...input,
     port,
-    platform: input.config.name,
-    image: `${input.registry.replace(/\/$/, '')}/${input.name}`,
     servicePath,
-    helm: input.helm,
-    helmNote: input.helm ? ' or `helm/`' : '',
-    runtimeLib: posix(relative(join(dir, 'src'), RUNTIME_LIB)),
-    runtimeLibFromTest: posix(relative(join(dir, 'test'), RUNTIME_LIB)),
+    dir,
     templateVersion: template.manifest.version,
-  };
+  });
   const files = renderTemplate(template, answers);
   const changes = [...files.keys()].map((path) => ({
-    path: `${servicePath}/${path}`,
+    path: placeOf(servicePath, path),
     action: 'create' as const,
   }));
   if (input.dryRun) return { servicePath, changes, answers };
 
-  for (const [path, text] of files) write(join(dir, path), text);
+  for (const [path, text] of files) write(join(input.root, placeOf(servicePath, path)), text);
   saveMeta(dir, { template: input.template, templateVersion: template.manifest.version, answers }, files);
   registerService(input.configFile, input.name, {
     path: servicePath,
@@ -109,6 +122,79 @@ export function newService(input: NewServiceInput): {
     owner: input.owner,
   });
   return { servicePath, changes, answers };
+}
+
+function answersFor(a: {
+  name: string;
+  owner: string;
+  port: number;
+  config: PlatformConfig;
+  registry: string;
+  servicePath: string;
+  dir: string;
+  helm: boolean;
+  templateVersion: number;
+}): Answers {
+  return {
+    name: a.name,
+    owner: a.owner,
+    port: a.port,
+    platform: a.config.name,
+    image: `${a.registry.replace(/\/$/, '')}/${a.name}`,
+    servicePath: a.servicePath,
+    helm: a.helm,
+    helmNote: a.helm ? ' or `helm/`' : '',
+    runtimeLib: posix(relative(join(a.dir, 'src'), RUNTIME_LIB)),
+    runtimeLibFromTest: posix(relative(join(a.dir, 'test'), RUNTIME_LIB)),
+    templateVersion: a.templateVersion,
+  };
+}
+
+/**
+ * Gives an existing service (its code written by hand, e.g. the runtime's own services) the same
+ * Dockerfile, manifests and workflow as scaffolded ones, and records them so `service upgrade`
+ * keeps them in step with the template. Code and tests are left alone.
+ */
+export function adoptService(
+  input: Omit<NewServiceInput, 'name' | 'port' | 'configFile'> & { name: string; sourceDir: string },
+): {
+  servicePath: string;
+  changes: FileChange[];
+} {
+  const svc = input.config.services[input.name];
+  if (!svc)
+    throw new PlatformError('SERVICE_UNKNOWN', `no service "${input.name}" in platform.yaml`, {
+      exitCode: ExitCode.usage,
+    });
+  const dir = input.sourceDir;
+  const servicePath = posix(relative(input.root, dir));
+  const template = loadTemplate(input.template, input.templatesDir ?? TEMPLATES_DIR);
+  const answers = answersFor({
+    ...input,
+    port: svc.port,
+    servicePath,
+    dir,
+    templateVersion: template.manifest.version,
+  });
+  const include = DEPLOY_PREFIXES.filter((p) => input.helm || p !== 'helm/');
+  const files = new Map(
+    [...renderTemplate(template, answers)].filter(([p]) => include.some((prefix) => p.startsWith(prefix))),
+  );
+  const changes: FileChange[] = [...files.keys()].map((path) => {
+    const target = join(input.root, placeOf(servicePath, path));
+    return { path: placeOf(servicePath, path), action: existsSync(target) ? 'keep' : 'create' };
+  });
+  if (input.dryRun) return { servicePath, changes };
+  for (const [path, text] of files) {
+    const target = join(input.root, placeOf(servicePath, path));
+    if (!existsSync(target)) write(target, text);
+  }
+  saveMeta(
+    dir,
+    { template: input.template, templateVersion: template.manifest.version, answers, include },
+    files,
+  );
+  return { servicePath, changes };
 }
 
 export function upgradeService(opts: {
@@ -127,31 +213,36 @@ export function upgradeService(opts: {
     throw new PlatformError('SERVICE_UNKNOWN', `no service "${opts.name}" in platform.yaml`, {
       exitCode: ExitCode.usage,
     });
-  const dir = join(opts.root, svc.path);
+  const dir = sourceDirOf(opts.root, svc.path);
+  const servicePath = posix(relative(opts.root, dir));
   const metaFile = join(dir, META, 'answers.json');
   if (!existsSync(metaFile)) {
     throw new PlatformError(
       'SERVICE_NOT_SCAFFOLDED',
-      `${svc.path} was not generated by platformctl (no ${META}/answers.json)`,
+      `${servicePath} was not generated by platformctl (no ${META}/answers.json)`,
       {
         exitCode: ExitCode.usage,
-        hint: 'only services created with `platformctl service new` can be upgraded',
+        hint: `run \`platformctl service adopt ${opts.name}\` first, or create services with \`platformctl service new\``,
       },
     );
   }
   const stored = JSON.parse(readFileSync(metaFile, 'utf8')) as StoredAnswers;
   const template = loadTemplate(stored.template, opts.templatesDir ?? TEMPLATES_DIR);
   const answers = { ...stored.answers, templateVersion: template.manifest.version };
-  const theirs = renderTemplate(template, answers);
+  const rendered = renderTemplate(template, answers);
+  const include = stored.include;
+  const theirs = include
+    ? new Map([...rendered].filter(([p]) => include.some((prefix) => p.startsWith(prefix))))
+    : rendered;
   const base = readBase(dir);
   const changes: FileChange[] = [];
   const writes: [string, string | undefined][] = [];
   for (const path of [...new Set([...base.keys(), ...theirs.keys()])].sort()) {
-    const file = join(dir, path);
+    const shown = placeOf(servicePath, path);
+    const file = join(opts.root, shown);
     const ours = existsSync(file) ? readFileSync(file, 'utf8') : undefined;
     const b = base.get(path);
     const t = theirs.get(path);
-    const shown = `${svc.path}/${path}`;
     if (t === undefined) {
       // The template dropped this file: delete it only if the user never touched it.
       if (ours !== undefined && ours === b) {
@@ -183,7 +274,7 @@ export function upgradeService(opts: {
       if (text === undefined) rmSync(file, { force: true });
       else write(file, text);
     }
-    saveMeta(dir, { template: stored.template, templateVersion: template.manifest.version, answers }, theirs);
+    saveMeta(dir, { ...stored, templateVersion: template.manifest.version, answers }, theirs);
   }
   return { from: stored.templateVersion, to: template.manifest.version, changes };
 }

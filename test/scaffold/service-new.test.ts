@@ -73,7 +73,8 @@ describe.each(['node-http', 'worker'])('service new --template %s', (template) =
   });
 
   it('generates a workflow that validates against the GitHub Actions schema', () => {
-    const text = readFileSync(join(svc(), '.github', 'workflows', `${name}.yml`), 'utf8');
+    // GitHub reads workflows only at the repository root, so that is where the service's goes.
+    const text = readFileSync(join(ws.dir, '.github', 'workflows', `${name}.yml`), 'utf8');
     const result = validateWorkflow(text) as { errors: unknown[] };
     expect(result.errors).toEqual([]);
     const wf = parseYaml(text);
