@@ -13,6 +13,8 @@
 import type { WebhookSpec } from '../core/config/schema.ts';
 
 export type NotifyEventName = 'rollout.started' | 'rollout.gate' | 'rollout.promoted' | 'rollout.rolledBack';
+/** Every event a hook can subscribe to (platform.yaml `events`). */
+export type HookEventName = NotifyEventName | 'drill.page';
 
 export interface RolloutNotice {
   event: NotifyEventName;
@@ -29,9 +31,23 @@ export interface RolloutNotice {
   evidence?: unknown;
 }
 
+/** An incident drill paging the on-call: the symptom only, never the hidden cause. */
+export interface DrillPageNotice {
+  event: 'drill.page';
+  drill: string;
+  title: string;
+  severity: string;
+  /** What the on-call would see (e.g. an alert text). */
+  message: string;
+  at: string;
+  runbook?: string;
+}
+
+export type Notice = RolloutNotice | DrillPageNotice;
+
 export interface DeliveryResult {
   hook: string;
-  event: NotifyEventName;
+  event: HookEventName;
   ok: boolean;
   status?: number;
   attempts: number;
@@ -45,12 +61,63 @@ export interface NotifierOptions {
   onResult?: (r: DeliveryResult) => void;
 }
 
-const TITLES: Record<NotifyEventName, string> = {
+const TITLES: Record<HookEventName, string> = {
   'rollout.started': 'Rollout started',
   'rollout.gate': 'Rollout gate',
   'rollout.promoted': 'Rollout promoted',
   'rollout.rolledBack': 'Rollout rolled back',
+  'drill.page': 'Page',
 };
+
+function drillPayload(format: WebhookSpec['format'], n: DrillPageNotice): unknown {
+  const head = `[${n.severity}] ${n.message}`;
+  if (format === 'slack') {
+    const lines = [
+      `:rotating_light: *${TITLES[n.event]}* ${head}`,
+      `drill \`${n.drill}\` — ack with \`platformctl drill ack\``,
+    ];
+    if (n.runbook) lines.push(`runbook: \`${n.runbook}\``);
+    return {
+      text: `${TITLES[n.event]}: ${head}`,
+      blocks: [{ type: 'section', text: { type: 'mrkdwn', text: lines.join('\n') } }],
+    };
+  }
+  if (format === 'teams') {
+    return {
+      type: 'message',
+      summary: `${TITLES[n.event]}: ${head}`,
+      attachments: [
+        {
+          contentType: 'application/vnd.microsoft.card.adaptive',
+          content: {
+            $schema: 'http://adaptivecards.io/schemas/adaptive-card.json',
+            type: 'AdaptiveCard',
+            version: '1.4',
+            body: [
+              {
+                type: 'TextBlock',
+                size: 'Medium',
+                weight: 'Bolder',
+                text: TITLES[n.event],
+                color: 'Attention',
+              },
+              { type: 'TextBlock', text: head, wrap: true },
+              {
+                type: 'FactSet',
+                facts: [
+                  { title: 'Severity', value: n.severity },
+                  { title: 'Drill', value: n.drill },
+                  ...(n.runbook ? [{ title: 'Runbook', value: n.runbook }] : []),
+                ],
+              },
+            ],
+          },
+        },
+      ],
+    };
+  }
+  return { ...n, source: 'platformctl' };
+}
 
 function headline(n: RolloutNotice): string {
   const verb =
@@ -65,7 +132,8 @@ function headline(n: RolloutNotice): string {
 }
 
 /** The JSON body each format expects. */
-export function payloadFor(format: WebhookSpec['format'], n: RolloutNotice): unknown {
+export function payloadFor(format: WebhookSpec['format'], n: Notice): unknown {
+  if (n.event === 'drill.page') return drillPayload(format, n);
   if (format === 'slack') {
     const lines = [`*${TITLES[n.event]}* — ${headline(n)}`];
     if (n.reason) lines.push(`> ${n.reason}`);
@@ -118,7 +186,7 @@ export function payloadFor(format: WebhookSpec['format'], n: RolloutNotice): unk
   return { ...n, source: 'platformctl' };
 }
 
-function subscribed(hook: WebhookSpec, event: NotifyEventName): boolean {
+function subscribed(hook: WebhookSpec, event: HookEventName): boolean {
   if (event === 'rollout.gate' && hook.format !== 'generic') return false;
   return hook.events === undefined || hook.events.includes(event);
 }
@@ -148,7 +216,7 @@ export class Notifier {
   }
 
   /** Sends an event in the background; never throws. */
-  notify(n: RolloutNotice): void {
+  notify(n: Notice): void {
     for (const hook of this.hooks.filter((h) => n.event !== 'rollout.gate' && subscribed(h, n.event))) {
       const p = this.deliver(hook, n).finally(() => this.pending.delete(p));
       this.pending.add(p);
@@ -168,7 +236,7 @@ export class Notifier {
     clearTimeout(timer);
   }
 
-  private async deliver(hook: WebhookSpec, n: RolloutNotice): Promise<DeliveryResult> {
+  private async deliver(hook: WebhookSpec, n: Notice): Promise<DeliveryResult> {
     const body = JSON.stringify(payloadFor(hook.format, n));
     let result: DeliveryResult = { hook: hook.name, event: n.event, ok: false, attempts: 0 };
     for (let attempt = 1; attempt <= this.options.attempts; attempt++) {
