@@ -5,13 +5,15 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { registerAudit } from './commands/audit.cmd.ts';
-import { registerChaos } from './commands/chaos.cmd.ts';
 import { registerCanary } from './commands/canary.cmd.ts';
+import { registerChaos } from './commands/chaos.cmd.ts';
 import { registerConfig } from './commands/config.cmd.ts';
 import { registerDemo } from './commands/demo.cmd.ts';
+import { registerDashboard } from './commands/dashboard.cmd.ts';
 import { registerDeploy } from './commands/deploy.cmd.ts';
 import { registerDocs } from './commands/docs.cmd.ts';
 import { registerDoctor } from './commands/doctor.cmd.ts';
+import { registerGitops } from './commands/gitops.cmd.ts';
 import { registerGraph } from './commands/graph.cmd.ts';
 import { registerInit } from './commands/init.cmd.ts';
 import { registerLoad } from './commands/load.cmd.ts';
@@ -24,6 +26,7 @@ import { registerRelease } from './commands/release.cmd.ts';
 import { registerSecrets } from './commands/secrets.cmd.ts';
 import { registerService } from './commands/service.cmd.ts';
 import { registerSynth } from './commands/synth.cmd.ts';
+import { registerTraces } from './commands/traces.cmd.ts';
 import { registerUp } from './commands/up.cmd.ts';
 
 /** Injected by scripts/build.ts; undefined when the sources run unbundled (tests, docs generator). */
@@ -74,9 +77,12 @@ export function buildProgram(): Command {
   registerObservability(program);
   registerService(program);
   registerPipeline(program);
+  registerGitops(program);
   registerChaos(program);
   registerSecrets(program);
   registerUp(program);
+  registerTraces(program);
+  registerDashboard(program);
   registerRelease(program);
   registerDemo(program);
   registerOnprem(program);

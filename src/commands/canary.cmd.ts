@@ -26,6 +26,10 @@ export function registerCanary(program: Command): void {
     .argument('<service>')
     .option('--full', 'go straight to 100% and stop the old version')
     .option('--dry-run', 'say what would happen and change nothing')
+    .option(
+      '--env <name>',
+      'environment the rollout runs in, for a runner that is gone (default: the local one)',
+    )
     .action(lazyAction(async () => (await import('./canary.ts')).promote, { mutating: true }));
   examples(promote, [
     ['continue past a pause or an inconclusive analysis', 'platformctl canary promote content'],
@@ -37,6 +41,10 @@ export function registerCanary(program: Command): void {
     .description('Roll back: all traffic to the stable version, the new version drained and stopped.')
     .argument('<service>')
     .option('--dry-run', 'say what would happen and change nothing')
+    .option(
+      '--env <name>',
+      'environment the rollout runs in, for a runner that is gone (default: the local one)',
+    )
     .action(lazyAction(async () => (await import('./canary.ts')).abort, { mutating: true }));
   examples(abort, [['stop the content canary now', 'platformctl canary abort content']]);
 
@@ -62,6 +70,7 @@ export function registerCanary(program: Command): void {
     .argument('<service>')
     .option('--wait', 'run it in this terminal')
     .option('--dry-run', 'say what would happen and change nothing')
+    .option('--env <name>', 'environment from platform.yaml (default: the local one)')
     .action(lazyAction(async () => (await import('./canary.ts')).retry, { mutating: true }));
   examples(retry, [['try v2 again after fixing its dependency', 'platformctl canary retry content --wait']]);
 

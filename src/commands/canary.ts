@@ -102,7 +102,7 @@ async function control(
   ctx: CommandContext,
   service: string,
   type: ControlType,
-  opts: { full?: boolean; dryRun?: boolean } = {},
+  opts: { full?: boolean; dryRun?: boolean; env?: string } = {},
 ): Promise<ExitCode> {
   const full = opts.full ?? false;
   const { root } = ctx.loadPlatform();
@@ -143,7 +143,7 @@ async function control(
       );
     }
     const platform = ctx.loadPlatform();
-    const provider = await openDeliveryProvider(platform);
+    const provider = await openDeliveryProvider(platform, opts.env);
     const done = await finishOrphan(root, st, provider, type === 'abort' ? 'abort' : 'promote');
     ctx.out.result(done, () => renderState(ctx.out, done));
     return ExitCode.ok;
@@ -169,7 +169,7 @@ async function control(
   return ExitCode.ok;
 }
 
-type ControlOptions = { full?: boolean; dryRun?: boolean };
+type ControlOptions = { full?: boolean; dryRun?: boolean; env?: string };
 export const promote = (ctx: CommandContext, args: string[], opts: ControlOptions) =>
   control(ctx, args[0] as string, 'promote', opts);
 export const abort = (ctx: CommandContext, args: string[], opts: ControlOptions) =>
@@ -182,7 +182,7 @@ export const resume = (ctx: CommandContext, args: string[], opts: ControlOptions
 export async function retry(
   ctx: CommandContext,
   args: string[],
-  opts: { wait?: boolean; dryRun?: boolean },
+  opts: { wait?: boolean; dryRun?: boolean; env?: string },
 ): Promise<ExitCode> {
   const service = args[0] as string;
   const { root } = ctx.loadPlatform();
@@ -198,6 +198,7 @@ export async function retry(
     strategy: st.strategy,
     ...(opts.wait ? { wait: true } : {}),
     ...(opts.dryRun ? { dryRun: true } : {}),
+    ...(opts.env ? { env: opts.env } : {}),
   });
 }
 

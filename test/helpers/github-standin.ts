@@ -1,8 +1,10 @@
 /**
- * A faithful local stand-in for the GitHub Actions REST endpoints platformctl uses. It checks the
+ * A faithful local stand-in for the GitHub REST endpoints platformctl uses (Actions; git refs,
+ * contents and pulls for `gitops promote`). It checks the
  * token, records every request (method, path, query, body) for assertions, and moves each run
  * through queued -> in_progress -> completed as it is polled.
  */
+import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -34,11 +36,16 @@ export interface StandinOptions {
   pollsToComplete?: number;
   /** Start an unrelated run of the same workflow at dispatch time (another person's). */
   concurrentForeignRun?: boolean;
+  /** Repository files on the default branch `main` (path -> text), for the refs/contents/pulls API. */
+  files?: Record<string, string>;
 }
 
 export interface GitHubStandin {
   url: string;
   requests: RecordedRequest[];
+  /** Branch -> {head commit sha, files}; pull requests opened. */
+  branches: Map<string, { sha: string; files: Map<string, string> }>;
+  pulls: { number: number; title: string; head: string; base: string; body: string }[];
   close(): Promise<void>;
 }
 
@@ -50,6 +57,76 @@ async function readBody(req: IncomingMessage): Promise<unknown> {
 }
 
 export async function startGitHubStandin(opts: StandinOptions): Promise<GitHubStandin> {
+  // ── git refs, contents and pulls: a tiny repository with branches of whole-file snapshots ──
+  const sha = (text: string) => createHash('sha1').update(text).digest('hex');
+  const branches = new Map<string, { sha: string; files: Map<string, string> }>();
+  const mainFiles = new Map(Object.entries(opts.files ?? {}));
+  branches.set('main', { sha: sha(JSON.stringify([...mainFiles])), files: mainFiles });
+  const pulls: GitHubStandin['pulls'] = [];
+  const byCommit = (ref: string) => branches.get(ref) ?? [...branches.values()].find((b) => b.sha === ref);
+  const repoApi = (
+    method: string,
+    area: string,
+    rest: string,
+    url: URL,
+    body: unknown,
+    send: (status: number, data?: unknown) => void,
+  ) => {
+    const b = (body ?? {}) as Record<string, string>;
+    if (area === 'git/ref' && method === 'GET' && rest.startsWith('heads/')) {
+      const branch = branches.get(rest.slice(6));
+      if (!branch) return send(404, { message: 'Not Found' });
+      return send(200, { ref: `refs/${rest}`, object: { sha: branch.sha, type: 'commit' } });
+    }
+    if (area === 'git/refs' && method === 'POST' && !rest) {
+      if (!b.ref?.startsWith('refs/heads/') || !b.sha) return send(422, { message: 'Invalid request' });
+      const name = b.ref.slice(11);
+      if (branches.has(name)) return send(422, { message: 'Reference already exists' });
+      const from = byCommit(b.sha);
+      if (!from) return send(422, { message: 'Object does not exist' });
+      branches.set(name, { sha: b.sha, files: new Map(from.files) });
+      return send(201, { ref: b.ref, object: { sha: b.sha, type: 'commit' } });
+    }
+    if (area === 'contents' && method === 'GET') {
+      const branch = byCommit(url.searchParams.get('ref') ?? 'main');
+      const text = branch?.files.get(rest);
+      if (text === undefined) return send(404, { message: 'Not Found' });
+      return send(200, {
+        type: 'file',
+        encoding: 'base64',
+        path: rest,
+        name: rest.split('/').pop(),
+        sha: sha(text),
+        content: Buffer.from(text).toString('base64'),
+      });
+    }
+    if (area === 'contents' && method === 'PUT') {
+      const branch = branches.get(b.branch ?? 'main');
+      if (!branch) return send(404, { message: 'Branch not found' });
+      const current = branch.files.get(rest);
+      if (current !== undefined && b.sha !== sha(current))
+        return send(409, { message: `${rest} does not match ${b.sha}` });
+      if (current === undefined && b.sha) return send(422, { message: 'sha given for a new file' });
+      if (!b.message || typeof b.content !== 'string')
+        return send(422, { message: 'message and content are required' });
+      const text = Buffer.from(b.content, 'base64').toString('utf8');
+      branch.files.set(rest, text);
+      branch.sha = sha(`${branch.sha}${b.message}${text}`);
+      return send(current === undefined ? 201 : 200, {
+        content: { path: rest, sha: sha(text) },
+        commit: { sha: branch.sha, message: b.message },
+      });
+    }
+    if (area === 'pulls' && method === 'POST' && !rest) {
+      if (!b.title || !b.head || !b.base) return send(422, { message: 'title, head and base are required' });
+      if (!branches.has(b.head) || !branches.has(b.base))
+        return send(422, { message: 'head or base not found' });
+      const pr = { number: pulls.length + 1, title: b.title, head: b.head, base: b.base, body: b.body ?? '' };
+      pulls.push(pr);
+      return send(201, { ...pr, html_url: `${base}/html/pull/${pr.number}`, state: 'open' });
+    }
+    send(404, { message: 'Not Found' });
+  };
   const runs: Run[] = [];
   const requests: RecordedRequest[] = [];
   let nextId = 1000;
@@ -123,6 +200,9 @@ export async function startGitHubStandin(opts: StandinOptions): Promise<GitHubSt
       send(401, { message: 'Bad credentials' });
       return;
     }
+    const git = /^\/repos\/([^/]+)\/([^/]+)\/(git\/refs?|contents|pulls)(?:\/(.*))?$/.exec(url.pathname);
+    if (git)
+      return repoApi(req.method ?? '', git[3] as string, decodeURIComponent(git[4] ?? ''), url, body, send);
     const m = /^\/repos\/([^/]+)\/([^/]+)\/actions\/(.*)$/.exec(url.pathname);
     if (!m) return send(404, { message: 'Not Found' });
     const rest = m[3] as string;
@@ -198,5 +278,5 @@ export async function startGitHubStandin(opts: StandinOptions): Promise<GitHubSt
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return { url: base, requests, close: () => new Promise((r) => server.close(() => r())) };
+  return { url: base, requests, branches, pulls, close: () => new Promise((r) => server.close(() => r())) };
 }

@@ -207,9 +207,15 @@ function prefixes(spec: ServiceSpec): string[] {
 }
 
 /** Gateway API HTTPRoute: one weighted backendRef per version Service. */
-export function httpRoute(target: KubeTarget, service: string, spec: ServiceSpec, split: Split): KubeObject {
+export function httpRoute(
+  target: KubeTarget,
+  service: string,
+  spec: ServiceSpec,
+  split: Split,
+  nameOf: (service: string, version: string) => string = versionName,
+): KubeObject {
   const backends = Object.entries(split.weights).map(([version, weight]) => ({
-    name: versionName(service, version),
+    name: nameOf(service, version),
     port: 80,
     weight,
   }));
@@ -221,7 +227,7 @@ export function httpRoute(target: KubeTarget, service: string, spec: ServiceSpec
         path: { type: 'PathPrefix', value: p },
         headers: [{ type: 'Exact', name: pin.name, value: pin.value }],
       })),
-      backendRefs: [{ name: versionName(service, split.pinTo), port: 80, weight: 1 }],
+      backendRefs: [{ name: nameOf(service, split.pinTo), port: 80, weight: 1 }],
     });
   }
   rules.push({
@@ -247,8 +253,9 @@ export function virtualService(
   service: string,
   spec: ServiceSpec,
   split: Split,
+  nameOf: (service: string, version: string) => string = versionName,
 ): KubeObject {
-  const host = (version: string) => `${versionName(service, version)}.${target.namespace}.svc.cluster.local`;
+  const host = (version: string) => `${nameOf(service, version)}.${target.namespace}.svc.cluster.local`;
   const resilience = {
     timeout: '10s',
     retries: { attempts: 3, perTryTimeout: '3s', retryOn: 'connect-failure,refused-stream,unavailable,5xx' },
@@ -329,32 +336,14 @@ export function trafficObject(
   service: string,
   spec: ServiceSpec,
   split: Split,
+  nameOf: (service: string, version: string) => string = versionName,
 ): KubeObject {
   return target.mesh === 'istio'
-    ? virtualService(target, service, spec, split)
-    : httpRoute(target, service, spec, split);
+    ? virtualService(target, service, spec, split, nameOf)
+    : httpRoute(target, service, spec, split, nameOf);
 }
 
 /** Whether a service takes HTTP traffic through the mesh (workers do not). */
 export function routed(spec: ServiceSpec): boolean {
   return spec.kind !== 'worker';
-}
-
-/** Every object of one environment with one version per service (what `gitops render` writes). */
-export function environmentObjects(
-  config: PlatformConfig,
-  target: KubeTarget,
-  versions: Record<string, string>,
-): Map<string, KubeObject[]> {
-  const out = new Map<string, KubeObject[]>();
-  for (const [name, spec] of Object.entries(config.services)) {
-    const version = versions[name] ?? 'latest';
-    const objects = [
-      ...baseObjects(target, name, spec),
-      ...versionObjects(target, name, spec, version, spec.replicas),
-    ];
-    if (routed(spec)) objects.push(trafficObject(target, name, spec, { weights: { [version]: 100 } }));
-    out.set(name, objects);
-  }
-  return out;
 }
