@@ -6,7 +6,7 @@
  * Afterwards it measures how long the projector needs to make every acknowledged event visible
  * in the read models, and checks that the totals match what was acknowledged.
  *
- * Env: DURATION_S (10), CONNECTIONS (32), BATCH (100), ITEMS (1000), USERS (500000), TARGET (100000).
+ * Env: PROJECTION (concurrent | deferred), ROUNDS (3), DURATION_S (10), CONNECTIONS (32), BATCH (100), ITEMS (1000), USERS (500000), TARGET (100000).
  * 500k users: at 100k views/s and a view every ~5 s per active user, that is the active audience;
  * fewer users would make each one view dozens of items per second (and co-views explode).
  */
@@ -143,15 +143,23 @@ async function stop(proc: ChildProcess): Promise<void> {
   await exited;
 }
 
-async function drained(base: string): Promise<number> {
+/** Waits until the projector has applied everything; with `push`, reads drive it (catch-up). */
+async function drained(base: string, push = false): Promise<number> {
   const t0 = performance.now();
-  for (let i = 0; i < 6000; i++) {
+  for (let i = 0; i < 12_000; i++) {
     const { lag } = (await (await fetch(`${base}/analytics/status`)).json()) as { lag: number };
     if (lag === 0) break;
-    await new Promise((r) => setTimeout(r, 50));
+    if (push) await (await fetch(`${base}/analytics/trending?k=1`)).arrayBuffer();
+    else await new Promise((r) => setTimeout(r, 50));
   }
   return (performance.now() - t0) / 1000;
 }
+
+/**
+ * PROJECTION=deferred measures ingest alone: the projector waits an hour before it starts, and
+ * the read models are then built after the rounds, timed on their own (projection events/s).
+ */
+const DEFERRED = process.env.PROJECTION === 'deferred';
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
 
@@ -181,8 +189,14 @@ try {
     const run = await load(analytics.port, DURATION_S, true);
     acknowledged += run.events;
     runs.push(run);
-    drains.push(await drained(base));
+    if (!DEFERRED) drains.push(await drained(base));
     refs.push(await load(sink.port, DURATION_S, true));
+  }
+  let projectionEventsPerSecond: number | undefined;
+  if (DEFERRED) {
+    const seconds = await drained(base, true);
+    projectionEventsPerSecond = acknowledged / seconds;
+    console.log(`deferred projection: ${acknowledged} events in ${seconds.toFixed(1)} s`);
   }
   const top = (
     (await (await fetch(`${base}/analytics/trending?window=1h&k=100`)).json()) as {
@@ -219,10 +233,13 @@ try {
       `reference ${refs.map((x) => Math.round(x.eventsPerSecond)).join(', ')}`,
   );
   console.log(
-    `ratio analytics/reference ${ratio.toFixed(2)}; projection drained ${drains.map((d) => d.toFixed(1)).join(', ')} s after each round; ` +
+    `ratio analytics/reference ${ratio.toFixed(2)}; ` +
+      (DEFERRED
+        ? ''
+        : `projection drained ${drains.map((d) => d.toFixed(1)).join(', ')} s after each round; `) +
       `applied ${stats.projected.applied} of ${acknowledged} acknowledged (top-100 items hold ${top.reduce((s, i) => s + i.views, 0)} views)`,
   );
-  const file = writeResult('runtime-analytics', {
+  const file = writeResult(DEFERRED ? 'runtime-analytics-deferred' : 'runtime-analytics', {
     config: {
       durationS: DURATION_S,
       warmupS: WARMUP_S,
@@ -232,11 +249,13 @@ try {
       items: ITEMS,
       users: USERS,
       logLevel: LOG_LEVEL,
+      projection: DEFERRED ? 'deferred' : 'concurrent',
     },
     reference,
     analytics: result,
     rounds: { analytics: runs, reference: refs, projectionDrainSeconds: drains },
     ratio,
+    projectionEventsPerSecond,
     acknowledgedTotal: acknowledged,
     appliedTotal: stats.projected.applied,
     target: TARGET,
