@@ -9,8 +9,9 @@
  *   file per command means two terminals can never overwrite each other's command.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeJsonAtomic } from '../core/json-file.ts';
 import { STATE_DIR } from '../core/state-dir.ts';
 import type { AnalysisOutcome } from './analysis.ts';
 import type { ResolvedStep, StrategyName } from './strategy.ts';
@@ -96,13 +97,6 @@ function inboxDir(root: string, service: string): string {
   return join(rolloutsDir(root), `${service}.inbox`);
 }
 
-/** Writes JSON so that a concurrent reader sees the old or the new document, never a mix. */
-export function writeJsonAtomic(file: string, value: unknown): void {
-  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify(value, null, 2)}\n`);
-  renameSync(tmp, file);
-}
-
 export function readState(root: string, service: string): RolloutState | undefined {
   const file = statePath(root, service);
   if (!existsSync(file)) return undefined;
@@ -130,10 +124,7 @@ export function sendCommand(
     at: new Date().toISOString(),
     from: `pid ${process.pid}`,
   };
-  const file = join(dir, `${cmd.id}.json`);
-  const tmp = `${file}.tmp`;
-  writeFileSync(tmp, JSON.stringify(cmd));
-  renameSync(tmp, file);
+  writeJsonAtomic(join(dir, `${cmd.id}.json`), cmd);
   return cmd;
 }
 

@@ -2,8 +2,9 @@
  * `.platform/state.json`: what the local supervisor runs, written atomically (temp file + rename)
  * by the supervisor on every change, and read (and reconciled with reality) by every command.
  */
-import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { writeJsonAtomic } from '../../core/json-file.ts';
 import { ensureDir } from '../../core/state-dir.ts';
 import type { InstanceStatus, TrafficSpec } from '../provider.ts';
 
@@ -61,9 +62,7 @@ export function readState(file: string): LocalState {
 /** Writes the state atomically so a reader never sees half a file. */
 export function writeState(file: string, state: LocalState): void {
   ensureDir(dirname(file));
-  const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify({ ...state, updatedAt: new Date().toISOString() }, null, 2)}\n`);
-  renameSync(tmp, file);
+  writeJsonAtomic(file, { ...state, updatedAt: new Date().toISOString() });
 }
 
 export function removeState(file: string): void {

@@ -23,9 +23,10 @@
  * - Stop: SIGTERM to the process group, a deadline, then SIGKILL; dependents stop first.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, openSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ExitCode, PlatformError } from '../../core/errors.ts';
+import { writeJsonAtomic } from '../../core/json-file.ts';
 import { isPortFree } from '../../core/ports.ts';
 import { ensureDir, statePaths } from '../../core/state-dir.ts';
 import type { InstanceState, ProviderEvent, TrafficSpec } from '../provider.ts';
@@ -484,9 +485,8 @@ export class Supervisor {
     const config = this.gatewayConfig();
     ensureDir(this.paths.dir);
     const file = this.gatewayConfigPath();
-    writeFileSync(`${file}.tmp`, `${JSON.stringify(config, null, 2)}\n`);
-    // rename is atomic: a gateway (re)starting never reads half a file
-    renameSync(`${file}.tmp`, file);
+    // a gateway (re)starting never reads half a file
+    writeJsonAtomic(file, config);
     return config;
   }
 
