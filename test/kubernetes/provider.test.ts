@@ -196,6 +196,20 @@ describe('kubernetes provider', () => {
     expect(logReq?.query).toMatchObject({ tailLines: '1' });
   });
 
+  it('follows logs through the Log API', async () => {
+    const p = provider();
+    await p.deploy('web', { service: 'web', version: 'v1' }, { replicas: 1 });
+    const ac = new AbortController();
+    const seen = [];
+    for await (const e of p.logs('web', { follow: true, signal: ac.signal })) {
+      seen.push(e.msg);
+      if (seen.length === 2) ac.abort();
+    }
+    expect(seen).toEqual(['listening', 'boom']);
+    const req = kube.requests.find((r) => r.path.endsWith('/log'));
+    expect(req?.query).toMatchObject({ follow: 'true' });
+  });
+
   it('injects and clears faults as Chaos Mesh objects', async () => {
     const p = provider();
     await p.deploy('web', { service: 'web', version: 'v1' }, { replicas: 1 });

@@ -619,30 +619,27 @@ export class KubernetesProvider implements Provider {
         for (const line of lines) if (line.trim()) queue.push(toEntry(pod, line));
         wake?.();
       });
+      // client-node 2 never calls the `done` callback: the end of the piped stream is the signal.
+      stream.on('close', () => {
+        if (rest.trim()) queue.push(toEntry(pod, rest));
+        rest = '';
+        open--;
+        wake?.();
+      });
       const container = pod.spec?.containers?.[0]?.name ?? '';
       controllers.push(
-        await log.log(
-          this.target.namespace,
-          pod.metadata?.name ?? '',
-          container,
-          stream,
-          () => {
-            open--;
-            wake?.();
-          },
-          {
-            follow: true,
-            ...(opts.tail !== undefined ? { tailLines: opts.tail } : {}),
-            ...(sinceSeconds ? { sinceSeconds } : {}),
-          },
-        ),
+        await log.log(this.target.namespace, pod.metadata?.name ?? '', container, stream, {
+          follow: true,
+          ...(opts.tail !== undefined ? { tailLines: opts.tail } : {}),
+          ...(sinceSeconds ? { sinceSeconds } : {}),
+        }),
       );
     }
     const onAbort = () => wake?.();
     opts.signal?.addEventListener('abort', onAbort);
     try {
       while (!opts.signal?.aborted) {
-        while (queue.length) {
+        while (queue.length && !opts.signal?.aborted) {
           const e = queue.shift() as LogEntry;
           if (keep(e)) yield e;
         }
