@@ -23,4 +23,20 @@ export function registerAudit(program: Command): void {
   examples(list, [
     ['what failed today', 'platformctl audit list --failed --since 2026-01-01T00:00:00Z --json'],
   ]);
+  const events = audit
+    .command('events')
+    .description(
+      'Security events for a SIEM (ECS fields): login failures, refresh-token reuse, admin API use, policy violations, CLI changes.',
+    )
+    .option(
+      '--type <action>',
+      'only this event.action or prefix (auth.login_failed, auth, gateway.admin, policy)',
+    )
+    .option('--since <when>', 'only events newer than a duration (15m) or at/after an ISO time')
+    .option('--service <name>', 'only events of this service (auth, gateway, platformctl)')
+    .action(lazyAction(async () => (await import('./audit.ts')).events));
+  examples(events, [
+    ['failed logins in the last hour', 'platformctl audit events --type auth.login_failed --since 1h'],
+    ['ship to a SIEM as JSON lines', 'platformctl audit events --json > security.ndjson'],
+  ]);
 }

@@ -27,6 +27,11 @@ export async function check(ctx: CommandContext, _args: string[], opts: { dir?: 
   const dir = outDir(ctx, opts.dir, root ?? ctx.cwd);
   const { loadRules, readStacks, report } = await import('../policy/engine.ts');
   const result = report(readStacks(dir), loadRules(root));
+  if (root && result.violations.length > 0) {
+    // Violations are security events too (`platformctl audit events --type policy`).
+    const { recordPolicyViolations } = await import('../observability/audit-events.ts');
+    recordPolicyViolations(root, result.violations);
+  }
   ctx.out.result({ dir, ...result }, () => renderPolicyReport(ctx, result));
   return result.errors > 0 ? ExitCode.policyViolation : ExitCode.ok;
 }

@@ -1,0 +1,301 @@
+/**
+ * `platformctl dashboard`: a read-only web page over the local platform, served by node:http on
+ * 127.0.0.1. One self-contained page (page.ts: inline CSS, vanilla JS and SVG, no CDN) polls
+ * `/api/snapshot` every 2 s; the snapshot is assembled here from the provider's status, the
+ * gateway's per-version stats, the rollout state files, the chaos/drill reports and analytics.
+ *
+ * Access needs the admin token (`.platform/admin-token`): `?token=` once (answered with an HttpOnly,
+ * SameSite=Strict session cookie and a redirect that drops the token from the address bar) or
+ * `Authorization: Bearer <token>`. The cookie holds an HMAC of the token, not the token itself.
+ */
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import type { LoadedPlatform } from '../../core/config/load.ts';
+import { statePaths } from '../../core/state-dir.ts';
+import type { RolloutState } from '../../delivery/store.ts';
+import { GatewayAdmin } from '../../providers/local/gateway-client.ts';
+import { LocalProvider, STATS_WINDOW_MS } from '../../providers/local/local-provider.ts';
+import { PAGE } from './page.ts';
+
+const COOKIE = 'platformctl_dashboard';
+
+export interface DashboardOptions {
+  platform: LoadedPlatform;
+  /** 0 = any free port. */
+  port?: number;
+  host?: string;
+}
+
+export interface Dashboard {
+  url: string;
+  /** The URL to open once: carries the token, which the server swaps for a cookie. */
+  loginUrl: string;
+  server: Server;
+  close(): Promise<void>;
+}
+
+function sessionValue(token: string): string {
+  return createHmac('sha256', token).update('platformctl-dashboard-session').digest('base64url');
+}
+
+function safeEqual(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+function cookieOf(req: IncomingMessage, name: string): string | undefined {
+  for (const part of (req.headers.cookie ?? '').split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+  }
+  return undefined;
+}
+
+function authorized(req: IncomingMessage, token: string): boolean {
+  const auth = req.headers.authorization;
+  if (auth?.toLowerCase().startsWith('bearer ') && safeEqual(auth.slice(7).trim(), token)) return true;
+  const c = cookieOf(req, COOKIE);
+  return c !== undefined && safeEqual(c, sessionValue(token));
+}
+
+function send(res: ServerResponse, status: number, type: string, body: string): void {
+  res.writeHead(status, {
+    'content-type': type,
+    'cache-control': 'no-store',
+    'x-content-type-options': 'nosniff',
+    'x-frame-options': 'DENY',
+    'referrer-policy': 'no-referrer',
+    // Everything is inline and same-origin; nothing may load from elsewhere.
+    'content-security-policy':
+      "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:",
+  });
+  res.end(body);
+}
+
+/** The newest `n` JSON reports of a directory, parsed, newest first. */
+function recentReports(dir: string, n: number): Record<string, unknown>[] {
+  if (!existsSync(dir)) return [];
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .map((f) => ({ f, m: statSync(join(dir, f)).mtimeMs }))
+    .sort((a, b) => b.m - a.m)
+    .slice(0, n);
+  const out: Record<string, unknown>[] = [];
+  for (const { f } of files) {
+    try {
+      out.push({ file: f, ...(JSON.parse(readFileSync(join(dir, f), 'utf8')) as Record<string, unknown>) });
+    } catch {
+      // being written: skip this round
+    }
+  }
+  return out;
+}
+
+function rollouts(root: string): Partial<RolloutState>[] {
+  const dir = join(statePaths(root).dir, 'rollouts');
+  if (!existsSync(dir)) return [];
+  const out: Partial<RolloutState>[] = [];
+  for (const f of readdirSync(dir)) {
+    if (!f.endsWith('.json')) continue;
+    try {
+      const s = JSON.parse(readFileSync(join(dir, f), 'utf8')) as RolloutState;
+      out.push({
+        service: s.service,
+        release: s.release,
+        stable: s.stable,
+        strategy: s.strategy,
+        phase: s.phase,
+        steps: s.steps,
+        stepIndex: s.stepIndex,
+        weight: s.weight,
+        startedAt: s.startedAt,
+        updatedAt: s.updatedAt,
+        ...(s.finishedAt ? { finishedAt: s.finishedAt } : {}),
+        message: s.message,
+        ...(s.outcome ? { outcome: s.outcome } : {}),
+        analyses: s.analyses.map((a) => ({
+          step: a.step,
+          startedAt: a.startedAt,
+          weight: a.weight,
+          measurements: [],
+          ...(a.outcome ? { outcome: a.outcome } : {}),
+        })),
+        events: s.events.slice(-8),
+      });
+    } catch {
+      // a half-written or foreign file: skip
+    }
+  }
+  return out.sort((a, b) => String(b.updatedAt).localeCompare(String(a.updatedAt)));
+}
+
+async function getJson(url: string): Promise<unknown> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(1500) });
+  if (!res.ok) throw new Error(`${url}: ${res.status}`);
+  return res.json();
+}
+
+/**
+ * Analytics straight from a ready analytics instance: the gateway would want a user's JWT, and the
+ * dashboard is an operator's view on the same host, already behind the admin token.
+ */
+async function analytics(baseUrl: string | undefined): Promise<unknown> {
+  if (!baseUrl) return { available: false };
+  try {
+    const [trending, top] = (await Promise.all([
+      getJson(`${baseUrl}/analytics/trending?window=1h&k=5`),
+      getJson(`${baseUrl}/analytics/trending?window=24h&k=5`),
+    ])) as { items: { contentId: string }[] }[];
+    const first = top?.items?.[0]?.contentId;
+    const recommendations = first
+      ? await getJson(`${baseUrl}/analytics/content/${encodeURIComponent(first)}/recommendations?k=5`)
+      : undefined;
+    return { available: true, trending, top, recommendations };
+  } catch (err) {
+    return { available: false, error: err instanceof Error ? err.message : String(err) };
+  }
+}
+
+export async function snapshot(platform: LoadedPlatform): Promise<unknown> {
+  const provider = new LocalProvider(platform);
+  const status = await provider.status();
+  let perVersion: Record<string, Record<string, unknown>> = {};
+  if (status.running && status.gatewayUrl) {
+    try {
+      const stats = await new GatewayAdmin(status.gatewayUrl, provider.token(), 1500).stats(STATS_WINDOW_MS);
+      perVersion = Object.fromEntries(
+        [...stats].map(([svc, versions]) => [
+          svc,
+          Object.fromEntries(
+            [...versions].map(([v, s]) => [v, { ...s, rps: s.requests / (STATS_WINDOW_MS / 1000) }]),
+          ),
+        ]),
+      );
+    } catch {
+      perVersion = {};
+    }
+  }
+  const analyticsUrl = status.services
+    .find((s) => s.name === 'analytics')
+    ?.instances.find((i) => i.state === 'ready')?.url;
+  const reports = statePaths(platform.root).reports;
+  return {
+    at: new Date().toISOString(),
+    name: platform.config.name,
+    running: status.running,
+    gatewayUrl: status.gatewayUrl,
+    metricsAvailable: status.metricsAvailable,
+    windowMs: STATS_WINDOW_MS,
+    services: status.services.map((s) => ({
+      name: s.name,
+      kind: s.kind,
+      healthy: s.healthy,
+      versions: s.versions,
+      traffic: s.traffic,
+      instances: s.instances.map((i) => ({
+        id: i.id,
+        version: i.version,
+        state: i.state,
+        restarts: i.restarts,
+        port: i.port,
+      })),
+      metrics: s.metrics,
+      byVersion: perVersion[s.name] ?? {},
+    })),
+    rollouts: rollouts(platform.root),
+    chaos: recentReports(join(reports, 'chaos'), 5).map((j) => ({
+      file: j.file,
+      title: j.title,
+      verdict: j.verdict,
+      reason: j.reason,
+      startedAt: j.startedAt,
+      durationMs: j.durationMs,
+    })),
+    drills: recentReports(join(reports, 'drills'), 5).map((d) => ({
+      file: d.file,
+      title: d.title ?? d.name ?? d.scenario,
+      verdict: d.verdict ?? d.result ?? d.outcome,
+      score: d.score,
+      startedAt: d.startedAt,
+    })),
+    analytics: await analytics(analyticsUrl),
+  };
+}
+
+export async function startDashboard(opts: DashboardOptions): Promise<Dashboard> {
+  const token = new LocalProvider(opts.platform).token();
+  const host = opts.host ?? '127.0.0.1';
+  const server = createServer((req, res) => {
+    void handle(req, res).catch((err: unknown) => {
+      if (!res.headersSent) send(res, 500, 'application/json', JSON.stringify({ error: String(err) }));
+      else res.destroy();
+    });
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://dashboard');
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      send(res, 405, 'application/json', JSON.stringify({ error: 'the dashboard is read-only' }));
+      return;
+    }
+    const given = url.searchParams.get('token');
+    if (given !== null) {
+      if (!safeEqual(given, token)) {
+        send(res, 401, 'text/plain; charset=utf-8', 'wrong token: use the one in .platform/admin-token\n');
+        return;
+      }
+      url.searchParams.delete('token');
+      res.writeHead(303, {
+        location: `${url.pathname}${url.search}`,
+        'set-cookie': `${COOKIE}=${sessionValue(token)}; HttpOnly; SameSite=Strict; Path=/`,
+        'cache-control': 'no-store',
+      });
+      res.end();
+      return;
+    }
+    if (url.pathname === '/healthz') {
+      send(res, 200, 'application/json', '{"status":"ok"}');
+      return;
+    }
+    if (!authorized(req, token)) {
+      res.setHeader('www-authenticate', 'Bearer realm="platformctl-dashboard"');
+      send(
+        res,
+        401,
+        'text/plain; charset=utf-8',
+        'the dashboard needs the admin token: open the URL printed by `platformctl dashboard` (…?token=…) or send Authorization: Bearer <.platform/admin-token>\n',
+      );
+      return;
+    }
+    if (url.pathname === '/' || url.pathname === '/index.html') {
+      send(res, 200, 'text/html; charset=utf-8', PAGE);
+      return;
+    }
+    if (url.pathname === '/api/snapshot') {
+      send(res, 200, 'application/json', JSON.stringify(await snapshot(opts.platform)));
+      return;
+    }
+    send(res, 404, 'application/json', JSON.stringify({ error: 'not found' }));
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, host, () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  const url = `http://${host}:${port}/`;
+  return {
+    url,
+    loginUrl: `${url}?token=${encodeURIComponent(token)}`,
+    server,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

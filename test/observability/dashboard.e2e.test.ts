@@ -1,0 +1,342 @@
+/**
+ * Observability end to end on the real runtime (local provider, free ports): one upload is one
+ * trace from the gateway through content and the bus to analytics' consumer; a failed login and
+ * admin API use come out of `platformctl audit events` as ECS events without secrets; and the
+ * dashboard, loaded in Debian's chromium, shows the services healthy, draws the RED charts and
+ * follows a canary from one weight to the next.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import {
+  appendFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../src/core/ports.ts';
+import { BIN, REPO_ROOT, runCli, workspace } from '../helpers/cli.ts';
+
+const CHROMIUM = '/usr/bin/chromium';
+const PASSWORD = 'correct horse battery staple 42';
+const children = new Set<ChildProcess>();
+
+async function until<T>(
+  what: string,
+  fn: () => Promise<T | undefined> | T | undefined,
+  tries = 150,
+): Promise<T> {
+  for (let i = 0; i < tries; i++) {
+    const v = await fn();
+    if (v !== undefined && v !== false) return v;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+describe('observability on the local platform', () => {
+  let ws: ReturnType<typeof workspace>;
+  let gateway: string;
+  let accessToken: string;
+  const email = `obs-${Date.now()}@example.com`;
+
+  beforeAll(async () => {
+    const [g, a, c, an] = [await freePort(), await freePort(), await freePort(), await freePort()];
+    ws = workspace();
+    // A copy of the runtime, so the test can build a second analytics release for the canary.
+    cpSync(join(REPO_ROOT, 'runtime'), join(ws.dir, 'runtime'), { recursive: true });
+    symlinkSync(join(REPO_ROOT, 'node_modules'), join(ws.dir, 'node_modules'));
+    writeFileSync(
+      join(ws.dir, 'platform.yaml'),
+      `apiVersion: platformctl/v1
+name: obs-e2e
+environments:
+  dev: { cloud: aws, region: eu-west-1, provider: local }
+services:
+  gateway: { path: runtime/gateway, port: ${g}, kind: gateway, dependsOn: [auth, content, analytics] }
+  auth: { path: runtime/auth, port: ${a}, routes: [/auth, /.well-known] }
+  content: { path: runtime/content, port: ${c}, routes: [/content] }
+  analytics:
+    path: runtime/analytics
+    port: ${an}
+    routes: [/analytics]
+    delivery:
+      steps: [{ setWeight: 20 }, { pause: 5s }, { setWeight: 60 }, { pause: 5s }, { setWeight: 100 }]
+`,
+    );
+    const up = await runCli(['up', '--detach'], { cwd: ws.dir, timeoutMs: 180_000 });
+    expect(up.exitCode, up.stderr).toBe(0);
+    gateway = `http://127.0.0.1:${g}`;
+    const json = { 'content-type': 'application/json' };
+    const signup = await fetch(`${gateway}/auth/signup`, {
+      method: 'POST',
+      headers: json,
+      body: JSON.stringify({ email, password: PASSWORD }),
+    });
+    expect(signup.status).toBeLessThan(300);
+    const login = await fetch(`${gateway}/auth/login`, {
+      method: 'POST',
+      headers: json,
+      body: JSON.stringify({ email, password: PASSWORD }),
+    });
+    accessToken = ((await login.json()) as { accessToken: string }).accessToken;
+    expect(accessToken).toBeTruthy();
+  }, 240_000);
+
+  afterAll(async () => {
+    for (const child of children) child.kill('SIGKILL');
+    if (ws) {
+      await runCli(['down'], { cwd: ws.dir, timeoutMs: 60_000 });
+      ws.dispose();
+    }
+  });
+
+  it('one upload is one trace: gateway -> content -> bus -> analytics', async () => {
+    const requestId = `obs-trace-${Date.now()}`;
+    const res = await fetch(`${gateway}/content`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${accessToken}`,
+        'x-request-id': requestId,
+        'x-filename': 'sample.png',
+      },
+      body: readFileSync(join(REPO_ROOT, 'runtime', 'content', 'samples', 'sample.png')),
+    });
+    expect(res.status).toBe(201);
+    type Span = { traceId: string; spanId: string; parentSpanId?: string; service: string; name: string };
+    const trace = await until('a trace across gateway, content and analytics', async () => {
+      const r = await runCli(['traces', '--request-id', requestId, '--json'], { cwd: ws.dir });
+      expect(r.exitCode, r.stderr).toBe(0);
+      const t = (JSON.parse(r.stdout) as { traces: { traceId: string; services: string[]; spans: Span[] }[] })
+        .traces[0];
+      return t && ['gateway', 'content', 'analytics'].every((s) => t.services.includes(s)) ? t : undefined;
+    });
+    expect(new Set(trace.spans.map((s) => s.traceId))).toEqual(new Set([trace.traceId]));
+    const consume = trace.spans.find(
+      (s) => s.service === 'analytics' && s.name === 'consume content.uploaded',
+    );
+    expect(consume).toBeDefined();
+    // The consumer's span hangs under content's request span: the bus carried the context.
+    const parent = trace.spans.find((s) => s.spanId === consume?.parentSpanId);
+    expect(parent?.service).toBe('content');
+    const gw = trace.spans.find((s) => s.service === 'gateway');
+    expect(gw?.parentSpanId).toBeUndefined();
+
+    const human = await runCli(['traces', '--trace-id', trace.traceId], { cwd: ws.dir });
+    expect(human.exitCode).toBe(0);
+    expect(human.stdout).toContain(`trace ${trace.traceId}`);
+    expect(human.stdout).toContain('consume content.uploaded');
+    expect(human.stdout).toContain('█');
+    const logs = await runCli(['logs', 'all', '--request-id', requestId, '--json'], { cwd: ws.dir });
+    const services = new Set(
+      logs.stdout
+        .trim()
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => (JSON.parse(l) as { service: string }).service),
+    );
+    expect([...services]).toEqual(expect.arrayContaining(['gateway', 'content']));
+  }, 120_000);
+
+  it('audit events: a failed login and admin API use, ECS-shaped, no secrets', async () => {
+    const bad = await fetch(`${gateway}/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email, password: 'wrong-password-xyz-123' }),
+    });
+    expect(bad.status).toBe(401);
+    const adminToken = readFileSync(join(ws.dir, '.platform', 'admin-token'), 'utf8').trim();
+    const add = await fetch(`${gateway}/admin/faults`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ service: 'content', delayMs: 1 }),
+    });
+    expect(add.status).toBe(201);
+    await fetch(`${gateway}/admin/faults`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${adminToken}` },
+    });
+    const denied = await fetch(`${gateway}/admin/state`, {
+      headers: { authorization: 'Bearer not-the-token' },
+    });
+    expect(denied.status).toBe(401);
+
+    type Ev = {
+      '@timestamp': string;
+      event: { category: string[]; action: string; outcome: string };
+      service: { name: string };
+      user?: { id?: string; email?: string };
+      source?: { ip: string };
+      http?: { request: { method: string } };
+      url?: { path: string };
+    };
+    const events = await until('the audit events', async () => {
+      const r = await runCli(['audit', 'events', '--json'], { cwd: ws.dir });
+      expect(r.exitCode, r.stderr).toBe(0);
+      for (const secret of [PASSWORD, 'wrong-password-xyz-123', adminToken, accessToken]) {
+        expect(r.stdout).not.toContain(secret);
+      }
+      const list = r.stdout
+        .trim()
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Ev);
+      const ok =
+        list.some((e) => e.event.action === 'auth.login_failed') &&
+        list.filter((e) => e.event.action === 'gateway.admin_call').length >= 2 &&
+        list.some((e) => e.event.action === 'gateway.admin_denied');
+      return ok ? list : undefined;
+    });
+    const failed = events.find((e) => e.event.action === 'auth.login_failed') as Ev;
+    expect(failed).toMatchObject({
+      event: { category: expect.arrayContaining(['authentication']), outcome: 'failure' },
+      service: { name: 'auth' },
+      user: { email },
+      source: { ip: expect.any(String) },
+    });
+    expect(Number.isNaN(Date.parse(failed['@timestamp']))).toBe(false);
+    const admin = events.find(
+      (e) =>
+        e.event.action === 'gateway.admin_call' &&
+        e.url?.path === '/admin/faults' &&
+        e.http?.request.method === 'PUT',
+    ) as Ev;
+    expect(admin).toMatchObject({
+      event: { outcome: 'success' },
+      service: { name: 'gateway' },
+      source: { ip: '127.0.0.1' },
+      url: { path: '/admin/faults' },
+    });
+    expect(events.find((e) => e.event.action === 'gateway.admin_denied')?.event.outcome).toBe('failure');
+    const only = await runCli(
+      ['audit', 'events', '--type', 'auth.login_failed', '--since', '10m', '--json'],
+      {
+        cwd: ws.dir,
+      },
+    );
+    const kinds = new Set(
+      only.stdout
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as Ev).event.action),
+    );
+    expect([...kinds]).toEqual(['auth.login_failed']);
+  }, 120_000);
+
+  it('dashboard: 401 without the token; in chromium: healthy services, charts, a canary moving', async () => {
+    const child = spawn(process.execPath, [BIN, 'dashboard', '--json'], {
+      cwd: ws.dir,
+      env: { ...process.env },
+    });
+    children.add(child);
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+    });
+    const { url, loginUrl } = await until('the dashboard URL', () =>
+      out.includes('\n')
+        ? (JSON.parse(out.split('\n')[0] as string) as { url: string; loginUrl: string })
+        : undefined,
+    );
+    expect((await fetch(url)).status).toBe(401);
+    expect((await fetch(`${url}api/snapshot`)).status).toBe(401);
+    expect((await fetch(`${url}?token=wrong`, { redirect: 'manual' })).status).toBe(401);
+    const login = await fetch(loginUrl, { redirect: 'manual' });
+    expect(login.status).toBe(303);
+    expect(login.headers.get('set-cookie')).toMatch(/HttpOnly/);
+    expect(login.headers.get('set-cookie')).not.toContain(new URL(loginUrl).searchParams.get('token'));
+
+    // Steady traffic through the gateway so the charts have something to draw.
+    let stopped = false;
+    const auth = { authorization: `Bearer ${accessToken}` };
+    const load = (async () => {
+      for (let i = 0; !stopped && i < 3000; i++) {
+        await Promise.all([
+          fetch(`${gateway}/analytics/trending?window=1h&k=5`, { headers: auth }).then((r) =>
+            r.arrayBuffer(),
+          ),
+          fetch(`${gateway}/content`, { headers: auth }).then((r) => r.arrayBuffer()),
+        ]).catch(() => {});
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    })();
+
+    const { chromium } = await import('playwright-core');
+    const profile = join(tmpdir(), `obs-chromium-${process.pid}-${Date.now()}`);
+    mkdirSync(profile, { recursive: true });
+    const context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+      ],
+      viewport: { width: 1400, height: 1100 },
+      // The page's CSP forbids eval; the test's own probes below are strings evaluated in the page.
+      bypassCSP: true,
+    });
+    try {
+      const page = context.pages()[0] ?? (await context.newPage());
+      await page.goto(loginUrl);
+      expect(page.url()).not.toContain('token=');
+      for (const svc of ['gateway', 'auth', 'content', 'analytics']) {
+        await page.waitForSelector(`#services tr[data-service="${svc}"][data-healthy="true"]`, {
+          timeout: 30_000,
+        });
+      }
+      // A line (at least two points) per chart of a service with traffic.
+      await page.waitForFunction(
+        `[...document.querySelectorAll('.chartcard[data-service="analytics"] svg[data-metric="rps"] path')]
+          .some((p) => (p.getAttribute('d') || '').split('L').length > 2)`,
+        undefined,
+        { timeout: 30_000 },
+      );
+
+      // A second analytics release, rolled out in steps of 20% and 60% with pauses.
+      appendFileSync(join(ws.dir, 'runtime', 'analytics', 'src', 'main.ts'), '\n// release 2\n');
+      const built = await runCli(['release', 'build', 'analytics', '--json'], {
+        cwd: ws.dir,
+        timeoutMs: 60_000,
+      });
+      expect(built.exitCode, built.stderr).toBe(0);
+      const version = (JSON.parse(built.stdout) as { version: string }).version;
+      const deploy = spawn(
+        process.execPath,
+        [BIN, 'deploy', 'analytics', '--release', version, '--wait', '--json'],
+        {
+          cwd: ws.dir,
+          env: { ...process.env, CI: 'true' },
+        },
+      );
+      children.add(deploy);
+      const deployed = new Promise<number>((resolve) => deploy.on('close', (code) => resolve(code ?? 1)));
+      const rollout = '#canary .rollout[data-service="analytics"]';
+      const first = await page.waitForSelector(`${rollout}[data-phase="Progressing"]`, { timeout: 60_000 });
+      const firstWeight = await first.getAttribute('data-weight');
+      const firstStep = await first.getAttribute('data-step-index');
+      const moved = `(() => { const el = document.querySelector(${JSON.stringify(rollout)});
+        return el !== null && (el.getAttribute('data-weight') !== ${JSON.stringify(firstWeight)}
+          || el.getAttribute('data-step-index') !== ${JSON.stringify(firstStep)}); })()`;
+      await page.waitForFunction(moved, undefined, { timeout: 60_000 });
+      expect(await page.locator(`${rollout} .step`).count()).toBe(5);
+      mkdirSync(join(REPO_ROOT, 'test-artifacts'), { recursive: true });
+      await page.screenshot({ path: join(REPO_ROOT, 'test-artifacts', 'dashboard.png'), fullPage: true });
+      expect(existsSync(join(REPO_ROOT, 'test-artifacts', 'dashboard.png'))).toBe(true);
+      expect(await deployed).toBe(0);
+    } finally {
+      stopped = true;
+      await load;
+      await context.close();
+      child.kill('SIGTERM');
+    }
+  }, 240_000);
+});
