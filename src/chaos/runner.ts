@@ -4,6 +4,8 @@
  * verify the steady state again and every acknowledged write, and return a journal with a verdict.
  * It never prints: progress goes to `onEvent`, and the caller writes and renders the journal.
  */
+
+import { sleep } from '../core/sleep.ts';
 import { evaluateCondition, parseCondition } from '../delivery/conditions.ts';
 import type { Provider } from '../providers/provider.ts';
 import type { Action, Experiment } from './experiment.ts';
@@ -95,7 +97,7 @@ export async function runExperiment(exp: Experiment, opts: RunOptions): Promise<
       if (opts.signal?.aborted) throw new Aborted('interrupted');
       if (Date.now() - started > exp.limits.maxDuration)
         throw new Aborted(`maxDuration of ${exp.limits.maxDuration}ms exceeded`);
-      await new Promise((r) => setTimeout(r, Math.min(exp.during.interval, Math.max(0, until - Date.now()))));
+      await sleep(Math.min(exp.during.interval, Math.max(0, until - Date.now())));
       if (abortCondition) {
         const totals = await platformMetrics(opts.provider);
         const result = evaluateCondition(
@@ -170,7 +172,7 @@ export async function runExperiment(exp: Experiment, opts: RunOptions): Promise<
   }
 
   log('note', `recovering for ${exp.recovery}ms`);
-  await new Promise((r) => setTimeout(r, exp.recovery));
+  await sleep(exp.recovery);
   const after = await runProbes(exp.steadyState.probes, target);
   log('steady-state', 'after rollback', { ok: after.every((p) => p.ok), probes: after });
   let data: Journal['data'];

@@ -5,6 +5,7 @@
  * acknowledged events exactly (fewer = lost, more = an acknowledged duplicate counted twice).
  */
 import { randomBytes, randomUUID } from 'node:crypto';
+import { sleep } from '../core/sleep.ts';
 
 export interface WorkloadSpec {
   kind: 'events' | 'uploads';
@@ -155,7 +156,7 @@ export class Workload {
     for (;;) {
       const check = await this.checkOnce();
       if (check.ok || Date.now() > deadline) return check;
-      await new Promise((r) => setTimeout(r, 1000));
+      await sleep(1000);
     }
   }
 

@@ -1,6 +1,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import type { CommandContext } from '../core/context.ts';
 import { ExitCode, PlatformError, UsageError } from '../core/errors.ts';
+import { sleep } from '../core/sleep.ts';
 import { planRollout } from '../delivery/plan.ts';
 import { finishOrphan } from '../delivery/recover.ts';
 import {
@@ -29,8 +30,6 @@ function mustRead(root: string, service: string): RolloutState {
   }
   return st;
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function status(
   ctx: CommandContext,

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { CommandContext } from '../core/context.ts';
 import { parseDuration } from '../core/duration.ts';
 import { ExitCode, PlatformError, UsageError } from '../core/errors.ts';
+import { sleep } from '../core/sleep.ts';
 import { ensureDir, statePaths } from '../core/state-dir.ts';
 import { planRollout } from '../delivery/plan.ts';
 import { startRollout } from '../delivery/rollout.ts';
@@ -179,7 +180,7 @@ async function startInBackground(ctx: CommandContext, service: string, root: str
   // previous rollout (bounded: a runner that fails early has logged why).
   for (let i = 0; i < 100; i++) {
     if (readState(root, service)?.pid === child.pid || child.exitCode !== null) break;
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
   }
   if (child.exitCode !== null && child.exitCode !== 0) {
     throw new PlatformError(

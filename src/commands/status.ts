@@ -1,6 +1,7 @@
 import type { CommandContext } from '../core/context.ts';
 import { formatDuration, parseDuration } from '../core/duration.ts';
 import { UsageError } from '../core/errors.ts';
+import { sleep } from '../core/sleep.ts';
 import { GatewayAdmin } from '../providers/local/gateway-client.ts';
 import { LocalProvider } from '../providers/local/local-provider.ts';
 import { renderStatus, serviceColor } from './local-render.ts';
@@ -46,7 +47,7 @@ export async function status(ctx: CommandContext, _args: string[], opts: { watch
     process.once('SIGINT', () => abort.abort());
     while (!abort.signal.aborted) {
       ctx.out.jsonLine(await provider.status());
-      await new Promise((r) => setTimeout(r, REFRESH_MS));
+      await sleep(REFRESH_MS);
     }
     return;
   }

@@ -14,6 +14,7 @@
  */
 
 import { ExitCode, PlatformError } from '../core/errors.ts';
+import { sleep } from '../core/sleep.ts';
 import type { Notifier, NotifyEventName } from '../notify/webhooks.ts';
 import type { Provider } from '../providers/provider.ts';
 import {
@@ -593,7 +594,7 @@ export class Rollout {
         return await fn();
       } catch (err) {
         last = err;
-        await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
+        await sleep(100 * 2 ** attempt);
       }
     }
     throw last;

@@ -11,6 +11,7 @@
  *   commands call `flush()` with a time cap before exiting.
  */
 import type { WebhookSpec } from '../core/config/schema.ts';
+import { sleep } from '../core/sleep.ts';
 
 export type NotifyEventName = 'rollout.started' | 'rollout.gate' | 'rollout.promoted' | 'rollout.rolledBack';
 /** Every event a hook can subscribe to (platform.yaml `events`). */
@@ -263,7 +264,7 @@ export class Notifier {
       }
       if (result.ok || !retryable) break;
       if (attempt < this.options.attempts) {
-        await new Promise((r) => setTimeout(r, this.options.baseDelayMs * 2 ** (attempt - 1)));
+        await sleep(this.options.baseDelayMs * 2 ** (attempt - 1));
       }
     }
     this.options.onResult?.(result);

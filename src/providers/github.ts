@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { Octokit } from '@octokit/rest';
 import { ExitCode, PlatformError } from '../core/errors.ts';
+import { sleep } from '../core/sleep.ts';
 
 export interface Repo {
   owner: string;
@@ -266,8 +267,4 @@ export class GitHubPipelines {
     if (failedOnly) await this.octokit.rest.actions.reRunWorkflowFailedJobs({ ...this.repo, run_id: id });
     else await this.octokit.rest.actions.reRunWorkflow({ ...this.repo, run_id: id });
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }

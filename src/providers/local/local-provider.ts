@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { LoadedPlatform } from '../../core/config/load.ts';
 import { ExitCode, PlatformError, UsageError } from '../../core/errors.ts';
 import { isPortFree } from '../../core/ports.ts';
+import { sleep } from '../../core/sleep.ts';
 import { ensureDir, statePaths } from '../../core/state-dir.ts';
 import {
   type DeployOptions,
@@ -37,7 +38,6 @@ import { assertPortFree } from './port-check.ts';
 import { packageRoot, requireRelease, unknownService } from './releases.ts';
 import { isAlive, type LocalState, readState, reconcile, removeState, writeState } from './state.ts';
 import type { Plan } from './supervisor.ts';
-import { sleep } from './supervisor.ts';
 
 export const STATS_WINDOW_MS = 10_000;
 

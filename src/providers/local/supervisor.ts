@@ -28,6 +28,7 @@ import { join } from 'node:path';
 import { ExitCode, PlatformError } from '../../core/errors.ts';
 import { writeJsonAtomic } from '../../core/json-file.ts';
 import { isPortFree } from '../../core/ports.ts';
+import { sleep } from '../../core/sleep.ts';
 import { ensureDir, statePaths } from '../../core/state-dir.ts';
 import type { InstanceState, ProviderEvent, TrafficSpec } from '../provider.ts';
 import { GatewayAdmin, type GatewayConfigFile } from './gateway-client.ts';
@@ -796,8 +797,4 @@ export async function probe(url: string, timeoutMs = PROBE_TIMEOUT_MS): Promise<
   } catch {
     return false;
   }
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }
