@@ -37,6 +37,7 @@ services:
     delivery:
       steps: [{ setWeight: 10 }, { analysis: {} }, { setWeight: 50 }, { analysis: {} }, { setWeight: 100 }]
       analysis: { interval: 30ms, count: 2, minSampleSize: 10, failureLimit: 0 }
+  edge: { path: builtin:gateway, port: 8000, kind: gateway }
 `;
 }
 
@@ -114,10 +115,10 @@ describe('kubernetes provider', () => {
     const route = applies('HTTPRoute')[0];
     expect(route?.path).toBe(`/apis/gateway.networking.k8s.io/v1/namespaces/${NS}/httproutes/web`);
     expect(((route?.body ?? {}) as { spec: unknown }).spec).toEqual({
-      parentRefs: [{ name: 'shop-gateway' }],
+      parentRefs: [{ group: '', kind: 'Service', name: 'web', port: 80 }],
       rules: [
         {
-          matches: [{ path: { type: 'PathPrefix', value: '/web' } }],
+          matches: [{ path: { type: 'PathPrefix', value: '/' } }],
           backendRefs: [{ name: 'web-v1', port: 80, weight: 100 }],
         },
       ],
@@ -289,6 +290,66 @@ describe('kubernetes provider', () => {
     expect((await p.status()).services[0]?.versions).toEqual(['v1']);
   });
 
+  it('a good canary is promoted: weights 10 -> 50 -> 100 and the old Deployment is deleted', async () => {
+    const p = provider();
+    await p.deploy('web', { service: 'web', version: 'v1' }, { replicas: 1 });
+    kube.requests.length = 0;
+    const { strategy, origins } = resolveStrategy(p.platform.config, 'web');
+    const good: MetricSource = {
+      name: 'fake',
+      query: async () => ({ requests: 1000, errors: 0, errorRate: 0, p50: 10, p95: 20, p99: 30 }),
+    };
+    const result = await startRollout({
+      root: dir,
+      service: 'web',
+      release: 'v2',
+      strategy,
+      conditions: compileConditions(undefined, origins),
+      provider: p,
+      source: good,
+      replicas: 1,
+      tickMs: 5,
+      earlyAbort: false,
+    });
+    expect(result.exitCode).toBe(ExitCode.ok);
+    const weights = applies('HTTPRoute').map((r) =>
+      (
+        (r.body ?? {}) as { spec: { rules: { backendRefs: { name: string; weight: number }[] }[] } }
+      ).spec.rules
+        .at(-1)
+        ?.backendRefs.filter((b) => b.weight > 0)
+        .map((b) => `${b.name}=${b.weight}`)
+        .join(','),
+    );
+    expect(weights.slice(0, 4)).toEqual([
+      'web-v1=100',
+      'web-v1=90,web-v2=10',
+      'web-v1=50,web-v2=50',
+      'web-v2=100',
+    ]);
+    expect(kube.get('deployments', 'web-v1')).toBeUndefined();
+    expect((await p.status()).services[0]).toMatchObject({
+      versions: ['v2'],
+      traffic: { weights: { v2: 100 } },
+    });
+  });
+
+  it('exposes only the gateway service at the cluster Gateway', async () => {
+    const p = provider();
+    await p.deploy('edge', { service: 'edge', version: 'v1' }, { replicas: 1 });
+    const route = applies('HTTPRoute')[0];
+    expect(route?.path).toBe(`/apis/gateway.networking.k8s.io/v1/namespaces/${NS}/httproutes/edge`);
+    expect(((route?.body ?? {}) as { spec: unknown }).spec).toMatchObject({
+      parentRefs: [{ name: 'shop-gateway' }],
+      rules: [
+        {
+          matches: [{ path: { type: 'PathPrefix', value: '/' } }],
+          backendRefs: [{ name: 'edge-v1', weight: 100 }],
+        },
+      ],
+    });
+  });
+
   it('with Istio: a VirtualService with retries and timeouts, plus STRICT mTLS', async () => {
     const p = provider('istio');
     await p.up({ services: ['web'] });
@@ -302,7 +363,7 @@ describe('kubernetes provider', () => {
     const http = ((vs?.body ?? {}) as { spec: { http: Record<string, unknown>[] } }).spec.http;
     expect(http[0]).toMatchObject({
       name: 'preview',
-      match: [{ uri: { prefix: '/web' }, headers: { 'x-canary': { exact: 'always' } } }],
+      match: [{ uri: { prefix: '/' }, headers: { 'x-canary': { exact: 'always' } } }],
       route: [{ destination: { host: `web-v2.${NS}.svc.cluster.local` }, weight: 100 }],
     });
     expect(http[1]).toMatchObject({

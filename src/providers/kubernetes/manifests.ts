@@ -201,9 +201,19 @@ function parseHeader(header: string | undefined): { name: string; value: string 
   return { name: header.slice(0, i).trim().toLowerCase(), value: header.slice(i + 1).trim() };
 }
 
-/** Path prefixes a service is reached by (the gateway answers for `/` when it has none). */
+/**
+ * Where a service's traffic split sits. Only the platform's gateway is exposed at the cluster's
+ * Gateway (north-south); every other service splits in-mesh traffic addressed to its own Service
+ * (Gateway API GAMMA: an HTTPRoute whose parent is the Service), so requests still pass the runtime
+ * gateway's JWT check and a canary of `content` sees exactly the calls `content` gets.
+ */
+function edge(spec: ServiceSpec): boolean {
+  return spec.kind === 'gateway';
+}
+
+/** Path prefixes matched: the gateway's routes (or `/`); everything sent to an internal Service. */
 function prefixes(spec: ServiceSpec): string[] {
-  return spec.routes.length ? spec.routes : ['/'];
+  return edge(spec) && spec.routes.length ? spec.routes : ['/'];
 }
 
 /** Gateway API HTTPRoute: one weighted backendRef per version Service. */
@@ -243,7 +253,12 @@ export function httpRoute(
       labels: serviceLabels(target, service),
       annotations: { [WEIGHTS_ANNOTATION]: JSON.stringify(split.weights) },
     },
-    spec: { parentRefs: [{ name: target.gateway }], rules },
+    spec: {
+      parentRefs: edge(spec)
+        ? [{ name: target.gateway }]
+        : [{ group: '', kind: 'Service', name: service, port: 80 }],
+      rules,
+    },
   };
 }
 
@@ -293,7 +308,7 @@ export function virtualService(
     },
     spec: {
       hosts: [service, `${service}.${target.namespace}.svc.cluster.local`],
-      gateways: ['mesh', target.gateway],
+      gateways: edge(spec) ? ['mesh', target.gateway] : ['mesh'],
       http,
     },
   };
