@@ -15,8 +15,8 @@ import { freePort } from '../../src/core/ports.ts';
 export interface PostgresServer {
   url: string;
   port: number;
-  /** Runs SQL as the superuser (psql), e.g. `SELECT pg_terminate_backend(pid) ...`. */
-  psql(sql: string): string;
+  /** Runs SQL as the superuser (psql) in `database` (default postgres). */
+  psql(sql: string, database?: string): string;
   stop(): void;
 }
 
@@ -76,8 +76,8 @@ export async function startPostgres(): Promise<PostgresServer> {
   return {
     url,
     port,
-    psql(sql) {
-      return run('psql', ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-Atc', sql, 'postgres']);
+    psql(sql, database = 'postgres') {
+      return run('psql', ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-Atc', sql, database]);
     },
     stop() {
       if (stopped) return;

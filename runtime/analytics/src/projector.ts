@@ -244,17 +244,18 @@ export class Projector {
         totals.push([cid, t.views, t.uploads, t.other, t.lastTs]);
         for (const [minute, n] of t.minutes) minutes.push([cid, minute, n]);
       }
+      // Portable upsert (SQLite and PostgreSQL): target columns qualified, no scalar max().
       await tx.runMany(
         `INSERT INTO item_totals (content_id, views, uploads, other, last_ts) VALUES (?, ?, ?, ?, ?)
-         ON CONFLICT (content_id) DO UPDATE SET views = views + excluded.views,
-           uploads = uploads + excluded.uploads, other = other + excluded.other,
-           last_ts = max(last_ts, excluded.last_ts)`,
+         ON CONFLICT (content_id) DO UPDATE SET views = item_totals.views + excluded.views,
+           uploads = item_totals.uploads + excluded.uploads, other = item_totals.other + excluded.other,
+           last_ts = CASE WHEN excluded.last_ts > item_totals.last_ts THEN excluded.last_ts ELSE item_totals.last_ts END`,
         totals,
       );
       if (minutes.length > 0) {
         await tx.runMany(
           `INSERT INTO item_minutes (content_id, minute, views) VALUES (?, ?, ?)
-           ON CONFLICT (content_id, minute) DO UPDATE SET views = views + excluded.views`,
+           ON CONFLICT (content_id, minute) DO UPDATE SET views = item_minutes.views + excluded.views`,
           minutes,
         );
       }
@@ -358,7 +359,7 @@ export class Projector {
       for (const [a, row] of pairs) for (const [b, n] of row) rows.push([a, b, n]);
       await tx.runMany(
         `INSERT INTO co_views (a, b, n) VALUES (?, ?, ?)
-         ON CONFLICT (a, b) DO UPDATE SET n = n + excluded.n`,
+         ON CONFLICT (a, b) DO UPDATE SET n = co_views.n + excluded.n`,
         rows,
       );
     }

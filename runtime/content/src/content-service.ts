@@ -170,33 +170,33 @@ export class ContentService {
         if (created) await this.#blobs.putFile(key, tmp);
         try {
           await this.#db.transaction(async (tx) => {
-          await tx.run(
-            `INSERT INTO content_items (id, owner_id, sha256, mime, kind, size, filename, width, height, created_at)
+            await tx.run(
+              `INSERT INTO content_items (id, owner_id, sha256, mime, kind, size, filename, width, height, created_at)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-            [
-              row.id,
-              row.owner_id,
-              row.sha256,
-              row.mime,
-              row.kind,
-              row.size,
-              row.filename,
-              row.width,
-              row.height,
-              row.created_at,
-            ],
-          );
-          await enqueueOutbox(tx, 'content.uploaded', {
-            type: 'content.uploaded',
-            contentId: row.id,
-            ownerId: row.owner_id,
-            userId: row.owner_id,
-            sha256: row.sha256,
-            mime: row.mime,
-            kind: row.kind,
-            size: row.size,
-            ts: row.created_at,
-          });
+              [
+                row.id,
+                row.owner_id,
+                row.sha256,
+                row.mime,
+                row.kind,
+                row.size,
+                row.filename,
+                row.width,
+                row.height,
+                row.created_at,
+              ],
+            );
+            await enqueueOutbox(tx, 'content.uploaded', {
+              type: 'content.uploaded',
+              contentId: row.id,
+              ownerId: row.owner_id,
+              userId: row.owner_id,
+              sha256: row.sha256,
+              mime: row.mime,
+              kind: row.kind,
+              size: row.size,
+              ts: row.created_at,
+            });
           });
         } catch (err) {
           // The row did not commit (e.g. the database connection died: 503), so nothing refers to a

@@ -156,16 +156,19 @@ export function isConnectionError(err: unknown): boolean {
 /** Maps driver errors onto the service kit's HTTP errors where the meaning is clear. */
 function mapError(err: unknown): unknown {
   if (err instanceof HttpError) return err;
-  if (isConnectionError(err)) {
-    return withCause(
-      new HttpError(503, 'DATABASE_UNAVAILABLE', 'the database is unavailable; retry shortly'),
-      err,
-    );
-  }
+  if (isConnectionError(err)) return unavailable(err);
   if ((err as { code?: string }).code === '23505') {
     return withCause(new HttpError(409, 'CONFLICT', 'a record with the same key already exists'), err);
   }
   return err;
+}
+
+function unavailable(cause: unknown): HttpError {
+  if (cause instanceof HttpError) return cause;
+  return withCause(
+    new HttpError(503, 'DATABASE_UNAVAILABLE', 'the database is unavailable; retry shortly'),
+    cause,
+  );
 }
 
 function withCause(err: HttpError, cause: unknown): HttpError {
@@ -248,18 +251,48 @@ export class PostgresDb extends PostgresExecutor implements Db {
     this.pool = pool;
   }
 
+  /** A pooled client; failing to get one (refused, not accepting connections…) is a 503. */
+  private async connect(): Promise<pg.PoolClient> {
+    try {
+      return await this.pool.connect();
+    } catch (err) {
+      throw unavailable(err);
+    }
+  }
+
+  protected override async raw(sql: string, params?: SqlParams): Promise<pg.QueryResult> {
+    const client = await this.connect();
+    let broken: Error | undefined;
+    try {
+      return await client.query(toPostgresPlaceholders(sql), bind(params));
+    } catch (err) {
+      if (isConnectionError(err)) broken = err as Error;
+      throw mapError(err);
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  override async exec(sql: string): Promise<void> {
+    const client = await this.connect();
+    let broken: Error | undefined;
+    try {
+      await client.query(toPostgresDdl(sql));
+    } catch (err) {
+      if (isConnectionError(err)) broken = err as Error;
+      throw mapError(err);
+    } finally {
+      client.release(broken);
+    }
+  }
+
   override async runMany(sql: string, paramSets: readonly SqlParams[]): Promise<RunResult> {
     if (paramSets.length === 0) return { changes: 0 };
     return this.transaction((tx) => tx.runMany(sql, paramSets));
   }
 
   async transaction<T>(fn: (tx: Tx) => Promise<T> | T): Promise<T> {
-    let client: pg.PoolClient;
-    try {
-      client = await this.pool.connect();
-    } catch (err) {
-      throw mapError(err);
-    }
+    const client = await this.connect();
     let broken: Error | undefined;
     try {
       await client.query('BEGIN');
@@ -282,12 +315,17 @@ export class PostgresDb extends PostgresExecutor implements Db {
   }
 
   async migrate(migrations: readonly Migration[]): Promise<string[]> {
-    await this.exec('CREATE TABLE IF NOT EXISTS _migrations (id TEXT PRIMARY KEY, applied_at TEXT NOT NULL)');
+    const lock = "SELECT pg_advisory_xact_lock(hashtext('platformctl:_migrations'))";
+    // CREATE TABLE IF NOT EXISTS races with itself across sessions: take the lock first.
+    await this.transaction(async (tx) => {
+      await tx.query(lock);
+      await tx.exec('CREATE TABLE IF NOT EXISTS _migrations (id TEXT PRIMARY KEY, applied_at TEXT NOT NULL)');
+    });
     const applied: string[] = [];
     for (const migration of migrations) {
       const done = await this.transaction(async (tx) => {
         // Several replicas may start at once: one migrates, the others wait and then skip.
-        await tx.query("SELECT pg_advisory_xact_lock(hashtext('platformctl:_migrations'))");
+        await tx.query(lock);
         if (await tx.get('SELECT id FROM _migrations WHERE id = ?', [migration.id])) return false;
         if (typeof migration.up === 'string') await tx.exec(migration.up);
         else await migration.up(tx);

@@ -76,6 +76,7 @@ export function queueName(group: string, topic: string): string {
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 interface Attachable {
+  readonly attached: boolean;
   attach(conn: ChannelModel): Promise<void>;
   detach(): void;
 }
@@ -262,9 +263,18 @@ export class RabbitBus implements Bus {
     };
   }
 
+  /**
+   * Ready when connected and every subscription's queue is declared, bound and consumed: an event
+   * published to the exchange before its group's queue is bound reaches no queue, so a consumer
+   * service reports not-ready (`/readyz`) until then.
+   */
   async ping(): Promise<void> {
     if (this.closed) throw new Error('bus is closed');
     if (!this.pub) throw unavailable(this.lastError);
+    for (const sub of this.subs) {
+      if (!sub.attached)
+        throw new Error(`bus consumer ${(sub as RabbitSubscription).name} is not subscribed yet`);
+    }
   }
 
   async close(): Promise<void> {
@@ -300,6 +310,7 @@ class RabbitSubscription implements Attachable {
   private stopped = false;
   private readonly queue: string;
   private readonly bus: RabbitBus;
+  attached = false;
   private readonly topic: string;
   private readonly handler: BusHandler;
   private readonly settings: SubscriptionSettings;
@@ -342,11 +353,17 @@ class RabbitSubscription implements Attachable {
       if (msg) this.chain = this.chain.then(() => this.deliver(ch, msg));
     });
     this.tag = consumerTag;
+    this.attached = true;
+  }
+
+  get name(): string {
+    return this.queue;
   }
 
   detach(): void {
     this.ch = undefined;
     this.tag = undefined;
+    this.attached = false;
   }
 
   private async deliver(ch: Channel, msg: ConsumeMessage): Promise<void> {

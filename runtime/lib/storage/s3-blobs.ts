@@ -105,6 +105,12 @@ export class S3Blobs implements Blobs {
         endpoint: options.endpoint,
         forcePathStyle: options.forcePathStyle,
         maxAttempts: 3,
+        // S3-compatible servers do not all understand the SDK's default aws-chunked uploads with
+        // trailing checksums (some store the chunk framing as data): against a custom endpoint,
+        // checksums are sent and checked only where the operation requires them.
+        ...(options.endpoint
+          ? { requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' }
+          : {}),
       });
   }
 

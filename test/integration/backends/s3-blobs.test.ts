@@ -70,6 +70,13 @@ describe('S3 blobs (s3rver)', () => {
     expect(await blobs.stat('a/c.txt')).toBeUndefined();
     expect(await blobs.get('missing')).toBeUndefined();
     await expect(blobs.put('../escape', 'x')).rejects.toThrow(InvalidBlobKeyError);
+    // A small file goes up in one streamed PUT: the stored bytes are the file's, nothing more.
+    const dir = mkdtempSync(join(tmpdir(), 's3-small-'));
+    const small = randomBytes(2817);
+    writeFileSync(join(dir, 'small'), small);
+    expect((await blobs.putFile('small.bin', join(dir, 'small'))).size).toBe(small.length);
+    expect((await buffer((await blobs.get('small.bin'))!.stream)).equals(small)).toBe(true);
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it('uploads large media in parts and reads a range across a part boundary', async () => {

@@ -1,0 +1,265 @@
+/**
+ * The runtime services on the "outgrown one machine" backends: auth, content and analytics as real
+ * processes on PostgreSQL + RabbitMQ + an S3-compatible store (s3rver).
+ * User flow: signup → login → upload → variant → views → stats. Faults: a RabbitMQ restart while
+ * views flow (every view counted exactly once), and the content database's connections killed
+ * mid-upload (a clear 503, no orphan blob, and recovery once the database is back).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ServiceProcess, startService } from '../../../runtime/auth/test/helpers/service-process.ts';
+import { openBlobs } from '../../../runtime/lib/storage/blobs.ts';
+import {
+  createDatabase,
+  type PostgresServer,
+  postgresSkipReason,
+  startPostgres,
+} from '../../helpers/postgres.ts';
+import { type RabbitServer, rabbitSkipReason, startRabbit } from '../../helpers/rabbitmq.ts';
+import { type S3Server, startS3 } from '../../helpers/s3.ts';
+
+const skip = postgresSkipReason() ?? rabbitSkipReason();
+if (skip) console.warn(skip);
+
+async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, what: string, tries = 1500): Promise<T> {
+  let last: T | undefined;
+  for (let i = 0; i < tries; i++) {
+    last = await fn().catch(() => undefined as T);
+    if (last !== undefined && ok(last)) return last;
+    await new Promise((r) => setTimeout(r, 40));
+  }
+  throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(last)}`);
+}
+
+describe.skipIf(skip)('services on PostgreSQL + RabbitMQ + S3', () => {
+  let pgServer: PostgresServer;
+  let rabbit: RabbitServer;
+  let s3: S3Server;
+  let dir: string;
+  let auth: ServiceProcess;
+  let content: ServiceProcess;
+  let analytics: ServiceProcess;
+  let image: Buffer;
+  let contentId: string;
+  let userId: string;
+  let blobsUrl: string;
+
+  const as = () => ({ 'x-user-id': userId, 'x-user-role': 'editor' });
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'backends-flow-'));
+    [pgServer, s3] = await Promise.all([startPostgres(), startS3()]);
+    rabbit = await startRabbit();
+    const db = (name: string) => createDatabase(pgServer, name);
+    blobsUrl = s3.url('media');
+    const common = { ...s3.env, BUS_URL: `${rabbit.url}?exchange=platform`, LOG_LEVEL: 'info' };
+    const started = await Promise.allSettled([
+      startService('auth', { ...common, DATA_DIR: join(dir, 'auth'), DATABASE_URL: db('auth') }),
+      startService('content', {
+        ...common,
+        DATA_DIR: join(dir, 'content'),
+        DATABASE_URL: db('content'),
+        BLOBS_URL: blobsUrl,
+      }),
+      startService('analytics', {
+        ...common,
+        DATA_DIR: join(dir, 'analytics'),
+        DATABASE_URL: db('analytics'),
+        ANALYTICS_PROJECT_DELAY_MS: '20',
+      }),
+    ]);
+    // Keep whatever started so afterAll stops it even when another one failed.
+    const [a, c, n] = started.map((r) => (r.status === 'fulfilled' ? r.value : undefined));
+    auth = a as ServiceProcess;
+    content = c as ServiceProcess;
+    analytics = n as ServiceProcess;
+    const failed = started.find((r) => r.status === 'rejected');
+    if (failed) throw (failed as PromiseRejectedResult).reason;
+    // Consumers report ready once their queues are bound (earlier events would reach no queue).
+    await until(
+      async () => (await fetch(`${analytics.url}/readyz`)).status,
+      (s) => s === 200,
+      'analytics ready',
+    );
+    const noise = Buffer.alloc(320 * 240 * 3);
+    for (let i = 0; i < noise.length; i++) noise[i] = (i * 7919) % 251;
+    image = await sharp(noise, { raw: { width: 320, height: 240, channels: 3 } })
+      .png()
+      .toBuffer();
+  }, 240_000);
+
+  afterAll(async () => {
+    await Promise.all([auth?.stop(), content?.stop(), analytics?.stop()]);
+    rabbit?.stop();
+    pgServer?.stop();
+    await s3?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }, 120_000);
+
+  it('signup → login → upload → variant → views → stats', async () => {
+    const creds = { email: 'ada@example.com', password: 'correct horse battery staple' };
+    const signup = await fetch(`${auth.url}/auth/signup`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(creds),
+    });
+    expect(signup.status).toBe(201);
+    const again = await fetch(`${auth.url}/auth/signup`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(creds),
+    });
+    expect(again.status).toBe(409);
+    const login = await fetch(`${auth.url}/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(creds),
+    });
+    expect(login.status).toBe(200);
+    const tokens = (await login.json()) as { accessToken: string };
+    userId = JSON.parse(Buffer.from(tokens.accessToken.split('.')[1] as string, 'base64url').toString()).sub;
+
+    const up = await fetch(`${content.url}/content`, { method: 'POST', headers: as(), body: image });
+    expect(up.status).toBe(201);
+    contentId = ((await up.json()) as { id: string }).id;
+    const variant = await fetch(`${content.url}/content/${contentId}/variant?w=100&format=webp`, {
+      headers: as(),
+    });
+    expect(variant.status).toBe(200);
+    expect((await sharp(Buffer.from(await variant.arrayBuffer())).metadata()).width).toBe(100);
+    const range = await fetch(`${content.url}/content/${contentId}/raw`, {
+      headers: { ...as(), range: 'bytes=0-7' },
+    });
+    expect(range.status).toBe(206);
+    expect(Buffer.from(await range.arrayBuffer()).equals(image.subarray(0, 8))).toBe(true);
+
+    for (let i = 0; i < 5; i++) {
+      const r = await fetch(`${content.url}/content/${contentId}/raw`, { headers: as() });
+      expect(r.status).toBe(200);
+      await r.arrayBuffer();
+    }
+    // The variant and the range from byte 0 counted as views too: 2 + 5.
+    const stats = await until(
+      async () =>
+        (await (await fetch(`${analytics.url}/analytics/content/${contentId}/stats`)).json()) as {
+          views: number;
+          uploads: number;
+        },
+      (s) => s.views >= 7 && s.uploads === 1,
+      'views and the upload in analytics',
+    );
+    expect(stats).toMatchObject({ views: 7, uploads: 1 });
+  }, 60_000);
+
+  it('counts every view exactly once across a RabbitMQ restart', async () => {
+    const before = (
+      (await (await fetch(`${analytics.url}/analytics/content/${contentId}/stats`)).json()) as {
+        views: number;
+      }
+    ).views;
+    let served = 0;
+    let viewing = true;
+    const viewer = (async () => {
+      for (let i = 0; viewing && i < 100_000; i++) {
+        const r = await fetch(`${content.url}/content/${contentId}/raw`, { headers: as() }).catch(
+          () => undefined,
+        );
+        if (r?.status === 200) served++;
+        await r?.arrayBuffer();
+        await new Promise((res) => setTimeout(res, 5));
+      }
+    })();
+    await until(
+      async () => served,
+      (n) => n > 30,
+      'views before the restart',
+    );
+    await rabbit.restart();
+    const mark = served;
+    await until(
+      async () => served,
+      (n) => n > mark + 30,
+      'views after the restart',
+    );
+    viewing = false;
+    await viewer;
+    const stats = await until(
+      async () =>
+        (await (await fetch(`${analytics.url}/analytics/content/${contentId}/stats`)).json()) as {
+          views: number;
+        },
+      (s) => s.views >= before + served,
+      'all views counted',
+      3000,
+    );
+    // Give straggling redeliveries a moment: a duplicate would push the count past the served views.
+    await new Promise((r) => setTimeout(r, 1500));
+    const settled = (await (await fetch(`${analytics.url}/analytics/content/${contentId}/stats`)).json()) as {
+      views: number;
+    };
+    expect(stats.views).toBe(before + served);
+    expect(settled.views).toBe(before + served);
+  }, 180_000);
+
+  it('answers 503 and leaves no orphan blob when the database connection dies mid-upload', async () => {
+    const unique = await sharp({
+      create: { width: 64, height: 64, channels: 3, background: { r: 200, g: 10, b: 99 } },
+    })
+      .png()
+      .toBuffer();
+    // Stream the body slowly; while it is in flight the database refuses new connections and
+    // every existing connection to it is terminated.
+    let release!: () => void;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    const body = Readable.from(
+      (async function* () {
+        yield unique.subarray(0, 32);
+        await gate;
+        yield unique.subarray(32);
+      })(),
+    );
+    const pending = fetch(`${content.url}/content`, {
+      method: 'POST',
+      headers: as(),
+      body: Readable.toWeb(body) as ReadableStream,
+      duplex: 'half',
+    } as RequestInit);
+    await new Promise((r) => setTimeout(r, 200));
+    pgServer.psql('ALTER DATABASE content ALLOW_CONNECTIONS false');
+    pgServer.psql(
+      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = 'content' AND pid <> pg_backend_pid()",
+    );
+    release();
+    const res = await pending;
+    const errorBody = (await res.json()) as { error: { code: string } };
+    expect(res.status).toBe(503);
+    expect(errorBody.error.code).toBe('DATABASE_UNAVAILABLE');
+    const ready = await fetch(`${content.url}/readyz`);
+    expect(ready.status).toBe(503);
+
+    // No blob is left without a row: the store holds exactly the originals of committed items.
+    const saved = { ...process.env };
+    Object.assign(process.env, s3.env);
+    const blobs = await openBlobs(blobsUrl);
+    process.env = saved;
+    const originals = await blobs.list('originals/');
+    pgServer.psql('ALTER DATABASE content ALLOW_CONNECTIONS true');
+    const items = pgServer.psql('SELECT count(DISTINCT sha256) FROM content_items', 'content').trim();
+    expect(String(originals.length)).toBe(items);
+
+    // The database is back: the same upload now succeeds without restarting the service.
+    const retry = await until(
+      async () =>
+        (await fetch(`${content.url}/content`, { method: 'POST', headers: as(), body: unique })).status,
+      (s) => s === 201,
+      'upload after recovery',
+    );
+    expect(retry).toBe(201);
+  }, 60_000);
+});
