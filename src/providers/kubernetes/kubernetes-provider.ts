@@ -103,6 +103,7 @@ export class KubernetesProvider implements Provider {
   private readonly options: KubernetesProviderOptions;
   private clientsPromise: Promise<Clients> | undefined;
   private faultSeq = 0;
+  private namespaceApplied = false;
 
   constructor(platform: LoadedPlatform, environment: string, options: KubernetesProviderOptions = {}) {
     this.platform = platform;
@@ -293,8 +294,15 @@ export class KubernetesProvider implements Provider {
   // ------------------------------------------------------------------ up / down
 
   /** Applies every service at its running version (or `latest`) and waits for the rollouts. */
-  async up(opts: UpOptions = {}): Promise<PlatformStatus> {
+  /** With Istio, STRICT mTLS for the namespace before any workload runs (once per provider). */
+  private async ensureNamespaceObjects(): Promise<void> {
+    if (this.namespaceApplied) return;
     for (const obj of namespaceObjects(this.target)) await this.apply(obj);
+    this.namespaceApplied = true;
+  }
+
+  async up(opts: UpOptions = {}): Promise<PlatformStatus> {
+    await this.ensureNamespaceObjects();
     const names = opts.services?.length ? opts.services : Object.keys(this.platform.config.services);
     for (const name of names) {
       const running = (await this.deployments(name)).map(
@@ -339,6 +347,7 @@ export class KubernetesProvider implements Provider {
       .map((d) => d.metadata?.labels?.[VERSION_LABEL] as string)
       .filter((v) => v !== release.version);
     const initial = opts.initialWeight ?? (others.length ? 0 : 100);
+    await this.ensureNamespaceObjects();
     for (const obj of baseObjects(this.target, service, spec)) await this.apply(obj);
     const objects = versionObjects(this.target, service, spec, release.version, replicas);
     for (const obj of objects) await this.apply(obj);
