@@ -70,6 +70,43 @@ const TITLES: Record<HookEventName, string> = {
   'drill.page': 'Page',
 };
 
+/** Slack's incoming-webhook shape: a plain-text fallback and one mrkdwn section. */
+function slackMessage(summary: string, lines: string[]): unknown {
+  return {
+    text: summary,
+    blocks: [{ type: 'section', text: { type: 'mrkdwn', text: lines.join('\n') } }],
+  };
+}
+
+/** A Teams message carrying one Adaptive Card: a coloured title, a line of text and facts. */
+function teamsCard(
+  summary: string,
+  title: string,
+  color: string,
+  text: string,
+  facts: { title: string; value: string }[],
+): unknown {
+  return {
+    type: 'message',
+    summary,
+    attachments: [
+      {
+        contentType: 'application/vnd.microsoft.card.adaptive',
+        content: {
+          $schema: 'http://adaptivecards.io/schemas/adaptive-card.json',
+          type: 'AdaptiveCard',
+          version: '1.4',
+          body: [
+            { type: 'TextBlock', size: 'Medium', weight: 'Bolder', text: title, color },
+            { type: 'TextBlock', text, wrap: true },
+            { type: 'FactSet', facts },
+          ],
+        },
+      },
+    ],
+  };
+}
+
 function drillPayload(format: WebhookSpec['format'], n: DrillPageNotice): unknown {
   const head = `[${n.severity}] ${n.message}`;
   if (format === 'slack') {
@@ -78,44 +115,14 @@ function drillPayload(format: WebhookSpec['format'], n: DrillPageNotice): unknow
       `drill \`${n.drill}\` — ack with \`platformctl drill ack\``,
     ];
     if (n.runbook) lines.push(`runbook: \`${n.runbook}\``);
-    return {
-      text: `${TITLES[n.event]}: ${head}`,
-      blocks: [{ type: 'section', text: { type: 'mrkdwn', text: lines.join('\n') } }],
-    };
+    return slackMessage(`${TITLES[n.event]}: ${head}`, lines);
   }
   if (format === 'teams') {
-    return {
-      type: 'message',
-      summary: `${TITLES[n.event]}: ${head}`,
-      attachments: [
-        {
-          contentType: 'application/vnd.microsoft.card.adaptive',
-          content: {
-            $schema: 'http://adaptivecards.io/schemas/adaptive-card.json',
-            type: 'AdaptiveCard',
-            version: '1.4',
-            body: [
-              {
-                type: 'TextBlock',
-                size: 'Medium',
-                weight: 'Bolder',
-                text: TITLES[n.event],
-                color: 'Attention',
-              },
-              { type: 'TextBlock', text: head, wrap: true },
-              {
-                type: 'FactSet',
-                facts: [
-                  { title: 'Severity', value: n.severity },
-                  { title: 'Drill', value: n.drill },
-                  ...(n.runbook ? [{ title: 'Runbook', value: n.runbook }] : []),
-                ],
-              },
-            ],
-          },
-        },
-      ],
-    };
+    return teamsCard(`${TITLES[n.event]}: ${head}`, TITLES[n.event], 'Attention', head, [
+      { title: 'Severity', value: n.severity },
+      { title: 'Drill', value: n.drill },
+      ...(n.runbook ? [{ title: 'Runbook', value: n.runbook }] : []),
+    ]);
   }
   return { ...n, source: 'platformctl' };
 }
@@ -139,10 +146,7 @@ export function payloadFor(format: WebhookSpec['format'], n: Notice): unknown {
     const lines = [`*${TITLES[n.event]}* — ${headline(n)}`];
     if (n.reason) lines.push(`> ${n.reason}`);
     if (n.report) lines.push(`report: \`${n.report}\``);
-    return {
-      text: `${TITLES[n.event]}: ${headline(n)}`,
-      blocks: [{ type: 'section', text: { type: 'mrkdwn', text: lines.join('\n') } }],
-    };
+    return slackMessage(`${TITLES[n.event]}: ${headline(n)}`, lines);
   }
   if (format === 'teams') {
     const facts = [
@@ -153,36 +157,9 @@ export function payloadFor(format: WebhookSpec['format'], n: Notice): unknown {
       ...(n.reason ? [{ title: 'Reason', value: n.reason }] : []),
       ...(n.report ? [{ title: 'Report', value: n.report }] : []),
     ];
-    return {
-      type: 'message',
-      summary: `${TITLES[n.event]}: ${headline(n)}`,
-      attachments: [
-        {
-          contentType: 'application/vnd.microsoft.card.adaptive',
-          content: {
-            $schema: 'http://adaptivecards.io/schemas/adaptive-card.json',
-            type: 'AdaptiveCard',
-            version: '1.4',
-            body: [
-              {
-                type: 'TextBlock',
-                size: 'Medium',
-                weight: 'Bolder',
-                text: TITLES[n.event],
-                color:
-                  n.event === 'rollout.rolledBack'
-                    ? 'Attention'
-                    : n.event === 'rollout.promoted'
-                      ? 'Good'
-                      : 'Default',
-              },
-              { type: 'TextBlock', text: headline(n), wrap: true },
-              { type: 'FactSet', facts },
-            ],
-          },
-        },
-      ],
-    };
+    const color =
+      n.event === 'rollout.rolledBack' ? 'Attention' : n.event === 'rollout.promoted' ? 'Good' : 'Default';
+    return teamsCard(`${TITLES[n.event]}: ${headline(n)}`, TITLES[n.event], color, headline(n), facts);
   }
   return { ...n, source: 'platformctl' };
 }
