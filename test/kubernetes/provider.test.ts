@@ -161,6 +161,20 @@ describe('kubernetes provider', () => {
     );
   });
 
+  it('starts a canary dark even when no split was recorded for the stable version', async () => {
+    const p = provider();
+    await p.deploy('web', { service: 'web', version: 'v1' }, { replicas: 1 });
+    const del = await fetch(`${kube.url}/apis/gateway.networking.k8s.io/v1/namespaces/${NS}/httproutes/web`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${kube.token}` },
+    });
+    expect(del.status).toBe(200);
+    await p.deploy('web', { service: 'web', version: 'v2' }, { replicas: 1 });
+    expect(kube.get('httproutes', 'web')?.metadata.annotations?.['platformctl.dev/weights']).toBe(
+      '{"v1":100,"v2":0}',
+    );
+  });
+
   it('scales through the scale subresource, kills pods and reads logs', async () => {
     const p = provider();
     await p.deploy('web', { service: 'web', version: 'v1' }, { replicas: 1 });

@@ -365,7 +365,9 @@ export class KubernetesProvider implements Provider {
     if (routed(spec)) {
       const current = (await this.readTraffic(service))?.weights ?? {};
       const kept = Object.fromEntries(Object.entries(current).filter(([v]) => others.includes(v)));
-      const weights = this.rescale(kept, release.version, initial);
+      // No split recorded yet (the stable version came from elsewhere): the oldest version has it all.
+      const before = Object.keys(kept).length || !others[0] ? kept : { [others[0]]: 100 };
+      const weights = this.rescale(before, release.version, initial);
       await this.applyTraffic(service, spec, { weights }, [...others, release.version]);
     }
     return this.serviceStatus(service);
