@@ -1,0 +1,117 @@
+/** The drill's postmortem: Markdown for people, JSON for tools, under `.platform/reports/drills/`. */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { formatDuration } from '../core/duration.ts';
+import { ensureDir } from '../core/state-dir.ts';
+import type { Scenario } from './scenario.ts';
+import type { DrillRecord } from './state.ts';
+
+const fmt = (ms: number | undefined) => (ms === undefined ? '—' : formatDuration(ms));
+const pct = (r: number) => `${(r * 100).toFixed(r > 0 && r < 0.01 ? 2 : 1)}%`;
+
+export function renderPostmortem(r: DrillRecord, scenario: Scenario): string {
+  const t = r.times;
+  const good: string[] = [];
+  const better: string[] = [];
+  if (t?.acknowledgeMs !== undefined && t.acknowledgeMs <= scenario.targets.acknowledge)
+    good.push(
+      `Acknowledged within the ${fmt(scenario.targets.acknowledge)} target (${fmt(t.acknowledgeMs)}).`,
+    );
+  else
+    better.push(
+      t?.acknowledgeMs === undefined
+        ? 'The page was never acknowledged: ack first, so others know someone is on it.'
+        : `Acknowledgement took ${fmt(t.acknowledgeMs)} (target ${fmt(scenario.targets.acknowledge)}).`,
+    );
+  if (t && t.mitigateMs <= scenario.targets.mitigate)
+    good.push(`Mitigated within the ${fmt(scenario.targets.mitigate)} target (${fmt(t.mitigateMs)}).`);
+  else if (t) better.push(`Mitigation took ${fmt(t.mitigateMs)} (target ${fmt(scenario.targets.mitigate)}).`);
+  if (r.hintsTaken === 0) good.push('Diagnosed without hints.');
+  else better.push(`${r.hintsTaken} hint(s) needed: the runbook and dashboards should make this quicker.`);
+  const notes = r.timeline.filter((e) => e.type === 'note').length;
+  if (notes > 0) good.push(`The timeline was kept (${notes} note(s)).`);
+  else better.push('No notes were taken: write down what you check and decide while you do it.');
+  const refused = r.timeline.filter((e) => e.type === 'resolve-refused').length;
+  if (refused > 0) better.push(`Resolve was attempted ${refused} time(s) before the platform was healthy.`);
+
+  const lines = [
+    `# Postmortem (drill): ${r.title}`,
+    '',
+    '## Summary',
+    '',
+    `- Scenario: \`${r.scenario}\` — severity ${r.severity}`,
+    `- Page: "${r.page}"`,
+    `- Started ${r.startedAt}, resolved ${r.endedAt}`,
+    `- Time to acknowledge: ${fmt(t?.acknowledgeMs)}`,
+    `- Time to detect (first ack, note or hint): ${fmt(t?.detectMs)}`,
+    `- Time to mitigate: ${fmt(t?.mitigateMs)}`,
+    ...(r.score
+      ? [
+          `- Score: **${r.score.total}/100 (${r.score.grade})** — mitigation ${r.score.parts.mitigation}, acknowledgement ${r.score.parts.acknowledgement}, timeline ${r.score.parts.timeline}, hints −${r.score.parts.hintPenalty}`,
+        ]
+      : []),
+    ...(r.runbook ? [`- Runbook: [${r.runbook}](${r.runbook})`] : []),
+    '',
+    '## Timeline',
+    '',
+    '| t | time (UTC) | event | detail |',
+    '| --- | --- | --- | --- |',
+    ...r.timeline.map(
+      (e) =>
+        `| ${fmt(e.t)} | ${e.at.slice(11, 19)} | ${e.type} | ${e.message.replace(/\|/g, '\\|').replace(/\n/g, ' ')} |`,
+    ),
+    '',
+    '## Impact',
+    '',
+  ];
+  const impact = r.impact;
+  if (!impact || impact.unavailable)
+    lines.push(`Not measured: ${impact?.unavailable ?? 'no gateway counters'}.`);
+  else {
+    lines.push(
+      `${impact.requests} requests through the gateway during the drill, ${impact.errors} of them failed (5xx)${impact.partial ? ' — the gateway restarted, so these are lower bounds' : ''}.`,
+      '',
+      '| service | requests | errors | error rate |',
+      '| --- | ---: | ---: | ---: |',
+      ...impact.services.map((s) => `| ${s.service} | ${s.requests} | ${s.errors} | ${pct(s.errorRate)} |`),
+    );
+  }
+  lines.push(
+    '',
+    '## Root cause',
+    '',
+    scenario.rootCause.trim(),
+    '',
+    `Injected: ${r.faults.map((f) => f.description).join('; ')}.`,
+    '',
+    '## What went well',
+    '',
+    ...(good.length ? good.map((g) => `- ${g}`) : ['- (nothing yet — that is what drills are for)']),
+    '',
+    '## What could go better',
+    '',
+    ...(better.length ? better.map((b) => `- ${b}`) : ['- Nothing stood out.']),
+    '',
+    '## Action items',
+    '',
+    ...scenario.mitigation.map((m) => `- [ ] Make sure the on-call knows the mitigation: \`${m}\``),
+    ...scenario.actionItems.map((a) => `- [ ] ${a}`),
+    '',
+  );
+  return `${lines.join('\n')}\n`;
+}
+
+export function writePostmortem(
+  reportsDir: string,
+  record: DrillRecord,
+  scenario: Scenario,
+): { markdown: string; json: string } {
+  const dir = ensureDir(join(reportsDir, 'drills'));
+  const stem = `${record.startedAt.replace(/[:.]/g, '-')}-${record.scenario}`;
+  const markdown = join(dir, `${stem}.md`);
+  const json = join(dir, `${stem}.json`);
+  const withReport = { ...record, report: { markdown, json } };
+  writeFileSync(markdown, renderPostmortem(withReport, scenario));
+  writeFileSync(json, `${JSON.stringify(withReport, null, 2)}\n`);
+  return { markdown, json };
+}
