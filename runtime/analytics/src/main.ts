@@ -49,7 +49,7 @@ export function analyticsService(): ServiceDefinition<typeof env> {
       // WAL checkpoints copy the log into the database file and fsync it; done by the committing
       // connection they would stall acknowledgements every few MB. The projector thread runs them
       // instead (see projector-worker.ts).
-      await logDb.exec('PRAGMA wal_autocheckpoint = 0');
+      if (logDb.dialect === 'sqlite') await logDb.exec('PRAGMA wal_autocheckpoint = 0');
       projector = new ProjectorWorker(
         {
           dbUrl: config.databaseUrl,

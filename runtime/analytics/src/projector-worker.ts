@@ -140,7 +140,7 @@ async function runWorker(): Promise<void> {
   // The ingest connection does not checkpoint its WAL (that would block acknowledgements); this
   // thread does, without waiting for readers or writers (PASSIVE), once a second.
   const checkpoints = setInterval(() => {
-    log.exec('PRAGMA wal_checkpoint(PASSIVE)').catch(() => {});
+    if (log.dialect === 'sqlite') log.exec('PRAGMA wal_checkpoint(PASSIVE)').catch(() => {});
   }, 1000);
   port.on('message', (m: ToWorker) => {
     if (m.type === 'nudge') projector.schedule();
