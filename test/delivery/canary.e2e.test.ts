@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/core/ports.ts';
 import { BIN, runCli, workspace } from '../helpers/cli.ts';
+import { waitFor } from '../helpers/poll.ts';
 
 const FIXTURE = join(import.meta.dirname, 'fixtures', 'web');
 
@@ -75,14 +76,7 @@ function background(
   return { child, done };
 }
 
-async function until<T>(what: string, fn: () => T | undefined, tries = 300): Promise<T> {
-  for (let i = 0; i < tries; i++) {
-    const v = fn();
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
+const until = <T>(what: string, fn: () => T | undefined): Promise<T> => waitFor(what, fn, 300);
 
 describe('deploy and canary on the local platform', () => {
   let ws: ReturnType<typeof workspace>;

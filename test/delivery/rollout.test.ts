@@ -9,6 +9,7 @@ import { type RolloutOptions, startRollout } from '../../src/delivery/rollout.ts
 import { type RolloutEvent, readState, sendCommand } from '../../src/delivery/store.ts';
 import { compileConditions, resolveStrategy } from '../../src/delivery/strategy.ts';
 import { Notifier } from '../../src/notify/webhooks.ts';
+import { waitFor } from '../helpers/poll.ts';
 import { parseConfigText } from './config.ts';
 import { FakePlatform } from './fakes.ts';
 
@@ -52,11 +53,7 @@ const FAST = `
 
 /** Polls the state file until `pred` holds (bounded). */
 async function until(pred: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 2000; i++) {
-    if (pred()) return;
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  throw new Error(`timed out waiting for ${what}`);
+  await waitFor(what, () => (pred() ? true : undefined), 2000, 5);
 }
 
 describe('rollout engine', () => {

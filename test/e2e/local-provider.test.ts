@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, isPortFree } from '../../src/core/ports.ts';
 import { BIN, REPO_ROOT, runCli, workspace } from '../helpers/cli.ts';
+import { alive, waitFor } from '../helpers/poll.ts';
 
 const FIXTURE = join(REPO_ROOT, 'test', 'fixtures', 'local', 'fixture-service');
 
@@ -60,16 +61,6 @@ services:
   return { yaml, ports };
 }
 
-function alive(pid: number | undefined): boolean {
-  if (!pid) return false;
-  try {
-    process.kill(pid, 0);
-    return !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
-  }
-}
-
 async function status(dir: string): Promise<Status> {
   const r = await runCli(['status', '--json'], { cwd: dir });
   expect(r.exitCode, r.stderr).toBe(0);
@@ -78,20 +69,6 @@ async function status(dir: string): Promise<Status> {
 
 function instances(st: Status): Instance[] {
   return st.services.flatMap((s) => s.instances);
-}
-
-async function waitFor<T>(
-  what: string,
-  fn: () => Promise<T | undefined>,
-  tries = 100,
-  delayMs = 100,
-): Promise<T> {
-  for (let i = 0; i < tries; i++) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, delayMs));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 describe('platformctl up/status/scale/logs/down on fixture services', () => {

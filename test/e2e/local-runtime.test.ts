@@ -4,11 +4,12 @@
  * 200 px webp variant → view events → stats), kill -9 of instances without losing acknowledged
  * data, an idempotent second up, and down leaving nothing behind.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, isPortFree } from '../../src/core/ports.ts';
 import { REPO_ROOT, runCli, workspace } from '../helpers/cli.ts';
+import { alive, waitFor } from '../helpers/poll.ts';
 
 const SERVICES = ['gateway', 'auth', 'content', 'analytics'];
 const present = SERVICES.every((s) => existsSync(join(REPO_ROOT, 'runtime', s, 'src', 'main.ts')));
@@ -24,30 +25,6 @@ interface Status {
   running: boolean;
   gatewayUrl: string;
   services: { name: string; healthy: boolean; instances: Instance[] }[];
-}
-
-function alive(pid: number | undefined): boolean {
-  if (!pid) return false;
-  try {
-    process.kill(pid, 0);
-    return !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
-  }
-}
-
-async function waitFor<T>(
-  what: string,
-  fn: () => Promise<T | undefined>,
-  tries = 150,
-  delayMs = 100,
-): Promise<T> {
-  for (let i = 0; i < tries; i++) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, delayMs));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 describe.skipIf(!present)('the runtime platform on the local provider', () => {
@@ -130,11 +107,15 @@ services:
       body: JSON.stringify({ events }),
     });
     expect(ingest.status).toBe(202);
-    const views = await waitFor('the views to be counted', async () => {
-      const res = await fetch(`${gw}/analytics/content/${contentId}/stats`, { headers: authed() });
-      const s = (await res.json()) as { views: number };
-      return s.views >= viewIds.length ? s.views : undefined;
-    });
+    const views = await waitFor(
+      'the views to be counted',
+      async () => {
+        const res = await fetch(`${gw}/analytics/content/${contentId}/stats`, { headers: authed() });
+        const s = (await res.json()) as { views: number };
+        return s.views >= viewIds.length ? s.views : undefined;
+      },
+      150,
+    );
     expect(views).toBeGreaterThanOrEqual(viewIds.length);
   });
 
@@ -158,15 +139,23 @@ services:
     for (const id of ['content-1', 'analytics-1']) {
       process.kill(before.find((i) => i.id === id)?.pid as number, 'SIGKILL');
     }
-    const meta = await waitFor('content to serve again', async () => {
-      const res = await fetch(`${gw}/content/${contentId}`, { headers: authed() });
-      return res.status === 200 ? ((await res.json()) as { id: string }) : undefined;
-    });
+    const meta = await waitFor(
+      'content to serve again',
+      async () => {
+        const res = await fetch(`${gw}/content/${contentId}`, { headers: authed() });
+        return res.status === 200 ? ((await res.json()) as { id: string }) : undefined;
+      },
+      150,
+    );
     expect(meta.id).toBe(contentId);
-    const views = await waitFor('analytics to serve again', async () => {
-      const res = await fetch(`${gw}/analytics/content/${contentId}/stats`, { headers: authed() });
-      return res.status === 200 ? ((await res.json()) as { views: number }).views : undefined;
-    });
+    const views = await waitFor(
+      'analytics to serve again',
+      async () => {
+        const res = await fetch(`${gw}/analytics/content/${contentId}/stats`, { headers: authed() });
+        return res.status === 200 ? ((await res.json()) as { views: number }).views : undefined;
+      },
+      150,
+    );
     expect(views).toBeGreaterThanOrEqual(viewIds.length);
     // Replaying the same events is idempotent: nothing is counted twice.
     const replay = await fetch(`${gw}/analytics/events`, {
