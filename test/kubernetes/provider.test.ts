@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -251,6 +251,31 @@ describe('kubernetes provider', () => {
     expect(kube.requests.some((r) => r.method === 'DELETE' && r.path.endsWith(`/httpchaos/${id}`))).toBe(
       true,
     );
+  });
+
+  it('reports an unknown context, bad credentials and an unreachable API clearly', async () => {
+    writeFileSync(
+      join(dir, 'platform.yaml'),
+      platformYaml().replace('kubeContext: standin', 'kubeContext: nope'),
+    );
+    const noContext = new KubernetesProvider(loadPlatform(dir), 'staging', { kubeconfig });
+    await expect(noContext.status()).rejects.toMatchObject({ code: 'KUBE_CONTEXT_UNKNOWN', exitCode: 2 });
+
+    writeFileSync(join(dir, 'platform.yaml'), platformYaml());
+    const badToken = join(dir, 'bad-token.yaml');
+    writeFileSync(badToken, readFileSync(kubeconfig, 'utf8').replace(kube.token, 'wrong'));
+    const denied = new KubernetesProvider(loadPlatform(dir), 'staging', { kubeconfig: badToken });
+    const err = await denied.status().catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'KUBE_API_ERROR', details: { status: 401 } });
+    expect((err as Error).message).toBe('the Kubernetes API refused to list deployments: 401 Unauthorized');
+
+    const closed = join(dir, 'closed.yaml');
+    writeFileSync(
+      closed,
+      readFileSync(kubeconfig, 'utf8').replace(/server: .*/, 'server: http://127.0.0.1:1'),
+    );
+    const down = new KubernetesProvider(loadPlatform(dir), 'staging', { kubeconfig: closed });
+    await expect(down.status()).rejects.toMatchObject({ code: 'KUBE_UNREACHABLE' });
   });
 
   it('without Prometheus, metrics() says what to configure', async () => {

@@ -155,8 +155,28 @@ export class KubernetesProvider implements Provider {
     try {
       return await fn(c);
     } catch (err) {
-      if (typeof (err as { code?: unknown }).code === 'number') throw err;
       if (err instanceof PlatformError) throw err;
+      const status = (err as { code?: unknown }).code;
+      if (typeof status === 'number') {
+        const generic = /\nMessage: (.*)/.exec((err as Error).message)?.[1];
+        const reason =
+          apiMessage((err as { body?: unknown }).body) ??
+          (generic && !generic.startsWith('Unknown') ? generic : undefined);
+        throw new PlatformError(
+          'KUBE_API_ERROR',
+          `the Kubernetes API refused to ${what}: ${status}${reason ? ` ${reason}` : ''}`,
+          {
+            hint:
+              status === 401 || status === 403
+                ? `check the credentials and RBAC of context "${this.env?.kubeContext ?? 'current'}" (kubectl auth can-i --list -n ${this.target.namespace})`
+                : status === 404
+                  ? 'is the CRD installed (Gateway API, Istio, Chaos Mesh) and does the namespace exist?'
+                  : `see \`kubectl -n ${this.target.namespace} get events\``,
+            details: { status },
+            cause: err,
+          },
+        );
+      }
       throw new PlatformError(
         'KUBE_UNREACHABLE',
         `cannot reach the Kubernetes API to ${what}: ${(err as Error).message}`,
@@ -792,6 +812,20 @@ export class KubernetesProvider implements Provider {
       heal: () => this.deleteChaos(CHAOS_PLURALS.NetworkChaos, obj.metadata.name),
     };
   }
+}
+
+/** The `message` of a Kubernetes Status body, whether it came parsed or as text. */
+function apiMessage(body: unknown): string | undefined {
+  let b = body;
+  if (typeof b === 'string') {
+    try {
+      b = JSON.parse(b);
+    } catch {
+      return b.slice(0, 200) || undefined;
+    }
+  }
+  const message = (b as { message?: unknown } | undefined)?.message;
+  return typeof message === 'string' ? message : undefined;
 }
 
 function time(t: Date | string | undefined): number {
