@@ -84,7 +84,8 @@ export function requireActive(root: string): DrillState {
 }
 
 export function writeActive(root: string, st: DrillState): void {
-  const file = activeFile(ensureDir(drillsDir(root)));
+  ensureDir(drillsDir(root));
+  const file = activeFile(root);
   const tmp = `${file}.${process.pid}.tmp`;
   writeFileSync(tmp, `${JSON.stringify(st, null, 2)}\n`);
   renameSync(tmp, file);
