@@ -817,11 +817,11 @@ export class KubernetesProvider implements Provider {
 /** The `message` of a Kubernetes Status body, whether it came parsed or as text. */
 function apiMessage(body: unknown): string | undefined {
   let b = body;
-  if (typeof b === 'string') {
+  if (typeof body === 'string') {
     try {
-      b = JSON.parse(b);
+      b = JSON.parse(body);
     } catch {
-      return b.slice(0, 200) || undefined;
+      return body.slice(0, 200) || undefined;
     }
   }
   const message = (b as { message?: unknown } | undefined)?.message;
