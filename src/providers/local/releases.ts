@@ -14,7 +14,7 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import type { LoadedPlatform } from '../../core/config/load.ts';
 import { ExitCode, PlatformError, UsageError } from '../../core/errors.ts';
 import { ensureDir, statePaths } from '../../core/state-dir.ts';
@@ -230,24 +230,7 @@ export async function buildRelease(
     );
   }
   const dir = releaseDir(platform.root, service, version);
-  if (opts.dryRun) {
-    const manifest: ReleaseManifest = {
-      service,
-      version,
-      gitSha: gitSha(dirname(source)),
-      createdAt: new Date().toISOString(),
-      checksum,
-      entry: BUNDLE,
-      source,
-    };
-    return { release: { ...manifest, dir, entryPath: join(dir, BUNDLE) }, built: true };
-  }
-  const tmp = `${dir}.tmp-${process.pid}`;
-  rmSync(tmp, { recursive: true, force: true });
-  ensureDir(tmp);
-  writeFileSync(join(tmp, BUNDLE), bundle.contents);
-  // Externals (native addons) resolve from here: Node looks for node_modules beside the bundle.
-  symlinkSync(join(packageRoot(), 'node_modules'), join(tmp, 'node_modules'), 'dir');
+  // sourceEntry() gives an absolute path, so a dry run shows the manifest a build would write.
   const manifest: ReleaseManifest = {
     service,
     version,
@@ -255,8 +238,15 @@ export async function buildRelease(
     createdAt: new Date().toISOString(),
     checksum,
     entry: BUNDLE,
-    source: isAbsolute(source) ? source : resolve(source),
+    source,
   };
+  if (opts.dryRun) return { release: { ...manifest, dir, entryPath: join(dir, BUNDLE) }, built: true };
+  const tmp = `${dir}.tmp-${process.pid}`;
+  rmSync(tmp, { recursive: true, force: true });
+  ensureDir(tmp);
+  writeFileSync(join(tmp, BUNDLE), bundle.contents);
+  // Externals (native addons) resolve from here: Node looks for node_modules beside the bundle.
+  symlinkSync(join(packageRoot(), 'node_modules'), join(tmp, 'node_modules'), 'dir');
   writeFileSync(join(tmp, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
   ensureDir(dirname(dir));
   try {
