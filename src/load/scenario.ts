@@ -5,20 +5,11 @@
  */
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
+import { strict } from '../core/config/strict.ts';
 import { readYamlFile, validateWith } from '../core/config/yaml-source.ts';
 import { durationSchema } from '../core/duration.ts';
 import { UsageError } from '../core/errors.ts';
 import { parseThresholdExpression, parseThresholdKey } from './thresholds.ts';
-
-/** A strict object whose unknown-key error lists the keys that are allowed. */
-function strict<T extends z.ZodRawShape>(shape: T) {
-  return z.strictObject(shape, {
-    error: (issue) =>
-      issue.code === 'unrecognized_keys'
-        ? { message: 'unknown key', params: { known: Object.keys(shape) } }
-        : undefined,
-  });
-}
 
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
 const headersSchema = z.record(z.string(), z.union([z.string(), z.number()]).transform(String));

@@ -4,16 +4,7 @@
  */
 import { z } from 'zod';
 import { durationSchema } from '../duration.ts';
-
-/** A strict object whose unknown-key error lists the keys that are allowed. */
-function strict<T extends z.ZodRawShape>(shape: T) {
-  return z.strictObject(shape, {
-    error: (issue) =>
-      issue.code === 'unrecognized_keys'
-        ? { message: 'unknown key', params: { known: Object.keys(shape) } }
-        : undefined,
-  });
-}
+import { strict } from './strict.ts';
 
 const NAME = /^[a-z][a-z0-9-]{0,39}$/;
 const nameSchema = z.string().refine((s) => NAME.test(s), {
@@ -119,7 +110,10 @@ const deliveryOverrideSchema = strict({
   strategy: z.enum(['canary', 'bluegreen', 'rolling']).optional(),
   steps: z.array(stepSchema).optional(),
   analysis: analysisOverrideSchema.optional(),
-  blueGreen: strict({ autoPromote: z.boolean().optional(), scaleDownDelay: durationSchema.optional() }).optional(),
+  blueGreen: strict({
+    autoPromote: z.boolean().optional(),
+    scaleDownDelay: durationSchema.optional(),
+  }).optional(),
 });
 
 const serviceSchema = strict({
