@@ -17,13 +17,14 @@
  *   metric    := ('canary' | 'stable') '.' NAME | NAME          (unscoped means canary)
  *   UNIT      := '%' | 'ms' | 's' | 'm'
  */
+import { type Comparator, compare } from '../core/compare.ts';
 import { ExitCode, PlatformError } from '../core/errors.ts';
 import type { MetricPair, VersionMetrics } from './metrics.ts';
 
 /** ratio: a fraction (error rate); duration: milliseconds; count: requests; scalar: a plain number. */
 export type Dimension = 'ratio' | 'duration' | 'count' | 'scalar';
 export type Scope = 'canary' | 'stable';
-export type Comparator = '<' | '<=' | '>' | '>=' | '==' | '!=';
+export type { Comparator };
 
 export type Expr =
   | { kind: 'number'; value: number; dim: Dimension; text: string }
@@ -381,23 +382,6 @@ export function evaluateCondition(
     right,
     reason: `${shown} is false`,
   };
-}
-
-function compare(l: number, op: Comparator, r: number): boolean {
-  switch (op) {
-    case '<':
-      return l < r;
-    case '<=':
-      return l <= r;
-    case '>':
-      return l > r;
-    case '>=':
-      return l >= r;
-    case '==':
-      return l === r;
-    case '!=':
-      return l !== r;
-  }
 }
 
 /** Renders a value in the unit people wrote it in: 1.2%, 312ms, 140. */

@@ -1,7 +1,8 @@
 /** Threshold evaluation against the cumulative measurements of a run. */
+import { compare } from '../core/compare.ts';
 import { type Aggregate, percentileMs, round3, trendOf } from './metrics.ts';
 import type { Scenario, ThresholdSpec } from './scenario.ts';
-import { compare, type MetricName, parseThresholdExpression, parseThresholdKey } from './thresholds.ts';
+import { type MetricName, parseThresholdExpression, parseThresholdKey } from './thresholds.ts';
 
 export interface ThresholdResult {
   metric: string;

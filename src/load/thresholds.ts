@@ -2,6 +2,7 @@
  * Thresholds in k6's syntax: a metric (optionally filtered by tags, `http_req_duration{name:upload}`)
  * and expressions such as `p(95)<200`, `avg<100`, `rate<0.01`, `count>100`.
  */
+import type { Comparator } from '../core/compare.ts';
 
 export const METRIC_KINDS = {
   http_req_duration: 'trend',
@@ -29,7 +30,7 @@ export interface ThresholdExpression {
   stat: string;
   /** Percentile for p(N). */
   percentile?: number;
-  op: '<' | '<=' | '>' | '>=' | '==' | '!=';
+  op: Comparator;
   value: number;
 }
 
@@ -70,21 +71,4 @@ export function parseThresholdExpression(expr: string, metric: MetricName): Thre
     op: m[2] as ThresholdExpression['op'],
     value: Number(m[3]),
   };
-}
-
-export function compare(actual: number, op: ThresholdExpression['op'], value: number): boolean {
-  switch (op) {
-    case '<':
-      return actual < value;
-    case '<=':
-      return actual <= value;
-    case '>':
-      return actual > value;
-    case '>=':
-      return actual >= value;
-    case '==':
-      return actual === value;
-    case '!=':
-      return actual !== value;
-  }
 }
