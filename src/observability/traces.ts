@@ -178,6 +178,8 @@ export function waterfall(t: Trace, cells = 40): WaterfallRow[] {
     for (const c of (children.get(s.spanId) ?? []).sort((a, b) => a.startMs - b.startMs)) visit(c, depth + 1);
   };
   for (const r of roots.sort((a, b) => a.startMs - b.startMs)) visit(r, 0);
+  // Spans only reachable through a cycle of parents (a broken exporter) still get a row.
+  for (const s of t.spans_) if (!seen.has(s.spanId)) visit(s, 0);
   return rows;
 }
 

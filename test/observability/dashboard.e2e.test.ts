@@ -250,6 +250,23 @@ services:
     expect(login.headers.get('set-cookie')).toMatch(/HttpOnly/);
     expect(login.headers.get('set-cookie')).not.toContain(new URL(loginUrl).searchParams.get('token'));
 
+    // Views for the analytics panel (trending and top content).
+    const viewed = `obs-content-${Date.now()}`;
+    const ingest = await fetch(`${gateway}/analytics/events`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${accessToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        events: [1, 2, 3].map((i) => ({
+          id: `${viewed}-${i}`,
+          type: 'view',
+          contentId: viewed,
+          userId: `u${i}`,
+          ts: Date.now(),
+        })),
+      }),
+    });
+    expect(ingest.status).toBe(202);
+
     // Steady traffic through the gateway so the charts have something to draw.
     let stopped = false;
     const auth = { authorization: `Bearer ${accessToken}` };
@@ -301,8 +318,13 @@ services:
         { timeout: 30_000 },
       );
 
+      await page.waitForSelector(`#analytics code:text("${viewed}")`, { timeout: 30_000 });
+
       // A second analytics release, rolled out in steps of 20% and 60% with pauses.
-      appendFileSync(join(ws.dir, 'runtime', 'analytics', 'src', 'main.ts'), '\n// release 2\n');
+      appendFileSync(
+        join(ws.dir, 'runtime', 'analytics', 'src', 'main.ts'),
+        `\n(globalThis as Record<string, unknown>).releaseMark = '${Date.now()}';\n`,
+      );
       const built = await runCli(['release', 'build', 'analytics', '--json'], {
         cwd: ws.dir,
         timeoutMs: 60_000,
@@ -318,9 +340,25 @@ services:
         },
       );
       children.add(deploy);
+      mkdirSync(join(REPO_ROOT, 'test-artifacts'), { recursive: true });
       const deployed = new Promise<number>((resolve) => deploy.on('close', (code) => resolve(code ?? 1)));
       const rollout = '#canary .rollout[data-service="analytics"]';
-      const first = await page.waitForSelector(`${rollout}[data-phase="Progressing"]`, { timeout: 60_000 });
+      let deployOut = '';
+      deploy.stdout.on('data', (d) => {
+        deployOut += d;
+      });
+      deploy.stderr.on('data', (d) => {
+        deployOut += d;
+      });
+      const first = await page
+        .waitForSelector(`${rollout}[data-phase="Progressing"]`, { timeout: 60_000 })
+        .catch(async (err: Error) => {
+          await page.screenshot({
+            path: join(REPO_ROOT, 'test-artifacts', 'dashboard-failed.png'),
+            fullPage: true,
+          });
+          throw new Error(`${err.message}\ndeploy output:\n${deployOut}`);
+        });
       const firstWeight = await first.getAttribute('data-weight');
       const firstStep = await first.getAttribute('data-step-index');
       const moved = `(() => { const el = document.querySelector(${JSON.stringify(rollout)});
