@@ -1,4 +1,6 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -8,6 +10,7 @@ import type { MetricSource } from '../../src/delivery/metrics.ts';
 import { startRollout } from '../../src/delivery/rollout.ts';
 import { compileConditions, resolveStrategy } from '../../src/delivery/strategy.ts';
 import { KubernetesProvider } from '../../src/providers/kubernetes/kubernetes-provider.ts';
+import { ProviderMetricSource } from '../../src/providers/metrics/provider-source.ts';
 import { openProvider } from '../../src/providers/provider.ts';
 import { type KubeStandin, startKubeStandin } from '../helpers/kube-standin.ts';
 
@@ -276,6 +279,47 @@ describe('kubernetes provider', () => {
     );
     const down = new KubernetesProvider(loadPlatform(dir), 'staging', { kubeconfig: closed });
     await expect(down.status()).rejects.toMatchObject({ code: 'KUBE_UNREACHABLE' });
+  });
+
+  it('metrics() asks the configured Prometheus for the version (PromQL over /api/v1/query)', async () => {
+    const queries: string[] = [];
+    const prom = createServer((req, res) => {
+      const q = new URL(req.url ?? '/', 'http://x').searchParams.get('query') ?? '';
+      queries.push(q);
+      const value = q.includes('code=~')
+        ? '12'
+        : q.includes('increase')
+          ? '400'
+          : q.includes('0.99')
+            ? '0.5'
+            : 'NaN';
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify({
+          status: 'success',
+          data: { resultType: 'vector', result: [{ metric: {}, value: [1, value] }] },
+        }),
+      );
+    });
+    await new Promise<void>((r) => prom.listen(0, '127.0.0.1', r));
+    try {
+      writeFileSync(
+        join(dir, 'platform.yaml'),
+        platformYaml().replace(
+          'mesh: gateway-api',
+          `mesh: gateway-api\n    prometheus: http://127.0.0.1:${(prom.address() as AddressInfo).port}`,
+        ),
+      );
+      const p = new KubernetesProvider(loadPlatform(dir), 'staging', { kubeconfig });
+      const m = await new ProviderMetricSource(p).query('web', 'v2', 30_000);
+      expect(m).toMatchObject({ requests: 400, errors: 12, errorRate: 0.03, p99: 500 });
+      expect(m.p50).toBeUndefined(); // no data stays no data
+      expect(queries.every((q) => q.includes('service="web",version="v2"') && q.includes('[30s]'))).toBe(
+        true,
+      );
+    } finally {
+      await new Promise((r) => prom.close(r));
+    }
   });
 
   it('without Prometheus, metrics() says what to configure', async () => {

@@ -708,9 +708,11 @@ export class KubernetesProvider implements Provider {
       requests: m.requests,
       errors: m.errors,
       errorRate: m.errorRate ?? (m.requests ? m.errors / m.requests : 0),
-      p50: m.p50 ?? 0,
-      p95: m.p95 ?? 0,
-      p99: m.p99 ?? 0,
+      // NaN, not 0, for "no data": ProviderMetricSource normalises non-finite values to undefined,
+      // so an empty histogram never passes a latency condition as a perfect 0 ms.
+      p50: m.p50 ?? Number.NaN,
+      p95: m.p95 ?? Number.NaN,
+      p99: m.p99 ?? Number.NaN,
     };
   }
 
