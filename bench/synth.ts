@@ -17,6 +17,8 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+// The platform the stacks tests synthesize: three environments, prod in two regions, VPNs.
+import { PLATFORM_YAML } from '../test/stacks/fixture.ts';
 import { median, printTable, writeResult } from './harness.ts';
 
 const RUNS = Number(process.env.RUNS ?? 5);
@@ -24,24 +26,6 @@ const TARGET_MS = 2000;
 const ROOT = join(import.meta.dirname, '..');
 const BIN = join(ROOT, 'bin', 'platformctl');
 const EXPECTED_STACKS = 37;
-
-const PLATFORM_YAML = `apiVersion: platformctl/v1
-name: acme
-owner: platform-team
-environments:
-  dev: { cloud: aws, region: eu-west-1, provider: local }
-  staging: { cloud: aws, region: eu-west-1, provider: kubernetes, secondary: { cloud: gcp, region: europe-west1 } }
-  prod:
-    cloud: aws
-    region: eu-west-1
-    extraRegions: [us-east-1]
-    provider: kubernetes
-    protected: true
-    secondary: { cloud: azure, region: westeurope }
-services:
-  gateway: { path: builtin:gateway, port: 8080, kind: gateway, dependsOn: [content] }
-  content: { path: builtin:content, port: 8082, routes: [/content] }
-`;
 
 const work = mkdtempSync(join(tmpdir(), 'platformctl-bench-synth-'));
 writeFileSync(join(work, 'platform.yaml'), PLATFORM_YAML);
