@@ -10,26 +10,15 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from '../src/core/ports.ts';
 import { median, printTable, writeResult } from './harness.ts';
 
 const RUNS = Number(process.env.RUNS ?? 5);
 const RPS = Number(process.env.RPS ?? 200);
 const BIN = join(import.meta.dirname, '..', 'bin', 'platformctl');
 const FIXTURE = join(import.meta.dirname, '..', 'test', 'delivery', 'fixtures', 'web');
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function cli(dir: string, args: string[]): { status: number; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [BIN, ...args], {
