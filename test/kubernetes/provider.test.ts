@@ -291,7 +291,7 @@ describe('kubernetes provider', () => {
         : q.includes('increase')
           ? '400'
           : q.includes('0.99')
-            ? '0.5'
+            ? '500'
             : 'NaN';
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(
