@@ -9,6 +9,7 @@ import { registerCanary } from './commands/canary.cmd.ts';
 import { registerChaos } from './commands/chaos.cmd.ts';
 import { registerConfig } from './commands/config.cmd.ts';
 import { registerDashboard } from './commands/dashboard.cmd.ts';
+import { registerDb } from './commands/db.cmd.ts';
 import { registerDemo } from './commands/demo.cmd.ts';
 import { registerDeploy } from './commands/deploy.cmd.ts';
 import { registerDocs } from './commands/docs.cmd.ts';
@@ -82,6 +83,7 @@ export function buildProgram(): Command {
   registerChaos(program);
   registerSecrets(program);
   registerUp(program);
+  registerDb(program);
   registerTraces(program);
   registerDashboard(program);
   registerRelease(program);

@@ -1,0 +1,126 @@
+/**
+ * `platformctl db migrate` and `platformctl db copy` as a user runs them, against a real private
+ * PostgreSQL: SQLite data of the content service moves to PostgreSQL, a second copy inserts
+ * nothing (idempotent), serial counters continue after the copied ids, passwords in flags are refused.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { migrations as contentMigrations } from '../../../runtime/content/src/migrations.ts';
+import { openDb } from '../../../runtime/lib/storage/db.ts';
+import { enqueueOutbox } from '../../../runtime/lib/storage/outbox.ts';
+import { runCli, workspace } from '../../helpers/cli.ts';
+import {
+  createDatabase,
+  type PostgresServer,
+  postgresSkipReason,
+  startPostgres,
+} from '../../helpers/postgres.ts';
+
+const skip = postgresSkipReason();
+if (skip) console.warn(skip);
+
+const YAML = `apiVersion: platformctl/v1
+name: dbtest
+environments:
+  local: { cloud: aws, region: eu-west-1, provider: local }
+  prod: { cloud: aws, region: eu-west-1, provider: local, backends: { database: postgres } }
+services:
+  content: { path: "builtin:content", port: 18080, routes: [/content] }
+`;
+
+describe.skipIf(skip)('db commands (real PostgreSQL)', () => {
+  let server: PostgresServer;
+  let ws: ReturnType<typeof workspace>;
+  let serverUrl: string;
+
+  beforeAll(async () => {
+    server = await startPostgres();
+    serverUrl = server.url;
+    ws = workspace({ 'platform.yaml': YAML });
+    // The local content database with a few rows, as the local provider would leave it.
+    mkdirSync(join(ws.dir, '.platform', 'data', 'content'), { recursive: true });
+    const sqlite = await openDb(`sqlite://${join(ws.dir, '.platform', 'data', 'content', 'content.db')}`);
+    await sqlite.migrate(contentMigrations);
+    await sqlite.transaction(async (tx) => {
+      for (let i = 0; i < 7; i++) {
+        await tx.run(
+          'INSERT INTO content_items (id, owner_id, sha256, mime, kind, size, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+          [`c${i}`, 'u1', `h${i}`, 'image/png', 'image', 100 + i, Date.now()],
+        );
+        await enqueueOutbox(tx, 'content.uploaded', { contentId: `c${i}` });
+      }
+    });
+    await sqlite.close();
+  }, 120_000);
+
+  afterAll(() => {
+    ws?.dispose();
+    server?.stop();
+  });
+
+  it('migrates every service database of an environment', async () => {
+    for (const name of ['auth', 'content', 'analytics']) createDatabase(server, name);
+    const env = { PLATFORMCTL_POSTGRES_URL: serverUrl };
+    const dry = await runCli(['db', 'migrate', '--env', 'prod', '--dry-run', '--json'], { cwd: ws.dir, env });
+    expect(dry.exitCode, dry.stderr).toBe(0);
+    expect(server.psql("SELECT count(*) FROM pg_tables WHERE tablename = '_migrations'", 'auth').trim()).toBe(
+      '0',
+    );
+    const r = await runCli(['db', 'migrate', '--env', 'prod', '--json'], { cwd: ws.dir, env });
+    expect(r.exitCode, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout) as { services: { service: string; applied: string[] }[] };
+    expect(out.services.map((s) => s.service)).toEqual(['auth', 'content', 'analytics']);
+    expect(out.services.every((s) => s.applied.length > 0)).toBe(true);
+    const again = JSON.parse(
+      (await runCli(['db', 'migrate', '--env', 'prod', '--json'], { cwd: ws.dir, env })).stdout,
+    );
+    expect(again.services.every((s: { applied: string[] }) => s.applied.length === 0)).toBe(true);
+  });
+
+  it('copies SQLite data to PostgreSQL idempotently', async () => {
+    const target = `${serverUrl.replace(/\/postgres$/, '')}/content`;
+    const first = await runCli(
+      ['db', 'copy', '--service', 'content', '--to', target, '--batch', '3', '--json'],
+      {
+        cwd: ws.dir,
+      },
+    );
+    expect(first.exitCode, first.stderr).toBe(0);
+    const report = JSON.parse(first.stdout) as {
+      tables: { table: string; read: number; inserted: number }[];
+    };
+    expect(report.tables.find((t) => t.table === 'content_items')).toEqual({
+      table: 'content_items',
+      read: 7,
+      inserted: 7,
+    });
+    expect(report.tables.find((t) => t.table === 'outbox')?.inserted).toBe(7);
+
+    const second = JSON.parse(
+      (await runCli(['db', 'copy', '--service', 'content', '--to', target, '--json'], { cwd: ws.dir }))
+        .stdout,
+    ) as { tables: { inserted: number }[] };
+    expect(second.tables.every((t) => t.inserted === 0)).toBe(true);
+    expect(server.psql('SELECT count(*), sum(size) FROM content_items', 'content').trim()).toBe('7|721');
+    // The outbox's serial continues after the copied rows.
+    const pg = await openDb(target);
+    await pg.transaction((tx) => enqueueOutbox(tx, 'content.uploaded', { contentId: 'new' }));
+    expect(
+      (await pg.get<{ seq: number }>('SELECT seq FROM outbox WHERE payload LIKE \'%"new"%\''))?.seq,
+    ).toBe(8);
+    await pg.close();
+  });
+
+  it('refuses a password in a flag', async () => {
+    const r = await runCli(
+      ['db', 'copy', '--service', 'content', '--to', 'postgres://app:secret@127.0.0.1/content'],
+      {
+        cwd: ws.dir,
+      },
+    );
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain('PGPASSWORD');
+    expect(r.stderr).not.toContain('secret');
+  });
+});
