@@ -239,13 +239,21 @@ async function measureImpact(env: DrillEnv, st: DrillState): Promise<Impact> {
       services: [],
       requests: 0,
       errors: 0,
+      throttled: 0,
       partial: false,
       unavailable: 'no gateway counters at the start',
     };
   try {
     return diffCounters(st.baseline, await snapshotCounters(env.gatewayUrl));
   } catch (err) {
-    return { services: [], requests: 0, errors: 0, partial: false, unavailable: (err as Error).message };
+    return {
+      services: [],
+      requests: 0,
+      errors: 0,
+      throttled: 0,
+      partial: false,
+      unavailable: (err as Error).message,
+    };
   }
 }
 

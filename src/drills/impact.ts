@@ -9,19 +9,22 @@ export interface ServiceImpact {
   requests: number;
   errors: number;
   errorRate: number;
+  /** 429 answers: requests refused by a rate limit. */
+  throttled: number;
 }
 
 export interface Impact {
   services: ServiceImpact[];
   requests: number;
   errors: number;
+  throttled: number;
   /** Counters reset during the drill (gateway restart): figures are a lower bound. */
   partial: boolean;
   /** Why there are no figures, when there are none. */
   unavailable?: string;
 }
 
-export type Counters = Record<string, { requests: number; errors: number }>;
+export type Counters = Record<string, { requests: number; errors: number; throttled?: number }>;
 
 const LINE = /^gateway_requests_total\{([^}]*)\}\s+([0-9.eE+-]+)/;
 
@@ -35,11 +38,13 @@ export function parseCounters(text: string): Counters {
       [...(m[1] as string).matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((l) => [l[1], l[2]]),
     );
     const service = labels.service;
-    if (!service) continue;
+    // `none`: requests no route matched (scanners, typos); not a service's traffic.
+    if (!service || service === 'none') continue;
     const value = Number(m[2]);
-    const slot = out[service] ?? { requests: 0, errors: 0 };
+    const slot = out[service] ?? { requests: 0, errors: 0, throttled: 0 };
     slot.requests += value;
     if (/^5\d\d$/.test(labels.code ?? '')) slot.errors += value;
+    if (labels.code === '429') slot.throttled = (slot.throttled ?? 0) + value;
     out[service] = slot;
   }
   return out;
@@ -55,22 +60,25 @@ export function diffCounters(before: Counters, after: Counters): Impact {
   let partial = false;
   const services: ServiceImpact[] = [];
   for (const [service, now] of Object.entries(after)) {
-    const then = before[service] ?? { requests: 0, errors: 0 };
+    const then = before[service] ?? { requests: 0, errors: 0, throttled: 0 };
     let requests = now.requests - then.requests;
     let errors = now.errors - then.errors;
-    if (requests < 0 || errors < 0) {
+    let throttled = (now.throttled ?? 0) - (then.throttled ?? 0);
+    if (requests < 0 || errors < 0 || throttled < 0) {
       partial = true;
       requests = now.requests;
       errors = now.errors;
+      throttled = now.throttled ?? 0;
     }
     if (requests === 0) continue;
-    services.push({ service, requests, errors, errorRate: errors / requests });
+    services.push({ service, requests, errors, errorRate: errors / requests, throttled });
   }
   services.sort((a, b) => a.service.localeCompare(b.service));
   return {
     services,
     requests: services.reduce((n, s) => n + s.requests, 0),
     errors: services.reduce((n, s) => n + s.errors, 0),
+    throttled: services.reduce((n, s) => n + s.throttled, 0),
     partial,
   };
 }

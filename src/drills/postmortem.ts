@@ -1,10 +1,22 @@
 /** The drill's postmortem: Markdown for people, JSON for tools, under `.platform/reports/drills/`. */
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, writeFileSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { formatDuration } from '../core/duration.ts';
 import { ensureDir } from '../core/state-dir.ts';
+import { packageRoot } from '../providers/local/releases.ts';
 import type { Scenario } from './scenario.ts';
 import type { DrillRecord } from './state.ts';
+
+/** Runbooks ship with platformctl; link the file itself so the link works from the report's folder. */
+function runbookLink(runbook: string): string {
+  if (/^[a-z]+:\/\//.test(runbook) || isAbsolute(runbook)) return runbook;
+  for (const base of [process.cwd(), packageRoot()]) {
+    const file = join(base, runbook);
+    if (existsSync(file)) return pathToFileURL(file).href;
+  }
+  return runbook;
+}
 
 const fmt = (ms: number | undefined) => (ms === undefined ? '—' : formatDuration(ms));
 const pct = (r: number) => `${(r * 100).toFixed(r > 0 && r < 0.01 ? 2 : 1)}%`;
@@ -50,7 +62,7 @@ export function renderPostmortem(r: DrillRecord, scenario: Scenario): string {
           `- Score: **${r.score.total}/100 (${r.score.grade})** — mitigation ${r.score.parts.mitigation}, acknowledgement ${r.score.parts.acknowledgement}, timeline ${r.score.parts.timeline}, hints −${r.score.parts.hintPenalty}`,
         ]
       : []),
-    ...(r.runbook ? [`- Runbook: [${r.runbook}](${r.runbook})`] : []),
+    ...(r.runbook ? [`- Runbook: [${r.runbook}](${runbookLink(r.runbook)})`] : []),
     '',
     '## Timeline',
     '',
@@ -67,13 +79,19 @@ export function renderPostmortem(r: DrillRecord, scenario: Scenario): string {
   const impact = r.impact;
   if (!impact || impact.unavailable)
     lines.push(`Not measured: ${impact?.unavailable ?? 'no gateway counters'}.`);
+  else if (impact.services.length === 0)
+    lines.push(
+      'No service traffic went through the gateway during the drill, so no user-visible failure was measured.',
+    );
   else {
     lines.push(
-      `${impact.requests} requests through the gateway during the drill, ${impact.errors} of them failed (5xx)${impact.partial ? ' — the gateway restarted, so these are lower bounds' : ''}.`,
+      `${impact.requests} requests through the gateway during the drill: ${impact.errors} failed (5xx), ${impact.throttled} were refused with 429${impact.partial ? ' — the gateway restarted, so these are lower bounds' : ''}.`,
       '',
-      '| service | requests | errors | error rate |',
-      '| --- | ---: | ---: | ---: |',
-      ...impact.services.map((s) => `| ${s.service} | ${s.requests} | ${s.errors} | ${pct(s.errorRate)} |`),
+      '| service | requests | errors (5xx) | error rate | 429 |',
+      '| --- | ---: | ---: | ---: | ---: |',
+      ...impact.services.map(
+        (s) => `| ${s.service} | ${s.requests} | ${s.errors} | ${pct(s.errorRate)} | ${s.throttled} |`,
+      ),
     );
   }
   lines.push(
@@ -92,10 +110,21 @@ export function renderPostmortem(r: DrillRecord, scenario: Scenario): string {
     '',
     ...(better.length ? better.map((b) => `- ${b}`) : ['- Nothing stood out.']),
     '',
+    '## Mitigation',
+    '',
+    'What the on-call is expected to run (compare with the timeline):',
+    '',
+    ...scenario.mitigation.map((m) => `- \`${m}\``),
+    '',
     '## Action items',
     '',
-    ...scenario.mitigation.map((m) => `- [ ] Make sure the on-call knows the mitigation: \`${m}\``),
     ...scenario.actionItems.map((a) => `- [ ] ${a}`),
+    ...(r.hintsTaken > 0
+      ? [`- [ ] Put what hint ${r.hintsTaken} said into the runbook and the alert's description.`]
+      : []),
+    ...(t?.acknowledgeMs === undefined || t.acknowledgeMs > scenario.targets.acknowledge
+      ? ['- [ ] Check the paging path (who is on call, does the page reach them, is it loud enough).']
+      : []),
     '',
   );
   return `${lines.join('\n')}\n`;
