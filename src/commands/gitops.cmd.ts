@@ -19,10 +19,12 @@ export function registerGitops(program: Command): void {
     .option('--repo-url <url>', 'Git URL Argo CD / Flux pull from (default: the origin remote)')
     .option('--revision <branch>', 'branch Argo CD / Flux follow', 'main')
     .option('--dry-run', 'list the files and write nothing')
+    .option('--check', 'write nothing; exit 5 if the directory differs from what platform.yaml renders')
     .action(lazyAction(async () => (await import('./gitops.ts')).render, { mutating: true }));
   examples(render, [
     ['Argo CD app-of-apps for staging', 'platformctl gitops render --env staging'],
     ['Flux for prod, into deploy/', 'platformctl gitops render --env prod --flux --out deploy'],
+    ['fail CI when the committed directory is stale', 'platformctl gitops render --env staging --check'],
     ['check an overlay renders', 'kubectl kustomize gitops/services/content/overlays/staging'],
   ]);
   const promote = gitops

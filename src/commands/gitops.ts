@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import type { CommandContext } from '../core/context.ts';
-import { UsageError } from '../core/errors.ts';
+import { ExitCode, PlatformError, UsageError } from '../core/errors.ts';
 
 function git(cwd: string, args: string[]): string | undefined {
   try {
@@ -22,6 +22,7 @@ interface RenderOptions {
   repoUrl?: string;
   revision: string;
   dryRun?: boolean;
+  check?: boolean;
 }
 
 export async function render(ctx: CommandContext, _args: string[], opts: RenderOptions) {
@@ -55,12 +56,31 @@ export async function render(ctx: CommandContext, _args: string[], opts: RenderO
     const file = join(outDir, path);
     const before = existsSync(file) ? readFileSync(file, 'utf8') : undefined;
     const action = before === undefined ? 'create' : before === text ? 'unchanged' : 'update';
-    if (!opts.dryRun && action !== 'unchanged') {
+    if (!opts.dryRun && !opts.check && action !== 'unchanged') {
       mkdirSync(dirname(file), { recursive: true });
       writeFileSync(file, text);
     }
     return { path, action };
   });
+  if (opts.check) {
+    const stale = changes.filter((c) => c.action !== 'unchanged').map((c) => c.path);
+    if (stale.length) {
+      throw new PlatformError(
+        'GITOPS_DRIFT',
+        `${stale.length} file(s) in ${outDir} differ from platform.yaml: ${stale.join(', ')}`,
+        {
+          exitCode: ExitCode.policyViolation,
+          hint: `run \`platformctl gitops render --env ${opts.env}${opts.flux ? ' --flux' : ''}\` and commit the result`,
+          details: { stale },
+        },
+      );
+    }
+    ctx.out.result(
+      { dir: outDir, environment: opts.env, upToDate: true },
+      () => `${outDir} is up to date for ${opts.env}`,
+    );
+    return;
+  }
   const value = {
     dir: outDir,
     environment: opts.env,

@@ -188,6 +188,19 @@ describe('platformctl gitops render', () => {
     expect(r.exitCode, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout).tags.web).toBe('1.4.2');
     expect(parse(readFileSync(file, 'utf8')).images[0].newTag).toBe('1.4.2');
+    // --check: up to date now; a hand edit of a rendered file is drift (exit 5).
+    const ok = await runCli(['gitops', 'render', '--env', 'prod', '--repo-url', REPO_URL, '--check'], {
+      cwd: dir,
+    });
+    expect(ok.exitCode, ok.stderr).toBe(0);
+    const route = join(dir, 'gitops/services/web/overlays/prod/route.yaml');
+    writeFileSync(route, `${readFileSync(route, 'utf8')}# hand edit\n`);
+    const drift = await runCli(['gitops', 'render', '--env', 'prod', '--repo-url', REPO_URL, '--check'], {
+      cwd: dir,
+    });
+    expect(drift.exitCode).toBe(5);
+    expect(drift.stderr).toContain('services/web/overlays/prod/route.yaml');
+    expect(readFileSync(route, 'utf8')).toContain('# hand edit');
   });
 });
 
