@@ -10,10 +10,11 @@
  * is dropped, so tokens and passwords cannot reach the SIEM even if a service logged one.
  */
 import { appendFileSync, existsSync, readdirSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import { readAudit } from '../core/audit.ts';
 import { ensureDir, statePaths } from '../core/state-dir.ts';
-import { lastLines, parseLine } from '../providers/local/logs.ts';
+import { parseLine } from '../providers/local/logs.ts';
+import { scanLines } from './read-lines.ts';
 
 export interface SecurityEvent {
   '@timestamp': string;
@@ -202,23 +203,24 @@ export function recordPolicyViolations(
   appendFileSync(securityEventsFile(root), `${lines.join('\n')}\n`);
 }
 
-/** Lines read per log file: enough for a local platform, bounded for a long-running one. */
-const MAX_LINES = 50_000;
-
 /** Every security event of the project at `root`, oldest first, filtered by `q`. */
 export function collectEvents(root: string, q: EventQuery = {}, now = Date.now()): SecurityEvent[] {
   const paths = statePaths(root);
   const events: SecurityEvent[] = [];
   if (existsSync(paths.logs)) {
-    for (const name of readdirSync(paths.logs)) {
-      if (!name.endsWith('.log') || name === 'supervisor.log') continue;
-      const instance = basename(name, '.log');
-      for (const line of lastLines(join(paths.logs, name), MAX_LINES)) {
-        if (!line.includes('"audit":true')) continue;
-        const e = parseLine(line, instance.replace(/-(v[^-]+-)?\d+$/, ''), instance);
-        if (e.fields.audit !== true) continue;
-        events.push(fromServiceLog(e.fields, e.service, e.time));
-      }
+    // Current files and the one rotated generation (`<instance>.log.1`) the supervisor keeps.
+    for (const name of readdirSync(paths.logs).sort()) {
+      const m = /^(.+)\.log(\.1)?$/.exec(name);
+      if (!m || m[1] === 'supervisor') continue;
+      const instance = m[1] as string;
+      scanLines(
+        join(paths.logs, name),
+        (line) => {
+          const e = parseLine(line, instance.replace(/-(v[^-]+-)?\d+$/, ''), instance);
+          if (e.fields.audit === true) events.push(fromServiceLog(e.fields, e.service, e.time));
+        },
+        { contains: '"audit":true' },
+      );
     }
   }
   for (const r of readAudit(paths.audit)) {
@@ -240,15 +242,13 @@ export function collectEvents(root: string, q: EventQuery = {}, now = Date.now()
     });
   }
   const extra = securityEventsFile(root);
-  if (existsSync(extra)) {
-    for (const line of lastLines(extra, MAX_LINES)) {
-      try {
-        events.push(JSON.parse(line) as SecurityEvent);
-      } catch {
-        // a torn last line: skip
-      }
+  scanLines(extra, (line) => {
+    try {
+      events.push(JSON.parse(line) as SecurityEvent);
+    } catch {
+      // a torn line: skip
     }
-  }
+  });
   return events
     .filter(
       (e) =>

@@ -7,7 +7,7 @@
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { lastLines } from '../providers/local/logs.ts';
+import { scanLines } from './read-lines.ts';
 
 export interface SpanRecord {
   traceId: string;
@@ -49,8 +49,8 @@ export interface TraceQuery {
   limit?: number;
 }
 
-/** The most recent lines read per service file (the store is append-only and can grow). */
-const MAX_LINES_PER_FILE = 20_000;
+/** The most recent bytes read per service file (the store is append-only and can grow). */
+const MAX_BYTES_PER_FILE = 32 * 1024 * 1024;
 
 function isSpan(v: unknown): v is SpanRecord {
   const s = v as SpanRecord;
@@ -70,14 +70,18 @@ export function readSpans(dir: string): SpanRecord[] {
   const spans: SpanRecord[] = [];
   for (const name of readdirSync(dir)) {
     if (!name.endsWith('.jsonl')) continue;
-    for (const line of lastLines(join(dir, name), MAX_LINES_PER_FILE)) {
-      try {
-        const v = JSON.parse(line) as unknown;
-        if (isSpan(v)) spans.push({ ...v, attributes: v.attributes ?? {}, service: v.service ?? name });
-      } catch {
-        // a line being appended while we read, or garbage: skip it
-      }
-    }
+    scanLines(
+      join(dir, name),
+      (line) => {
+        try {
+          const v = JSON.parse(line) as unknown;
+          if (isSpan(v)) spans.push({ ...v, attributes: v.attributes ?? {}, service: v.service ?? name });
+        } catch {
+          // garbage: skip it
+        }
+      },
+      { maxBytes: MAX_BYTES_PER_FILE },
+    );
   }
   return spans;
 }

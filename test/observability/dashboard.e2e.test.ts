@@ -15,6 +15,8 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -44,7 +46,23 @@ describe('observability on the local platform', () => {
   let accessToken: string;
   const email = `obs-${Date.now()}@example.com`;
 
+  // A stand-in OTLP/HTTP collector: records what the services export when the endpoint is set.
+  let collector: Server;
+  const exported: { path: string; body: string }[] = [];
+
   beforeAll(async () => {
+    collector = createServer((req, res) => {
+      let body = '';
+      req.on('data', (d) => {
+        body += d;
+      });
+      req.on('end', () => {
+        exported.push({ path: req.url ?? '', body });
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      });
+    });
+    await new Promise<void>((r) => collector.listen(0, '127.0.0.1', r));
+    const otlp = `http://127.0.0.1:${(collector.address() as AddressInfo).port}`;
     const [g, a, c, an] = [await freePort(), await freePort(), await freePort(), await freePort()];
     ws = workspace();
     // A copy of the runtime, so the test can build a second analytics release for the canary.
@@ -68,7 +86,11 @@ services:
       steps: [{ setWeight: 20 }, { pause: 5s }, { setWeight: 60 }, { pause: 5s }, { setWeight: 100 }]
 `,
     );
-    const up = await runCli(['up', '--detach'], { cwd: ws.dir, timeoutMs: 180_000 });
+    const up = await runCli(['up', '--detach'], {
+      cwd: ws.dir,
+      timeoutMs: 180_000,
+      env: { OTEL_EXPORTER_OTLP_ENDPOINT: otlp },
+    });
     expect(up.exitCode, up.stderr).toBe(0);
     gateway = `http://127.0.0.1:${g}`;
     const json = { 'content-type': 'application/json' };
@@ -93,6 +115,7 @@ services:
       await runCli(['down'], { cwd: ws.dir, timeoutMs: 60_000 });
       ws.dispose();
     }
+    collector?.close();
   });
 
   it('one upload is one trace: gateway -> content -> bus -> analytics', async () => {
@@ -125,6 +148,11 @@ services:
     expect(parent?.service).toBe('content');
     const gw = trace.spans.find((s) => s.service === 'gateway');
     expect(gw?.parentSpanId).toBeUndefined();
+
+    // The same spans went to the OTLP endpoint given in the environment of `up`.
+    await until('the OTLP export of the trace', () =>
+      exported.some((e) => e.path === '/v1/traces' && e.body.includes(trace.traceId)) ? true : undefined,
+    );
 
     const human = await runCli(['traces', '--trace-id', trace.traceId], { cwd: ws.dir });
     expect(human.exitCode).toBe(0);

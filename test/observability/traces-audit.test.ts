@@ -128,7 +128,7 @@ describe('security events', () => {
           status: 401,
           ip: '127.0.0.1',
         }),
-      ].join('\n'),
+      ].join('\n') + '\n',
     );
     recordPolicyViolations(root, [
       {
