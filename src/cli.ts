@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
+import { registerAnalytics } from './commands/analytics.cmd.ts';
 import { registerAudit } from './commands/audit.cmd.ts';
 import { registerCanary } from './commands/canary.cmd.ts';
 import { registerChaos } from './commands/chaos.cmd.ts';
@@ -84,6 +85,7 @@ export function buildProgram(): Command {
   registerSecrets(program);
   registerUp(program);
   registerDb(program);
+  registerAnalytics(program);
   registerTraces(program);
   registerDashboard(program);
   registerRelease(program);

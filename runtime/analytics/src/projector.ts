@@ -79,7 +79,9 @@ export class Projector {
     this.windowMs = options.coViewWindowMs ?? 30 * MINUTE;
     this.recentPerUser = options.recentPerUser ?? 10;
     this.sliceEvents = options.sliceEvents ?? 50_000;
-    this.retentionMs = options.logRetentionMs ?? DAY;
+    // Two days, so the daily data-lake export of yesterday (`platformctl analytics export`) still
+    // finds every batch received yesterday, even when it runs late in the day.
+    this.retentionMs = options.logRetentionMs ?? 2 * DAY;
     this.delayMs = options.delayMs ?? 500;
     this.onIdle = options.onIdle ?? (() => {});
     this.onError = options.onError ?? ((err) => process.stderr.write(`projector: ${String(err)}\n`));
