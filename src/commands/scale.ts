@@ -1,7 +1,6 @@
 import type { CommandContext } from '../core/context.ts';
-import { UsageError } from '../core/errors.ts';
+import { UsageError, unknownServiceError } from '../core/errors.ts';
 import { LocalProvider } from '../providers/local/local-provider.ts';
-import { unknownService } from '../providers/local/releases.ts';
 
 export async function scale(
   ctx: CommandContext,
@@ -16,7 +15,7 @@ export async function scale(
   const provider = new LocalProvider(ctx.loadPlatform());
   if (opts.dryRun) {
     const svc = (await provider.status()).services.find((s) => s.name === service);
-    if (!svc) throw unknownService(provider.platform, service as string);
+    if (!svc) throw unknownServiceError(provider.platform.config.services, service as string);
     const version = opts.release ?? svc.versions[0];
     const current = svc.instances.filter((i) => i.version === version).length;
     const change = { service, version, from: current, to: Number(replicas), dryRun: true };

@@ -1,5 +1,5 @@
 import type { CommandContext } from '../core/context.ts';
-import { ExitCode, UsageError } from '../core/errors.ts';
+import { ExitCode, UsageError, unknownServiceError } from '../core/errors.ts';
 import { askChoice, askText } from '../core/prompts.ts';
 import {
   adoptService,
@@ -118,11 +118,7 @@ export async function adopt(
 ) {
   const { config, root } = ctx.loadPlatform();
   const spec = config.services[name as string];
-  if (!spec)
-    throw new UsageError(
-      `no service "${name}" in platform.yaml`,
-      `services: ${Object.keys(config.services).join(', ')}`,
-    );
+  if (!spec) throw unknownServiceError(config.services, name as string);
   const result = adoptService({
     root,
     config,

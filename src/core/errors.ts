@@ -58,6 +58,15 @@ export class UsageError extends PlatformError {
   }
 }
 
+/** A service name that platform.yaml does not declare; the hint lists the ones it does. */
+export function unknownServiceError(services: Record<string, unknown>, name: string): UsageError {
+  return new UsageError(
+    `no service "${name}" in platform.yaml`,
+    `services are: ${Object.keys(services).join(', ')}`,
+    'UNKNOWN_SERVICE',
+  );
+}
+
 /** One located problem in a configuration or scenario file. */
 export interface ConfigProblem {
   file: string;

@@ -7,7 +7,7 @@ import { relative } from 'node:path';
 import type { LoadedPlatform } from '../core/config/load.ts';
 import type { AnalysisSpec, DeliverySpec, PlatformConfig } from '../core/config/schema.ts';
 import { readYamlFile } from '../core/config/yaml-source.ts';
-import { ConfigError, type ConfigProblem, ExitCode, PlatformError } from '../core/errors.ts';
+import { ConfigError, type ConfigProblem, unknownServiceError } from '../core/errors.ts';
 import { type Condition, ConditionSyntaxError, type ParseOptions, parseCondition } from './conditions.ts';
 
 export type StrategyName = DeliverySpec['strategy'];
@@ -45,12 +45,7 @@ export function resolveStrategy(
   overrides: StrategyOverrides = {},
 ): { strategy: ResolvedStrategy; origins: ConditionOrigin[] } {
   const svc = config.services[service];
-  if (!svc) {
-    throw new PlatformError('UNKNOWN_SERVICE', `no service "${service}" in platform.yaml`, {
-      exitCode: ExitCode.usage,
-      hint: `use one of: ${Object.keys(config.services).join(', ')}`,
-    });
-  }
+  if (!svc) throw unknownServiceError(config.services, service);
   const base = config.delivery;
   const own = svc.delivery ?? {};
   const analysis: AnalysisSpec = { ...base.analysis, ...definedOnly(own.analysis ?? {}) };

@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { dirname, join, relative } from 'node:path';
 import { isMap, parseDocument } from 'yaml';
 import type { PlatformConfig } from '../core/config/schema.ts';
-import { ExitCode, PlatformError } from '../core/errors.ts';
+import { ExitCode, PlatformError, unknownServiceError } from '../core/errors.ts';
 import { mergeThreeWay } from './merge.ts';
 import { type Answers, loadTemplate, renderTemplate, TEMPLATES_DIR } from './template.ts';
 
@@ -162,10 +162,7 @@ export function adoptService(
   changes: FileChange[];
 } {
   const svc = input.config.services[input.name];
-  if (!svc)
-    throw new PlatformError('SERVICE_UNKNOWN', `no service "${input.name}" in platform.yaml`, {
-      exitCode: ExitCode.usage,
-    });
+  if (!svc) throw unknownServiceError(input.config.services, input.name);
   const dir = input.sourceDir;
   const servicePath = posix(relative(input.root, dir));
   const template = loadTemplate(input.template, input.templatesDir ?? TEMPLATES_DIR);
@@ -209,10 +206,7 @@ export function upgradeService(opts: {
   changes: FileChange[];
 } {
   const svc = opts.config.services[opts.name];
-  if (!svc)
-    throw new PlatformError('SERVICE_UNKNOWN', `no service "${opts.name}" in platform.yaml`, {
-      exitCode: ExitCode.usage,
-    });
+  if (!svc) throw unknownServiceError(opts.config.services, opts.name);
   const dir = sourceDirOf(opts.root, svc.path);
   const servicePath = posix(relative(opts.root, dir));
   const metaFile = join(dir, META, 'answers.json');

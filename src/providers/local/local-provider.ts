@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, openSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LoadedPlatform } from '../../core/config/load.ts';
-import { ExitCode, PlatformError, UsageError } from '../../core/errors.ts';
+import { ExitCode, PlatformError, UsageError, unknownServiceError } from '../../core/errors.ts';
 import { isPortFree } from '../../core/ports.ts';
 import { sleep } from '../../core/sleep.ts';
 import { ensureDir, statePaths } from '../../core/state-dir.ts';
@@ -35,7 +35,7 @@ import { combine, GatewayAdmin } from './gateway-client.ts';
 import { lastLines, logFiles, readLogs } from './logs.ts';
 import { makePlan } from './plan.ts';
 import { assertPortFree } from './port-check.ts';
-import { packageRoot, requireRelease, unknownService } from './releases.ts';
+import { packageRoot, requireRelease } from './releases.ts';
 import { isAlive, type LocalState, readState, reconcile, removeState, writeState } from './state.ts';
 import type { Plan } from './supervisor.ts';
 
@@ -323,7 +323,8 @@ export class LocalProvider implements Provider {
         ...Object.keys(readState(this.paths.state).services),
       ]),
     ];
-    if (service !== 'all' && !known.includes(service)) throw unknownService(this.platform, service);
+    if (service !== 'all' && !known.includes(service))
+      throw unknownServiceError(this.platform.config.services, service);
     const files = () =>
       logFiles(this.paths.logs, service, known).filter((f) => !opts.instance || f.instance === opts.instance);
     return readLogs(files, opts);
@@ -348,7 +349,8 @@ export class LocalProvider implements Provider {
   }
 
   private requireService(service: string): void {
-    if (!(service in this.platform.config.services)) throw unknownService(this.platform, service);
+    if (!(service in this.platform.config.services))
+      throw unknownServiceError(this.platform.config.services, service);
   }
 
   async scale(service: string, replicas: number, opts: { version?: string } = {}): Promise<ServiceStatus> {

@@ -1,8 +1,8 @@
 /** From platform.yaml and the releases to the plan a supervisor runs. */
 import type { LoadedPlatform } from '../../core/config/load.ts';
-import { UsageError } from '../../core/errors.ts';
+import { UsageError, unknownServiceError } from '../../core/errors.ts';
 import type { ProviderEvent } from '../provider.ts';
-import { buildRelease, unknownService } from './releases.ts';
+import { buildRelease } from './releases.ts';
 import type { Plan, ServicePlan } from './supervisor.ts';
 import { startOrder, withDependencies } from './topology.ts';
 
@@ -26,7 +26,7 @@ export async function makePlan(platform: LoadedPlatform, opts: PlanOptions = {})
   const specs = platform.config.services;
   const deps = Object.fromEntries(Object.entries(specs).map(([n, s]) => [n, s.dependsOn]));
   for (const name of [...(opts.services ?? []), ...Object.keys(opts.replicas ?? {})]) {
-    if (!(name in specs)) throw unknownService(platform, name);
+    if (!(name in specs)) throw unknownServiceError(specs, name);
   }
   for (const [name, n] of Object.entries(opts.replicas ?? {})) {
     if (!Number.isInteger(n) || n < 1 || n > 32)

@@ -16,7 +16,7 @@ import {
 } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import type { LoadedPlatform } from '../../core/config/load.ts';
-import { ExitCode, PlatformError, UsageError } from '../../core/errors.ts';
+import { ExitCode, PlatformError, UsageError, unknownServiceError } from '../../core/errors.ts';
 import { ensureDir, statePaths } from '../../core/state-dir.ts';
 
 export interface ReleaseManifest {
@@ -65,7 +65,7 @@ export function packageRoot(): string {
 /** Source entry of a service: `runtime/<name>/src/main.ts` for `builtin:<name>`, else `<path>/src/main.ts`. */
 export function sourceEntry(platform: LoadedPlatform, service: string): string {
   const spec = platform.config.services[service];
-  if (!spec) throw unknownService(platform, service);
+  if (!spec) throw unknownServiceError(platform.config.services, service);
   const entry = spec.path.startsWith('builtin:')
     ? join(packageRoot(), 'runtime', spec.path.slice('builtin:'.length), 'src', 'main.ts')
     : join(resolve(platform.root, spec.path), 'src', 'main.ts');
@@ -79,11 +79,9 @@ export function sourceEntry(platform: LoadedPlatform, service: string): string {
   return entry;
 }
 
+/** The platform's unknown-service error (kept for the providers that import it from here). */
 export function unknownService(platform: LoadedPlatform, service: string): PlatformError {
-  return new PlatformError('UNKNOWN_SERVICE', `no service "${service}" in platform.yaml`, {
-    exitCode: ExitCode.usage,
-    hint: `services are: ${Object.keys(platform.config.services).join(', ')}`,
-  });
+  return unknownServiceError(platform.config.services, service);
 }
 
 function gitSha(dir: string): string {
