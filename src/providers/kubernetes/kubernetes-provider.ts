@@ -14,7 +14,6 @@ import type * as K8s from '@kubernetes/client-node';
 import type { LoadedPlatform } from '../../core/config/load.ts';
 import type { ServiceSpec } from '../../core/config/schema.ts';
 import { ExitCode, PlatformError, UsageError } from '../../core/errors.ts';
-import { unknownService } from '../local/releases.ts';
 import type {
   DeployOptions,
   FaultHandle,
@@ -85,6 +84,9 @@ interface Clients {
   core: K8s.CoreV1Api;
   custom: K8s.CustomObjectsApi;
 }
+
+/** Deployment annotation: when platformctl applied the version (orders versions within a second). */
+const DEPLOYED_AT = 'platformctl.dev/deployed-at';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -190,7 +192,12 @@ export class KubernetesProvider implements Provider {
 
   private spec(service: string): ServiceSpec {
     const spec = this.platform.config.services[service];
-    if (!spec) throw unknownService(this.platform, service);
+    if (!spec) {
+      throw new PlatformError('UNKNOWN_SERVICE', `no service "${service}" in platform.yaml`, {
+        exitCode: ExitCode.usage,
+        hint: `services are: ${Object.keys(this.platform.config.services).join(', ')}`,
+      });
+    }
     return spec;
   }
 
@@ -227,7 +234,13 @@ export class KubernetesProvider implements Provider {
     );
     return list.items
       .filter((d) => d.metadata?.labels?.[VERSION_LABEL] !== undefined)
-      .sort((a, b) => time(a.metadata?.creationTimestamp) - time(b.metadata?.creationTimestamp));
+      .sort(
+        (a, b) =>
+          time(a.metadata?.creationTimestamp) - time(b.metadata?.creationTimestamp) ||
+          // creationTimestamp has one-second resolution: two versions applied in the same second
+          // are ordered by the millisecond time platformctl recorded.
+          time(a.metadata?.annotations?.[DEPLOYED_AT]) - time(b.metadata?.annotations?.[DEPLOYED_AT]),
+      );
   }
 
   private async pods(labelSelector: string): Promise<K8s.V1Pod[]> {
@@ -344,6 +357,7 @@ export class KubernetesProvider implements Provider {
         await this.deleteObject(obj.apiVersion, obj.kind, obj.metadata.name);
       opts.onEvent?.({ type: 'instance.stopped', instance: name, service: name });
     }
+    await this.clearFaults();
   }
 
   private async deleteTraffic(service: string): Promise<void> {
@@ -370,6 +384,11 @@ export class KubernetesProvider implements Provider {
     await this.ensureNamespaceObjects();
     for (const obj of baseObjects(this.target, service, spec)) await this.apply(obj);
     const objects = versionObjects(this.target, service, spec, release.version, replicas);
+    const deployment = objects[0] as KubeObject;
+    deployment.metadata.annotations = {
+      ...deployment.metadata.annotations,
+      [DEPLOYED_AT]: new Date().toISOString(),
+    };
     for (const obj of objects) await this.apply(obj);
     opts.onEvent?.({
       type: 'info',
