@@ -10,6 +10,7 @@ interface LogsFlags {
   since?: string;
   level?: string;
   requestId?: string;
+  traceId?: string;
   instance?: string;
   tail?: string;
 }
@@ -21,6 +22,8 @@ export async function logs(ctx: CommandContext, [service]: string[], opts: LogsF
   if (opts.level && !LEVELS.includes(opts.level as (typeof LEVELS)[number])) {
     throw new UsageError(`invalid --level "${opts.level}"`, `use one of: ${LEVELS.join(', ')}`);
   }
+  if (opts.requestId && opts.traceId)
+    throw new UsageError('give --request-id or --trace-id, not both', 'a request has one trace: use either');
   const tail = opts.tail === undefined ? undefined : Number(opts.tail);
   if (tail !== undefined && (!Number.isInteger(tail) || tail < 0))
     throw new UsageError(`invalid --tail "${opts.tail}"`, 'e.g. --tail 50');
@@ -33,7 +36,8 @@ export async function logs(ctx: CommandContext, [service]: string[], opts: LogsF
       follow: opts.follow,
       sinceMs,
       level: opts.level,
-      requestId: opts.requestId,
+      // The filter matches a line's reqId or traceId (or the id anywhere in it), so a trace id works.
+      requestId: opts.requestId ?? opts.traceId,
       instance: opts.instance,
       tail,
       signal: abort.signal,

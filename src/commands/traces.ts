@@ -49,6 +49,7 @@ export async function traces(ctx: CommandContext, _args: string[], opts: TracesF
   }
   const found = findTraces(readSpans(dir), q, extra);
   const single = Boolean(opts.traceId || opts.requestId);
+  const filtered = single || Boolean(opts.slow || opts.service);
   if (ctx.json) {
     ctx.out.result(
       single
@@ -60,7 +61,7 @@ export async function traces(ctx: CommandContext, _args: string[], opts: TracesF
   }
   if (found.length === 0) {
     ctx.out.print(
-      `no traces${single ? ' match' : ` in ${dir}`}. Spans are written by services started with TRACES_DIR (platformctl up sets it); send a request and retry.`,
+      `no traces${filtered ? ' match' : ` in ${dir}`}. Spans are written by services started with TRACES_DIR (platformctl up sets it); send a request and retry.`,
     );
     return;
   }

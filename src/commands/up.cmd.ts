@@ -62,6 +62,7 @@ export function registerUp(program: Command): void {
       '--request-id <id>',
       'only lines of this request (x-request-id); use with "all" to follow it across services',
     )
+    .option('--trace-id <id>', 'only lines of this trace (see `platformctl traces`), bus consumers included')
     .option('--instance <id>', 'only this instance, e.g. content-2')
     .option('-n, --tail <n>', 'last n lines per instance')
     .action(lazyAction(async () => (await import('./logs.ts')).logs));
@@ -71,6 +72,7 @@ export function registerUp(program: Command): void {
       'platformctl logs content --since 10m --level warn',
     ],
     ['one request across every service', 'platformctl logs all --request-id 7f3c2a'],
+    ['one trace, including the bus consumers it reached', 'platformctl logs all --trace-id 4bf92f35…'],
     ['follow the gateway', 'platformctl logs gateway -f'],
   ]);
 

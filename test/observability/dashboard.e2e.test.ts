@@ -168,6 +168,13 @@ services:
         .map((l) => (JSON.parse(l) as { service: string }).service),
     );
     expect([...services]).toEqual(expect.arrayContaining(['gateway', 'content']));
+    const byTrace = await runCli(['logs', 'all', '--trace-id', trace.traceId, '--json'], { cwd: ws.dir });
+    expect(byTrace.exitCode, byTrace.stderr).toBe(0);
+    const lines = byTrace.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { service: string; traceId?: string });
+    expect(lines.map((l) => l.service)).toEqual(expect.arrayContaining(['gateway', 'content']));
   }, 120_000);
 
   it('audit events: a failed login and admin API use, ECS-shaped, no secrets', async () => {
