@@ -77,6 +77,11 @@ const GROUPS: Record<string, Resource[]> = {
   ],
 };
 
+/** Timestamps as the API server writes them: RFC 3339 with whole seconds. */
+function now(): string {
+  return new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+}
+
 function matches(labels: Record<string, string> | undefined, selector: string | undefined): boolean {
   if (!selector) return true;
   return selector.split(',').every((term) => {
@@ -139,7 +144,7 @@ export async function startKubeStandin(): Promise<KubeStandin> {
           namespace: dep.metadata.namespace,
           labels: { ...spec.template.metadata.labels },
           ownerName: dep.metadata.name,
-          creationTimestamp: new Date().toISOString(),
+          creationTimestamp: now(),
         },
         spec: { containers: [{ name: container.name, image: container.image }] },
         status: {
@@ -287,7 +292,7 @@ export async function startKubeStandin(): Promise<KubeStandin> {
             namespace: ns,
             uid: randomBytes(8).toString('hex'),
             resourceVersion: String(++rv),
-            creationTimestamp: new Date().toISOString(),
+            creationTimestamp: now(),
           },
         };
         items.set(`${ns}/${obj.metadata.name}`, stored);
@@ -362,8 +367,7 @@ export async function startKubeStandin(): Promise<KubeStandin> {
           ...obj.metadata,
           namespace: ns,
           uid: (existing?.metadata.uid as string) ?? randomBytes(8).toString('hex'),
-          creationTimestamp:
-            (existing?.metadata.creationTimestamp as string) ?? new Date(Date.now() + rv).toISOString(),
+          creationTimestamp: (existing?.metadata.creationTimestamp as string) ?? now(),
           resourceVersion: String(++rv),
           generation,
           managedFields: [{ manager: url.searchParams.get('fieldManager'), operation: 'Apply' }],
