@@ -84,7 +84,9 @@ export async function pickInstances(action: TargetedAction, ctx: FaultContext): 
     );
   const candidates = svc.instances.filter((i) => (!target.version || i.version === target.version) && i.pid);
   if (candidates.length === 0)
-    throw new PlatformError('CHAOS_NO_TARGET', `no running instance of ${target.service} to hit`);
+    throw new PlatformError('CHAOS_NO_TARGET', `no running instance of ${target.service} to hit`, {
+      hint: `start it with \`platformctl up ${target.service}\`${target.version ? ' or target a version that runs' : ''}`,
+    });
   const limit = Math.max(1, Math.floor((candidates.length * ctx.maxInstancesPct) / 100));
   const chosen =
     target.instance === 'all'
@@ -228,7 +230,10 @@ export async function inject(
               .filter((f) => f.endsWith('.db'))
               .map((f) => join(dir, f))
           : [];
-        if (files.length === 0) throw new PlatformError('CHAOS_NO_TARGET', `no database files in ${dir}`);
+        if (files.length === 0)
+          throw new PlatformError('CHAOS_NO_TARGET', `no database files in ${dir}`, {
+            hint: 'the target service must have started (and used its database) before a db partition',
+          });
         const release = await lockDatabases(files);
         return {
           description: `${dep} unreachable (write lock held on ${files.length} file(s))`,

@@ -245,9 +245,12 @@ export class GitHubPipelines {
 
   /** Plain-text logs of each job (GitHub redirects to a short-lived URL; fetch follows it). */
   async logs(id: number, jobName?: string): Promise<{ job: string; text: string }[]> {
-    const jobs = (await this.jobs(id)).filter((j) => !jobName || j.name === jobName);
+    const all = await this.jobs(id);
+    const jobs = all.filter((j) => !jobName || j.name === jobName);
     if (jobName && jobs.length === 0)
-      throw new PlatformError('GITHUB_JOB_NOT_FOUND', `run ${id} has no job named "${jobName}"`);
+      throw new PlatformError('GITHUB_JOB_NOT_FOUND', `run ${id} has no job named "${jobName}"`, {
+        hint: `jobs of run ${id}: ${all.map((j) => j.name).join(', ') || '(none yet)'}`,
+      });
     const out: { job: string; text: string }[] = [];
     for (const job of jobs) {
       const response = await this.octokit.rest.actions.downloadJobLogsForWorkflowRun({

@@ -426,7 +426,9 @@ export class LocalProvider implements Provider {
       });
     }
     if (!isAlive(inst.pid, inst.entry))
-      throw new PlatformError('NOT_RUNNING', `${instanceId} has no live process right now (${inst.state})`);
+      throw new PlatformError('NOT_RUNNING', `${instanceId} has no live process right now (${inst.state})`, {
+        hint: 'check its state with `platformctl status`; try again once it is ready',
+      });
     signal(inst.pid as number, 'SIGKILL');
   }
 
