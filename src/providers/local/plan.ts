@@ -1,6 +1,8 @@
 /** From platform.yaml and the releases to the plan a supervisor runs. */
 import type { LoadedPlatform } from '../../core/config/load.ts';
 import { UsageError, unknownServiceError } from '../../core/errors.ts';
+import { backendEnv, localEnvironment } from '../../data/backend-env.ts';
+import { secretsEnvFor } from '../../secrets/inject.ts';
 import type { ProviderEvent } from '../provider.ts';
 import { buildRelease } from './releases.ts';
 import type { Plan, ServicePlan } from './supervisor.ts';
@@ -32,6 +34,7 @@ export async function makePlan(platform: LoadedPlatform, opts: PlanOptions = {})
     if (!Number.isInteger(n) || n < 1 || n > 32)
       throw new UsageError(`replicas of ${name} must be 1–32 (got ${n})`);
   }
+  const environment = localEnvironment(platform.config);
   const order = startOrder(deps);
   const run = opts.services && opts.services.length > 0 ? withDependencies(deps, opts.services) : order;
   const services: ServicePlan[] = [];
@@ -61,8 +64,21 @@ export async function makePlan(platform: LoadedPlatform, opts: PlanOptions = {})
       routes: s.routes,
       dependsOn: s.dependsOn,
       readiness: s.health.readiness,
-      env: s.env,
+      // platform.yaml's backends (postgres, rabbitmq, s3) for this environment; the service's own env wins.
+      env: { ...(environment ? backendEnvOf(platform, name, environment) : {}), ...s.env },
     });
   }
   return { services, run };
+}
+
+/** Backend env for one service: values from the process environment, else the environment's secrets. */
+function backendEnvOf(
+  platform: LoadedPlatform,
+  service: string,
+  environment: NonNullable<ReturnType<typeof localEnvironment>>,
+): Record<string, string> {
+  const { backends } = environment;
+  if (backends.database === 'sqlite' && backends.bus === 'embedded' && backends.blobs === 'file') return {};
+  const source = { ...secretsEnvFor(platform.root, environment.name, service), ...process.env };
+  return backendEnv(platform.root, platform.config, service, backends, source);
 }
