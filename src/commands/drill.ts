@@ -139,8 +139,16 @@ export async function resolve(ctx: CommandContext, _args: string[], opts: { env?
 }
 
 export async function abort(ctx: CommandContext, _args: string[], opts: { env?: string }) {
-  const env = await drillEnv(ctx, opts.env);
-  const { record } = await drills.abort(env);
+  const platform = ctx.loadPlatform();
+  const provider = await openProvider(platform, opts.env);
+  const status = await provider.status();
+  const platformDown = !status.running || !status.gatewayUrl;
+  if (platformDown)
+    ctx.out.warn('the platform is not running: only what outlives it (files, rollout records) is reverted');
+  const { record } = await drills.abort(
+    { root: platform.root, provider, gatewayUrl: status.gatewayUrl ?? '' },
+    { platformDown },
+  );
   ctx.out.result(
     { aborted: true, ...record },
     () => `drill ${record.id} (${record.scenario}) aborted; every fault reverted`,

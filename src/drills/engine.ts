@@ -35,6 +35,7 @@ import {
 export interface DrillEnv {
   root: string;
   provider: Provider;
+  /** Empty when the platform is not running (abort only). */
   gatewayUrl: string;
 }
 
@@ -147,12 +148,12 @@ export async function startDrill(
   return { state: st, deliveries };
 }
 
-async function revertFaults(env: DrillEnv, st: DrillState): Promise<string[]> {
+async function revertFaults(env: DrillEnv, st: DrillState, platformDown = false): Promise<string[]> {
   const problems: string[] = [];
   for (const fault of [...st.faults].reverse()) {
     if (fault.reverted) continue;
     try {
-      await revertDrillUndo(fault.undo, env);
+      await revertDrillUndo(fault.undo, { ...env, platformDown });
       fault.reverted = true;
     } catch (err) {
       problems.push(`${fault.description}: ${(err as Error).message}`);
@@ -278,9 +279,16 @@ function finish(
   return record;
 }
 
-export async function abort(env: DrillEnv): Promise<{ record: DrillRecord; problems: string[] }> {
+/**
+ * `platformDown`: the platform was stopped meanwhile, which took gateway rules, paused processes
+ * and the canary with it; only what lives on disk is left to undo.
+ */
+export async function abort(
+  env: DrillEnv,
+  opts: { platformDown?: boolean } = {},
+): Promise<{ record: DrillRecord; problems: string[] }> {
   const st = requireActive(env.root);
-  const problems = await revertFaults(env, st);
+  const problems = await revertFaults(env, st, opts.platformDown);
   if (problems.length > 0) {
     writeActive(env.root, st);
     throw new PlatformError('REVERT_FAILED', `could not revert: ${problems.join('; ')}`, {

@@ -55,8 +55,29 @@ export async function injectDrillFault(
 
 export async function revertDrillUndo(
   undo: DrillUndo,
-  ctx: { provider: Provider; root: string },
+  ctx: { provider: Provider; root: string; platformDown?: boolean },
 ): Promise<void> {
+  if (ctx.platformDown) {
+    // Stopping the platform removed gateway rules, paused processes and the bad canary's
+    // instances; only files and the abandoned rollout record outlive it.
+    if (undo.kind === 'remove-file') return revertUndo(undo, ctx.provider);
+    if (undo.kind === 'bad-release') {
+      const st = readState(ctx.root, undo.service);
+      if (st && st.release === undo.version && !TERMINAL_PHASES.includes(st.phase)) {
+        const now = new Date().toISOString();
+        writeState(ctx.root, {
+          ...st,
+          phase: 'RolledBack',
+          weight: 0,
+          outcome: { result: 'rolledBack', reason: 'drill ended while the platform was stopped' },
+          message: 'drill ended while the platform was stopped',
+          finishedAt: now,
+          updatedAt: now,
+        });
+      }
+    }
+    return;
+  }
   if (undo.kind !== 'bad-release') return revertUndo(undo, ctx.provider);
   const st = readState(ctx.root, undo.service);
   if (st && st.release === undo.version && !TERMINAL_PHASES.includes(st.phase)) {
