@@ -41,6 +41,7 @@ services:
       steps: [{ setWeight: 10 }, { analysis: {} }, { setWeight: 50 }, { analysis: {} }, { setWeight: 100 }]
       analysis: { interval: 30ms, count: 2, minSampleSize: 10, failureLimit: 0 }
   edge: { path: builtin:gateway, port: 8000, kind: gateway }
+  jobs: { path: services/jobs, port: 8090, kind: worker }
 `;
 }
 
@@ -415,6 +416,19 @@ describe('kubernetes provider', () => {
       versions: ['v2'],
       traffic: { weights: { v2: 100 } },
     });
+  });
+
+  it('runs a worker without a Service or a route; traffic to it is refused', async () => {
+    const p = provider();
+    const st = await p.deploy('jobs', { service: 'jobs', version: 'v1' }, { replicas: 1 });
+    expect(st).toMatchObject({ kind: 'worker', versions: ['v1'], healthy: true });
+    expect(st.traffic).toBeUndefined();
+    expect(applies('Deployment').map((r) => r.path)).toEqual([
+      `/apis/apps/v1/namespaces/${NS}/deployments/jobs-v1`,
+    ]);
+    expect(applies('Service')).toEqual([]);
+    expect(applies('HTTPRoute')).toEqual([]);
+    await expect(p.setTraffic('jobs', { weights: { v1: 100 } })).rejects.toMatchObject({ exitCode: 2 });
   });
 
   it('exposes only the gateway service at the cluster Gateway', async () => {
