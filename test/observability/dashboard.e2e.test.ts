@@ -280,6 +280,11 @@ services:
     expect((await fetch(url)).status).toBe(401);
     expect((await fetch(`${url}api/snapshot`)).status).toBe(401);
     expect((await fetch(`${url}?token=wrong`, { redirect: 'manual' })).status).toBe(401);
+    const bearer = { authorization: `Bearer ${new URL(loginUrl).searchParams.get('token')}` };
+    const snap = await fetch(`${url}api/snapshot`, { headers: bearer });
+    expect(snap.status).toBe(200);
+    expect(((await snap.json()) as { services: unknown[] }).services).toHaveLength(4);
+    expect((await fetch(`${url}api/snapshot`, { method: 'POST', headers: bearer })).status).toBe(405);
     const login = await fetch(loginUrl, { redirect: 'manual' });
     expect(login.status).toBe(303);
     expect(login.headers.get('set-cookie')).toMatch(/HttpOnly/);

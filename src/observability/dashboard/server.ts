@@ -130,7 +130,9 @@ function rollouts(root: string): Partial<RolloutState>[] {
       // a half-written or foreign file: skip
     }
   }
-  return out.sort((a, b) => String(b.updatedAt).localeCompare(String(a.updatedAt)));
+  // Rollouts in progress first (the "current canary"), then the most recently finished.
+  const done = (r: Partial<RolloutState>) => (r.phase === 'Promoted' || r.phase === 'RolledBack' ? 1 : 0);
+  return out.sort((a, b) => done(a) - done(b) || String(b.updatedAt).localeCompare(String(a.updatedAt)));
 }
 
 async function getJson(url: string): Promise<unknown> {
