@@ -13,6 +13,7 @@ export function registerUp(program: Command): void {
     .option('-d, --detach', 'leave a supervisor daemon running and return once everything is ready')
     .option('--replicas <spec>', 'instances per service: a number for all, or service=n[,service=n]')
     .option('--seed', 'after start, load demo data (same as `platformctl demo`)')
+    .option('--with <extras...>', 'also run extra processes: prometheus (scrapes every service)')
     .option('--timeout <duration>', 'how long to wait for readiness', '120s')
     .option('--dry-run', 'print the start plan (order, versions, ports) and start nothing')
     .action(lazyAction(async () => (await import('./up.ts')).up, { mutating: true }));
@@ -20,6 +21,7 @@ export function registerUp(program: Command): void {
     ['run everything in the foreground (Ctrl-C stops it)', 'platformctl up'],
     ['run in the background and return when ready', 'platformctl up --detach'],
     ['two content instances behind the gateway', 'platformctl up -d --replicas content=2'],
+    ['with a Prometheus scraping every service', 'platformctl up -d --with prometheus'],
   ]);
 
   program

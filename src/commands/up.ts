@@ -14,6 +14,8 @@ interface UpFlags {
   replicas?: string;
   seed?: boolean;
   timeout?: string;
+  /** Extra processes: `prometheus`. */
+  with?: string[];
 }
 
 /** `--replicas 2` (every service) or `--replicas content=2,auth=3`. */
@@ -68,6 +70,10 @@ export async function up(ctx: CommandContext, services: string[], opts: UpFlags)
   if (timeoutMs === undefined)
     throw new UsageError(`invalid --timeout "${opts.timeout}"`, 'e.g. --timeout 90s');
   const replicas = parseReplicas(opts.replicas, Object.keys(platform.config.services));
+  for (const extra of opts.with ?? []) {
+    if (extra !== 'prometheus')
+      throw new UsageError(`unknown --with "${extra}"`, 'supported: --with prometheus');
+  }
   const onEvent = (e: ProviderEvent) => {
     const line = renderEvent(ctx.out, e);
     if (line) ctx.out.info(line);
@@ -114,6 +120,13 @@ export async function up(ctx: CommandContext, services: string[], opts: UpFlags)
   } catch (err) {
     progress.fail('could not build the releases');
     throw err;
+  }
+  const extras = opts.with ?? [];
+  if (extras.includes('prometheus')) {
+    const { addPrometheus } = await import('../observability/prometheus-local.ts');
+    const runningPort = provider.current().state.instances.find((i) => i.service === 'prometheus')?.port;
+    const url = await addPrometheus(platform, plan, runningPort);
+    ctx.out.info(`prometheus: ${url} (PLATFORMCTL_PROMETHEUS_URL=${url} makes canary analysis use it)`);
   }
   const { running } = provider.current();
   if (opts.detach || running) {
