@@ -63,6 +63,7 @@ export class GatewayAdmin {
         'GATEWAY_ADMIN_FAILED',
         `gateway admin ${method} ${path} answered ${res.status}: ${text.slice(0, 200)}`,
         {
+          hint: 'see `platformctl logs gateway --since 5m --level warn`',
           details: { status: res.status },
         },
       );
