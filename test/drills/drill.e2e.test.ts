@@ -178,6 +178,19 @@ describe('drills on the local platform', () => {
       expect(await adminFaults(platform)).toEqual([]);
     }
     expect(existsSync(join(platform.dir, '.platform', 'data', 'content', 'chaos-fill.bin'))).toBe(false);
+
+    // A paused service is resumed: its processes run again (not in state T, stopped).
+    const pids = async () =>
+      (await json(['status'])).value.services
+        .find((s: { name: string }) => s.name === 'analytics')
+        .instances.map((i: { pid: number }) => i.pid) as number[];
+    const state = (pid: number) => readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0];
+    expect((await json(['drill', 'start', '--scenario', 'analytics-consumer-stuck'])).exitCode).toBe(0);
+    const paused = await pids();
+    expect(paused.map(state)).toEqual(paused.map(() => 'T'));
+    expect((await json(['drill', 'abort'])).exitCode).toBe(0);
+    expect(paused.map(state)).not.toContain('T');
+
     expect((await fetch(`${platform.gatewayUrl}/.well-known/jwks.json`)).status).toBe(200);
     expect((await cli(['drill', 'abort'])).exitCode).toBe(1);
   }, 300_000);
