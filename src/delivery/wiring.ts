@@ -43,7 +43,8 @@ export async function openDeliveryProvider(
 }
 
 /**
- * The gateway's `/admin/stats` when its URL and admin token are known (env
+ * Prometheus (PromQL) when `PLATFORMCTL_PROMETHEUS_URL` is set (e.g. from `up --with prometheus`);
+ * else the gateway's `/admin/stats` when its URL and admin token are known (env
  * `PLATFORMCTL_GATEWAY_URL` + `PLATFORMCTL_ADMIN_TOKEN`, or the local platform's state), else the
  * provider's own `metrics()`.
  */
@@ -52,6 +53,10 @@ export async function openMetricSource(
   provider: Provider,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<MetricSource> {
+  if (env.PLATFORMCTL_PROMETHEUS_URL) {
+    const { PrometheusMetricSource } = await import('../providers/metrics/prometheus.ts');
+    return new PrometheusMetricSource({ url: env.PLATFORMCTL_PROMETHEUS_URL });
+  }
   if (env.PLATFORMCTL_GATEWAY_URL && env.PLATFORMCTL_ADMIN_TOKEN) {
     return new GatewayMetricSource(env.PLATFORMCTL_GATEWAY_URL, env.PLATFORMCTL_ADMIN_TOKEN);
   }

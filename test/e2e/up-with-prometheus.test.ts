@@ -35,7 +35,11 @@ services:
 `,
     });
     const env = { PLATFORMCTL_PROMETHEUS_PORT: String(p) };
-    const r = await runCli(['up', '--detach', '--with', 'prometheus'], { cwd: ws.dir, env, timeoutMs: 120_000 });
+    const r = await runCli(['up', '--detach', '--with', 'prometheus'], {
+      cwd: ws.dir,
+      env,
+      timeoutMs: 120_000,
+    });
     expect(r.exitCode, r.stderr).toBe(0);
     expect(r.stderr).toContain(`prometheus: http://127.0.0.1:${p}`);
     const url = readFileSync(join(ws.dir, '.platform', 'prometheus-url'), 'utf8').trim();
