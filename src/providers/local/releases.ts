@@ -79,11 +79,6 @@ export function sourceEntry(platform: LoadedPlatform, service: string): string {
   return entry;
 }
 
-/** The platform's unknown-service error (kept for the providers that import it from here). */
-export function unknownService(platform: LoadedPlatform, service: string): PlatformError {
-  return unknownServiceError(platform.config.services, service);
-}
-
 function gitSha(dir: string): string {
   try {
     return execFileSync('git', ['rev-parse', 'HEAD'], { cwd: dir, stdio: ['ignore', 'pipe', 'ignore'] })
