@@ -132,10 +132,3 @@ export function compileConditions(
   if (problems.length) throw new ConfigError(problems);
   return compiled;
 }
-
-/** Whether any step sends traffic to the new version before the last one. */
-export function finalWeight(steps: ResolvedStep[]): number {
-  let w = 0;
-  for (const s of steps) if (s.kind === 'setWeight') w = s.weight;
-  return w;
-}
