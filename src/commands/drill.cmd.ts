@@ -20,10 +20,12 @@ export function registerDrill(program: Command): void {
     .option('--random', 'pick a scenario at random (the default without --scenario)')
     .option('--seed <n>', 'seed for the random pick and fault targets (repeatable drills)')
     .option('--env <name>', 'environment of platform.yaml (default: the local one)')
+    .option('--dry-run', 'for the drill leader: show the scenario and its faults; inject nothing')
     .action(lazyAction(handler('start'), { mutating: true }));
   examples(start, [
     ['surprise the on-call', 'platformctl drill start --random'],
     ['rehearse one incident', 'platformctl drill start --scenario bad-canary-at-50'],
+    ['check a scenario without running it', 'platformctl drill start --scenario disk-full-content --dry-run'],
   ]);
   const hint = drill
     .command('hint')

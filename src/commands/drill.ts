@@ -1,3 +1,4 @@
+import { supports } from '../chaos/faults.ts';
 import type { CommandContext } from '../core/context.ts';
 import { formatDuration } from '../core/duration.ts';
 import { ExitCode, PlatformError, UsageError } from '../core/errors.ts';
@@ -24,11 +25,35 @@ function line(ctx: CommandContext, e: TimelineEntry): string {
 export async function start(
   ctx: CommandContext,
   _args: string[],
-  opts: { scenario?: string; random?: boolean; seed?: string; env?: string },
+  opts: { scenario?: string; random?: boolean; seed?: string; env?: string; dryRun?: boolean },
 ) {
   if (opts.scenario && opts.random) throw new UsageError('give --scenario or --random, not both');
   const seed = opts.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(opts.seed);
   if (!Number.isInteger(seed)) throw new UsageError(`--seed must be an integer (got "${opts.seed}")`);
+  if (opts.dryRun) {
+    // For the drill leader: which scenario, which faults, whether this provider can inject them.
+    const platform = ctx.loadPlatform();
+    const provider = await openProvider(platform, opts.env);
+    const scenario = drills.pickScenario(platform.root, { scenario: opts.scenario, seed });
+    const faults = scenario.fault.map((f) => ({
+      action: f.action,
+      target: 'target' in f ? f.target?.service : undefined,
+      supported: f.action === 'bad-release' ? provider.name === 'local' : supports(provider, f),
+    }));
+    ctx.out.result(
+      { dryRun: true, scenario: scenario.name, title: scenario.title, seed, provider: provider.name, faults },
+      () =>
+        [
+          `would start ${scenario.name} (${scenario.title}, ${scenario.severity}) on the ${provider.name} provider, seed ${seed}`,
+          ...faults.map(
+            (f) =>
+              `  ${f.action}${f.target ? ` ${f.target}` : ''}${f.supported ? '' : ctx.out.style.yellow('  (not supported by this provider)')}`,
+          ),
+          `page: ${scenario.page}`,
+        ].join('\n'),
+    );
+    return faults.every((f) => f.supported) ? ExitCode.ok : ExitCode.failure;
+  }
   const env = await drillEnv(ctx, opts.env);
   const scenario = drills.pickScenario(env.root, { scenario: opts.scenario, seed });
   const { config } = ctx.loadPlatform();
@@ -54,6 +79,7 @@ export async function start(
       page: st.page,
       startedAt: st.startedAt,
       seed,
+      gatewayUrl: env.gatewayUrl,
       runbook: opts.scenario ? st.runbook : undefined,
       deliveries: result.deliveries,
     },
@@ -61,6 +87,7 @@ export async function start(
       [
         ctx.out.style.red(`🚨 PAGE [${st.severity}] ${st.page}`),
         `drill ${st.id} started at ${st.startedAt} (seed ${seed})`,
+        `gateway: ${env.gatewayUrl} (runbooks call it $GATEWAY)`,
         `acknowledge: platformctl drill ack · notes: platformctl drill note "..." · stuck: platformctl drill hint`,
         'when you believe it is fixed: platformctl drill resolve',
       ].join('\n'),

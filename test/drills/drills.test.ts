@@ -7,7 +7,8 @@ import { diffCounters, parseCounters } from '../../src/drills/impact.ts';
 import { loadScenario, scenarioFiles, seededRandom } from '../../src/drills/scenario.ts';
 import { drillTimes, median, scoreDrill } from '../../src/drills/scoring.ts';
 import type { TimelineEntry } from '../../src/drills/state.ts';
-import { REPO_ROOT, workspace } from '../helpers/cli.ts';
+import { type DrillPageNotice, payloadFor } from '../../src/notify/webhooks.ts';
+import { REPO_ROOT, runCli, workspace } from '../helpers/cli.ts';
 
 const disposers: (() => void)[] = [];
 afterEach(() => {
@@ -190,5 +191,67 @@ gateway_request_duration_seconds_count{route="/content",service="content",versio
     const impact = diffCounters(parseCounters(metrics(50)), parseCounters(metrics(1)));
     expect(impact.partial).toBe(true);
     expect(impact.services[0]).toMatchObject({ requests: 104, errors: 1 });
+  });
+});
+
+describe('drill pages on webhooks', () => {
+  const page: DrillPageNotice = {
+    event: 'drill.page',
+    drill: 'd1',
+    title: 'Hidden title',
+    severity: 'SEV2',
+    message: 'content 5xx ratio above 20%',
+    at: '2026-01-01T00:00:00.000Z',
+  };
+
+  it('Slack, Teams and generic payloads carry the symptom and severity', () => {
+    const slack = payloadFor('slack', page) as { text: string; blocks: { text: { text: string } }[] };
+    expect(slack.text).toBe('Page: [SEV2] content 5xx ratio above 20%');
+    expect(slack.blocks[0]?.text.text).toMatch(/drill ack/);
+    const teams = JSON.stringify(payloadFor('teams', page));
+    expect(teams).toMatch(/AdaptiveCard/);
+    expect(teams).toMatch(/\[SEV2\] content 5xx ratio above 20%/);
+    expect(payloadFor('generic', page)).toMatchObject({
+      event: 'drill.page',
+      severity: 'SEV2',
+      source: 'platformctl',
+    });
+  });
+});
+
+describe('drill CLI without a running platform', () => {
+  const yaml = `name: d
+environments:
+  dev: { cloud: aws, region: eu-west-1, provider: local }
+services:
+  gateway: { path: builtin:gateway, port: 18999, kind: gateway }
+`;
+
+  it('dry run, status, and clear errors when no drill runs', async () => {
+    const ws = workspace({ 'platform.yaml': yaml });
+    disposers.push(ws.dispose);
+    const dry = await runCli(['--json', 'drill', 'start', '--scenario', 'bad-canary-at-50', '--dry-run'], {
+      cwd: ws.dir,
+    });
+    expect(dry.exitCode, dry.stderr).toBe(0);
+    expect(JSON.parse(dry.stdout)).toMatchObject({
+      dryRun: true,
+      scenario: 'bad-canary-at-50',
+      faults: [{ action: 'bad-release', target: 'content', supported: true }],
+    });
+    const status = await runCli(['--json', 'drill', 'status'], { cwd: ws.dir });
+    expect(JSON.parse(status.stdout)).toEqual({ active: false });
+    const ack = await runCli(['drill', 'ack'], { cwd: ws.dir });
+    expect(ack.exitCode).toBe(1);
+    expect(ack.stderr).toMatch(
+      /no drill is running\nhint: start one with `platformctl drill start --random`/,
+    );
+    const both = await runCli(['drill', 'start', '--scenario', 'x', '--random'], { cwd: ws.dir });
+    expect(both.exitCode).toBe(2);
+    const unknown = await runCli(['drill', 'start', '--scenario', 'nope', '--dry-run'], { cwd: ws.dir });
+    expect(unknown.exitCode).toBe(2);
+    expect(unknown.stderr).toMatch(/no drill scenario "nope"[\s\S]*bad-canary-at-50/);
+    const list = await runCli(['--json', 'drill', 'list'], { cwd: ws.dir });
+    expect(JSON.parse(list.stdout).map((s: { name: string }) => s.name)).toContain('gateway-rate-limit');
   });
 });
