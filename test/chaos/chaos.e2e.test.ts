@@ -4,11 +4,10 @@
  * kill experiment's verdict turns to "deviated" with the lost events counted; Ctrl-C in the middle
  * rolls every fault back.
  */
-import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, REPO_ROOT, runCli } from '../helpers/cli.ts';
+import { REPO_ROOT, runCli, startCli } from '../helpers/cli.ts';
 import { type RuntimePlatform, startRuntimePlatform } from '../helpers/runtime-platform.ts';
 
 const EXPERIMENTS = join(REPO_ROOT, 'experiments');
@@ -52,21 +51,14 @@ describe('chaos experiments on a healthy platform', () => {
         'duration: 60s',
       ),
     );
-    const child = spawn(process.execPath, [BIN, 'chaos', 'run', file], {
-      cwd: platform.dir,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    for (let i = 0; i < 300 && !/inject\s+\+500ms on content/.test(stderr); i++)
+    const run = startCli(['chaos', 'run', file], { cwd: platform.dir });
+    for (let i = 0; i < 300 && !/inject\s+\+500ms on content/.test(run.stderr()); i++)
       await new Promise((r) => setTimeout(r, 100));
     expect(await adminFaults(platform)).toHaveLength(1);
-    child.kill('SIGINT');
-    const code = await new Promise<number | null>((r) => child.on('close', r));
-    expect(code, stderr).toBe(130);
-    expect(stderr).toMatch(/revert\s+\+500ms on content/);
+    run.child.kill('SIGINT');
+    const code = await run.exited;
+    expect(code, run.stderr()).toBe(130);
+    expect(run.stderr()).toMatch(/revert\s+\+500ms on content/);
     expect(await adminFaults(platform)).toEqual([]);
   }, 120_000);
 });

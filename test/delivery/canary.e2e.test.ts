@@ -3,12 +3,12 @@
  * front of a test service whose releases are built from different sources (good, failing 20%,
  * +400 ms), driven by `bin/platformctl` as a user or CI job would, under steady traffic.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/core/ports.ts';
-import { BIN, runCli, workspace } from '../helpers/cli.ts';
+import { runCli, startCli, workspace } from '../helpers/cli.ts';
 import { waitFor } from '../helpers/poll.ts';
 
 const FIXTURE = join(import.meta.dirname, 'fixtures', 'web');
@@ -60,20 +60,11 @@ function background(
   args: string[],
   cwd: string,
 ): { child: ChildProcess; done: Promise<{ code: number; out: string }> } {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { ...process.env, CI: 'true' } });
-  children.add(child);
-  child.on('close', () => children.delete(child));
-  let out = '';
-  child.stdout?.on('data', (d) => {
-    out += d;
-  });
-  child.stderr?.on('data', (d) => {
-    out += d;
-  });
-  const done = new Promise<{ code: number; out: string }>((resolve) =>
-    child.on('close', (code) => resolve({ code: code ?? 1, out })),
-  );
-  return { child, done };
+  const cli = startCli(args, { cwd, env: { CI: 'true' } });
+  children.add(cli.child);
+  cli.child.on('close', () => children.delete(cli.child));
+  const done = cli.exited.then((code) => ({ code, out: `${cli.stdout()}${cli.stderr()}` }));
+  return { child: cli.child, done };
 }
 
 const until = <T>(what: string, fn: () => T | undefined): Promise<T> => waitFor(what, fn, 300);

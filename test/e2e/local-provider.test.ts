@@ -2,13 +2,12 @@
  * The local provider end to end, through bin/platformctl, against the fixture service (which
  * follows the runtime contract and doubles as a minimal gateway). Ports come from freePort().
  */
-import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, isPortFree } from '../../src/core/ports.ts';
-import { BIN, REPO_ROOT, runCli, workspace } from '../helpers/cli.ts';
+import { REPO_ROOT, runCli, startCli, workspace } from '../helpers/cli.ts';
 import { alive, waitFor } from '../helpers/poll.ts';
 
 const FIXTURE = join(REPO_ROOT, 'test', 'fixtures', 'local', 'fixture-service');
@@ -220,30 +219,21 @@ describe('failures', () => {
     const p = await platformYaml();
     const ws = workspace({ 'platform.yaml': p.yaml });
     try {
-      const child = spawn(process.execPath, [BIN, 'up'], { cwd: ws.dir, stdio: ['ignore', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d) => {
-        stdout += d;
-      });
-      child.stderr.on('data', (d) => {
-        stderr += d;
-      });
-      const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
+      const up = startCli(['up'], { cwd: ws.dir });
       await waitFor(
         'the platform to be up',
-        async () => (stderr.includes('the platform is up') ? true : undefined),
+        async () => (up.stderr().includes('the platform is up') ? true : undefined),
         300,
       );
       await waitFor(
         'a streamed log line',
-        async () => (stdout.includes('listening') ? true : undefined),
+        async () => (up.stdout().includes('listening') ? true : undefined),
         100,
       );
       const pids = instances(await status(ws.dir)).map((i) => i.pid);
       expect(pids).toHaveLength(3);
-      child.kill('SIGINT');
-      expect(await exited).toBe(0);
+      up.child.kill('SIGINT');
+      expect(await up.exited).toBe(0);
       for (const pid of pids) expect(alive(pid)).toBe(false);
       for (const port of p.ports) expect(await isPortFree(port)).toBe(true);
     } finally {

@@ -2,7 +2,7 @@
  * Runs bin/platformctl as a subprocess in a throw-away workspace, exactly as a user or CI job would.
  * CI variables are removed unless a test sets them, so each test states the environment it is about.
  */
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -25,16 +25,21 @@ export interface CliOptions {
 
 const CI_VARS = ['CI', 'GITHUB_ACTIONS', 'BUILD_NUMBER', 'RUN_ID', 'FORCE_COLOR', 'NO_COLOR'];
 
-/** Runs the CLI and resolves when it exits (rejects only if it cannot be spawned or times out). */
-export function runCli(args: string[], opts: CliOptions): Promise<CliResult> {
+/** This process's environment without CI variables, with `overrides` applied (undefined removes). */
+function cliEnv(overrides: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const v of CI_VARS) delete env[v];
-  Object.assign(env, opts.env);
-  for (const [k, v] of Object.entries(opts.env ?? {})) if (v === undefined) delete env[k];
+  Object.assign(env, overrides);
+  for (const [k, v] of Object.entries(overrides)) if (v === undefined) delete env[k];
+  return env;
+}
+
+/** Runs the CLI and resolves when it exits (rejects only if it cannot be spawned or times out). */
+export function runCli(args: string[], opts: CliOptions): Promise<CliResult> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], {
       cwd: opts.cwd,
-      env,
+      env: cliEnv(opts.env),
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -56,6 +61,39 @@ export function runCli(args: string[], opts: CliOptions): Promise<CliResult> {
     });
     child.stdin.end(opts.input ?? '');
   });
+}
+
+export interface CliProcess {
+  child: ChildProcess;
+  /** Everything written to stdout / stderr so far. */
+  stdout(): string;
+  stderr(): string;
+  /** The exit code (128 when killed by a signal it did not handle). */
+  exited: Promise<number>;
+}
+
+/**
+ * Starts the CLI in the background (a long-running `up`, `deploy --wait`, `chaos run`) for tests
+ * that watch its output, send it signals or talk to it while it runs. Same environment as runCli.
+ */
+export function startCli(args: string[], opts: Omit<CliOptions, 'input' | 'timeoutMs'>): CliProcess {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    cwd: opts.cwd,
+    env: cliEnv(opts.env),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => {
+    stdout += d;
+  });
+  child.stderr.on('data', (d) => {
+    stderr += d;
+  });
+  const exited = new Promise<number>((resolve) =>
+    child.on('close', (code, signal) => resolve(code ?? (signal ? 128 : 1))),
+  );
+  return { child, stdout: () => stdout, stderr: () => stderr, exited };
 }
 
 /** A temporary directory with the given files; `dispose()` removes it. */

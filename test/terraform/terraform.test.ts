@@ -2,12 +2,11 @@
  * plan/apply through bin/platformctl with a fake terraform first on PATH: flags, environment,
  * -detailed-exitcode mapping, protected environments, and a missing terraform.
  */
-import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { terraformApply, terraformInit, terraformPlan } from '../../src/providers/terraform.ts';
-import { BIN, runCli, workspace } from '../helpers/cli.ts';
+import { runCli, startCli, workspace } from '../helpers/cli.ts';
 import { PLATFORM_YAML } from '../stacks/fixture.ts';
 import { installFakeTerraform } from './fake-terraform.ts';
 
@@ -139,20 +138,14 @@ describe('platformctl plan', () => {
 
   it('on Ctrl-C lets the running terraform step finish, runs no further stack, and exits 130', async () => {
     const p = project();
-    const child = spawn(process.execPath, [BIN, 'plan', '--env', 'dev'], {
+    const plan = startCli(['plan', '--env', 'dev'], {
       cwd: p.dir,
-      env: { ...process.env, ...p.env({ FAKE_TF_SLEEP: '1' }), CI: 'true' },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...p.env({ FAKE_TF_SLEEP: '1' }), CI: 'true' },
     });
-    let stderr = '';
-    child.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    const closed = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
     for (let i = 0; i < 400 && p.fake.calls().length === 0; i++) await new Promise((r) => setTimeout(r, 50));
-    child.kill('SIGINT');
-    expect(await closed).toBe(130);
-    expect(stderr).toMatch(/error: interrupted/);
+    plan.child.kill('SIGINT');
+    expect(await plan.exited).toBe(130);
+    expect(plan.stderr()).toMatch(/error: interrupted/);
     // The init that was running completed; nothing started after it.
     expect(p.fake.calls().map((c) => c.args[0])).toEqual(['init']);
   });
