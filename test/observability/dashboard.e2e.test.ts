@@ -290,6 +290,31 @@ services:
     expect(login.headers.get('set-cookie')).toMatch(/HttpOnly/);
     expect(login.headers.get('set-cookie')).not.toContain(new URL(loginUrl).searchParams.get('token'));
 
+    // A chaos journal and a drill postmortem as `chaos run` and `drill` leave them.
+    const reports = join(ws.dir, '.platform', 'reports');
+    mkdirSync(join(reports, 'chaos'), { recursive: true });
+    mkdirSync(join(reports, 'drills'), { recursive: true });
+    const at = new Date().toISOString();
+    writeFileSync(
+      join(reports, 'chaos', 'kill-content.json'),
+      JSON.stringify({
+        title: 'kill a content replica',
+        verdict: 'passed',
+        reason: 'steady',
+        startedAt: at,
+        durationMs: 9000,
+      }),
+    );
+    writeFileSync(
+      join(reports, 'drills', 'slow-db.json'),
+      JSON.stringify({
+        scenario: 'slow-db',
+        outcome: 'resolved',
+        score: { total: 87, grade: 'B' },
+        startedAt: at,
+      }),
+    );
+
     // Views for the analytics panel (trending and top content).
     const viewed = `obs-content-${Date.now()}`;
     const ingest = await fetch(`${gateway}/analytics/events`, {
@@ -359,6 +384,8 @@ services:
       );
 
       await page.waitForSelector(`#analytics code:text("${viewed}")`, { timeout: 30_000 });
+      await page.waitForSelector('#chaos td:text("kill a content replica")', { timeout: 10_000 });
+      await page.waitForSelector('#chaos td:text("score 87 (B)")', { timeout: 10_000 });
 
       // A second analytics release, rolled out in steps of 20% and 60% with pauses.
       appendFileSync(
@@ -390,8 +417,9 @@ services:
       deploy.stderr.on('data', (d) => {
         deployOut += d;
       });
-      const first = await page
-        .waitForSelector(`${rollout}[data-phase="Progressing"]`, { timeout: 60_000 })
+      // The page follows the rollout: 20% first, then 60% after the pause (never by reloading).
+      await page
+        .waitForSelector(`${rollout}[data-phase="Progressing"][data-weight="20"]`, { timeout: 60_000 })
         .catch(async (err: Error) => {
           await page.screenshot({
             path: join(REPO_ROOT, 'test-artifacts', 'dashboard-failed.png'),
@@ -399,12 +427,9 @@ services:
           });
           throw new Error(`${err.message}\ndeploy output:\n${deployOut}`);
         });
-      const firstWeight = await first.getAttribute('data-weight');
-      const firstStep = await first.getAttribute('data-step-index');
-      const moved = `(() => { const el = document.querySelector(${JSON.stringify(rollout)});
-        return el !== null && (el.getAttribute('data-weight') !== ${JSON.stringify(firstWeight)}
-          || el.getAttribute('data-step-index') !== ${JSON.stringify(firstStep)}); })()`;
-      await page.waitForFunction(moved, undefined, { timeout: 60_000 });
+      await page.waitForSelector(`${rollout}[data-weight="60"] .step.current[data-step="2"]`, {
+        timeout: 60_000,
+      });
       expect(await page.locator(`${rollout} .step`).count()).toBe(5);
       mkdirSync(join(REPO_ROOT, 'test-artifacts'), { recursive: true });
       await page.screenshot({ path: join(REPO_ROOT, 'test-artifacts', 'dashboard.png'), fullPage: true });

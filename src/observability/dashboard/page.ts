@@ -232,7 +232,8 @@ export const PAGE = `<!doctype html>
       return el('tr', {}, [el('td', { text: c.title || c.file }), el('td', { class: cls, text: String(c.verdict || '?') }), el('td', { class: 'dim', text: c.startedAt || '' })]);
     });
     list('Drills', s.drills, function (d) {
-      return el('tr', {}, [el('td', { text: d.title || d.file }), el('td', { text: String(d.verdict || (d.score != null ? 'score ' + d.score : '?')) }), el('td', { class: 'dim', text: d.startedAt || '' })]);
+      var cls = d.verdict === 'resolved' ? 'ok' : d.verdict === 'aborted' ? 'bad' : 'warn';
+      return el('tr', {}, [el('td', { text: d.title || d.file }), el('td', { class: cls, text: String(d.verdict || '?') }), el('td', { text: d.score ? 'score ' + d.score : '' }), el('td', { class: 'dim', text: d.startedAt || '' })]);
     });
   }
 

@@ -135,6 +135,16 @@ function rollouts(root: string): Partial<RolloutState>[] {
   return out.sort((a, b) => done(a) - done(b) || String(b.updatedAt).localeCompare(String(a.updatedAt)));
 }
 
+/** The drill running now (`.platform/drills/active.json`), if any. */
+function activeDrill(root: string): Record<string, unknown>[] {
+  const file = join(statePaths(root).dir, 'drills', 'active.json');
+  try {
+    return [{ file: 'active.json', ...(JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>) }];
+  } catch {
+    return [];
+  }
+}
+
 async function getJson(url: string): Promise<unknown> {
   const res = await fetch(url, { signal: AbortSignal.timeout(1500) });
   if (!res.ok) throw new Error(`${url}: ${res.status}`);
@@ -217,13 +227,18 @@ export async function snapshot(platform: LoadedPlatform): Promise<unknown> {
       startedAt: j.startedAt,
       durationMs: j.durationMs,
     })),
-    drills: recentReports(join(reports, 'drills'), 5).map((d) => ({
-      file: d.file,
-      title: d.title ?? d.name ?? d.scenario,
-      verdict: d.verdict ?? d.result ?? d.outcome,
-      score: d.score,
-      startedAt: d.startedAt,
-    })),
+    drills: [...activeDrill(platform.root), ...recentReports(join(reports, 'drills'), 5)].map((d) => {
+      const score = d.score as { total?: number; grade?: string } | undefined;
+      return {
+        file: d.file,
+        title: d.scenario ?? d.title,
+        verdict: d.outcome ?? 'in progress',
+        ...(score?.total !== undefined
+          ? { score: `${score.total}${score.grade ? ` (${score.grade})` : ''}` }
+          : {}),
+        startedAt: d.startedAt,
+      };
+    }),
     analytics: await analytics(analyticsUrl),
   };
 }
