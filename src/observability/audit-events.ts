@@ -223,7 +223,14 @@ export function collectEvents(root: string, q: EventQuery = {}, now = Date.now()
       );
     }
   }
-  for (const r of readAudit(paths.audit)) {
+  let records: ReturnType<typeof readAudit> = [];
+  try {
+    records = readAudit(paths.audit);
+  } catch {
+    // A damaged audit log is `platformctl audit verify`'s to report; the other sources still count.
+    records = [];
+  }
+  for (const r of records) {
     events.push({
       '@timestamp': r.ts,
       event: {
