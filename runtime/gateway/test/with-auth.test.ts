@@ -3,45 +3,24 @@
  * are accepted with the default issuer/audience, identities are forwarded, and the JWKS is fetched
  * through the same URL the local provider configures.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ServiceProcess, startService } from '../../auth/test/helpers/service-process.ts';
 import { echoUpstream, startGateway, type TestGateway, type TestServer } from './helpers.ts';
-
-const AUTH_MAIN = join(import.meta.dirname, '..', '..', 'auth', 'src', 'main.ts');
-
-function startService(
-  main: string,
-  env: Record<string, string>,
-): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, [main], {
-    env: { ...process.env, PORT: '0', ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  return new Promise((resolve, reject) => {
-    let buffer = '';
-    child.once('exit', (code) => reject(new Error(`${main} exited with ${code}`)));
-    child.stdout?.on('data', (d: Buffer) => {
-      buffer += d.toString('utf8');
-      const line = buffer.split('\n').find((l) => l.includes('"msg":"listening"'));
-      if (line) resolve({ child, port: (JSON.parse(line) as { port: number }).port });
-    });
-  });
-}
 
 describe('gateway with the auth service', () => {
   let dir: string;
-  let auth: { child: ChildProcess; port: number };
+  let auth: ServiceProcess;
   let content: TestServer;
   let gw: TestGateway;
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'gw-auth-'));
-    auth = await startService(AUTH_MAIN, { DATA_DIR: join(dir, 'auth'), SERVICE_NAME: 'auth' });
+    auth = await startService('auth', { DATA_DIR: join(dir, 'auth'), SERVICE_NAME: 'auth' });
     content = await echoUpstream('content');
-    const authUrl = `http://127.0.0.1:${auth.port}`;
+    const authUrl = auth.url;
     gw = await startGateway(
       {
         routes: [
@@ -61,7 +40,7 @@ describe('gateway with the auth service', () => {
   afterAll(async () => {
     await gw?.close();
     await content?.close();
-    auth?.child.kill('SIGTERM');
+    await auth?.stop();
     rmSync(dir, { recursive: true, force: true });
   });
 
