@@ -162,6 +162,27 @@ describe('drills on the local platform', () => {
     ]);
   }, 300_000);
 
+  it('the rate-limit drill: the documented mitigation resolves it and the impact counts the 429s', async () => {
+    await cli(['drill', 'abort']);
+    expect((await json(['drill', 'start', '--scenario', 'gateway-rate-limit'])).exitCode).toBe(0);
+    const refused = await json(['drill', 'resolve']);
+    expect(refused.exitCode).toBe(1);
+    expect(refused.value.failing[0].detail).toMatch(/failed \(e\.g\. 429/);
+    // The runbook's mitigation: remove the gateway rule through the admin API.
+    const token = readFileSync(join(platform.dir, '.platform', 'admin-token'), 'utf8').trim();
+    const del = await fetch(`${platform.gatewayUrl}/admin/faults`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(del.status).toBe(200);
+    const resolved = await json(['drill', 'resolve']);
+    expect(resolved.exitCode, resolved.stderr).toBe(0);
+    expect(resolved.value.impact.throttled).toBeGreaterThan(0);
+    expect(resolved.value.times.acknowledgeMs).toBeUndefined();
+    expect(resolved.value.score.parts.acknowledgement).toBe(0);
+    expect(readFileSync(resolved.value.report.markdown, 'utf8')).toMatch(/The page was never acknowledged/);
+  }, 120_000);
+
   it('abort reverts every fault (gateway rules, filled disk) and records no score', async () => {
     await cli(['drill', 'abort']); // a failed test before must not leave its drill running
     for (const scenario of ['auth-key-rotation-broken', 'disk-full-content']) {
