@@ -23,11 +23,24 @@ export async function serviceMetrics(
 ): Promise<VersionMetrics> {
   const status = await provider.status();
   const versions = status.services.find((s) => s.name === service)?.versions ?? [];
-  const all = await Promise.all(versions.map((v) => provider.metrics(service, v, windowMs)));
+  // With PLATFORMCTL_PROMETHEUS_URL the steady state is read through PromQL, like canary analysis.
+  const promUrl = process.env.PLATFORMCTL_PROMETHEUS_URL;
+  const prometheus = promUrl
+    ? new (await import('../providers/metrics/prometheus.ts')).PrometheusMetricSource({ url: promUrl })
+    : undefined;
+  const all: VersionMetrics[] = await Promise.all(
+    versions.map((v) =>
+      prometheus ? prometheus.query(service, v, windowMs) : provider.metrics(service, v, windowMs),
+    ),
+  );
   const requests = all.reduce((n, m) => n + m.requests, 0);
   const errors = all.reduce((n, m) => n + m.errors, 0);
   if (requests === 0) return { requests: 0, errors: 0 };
-  const worst = (k: 'p50' | 'p95' | 'p99') => Math.max(...all.filter((m) => m.requests > 0).map((m) => m[k]));
+  // A version without a latency figure (no histogram data) is missing data, not a fast version.
+  const worst = (k: 'p50' | 'p95' | 'p99') => {
+    const known = all.filter((m) => m.requests > 0 && m[k] !== undefined).map((m) => m[k] as number);
+    return known.length > 0 ? Math.max(...known) : undefined;
+  };
   return {
     requests,
     errors,
