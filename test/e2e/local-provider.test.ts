@@ -1,14 +1,15 @@
 /**
  * The local provider end to end, through bin/platformctl, against the fixture service (which
- * follows the runtime contract and doubles as a minimal gateway). Ports come from freePort().
+ * follows the runtime contract and doubles as a minimal gateway). Ports come from freePorts().
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, isPortFree } from '../../src/core/ports.ts';
+import { isPortFree } from '../../src/core/ports.ts';
 import { REPO_ROOT, runCli, startCli, workspace } from '../helpers/cli.ts';
 import { alive, waitFor } from '../helpers/poll.ts';
+import { freePorts } from '../helpers/runtime-platform.ts';
 
 const FIXTURE = join(REPO_ROOT, 'test', 'fixtures', 'local', 'fixture-service');
 
@@ -28,12 +29,7 @@ interface Status {
 }
 
 async function platformYaml(extra: Record<string, string> = {}): Promise<{ yaml: string; ports: number[] }> {
-  // Three distinct ports (the OS may hand out the same free port twice in a row).
-  const ports: number[] = [];
-  while (ports.length < 3) {
-    const port = await freePort();
-    if (!ports.includes(port)) ports.push(port);
-  }
+  const ports = await freePorts(3);
   const env = Object.entries(extra)
     .map(([k, v]) => `\n      ${k}: "${v}"`)
     .join('');

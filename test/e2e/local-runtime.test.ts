@@ -7,9 +7,10 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, isPortFree } from '../../src/core/ports.ts';
+import { isPortFree } from '../../src/core/ports.ts';
 import { REPO_ROOT, runCli, workspace } from '../helpers/cli.ts';
 import { alive, waitFor } from '../helpers/poll.ts';
+import { freePorts, runtimePlatformYaml } from '../helpers/runtime-platform.ts';
 
 const SERVICES = ['gateway', 'auth', 'content', 'analytics'];
 const present = SERVICES.every((s) => existsSync(join(REPO_ROOT, 'runtime', s, 'src', 'main.ts')));
@@ -44,21 +45,8 @@ describe.skipIf(!present)('the runtime platform on the local provider', () => {
   const authed = () => ({ authorization: `Bearer ${token}` });
 
   beforeAll(async () => {
-    ports = [];
-    for (let i = 0; i < SERVICES.length; i++) ports.push(await freePort());
-    const [g, a, c, an] = ports;
-    ws = workspace({
-      'platform.yaml': `apiVersion: platformctl/v1
-name: e2e
-environments:
-  dev: { cloud: aws, region: eu-west-1, provider: local }
-services:
-  gateway: { path: "builtin:gateway", port: ${g}, kind: gateway, dependsOn: [auth, content, analytics] }
-  auth: { path: "builtin:auth", port: ${a}, routes: [/auth, /.well-known] }
-  content: { path: "builtin:content", port: ${c}, routes: [/content] }
-  analytics: { path: "builtin:analytics", port: ${an}, routes: [/analytics] }
-`,
-    });
+    ports = await freePorts(SERVICES.length);
+    ws = workspace({ 'platform.yaml': runtimePlatformYaml('e2e', ports) });
   });
 
   afterAll(async () => {

@@ -14,20 +14,25 @@ export interface RuntimePlatform {
   stop(): Promise<void>;
 }
 
-export async function startRuntimePlatform(
-  opts: { patch?: (runtimeDir: string) => void } = {},
-): Promise<RuntimePlatform> {
-  const [g, a, c, an] = [await freePort(), await freePort(), await freePort(), await freePort()];
-  const ws = workspace();
-  let path = (name: string) => `"builtin:${name}"`;
-  if (opts.patch) {
-    cpSync(join(REPO_ROOT, 'runtime'), join(ws.dir, 'runtime'), { recursive: true });
-    symlinkSync(join(REPO_ROOT, 'node_modules'), join(ws.dir, 'node_modules'));
-    opts.patch(join(ws.dir, 'runtime'));
-    path = (name: string) => `runtime/${name}`;
+/** `n` distinct free ports (the OS may hand out the same free port twice in a row). */
+export async function freePorts(n: number): Promise<number[]> {
+  const ports: number[] = [];
+  for (let i = 0; i < 100 * n && ports.length < n; i++) {
+    const port = await freePort();
+    if (!ports.includes(port)) ports.push(port);
   }
-  const yaml = `apiVersion: platformctl/v1
-name: e2e
+  if (ports.length < n) throw new Error(`could not find ${n} distinct free ports`);
+  return ports;
+}
+
+/** platform.yaml for the four runtime services on the given ports (gateway, auth, content, analytics). */
+export function runtimePlatformYaml(
+  name: string,
+  [g, a, c, an]: number[],
+  path: (service: string) => string = (service) => `"builtin:${service}"`,
+): string {
+  return `apiVersion: platformctl/v1
+name: ${name}
 environments:
   dev: { cloud: aws, region: eu-west-1, provider: local }
 services:
@@ -36,7 +41,21 @@ services:
   content: { path: ${path('content')}, port: ${c}, routes: [/content] }
   analytics: { path: ${path('analytics')}, port: ${an}, routes: [/analytics] }
 `;
-  writeFileSync(join(ws.dir, 'platform.yaml'), yaml);
+}
+
+export async function startRuntimePlatform(
+  opts: { patch?: (runtimeDir: string) => void } = {},
+): Promise<RuntimePlatform> {
+  const ports = await freePorts(4);
+  const ws = workspace();
+  let path = (name: string) => `"builtin:${name}"`;
+  if (opts.patch) {
+    cpSync(join(REPO_ROOT, 'runtime'), join(ws.dir, 'runtime'), { recursive: true });
+    symlinkSync(join(REPO_ROOT, 'node_modules'), join(ws.dir, 'node_modules'));
+    opts.patch(join(ws.dir, 'runtime'));
+    path = (name: string) => `runtime/${name}`;
+  }
+  writeFileSync(join(ws.dir, 'platform.yaml'), runtimePlatformYaml('e2e', ports, path));
   const up = await runCli(['up', '--detach'], { cwd: ws.dir, timeoutMs: 180_000 });
   if (up.exitCode !== 0) {
     await runCli(['down'], { cwd: ws.dir, timeoutMs: 60_000 });
@@ -45,7 +64,7 @@ services:
   }
   return {
     dir: ws.dir,
-    gatewayUrl: `http://127.0.0.1:${g}`,
+    gatewayUrl: `http://127.0.0.1:${ports[0]}`,
     stop: async () => {
       await runCli(['down'], { cwd: ws.dir, timeoutMs: 60_000 });
       ws.dispose();

@@ -7,8 +7,8 @@
 import { cpSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../../src/core/ports.ts';
 import { REPO_ROOT, runCli, workspace } from '../helpers/cli.ts';
+import { freePorts, runtimePlatformYaml } from '../helpers/runtime-platform.ts';
 
 const SERVICES = ['gateway', 'auth', 'content', 'analytics'];
 const present = SERVICES.every((s) => existsSync(join(REPO_ROOT, 'runtime', s, 'src', 'main.ts')));
@@ -17,19 +17,7 @@ describe.skipIf(!present)('sample scenarios against the local platform', () => {
   let ws: ReturnType<typeof workspace>;
 
   beforeAll(async () => {
-    const [g, a, c, an] = [await freePort(), await freePort(), await freePort(), await freePort()];
-    ws = workspace({
-      'platform.yaml': `apiVersion: platformctl/v1
-name: load-e2e
-environments:
-  dev: { cloud: aws, region: eu-west-1, provider: local }
-services:
-  gateway: { path: "builtin:gateway", port: ${g}, kind: gateway, dependsOn: [auth, content, analytics] }
-  auth: { path: "builtin:auth", port: ${a}, routes: [/auth, /.well-known] }
-  content: { path: "builtin:content", port: ${c}, routes: [/content] }
-  analytics: { path: "builtin:analytics", port: ${an}, routes: [/analytics] }
-`,
-    });
+    ws = workspace({ 'platform.yaml': runtimePlatformYaml('load-e2e', await freePorts(SERVICES.length)) });
     cpSync(join(REPO_ROOT, 'scenarios'), join(ws.dir, 'scenarios'), { recursive: true });
     const up = await runCli(['up', '--detach'], { cwd: ws.dir, timeoutMs: 120_000 });
     expect(up.exitCode, up.stderr).toBe(0);
