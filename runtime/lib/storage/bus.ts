@@ -80,10 +80,13 @@ export async function openBus(url: string): Promise<Bus> {
       const { openRabbitBus } = await import('./rabbitmq.ts');
       return openRabbitBus(url);
     }
+    case 'kafka': {
+      const { openKafkaBus } = await import('./kafka.ts');
+      return openKafkaBus(url);
+    }
     default:
-      // Kafka (e.g. @platformatic/kafka) would slot in here as `kafka://`; it is not built.
       throw new Error(
-        `BUS_URL has an unsupported scheme "${scheme}:"; supported: embedded://<dir>, amqp://… / amqps://… (RabbitMQ)`,
+        `BUS_URL has an unsupported scheme "${scheme}:"; supported: embedded://<dir>, amqp://… / amqps://… (RabbitMQ), kafka://host:9092`,
       );
   }
 }

@@ -1,0 +1,236 @@
+/**
+ * Kafka adapter for `Bus` (@platformatic/kafka), behind a small client seam so it is tested with an
+ * in-memory fake (no broker runs here); a real cluster needs only `BUS_URL=kafka://…`.
+ *
+ * URL: `kafka://broker1:9092,broker2:9092?client_id=platform&delivery_limit=5`.
+ * - `publish` resolves once the partition leader and in-sync replicas acknowledged (`acks: -1`,
+ *   idempotent producer); the event id is the message key, so one id always lands on one partition.
+ * - Each `subscribe(topic, group)` is a Kafka consumer group reading from its committed offset; an
+ *   offset is committed only after the handler resolved (at-least-once). Kafka has no per-message
+ *   redelivery, so a failing handler is retried in place (`retryDelayMs × attempt`) and after
+ *   `maxAttempts` the event goes to the topic `<group>.<topic>.dlq` and the offset moves on.
+ * - Topics must be exact names: the embedded bus's prefix patterns (`content.*`) are refused.
+ */
+import { HttpError } from '../http-errors.ts';
+import {
+  type Bus,
+  type BusEvent,
+  type BusHandler,
+  type DeliveryInfo,
+  type SubscribeOptions,
+  type Subscription,
+  withId,
+} from './bus.ts';
+
+/** What the adapter needs from a producer (the shape of @platformatic/kafka's `Producer`). */
+export interface KafkaProducerLike {
+  send(options: {
+    messages: { topic: string; key: Buffer; value: Buffer; headers?: Map<Buffer, Buffer> }[];
+    acks?: number;
+  }): Promise<unknown>;
+  close(): Promise<void>;
+}
+
+export interface KafkaMessageLike {
+  topic: string;
+  partition: number;
+  offset: bigint;
+  value: Buffer;
+  timestamp?: bigint | string | number;
+  commit(): void | Promise<void>;
+}
+
+export interface KafkaStreamLike extends AsyncIterable<KafkaMessageLike> {
+  close(): Promise<void>;
+}
+
+export interface KafkaConsumerLike {
+  consume(options: { topics: string[]; mode: 'committed'; autocommit: false }): Promise<KafkaStreamLike>;
+  close(force?: boolean): Promise<void>;
+}
+
+export interface KafkaClients {
+  producer(): KafkaProducerLike;
+  consumer(groupId: string): KafkaConsumerLike;
+}
+
+export interface KafkaBusOptions {
+  maxAttempts?: number;
+  onError?: (err: unknown, context: { what: string }) => void;
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+export class KafkaBus implements Bus {
+  private readonly clients: KafkaClients;
+  private readonly options: KafkaBusOptions;
+  private producerInstance: KafkaProducerLike | undefined;
+  private readonly subs = new Set<{ stop(): Promise<void> }>();
+  private closed = false;
+
+  constructor(clients: KafkaClients, options: KafkaBusOptions = {}) {
+    this.clients = clients;
+    this.options = options;
+  }
+
+  private producer(): KafkaProducerLike {
+    this.producerInstance ??= this.clients.producer();
+    return this.producerInstance;
+  }
+
+  private async send(items: readonly { topic: string; event: BusEvent }[]): Promise<void> {
+    if (this.closed) throw new Error('bus is closed');
+    try {
+      await this.producer().send({
+        acks: -1,
+        messages: items.map(({ topic, event }) => ({
+          topic,
+          key: Buffer.from(event.id),
+          value: Buffer.from(JSON.stringify(event)),
+          headers: new Map([[Buffer.from('x-published-at'), Buffer.from(String(Date.now()))]]),
+        })),
+      });
+    } catch (err) {
+      const mapped = new HttpError(
+        503,
+        'BUS_UNAVAILABLE',
+        'the message broker is unavailable; retry shortly',
+      );
+      (mapped as { cause?: unknown }).cause = err;
+      throw mapped;
+    }
+  }
+
+  async publish(topic: string, event: Omit<BusEvent, 'id'> & { id?: string }): Promise<BusEvent> {
+    const full = withId(event) as BusEvent;
+    await this.send([{ topic, event: full }]);
+    return full;
+  }
+
+  async publishMany(items: readonly { topic: string; event: BusEvent }[]): Promise<void> {
+    if (items.length > 0) await this.send(items);
+  }
+
+  subscribe<E extends BusEvent = BusEvent>(
+    topic: string,
+    group: string,
+    handler: BusHandler<E>,
+    options: SubscribeOptions = {},
+  ): Subscription {
+    if (topic.includes('*')) {
+      throw new Error(
+        `Kafka subscriptions need exact topic names; subscribe to each topic instead of "${topic}"`,
+      );
+    }
+    const maxAttempts = options.maxAttempts ?? this.options.maxAttempts ?? 5;
+    const retryDelayMs = options.retryDelayMs ?? 200;
+    const report = (err: unknown, what: string) => this.options.onError?.(err, { what });
+    const consumer = this.clients.consumer(group);
+    let stream: KafkaStreamLike | undefined;
+    let stopped = false;
+    const dlq = `${group}.${topic}.dlq`;
+
+    const deliver = async (msg: KafkaMessageLike) => {
+      let event: BusEvent;
+      try {
+        event = JSON.parse(msg.value.toString('utf8')) as BusEvent;
+      } catch (err) {
+        report(err, `malformed message on ${topic}`);
+        await this.send([
+          {
+            topic: dlq,
+            event: { id: `${topic}:${msg.partition}:${msg.offset}`, raw: msg.value.toString('base64') },
+          },
+        ]);
+        await msg.commit();
+        return;
+      }
+      for (let attempt = 1; !stopped; attempt++) {
+        const info: DeliveryInfo = {
+          topic: msg.topic,
+          seq: Number(msg.offset),
+          attempt,
+          publishedAt: Number(msg.timestamp ?? Date.now()),
+        };
+        try {
+          await handler(event as E, info);
+          await msg.commit();
+          return;
+        } catch (err) {
+          report(err, `handler ${group}:${topic}`);
+          if (attempt >= maxAttempts) {
+            await this.send([{ topic: dlq, event }]);
+            await msg.commit();
+            return;
+          }
+          await sleep(retryDelayMs * attempt);
+        }
+      }
+      // Stopped mid-retry: the offset stays uncommitted, so the group sees the event again.
+    };
+
+    const running = (async () => {
+      try {
+        stream = await consumer.consume({ topics: [topic], mode: 'committed', autocommit: false });
+        for await (const msg of stream) {
+          if (stopped) break;
+          await deliver(msg);
+        }
+      } catch (err) {
+        if (!stopped) report(err, `consumer ${group}:${topic}`);
+      }
+    })();
+
+    const sub = {
+      stop: async () => {
+        if (stopped) return;
+        stopped = true;
+        await stream?.close().catch(() => {});
+        await running;
+        await consumer.close().catch(() => {});
+        this.subs.delete(sub);
+      },
+    };
+    this.subs.add(sub);
+    return sub;
+  }
+
+  async ping(): Promise<void> {
+    if (this.closed) throw new Error('bus is closed');
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all([...this.subs].map((s) => s.stop()));
+    await this.producerInstance?.close().catch(() => {});
+  }
+}
+
+/** `kafka://b1:9092,b2:9092?client_id=x&delivery_limit=5` → brokers and options. */
+export function parseKafkaUrl(url: string): { brokers: string[]; clientId: string; maxAttempts?: number } {
+  const rest = url.replace(/^kafka:\/\//, '');
+  const [hosts = '', query = ''] = rest.split('?');
+  const brokers = hosts.split(',').filter(Boolean);
+  if (brokers.length === 0) throw new Error('BUS_URL kafka:// needs at least one broker: kafka://host:9092');
+  const q = new URLSearchParams(query);
+  const limit = q.get('delivery_limit');
+  return {
+    brokers,
+    clientId: q.get('client_id') ?? 'platform',
+    ...(limit ? { maxAttempts: Number(limit) } : {}),
+  };
+}
+
+/** Opens a Kafka bus on real brokers through @platformatic/kafka. */
+export async function openKafkaBus(url: string): Promise<KafkaBus> {
+  const { brokers, clientId, maxAttempts } = parseKafkaUrl(url);
+  const { Producer, Consumer } = await import('@platformatic/kafka');
+  const clients: KafkaClients = {
+    producer: () =>
+      new Producer({ clientId, bootstrapBrokers: brokers, idempotent: true }) as unknown as KafkaProducerLike,
+    consumer: (groupId) =>
+      new Consumer({ clientId, groupId, bootstrapBrokers: brokers }) as unknown as KafkaConsumerLike,
+  };
+  return new KafkaBus(clients, { maxAttempts });
+}
