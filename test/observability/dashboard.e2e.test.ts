@@ -427,9 +427,16 @@ services:
           });
           throw new Error(`${err.message}\ndeploy output:\n${deployOut}`);
         });
-      await page.waitForSelector(`${rollout}[data-weight="60"] .step.current[data-step="2"]`, {
-        timeout: 60_000,
-      });
+      // 60% holds for the 5 s pause that follows it: at least two polls of the page.
+      await page
+        .waitForSelector(`${rollout}[data-weight="60"] .step.done[data-step="2"]`, { timeout: 60_000 })
+        .catch(async (err: Error) => {
+          await page.screenshot({
+            path: join(REPO_ROOT, 'test-artifacts', 'dashboard-failed.png'),
+            fullPage: true,
+          });
+          throw new Error(`${err.message}\ndeploy output:\n${deployOut}`);
+        });
       expect(await page.locator(`${rollout} .step`).count()).toBe(5);
       mkdirSync(join(REPO_ROOT, 'test-artifacts'), { recursive: true });
       await page.screenshot({ path: join(REPO_ROOT, 'test-artifacts', 'dashboard.png'), fullPage: true });
