@@ -79,7 +79,7 @@ export async function startRabbit(): Promise<RabbitServer> {
     try {
       if (proc.pid) process.kill(-proc.pid, 'SIGKILL');
     } catch {}
-    rmSync(dir, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
     throw new Error(`RabbitMQ did not start: ${(err as Error).message}\n${output.slice(-2000)}`);
   }
   let stopped = false;
@@ -99,7 +99,7 @@ export async function startRabbit(): Promise<RabbitServer> {
       try {
         if (proc.pid) process.kill(-proc.pid, 'SIGKILL');
       } catch {}
-      rmSync(dir, { recursive: true, force: true });
+      rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
     },
   };
 }
