@@ -13,6 +13,7 @@ import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../src/core/ports.ts';
+import { steadyTraffic } from '../test/helpers/traffic.ts';
 import { median, printTable, writeResult } from './harness.ts';
 
 const RUNS = Number(process.env.RUNS ?? 5);
@@ -29,49 +30,7 @@ function cli(dir: string, args: string[]): { status: number; stdout: string; std
   return { status: r.status ?? 1, stdout: r.stdout, stderr: r.stderr };
 }
 
-interface Sample {
-  sent: number;
-  done: number;
-  status: number;
-  version: string;
-}
-
-function traffic(url: string, rps: number) {
-  const samples: Sample[] = [];
-  const pending = new Set<Promise<void>>();
-  let stopped = false;
-  const loop = (async () => {
-    const start = Date.now();
-    for (let i = 0; !stopped && i < rps * 600; i++) {
-      const wait = start + (i * 1000) / rps - Date.now();
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-      const sent = Date.now();
-      const p = fetch(url)
-        .then(async (r) => {
-          await r.arrayBuffer();
-          samples.push({
-            sent,
-            done: Date.now(),
-            status: r.status,
-            version: r.headers.get('x-served-by') ?? 'none',
-          });
-        })
-        .catch(() => {
-          samples.push({ sent, done: Date.now(), status: 0, version: 'none' });
-        })
-        .finally(() => pending.delete(p));
-      pending.add(p);
-    }
-  })();
-  return {
-    async stop(): Promise<Sample[]> {
-      stopped = true;
-      await loop;
-      await Promise.all([...pending]);
-      return samples;
-    },
-  };
-}
+const traffic = (url: string, rps: number) => steadyTraffic(url, rps, { maxSeconds: 600 });
 
 /** Runs `deploy --wait` in the background so traffic keeps flowing from this process. */
 function deploy(dir: string, version: string, extra: string[]): Promise<{ code: number; stdout: string }> {

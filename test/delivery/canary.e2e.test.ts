@@ -10,47 +10,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/core/ports.ts';
 import { runCli, startCli, workspace } from '../helpers/cli.ts';
 import { waitFor } from '../helpers/poll.ts';
+import { steadyTraffic } from '../helpers/traffic.ts';
 
 const FIXTURE = join(import.meta.dirname, 'fixtures', 'web');
 
-interface Sample {
-  at: number;
-  status: number;
-  version: string;
-}
-
 /** Steady open-model traffic through the gateway until stopped; every response is recorded. */
-function traffic(url: string, rps: number, headers: Record<string, string> = {}) {
-  const samples: Sample[] = [];
-  const pending = new Set<Promise<void>>();
-  let stopped = false;
-  const loop = (async () => {
-    const start = Date.now();
-    for (let i = 0; !stopped && i < rps * 120; i++) {
-      const wait = start + (i * 1000) / rps - Date.now();
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-      const p = fetch(url, { headers })
-        .then(async (r) => {
-          await r.arrayBuffer();
-          samples.push({ at: Date.now(), status: r.status, version: r.headers.get('x-served-by') ?? 'none' });
-        })
-        .catch(() => {
-          samples.push({ at: Date.now(), status: 0, version: 'none' });
-        })
-        .finally(() => pending.delete(p));
-      pending.add(p);
-    }
-  })();
-  return {
-    samples,
-    async stop(): Promise<Sample[]> {
-      stopped = true;
-      await loop;
-      await Promise.all([...pending]);
-      return samples;
-    },
-  };
-}
+const traffic = (url: string, rps: number, headers: Record<string, string> = {}) =>
+  steadyTraffic(url, rps, { headers, maxSeconds: 120 });
 
 /** Background CLI processes still running; killed after the suite so a failure leaves none behind. */
 const children = new Set<ChildProcess>();
