@@ -23,16 +23,7 @@ async function setup(opts: Partial<StandinOptions> = {}) {
 describe('platformctl pipeline', () => {
   it('run --wait dispatches with run details, follows to success and exits 0', async () => {
     const { gh, cli } = await setup();
-    const r = await cli([
-      'run',
-      'deploy.yml',
-      '--ref',
-      'release/1',
-      '-f',
-      'env=staging',
-      '--wait',
-      '--json',
-    ]);
+    const r = await cli(['run', 'deploy.yml', '--ref', 'release/1', '-f', 'env=staging', '--wait', '--json']);
     expect(r.exitCode, r.stderr).toBe(0);
     const dispatch = gh.requests.find((q) => q.method === 'POST');
     expect(dispatch).toMatchObject({
