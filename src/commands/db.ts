@@ -21,7 +21,10 @@ export async function migrate(ctx: CommandContext, _args: string[], opts: Migrat
   const { openDb } = await import('../../runtime/lib/storage/db.ts');
   const results: { service: string; url: string; applied: string[] }[] = [];
   for (const service of data.selectServices(opts.service)) {
-    const url = data.databaseUrlFor(root, service, environment.backends.database);
+    // URLs from the process environment first, else the environment's secrets.
+    const { secretsEnvFor } = await import('../secrets/inject.ts');
+    const source = { ...secretsEnvFor(root, envName, service), ...process.env };
+    const url = data.databaseUrlFor(root, service, environment.backends.database, source);
     if (opts.dryRun) {
       results.push({ service, url: data.redact(url), applied: [] });
       continue;
