@@ -8,11 +8,12 @@
  * abort disabled (`--no-early-abort`), i.e. the threshold conditions alone — what analysis tools
  * that only compare a metric with a threshold per interval achieve with the same settings.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../src/core/ports.ts';
+import { startCli } from '../test/helpers/cli.ts';
 import { steadyTraffic } from '../test/helpers/traffic.ts';
 import { median, printTable, writeResult } from './harness.ts';
 
@@ -33,23 +34,16 @@ function cli(dir: string, args: string[]): { status: number; stdout: string; std
 const traffic = (url: string, rps: number) => steadyTraffic(url, rps, { maxSeconds: 600 });
 
 /** Runs `deploy --wait` in the background so traffic keeps flowing from this process. */
-function deploy(dir: string, version: string, extra: string[]): Promise<{ code: number; stdout: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(
-      process.execPath,
-      [BIN, 'deploy', 'web', '--release', version, '--wait', '--json', ...extra],
-      {
-        cwd: dir,
-        env: { ...process.env, CI: 'true' },
-      },
-    );
-    let stdout = '';
-    child.stdout.on('data', (d) => {
-      stdout += d;
-    });
-    child.stderr.resume();
-    child.on('close', (code) => resolve({ code: code ?? 1, stdout }));
+async function deploy(
+  dir: string,
+  version: string,
+  extra: string[],
+): Promise<{ code: number; stdout: string }> {
+  const run = startCli(['deploy', 'web', '--release', version, '--wait', '--json', ...extra], {
+    cwd: dir,
+    env: { CI: 'true' },
   });
+  return { code: await run.exited, stdout: run.stdout() };
 }
 
 interface Trial {
