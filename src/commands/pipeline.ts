@@ -111,8 +111,7 @@ export async function run(ctx: CommandContext, [workflow]: string[], opts: RunOp
   const inputs: Record<string, string> = {};
   for (const pair of opts.field) {
     const eq = pair.indexOf('=');
-    if (eq <= 0)
-      throw new UsageError(`--field "${pair}" is not key=value`, 'write it like -f env=staging');
+    if (eq <= 0) throw new UsageError(`--field "${pair}" is not key=value`, 'write it like -f env=staging');
     inputs[pair.slice(0, eq)] = pair.slice(eq + 1);
   }
   const gh = client(ctx, opts);

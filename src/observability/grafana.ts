@@ -25,6 +25,8 @@ function timeseries(
     id,
     type: 'timeseries',
     title,
+    // A Grafana template variable, resolved by Grafana when the dashboard is imported.
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: Grafana syntax, not a JS template
     datasource: { type: 'prometheus', uid: '${datasource}' },
     gridPos: { h: 8, w: 8, x, y },
     fieldConfig: {

@@ -207,7 +207,8 @@ export async function startGitHubStandin(opts: StandinOptions): Promise<GitHubSt
     if (!m) return send(404, { message: 'Not Found' });
     const rest = m[3] as string;
     let mm: RegExpExecArray | null;
-    if (req.method === 'POST' && (mm = /^workflows\/([^/]+)\/dispatches$/.exec(rest))) {
+    mm = req.method === 'POST' ? /^workflows\/([^/]+)\/dispatches$/.exec(rest) : null;
+    if (mm) {
       const b = body as { ref?: string; inputs?: Record<string, string>; return_run_details?: boolean };
       if (!b?.ref) return send(422, { message: 'Invalid request: ref is required' });
       const title = Object.entries(b.inputs ?? {})
@@ -242,7 +243,8 @@ export async function startGitHubStandin(opts: StandinOptions): Promise<GitHubSt
         });
       return send(204);
     }
-    if (req.method === 'GET' && (mm = /^workflows\/([^/]+)\/runs$/.exec(rest))) {
+    mm = req.method === 'GET' ? /^workflows\/([^/]+)\/runs$/.exec(rest) : null;
+    if (mm) {
       const list = runs.filter(
         (r) =>
           r.workflow === mm?.[1] &&
@@ -252,7 +254,8 @@ export async function startGitHubStandin(opts: StandinOptions): Promise<GitHubSt
     }
     if (req.method === 'GET' && rest === 'runs')
       return send(200, { total_count: runs.length, workflow_runs: [...runs].reverse().map(runJson) });
-    if ((mm = /^runs\/(\d+)(\/[a-z-]+)?$/.exec(rest))) {
+    mm = /^runs\/(\d+)(\/[a-z-]+)?$/.exec(rest);
+    if (mm) {
       const run = runs.find((r) => r.id === Number(mm?.[1]));
       if (!run) return send(404, { message: 'Not Found' });
       const action = mm[2];
@@ -272,8 +275,8 @@ export async function startGitHubStandin(opts: StandinOptions): Promise<GitHubSt
         return send(201, {});
       }
     }
-    if (req.method === 'GET' && (mm = /^jobs\/(\d+)\/logs$/.exec(rest)))
-      return send(302, undefined, { location: `${base}/_logs/${mm[1]}` });
+    mm = req.method === 'GET' ? /^jobs\/(\d+)\/logs$/.exec(rest) : null;
+    if (mm) return send(302, undefined, { location: `${base}/_logs/${mm[1]}` });
     send(404, { message: 'Not Found' });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
