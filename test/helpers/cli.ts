@@ -37,29 +37,20 @@ function cliEnv(overrides: Record<string, string | undefined> = {}): NodeJS.Proc
 /** Runs the CLI and resolves when it exits (rejects only if it cannot be spawned or times out). */
 export function runCli(args: string[], opts: CliOptions): Promise<CliResult> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      cwd: opts.cwd,
-      env: cliEnv(opts.env),
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => {
-      stdout += d;
-    });
-    child.stderr.on('data', (d) => {
-      stderr += d;
-    });
+    const run = startCli(args, { ...opts, input: opts.input ?? '' });
     const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`platformctl ${args.join(' ')} timed out\nstdout: ${stdout}\nstderr: ${stderr}`));
+      run.child.kill('SIGKILL');
+      reject(
+        new Error(
+          `platformctl ${args.join(' ')} timed out\nstdout: ${run.stdout()}\nstderr: ${run.stderr()}`,
+        ),
+      );
     }, opts.timeoutMs ?? 30_000);
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
+    run.child.on('error', reject);
+    void run.exited.then((exitCode) => {
       clearTimeout(timer);
-      resolvePromise({ stdout, stderr, exitCode: code ?? (signal ? 128 : 1) });
+      resolvePromise({ stdout: run.stdout(), stderr: run.stderr(), exitCode });
     });
-    child.stdin.end(opts.input ?? '');
   });
 }
 
@@ -74,25 +65,27 @@ export interface CliProcess {
 
 /**
  * Starts the CLI in the background (a long-running `up`, `deploy --wait`, `chaos run`) for tests
- * that watch its output, send it signals or talk to it while it runs. Same environment as runCli.
+ * that watch its output, send it signals or talk to it while it runs. Same environment as runCli;
+ * stdin gets `input` (then end of file) when given, else nothing.
  */
-export function startCli(args: string[], opts: Omit<CliOptions, 'input' | 'timeoutMs'>): CliProcess {
+export function startCli(args: string[], opts: Omit<CliOptions, 'timeoutMs'>): CliProcess {
   const child = spawn(process.execPath, [BIN, ...args], {
     cwd: opts.cwd,
     env: cliEnv(opts.env),
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
   });
   let stdout = '';
   let stderr = '';
-  child.stdout.on('data', (d) => {
+  child.stdout?.on('data', (d) => {
     stdout += d;
   });
-  child.stderr.on('data', (d) => {
+  child.stderr?.on('data', (d) => {
     stderr += d;
   });
   const exited = new Promise<number>((resolve) =>
     child.on('close', (code, signal) => resolve(code ?? (signal ? 128 : 1))),
   );
+  if (opts.input !== undefined) child.stdin?.end(opts.input);
   return { child, stdout: () => stdout, stderr: () => stderr, exited };
 }
 
