@@ -8,27 +8,28 @@ import { renderStatus, serviceColor } from './local-render.ts';
 
 const REFRESH_MS = 2000;
 
-/** Repeats `render` every 2 s on a TTY until Ctrl-C (bounded by the signal, never by a busy loop). */
-async function live(ctx: CommandContext, render: () => Promise<string>): Promise<void> {
+/** Runs `tick` every 2 s until Ctrl-C (bounded by the signal, never by a busy loop). */
+async function everyRefresh(tick: () => Promise<void>): Promise<void> {
   const abort = new AbortController();
   const onSignal = () => abort.abort();
   process.once('SIGINT', onSignal);
   try {
     while (!abort.signal.aborted) {
-      const text = await render();
-      if (process.stdout.isTTY) ctx.out.writeOut('\u001b[2J\u001b[H');
-      ctx.out.writeOut(`${text}\n`);
-      await new Promise<void>((r) => {
-        const t = setTimeout(r, REFRESH_MS);
-        abort.signal.addEventListener('abort', () => {
-          clearTimeout(t);
-          r();
-        });
-      });
+      await tick();
+      await sleep(REFRESH_MS, abort.signal);
     }
   } finally {
     process.off('SIGINT', onSignal);
   }
+}
+
+/** Redraws `render`'s screen every 2 s on a TTY until Ctrl-C. */
+function live(ctx: CommandContext, render: () => Promise<string>): Promise<void> {
+  return everyRefresh(async () => {
+    const text = await render();
+    if (process.stdout.isTTY) ctx.out.writeOut('\u001b[2J\u001b[H');
+    ctx.out.writeOut(`${text}\n`);
+  });
 }
 
 export async function status(ctx: CommandContext, _args: string[], opts: { watch?: boolean }) {
@@ -43,12 +44,7 @@ export async function status(ctx: CommandContext, _args: string[], opts: { watch
   }
   if (opts.watch) {
     // JSON lines, one snapshot per refresh.
-    const abort = new AbortController();
-    process.once('SIGINT', () => abort.abort());
-    while (!abort.signal.aborted) {
-      ctx.out.jsonLine(await provider.status());
-      await sleep(REFRESH_MS);
-    }
+    await everyRefresh(async () => ctx.out.jsonLine(await provider.status()));
     return;
   }
   const st = await provider.status();
