@@ -4,14 +4,16 @@
  * vocabulary (`BLOB`, `INTEGER PRIMARY KEY AUTOINCREMENT`, `WITHOUT ROWID`, 32-bit `INTEGER`
  * holding epoch ms) is translated here, so a service has one schema for both engines.
  *
- * URL: `postgres://user:pass@host:port/db?pool_max=10&idle_timeout_ms=30000&connect_timeout_ms=5000&statement_timeout_ms=0`
+ * URL: `postgres://user:pass@host:port/db?pool_max=10&idle_timeout_ms=30000&connect_timeout_ms=5000&statement_timeout_ms=0&serialize=on`
  * (the password may also come from `PGPASSWORD`). An unreachable server or a killed connection
  * surfaces as `HttpError(503, 'DATABASE_UNAVAILABLE')`, so requests answer 503 and `/readyz`
  * reports the database as down instead of a generic 500.
  *
- * Transactions run on one dedicated pooled client at READ COMMITTED. Unlike SQLite's
- * BEGIN IMMEDIATE they do not serialise writers, so services guard read-then-write steps with
- * conditional updates or unique keys (a unique violation maps to 409 CONFLICT).
+ * Transactions run on one dedicated pooled client and, like SQLite's BEGIN IMMEDIATE (the `Db`
+ * contract), are serialised: each takes one transaction-scoped advisory lock of the database
+ * first, so read-then-write steps (key rotation, "last copy?" checks) behave the same across
+ * replicas. `?serialize=off` drops the lock for throughput (plain READ COMMITTED; then only unique
+ * keys and conditional updates protect invariants). A unique violation maps to 409 CONFLICT.
  */
 import pg from 'pg';
 import { HttpError } from '../http-errors.ts';
@@ -22,9 +24,17 @@ export interface PostgresOptions {
   idleTimeoutMs?: number;
   connectTimeoutMs?: number;
   statementTimeoutMs?: number;
+  /** Serialise transactions with an advisory lock (default true). */
+  serialize?: boolean;
 }
 
-const POOL_PARAMS = ['pool_max', 'idle_timeout_ms', 'connect_timeout_ms', 'statement_timeout_ms'] as const;
+const POOL_PARAMS = [
+  'pool_max',
+  'idle_timeout_ms',
+  'connect_timeout_ms',
+  'statement_timeout_ms',
+  'serialize',
+] as const;
 
 /** Splits our pool parameters off the URL; the rest is node-postgres's connection string. */
 export function parsePostgresUrl(url: string): { connectionString: string; options: PostgresOptions } {
@@ -42,6 +52,7 @@ export function parsePostgresUrl(url: string): { connectionString: string; optio
     idleTimeoutMs: num('idle_timeout_ms'),
     connectTimeoutMs: num('connect_timeout_ms'),
     statementTimeoutMs: num('statement_timeout_ms'),
+    serialize: parsed.searchParams.get('serialize') !== 'off',
   };
   for (const p of POOL_PARAMS) parsed.searchParams.delete(p);
   return { connectionString: parsed.toString(), options };
@@ -57,6 +68,9 @@ export function redactUrl(url: string): string {
     return 'postgres://…';
   }
 }
+
+/** The database-wide writer lock every serialised transaction takes first (released at commit). */
+const TX_LOCK = "SELECT pg_advisory_xact_lock(hashtext('platformctl:transaction'))";
 
 const translated = new Map<string, string>();
 
@@ -244,11 +258,18 @@ class PostgresExecutor implements SqlExecutor {
 
 export class PostgresDb extends PostgresExecutor implements Db {
   readonly pool: pg.Pool;
+  readonly serialize: boolean;
   private closed = false;
 
-  constructor(pool: pg.Pool) {
+  /** Every pooled connection may be dead after a server restart; one more for a fresh connect. */
+  private get staleRetries(): number {
+    return (this.pool.options.max ?? 10) + 1;
+  }
+
+  constructor(pool: pg.Pool, serialize = true) {
     super(pool);
     this.pool = pool;
+    this.serialize = serialize;
   }
 
   /** A pooled client; failing to get one (refused, not accepting connections…) is a 503. */
@@ -260,30 +281,34 @@ export class PostgresDb extends PostgresExecutor implements Db {
     }
   }
 
-  protected override async raw(sql: string, params?: SqlParams): Promise<pg.QueryResult> {
-    const client = await this.connect();
-    let broken: Error | undefined;
-    try {
-      return await client.query(toPostgresPlaceholders(sql), bind(params));
-    } catch (err) {
-      if (isConnectionError(err)) broken = err as Error;
-      throw mapError(err);
-    } finally {
-      client.release(broken);
+  /**
+   * One statement outside a transaction. A pooled connection can be dead before the pool notices
+   * (server restarted, `pg_terminate_backend`): a connection error is retried on another
+   * connection — at most once per pooled connection, each failure discarding one dead client — so
+   * only a database that is really down answers 503 (a refused connect fails at once).
+   */
+  private async single(text: string, values?: unknown[]): Promise<pg.QueryResult> {
+    for (let attempt = 0; ; attempt++) {
+      const client = await this.connect();
+      let broken: Error | undefined;
+      try {
+        return await client.query(text, values);
+      } catch (err) {
+        if (!isConnectionError(err)) throw mapError(err);
+        broken = err as Error;
+        if (attempt >= this.staleRetries) throw mapError(err);
+      } finally {
+        client.release(broken);
+      }
     }
   }
 
+  protected override async raw(sql: string, params?: SqlParams): Promise<pg.QueryResult> {
+    return this.single(toPostgresPlaceholders(sql), bind(params));
+  }
+
   override async exec(sql: string): Promise<void> {
-    const client = await this.connect();
-    let broken: Error | undefined;
-    try {
-      await client.query(toPostgresDdl(sql));
-    } catch (err) {
-      if (isConnectionError(err)) broken = err as Error;
-      throw mapError(err);
-    } finally {
-      client.release(broken);
-    }
+    await this.single(toPostgresDdl(sql));
   }
 
   override async runMany(sql: string, paramSets: readonly SqlParams[]): Promise<RunResult> {
@@ -291,11 +316,25 @@ export class PostgresDb extends PostgresExecutor implements Db {
     return this.transaction((tx) => tx.runMany(sql, paramSets));
   }
 
+  /** A client with an open transaction; dead pooled connections are replaced (nothing ran yet). */
+  private async begin(): Promise<pg.PoolClient> {
+    for (let attempt = 0; ; attempt++) {
+      const client = await this.connect();
+      try {
+        await client.query('BEGIN');
+        return client;
+      } catch (err) {
+        client.release(err as Error);
+        if (!isConnectionError(err) || attempt >= this.staleRetries) throw mapError(err);
+      }
+    }
+  }
+
   async transaction<T>(fn: (tx: Tx) => Promise<T> | T): Promise<T> {
-    const client = await this.connect();
+    const client = await this.begin();
     let broken: Error | undefined;
     try {
-      await client.query('BEGIN');
+      if (this.serialize) await client.query(TX_LOCK);
       const result = await fn(new PostgresExecutor(client));
       await client.query('COMMIT');
       return result;
@@ -370,5 +409,5 @@ export function openPostgres(url: string, overrides: PostgresOptions = {}): Post
   // An idle client whose backend is killed emits 'error' on the pool; without a listener that
   // would crash the process. The pool discards the client; the next query reconnects.
   pool.on('error', () => {});
-  return new PostgresDb(pool);
+  return new PostgresDb(pool, o.serialize ?? true);
 }

@@ -109,6 +109,21 @@ describe.skipIf(skip)('PostgreSQL Db (real server)', () => {
     expect(count?.n).toBe(2);
   });
 
+  it('serialises transactions across handles like SQLite (no lost read-then-write update)', async () => {
+    await db.exec('CREATE TABLE counter (id TEXT PRIMARY KEY, n INTEGER NOT NULL)');
+    await db.run("INSERT INTO counter (id, n) VALUES ('c', 0)");
+    const other = await openDb(server.url.replace(/\/postgres$/, '/svc'));
+    const bump = (handle: Db) =>
+      handle.transaction(async (tx) => {
+        const row = await tx.get<{ n: number }>("SELECT n FROM counter WHERE id = 'c'");
+        await new Promise((r) => setTimeout(r, 2));
+        await tx.run("UPDATE counter SET n = ? WHERE id = 'c'", [(row?.n ?? 0) + 1]);
+      });
+    await Promise.all(Array.from({ length: 20 }, (_, i) => bump(i % 2 ? db : other)));
+    await other.close();
+    expect((await db.get<{ n: number }>("SELECT n FROM counter WHERE id = 'c'"))?.n).toBe(20);
+  });
+
   it('maps a unique violation to 409 and a killed connection to 503', async () => {
     const user = ['u1', 'a@example.com', 'x', 'user', 1, 1];
     const sql =
