@@ -2,6 +2,7 @@
  * The PostgreSQL Db adapter against a real private PostgreSQL cluster: every service's migrations,
  * transactions with the outbox, the analytics upsert dialect, and a killed connection → 503.
  */
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrations as analyticsMigrations } from '../../../runtime/analytics/src/schema.ts';
 import { migrations as authMigrations } from '../../../runtime/auth/src/migrations.ts';
@@ -24,6 +25,30 @@ describe('placeholder and DDL translation', () => {
     ).toBe("SELECT '?', \"a?\" FROM t WHERE x = $1 AND y = 'it''s ?' AND z = $2 -- ?\n");
     expect(toPostgresPlaceholders('SELECT /* ? */ $$ ? $$, ?')).toBe('SELECT /* ? */ $$ ? $$, $1');
   });
+  it('numbers exactly the bare placeholders and leaves every literal intact (property)', () => {
+    const word = fc.stringMatching(/^[a-z0-9 ,()=<>*.]{0,8}$/);
+    const literal = fc
+      .array(fc.constantFrom('a', '?', "''", ' ', '$', '-'), { maxLength: 6 })
+      .map((parts) => `'${parts.join('')}'`);
+    const segment = fc.oneof(
+      word.map((w) => ({ text: w, bare: 0 })),
+      fc.constant({ text: '?', bare: 1 }),
+      literal.map((l) => ({ text: l, bare: 0 })),
+      literal.map((l) => ({ text: `"${l.slice(1, -1).replaceAll("''", '')}"`, bare: 0 })),
+    );
+    fc.assert(
+      fc.property(fc.array(segment, { maxLength: 20 }), (segments) => {
+        const sql = segments.map((x) => x.text).join(' ');
+        const bare = segments.reduce((n, x) => n + x.bare, 0);
+        const out = toPostgresPlaceholders(sql);
+        const numbers = [...out.matchAll(/\$(\d+)/g)].map((m) => Number(m[1]));
+        expect(numbers).toEqual(Array.from({ length: bare }, (_, i) => i + 1));
+        expect(out.replace(/\$\d+/g, '?')).toBe(sql);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it('maps SQLite DDL words', () => {
     expect(
       toPostgresDdl(
