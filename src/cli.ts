@@ -3,7 +3,7 @@
  * a small `*.cmd.ts` file that declares flags and examples only; handlers are imported on demand.
  */
 import { readFileSync } from 'node:fs';
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError, Help, Option } from 'commander';
 import { registerAnalytics } from './commands/analytics.cmd.ts';
 import { registerAudit } from './commands/audit.cmd.ts';
 import { registerCanary } from './commands/canary.cmd.ts';
@@ -43,8 +43,56 @@ function version(): string {
   return pkg.version;
 }
 
-/** Builds the commander program (exported for the CLI reference generator and tests). */
-export function buildProgram(): Command {
+/** Every verb group, in the order `--help` lists them. */
+const REGISTRARS: readonly ((program: Command) => void)[] = [
+  registerInit,
+  registerConfig,
+  registerDoctor,
+  registerAudit,
+  registerObservability,
+  registerService,
+  registerPipeline,
+  registerGitops,
+  registerChaos,
+  registerSecrets,
+  registerUp,
+  registerDb,
+  registerAnalytics,
+  registerTraces,
+  registerDashboard,
+  registerRelease,
+  registerDemo,
+  registerOnprem,
+  registerDocs,
+  registerLoad,
+  registerDeploy,
+  registerCanary,
+  registerDrill,
+  registerSynth,
+  registerPolicy,
+  registerPlan,
+  registerGraph,
+];
+
+/** What root `--help` shows of one top-level command, computed at build time (scripts/build.ts). */
+export interface VerbEntry {
+  name: string;
+  /** Index into the registrars of the group that declares this command. */
+  group: number;
+  term: string;
+  description: string;
+}
+
+/**
+ * Builds the commander program. With no arguments every command is declared (the CLI reference
+ * generator and tests use this). `main` declares only what a run needs: the one verb group
+ * invoked, or, for root help, light stand-ins built from the build-time verb table — declaring
+ * ~150 commands with their options and examples was half of `--help`'s start-up time.
+ */
+export function buildProgram(
+  only?: readonly ((program: Command) => void)[],
+  stubs?: readonly VerbEntry[],
+): Command {
   const program = new Command('platformctl')
     .description(
       'Scaffold, synthesize, deploy, canary, load-test, break and drill a content and analytics platform.',
@@ -73,33 +121,8 @@ export function buildProgram(): Command {
     .configureHelp({ sortSubcommands: false, showGlobalOptions: true })
     .exitOverride();
 
-  registerInit(program);
-  registerConfig(program);
-  registerDoctor(program);
-  registerAudit(program);
-  registerObservability(program);
-  registerService(program);
-  registerPipeline(program);
-  registerGitops(program);
-  registerChaos(program);
-  registerSecrets(program);
-  registerUp(program);
-  registerDb(program);
-  registerAnalytics(program);
-  registerTraces(program);
-  registerDashboard(program);
-  registerRelease(program);
-  registerDemo(program);
-  registerOnprem(program);
-  registerDocs(program);
-  registerLoad(program);
-  registerDeploy(program);
-  registerCanary(program);
-  registerDrill(program);
-  registerSynth(program);
-  registerPolicy(program);
-  registerPlan(program);
-  registerGraph(program);
+  for (const register of only ?? REGISTRARS) register(program);
+  if (stubs) addStubs(program, stubs);
 
   program.addHelpText(
     'after',
@@ -111,6 +134,63 @@ Docs: README.md and docs/cli.md`,
   return program;
 }
 
+/** The top-level commands and which group declares each, for the build-time verb table. */
+export function describeVerbs(): VerbEntry[] {
+  const entries: VerbEntry[] = [];
+  REGISTRARS.forEach((register, group) => {
+    const probe = new Command('probe');
+    register(probe);
+    const help = probe.createHelp();
+    for (const cmd of help.visibleCommands(probe).filter((c) => c.name() !== 'help'))
+      entries.push({
+        name: cmd.name(),
+        group,
+        term: help.subcommandTerm(cmd),
+        description: cmd.description(),
+      });
+  });
+  return entries;
+}
+
+function addStubs(program: Command, stubs: readonly VerbEntry[]): void {
+  const terms = new Map(stubs.map((v) => [v.name, v.term]));
+  for (const v of stubs) program.command(v.name).description(v.description);
+  const standard = new Help();
+  program.configureHelp({ subcommandTerm: (cmd) => terms.get(cmd.name()) ?? standard.subcommandTerm(cmd) });
+}
+
+/** Global options that take a value: their value is not the verb. */
+const VALUE_OPTIONS = new Set(['--config', '-C', '--cwd']);
+
+/** The first positional argument, i.e. the verb, or undefined when there is none. */
+export function requestedVerb(args: readonly string[]): string | undefined {
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] as string;
+    if (arg === '--') return args[i + 1];
+    if (VALUE_OPTIONS.has(arg)) i++;
+    else if (!arg.startsWith('-')) return arg;
+  }
+  return undefined;
+}
+
+function verbTable(): VerbEntry[] | undefined {
+  try {
+    return JSON.parse(readFileSync(new URL('./verbs.json', import.meta.url), 'utf8')) as VerbEntry[];
+  } catch {
+    return undefined; // unbundled run: declare everything
+  }
+}
+
+function programFor(args: readonly string[]): Command {
+  const table = verbTable();
+  if (!table) return buildProgram();
+  const verb = requestedVerb(args);
+  if (verb === undefined) return buildProgram([], table);
+  const entry = table.find((v) => v.name === verb);
+  // `help <verb>`, typos (for suggestions) and anything unexpected get the whole program.
+  return entry ? buildProgram([REGISTRARS[entry.group] as (program: Command) => void]) : buildProgram();
+}
+
 /** Entry point used by bin/platformctl. */
 export async function main(argv: string[]): Promise<void> {
   // `platformctl ... | head` closes the pipe early; that is the reader's choice, not an error.
@@ -118,7 +198,7 @@ export async function main(argv: string[]): Promise<void> {
     if (err.code === 'EPIPE') process.exit(0);
     throw err;
   });
-  const program = buildProgram();
+  const program = programFor(argv.slice(2));
   try {
     await program.parseAsync(argv);
   } catch (err) {
