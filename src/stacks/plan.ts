@@ -51,7 +51,7 @@ function regionFor(region: string, from: Cloud, to: Cloud, env: string): string 
   if (!translated)
     throw new UsageError(
       `environment "${env}": region "${region}" has no known counterpart on ${to}`,
-      `synthesize it on its own cloud (--cloud ${from}) or use a region listed in docs/readme/synth.md`,
+      `synthesize it on its own cloud (--cloud ${from}) or use a region listed in docs/guides/synth.md`,
     );
   return translated;
 }
