@@ -64,8 +64,14 @@ export async function makePlan(platform: LoadedPlatform, opts: PlanOptions = {})
       routes: s.routes,
       dependsOn: s.dependsOn,
       readiness: s.health.readiness,
-      // platform.yaml's backends (postgres, rabbitmq, s3) for this environment; the service's own env wins.
-      env: { ...(environment ? backendEnvOf(platform, name, environment) : {}), ...s.env },
+      // platform.yaml's backends (postgres, rabbitmq, s3) for this environment, then the secrets
+      // stored for the service (`platformctl secrets set <service>.<VAR>`); the service's own env wins.
+      // The plan lives only in memory and on the supervisor's authenticated control API.
+      env: {
+        ...(environment ? backendEnvOf(platform, name, environment) : {}),
+        ...(environment ? secretsEnvFor(platform.root, environment.name, name) : {}),
+        ...s.env,
+      },
     });
   }
   return { services, run };
