@@ -99,3 +99,33 @@ export function urlParams(url: string): URLSearchParams {
   const q = url.indexOf('?');
   return new URLSearchParams(q === -1 ? '' : url.slice(q + 1));
 }
+
+/**
+ * Applies the migrations not yet recorded in `_migrations`, each in its own transaction together
+ * with its record, and returns the ids applied. `lock` runs first inside each transaction so that
+ * replicas starting together migrate one at a time (the adapter knows how to lock). Shared by
+ * every adapter so a migration means the same thing on SQLite and PostgreSQL.
+ */
+export async function applyMigrations(
+  db: Pick<Db, 'transaction'>,
+  migrations: readonly Migration[],
+  lock?: (tx: Tx) => Promise<void>,
+): Promise<string[]> {
+  const applied: string[] = [];
+  for (const migration of migrations) {
+    // Checked again inside the write transaction: another process may be migrating too.
+    const done = await db.transaction(async (tx) => {
+      if (lock) await lock(tx);
+      if (await tx.get('SELECT id FROM _migrations WHERE id = ?', [migration.id])) return false;
+      if (typeof migration.up === 'string') await tx.exec(migration.up);
+      else await migration.up(tx);
+      await tx.run('INSERT INTO _migrations (id, applied_at) VALUES (?, ?)', [
+        migration.id,
+        new Date().toISOString(),
+      ]);
+      return true;
+    });
+    if (done) applied.push(migration.id);
+  }
+  return applied;
+}

@@ -17,7 +17,15 @@
  */
 import pg from 'pg';
 import { HttpError } from '../http-errors.ts';
-import type { Db, Migration, RunResult, SqlExecutor, SqlParams, Tx } from './db.ts';
+import {
+  applyMigrations,
+  type Db,
+  type Migration,
+  type RunResult,
+  type SqlExecutor,
+  type SqlParams,
+  type Tx,
+} from './db.ts';
 
 export interface PostgresOptions {
   max?: number;
@@ -360,23 +368,10 @@ export class PostgresDb extends PostgresExecutor implements Db {
       await tx.query(lock);
       await tx.exec('CREATE TABLE IF NOT EXISTS _migrations (id TEXT PRIMARY KEY, applied_at TEXT NOT NULL)');
     });
-    const applied: string[] = [];
-    for (const migration of migrations) {
-      const done = await this.transaction(async (tx) => {
-        // Several replicas may start at once: one migrates, the others wait and then skip.
-        await tx.query(lock);
-        if (await tx.get('SELECT id FROM _migrations WHERE id = ?', [migration.id])) return false;
-        if (typeof migration.up === 'string') await tx.exec(migration.up);
-        else await migration.up(tx);
-        await tx.run('INSERT INTO _migrations (id, applied_at) VALUES (?, ?)', [
-          migration.id,
-          new Date().toISOString(),
-        ]);
-        return true;
-      });
-      if (done) applied.push(migration.id);
-    }
-    return applied;
+    // Several replicas may start at once: one migrates, the others wait and then skip.
+    return applyMigrations(this, migrations, async (tx) => {
+      await tx.query(lock);
+    });
   }
 
   async ping(): Promise<void> {

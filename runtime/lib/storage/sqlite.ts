@@ -7,7 +7,16 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import type { Db, Migration, OpenDbOptions, RunResult, SqlExecutor, SqlParams, Tx } from './db.ts';
+import {
+  applyMigrations,
+  type Db,
+  type Migration,
+  type OpenDbOptions,
+  type RunResult,
+  type SqlExecutor,
+  type SqlParams,
+  type Tx,
+} from './db.ts';
 
 type Statement = Database.Statement<unknown[], unknown>;
 
@@ -171,22 +180,7 @@ export class SqliteDb extends SqliteExecutor implements Db {
 
   async migrate(migrations: readonly Migration[]): Promise<string[]> {
     await this.exec('CREATE TABLE IF NOT EXISTS _migrations (id TEXT PRIMARY KEY, applied_at TEXT NOT NULL)');
-    const applied: string[] = [];
-    for (const migration of migrations) {
-      // Checked again inside the write transaction: another process may be migrating too.
-      const done = await this.transaction(async (tx) => {
-        if (await tx.get('SELECT id FROM _migrations WHERE id = ?', [migration.id])) return false;
-        if (typeof migration.up === 'string') await tx.exec(migration.up);
-        else await migration.up(tx);
-        await tx.run('INSERT INTO _migrations (id, applied_at) VALUES (?, ?)', [
-          migration.id,
-          new Date().toISOString(),
-        ]);
-        return true;
-      });
-      if (done) applied.push(migration.id);
-    }
-    return applied;
+    return applyMigrations(this, migrations);
   }
 
   async ping(): Promise<void> {
