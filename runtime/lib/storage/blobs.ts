@@ -88,3 +88,18 @@ export async function openBlobs(url: string): Promise<Blobs> {
       throw new Error(`BLOBS_URL has an unsupported scheme "${scheme}:"; expected file:// or s3://`);
   }
 }
+
+/**
+ * The inclusive byte span a read covers: the whole blob without a range, the range clipped to the
+ * blob's end otherwise. A range that starts past the end (or is malformed) is a RangeError, which
+ * callers answer with 416.
+ */
+export function resolveRange(size: number, range?: ByteRange): { start: number; end: number } {
+  const last = size - 1;
+  const start = range?.start ?? 0;
+  const end = Math.min(range?.end ?? last, last);
+  if (range && (start < 0 || start > end || start > last || !Number.isInteger(start))) {
+    throw new RangeError(`range ${start}-${range.end ?? ''} not satisfiable for ${size} bytes`);
+  }
+  return { start, end };
+}

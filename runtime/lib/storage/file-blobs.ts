@@ -18,6 +18,7 @@ import {
   type Blobs,
   type ByteRange,
   InvalidBlobKeyError,
+  resolveRange,
 } from './blobs.ts';
 
 /** Opens a blob store rooted at `root` (created if missing). */
@@ -112,12 +113,7 @@ export class FileBlobs implements Blobs {
   async get(key: string, range?: ByteRange): Promise<BlobRead | undefined> {
     const found = await this.stat(key);
     if (!found) return undefined;
-    const last = found.size - 1;
-    const start = range?.start ?? 0;
-    const end = Math.min(range?.end ?? last, last);
-    if (range && (start < 0 || start > end || start > last || !Number.isInteger(start))) {
-      throw new RangeError(`range ${start}-${range.end ?? ''} not satisfiable for ${found.size} bytes`);
-    }
+    const { start, end } = resolveRange(found.size, range);
     const stream =
       found.size === 0
         ? Readable.from([])

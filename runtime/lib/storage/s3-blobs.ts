@@ -33,6 +33,7 @@ import {
   type BlobStat,
   type Blobs,
   type ByteRange,
+  resolveRange,
 } from './blobs.ts';
 
 export interface S3BlobsOptions {
@@ -175,12 +176,7 @@ export class S3Blobs implements Blobs {
   async get(key: string, range?: ByteRange): Promise<BlobRead | undefined> {
     const found = await this.stat(key);
     if (!found) return undefined;
-    const last = found.size - 1;
-    const start = range?.start ?? 0;
-    const end = Math.min(range?.end ?? last, last);
-    if (range && (start < 0 || start > end || start > last || !Number.isInteger(start))) {
-      throw new RangeError(`range ${start}-${range.end ?? ''} not satisfiable for ${found.size} bytes`);
-    }
+    const { start, end } = resolveRange(found.size, range);
     if (found.size === 0) return { stat: found, stream: Readable.from([]), start: 0, end: -1 };
     const out = await this.call(() =>
       this.client.send(
