@@ -2,7 +2,7 @@
  * The HTML report opens in headless Chromium with no network and shows its four charts with
  * drawn content. Needs Debian's chromium (CI installs it); skipped with a message otherwise.
  */
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -10,11 +10,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderHtmlReport } from '../../src/load/report-html.ts';
 import { runLoad } from '../../src/load/run.ts';
 import { buildSummary, type CounterMetric } from '../../src/load/summary.ts';
+import { CHROMIUM, CHROMIUM_ARGS, hasChromium } from '../helpers/chromium.ts';
 import { scenarioFrom } from './scenario-file.ts';
 import { startServer, type TestServer } from './servers.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-const hasChromium = existsSync(CHROMIUM);
 if (!hasChromium)
   console.warn(`skipping the HTML report browser test: ${CHROMIUM} is missing (apt-get install -y chromium)`);
 
@@ -50,15 +49,7 @@ thresholds:
     const { chromium } = await import('playwright-core');
     const browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
+      args: CHROMIUM_ARGS,
     });
     try {
       const page = await browser.newPage({ viewport: { width: 1500, height: 1400 } });
