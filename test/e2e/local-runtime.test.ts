@@ -4,7 +4,7 @@
  * 200 px webp variant → view events → stats), kill -9 of instances without losing acknowledged
  * data, an idempotent second up, and down leaving nothing behind.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isPortFree } from '../../src/core/ports.ts';
@@ -162,6 +162,11 @@ describe.skipIf(!present)('the runtime platform on the local provider', () => {
       expect(i.restarts).toBe(1);
       expect(i.pid).not.toBe(before.find((x) => x.id === id)?.pid);
     }
+  });
+
+  it('no service logged a crash of its own threads (e.g. the analytics projector in a release bundle)', () => {
+    const log = readFileSync(join(ws.dir, '.platform', 'logs', 'analytics-1.log'), 'utf8');
+    expect(log).not.toMatch(/projector thread exited|failed to start/);
   });
 
   it('a second up is idempotent', async () => {

@@ -8,6 +8,7 @@
  * - `ANALYTICS_PROJECTOR_NICE`: nice value of the projector thread (5; 0 = same as ingest).
  */
 import { resolve } from 'node:path';
+import { isMainThread } from 'node:worker_threads';
 import { z } from 'zod';
 import { runService, type ServiceDefinition } from '../../lib/server.ts';
 import type { Subscription } from '../../lib/storage/bus.ts';
@@ -92,4 +93,6 @@ export function analyticsService(): ServiceDefinition<typeof env> {
   };
 }
 
-if (import.meta.main) await runService(analyticsService());
+// In a release the projector thread runs this same bundle (the worker's entry is main.mjs), and
+// `import.meta.main` is true for a worker's entry too: only the main thread starts the service.
+if (import.meta.main && isMainThread) await runService(analyticsService());
