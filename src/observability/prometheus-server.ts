@@ -8,6 +8,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import type { PlatformConfig } from '../core/config/schema.ts';
+import { sleep } from '../core/sleep.ts';
 import { alertRules, recordingRules, type ScrapeTarget, scrapeConfig } from './prometheus.ts';
 
 const CANDIDATES = ['/usr/bin/prometheus', '/usr/local/bin/prometheus'];
@@ -63,7 +64,7 @@ export async function waitPrometheusReady(url: string, timeoutMs = 30_000): Prom
       .then((r) => r.ok)
       .catch(() => false);
     if (ok) return;
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
   }
   throw new Error(`Prometheus at ${url} did not become ready within ${timeoutMs} ms`);
 }

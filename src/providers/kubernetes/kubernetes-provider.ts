@@ -13,7 +13,8 @@ import { PassThrough } from 'node:stream';
 import type * as K8s from '@kubernetes/client-node';
 import type { LoadedPlatform } from '../../core/config/load.ts';
 import type { ServiceSpec } from '../../core/config/schema.ts';
-import { ExitCode, PlatformError, UsageError } from '../../core/errors.ts';
+import { ExitCode, PlatformError, UsageError, unknownServiceError } from '../../core/errors.ts';
+import { sleep } from '../../core/sleep.ts';
 import type {
   DeployOptions,
   FaultHandle,
@@ -87,8 +88,6 @@ interface Clients {
 
 /** Deployment annotation: when platformctl applied the version (orders versions within a second). */
 const DEPLOYED_AT = 'platformctl.dev/deployed-at';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function isNotFound(err: unknown): boolean {
   return (err as { code?: number })?.code === 404;
@@ -193,10 +192,7 @@ export class KubernetesProvider implements Provider {
   private spec(service: string): ServiceSpec {
     const spec = this.platform.config.services[service];
     if (!spec) {
-      throw new PlatformError('UNKNOWN_SERVICE', `no service "${service}" in platform.yaml`, {
-        exitCode: ExitCode.usage,
-        hint: `services are: ${Object.keys(this.platform.config.services).join(', ')}`,
-      });
+      throw unknownServiceError(this.platform.config.services, service);
     }
     return spec;
   }
