@@ -9,7 +9,7 @@ import { type RolloutOptions, startRollout } from '../../src/delivery/rollout.ts
 import { type RolloutEvent, readState, sendCommand } from '../../src/delivery/store.ts';
 import { compileConditions, resolveStrategy } from '../../src/delivery/strategy.ts';
 import { Notifier } from '../../src/notify/webhooks.ts';
-import { waitFor } from '../helpers/poll.ts';
+import { until } from '../helpers/poll.ts';
 import { parseConfigText } from './config.ts';
 import { FakePlatform } from './fakes.ts';
 
@@ -50,11 +50,6 @@ const FAST = `
     minSampleSize: 20
     inconclusiveLimit: 1
 `;
-
-/** Polls the state file until `pred` holds (bounded). */
-async function until(pred: () => boolean, what: string): Promise<void> {
-  await waitFor(what, () => (pred() ? true : undefined), 2000, 5);
-}
 
 describe('rollout engine', () => {
   it('promotes a good release through every step', async () => {
@@ -120,7 +115,7 @@ describe('rollout engine', () => {
     const p = new FakePlatform('v1', 100);
     const opts = options(p, FAST);
     const running = startRollout(opts);
-    await until(() => readState(root, 'api')?.phase === 'Inconclusive', 'Inconclusive');
+    await until(() => readState(root, 'api')?.phase === 'Inconclusive', 'Inconclusive', 2000, 5);
     expect(p.weights.v2).toBe(10);
     sendCommand(root, 'api', 'abort');
     const result = await running;
@@ -143,11 +138,11 @@ describe('rollout engine', () => {
 `,
     );
     const running = startRollout(opts);
-    await until(() => readState(root, 'api')?.phase === 'Paused', 'Paused');
+    await until(() => readState(root, 'api')?.phase === 'Paused', 'Paused', 2000, 5);
     sendCommand(root, 'api', 'resume');
-    await until(() => readState(root, 'api')?.stepIndex === 3, 'the 10s pause');
+    await until(() => readState(root, 'api')?.stepIndex === 3, 'the 10s pause', 2000, 5);
     sendCommand(root, 'api', 'pause');
-    await until(() => readState(root, 'api')?.phase === 'Paused', 'Paused again');
+    await until(() => readState(root, 'api')?.phase === 'Paused', 'Paused again', 2000, 5);
     sendCommand(root, 'api', 'promote', { full: true });
     const result = await running;
     expect(result.state.phase).toBe('Promoted');
@@ -168,7 +163,7 @@ describe('rollout engine', () => {
       { signal: ac.signal },
     );
     const running = startRollout(opts);
-    await until(() => p.weights.v2 === 30, 'weight 30');
+    await until(() => p.weights.v2 === 30, 'weight 30', 2000, 5);
     ac.abort();
     const result = await running;
     expect(result.exitCode).toBe(ExitCode.interrupted);
@@ -207,9 +202,9 @@ ${FAST}`,
 ${FAST}`,
     );
     const running = startRollout(opts);
-    await until(() => p.weights.v2 === 100, 'the switch');
+    await until(() => p.weights.v2 === 100, 'the switch', 2000, 5);
     sendCommand(root, 'api', 'pause');
-    await until(() => readState(root, 'api')?.phase === 'Paused', 'Paused');
+    await until(() => readState(root, 'api')?.phase === 'Paused', 'Paused', 2000, 5);
     expect(p.versions).toEqual(['v1', 'v2']);
     sendCommand(root, 'api', 'promote');
     const result = await running;
@@ -228,7 +223,7 @@ ${FAST}`,
 ${FAST}`,
     );
     const running = startRollout(opts);
-    await until(() => p.weights.v2 === 100, 'the switch');
+    await until(() => p.weights.v2 === 100, 'the switch', 2000, 5);
     sendCommand(root, 'api', 'abort');
     const result = await running;
     expect(result.exitCode).toBe(ExitCode.rolledBack);
@@ -313,7 +308,7 @@ ${FAST}`,
       },
     };
     const running = startRollout(opts);
-    await until(() => readState(root, 'api')?.phase === 'Inconclusive', 'Inconclusive');
+    await until(() => readState(root, 'api')?.phase === 'Inconclusive', 'Inconclusive', 2000, 5);
     expect(readState(root, 'api')?.message).toContain('metrics unavailable: gateway does not answer');
     sendCommand(root, 'api', 'abort');
     expect((await running).state.outcome?.reason).toContain('aborted by a user');

@@ -26,6 +26,16 @@ export async function waitFor<T>(
   throw new Error(`timed out waiting for ${what}${cause}`);
 }
 
+/** Waits until `predicate()` holds, at most `tries` checks `delayMs` apart. */
+export async function until(
+  predicate: () => boolean,
+  what: string,
+  tries = 100,
+  delayMs = 100,
+): Promise<void> {
+  await waitFor(what, () => (predicate() ? true : undefined), tries, delayMs);
+}
+
 /** True when `pid` is a live process and not a zombie. */
 export function alive(pid: number | undefined): boolean {
   if (!pid) return false;

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { until } from '../../../test/helpers/poll.ts';
 import type { BusEvent, DeliveryInfo } from '../storage/bus.ts';
 import { type EmbeddedBus, openEmbeddedBus } from '../storage/embedded-bus.ts';
 
@@ -15,14 +16,6 @@ function bus(): EmbeddedBus {
   const b = openEmbeddedBus(dir, { pollIntervalMs: 10, onError: () => {} });
   open.push(b);
   return b;
-}
-
-async function until(predicate: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 1000; i++) {
-    if (predicate()) return;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 function child(...args: string[]): {
@@ -64,7 +57,7 @@ describe('embedded bus', () => {
     await b.publish('orders.created', { id: 'e2' });
     await b.publish('other.topic', { id: 'x' });
     await b.publish('orders.cancelled', { id: 'e3' });
-    await until(() => a.length === 2 && c.length === 3, 'deliveries');
+    await until(() => a.length === 2 && c.length === 3, 'deliveries', 1000, 10);
     expect(a).toEqual(['e1', 'e2']);
     expect(c).toEqual(['e1', 'e2', 'e3']);
   });
@@ -92,7 +85,7 @@ describe('embedded bus', () => {
     await b1.publishMany(
       Array.from({ length: 50 }, (_, i) => ({ topic: 'orders.created', event: { id: `m${i}` } })),
     );
-    await until(() => seen.length >= 50, 'all 50 events');
+    await until(() => seen.length >= 50, 'all 50 events', 1000, 10);
     expect(new Set(seen).size).toBe(50);
     expect(seen.length).toBe(50);
   });
@@ -117,6 +110,8 @@ describe('embedded bus', () => {
     await until(
       () => b.deadLetters('retry').length === 1 && attempts.length === 3,
       'retries and dead letter',
+      1000,
+      10,
     );
     expect(attempts).toEqual([1, 2, 3]);
     const [dead] = b.deadLetters('retry');
@@ -127,7 +122,7 @@ describe('embedded bus', () => {
     const b = bus();
     await b.publish('orders.created', { id: 'survives-crash' });
     const hanging = child('hang', dir, 'crashy');
-    await until(() => hanging.output().includes('got survives-crash'), 'child to claim the event');
+    await until(() => hanging.output().includes('got survives-crash'), 'child to claim the event', 1000, 10);
     hanging.proc.kill('SIGKILL');
     await hanging.exited;
     const got: { id: string; attempt: number }[] = [];
@@ -139,7 +134,7 @@ describe('embedded bus', () => {
       },
       { visibilityTimeoutMs: 300 },
     );
-    await until(() => got.length === 1, 'redelivery after the lease expired');
+    await until(() => got.length === 1, 'redelivery after the lease expired', 1000, 10);
     expect(got).toEqual([{ id: 'survives-crash', attempt: 2 }]);
   });
 
@@ -151,7 +146,7 @@ describe('embedded bus', () => {
     });
     const pub = child('publish', dir, '40');
     expect(await pub.exited).toBe(0);
-    await until(() => seen.size === 40, 'events from the other process');
+    await until(() => seen.size === 40, 'events from the other process', 1000, 10);
   });
 
   it('prunes events past retention but keeps leased ones', async () => {
@@ -164,7 +159,7 @@ describe('embedded bus', () => {
       seen.push(e.id);
     });
     await b.publish('orders.created', { id: 'new' });
-    await until(() => seen.length === 1, 'the new event');
+    await until(() => seen.length === 1, 'the new event', 1000, 10);
     expect(seen).toEqual(['new']);
   });
 });

@@ -5,6 +5,7 @@
  * then a dead-letter topic, and resumption from the committed offset.
  */
 import { describe, expect, it } from 'vitest';
+import { until } from '../../../test/helpers/poll.ts';
 import type { BusEvent } from '../storage/bus.ts';
 import {
   KafkaBus,
@@ -93,14 +94,6 @@ class FakeKafka implements KafkaClients {
   }
 }
 
-async function until(predicate: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 500; i++) {
-    if (predicate()) return;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
 describe('kafka bus (fake client)', () => {
   it('publishes with acks=-1 keyed by id and delivers to every group, committing after the handler', async () => {
     const kafka = new FakeKafka();
@@ -118,13 +111,13 @@ describe('kafka bus (fake client)', () => {
       { topic: 'content.viewed', event: { id: 'e2' } },
       { topic: 'content.viewed', event: { id: 'e3' } },
     ]);
-    await until(() => a.length === 3 && b.length === 3, 'deliveries');
+    await until(() => a.length === 3 && b.length === 3, 'deliveries', 500, 10);
     expect(a).toEqual(['e1', 'e2', 'e3']);
     expect(kafka.sends.map((s) => [s.acks, s.keys])).toEqual([
       [-1, ['e1']],
       [-1, ['e2', 'e3']],
     ]);
-    await until(() => kafka.committed.get('analytics/content.viewed') === 3n, 'commits');
+    await until(() => kafka.committed.get('analytics/content.viewed') === 3n, 'commits', 500, 10);
     await bus.close();
   });
 
@@ -136,7 +129,7 @@ describe('kafka bus (fake client)', () => {
       seen.push(e.id);
     });
     await first.publish('t', { id: 'e1' });
-    await until(() => seen.length === 1, 'first delivery');
+    await until(() => seen.length === 1, 'first delivery', 500, 10);
     await sub.stop();
     await first.publish('t', { id: 'e2' });
     const again: string[] = [];
@@ -144,7 +137,7 @@ describe('kafka bus (fake client)', () => {
     second.subscribe('t', 'g', (e) => {
       again.push(e.id);
     });
-    await until(() => again.length === 1, 'resumed delivery');
+    await until(() => again.length === 1, 'resumed delivery', 500, 10);
     expect(again).toEqual(['e2']);
     await first.close();
     await second.close();
@@ -165,7 +158,7 @@ describe('kafka bus (fake client)', () => {
     );
     await bus.publish('jobs', { id: 'poison' });
     await bus.publish('jobs', { id: 'fine' });
-    await until(() => attempts.some(([id]) => id === 'fine'), 'the next event');
+    await until(() => attempts.some(([id]) => id === 'fine'), 'the next event', 500, 10);
     expect(attempts).toEqual([
       ['poison', 1],
       ['poison', 2],

@@ -7,15 +7,8 @@ import amqp from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Bus, type BusEvent, openBus } from '../../../runtime/lib/storage/bus.ts';
 import { bindingKey, openRabbitBus, parseAmqpUrl } from '../../../runtime/lib/storage/rabbitmq.ts';
+import { until } from '../../helpers/poll.ts';
 import { type RabbitServer, rabbitSkipReason, startRabbit } from '../../helpers/rabbitmq.ts';
-
-async function until(predicate: () => boolean, what: string, tries = 3000): Promise<void> {
-  for (let i = 0; i < tries; i++) {
-    if (predicate()) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 describe('amqp url and patterns', () => {
   it('splits adapter parameters from the connection url', () => {
@@ -67,7 +60,7 @@ describe.skipIf(skip)('RabbitMQ bus (real broker)', () => {
       { topic: 'orders.created', event: { id: 'e2' } },
       { topic: 'orders.paid', event: { id: 'e3' } },
     ]);
-    await until(() => a.length === 3 && c.length === 2, 'deliveries');
+    await until(() => a.length === 3 && c.length === 2, 'deliveries', 3000, 20);
     expect(a).toEqual(['e1', 'e2', 'e3']);
     expect(c).toEqual(['e1', 'e2']);
   });
@@ -86,7 +79,7 @@ describe.skipIf(skip)('RabbitMQ bus (real broker)', () => {
     );
     await new Promise((r) => setTimeout(r, 500));
     await b.publish('jobs.run', { id: 'poison' });
-    await until(() => attempts.length >= 3, 'three attempts');
+    await until(() => attempts.length >= 3, 'three attempts', 3000, 20);
     const conn = await amqp.connect(server.url);
     const ch = await conn.createChannel();
     let dead: false | amqp.GetMessage = false;
@@ -123,13 +116,13 @@ describe.skipIf(skip)('RabbitMQ bus (real broker)', () => {
         await new Promise((r) => setTimeout(r, 2));
       }
     })();
-    await until(() => confirmed.length > 50, 'events before the restart');
+    await until(() => confirmed.length > 50, 'events before the restart', 3000, 20);
     await server.restart();
     const afterRestart = confirmed.length;
-    await until(() => confirmed.length > afterRestart + 50, 'events after the restart', 5000);
+    await until(() => confirmed.length > afterRestart + 50, 'events after the restart', 5000, 20);
     publishing = false;
     await publisher;
-    await until(() => confirmed.every((id) => seen.has(id)), 'every confirmed event delivered', 5000);
+    await until(() => confirmed.every((id) => seen.has(id)), 'every confirmed event delivered', 5000, 20);
     expect(confirmed.filter((id) => !seen.has(id))).toEqual([]);
     // Duplicates are redeliveries only; the set of distinct ids is what idempotent consumers count.
     expect(deliveries).toBeGreaterThanOrEqual(seen.size);
