@@ -6,10 +6,11 @@ import { ExitCode, UsageError } from '../core/errors.ts';
 import { statePaths } from '../core/state-dir.ts';
 import { compareSummaries, parseMetrics, parseTolerance } from '../load/compare.ts';
 import { renderHtmlReport } from '../load/report-html.ts';
-import { plannedDurationMs, runLoad } from '../load/run.ts';
+import { plannedConnections, plannedDurationMs, runLoad } from '../load/run.ts';
 import { loadScenario } from '../load/scenario.ts';
 import { buildSummary, type LoadSummary, type TrendMetric } from '../load/summary.ts';
 import { resolveTarget } from '../load/target.ts';
+import { fileDescriptorLimit } from '../load/validity.ts';
 
 interface RunFlags {
   rate?: string;
@@ -77,6 +78,14 @@ export async function run(ctx: CommandContext, args: string[], flags: RunFlags):
   const out = ctx.out;
   const live = out.options.liveProgress;
   out.info(`${scenario.name}: ${describeExecutor(scenario.executor)} against ${target}`);
+  const fds = fileDescriptorLimit();
+  const connections = plannedConnections(scenario.executor);
+  if (fds && connections > fds.soft - 64) {
+    out.warn(
+      `up to ${connections} connections but only ${fds.soft} file descriptors (hard limit ${fds.hard}): the generator will run out (EMFILE) and the run be invalid`,
+    );
+    out.info('hint: set maxInFlight or connections lower, or raise the hard limit (ulimit -Hn, as root)');
+  }
 
   const lines = flags.out ? openLines(resolve(ctx.cwd, flags.out)) : undefined;
   const controller = new AbortController();
@@ -127,6 +136,16 @@ export async function run(ctx: CommandContext, args: string[], flags: RunFlags):
   }
   out.result(summary, () => renderSummary(ctx, summary));
   if (result.aborted?.by === 'signal') return ExitCode.interrupted;
+  if (!summary.valid) {
+    for (const reason of summary.validity.reasons) out.warn(`invalid run: ${reason}`);
+    out.info(
+      out.style.red(
+        `the run is invalid: the generator, not the server, limited it; its figures and thresholds do not count: exit ${ExitCode.invalidRun}`,
+      ),
+    );
+    out.info('hint: lower the rate, add --workers, or run the generator on another machine');
+    return ExitCode.invalidRun;
+  }
   if (!summary.thresholdsOk || result.aborted?.by === 'threshold') {
     out.info(
       out.style.red(
@@ -201,6 +220,14 @@ function renderSummary(ctx: CommandContext, s: LoadSummary): string {
   parts.push(out.table(['latency (ms)', 'avg', 'min', 'med', 'p90', 'p95', 'p99', 'max'], rows));
   const lag = s.generator.scheduleLagMs;
   const generatorLate = lag !== null && lag.avg > 5;
+  const generatorErrors = Object.entries(s.generator.errors);
+  if (generatorErrors.length > 0) {
+    parts.push(
+      st.yellow(
+        `generator errors (not counted as failed requests): ${generatorErrors.map(([k, v]) => `${k}=${v}`).join('  ')}`,
+      ),
+    );
+  }
   if (d.corrected) {
     const ratio = d.raw['p(99)'] > 0 ? d.corrected['p(99)'] / d.raw['p(99)'] : 1;
     if (ratio > 1.5 && d.corrected['p(99)'] - d.raw['p(99)'] > 10 && !generatorLate) {
@@ -211,7 +238,8 @@ function renderSummary(ctx: CommandContext, s: LoadSummary): string {
       );
     }
   }
-  if (generatorLate && lag) {
+  if (!s.valid) parts.push(st.red(`INVALID RUN: ${s.validity.reasons.join('; ')}`));
+  else if (generatorLate && lag) {
     parts.push(
       st.yellow(
         `warning: the generator started iterations ${lag.avg.toFixed(1)} ms late on average (max ${lag.max.toFixed(0)} ms): it was short of CPU, so latencies include its own delay. Add --workers, or run it on another machine.`,
@@ -241,8 +269,8 @@ function renderSummary(ctx: CommandContext, s: LoadSummary): string {
         s.thresholds.map((t) => [
           t.metric,
           t.expression,
-          t.actual ?? 'n/a',
-          t.ok ? st.green('pass') : st.red('FAIL'),
+          t.noData ? 'no data' : (t.actual ?? 'n/a'),
+          t.ok ? st.green('pass') : st.red(t.noData ? 'FAIL (no data)' : 'FAIL'),
         ]),
       ),
     );
@@ -263,6 +291,7 @@ export async function compare(
     parseMetrics(flags.metric),
   );
   const st = ctx.out.style;
+  for (const m of result.mismatches) ctx.out.warn(`the runs may not be comparable: ${m}`);
   ctx.out.result({ ...result, baseline: a, candidate: b }, () => {
     const fmt = (metric: string, v: number) =>
       metric === 'error_rate' ? pct(v) : metric === 'rps' ? v.toFixed(1) : `${v.toFixed(2)}ms`;

@@ -13,6 +13,10 @@ export const ExitCode = {
   rolledBack: 4,
   policyViolation: 5,
   deviated: 6,
+  /** `load run`: the generator could not apply the planned load; the figures do not count. */
+  invalidRun: 7,
+  /** `deploy --wait`: the analysis stayed inconclusive past its deadline (progressDeadline, inconclusiveLimit). */
+  deadlineExceeded: 8,
   interrupted: 130,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];

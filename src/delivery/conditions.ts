@@ -17,6 +17,7 @@
  *   metric    := ('canary' | 'stable') '.' NAME | NAME          (unscoped means canary)
  *   UNIT      := '%' | 'ms' | 's' | 'm'
  */
+import { closest } from '../core/closest.ts';
 import { type Comparator, compare } from '../core/compare.ts';
 import { ExitCode, PlatformError } from '../core/errors.ts';
 import type { MetricPair, VersionMetrics } from './metrics.ts';
@@ -389,36 +390,4 @@ export function formatValue(v: number, dim: Dimension): string {
   if (dim === 'ratio') return `${Number((v * 100).toFixed(3))}%`;
   if (dim === 'duration') return `${Number(v.toFixed(1))}ms`;
   return `${Number(v.toFixed(4))}`;
-}
-
-/** The closest known name by edit distance, if it is plausibly a typo. */
-function closest(name: string, known: readonly string[]): string | undefined {
-  let best: string | undefined;
-  let bestD = Number.POSITIVE_INFINITY;
-  for (const k of known) {
-    const d = editDistance(name.toLowerCase(), k.toLowerCase());
-    if (d < bestD) {
-      bestD = d;
-      best = k;
-    }
-  }
-  return bestD <= Math.max(2, Math.floor(name.length / 3)) ? best : undefined;
-}
-
-function editDistance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0] as number;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = row[j] as number;
-      row[j] = Math.min(
-        (row[j] as number) + 1,
-        (row[j - 1] as number) + 1,
-        prev + (a[i - 1] === b[j - 1] ? 0 : 1),
-      );
-      prev = tmp;
-    }
-  }
-  return row[b.length] as number;
 }

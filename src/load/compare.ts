@@ -25,6 +25,9 @@ const trend = z.looseObject({
 });
 const summaryShape = z.looseObject({
   scenario: z.looseObject({ name: z.string() }).optional(),
+  target: z.string().optional(),
+  executor: z.looseObject({ type: z.string() }).optional(),
+  valid: z.boolean().optional(),
   metrics: z.looseObject({
     http_req_duration: z.looseObject({ values: trend }),
     http_req_failed: z.looseObject({ values: z.looseObject({ rate: z.number() }) }),
@@ -50,6 +53,31 @@ export interface CompareResult {
   tolerancePct: number;
   rows: CompareRow[];
   regressed: boolean;
+  /**
+   * Why the two runs may not be comparable (different scenario, target or load, an invalid run);
+   * the comparison is still made, but a difference may come from these and not from the change.
+   */
+  mismatches: string[];
+}
+
+/** The load a run was asked to apply, in words: rate or VUs, with its duration or stages. */
+function describeLoad(ex: Record<string, unknown>): string {
+  const { type, rate, timeUnit, duration, startRate, stages, vus, startVUs } = ex;
+  return JSON.stringify({ type, rate, timeUnit, duration, startRate, stages, vus, startVUs });
+}
+
+/** The differences between two runs that make their figures hard to compare. */
+export function comparability(a: SummaryShape, b: SummaryShape): string[] {
+  const out: string[] = [];
+  if (a.scenario?.name !== b.scenario?.name)
+    out.push(`different scenarios: "${a.scenario?.name ?? '?'}" and "${b.scenario?.name ?? '?'}"`);
+  if (a.target !== b.target) out.push(`different targets: ${a.target ?? '?'} and ${b.target ?? '?'}`);
+  if (a.executor && b.executor && describeLoad(a.executor) !== describeLoad(b.executor)) {
+    out.push(`different load: ${describeLoad(a.executor)} and ${describeLoad(b.executor)}`);
+  }
+  if (a.valid === false) out.push('the baseline run is invalid (the generator limited it)');
+  if (b.valid === false) out.push('the candidate run is invalid (the generator limited it)');
+  return out;
 }
 
 export function readSummary(file: string): SummaryShape {
@@ -170,5 +198,6 @@ export function compareSummaries(
     tolerancePct,
     rows,
     regressed: rows.some((r) => r.regression),
+    mismatches: comparability(a, b),
   };
 }

@@ -1,7 +1,7 @@
 /** Threshold evaluation against the cumulative measurements of a run. */
 import { compare } from '../core/compare.ts';
 import { type Aggregate, percentileMs, round3, trendOf } from './metrics.ts';
-import type { Scenario, ThresholdSpec } from './scenario.ts';
+import { requestTags, type Scenario, type ThresholdSpec } from './scenario.ts';
 import { type MetricName, parseThresholdExpression, parseThresholdKey } from './thresholds.ts';
 
 export interface ThresholdResult {
@@ -10,6 +10,8 @@ export interface ThresholdResult {
   ok: boolean;
   /** The measured value the expression was tested against (null when there were no samples). */
   actual: number | null;
+  /** The metric received no sample, so the threshold cannot be judged: it fails (fail closed). */
+  noData?: true;
   abortOnFail: boolean;
 }
 
@@ -20,7 +22,7 @@ export function nameMatcher(scenario: Scenario, tags: Record<string, string>): (
   const names = new Set(
     scenario.requests
       .filter((r) => {
-        const all: Record<string, string> = { name: r.name, method: r.method, ...r.tags };
+        const all = requestTags(r);
         return entries.every(([k, v]) => all[k] === v);
       })
       .map((r) => r.name),
@@ -88,13 +90,19 @@ function evaluateOne(
   const expr = parseThresholdExpression(t.expression, key.metric);
   if (typeof expr === 'string') return { ...base, ok: false, actual: null };
   const actual = statValue(agg, scenario, key.metric, key.tags, expr.stat, expr.percentile, elapsedMs);
-  // No samples: a latency/rate threshold cannot be judged; k6 passes it, so do we (counts are 0).
+  // No samples: a latency or rate threshold cannot be judged. k6 passes it; a gate that passes
+  // on no evidence is how a typo or a dead endpoint ships, so it fails here as "no data".
+  // Counters have a true value without samples (0).
   const value = actual ?? (expr.stat === 'count' ? 0 : null);
-  const ok = value === null ? true : compare(value, expr.op, expr.value);
-  return { ...base, ok, actual: value === null ? null : round3(value) };
+  if (value === null) return { ...base, ok: false, actual: null, noData: true };
+  return { ...base, ok: compare(value, expr.op, expr.value), actual: round3(value) };
 }
 
-/** Thresholds with abortOnFail that fail now (after their delayAbortEval). */
+/**
+ * Thresholds with abortOnFail that fail now (after their delayAbortEval). As in k6 they are judged
+ * on the measurements so far, every second; a threshold without samples yet does not abort (they
+ * may still come) but fails at the end if none ever came.
+ */
 export function abortingFailures(
   thresholds: ThresholdSpec[],
   agg: Aggregate,
@@ -103,5 +111,5 @@ export function abortingFailures(
 ): ThresholdResult[] {
   const eligible = thresholds.filter((t) => t.abortOnFail && elapsedMs >= t.delayAbortEval);
   if (eligible.length === 0) return [];
-  return evaluateThresholds(eligible, agg, scenario, elapsedMs).filter((r) => !r.ok);
+  return evaluateThresholds(eligible, agg, scenario, elapsedMs).filter((r) => !r.ok && !r.noData);
 }

@@ -47,7 +47,21 @@ export interface IntervalDelta<H = Histogram> {
   vus: number;
   /** The run ended during this interval: it is shorter than a second. */
   partial: boolean;
+  /** Requests the generator itself could not send (no file descriptor, no local port), by code. */
+  generatorErrors: Record<string, number>;
 }
+
+/**
+ * Error codes that mean the generator ran out of its own resources, not that the server failed:
+ * out of file descriptors, of kernel buffers, or of local ports for new connections.
+ */
+export const GENERATOR_ERROR_CODES: ReadonlySet<string> = new Set([
+  'EMFILE',
+  'ENFILE',
+  'ENOBUFS',
+  'ENOMEM',
+  'EADDRNOTAVAIL',
+]);
 
 /** Records one generator's measurements; `flush()` returns the delta and starts a new interval. */
 export class IntervalRecorder {
@@ -58,6 +72,7 @@ export class IntervalRecorder {
   private readonly failed: number[];
   private checks = new Map<string, [number, number]>();
   private statuses = new Map<string, number>();
+  private generatorErrors = new Map<string, number>();
   /** Response counts by HTTP status (an array: no string keys on the hot path). */
   private readonly byStatus = new Uint32Array(600);
   iterations = 0;
@@ -87,8 +102,16 @@ export class IntervalRecorder {
     else this.status(String(status));
   }
 
-  /** Records a request that got no response (connection refused, timeout, reset). */
+  /**
+   * Records a request that got no response (connection refused, timeout, reset). The generator's
+   * own failures (GENERATOR_ERROR_CODES) are kept apart: they say nothing about the server, and
+   * counting them as failed requests would blame it for the generator's limits.
+   */
   recordError(req: number, code: string): void {
+    if (GENERATOR_ERROR_CODES.has(code)) {
+      this.generatorErrors.set(code, (this.generatorErrors.get(code) ?? 0) + 1);
+      return;
+    }
     this.count[req] = (this.count[req] ?? 0) + 1;
     this.failed[req] = (this.failed[req] ?? 0) + 1;
     this.status(code);
@@ -149,7 +172,9 @@ export class IntervalRecorder {
       inFlight,
       vus,
       partial: this.partial,
+      generatorErrors: Object.fromEntries(this.generatorErrors),
     };
+    this.generatorErrors = new Map();
     this.checks = new Map();
     this.statuses = new Map();
     this.iterations = 0;
@@ -188,19 +213,23 @@ export function trendOf(h: Histogram): TrendValues {
   return {
     avg: empty ? 0 : ms(h.mean),
     min: empty ? 0 : ms(h.minNonZeroValue),
-    med: ms(h.getValueAtPercentile(50)),
+    med: percentileMs(h, 50),
     max: ms(h.maxValue),
-    'p(90)': ms(h.getValueAtPercentile(90)),
-    'p(95)': ms(h.getValueAtPercentile(95)),
-    'p(99)': ms(h.getValueAtPercentile(99)),
-    'p(99.9)': ms(h.getValueAtPercentile(99.9)),
+    'p(90)': percentileMs(h, 90),
+    'p(95)': percentileMs(h, 95),
+    'p(99)': percentileMs(h, 99),
+    'p(99.9)': percentileMs(h, 99.9),
     count: h.totalCount,
   };
 }
 
-/** Percentile (ms) of a histogram; used for arbitrary p(N) thresholds. */
+/**
+ * Percentile (ms) of a histogram. HdrHistogram answers with the highest value of the percentile's
+ * bucket, which can lie above the largest value recorded (a p99 of 31.09 beside a max of 31.07);
+ * no real sample is above the max, so neither is the percentile.
+ */
 export function percentileMs(h: Histogram, p: number): number {
-  return round3(h.getValueAtPercentile(p) / 1000);
+  return round3(Math.min(h.getValueAtPercentile(p), h.maxValue) / 1000);
 }
 
 export function round3(n: number): number {
@@ -243,6 +272,7 @@ export class Aggregate {
   lagMax = 0;
   lagSum = 0;
   lagCount = 0;
+  readonly generatorErrors = new Map<string, number>();
   readonly timeline: TimelinePoint[] = [];
   readonly openModel: boolean;
   private readonly workers: number;
@@ -279,6 +309,8 @@ export class Aggregate {
     this.lagMax = Math.max(this.lagMax, delta.lagMax);
     this.lagSum += delta.lagSum;
     this.lagCount += delta.lagCount;
+    for (const [code, n] of Object.entries(delta.generatorErrors ?? {}))
+      this.generatorErrors.set(code, (this.generatorErrors.get(code) ?? 0) + n);
     const slot = this.pending.get(delta.index) ?? { deltas: [] };
     slot.deltas.push(delta);
     this.pending.set(delta.index, slot);

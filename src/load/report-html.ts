@@ -211,7 +211,7 @@ export function renderHtmlReport(s: LoadSummary): string {
   const thresholdRows = s.thresholds
     .map(
       (t) =>
-        `<tr class="${t.ok ? 'ok' : 'fail'}"><td>${t.ok ? '✓' : '✗'}</td><td>${esc(t.metric)}</td><td>${esc(t.expression)}</td><td>${t.actual ?? 'n/a'}</td></tr>`,
+        `<tr class="${t.ok ? 'ok' : 'fail'}"><td>${t.ok ? '✓' : '✗'}</td><td>${esc(t.metric)}</td><td>${esc(t.expression)}</td><td>${t.noData ? 'no data' : (t.actual ?? 'n/a')}</td></tr>`,
     )
     .join('');
   const checkRows = s.root_group.checks
@@ -220,11 +220,14 @@ export function renderHtmlReport(s: LoadSummary): string {
         `<tr class="${c.fails ? 'fail' : 'ok'}"><td>${esc(c.name)}</td><td>${c.passes}</td><td>${c.fails}</td></tr>`,
     )
     .join('');
-  const verdict = s.state.aborted
-    ? `<span class="badge fail">aborted: ${esc(s.state.abortReason ?? '')}</span>`
-    : s.thresholdsOk
-      ? '<span class="badge ok">thresholds passed</span>'
-      : '<span class="badge fail">thresholds failed</span>';
+  const verdict =
+    s.valid === false
+      ? `<span class="badge fail" id="invalid-run">invalid run: ${esc(s.validity.reasons.join('; '))}</span>`
+      : s.state.aborted
+        ? `<span class="badge fail">aborted: ${esc(s.state.abortReason ?? '')}</span>`
+        : s.thresholdsOk
+          ? '<span class="badge ok">thresholds passed</span>'
+          : '<span class="badge fail">thresholds failed</span>';
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">

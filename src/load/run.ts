@@ -7,7 +7,13 @@ import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { abortingFailures, evaluateThresholds, type ThresholdResult } from './evaluate.ts';
-import { Generator, type GeneratorConfig, loadHttpClient, peakRatePerSecond } from './generator.ts';
+import {
+  defaultMaxInFlight,
+  Generator,
+  type GeneratorConfig,
+  loadHttpClient,
+  peakRatePerSecond,
+} from './generator.ts';
 import {
   Aggregate,
   decodeHistogram,
@@ -50,6 +56,12 @@ export interface RunResult {
 
 export function plannedDurationMs(ex: Scenario['executor']): number {
   return ex.type === 'ramping-vus' ? vuTarget(ex).durationMs : arrivalSchedule(ex).durationMs;
+}
+
+/** The most connections the run may open at once, over every worker. */
+export function plannedConnections(ex: Scenario['executor']): number {
+  if (ex.type === 'ramping-vus') return ex.connections ?? vuTarget(ex).max;
+  return ex.connections ?? ex.maxInFlight ?? defaultMaxInFlight(peakRatePerSecond(ex));
 }
 
 export function chooseWorkers(scenario: Scenario, requested: number | undefined): number {

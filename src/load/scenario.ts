@@ -5,11 +5,12 @@
  */
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
+import { closest } from '../core/closest.ts';
 import { strict } from '../core/config/strict.ts';
 import { readYamlFile, validateWith } from '../core/config/yaml-source.ts';
 import { durationSchema } from '../core/duration.ts';
 import { UsageError } from '../core/errors.ts';
-import { parseThresholdExpression, parseThresholdKey } from './thresholds.ts';
+import { parseThresholdExpression, parseThresholdKey, type ThresholdKey } from './thresholds.ts';
 
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
 const headersSchema = z.record(z.string(), z.union([z.string(), z.number()]).transform(String));
@@ -341,6 +342,15 @@ function checkSemantics(spec: ScenarioSpec, ctx: z.RefinementCtx): void {
       });
       continue;
     }
+    const tagProblem = unmatchedTags(spec.requests, parsedKey);
+    if (tagProblem) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['thresholds', key],
+        message: tagProblem.message,
+        params: { fix: tagProblem.fix },
+      });
+    }
     items.forEach((item, i) => {
       const expr = typeof item === 'string' ? item : item.threshold;
       const parsed = parseThresholdExpression(expr, parsedKey.metric);
@@ -369,4 +379,51 @@ function checkSemantics(spec: ScenarioSpec, ctx: z.RefinementCtx): void {
       });
     }
   }
+}
+
+/** The tags a request carries: its name and method, and those it declares. */
+export function requestTags(r: Pick<RequestSpec, 'name' | 'method' | 'tags'>): Record<string, string> {
+  return { name: r.name, method: r.method, ...r.tags };
+}
+
+/**
+ * Why a threshold's `{tag:value}` filter can match no request, if it cannot. Such a threshold
+ * would never receive a sample, so a typo (`{nmae:get}`) would silently pass: it is caught here,
+ * before the run, like any other mistake in the file.
+ */
+function unmatchedTags(requests: RequestSpec[], key: ThresholdKey): { message: string; fix: string } | null {
+  const filter = Object.entries(key.tags);
+  if (filter.length === 0) return null;
+  if (key.metric === 'iterations' || key.metric === 'dropped_iterations') {
+    return {
+      message: `${key.metric} counts iterations, not requests: it has no tags to filter by`,
+      fix: `write the threshold on plain "${key.metric}"`,
+    };
+  }
+  const tagged = requests.map(requestTags);
+  for (const [k, v] of filter) {
+    const keys = [...new Set(tagged.flatMap((t) => Object.keys(t)))];
+    if (!keys.includes(k)) {
+      const guess = closest(k, keys);
+      return {
+        message: `no request sets the tag "${k}", so this threshold would never get a sample`,
+        fix: `${guess ? `did you mean "${guess}"? ` : ''}tags the requests set: ${keys.join(', ')}`,
+      };
+    }
+    const values = [...new Set(tagged.map((t) => t[k]).filter((x): x is string => x !== undefined))];
+    if (!values.includes(v)) {
+      const guess = closest(v, values);
+      return {
+        message: `no request has ${k}:${v}, so this threshold would never get a sample`,
+        fix: `${guess ? `did you mean "${k}:${guess}"? ` : ''}values of ${k}: ${values.join(', ')}`,
+      };
+    }
+  }
+  if (!tagged.some((t) => filter.every(([k, v]) => t[k] === v))) {
+    return {
+      message: `no request has all of ${filter.map(([k, v]) => `${k}:${v}`).join(', ')}`,
+      fix: 'filter by tags that one request carries together',
+    };
+  }
+  return null;
 }

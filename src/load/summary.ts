@@ -9,6 +9,7 @@ import type { JsHistogram } from 'hdr-histogram-js';
 import type { ThresholdResult } from './evaluate.ts';
 import { round3, type TimelinePoint, type TrendValues, trendOf } from './metrics.ts';
 import type { RunResult } from './run.ts';
+import { fileDescriptorLimit, judgeValidity, type RunValidity } from './validity.ts';
 
 export const SUMMARY_VERSION = 1;
 
@@ -61,7 +62,16 @@ export interface LoadSummary {
    * How late the generator started iterations against their schedule (open model only): a large
    * lag means the load generator, not the server, was the bottleneck.
    */
-  generator: { scheduleLagMs: { avg: number; max: number } | null };
+  generator: {
+    scheduleLagMs: { avg: number; max: number } | null;
+    /** Requests the generator could not send itself (EMFILE, EADDRNOTAVAIL...), by code; not in http_req_failed. */
+    errors: Record<string, number>;
+    /** The process's open-file limit during the run (Linux), null where unknown. */
+    fileDescriptorLimit: { soft: number; hard: number } | null;
+  };
+  /** False when the generator, not the server, limited the run (see `validity.reasons`). */
+  valid: boolean;
+  validity: RunValidity;
   thresholds: ThresholdResult[];
   thresholdsOk: boolean;
   statuses: Record<string, number>;
@@ -72,6 +82,7 @@ export interface LoadSummary {
 
 export function buildSummary(r: RunResult): LoadSummary {
   const agg = r.aggregate;
+  const validity = judgeValidity(agg, r.openModel);
   const seconds = Math.max(r.elapsedMs / 1000, 0.001);
   const metrics: LoadSummary['metrics'] = {};
   const trend = (match?: (n: string) => boolean): TrendMetric => {
@@ -164,7 +175,11 @@ export function buildSummary(r: RunResult): LoadSummary {
         r.openModel && agg.lagCount > 0
           ? { avg: round3(agg.lagSum / agg.lagCount), max: round3(agg.lagMax) }
           : null,
+      errors: Object.fromEntries(agg.generatorErrors),
+      fileDescriptorLimit: fileDescriptorLimit(),
     },
+    valid: validity.valid,
+    validity,
     thresholds: r.thresholds,
     thresholdsOk: r.thresholds.every((t) => t.ok),
     statuses: Object.fromEntries(agg.statuses),

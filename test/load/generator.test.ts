@@ -69,6 +69,9 @@ executor: { type: constant-arrival-rate, rate: 100, duration: 1s, maxInFlight: 1
       expect(iterations).toBe(100);
       expect(dropped).toBe(90);
       expect((s.metrics.http_reqs as CounterMetric).values.count).toBe(10);
+      // The planned load was not applied: the run measures the bound, not the server.
+      expect(s.valid).toBe(false);
+      expect(s.validity.reasons[0]).toContain('90 of 100 iterations were dropped');
     } finally {
       await server.close();
     }

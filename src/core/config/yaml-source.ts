@@ -2,9 +2,11 @@
  * YAML files validated by a zod schema, with every problem reported at `file:line:column` and a fix.
  * Shared by platform.yaml, load scenarios, chaos experiments and drill scenarios.
  */
+
 import { readFileSync } from 'node:fs';
 import { type Document, isMap, isPair, isScalar, LineCounter, type Node, parseDocument } from 'yaml';
 import type { z } from 'zod';
+import { closest } from '../closest.ts';
 import { ConfigError, type ConfigProblem } from '../errors.ts';
 
 /** A parsed YAML document that can locate any dotted path inside it. */
@@ -99,7 +101,7 @@ function problemsFromIssue(
     const known = knownKeysAt(schema, path);
     return issue.keys.map((key) => {
       const keyPath = [...path, key];
-      const guess = closest(key, known);
+      const guess = closest(key, known, 2);
       return {
         file: source.file,
         ...source.locate(keyPath, true),
@@ -194,36 +196,6 @@ function knownKeysAt(schema: z.ZodType, path: readonly PropertyKey[]): string[] 
     } else return [];
   }
   return [];
-}
-
-/** The allowed key nearest to a typo (edit distance <= 2), for "did you mean". */
-function closest(word: string, candidates: string[]): string | undefined {
-  let best: string | undefined;
-  let bestDistance = 3;
-  for (const c of candidates) {
-    const d = editDistance(word.toLowerCase(), c.toLowerCase());
-    if (d < bestDistance) {
-      best = c;
-      bestDistance = d;
-    }
-  }
-  return best;
-}
-
-function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i];
-    for (let j = 1; j <= b.length; j++) {
-      row[j] = Math.min(
-        (prev[j] ?? 0) + 1,
-        (row[j - 1] ?? 0) + 1,
-        (prev[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1),
-      );
-    }
-    prev = row;
-  }
-  return prev[b.length] ?? 0;
 }
 
 function offsetOf(doc: Document, path: readonly PropertyKey[], preferKey: boolean): number {
