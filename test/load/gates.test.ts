@@ -6,7 +6,13 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/core/errors.ts';
 import { evaluateThresholds } from '../../src/load/evaluate.ts';
-import { Aggregate, IntervalRecorder, newHistogram, trendOf } from '../../src/load/metrics.ts';
+import {
+  Aggregate,
+  type IntervalDelta,
+  IntervalRecorder,
+  newHistogram,
+  trendOf,
+} from '../../src/load/metrics.ts';
 import { judgeValidity, VALIDITY_LIMITS } from '../../src/load/validity.ts';
 import { scenarioFrom } from './scenario-file.ts';
 
@@ -78,7 +84,7 @@ describe('a threshold without samples fails as "no data"', () => {
   });
 });
 
-function delta(patch: Partial<ReturnType<IntervalRecorder['flush']>>) {
+function delta(patch: Partial<IntervalDelta>): IntervalDelta {
   const rec = new IntervalRecorder(['a'], true);
   return { ...rec.flush((h) => h, 0, 0), ...patch };
 }
