@@ -4,34 +4,8 @@
  * wrong (a supervisor then shows that line instead of a stack trace from deep inside the service).
  */
 import { resolve } from 'node:path';
-import { z } from 'zod';
-
-const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-
-/** Empty env vars count as unset (`FOO= node main.ts` is a common way of clearing a value). */
-const optionalString = z.preprocess((v) => (v === '' ? undefined : v), z.string().optional());
-const optionalUrl = z.preprocess((v) => (v === '' ? undefined : v), z.url().optional());
-
-/** The keys every service understands (the runtime contract). */
-export const commonEnvSchema = z.object({
-  PORT: z.coerce.number().int().min(0).max(65_535),
-  HOST: z.preprocess((v) => (v === '' ? undefined : v), z.string().default('127.0.0.1')),
-  SERVICE_NAME: optionalString,
-  SERVICE_VERSION: z.preprocess((v) => (v === '' ? undefined : v), z.string().default('dev')),
-  INSTANCE_ID: optionalString,
-  LOG_LEVEL: z.preprocess((v) => (v === '' ? undefined : v), z.enum(LOG_LEVELS).default('info')),
-  DATA_DIR: optionalString,
-  DATABASE_URL: optionalString,
-  BUS_URL: optionalString,
-  BLOBS_URL: optionalString,
-  ADMIN_TOKEN: optionalString,
-  AUTH_URL: optionalUrl,
-  CONTENT_URL: optionalUrl,
-  ANALYTICS_URL: optionalUrl,
-  AUTH_JWKS_URL: optionalUrl,
-  OTEL_EXPORTER_OTLP_ENDPOINT: optionalUrl,
-  TRACES_DIR: optionalString,
-});
+import type { z } from 'zod';
+import { type LOG_LEVEL_SETTINGS, runtimeEnvSchema, withoutEmpty } from '../contract/runtime-env.ts';
 
 /** Resolved configuration shared by every service, plus the service's own keys in `extra`. */
 export interface ServiceConfig<Extra = Record<string, never>> {
@@ -40,7 +14,7 @@ export interface ServiceConfig<Extra = Record<string, never>> {
   service: string;
   version: string;
   instance: string;
-  logLevel: (typeof LOG_LEVELS)[number];
+  logLevel: (typeof LOG_LEVEL_SETTINGS)[number];
   /** Absolute path of the service-private data directory. */
   dataDir: string;
   databaseUrl: string;
@@ -72,15 +46,18 @@ function problemsOf(error: z.ZodError): string[] {
 
 /**
  * Validates `env` against the common keys and the optional per-service `extra` schema (an object
- * schema of env keys) and fills the documented defaults. Throws `EnvConfigError`.
+ * schema of env keys) and fills the documented defaults; an empty variable is an unset one.
+ * Throws `EnvConfigError`.
  */
 export function parseConfig<S extends z.ZodObject = z.ZodObject<Record<string, never>>>(
   defaultName: string,
   env: NodeJS.ProcessEnv = process.env,
   extra?: S,
 ): ServiceConfig<z.infer<S>> {
-  const common = commonEnvSchema.safeParse(env);
-  const own = extra?.safeParse(env);
+  // Empty variables count as unset for the common keys and the service's own alike.
+  const set = withoutEmpty(env);
+  const common = runtimeEnvSchema.safeParse(set);
+  const own = extra?.safeParse(set);
   const problems = [...(common.success ? [] : problemsOf(common.error))];
   if (own && !own.success) problems.push(...problemsOf(own.error));
   if (!common.success || (own && !own.success)) throw new EnvConfigError(defaultName, problems);

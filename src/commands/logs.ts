@@ -1,8 +1,8 @@
+import { LOG_LEVELS } from '../../runtime/contract/log-line.ts';
 import type { CommandContext } from '../core/context.ts';
 import { parseDuration } from '../core/duration.ts';
 import { UsageError } from '../core/errors.ts';
 import { LocalProvider } from '../providers/local/local-provider.ts';
-import { LEVELS } from '../providers/local/logs.ts';
 import { renderLog } from './local-render.ts';
 
 interface LogsFlags {
@@ -19,8 +19,8 @@ export async function logs(ctx: CommandContext, [service]: string[], opts: LogsF
   const sinceMs = opts.since === undefined ? undefined : parseDuration(opts.since);
   if (opts.since !== undefined && sinceMs === undefined)
     throw new UsageError(`invalid --since "${opts.since}"`, 'e.g. --since 10m');
-  if (opts.level && !LEVELS.includes(opts.level as (typeof LEVELS)[number])) {
-    throw new UsageError(`invalid --level "${opts.level}"`, `use one of: ${LEVELS.join(', ')}`);
+  if (opts.level && !LOG_LEVELS.includes(opts.level as (typeof LOG_LEVELS)[number])) {
+    throw new UsageError(`invalid --level "${opts.level}"`, `use one of: ${LOG_LEVELS.join(', ')}`);
   }
   if (opts.requestId && opts.traceId)
     throw new UsageError('give --request-id or --trace-id, not both', 'a request has one trace: use either');

@@ -12,6 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeJsonAtomic } from '../core/json-file.ts';
+import { isAlive } from '../core/process-alive.ts';
 import { STATE_DIR } from '../core/state-dir.ts';
 import type { AnalysisOutcome } from './analysis.ts';
 import type { ResolvedStep, StrategyName } from './strategy.ts';
@@ -154,13 +155,7 @@ export function clearInbox(root: string, service: string): void {
 
 /** The process that wrote the state is still running it. */
 export function runnerAlive(state: RolloutState): boolean {
-  if (TERMINAL_PHASES.includes(state.phase)) return false;
-  try {
-    process.kill(state.pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
+  return !TERMINAL_PHASES.includes(state.phase) && isAlive(state.pid);
 }
 
 /** Whether a command is still waiting in the inbox (not yet taken by the runner). */

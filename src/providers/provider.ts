@@ -12,6 +12,7 @@
 import type { LoadedPlatform } from '../core/config/load.ts';
 import type { ProviderName } from '../core/config/schema.ts';
 import { ExitCode, PlatformError } from '../core/errors.ts';
+import type { VersionMetrics } from './metrics/source.ts';
 
 /** Lifecycle of one supervised instance. */
 export type InstanceState =
@@ -84,22 +85,6 @@ export interface PlatformStatus {
   services: ServiceStatus[];
   /** Whether the gateway answered for metrics; when false, `metrics` fields are absent. */
   metricsAvailable: boolean;
-}
-
-/** RED metrics of one version of one service over a sliding window, as the gateway measured them. */
-export interface VersionMetrics {
-  service: string;
-  version: string;
-  windowMs: number;
-  requests: number;
-  /** 5xx answers and upstream failures. */
-  errors: number;
-  /** errors / requests; 0 when there were no requests. */
-  errorRate: number;
-  /** Latency quantiles in milliseconds (0 when there were no requests). */
-  p50: number;
-  p95: number;
-  p99: number;
 }
 
 /** A release to run: one built by `platformctl release build` (see providers/local/releases.ts). */
@@ -208,7 +193,7 @@ export interface Provider {
   /** Stops every instance of a version (after a promotion or a rollback) and drops it from traffic. */
   retire(service: string, version: string): Promise<ServiceStatus>;
   setTraffic(service: string, traffic: TrafficSpec): Promise<void>;
-  /** The gateway's RED metrics of one version over the last `windowMs`. */
+  /** RED metrics of one version over the last `windowMs` (`undefined` fields: no data). */
   metrics(service: string, version: string, windowMs: number): Promise<VersionMetrics>;
 
   /** Chaos: SIGKILL one instance (the supervisor restarts it per its policy). */

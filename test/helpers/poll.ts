@@ -1,5 +1,5 @@
 /** Bounded polling and process checks shared by tests that wait for processes and servers. */
-import { readFileSync } from 'node:fs';
+import { sleep } from '../../src/core/sleep.ts';
 
 /**
  * Calls `fn` until it returns something other than `undefined`, at most `tries` times, `delayMs`
@@ -20,7 +20,7 @@ export async function waitFor<T>(
     } catch (err) {
       lastError = err;
     }
-    await new Promise((r) => setTimeout(r, delayMs));
+    await sleep(delayMs);
   }
   const cause = lastError === undefined ? '' : ` (last error: ${String(lastError)})`;
   throw new Error(`timed out waiting for ${what}${cause}`);
@@ -36,13 +36,5 @@ export async function until(
   await waitFor(what, () => (predicate() ? true : undefined), tries, delayMs);
 }
 
-/** True when `pid` is a live process and not a zombie. */
-export function alive(pid: number | undefined): boolean {
-  if (!pid) return false;
-  try {
-    process.kill(pid, 0);
-    return !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
-  }
-}
+/** The product's liveness check: tests wait on processes exactly as platformctl judges them. */
+export { isAlive as alive } from '../../src/core/process-alive.ts';

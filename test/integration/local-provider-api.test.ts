@@ -83,8 +83,9 @@ services:
     expect((await gatewayState()).services.api?.traffic?.weights).toEqual({ [v1]: 50, v2: 50 });
     await expect(provider.setTraffic('api', { weights: { [v1]: 50 } })).rejects.toThrow(/sum to 100/);
     const m = await provider.metrics('api', 'v2', 10_000);
-    expect(m).toMatchObject({ service: 'api', version: 'v2', windowMs: 10_000 });
     expect(m.requests).toBeGreaterThanOrEqual(0);
+    // No requests: no rate and no latency (unknown, not a perfect 0 ms).
+    if (m.requests === 0) expect(m).toEqual({ requests: 0, errors: 0 });
   });
 
   it('injects and clears gateway faults', async () => {

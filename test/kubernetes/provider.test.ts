@@ -476,3 +476,36 @@ describe('kubernetes provider', () => {
     await p.down();
   });
 });
+
+describe('kubernetes provider: what it shares with the local provider', () => {
+  it('reads log levels in any case, so --level warn keeps "WARN" lines', async () => {
+    const p = provider();
+    await p.deploy('web', { service: 'web', version: 'v1' }, { replicas: 1 });
+    const defaultLogs = kube.podLogs;
+    kube.podLogs = () => [
+      JSON.stringify({ level: 'INFO', time: '2026-01-01T00:00:00.000Z', msg: 'quiet' }),
+      JSON.stringify({ level: 'WARN', time: '2026-01-01T00:00:01.000Z', msg: 'slow upstream' }),
+    ];
+    try {
+      const entries = [];
+      for await (const e of p.logs('web', { level: 'warn' })) entries.push(e);
+      expect(entries.map((e) => [e.level, e.msg, e.time])).toEqual([
+        ['warn', 'slow upstream', Date.parse('2026-01-01T00:00:01.000Z')],
+      ]);
+    } finally {
+      kube.podLogs = defaultLogs;
+    }
+  });
+
+  it('applies whole weights that total 100 for a fractional split', async () => {
+    const p = provider();
+    await p.deploy('web', { service: 'web', version: 'v1' }, { replicas: 1 });
+    await p.deploy('web', { service: 'web', version: 'v2' }, { replicas: 1, initialWeight: 0 });
+    await p.deploy('web', { service: 'web', version: 'v3' }, { replicas: 1, initialWeight: 0 });
+    await p.setTraffic('web', { weights: { v1: 33.5, v2: 33.5, v3: 33 } });
+    // Rounding each share on its own gave 34 + 34 + 33 = 101.
+    expect(kube.get('httproutes', 'web')?.metadata.annotations?.['platformctl.dev/weights']).toBe(
+      '{"v1":34,"v2":33,"v3":33}',
+    );
+  });
+});

@@ -27,24 +27,21 @@ import { OWASP_ARGON2ID, PasswordHasher } from './passwords.ts';
 import { registerAuthRoutes } from './routes.ts';
 import { DEFAULT_THROTTLE, LoginThrottle } from './throttle.ts';
 
-const blankToUndefined = (v: unknown) => (v === '' ? undefined : v);
+// Empty variables never reach this schema: runtime/lib's parseConfig drops them first.
 const int = (def: number, min: number, max = Number.MAX_SAFE_INTEGER) =>
-  z.preprocess(blankToUndefined, z.coerce.number().int().min(min).max(max).default(def));
+  z.coerce.number().int().min(min).max(max).default(def);
 
 export const authEnv = z.object({
-  AUTH_ISSUER: z.preprocess(blankToUndefined, z.string().default('platformctl-auth')),
-  AUTH_AUDIENCE: z.preprocess(blankToUndefined, z.string().default('platform')),
+  AUTH_ISSUER: z.string().default('platformctl-auth'),
+  AUTH_AUDIENCE: z.string().default('platform'),
   AUTH_ACCESS_TTL_SECONDS: int(600, 10, 86_400),
   AUTH_REFRESH_TTL_SECONDS: int(30 * 86_400, 60),
   AUTH_KEY_ROTATION_SECONDS: int(86_400, 60),
-  AUTH_KEY_ENCRYPTION_KEY: z.preprocess(
-    blankToUndefined,
-    z
-      .string()
-      .min(16, 'AUTH_KEY_ENCRYPTION_KEY must have at least 16 characters (use openssl rand -base64 32)')
-      .optional(),
-  ),
-  AUTH_ADMIN_EMAILS: z.preprocess(blankToUndefined, z.string().optional()),
+  AUTH_KEY_ENCRYPTION_KEY: z
+    .string()
+    .min(16, 'AUTH_KEY_ENCRYPTION_KEY must have at least 16 characters (use openssl rand -base64 32)')
+    .optional(),
+  AUTH_ADMIN_EMAILS: z.string().optional(),
   AUTH_ARGON2_MEMORY_KIB: int(OWASP_ARGON2ID.memoryCost, OWASP_ARGON2ID.memoryCost, 4 * 1024 * 1024),
   AUTH_ARGON2_TIME_COST: int(OWASP_ARGON2ID.timeCost, OWASP_ARGON2ID.timeCost, 20),
   AUTH_TRUST_PROXY_HOPS: int(1, 0, 5),

@@ -17,17 +17,16 @@ import { ContentService } from './content-service.ts';
 import { migrations } from './migrations.ts';
 import { registerContentRoutes } from './routes.ts';
 
-const blankToUndefined = (v: unknown) => (v === '' ? undefined : v);
-const int = (def: number, min: number, max: number) =>
-  z.preprocess(blankToUndefined, z.coerce.number().int().min(min).max(max).default(def));
+// Empty variables never reach this schema: runtime/lib's parseConfig drops them first.
+const int = (def: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(def);
 
 export const contentEnv = z.object({
   MAX_UPLOAD_BYTES: int(50 * 1024 * 1024, 1, 10 * 1024 ** 3),
   CONTENT_MAX_INPUT_PIXELS: int(50_000_000, 1, 1_000_000_000),
   CONTENT_MAX_DIMENSION: int(4096, 16, 16_384),
-  CONTENT_VARIANT_CACHE: z.preprocess(blankToUndefined, z.enum(['on', 'off']).default('on')),
-  CONTENT_UPLOAD_ROLES: z.preprocess(blankToUndefined, z.string().default('admin,editor,viewer')),
-  SHARP_CONCURRENCY: z.preprocess(blankToUndefined, z.coerce.number().int().min(0).max(64).optional()),
+  CONTENT_VARIANT_CACHE: z.enum(['on', 'off']).default('on'),
+  CONTENT_UPLOAD_ROLES: z.string().default('admin,editor,viewer'),
+  SHARP_CONCURRENCY: z.coerce.number().int().min(0).max(64).optional(),
 });
 
 export const contentService: ServiceDefinition<typeof contentEnv> = {

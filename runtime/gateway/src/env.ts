@@ -3,25 +3,21 @@
  * the gateway's own, validated once at start.
  */
 import { z } from 'zod';
+import { gatewayFileEnvSchema } from '../../contract/runtime-env.ts';
 import { parseConfig, type ServiceConfig } from '../../lib/config.ts';
 
-/** Empty variables count as unset, as in runtime/lib. */
-const unsetIfEmpty = <T extends z.ZodType>(schema: T) =>
-  z.preprocess((v) => (v === '' ? undefined : v), schema);
-const int = (def: number) => unsetIfEmpty(z.coerce.number().int().nonnegative().default(def));
-const num = (def: number) => unsetIfEmpty(z.coerce.number().nonnegative().default(def));
+// Empty variables never reach these schemas: runtime/lib's parseConfig drops them first.
+const int = (def: number) => z.coerce.number().int().nonnegative().default(def);
+const num = (def: number) => z.coerce.number().nonnegative().default(def);
 const bool = (def: boolean) =>
-  unsetIfEmpty(
-    z
-      .enum(['true', 'false', '1', '0', 'yes', 'no'])
-      .default(def ? 'true' : 'false')
-      .transform((v) => v === 'true' || v === '1' || v === 'yes'),
-  );
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no'])
+    .default(def ? 'true' : 'false')
+    .transform((v) => v === 'true' || v === '1' || v === 'yes');
 
-export const gatewayEnvSchema = z.object({
-  GATEWAY_CONFIG: unsetIfEmpty(z.string().optional()),
-  AUTH_ISSUER: unsetIfEmpty(z.string().default('platformctl-auth')),
-  AUTH_AUDIENCE: unsetIfEmpty(z.string().default('platform')),
+export const gatewayEnvSchema = gatewayFileEnvSchema.extend({
+  AUTH_ISSUER: z.string().default('platformctl-auth'),
+  AUTH_AUDIENCE: z.string().default('platform'),
   /** Minimum time between two JWKS fetches triggered by unknown key ids. */
   AUTH_JWKS_COOLDOWN_MS: int(30_000),
   /** Per-client token bucket; 0 disables rate limiting (the default for local development). */
@@ -36,11 +32,11 @@ export const gatewayEnvSchema = z.object({
   BREAKER_COOLDOWN_MS: int(10_000),
   RETRY_BUDGET_RATIO: num(0.2),
   RETRY_BUDGET_MIN: int(10),
-  CANARY_HEADER: unsetIfEmpty(z.string().default('x-canary')),
+  CANARY_HEADER: z.string().default('x-canary'),
   ACCESS_LOG: bool(true),
   SHUTDOWN_TIMEOUT_MS: int(10_000),
   /** Processes serving requests (node:cluster); 1 = this process alone. */
-  GATEWAY_WORKERS: unsetIfEmpty(z.coerce.number().int().min(1).max(64).default(1)),
+  GATEWAY_WORKERS: z.coerce.number().int().min(1).max(64).default(1),
 });
 export type GatewayEnvExtra = z.infer<typeof gatewayEnvSchema>;
 export type GatewaySettings = ServiceConfig<GatewayEnvExtra>;

@@ -11,10 +11,18 @@
  */
 import { PassThrough } from 'node:stream';
 import type * as K8s from '@kubernetes/client-node';
+import { levelRank, parseLogLine } from '../../../runtime/contract/log-line.ts';
+import {
+  apportion,
+  weightTotal,
+  withoutVersion,
+  withVersionAt,
+} from '../../../runtime/contract/traffic-weights.ts';
 import type { LoadedPlatform } from '../../core/config/load.ts';
 import type { ServiceSpec } from '../../core/config/schema.ts';
 import { ExitCode, PlatformError, UsageError, unknownServiceError } from '../../core/errors.ts';
 import { sleep } from '../../core/sleep.ts';
+import type { VersionMetrics } from '../metrics/source.ts';
 import type {
   DeployOptions,
   FaultHandle,
@@ -30,7 +38,6 @@ import type {
   ServiceStatus,
   TrafficSpec,
   UpOptions,
-  VersionMetrics,
 } from '../provider.ts';
 import {
   CHAOS_GROUP,
@@ -92,9 +99,6 @@ const DEPLOYED_AT = 'platformctl.dev/deployed-at';
 function isNotFound(err: unknown): boolean {
   return (err as { code?: number })?.code === 404;
 }
-
-const LEVELS: Record<string, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60 };
-const LEVEL_NAMES = Object.fromEntries(Object.entries(LEVELS).map(([k, v]) => [v, k]));
 
 export class KubernetesProvider implements Provider {
   readonly name = 'kubernetes' as const;
@@ -402,34 +406,10 @@ export class KubernetesProvider implements Provider {
       const kept = Object.fromEntries(Object.entries(current).filter(([v]) => others.includes(v)));
       // No split recorded yet (the stable version came from elsewhere): the oldest version has it all.
       const before = Object.keys(kept).length || !others[0] ? kept : { [others[0]]: 100 };
-      const weights = this.rescale(before, release.version, initial);
+      const weights = withVersionAt(before, release.version, initial);
       await this.applyTraffic(service, spec, { weights }, [...others, release.version]);
     }
     return this.serviceStatus(service);
-  }
-
-  /** Gives `version` `pct` percent and shares the rest among the others by their current weights. */
-  private rescale(current: Record<string, number>, version: string, pct: number): Record<string, number> {
-    const total = Object.values(current).reduce((s, w) => s + w, 0);
-    const rest = 100 - pct;
-    const out: Record<string, number> = {};
-    const entries = Object.entries(current);
-    let given = 0;
-    entries.forEach(([v, w], i) => {
-      const share =
-        i === entries.length - 1
-          ? rest - given
-          : total > 0
-            ? Math.round((w / total) * rest)
-            : i === 0
-              ? rest
-              : 0;
-      out[v] = share;
-      given += share;
-    });
-    if (entries.length === 0 && rest > 0) return { [version]: 100 };
-    out[version] = pct;
-    return out;
   }
 
   /**
@@ -517,17 +497,13 @@ export class KubernetesProvider implements Provider {
     if (routed(spec)) {
       const current = (await this.readTraffic(service))?.weights;
       if (current && version in current) {
-        const { [version]: _gone, ...rest } = current;
-        const remaining = Object.keys(rest);
-        const total = Object.values(rest).reduce((sum, w) => sum + w, 0);
+        const remaining = Object.keys(current).filter((v) => v !== version);
         // The survivors share the retired version's weight, so traffic never drops below 100%.
-        if (remaining.length && total > 0)
-          await this.applyTraffic(service, spec, { weights: this.normalise(rest) }, remaining);
-        else if (remaining.length)
+        if (remaining.length)
           await this.applyTraffic(
             service,
             spec,
-            { weights: { ...rest, [remaining[0] as string]: 100 } },
+            { weights: withoutVersion(current, version, remaining[0]) },
             remaining,
           );
         else await this.deleteTraffic(service);
@@ -537,22 +513,9 @@ export class KubernetesProvider implements Provider {
     return this.serviceStatus(service);
   }
 
-  private normalise(weights: Record<string, number>): Record<string, number> {
-    const entries = Object.entries(weights);
-    const total = entries.reduce((s, [, w]) => s + w, 0);
-    const out: Record<string, number> = {};
-    let given = 0;
-    entries.forEach(([v, w], i) => {
-      const share = i === entries.length - 1 ? 100 - given : Math.round((w / total) * 100);
-      out[v] = share;
-      given += share;
-    });
-    return out;
-  }
-
   async setTraffic(service: string, traffic: TrafficSpec): Promise<void> {
     const spec = this.spec(service);
-    const total = Object.values(traffic.weights).reduce((s, w) => s + w, 0);
+    const total = weightTotal(traffic.weights);
     if (Math.abs(total - 100) > 0.001) throw new UsageError(`traffic weights must sum to 100 (got ${total})`);
     if (!routed(spec)) throw new UsageError(`${service} is a worker: it takes no HTTP traffic`);
     const versions = (await this.deployments(service)).map(
@@ -567,7 +530,8 @@ export class KubernetesProvider implements Provider {
     traffic: TrafficSpec,
     versions: string[],
   ): Promise<void> {
-    const weights = Object.fromEntries(Object.entries(traffic.weights).map(([v, w]) => [v, Math.round(w)]));
+    // Whole percentages totalling 100: rounding each share on its own can give 99 or 101.
+    const weights = apportion(traffic.weights);
     const pinTo = [...versions].reverse().find((v) => v in weights);
     await this.apply(
       trafficObject(this.target, service, spec, {
@@ -624,9 +588,9 @@ export class KubernetesProvider implements Provider {
         exitCode: ExitCode.usage,
       });
     }
-    const min = opts.level ? (LEVELS[opts.level] ?? 0) : 0;
+    const min = opts.level ? levelRank(opts.level) : 0;
     const keep = (e: LogEntry) =>
-      (LEVELS[e.level] ?? 30) >= min &&
+      levelRank(e.level) >= min &&
       (!opts.requestId || e.reqId === opts.requestId) &&
       (!opts.sinceMs || e.time >= Date.now() - opts.sinceMs);
     const c = await this.clients();
@@ -715,20 +679,7 @@ export class KubernetesProvider implements Provider {
       );
     }
     const { PrometheusMetricSource } = await import('../metrics/prometheus.ts');
-    const m = await new PrometheusMetricSource({ url }).query(service, version, windowMs);
-    return {
-      service,
-      version,
-      windowMs,
-      requests: m.requests,
-      errors: m.errors,
-      errorRate: m.errorRate ?? (m.requests ? m.errors / m.requests : 0),
-      // NaN, not 0, for "no data": ProviderMetricSource normalises non-finite values to undefined,
-      // so an empty histogram never passes a latency condition as a perfect 0 ms.
-      p50: m.p50 ?? Number.NaN,
-      p95: m.p95 ?? Number.NaN,
-      p99: m.p99 ?? Number.NaN,
-    };
+    return new PrometheusMetricSource({ url }).query(service, version, windowMs);
   }
 
   // ------------------------------------------------------------------ chaos
@@ -850,26 +801,10 @@ function time(t: Date | string | undefined): number {
 }
 
 function toEntry(pod: K8s.V1Pod, line: string): LogEntry {
-  let fields: Record<string, unknown>;
-  try {
-    const parsed = JSON.parse(line) as unknown;
-    fields = parsed && typeof parsed === 'object' ? (parsed as Record<string, unknown>) : { msg: line };
-  } catch {
-    fields = { msg: line };
-  }
-  const level =
-    typeof fields.level === 'number'
-      ? (LEVEL_NAMES[fields.level] ?? 'info')
-      : typeof fields.level === 'string'
-        ? fields.level
-        : 'info';
+  const { service: _named, ...parsed } = parseLogLine(line);
   return {
     service: pod.metadata?.labels?.[NAME_LABEL] ?? '',
     instance: pod.metadata?.name ?? '',
-    time: typeof fields.time === 'number' ? fields.time : Date.now(),
-    level,
-    msg: typeof fields.msg === 'string' ? fields.msg : line,
-    ...(typeof fields.reqId === 'string' ? { reqId: fields.reqId } : {}),
-    fields,
+    ...parsed,
   };
 }

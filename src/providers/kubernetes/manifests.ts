@@ -6,6 +6,7 @@
  * applies them with server-side apply; `gitops render` writes the same objects to files, so what
  * Argo CD syncs and what `deploy` applies never drift apart.
  */
+import type { RuntimeEnv, RuntimeEnvName } from '../../../runtime/contract/runtime-env.ts';
 import type { PlatformConfig, ServiceSpec } from '../../core/config/schema.ts';
 
 export type KubeObject = {
@@ -108,14 +109,17 @@ export function versionObjects(
   const name = versionName(service, version);
   const labels = versionLabels(target, service, version);
   const selector = { [NAME_LABEL]: service, [VERSION_LABEL]: version };
+  const runtime: RuntimeEnv = {
+    PORT: String(spec.port),
+    HOST: '0.0.0.0',
+    SERVICE_NAME: service,
+    SERVICE_VERSION: version,
+  };
   const env = [
     ...Object.entries(spec.env).map(([k, v]) => ({ name: k, value: v })),
-    { name: 'PORT', value: String(spec.port) },
-    { name: 'HOST', value: '0.0.0.0' },
-    { name: 'SERVICE_NAME', value: service },
-    { name: 'SERVICE_VERSION', value: version },
-    { name: 'INSTANCE_ID', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
-    { name: 'DATA_DIR', value: '/data' },
+    ...Object.entries(runtime).map(([name, value]) => ({ name, value })),
+    { name: 'INSTANCE_ID' satisfies RuntimeEnvName, valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+    { name: 'DATA_DIR' satisfies RuntimeEnvName, value: '/data' },
   ];
   const probe = (path: string, periodSeconds: number) => ({
     httpGet: { path, port: 'http' },

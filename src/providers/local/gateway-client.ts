@@ -3,7 +3,7 @@
  * weights, faults and the sliding-window RED statistics that status, top and canaries read.
  */
 import { PlatformError } from '../../core/errors.ts';
-import type { FaultSpec, TrafficSpec, VersionMetrics } from '../provider.ts';
+import type { FaultSpec, TrafficSpec } from '../provider.ts';
 
 export interface GatewayInstance {
   id: string;
@@ -26,7 +26,14 @@ export interface GatewayConfigFile {
 }
 
 /** Stats of one version: the gateway's fields, normalised. */
-export type WindowStats = Omit<VersionMetrics, 'service' | 'version' | 'windowMs'>;
+export interface WindowStats {
+  requests: number;
+  errors: number;
+  errorRate: number;
+  p50: number;
+  p95: number;
+  p99: number;
+}
 
 export class GatewayAdmin {
   readonly baseUrl: string;

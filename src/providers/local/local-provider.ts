@@ -9,8 +9,10 @@ import { join } from 'node:path';
 import type { LoadedPlatform } from '../../core/config/load.ts';
 import { ExitCode, PlatformError, UsageError, unknownServiceError } from '../../core/errors.ts';
 import { isPortFree } from '../../core/ports.ts';
+import { isAlive } from '../../core/process-alive.ts';
 import { sleep } from '../../core/sleep.ts';
 import { ensureDir, statePaths } from '../../core/state-dir.ts';
+import { toVersionMetrics, type VersionMetrics } from '../metrics/source.ts';
 import {
   type DeployOptions,
   type DownOptions,
@@ -27,7 +29,6 @@ import {
   type ServiceStatus,
   type TrafficSpec,
   type UpOptions,
-  type VersionMetrics,
 } from '../provider.ts';
 import { adminToken } from './admin-token.ts';
 import { callControl } from './control.ts';
@@ -36,7 +37,7 @@ import { lastLines, logFiles, readLogs } from './logs.ts';
 import { makePlan } from './plan.ts';
 import { assertPortFree } from './port-check.ts';
 import { packageRoot, requireRelease } from './releases.ts';
-import { isAlive, type LocalState, readState, reconcile, removeState, writeState } from './state.ts';
+import { type LocalState, readState, reconcile, removeState, writeState } from './state.ts';
 import type { Plan } from './supervisor.ts';
 
 export const STATS_WINDOW_MS = 10_000;
@@ -412,8 +413,7 @@ export class LocalProvider implements Provider {
 
   async metrics(service: string, version: string, windowMs: number): Promise<VersionMetrics> {
     const stats = await this.gateway().stats(windowMs);
-    const s = stats.get(service)?.get(version);
-    return { service, version, windowMs, requests: 0, errors: 0, errorRate: 0, p50: 0, p95: 0, p99: 0, ...s };
+    return toVersionMetrics(stats.get(service)?.get(version) ?? {});
   }
 
   async kill(instanceId: string): Promise<void> {

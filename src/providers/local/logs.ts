@@ -5,69 +5,18 @@
  */
 import { closeSync, existsSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import { levelRank, parseLogLine } from '../../../runtime/contract/log-line.ts';
 import type { LogEntry, LogQuery } from '../provider.ts';
 
-export const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
-const PINO: Record<number, string> = {
-  10: 'trace',
-  20: 'debug',
-  30: 'info',
-  40: 'warn',
-  50: 'error',
-  60: 'fatal',
-};
-
-export function levelRank(level: string): number {
-  const i = LEVELS.indexOf(level as (typeof LEVELS)[number]);
-  return i === -1 ? 2 : i;
-}
-
-/** Parses one log line of `instance` (a file `<instance>.log`). */
+/** Parses one log line of `instance` (a file `<instance>.log`) with the runtime's log-line format. */
 export function parseLine(
   line: string,
   service: string,
   instance: string,
   fallbackTime = Date.now(),
 ): LogEntry {
-  let fields: Record<string, unknown>;
-  try {
-    const parsed = JSON.parse(line) as unknown;
-    fields =
-      typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)
-        ? (parsed as Record<string, unknown>)
-        : { msg: line };
-  } catch {
-    fields = { msg: line };
-  }
-  const rawLevel = fields.level;
-  const level =
-    typeof rawLevel === 'number'
-      ? (PINO[rawLevel] ?? 'info')
-      : typeof rawLevel === 'string'
-        ? rawLevel.toLowerCase()
-        : 'info';
-  const rawTime = fields.time;
-  const time =
-    typeof rawTime === 'number'
-      ? rawTime
-      : typeof rawTime === 'string' && !Number.isNaN(Date.parse(rawTime))
-        ? Date.parse(rawTime)
-        : fallbackTime;
-  const reqId = fields.reqId ?? fields.requestId ?? (fields.req as Record<string, unknown> | undefined)?.id;
-  return {
-    service: typeof fields.service === 'string' ? fields.service : service,
-    instance,
-    time,
-    level,
-    msg:
-      typeof fields.msg === 'string'
-        ? fields.msg
-        : typeof fields.message === 'string'
-          ? fields.message
-          : line,
-    ...(reqId !== undefined ? { reqId: String(reqId) } : {}),
-    fields,
-  };
+  const { service: named, ...parsed } = parseLogLine(line, fallbackTime);
+  return { service: named ?? service, instance, ...parsed };
 }
 
 export function matches(entry: LogEntry, q: LogQuery, now = Date.now()): boolean {

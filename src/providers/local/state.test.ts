@@ -3,7 +3,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type InstanceRecord, isAlive, type LocalState, readState, reconcile, writeState } from './state.ts';
+import { isAlive } from '../../core/process-alive.ts';
+import { type InstanceRecord, type LocalState, readState, reconcile, writeState } from './state.ts';
 
 function deadPid(): number {
   // A process that has exited and been reaped: its pid is (almost certainly) not reused this fast.

@@ -5,6 +5,7 @@
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { writeJsonAtomic } from '../../core/json-file.ts';
+import { isAlive } from '../../core/process-alive.ts';
 import { ensureDir } from '../../core/state-dir.ts';
 import type { InstanceStatus, TrafficSpec } from '../provider.ts';
 
@@ -67,24 +68,6 @@ export function writeState(file: string, state: LocalState): void {
 
 export function removeState(file: string): void {
   rmSync(file, { force: true });
-}
-
-/** True when `pid` is a live process (not a zombie) and, if given, its command line contains `marker`. */
-export function isAlive(pid: number | undefined, marker?: string): boolean {
-  if (!pid || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    if (/\) Z /.test(stat)) return false;
-    if (marker) return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(marker);
-  } catch {
-    // No /proc (not Linux): the signal probe above is all we have.
-  }
-  return true;
 }
 
 export interface Reconciled {

@@ -25,6 +25,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, openSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { type RuntimeEnv, serviceUrlVariable } from '../../../runtime/contract/runtime-env.ts';
+import { withoutVersion, withVersionAt } from '../../../runtime/contract/traffic-weights.ts';
 import { ExitCode, PlatformError } from '../../core/errors.ts';
 import { writeJsonAtomic } from '../../core/json-file.ts';
 import { isPortFree } from '../../core/ports.ts';
@@ -274,15 +276,13 @@ export class Supervisor {
   }
 
   private instanceEnv(m: Managed): Record<string, string> {
+    // Everything the supervisor inherited except platformctl's own settings and npm's.
     const base: Record<string, string> = {};
     for (const [k, v] of Object.entries(process.env)) {
-      if (v === undefined || k.startsWith('PLATFORMCTL_') || k.startsWith('VITEST') || k.startsWith('npm_'))
-        continue;
+      if (v === undefined || k.startsWith('PLATFORMCTL_') || k.startsWith('npm_')) continue;
       base[k] = v;
     }
-    const env: Record<string, string> = {
-      ...base,
-      NODE_ENV: process.env.NODE_ENV ?? 'production',
+    const runtime: RuntimeEnv = {
       PORT: String(m.rec.port),
       HOST: '127.0.0.1',
       SERVICE_NAME: m.rec.service,
@@ -294,13 +294,18 @@ export class Supervisor {
       ADMIN_TOKEN: this.options.token,
       TRACES_DIR: join(this.paths.dir, 'traces'),
     };
-    for (const p of this.plans.values()) {
-      env[`${p.name.toUpperCase().replace(/-/g, '_')}_URL`] = `http://127.0.0.1:${p.basePort}`;
-    }
+    const env: Record<string, string> = {
+      ...base,
+      NODE_ENV: process.env.NODE_ENV ?? 'production',
+      ...runtime,
+    };
+    for (const p of this.plans.values()) env[serviceUrlVariable(p.name)] = `http://127.0.0.1:${p.basePort}`;
     const auth = this.plans.get('auth');
-    if (auth) env.AUTH_JWKS_URL = `http://127.0.0.1:${auth.basePort}/.well-known/jwks.json`;
-    if (m.spec.kind === 'gateway') env.GATEWAY_CONFIG = this.gatewayConfigPath();
-    Object.assign(env, m.spec.env);
+    const links: RuntimeEnv = {
+      ...(auth ? { AUTH_JWKS_URL: `http://127.0.0.1:${auth.basePort}/.well-known/jwks.json` } : {}),
+      ...(m.spec.kind === 'gateway' ? { GATEWAY_CONFIG: this.gatewayConfigPath() } : {}),
+    };
+    Object.assign(env, links, m.spec.env);
     return env;
   }
 
@@ -597,16 +602,12 @@ export class Supervisor {
       throw err;
     }
     const weight = initialWeight ?? (others.length === 0 ? 100 : 0);
-    const weights: Record<string, number> = {};
-    const previous = svc.traffic?.weights;
-    const rest = 100 - weight;
-    if (previous && Object.keys(previous).length > 0) {
-      const total = Object.values(previous).reduce((s, x) => s + x, 0) || 1;
-      for (const [v, w] of Object.entries(previous))
-        if (others.includes(v)) weights[v] = Math.round((w / total) * rest);
-    } else if (others[0]) weights[others[0]] = rest;
-    weights[version] = weight;
-    svc.traffic = { ...(svc.traffic ?? {}), weights };
+    const previous = Object.fromEntries(
+      Object.entries(svc.traffic?.weights ?? {}).filter(([v]) => others.includes(v)),
+    );
+    // No split recorded yet: the oldest running version had all the traffic.
+    const current = Object.keys(previous).length || !others[0] ? previous : { [others[0]]: 100 };
+    svc.traffic = { ...(svc.traffic ?? {}), weights: withVersionAt(current, version, weight) };
     await this.syncGateway(true);
     this.persist();
   }
@@ -620,9 +621,10 @@ export class Supervisor {
     svc.versions = svc.versions.filter((v) => v !== version);
     delete svc.replicas[version];
     if (svc.traffic) {
-      const weights = { ...svc.traffic.weights };
-      delete weights[version];
-      svc.traffic = { ...svc.traffic, weights: normalise(weights, svc.versions[0]) };
+      svc.traffic = {
+        ...svc.traffic,
+        weights: withoutVersion(svc.traffic.weights, version, svc.versions[0]),
+      };
     }
     await this.remove(victims);
     await this.syncGateway(true);
@@ -743,21 +745,6 @@ function rotateLog(file: string): void {
   } catch {
     // no file yet
   }
-}
-
-/** Scales weights to sum to 100 (whole numbers); all to `fallback` when nothing is left. */
-export function normalise(
-  weights: Record<string, number>,
-  fallback: string | undefined,
-): Record<string, number> {
-  const entries = Object.entries(weights);
-  const total = entries.reduce((s, [, w]) => s + w, 0);
-  if (total === 0) return fallback ? { [fallback]: 100 } : {};
-  const out = Object.fromEntries(entries.map(([v, w]) => [v, Math.floor((w / total) * 100)]));
-  const short = 100 - Object.values(out).reduce((s, w) => s + w, 0);
-  const top = entries.reduce((a, b) => (b[1] > a[1] ? b : a))[0];
-  out[top] = (out[top] ?? 0) + short;
-  return out;
 }
 
 /** Waits for the instance's process to exit, at most `ms` (the timer never outlives the wait). */

@@ -42,12 +42,3 @@ describe('depthLevels', () => {
     ]);
   });
 });
-
-describe('normalise', () => {
-  it('scales the remaining weights to 100 and falls back to the stable version', async () => {
-    const { normalise } = await import('./supervisor.ts');
-    expect(normalise({ v2: 50 }, 'v2')).toEqual({ v2: 100 });
-    expect(normalise({ a: 1, b: 2 }, 'a')).toEqual({ a: 33, b: 67 });
-    expect(normalise({ a: 0 }, 'a')).toEqual({ a: 100 });
-  });
-});

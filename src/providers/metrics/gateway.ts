@@ -4,7 +4,7 @@
  * every version, so stable and canary queried in the same tick share a short-lived cached response.
  */
 import { PlatformError } from '../../core/errors.ts';
-import { type MetricSource, normalise, type VersionMetrics } from './source.ts';
+import { type MetricSource, toVersionMetrics, type VersionMetrics } from './source.ts';
 
 interface StatsReport {
   windowMs: number;
@@ -35,7 +35,7 @@ export class GatewayMetricSource implements MetricSource {
 
   async query(service: string, version: string, windowMs: number): Promise<VersionMetrics> {
     const report = await this.report(service, windowMs);
-    return normalise(report.services[service]?.versions[version] ?? {});
+    return toVersionMetrics(report.services[service]?.versions[version] ?? {});
   }
 
   /** The gateway's window has one-second resolution, from 1 s to 5 min. */

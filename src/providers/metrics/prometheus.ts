@@ -9,7 +9,7 @@
  * extrapolates to the window and which are rounded here.
  */
 import { PlatformError } from '../../core/errors.ts';
-import { type MetricSource, normalise, type VersionMetrics } from './source.ts';
+import { type MetricSource, toVersionMetrics, type VersionMetrics } from './source.ts';
 
 export interface PrometheusSourceOptions {
   url: string;
@@ -78,7 +78,7 @@ export class PrometheusMetricSource implements MetricSource {
       q(DEFAULT_QUERIES.p99),
       ...Object.values(this.options.custom ?? {}).map(q),
     ]);
-    const metrics = normalise({
+    const metrics = toVersionMetrics({
       requests: requests === undefined ? undefined : Math.round(requests),
       // No 5xx series at all means no errors, not missing data.
       errors: errors === undefined ? 0 : Math.round(errors),

@@ -1,6 +1,6 @@
 /** Metrics through a provider's own `metrics()` (e.g. the Kubernetes provider's mesh telemetry). */
 import type { Provider } from '../provider.ts';
-import { type MetricSource, normalise, type VersionMetrics } from './source.ts';
+import { type MetricSource, toVersionMetrics, type VersionMetrics } from './source.ts';
 
 export class ProviderMetricSource implements MetricSource {
   readonly name: string;
@@ -13,6 +13,6 @@ export class ProviderMetricSource implements MetricSource {
   }
 
   async query(service: string, version: string, windowMs: number): Promise<VersionMetrics> {
-    return normalise(await this.provider.metrics(service, version, windowMs));
+    return toVersionMetrics(await this.provider.metrics(service, version, windowMs));
   }
 }

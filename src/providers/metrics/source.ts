@@ -1,7 +1,9 @@
 /**
- * What a metric source reports about one version of a service over a window. Latencies are in
- * milliseconds, the error rate is a fraction (0.01 = 1%). A field is undefined when the source has
- * no data for it (e.g. percentiles of zero requests): missing data is never treated as good data.
+ * What is known about one version of a service over a window: the one metrics type of providers
+ * (`Provider.metrics`), metric sources and canary analysis. Latencies are in milliseconds, the
+ * error rate is a fraction (0.01 = 1%). "No data" is always `undefined` (never 0, never NaN):
+ * percentiles of zero requests or an empty histogram are unknown, and analysis treats an unknown
+ * value as inconclusive, so missing data is never taken for good data.
  */
 export interface VersionMetrics {
   requests: number;
@@ -22,8 +24,11 @@ export interface MetricSource {
   query(service: string, version: string, windowMs: number): Promise<VersionMetrics>;
 }
 
-/** Normalises raw numbers: no requests means no rate and no percentiles (not zeros). */
-export function normalise(raw: {
+/**
+ * Builds `VersionMetrics` from raw numbers of any source: non-finite values (NaN, Infinity) are no
+ * data, and no requests means no rate and no percentiles (not zeros).
+ */
+export function toVersionMetrics(raw: {
   requests?: unknown;
   errors?: unknown;
   errorRate?: unknown;

@@ -1,0 +1,59 @@
+/**
+ * The runtime's environment contract: the variables every service reads (runtime/lib/config.ts
+ * parses them) and the ones the platform sets (the local supervisor, the Kubernetes manifests).
+ * Both sides import the names from here, so renaming a variable on one side only fails the type
+ * check instead of a deployment.
+ */
+import { z } from 'zod';
+import { LOG_LEVELS } from './log-line.ts';
+
+/** `LOG_LEVEL` values: the log-line levels plus `silent`. */
+export const LOG_LEVEL_SETTINGS = [...LOG_LEVELS, 'silent'] as const;
+
+/** The keys every service understands. Empty values never reach a schema (see `withoutEmpty`). */
+export const runtimeEnvSchema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65_535),
+  HOST: z.string().default('127.0.0.1'),
+  SERVICE_NAME: z.string().optional(),
+  SERVICE_VERSION: z.string().default('dev'),
+  INSTANCE_ID: z.string().optional(),
+  LOG_LEVEL: z.enum(LOG_LEVEL_SETTINGS).default('info'),
+  DATA_DIR: z.string().optional(),
+  DATABASE_URL: z.string().optional(),
+  BUS_URL: z.string().optional(),
+  BLOBS_URL: z.string().optional(),
+  ADMIN_TOKEN: z.string().optional(),
+  AUTH_URL: z.url().optional(),
+  CONTENT_URL: z.url().optional(),
+  ANALYTICS_URL: z.url().optional(),
+  AUTH_JWKS_URL: z.url().optional(),
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional(),
+  TRACES_DIR: z.string().optional(),
+});
+
+/** The gateway's routing file (see gateway-config.ts), set by whoever starts a gateway. */
+export const gatewayFileEnvSchema = z.object({ GATEWAY_CONFIG: z.string().optional() });
+
+/** Names of the variables a platform may set for a runtime service. */
+export type RuntimeEnvName = keyof typeof runtimeEnvSchema.shape | keyof typeof gatewayFileEnvSchema.shape;
+
+/** Environment a provider hands a runtime service: only contract names, string values. */
+export type RuntimeEnv = Partial<Record<RuntimeEnvName, string>>;
+
+/**
+ * The variable a service reads to find another service, e.g. `CONTENT_URL` for `content`
+ * (`my-api` → `MY_API_URL`).
+ */
+export function serviceUrlVariable(service: string): string {
+  return `${service.toUpperCase().replace(/-/g, '_')}_URL`;
+}
+
+/**
+ * The environment without empty values: `FOO= node main.ts` is a common way of clearing a value,
+ * so an empty variable counts as unset for every key of every service (defaults apply).
+ */
+export function withoutEmpty(env: NodeJS.ProcessEnv): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) if (v !== undefined && v !== '') out[k] = v;
+  return out;
+}
