@@ -7,15 +7,16 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
 import type { DestinationStream } from 'pino';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { tracedBus } from './bus-tracing.ts';
 import { loadConfig, parseConfig, type ServiceConfig } from './config.ts';
+import { classifyError, sendProblem } from './error-answer.ts';
 import { createHttpClient, type HttpClient } from './http-client.ts';
-import { type ErrorBody, HttpError } from './http-errors.ts';
+import { HttpError, notFound } from './http-errors.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { createMetrics, type ServiceMetrics } from './metrics.ts';
 import { type RequestContext, requestContext } from './request-context.ts';
-import { type Blobs, InvalidBlobKeyError, openBlobs } from './storage/blobs.ts';
+import { type Blobs, openBlobs } from './storage/blobs.ts';
 import { type Bus, openBus } from './storage/bus.ts';
 import { type Db, type Migration, type OpenDbOptions, openDb } from './storage/db.ts';
 import { type ActiveSpan, initTracing, type Tracing } from './tracing.ts';
@@ -98,15 +99,6 @@ function missing(what: string, flag: string): never {
   );
 }
 
-/** Maps fastify's own 4xx errors to stable codes. */
-const FASTIFY_CODES: Record<string, [number, string]> = {
-  FST_ERR_CTP_BODY_TOO_LARGE: [413, 'PAYLOAD_TOO_LARGE'],
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: [415, 'UNSUPPORTED_MEDIA_TYPE'],
-  FST_ERR_CTP_EMPTY_JSON_BODY: [400, 'INVALID_JSON'],
-  FST_ERR_CTP_INVALID_JSON_BODY: [400, 'INVALID_JSON'],
-  FST_ERR_CTP_INVALID_CONTENT_LENGTH: [400, 'BAD_REQUEST'],
-};
-
 /** Builds the service (opens storage, runs migrations, registers routes) without listening. */
 export async function createService<S extends z.ZodObject = z.ZodObject<Record<string, never>>>(
   def: ServiceDefinition<S>,
@@ -182,14 +174,21 @@ export async function createService<S extends z.ZodObject = z.ZodObject<Record<s
       const incoming = req.headers['x-request-id'];
       return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
     },
-    return503OnClosing: true,
+    // Closing is answered by our onRequest hook, as a problem with Retry-After like every 503.
+    return503OnClosing: false,
     forceCloseConnections: 'idle',
     ...def.fastify,
   });
   app.decorateRequest('span', undefined as unknown as ActiveSpan);
+  let shuttingDown = false;
 
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
+    if (shuttingDown) {
+      reply.header('connection', 'close');
+      sendProblem(reply, new HttpError(503, 'SHUTTING_DOWN', 'this instance is shutting down; retry'));
+      return;
+    }
     const route = request.routeOptions.url ?? 'unmatched';
     const traceparent = request.headers.traceparent;
     const span = tracing.startServerSpan(
@@ -211,7 +210,6 @@ export async function createService<S extends z.ZodObject = z.ZodObject<Record<s
   const requestLogging = def.requestLogging !== false;
   // Keep-alive connections would otherwise stay open after their last response and hold the
   // drain until the force-close deadline; while shutting down every response closes its socket.
-  let shuttingDown = false;
   app.addHook('onSend', (_request, reply, payload, done) => {
     if (shuttingDown) reply.header('connection', 'close');
     done(null, payload);
@@ -238,33 +236,17 @@ export async function createService<S extends z.ZodObject = z.ZodObject<Record<s
   });
 
   app.setErrorHandler((err, request, reply) => {
-    const body = (code: string, message: string, details?: Record<string, unknown>): ErrorBody => ({
-      error: { code, message, ...(details ? { details } : {}) },
-    });
-    if (err instanceof HttpError) {
-      return reply.status(err.statusCode).send(body(err.code, err.message, err.details));
+    const { error, kind } = classifyError(err);
+    if (kind === 'unexpected') request.log.error({ err }, 'unhandled error');
+    else if (error.dependency) {
+      const cause = error.cause instanceof Error ? error.cause.message : undefined;
+      request.log.warn({ code: error.code, dependency: error.dependency, cause }, 'dependency unavailable');
     }
-    if (err instanceof z.ZodError) {
-      const issues = err.issues.slice(0, 20).map((i) => ({ path: i.path.join('.'), message: i.message }));
-      return reply.status(400).send(body('INVALID_INPUT', 'request failed validation', { issues }));
-    }
-    if (err instanceof InvalidBlobKeyError) return reply.status(400).send(body(err.code, err.message));
-    const e = err as Error & { statusCode?: number; code?: string; validation?: unknown };
-    if (e.validation) return reply.status(400).send(body('INVALID_INPUT', e.message));
-    const known = e.code ? FASTIFY_CODES[e.code] : undefined;
-    if (known) return reply.status(known[0]).send(body(known[1], e.message));
-    if (e instanceof SyntaxError) return reply.status(400).send(body('INVALID_JSON', e.message));
-    if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
-      return reply.status(e.statusCode).send(body(e.code ?? 'BAD_REQUEST', e.message));
-    }
-    request.log.error({ err }, 'unhandled error');
-    return reply.status(500).send(body('INTERNAL', 'internal error'));
+    return sendProblem(reply, error);
   });
 
   app.setNotFoundHandler((request, reply) => {
-    reply
-      .status(404)
-      .send({ error: { code: 'NOT_FOUND', message: `no route for ${request.method} ${request.url}` } });
+    sendProblem(reply, notFound(`no route for ${request.method} ${request.url}`));
   });
 
   app.get('/healthz', async () => ({ status: 'ok', service: config.service, version: config.version }));

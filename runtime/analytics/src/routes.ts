@@ -60,7 +60,7 @@ export function registerRoutes(
           400,
           'INVALID_EVENTS',
           err.message,
-          err.problems.length ? { problems: err.problems } : undefined,
+          err.problems.length ? { details: { problems: err.problems } } : {},
         );
       }
       throw err;

@@ -102,7 +102,7 @@ describe('analytics service', () => {
       events: [view('ok-1', 'x'), { id: 'no-type', contentId: 'x' }],
     });
     expect(bad.status).toBe(400);
-    expect(bad.body).toMatchObject({ error: { code: 'INVALID_EVENTS' } });
+    expect(bad.body).toMatchObject({ code: 'INVALID_EVENTS', status: 400 });
     expect((await postEvents(svc.base, { events: [] })).status).toBe(400);
     expect(
       (await postEvents(svc.base, { events: Array.from({ length: 1001 }, (_, i) => view(`big-${i}`, 'x')) }))

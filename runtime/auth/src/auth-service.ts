@@ -1,10 +1,11 @@
 /**
- * The auth domain: accounts, sessions (access + refresh tokens), service accounts. HTTP-free:
- * routes translate `AuthError`s into responses. Security events are reported through `audit`
+ * The auth domain: accounts, sessions (access + refresh tokens), service accounts. Refusals are
+ * `AuthError`s (an HttpError with status and code) that the service kit renders as problems. Security events are reported through `audit`
  * (the service writes them as structured log lines with `audit: true`).
  */
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { decodeProtectedHeader, type JWTPayload, jwtVerify, SignJWT } from 'jose';
+import { HttpError } from '../../lib/http-errors.ts';
 import type { Db } from '../../lib/storage/db.ts';
 import { type KeyStore, SIGNING_ALG } from './key-store.ts';
 import { type PasswordHasher, passwordProblem } from './passwords.ts';
@@ -13,15 +14,11 @@ import type { LoginThrottle } from './throttle.ts';
 export const ROLES = ['admin', 'editor', 'viewer'] as const;
 export type Role = (typeof ROLES)[number];
 
-export class AuthError extends Error {
-  readonly status: number;
-  readonly code: string;
-  readonly retryAfterMs: number | undefined;
+/** A refusal of the auth domain; the service kit renders it like every HttpError. */
+export class AuthError extends HttpError {
   constructor(status: number, code: string, message: string, retryAfterMs?: number) {
-    super(message);
-    this.status = status;
-    this.code = code;
-    this.retryAfterMs = retryAfterMs;
+    super(status, code, message, retryAfterMs === undefined ? {} : { retryAfterS: retryAfterMs / 1000 });
+    this.name = 'AuthError';
   }
 }
 

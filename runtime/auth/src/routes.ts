@@ -1,7 +1,8 @@
 /**
  * HTTP surface of the auth service. Bodies are validated with zod at the edge; domain errors
- * (`AuthError`) become JSON `{error, message}` answers; anything unexpected is a 500 from the
- * kit's error handler. Token endpoints answer `Cache-Control: no-store` (RFC 6749 §5.1).
+ * (`AuthError`) become RFC 9457 problems like every error; anything unexpected is a 500 from the
+ * kit's error handler. The OAuth2 token endpoint keeps the RFC 6749 §5.2 error shape its clients
+ * expect. Token endpoints answer `Cache-Control: no-store` (RFC 6749 §5.1).
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
@@ -54,13 +55,9 @@ function parse<T>(schema: z.ZodType<T>, value: unknown): T {
   return r.data;
 }
 
-function send(reply: FastifyReply, err: unknown): FastifyReply {
-  if (err instanceof AuthError) {
-    if (err.retryAfterMs !== undefined)
-      reply.header('retry-after', String(Math.max(1, Math.ceil(err.retryAfterMs / 1000))));
-    if (err.status === 401) reply.header('www-authenticate', 'Bearer');
-    return reply.code(err.status).send({ error: { code: err.code, message: err.message } });
-  }
+/** Adds the challenge a 401 needs, then lets the kit render the error as a problem. */
+function send(reply: FastifyReply, err: unknown): never {
+  if (err instanceof AuthError && err.statusCode === 401) reply.header('www-authenticate', 'Bearer');
   throw err;
 }
 

@@ -118,7 +118,7 @@ describe('accounts and sessions', () => {
     // An attacker replays the stolen rt1: refused, and the whole family dies.
     const replay = await call('/auth/refresh', { refreshToken: rt1 });
     expect(replay.status).toBe(401);
-    expect(replay.body.error.code).toBe('REFRESH_REUSED');
+    expect(replay.body.code).toBe('REFRESH_REUSED');
     expect((await call('/auth/refresh', { refreshToken: third.body.refreshToken })).status).toBe(401);
     // Another session of the same user is unaffected.
     const other = await login('viewer@example.com', 'viewer-password-1');

@@ -246,7 +246,7 @@ describe('refusals', () => {
     });
     const streamed = await upload(stream as unknown as ReadableStream);
     expect(streamed.status).toBe(413);
-    expect(streamed.body.error.code).toBe('TOO_LARGE');
+    expect(streamed.body.code).toBe('TOO_LARGE');
     expect(rowCount()).toBe(before);
     expect(filesUnder(join(dir, 'content', 'blobs')).length).toBe(originals);
     expect(filesUnder(join(dir, 'content', 'upload-tmp'))).toEqual([]);
@@ -262,7 +262,7 @@ describe('refusals', () => {
     expect(r.status).toBe(201);
     const v = await get(`/content/${r.body.id}/variant?w=100&format=png`);
     expect(v.status).toBe(422);
-    expect(((await v.json()) as UploadBody).error.code).toBe('TOO_MANY_PIXELS');
+    expect(((await v.json()) as UploadBody).code).toBe('TOO_MANY_PIXELS');
   });
 
   it('cleans up after a client that aborts mid-upload', async () => {

@@ -5,6 +5,7 @@
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import { parseDuration } from '../../lib/duration.ts';
+import { HttpError } from '../../lib/http-errors.ts';
 import type { ControlOp } from './control.ts';
 import { faultSchema } from './faults.ts';
 import type { Gateway } from './gateway.ts';
@@ -30,35 +31,25 @@ export function tokenMatches(header: string | undefined, expected: string): bool
   return timingSafeEqual(digest(header.slice(7).trim()), digest(expected));
 }
 
-class HttpError extends Error {
-  readonly status: number;
-  readonly code: string;
-  constructor(status: number, code: string, message: string) {
-    super(message);
-    this.status = status;
-    this.code = code;
-  }
-}
-
 async function readJson(x: Exchange): Promise<unknown> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of x.req as AsyncIterable<Buffer>) {
     size += chunk.length;
     if (size > BODY_LIMIT)
-      throw new HttpError(413, 'body_too_large', 'the admin API accepts bodies up to 1 MiB');
+      throw new HttpError(413, 'BODY_TOO_LARGE', 'the admin API accepts bodies up to 1 MiB');
     chunks.push(chunk);
   }
   try {
     return JSON.parse(Buffer.concat(chunks).toString('utf8') || 'null');
   } catch {
-    throw new HttpError(400, 'bad_json', 'the body is not valid JSON');
+    throw new HttpError(400, 'BAD_JSON', 'the body is not valid JSON');
   }
 }
 
 function validate<T>(schema: z.ZodType<T>, value: unknown): T {
   const parsed = schema.safeParse(value);
-  if (!parsed.success) throw new HttpError(400, 'invalid_body', describeIssues(parsed.error).trim());
+  if (!parsed.success) throw new HttpError(400, 'INVALID_BODY', describeIssues(parsed.error).trim());
   return parsed.data;
 }
 
@@ -120,7 +111,7 @@ async function route(gw: Gateway, x: Exchange): Promise<[number, unknown]> {
     const text = params.get('window') ?? '10s';
     const windowMs = parseDuration(text);
     if (windowMs === undefined || windowMs < 1000 || windowMs > MAX_WINDOW_MS) {
-      throw new HttpError(400, 'bad_window', 'window must be a duration between 1s and 5m, e.g. ?window=10s');
+      throw new HttpError(400, 'BAD_WINDOW', 'window must be a duration between 1s and 5m, e.g. ?window=10s');
     }
     const service = params.get('service') ?? undefined;
     if (!gw.peers) return [200, gw.stats.report(windowMs, { service })];
@@ -133,7 +124,7 @@ async function route(gw: Gateway, x: Exchange): Promise<[number, unknown]> {
       const body = validate(instancesBody, await readJson(x));
       const ids = new Set(body.instances.map((i) => i.id));
       if (ids.size !== body.instances.length)
-        throw new HttpError(400, 'invalid_body', 'instance ids must be unique');
+        throw new HttpError(400, 'INVALID_BODY', 'instance ids must be unique');
       control(gw, { op: 'instances', service: a, instances: body.instances });
       gw.logger.info({ upstream: a, instances: body.instances.map((i) => i.id) }, 'instances updated');
       return [200, (gatewayState(gw) as { services: Record<string, unknown> }).services[a]];
@@ -162,22 +153,22 @@ async function route(gw: Gateway, x: Exchange): Promise<[number, unknown]> {
       return [200, { removed }];
     }
     if (segments.length === 2 && a && method === 'DELETE') {
-      if (!gw.faults.list().some((f) => f.id === a)) throw new HttpError(404, 'not_found', `no fault ${a}`);
+      if (!gw.faults.list().some((f) => f.id === a)) throw new HttpError(404, 'NOT_FOUND', `no fault ${a}`);
       control(gw, { op: 'fault-remove', id: a });
       gw.logger.info({ faultId: a }, 'fault removed');
       return [200, { removed: 1 }];
     }
   }
-  throw new HttpError(404, 'not_found', `no admin endpoint ${method} ${x.path}`);
+  throw new HttpError(404, 'NOT_FOUND', `no admin endpoint ${method} ${x.path}`);
 }
 
 export async function handleAdmin(gw: Gateway, x: Exchange): Promise<void> {
   const token = gw.settings.adminToken;
-  if (!token) return gw.error(x, 404, 'admin_disabled', 'the admin API is disabled (ADMIN_TOKEN is not set)');
+  if (!token) return gw.error(x, 404, 'ADMIN_DISABLED', 'the admin API is disabled (ADMIN_TOKEN is not set)');
   if (!tokenMatches(x.req.headers.authorization, token)) {
     auditAdmin(gw, x, 401);
     x.res.setHeader('www-authenticate', 'Bearer realm="gateway-admin"');
-    return gw.error(x, 401, 'unauthorized', 'the admin API needs Authorization: Bearer <ADMIN_TOKEN>');
+    return gw.error(x, 401, 'UNAUTHORIZED', 'the admin API needs Authorization: Bearer <ADMIN_TOKEN>');
   }
   let status = 500;
   try {
@@ -186,15 +177,15 @@ export async function handleAdmin(gw: Gateway, x: Exchange): Promise<void> {
     gw.json(x, status, body);
   } catch (err) {
     if (err instanceof HttpError) {
-      status = err.status;
-      return gw.error(x, err.status, err.code, err.message);
+      status = err.statusCode;
+      return gw.error(x, err.statusCode, err.code, err.message);
     }
     if (err instanceof URIError) {
       status = 400;
-      return gw.error(x, 400, 'bad_path', 'malformed percent-encoding in the path');
+      return gw.error(x, 400, 'BAD_PATH', 'malformed percent-encoding in the path');
     }
     gw.logger.error({ err }, 'admin API failure');
-    gw.error(x, 500, 'internal', 'internal error');
+    gw.error(x, 500, 'INTERNAL', 'internal error');
   } finally {
     if (status !== 401) auditAdmin(gw, x, status);
   }

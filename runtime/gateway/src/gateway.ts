@@ -8,6 +8,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
+import { DEFAULT_RETRY_AFTER_S, PROBLEM_CONTENT_TYPE, problem, retryAfterFor } from '../../lib/problem.ts';
 import { propagationOnly, type Tracing } from '../../lib/tracing.ts';
 import { AccessLog } from './access-log.ts';
 import { handleAdmin } from './admin-api.ts';
@@ -219,6 +220,7 @@ export class Gateway implements AttemptOwner {
       return;
     }
     if (path === '/readyz') {
+      if (this.shuttingDown) res.setHeader('retry-after', String(DEFAULT_RETRY_AFTER_S));
       this.json(x, this.shuttingDown ? 503 : 200, { status: this.shuttingDown ? 'shutting down' : 'ready' });
       return;
     }
@@ -231,13 +233,13 @@ export class Gateway implements AttemptOwner {
       return;
     }
     if (isHostilePath(path)) {
-      this.error(x, 400, 'bad_path', 'the request path is not acceptable');
+      this.error(x, 400, 'BAD_PATH', 'the request path is not acceptable');
       return;
     }
 
     const route = this.routes.match(path);
     if (!route) {
-      this.error(x, 404, 'no_route', `no route for ${path}`);
+      this.error(x, 404, 'NO_ROUTE', `no route for ${path}`);
       return;
     }
     x.route = route;
@@ -254,7 +256,7 @@ export class Gateway implements AttemptOwner {
       return;
     }
     if (!this.verifier) {
-      this.error(x, 503, 'auth_unavailable', 'token verification is not configured');
+      this.error(x, 503, 'AUTH_UNAVAILABLE', 'token verification is not configured');
       return;
     }
     this.verifier.verify(token).then(
@@ -265,7 +267,7 @@ export class Gateway implements AttemptOwner {
             return this.error(
               x,
               503,
-              'auth_unavailable',
+              'AUTH_UNAVAILABLE',
               'cannot fetch the signing keys to verify the token',
             );
           }
@@ -275,7 +277,7 @@ export class Gateway implements AttemptOwner {
         x.identity = result.identity;
         this.admit(x);
       },
-      (err: unknown) => this.error(x, 500, 'internal', (err as Error).message),
+      (err: unknown) => this.error(x, 500, 'INTERNAL', (err as Error).message),
     );
   }
 
@@ -293,14 +295,14 @@ export class Gateway implements AttemptOwner {
       if (!decision.ok) {
         this.metrics.rateLimited(route.prefix);
         x.res.setHeader('retry-after', String(decision.retryAfterS));
-        this.error(x, 429, 'rate_limited', `too many requests; retry after ${decision.retryAfterS}s`);
+        this.error(x, 429, 'RATE_LIMITED', `too many requests; retry after ${decision.retryAfterS}s`);
         return;
       }
     }
 
     const service = this.registry.get(route.service);
     if (!service || service.instances.length === 0) {
-      this.error(x, 503, 'no_upstream', `service ${route.service} has no instances`);
+      this.error(x, 503, 'NO_UPSTREAM', `service ${route.service} has no instances`);
       return;
     }
     x.service = service;
@@ -324,7 +326,7 @@ export class Gateway implements AttemptOwner {
         if (fault.abort) {
           // Without weights no version was chosen; count the abort against the version that would have served.
           x.version ??= service.pick(undefined, Date.now())?.version;
-          this.error(x, fault.abort.status, 'fault_injected', `fault ${fault.abort.faultId} injected`);
+          this.error(x, fault.abort.status, 'FAULT_INJECTED', `fault ${fault.abort.faultId} injected`);
           return;
         }
         this.startProxy(x);
@@ -360,7 +362,7 @@ export class Gateway implements AttemptOwner {
       const stalled = setTimeout(() => {
         req.pause();
         x.res.shouldKeepAlive = false;
-        this.error(x, 408, 'request_timeout', 'the request body did not arrive in time');
+        this.error(x, 408, 'REQUEST_TIMEOUT', 'the request body did not arrive in time');
       }, this.env.UPSTREAM_BODY_TIMEOUT_MS);
       req.on('data', (c: Buffer) => chunks.push(c));
       req.once('end', () => {
@@ -391,7 +393,7 @@ export class Gateway implements AttemptOwner {
     const now = Date.now();
     const inst = service.pick(x.version, now, x.tried);
     if (!inst) {
-      this.error(x, 503, 'no_healthy_upstream', `every instance of ${service.name} is ejected or down`);
+      this.error(x, 503, 'NO_HEALTHY_UPSTREAM', `every instance of ${service.name} is ejected or down`);
       return;
     }
     x.attempts++;
@@ -442,15 +444,20 @@ export class Gateway implements AttemptOwner {
 
   unauthorized(x: Exchange, reason: string): void {
     x.res.setHeader('www-authenticate', `Bearer error="invalid_token", error_description="${reason}"`);
-    this.error(x, 401, 'unauthorized', reason);
+    this.error(x, 401, 'UNAUTHORIZED', reason);
   }
 
+  /** Answers with an RFC 9457 problem (see runtime/lib/problem.ts); every 503 gets `Retry-After`. */
   error(x: Exchange, status: number, code: string, message: string): void {
     x.errorCode ??= code;
-    this.json(x, status, { error: code, message, requestId: x.requestId });
+    const retryAfter = retryAfterFor(status, undefined);
+    if (retryAfter && !x.res.headersSent && !x.res.hasHeader('retry-after')) {
+      x.res.setHeader('retry-after', retryAfter);
+    }
+    this.json(x, status, problem(status, code, message, { requestId: x.requestId }), PROBLEM_CONTENT_TYPE);
   }
 
-  json(x: Exchange, status: number, body: unknown): void {
+  json(x: Exchange, status: number, body: unknown, contentType = 'application/json; charset=utf-8'): void {
     const res = x.res;
     if (x.done || res.headersSent || res.destroyed) {
       this.finish(x, status);
@@ -458,7 +465,7 @@ export class Gateway implements AttemptOwner {
     }
     const text = JSON.stringify(body);
     res.writeHead(status, {
-      'content-type': 'application/json; charset=utf-8',
+      'content-type': contentType,
       'content-length': Buffer.byteLength(text),
       'cache-control': 'no-store',
       'x-request-id': x.requestId,
@@ -478,7 +485,7 @@ export class Gateway implements AttemptOwner {
       x.res.end(text);
       this.finish(x, 200);
     } catch (err) {
-      this.error(x, 500, 'metrics_failed', (err as Error).message);
+      this.error(x, 500, 'METRICS_FAILED', (err as Error).message);
     }
   }
 

@@ -135,7 +135,7 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
       this.#owner.fail(
         x,
         502,
-        'bad_upstream_response',
+        'BAD_UPSTREAM_RESPONSE',
         'the upstream sent a response the gateway cannot forward',
       );
     }
@@ -176,18 +176,18 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
     }
     if (code === 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH') {
       this.#inst.breaker.release();
-      this.#owner.fail(x, 400, 'bad_request_body', 'the request body ended before its announced length');
+      this.#owner.fail(x, 400, 'BAD_REQUEST_BODY', 'the request body ended before its announced length');
       return;
     }
     this.#inst.breaker.failure(Date.now());
     if (CONNECT_ERRORS.has(code) && this.#owner.retry(x, code)) return;
     if (code === 'UND_ERR_HEADERS_TIMEOUT' && x.body === x.req && !x.req.complete) {
       // The upstream waited for a body the client never finished sending: the client's fault.
-      this.#owner.fail(x, 408, 'request_timeout', 'the request body did not arrive in time');
+      this.#owner.fail(x, 408, 'REQUEST_TIMEOUT', 'the request body did not arrive in time');
     } else if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT') {
-      this.#owner.fail(x, 504, 'upstream_timeout', `upstream ${this.#inst.id} did not answer in time`);
+      this.#owner.fail(x, 504, 'UPSTREAM_TIMEOUT', `upstream ${this.#inst.id} did not answer in time`);
     } else {
-      this.#owner.fail(x, 502, 'upstream_unavailable', `upstream ${this.#inst.id} failed: ${code}`);
+      this.#owner.fail(x, 502, 'UPSTREAM_UNAVAILABLE', `upstream ${this.#inst.id} failed: ${code}`);
     }
   }
 }

@@ -69,7 +69,7 @@ describe('admin API', () => {
   it('validates bodies and reports every problem', async () => {
     const bad = await admin(gw, 'PUT', '/admin/services/api/traffic', { weights: { v1: -5 } });
     expect(bad.status).toBe(400);
-    expect(((await bad.json()) as { message: string }).message).toContain('weights');
+    expect(((await bad.json()) as { detail: string }).detail).toContain('weights');
     const badJson = await fetch(`${gw.url}/admin/faults`, {
       method: 'PUT',
       headers: { authorization: `Bearer ${ADMIN_TOKEN}` },

@@ -38,7 +38,7 @@ describe('JWT verification against the JWKS', () => {
     const r = await fetch(`${gw.url}${path}`, {
       headers: { ...headers, ...(token ? { authorization: `Bearer ${token}` } : {}) },
     });
-    const body = (await r.json()) as { headers?: Record<string, string>; error?: string };
+    const body = (await r.json()) as { headers?: Record<string, string>; code?: string };
     return { status: r.status, body, www: r.headers.get('www-authenticate') };
   }
 
@@ -114,7 +114,7 @@ describe('JWT verification against the JWKS', () => {
     for (const [name, token] of Object.entries(cases)) {
       const r = await call('/content/mine', token);
       expect(r.status, name).toBe(401);
-      expect(r.body.error, name).toBe('unauthorized');
+      expect(r.body.code, name).toBe('UNAUTHORIZED');
     }
   });
 

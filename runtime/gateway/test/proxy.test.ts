@@ -86,14 +86,22 @@ describe('gateway proxying', () => {
     expect(c.name).toBe('content');
     const miss = await fetch(`${gw.url}/contents`);
     expect(miss.status).toBe(404);
-    expect(((await miss.json()) as { error: string }).error).toBe('no_route');
+    expect(((await miss.json()) as { code: string }).code).toBe('NO_ROUTE');
   });
 
-  it('answers 503 with a JSON error for a service without instances', async () => {
+  it('answers 503 with a problem and Retry-After for a service without instances', async () => {
     const r = await fetch(`${gw.url}/empty/x`);
     expect(r.status).toBe(503);
-    expect(r.headers.get('content-type')).toMatch(/application\/json/);
-    expect(((await r.json()) as { error: string }).error).toBe('no_upstream');
+    expect(r.headers.get('content-type')).toBe('application/problem+json');
+    expect(r.headers.get('retry-after')).toMatch(/^[1-9]\d*$/);
+    expect(await r.json()).toMatchObject({
+      type: 'tag:platformctl,2026:problem:no-upstream',
+      title: 'Service Unavailable',
+      status: 503,
+      code: 'NO_UPSTREAM',
+      detail: 'service empty has no instances',
+      requestId: r.headers.get('x-request-id'),
+    });
   });
 
   it('refuses dot segments, also percent-encoded, with 400', async () => {

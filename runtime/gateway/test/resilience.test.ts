@@ -114,7 +114,8 @@ describe('circuit breaker', () => {
     expect((await state(gw, 'api'))[0]).toMatchObject({ state: 'open', ejections: 1 });
     const ejected = await fetch(`${gw.url}/api`);
     expect(ejected.status).toBe(503);
-    expect(((await ejected.json()) as { error: string }).error).toBe('no_healthy_upstream');
+    expect(((await ejected.json()) as { code: string }).code).toBe('NO_HEALTHY_UPSTREAM');
+    expect(ejected.headers.get('retry-after')).toMatch(/^[1-9]\d*$/);
     expect(hits).toBe(3);
     expect(await metric(gw, 'gateway_upstream_ejections_total')).toBe(1);
 
@@ -217,7 +218,7 @@ describe('fault injection', () => {
     const { id } = (await created.json()) as { id: string };
     const aborted = await fetch(`${gw.url}/api/x`, { headers: { 'x-canary': 'v2' } });
     expect(aborted.status).toBe(503);
-    expect(((await aborted.json()) as { error: string }).error).toBe('fault_injected');
+    expect(((await aborted.json()) as { code: string }).code).toBe('FAULT_INJECTED');
     expect((await fetch(`${gw.url}/api/x`, { headers: { 'x-canary': 'v1' } })).status).toBe(200);
 
     await admin(gw, 'PUT', '/admin/faults', { service: 'api', route: '/api/slow', delayMs: 150 });

@@ -11,7 +11,7 @@
  *   `maxAttempts` the event goes to the topic `<group>.<topic>.dlq` and the offset moves on.
  * - Topics must be exact names: the embedded bus's prefix patterns (`content.*`) are refused.
  */
-import { HttpError } from '../http-errors.ts';
+import { dependencyUnavailable } from '../http-errors.ts';
 import {
   type Bus,
   type BusEvent,
@@ -91,13 +91,12 @@ export class KafkaBus implements Bus {
         })),
       });
     } catch (err) {
-      const mapped = new HttpError(
-        503,
+      throw dependencyUnavailable(
         'BUS_UNAVAILABLE',
+        'bus',
         'the message broker is unavailable; retry shortly',
+        err,
       );
-      (mapped as { cause?: unknown }).cause = err;
-      throw mapped;
     }
   }
 

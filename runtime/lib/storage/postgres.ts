@@ -16,7 +16,7 @@
  * keys and conditional updates protect invariants). A unique violation maps to 409 CONFLICT.
  */
 import pg from 'pg';
-import { HttpError } from '../http-errors.ts';
+import { dependencyUnavailable, HttpError } from '../http-errors.ts';
 import {
   applyMigrations,
   type Db,
@@ -180,22 +180,19 @@ function mapError(err: unknown): unknown {
   if (err instanceof HttpError) return err;
   if (isConnectionError(err)) return unavailable(err);
   if ((err as { code?: string }).code === '23505') {
-    return withCause(new HttpError(409, 'CONFLICT', 'a record with the same key already exists'), err);
+    return new HttpError(409, 'CONFLICT', 'a record with the same key already exists', { cause: err });
   }
   return err;
 }
 
 function unavailable(cause: unknown): HttpError {
   if (cause instanceof HttpError) return cause;
-  return withCause(
-    new HttpError(503, 'DATABASE_UNAVAILABLE', 'the database is unavailable; retry shortly'),
+  return dependencyUnavailable(
+    'DATABASE_UNAVAILABLE',
+    'database',
+    'the database is unavailable; retry shortly',
     cause,
   );
-}
-
-function withCause(err: HttpError, cause: unknown): HttpError {
-  (err as { cause?: unknown }).cause = cause;
-  return err;
 }
 
 /** pg returns BIGINT/NUMERIC as strings to avoid precision loss; our values (ms, counts) fit a double. */

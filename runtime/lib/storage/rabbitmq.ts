@@ -18,7 +18,7 @@
  * (other query parameters, e.g. `heartbeat`, go to amqplib).
  */
 import amqp, { type Channel, type ChannelModel, type ConfirmChannel, type ConsumeMessage } from 'amqplib';
-import { HttpError } from '../http-errors.ts';
+import { dependencyUnavailable, type HttpError } from '../http-errors.ts';
 import {
   type Bus,
   type BusEvent,
@@ -291,9 +291,12 @@ export class RabbitBus implements Bus {
 }
 
 function unavailable(cause: unknown): HttpError {
-  const err = new HttpError(503, 'BUS_UNAVAILABLE', 'the message broker is unavailable; retry shortly');
-  (err as { cause?: unknown }).cause = cause;
-  return err;
+  return dependencyUnavailable(
+    'BUS_UNAVAILABLE',
+    'bus',
+    'the message broker is unavailable; retry shortly',
+    cause,
+  );
 }
 
 interface SubscriptionSettings {

@@ -25,7 +25,7 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { HttpError } from '../http-errors.ts';
+import { dependencyUnavailable } from '../http-errors.ts';
 import {
   assertBlobKey,
   type BlobRead,
@@ -79,9 +79,12 @@ function mapError(err: unknown): unknown {
   const e = err as { code?: string; message?: string; $metadata?: { httpStatusCode?: number } };
   const status = e?.$metadata?.httpStatusCode;
   if (NETWORK.test(`${e?.code ?? ''} ${e?.message ?? ''}`) || (status !== undefined && status >= 500)) {
-    const mapped = new HttpError(503, 'BLOBS_UNAVAILABLE', 'the blob store is unavailable; retry shortly');
-    (mapped as { cause?: unknown }).cause = err;
-    return mapped;
+    return dependencyUnavailable(
+      'BLOBS_UNAVAILABLE',
+      'blobs',
+      'the blob store is unavailable; retry shortly',
+      err,
+    );
   }
   return err;
 }

@@ -6,7 +6,7 @@ import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { EnvConfigError, parseConfig } from '../config.ts';
-import { badRequest } from '../http-errors.ts';
+import { badRequest, dependencyUnavailable } from '../http-errors.ts';
 import { currentRequest } from '../request-context.ts';
 import { createService, type RunningService } from '../server.ts';
 
@@ -36,6 +36,9 @@ beforeAll(async () => {
         });
         app.get('/bad', async () => {
           throw badRequest('nope');
+        });
+        app.get('/db-down', async () => {
+          throw dependencyUnavailable('DATABASE_UNAVAILABLE', 'database', 'down', new Error('ECONNREFUSED'));
         });
         app.get('/boom', async () => {
           throw new Error('secret internal detail');
@@ -99,13 +102,36 @@ describe('createService', () => {
     ] as const;
     for (const [res, status] of cases) {
       expect(res.status).toBe(status);
-      const body = (await res.json()) as { error: { code: string; message: string } };
-      expect(typeof body.error.code).toBe('string');
-      expect(typeof body.error.message).toBe('string');
+      expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+      const body = (await res.json()) as { code: string; detail: string; status: number };
+      expect(body.code).toMatch(/^[A-Z][A-Z0-9_]+$/);
+      expect(typeof body.detail).toBe('string');
+      expect(body.status).toBe(status);
     }
     const boom = await fetch(`${base}/boom`);
     expect(boom.status).toBe(500);
-    expect(await boom.json()).toEqual({ error: { code: 'INTERNAL', message: 'internal error' } });
+    expect(await boom.json()).toEqual({
+      type: 'tag:platformctl,2026:problem:internal',
+      title: 'Internal Server Error',
+      status: 500,
+      detail: 'internal error',
+      code: 'INTERNAL',
+      requestId: boom.headers.get('x-request-id'),
+    });
+  });
+
+  it('answers a missing backend with 503, Retry-After and the dependency, and logs it', async () => {
+    const res = await fetch(`${base}/db-down`);
+    expect(res.status).toBe(503);
+    expect(res.headers.get('retry-after')).toBe('1');
+    expect(await res.json()).toMatchObject({ code: 'DATABASE_UNAVAILABLE', dependency: 'database' });
+    expect(lines).toContainEqual(
+      expect.objectContaining({
+        msg: 'dependency unavailable',
+        dependency: 'database',
+        cause: 'ECONNREFUSED',
+      }),
+    );
   });
 
   it('redacts secrets from logs', async () => {

@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { readProblem } from '../../../runtime/lib/problem.ts';
 import { PlatformError } from '../../core/errors.ts';
 import { packageRoot } from './releases.ts';
 
@@ -40,9 +41,10 @@ async function call(
     body = { text };
   }
   if (init.expect && !init.expect.includes(res.status)) {
+    const problem = readProblem(res.status, text, res.headers.get('retry-after'));
     throw new PlatformError(
       'DEMO_FAILED',
-      `${init.method ?? 'GET'} ${new URL(url).pathname} answered ${res.status}: ${text.slice(0, 200)}`,
+      `${init.method ?? 'GET'} ${new URL(url).pathname} answered ${res.status} ${problem.code}: ${problem.detail}`,
       {
         hint: 'see `platformctl logs all --since 5m --level warn`',
       },

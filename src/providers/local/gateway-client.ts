@@ -2,6 +2,7 @@
  * Client of the runtime gateway's admin API (Bearer ADMIN_TOKEN): live instance lists, traffic
  * weights, faults and the sliding-window RED statistics that status, top and canaries read.
  */
+import { readProblem } from '../../../runtime/lib/problem.ts';
 import { PlatformError } from '../../core/errors.ts';
 import type { FaultSpec, TrafficSpec } from '../provider.ts';
 
@@ -66,12 +67,13 @@ export class GatewayAdmin {
     }
     const text = await res.text();
     if (!res.ok) {
+      const problem = readProblem(res.status, text, res.headers.get('retry-after'));
       throw new PlatformError(
         'GATEWAY_ADMIN_FAILED',
-        `gateway admin ${method} ${path} answered ${res.status}: ${text.slice(0, 200)}`,
+        `gateway admin ${method} ${path} answered ${res.status} ${problem.code}: ${problem.detail}`,
         {
           hint: 'see `platformctl logs gateway --since 5m --level warn`',
-          details: { status: res.status },
+          details: { status: res.status, code: problem.code },
         },
       );
     }

@@ -237,9 +237,10 @@ describe.skipIf(skip)('services on PostgreSQL + RabbitMQ + S3', () => {
     );
     release();
     const res = await pending;
-    const errorBody = (await res.json()) as { error: { code: string } };
+    const errorBody = (await res.json()) as { code: string; dependency: string };
     expect(res.status).toBe(503);
-    expect(errorBody.error.code).toBe('DATABASE_UNAVAILABLE');
+    expect(res.headers.get('retry-after')).toBe('1');
+    expect(errorBody).toMatchObject({ code: 'DATABASE_UNAVAILABLE', dependency: 'database' });
     const ready = await fetch(`${content.url}/readyz`);
     expect(ready.status).toBe(503);
 
