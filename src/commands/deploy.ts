@@ -10,6 +10,7 @@ import { planRollout } from '../delivery/plan.ts';
 import { startRollout } from '../delivery/rollout.ts';
 import { readState, runnerAlive, TERMINAL_PHASES } from '../delivery/store.ts';
 import type { StrategyName, StrategyOverrides } from '../delivery/strategy.ts';
+import { checkDeployTarget, checkService } from '../delivery/target.ts';
 import { openDeliveryProvider, openMetricSource, prepareStrategy } from '../delivery/wiring.ts';
 import { Notifier } from '../notify/webhooks.ts';
 import { eventLine, renderPlan } from './canary-render.ts';
@@ -48,6 +49,7 @@ export function strategyOverrides(opts: {
 export async function deploy(ctx: CommandContext, args: string[], opts: DeployOptions): Promise<ExitCode> {
   const service = args[0] as string;
   const platform = ctx.loadPlatform();
+  checkService(platform, service);
   const svc = platform.config.services[service];
   const overrides = strategyOverrides(opts);
   let replicas = svc?.replicas ?? 1;
@@ -77,6 +79,9 @@ export async function deploy(ctx: CommandContext, args: string[], opts: DeployOp
     );
   }
 
+  const provider = await openDeliveryProvider(platform, opts.env);
+  await checkDeployTarget(platform, provider, service, opts.release);
+
   const existing = readState(platform.root, service);
   if (existing && !runnerAlive(existing) && !TERMINAL_PHASES.includes(existing.phase)) {
     throw new UsageError(
@@ -93,7 +98,6 @@ export async function deploy(ctx: CommandContext, args: string[], opts: DeployOp
 
   if (!opts.wait) return startInBackground(ctx, service, platform.root);
 
-  const provider = await openDeliveryProvider(platform, opts.env);
   const source = await openMetricSource(platform, provider, ctx.env);
   const { strategy, conditions } = prepareStrategy(platform, service, overrides, source.customMetrics);
   const notifier = new Notifier(platform.config.notifications.webhooks, {

@@ -14,12 +14,12 @@ export function registerRelease(program: Command): void {
     )
     .option(
       '--release <version>',
-      'release version (default: <package version>-<first 8 hex of the bundle sha256>)',
+      'release version (default: the next patch version after the newest release, e.g. 0.1.1)',
     )
     .option('--dry-run', 'bundle in memory and print the version and checksum; write nothing')
     .action(lazyAction(async () => (await import('./release.ts')).build, { mutating: true }));
   examples(build, [
-    ['build content from the current sources', 'platformctl release build content'],
+    ['build the next version of content from the current sources', 'platformctl release build content'],
     ['build a named version for a canary', 'platformctl release build content --release 2.0.0'],
   ]);
   const list = release

@@ -4,6 +4,8 @@
  * should end with. The single top-level handler in `cli.ts` renders it; nothing else prints errors.
  */
 
+import { closest } from './closest.ts';
+
 /** Documented process exit codes (README, "Exit codes"). Callers branch on these, never on text. */
 export const ExitCode = {
   ok: 0,
@@ -64,9 +66,10 @@ export class UsageError extends PlatformError {
 
 /** A service name that platform.yaml does not declare; the hint lists the ones it does. */
 export function unknownServiceError(services: Record<string, unknown>, name: string): UsageError {
+  const guess = closest(name, Object.keys(services));
   return new UsageError(
     `no service "${name}" in platform.yaml`,
-    `services are: ${Object.keys(services).join(', ')}`,
+    `${guess ? `did you mean "${guess}"? ` : ''}services are: ${Object.keys(services).join(', ')}`,
     'UNKNOWN_SERVICE',
   );
 }

@@ -160,6 +160,26 @@ describe('platformctl up/status/scale/logs/down on fixture services', () => {
     expect(warn.stdout).not.toContain('listening');
   });
 
+  it('deploy refuses a bad target before starting anything: exit 2 and "did you mean"', async () => {
+    const running = (await status(ws.dir)).services.find((s) => s.name === 'api')?.versions[0] as string;
+    const built = await runCli(['release', 'build', 'api', '--release', '2.0.0'], { cwd: ws.dir });
+    expect(built.exitCode, built.stderr).toBe(0);
+    const cases: [string[], RegExp][] = [
+      [['deploy', 'apj', '--release', '2.0.0'], /no service "apj".*\nhint: did you mean "api"\?/],
+      [['deploy', 'api', '--release', '2.0.1'], /no release api@2\.0\.1\nhint: did you mean "2\.0\.0"\?/],
+      [['deploy', 'api', '--release', '2.0.1', '--wait'], /no release api@2\.0\.1/],
+      [['deploy', 'api', '--release', running], /api already runs/],
+    ];
+    for (const [args, message] of cases) {
+      const r = await runCli(args, { cwd: ws.dir });
+      expect(r.exitCode, `${args.join(' ')}: ${r.stderr}`).toBe(2);
+      expect(r.stderr).toMatch(message);
+      expect(r.stdout).toBe('');
+    }
+    // Nothing was started in the background.
+    expect(existsSync(join(ws.dir, '.platform', 'logs', 'rollout-api.log'))).toBe(false);
+  });
+
   it('down stops everything and leaves no process and no port behind', async () => {
     const pids = instances(await status(ws.dir)).map((i) => i.pid);
     const r = await runCli(['down'], { cwd: ws.dir });
@@ -264,14 +284,18 @@ describe('releases and purge', () => {
       expect(again.exitCode).toBe(2);
       expect(again.stderr).toContain('immutable');
 
+      // Without --release, the next version, even from unchanged sources: it can be deployed over 1.0.0.
       const auto1 = JSON.parse((await runCli(['release', 'build', 'api', '--json'], { cwd: ws.dir })).stdout);
       const auto2 = JSON.parse((await runCli(['release', 'build', 'api', '--json'], { cwd: ws.dir })).stdout);
-      expect(auto2).toMatchObject({ version: auto1.version, built: false });
+      expect(auto1).toMatchObject({ version: '1.0.1', built: true, checksum: manifest.checksum });
+      expect(auto2).toMatchObject({ version: '1.0.2', built: true });
 
       const list = await runCli(['release', 'list', 'api', '--json'], { cwd: ws.dir });
-      expect((JSON.parse(list.stdout) as { version: string }[]).map((r) => r.version).sort()).toEqual(
-        ['1.0.0', auto1.version].sort(),
-      );
+      expect((JSON.parse(list.stdout) as { version: string }[]).map((r) => r.version).sort()).toEqual([
+        '1.0.0',
+        '1.0.1',
+        '1.0.2',
+      ]);
     } finally {
       ws.dispose();
     }

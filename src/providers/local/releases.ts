@@ -144,9 +144,12 @@ export function requireRelease(root: string, service: string, version: string): 
 }
 
 export interface BuildOptions {
-  /** Explicit version; default `<package version>-<sha256 of the bundle, 8 chars>`. */
+  /** Explicit version; default: the next version (see nextVersion), or the content's with `reuse`. */
   version?: string;
-  /** With the default version, an existing identical release is returned instead of an error. */
+  /**
+   * Version by content (`<package version>-<sha256 of the bundle, 8 chars>`) and reuse an identical
+   * release: what `up` does, so starting unchanged sources builds nothing.
+   */
   reuse?: boolean;
   /** Bundle and checksum in memory only; write nothing (`built` says whether it would be new). */
   dryRun?: boolean;
@@ -159,9 +162,31 @@ export interface BuildResult {
 }
 
 /**
- * Bundles a service and stores it as an immutable release. The default version is derived from the
- * bundle's content, so building unchanged sources twice gives the same release, and changed sources
- * a new one; an explicit version that exists already is refused (releases never change).
+ * The version `release build` gives when none is asked for: one patch above the newest
+ * `X.Y.Z`-shaped release of the service (0.1.0-1a2b3c4d → 0.1.1, 2.0.0 → 2.0.1), else the package
+ * version. A release someone asked for is a new version even when the sources did not change, so
+ * it can always be deployed over what runs.
+ */
+export function nextVersion(root: string, service: string, base: string): string {
+  const triples = listReleases(root, service)
+    .map((r) => /^v?(\d+)\.(\d+)\.(\d+)/.exec(r.version))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => [Number(m[1]), Number(m[2]), Number(m[3])] as const);
+  if (triples.length === 0) return base;
+  const [major, minor, patch] = triples.reduce((a, b) =>
+    a[0] !== b[0] ? (a[0] > b[0] ? a : b) : a[1] !== b[1] ? (a[1] > b[1] ? a : b) : a[2] >= b[2] ? a : b,
+  );
+  let next = `${major}.${minor}.${patch + 1}`;
+  // A hand-named release may already hold it (e.g. 0.1.1 built with --release).
+  for (let p = patch + 2; readRelease(root, service, next); p++) next = `${major}.${minor}.${p}`;
+  return next;
+}
+
+/**
+ * Bundles a service and stores it as an immutable release, under the version asked for, else the
+ * next version (nextVersion), else (with `reuse`) one derived from the bundle's content so that
+ * unchanged sources reuse their release; an explicit version that exists already is refused
+ * (releases never change).
  */
 export async function buildRelease(
   platform: LoadedPlatform,
@@ -207,10 +232,13 @@ export async function buildRelease(
   const bundle = result.outputFiles?.find((f) => f.path.endsWith(BUNDLE));
   if (!bundle) throw new PlatformError('RELEASE_BUILD_FAILED', `esbuild produced no bundle for ${service}`);
   const checksum = createHash('sha256').update(bundle.contents).digest('hex');
-  const version = opts.version ?? `${packageVersion(dirname(source))}-${checksum.slice(0, 8)}`;
+  const base = packageVersion(dirname(source));
+  const version =
+    opts.version ??
+    (opts.reuse ? `${base}-${checksum.slice(0, 8)}` : nextVersion(platform.root, service, base));
   const existing = readRelease(platform.root, service, version);
   if (existing) {
-    if ((opts.reuse ?? opts.version === undefined) && existing.checksum === checksum) {
+    if (opts.reuse && existing.checksum === checksum) {
       return { release: existing, built: false };
     }
     throw new PlatformError(
