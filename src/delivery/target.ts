@@ -2,8 +2,9 @@
  * The checks `deploy` makes before it starts anything, so a typo is a usage error at once (exit 2,
  * with "did you mean") instead of a background rollout that fails later.
  */
-import type { LoadedPlatform } from '../core/config/load.ts';
+
 import { closest } from '../core/closest.ts';
+import type { LoadedPlatform } from '../core/config/load.ts';
 import { PlatformError, UsageError, unknownServiceError } from '../core/errors.ts';
 import { listReleases, readRelease } from '../providers/local/releases.ts';
 import type { Provider } from '../providers/provider.ts';
