@@ -18,6 +18,7 @@ import { registerDoctor } from './commands/doctor.cmd.ts';
 import { registerDrill } from './commands/drill.cmd.ts';
 import { registerGitops } from './commands/gitops.cmd.ts';
 import { registerGraph } from './commands/graph.cmd.ts';
+import { registerIncident } from './commands/incident.cmd.ts';
 import { registerInit } from './commands/init.cmd.ts';
 import { registerLoad } from './commands/load.cmd.ts';
 import { registerObservability } from './commands/observability.cmd.ts';
@@ -68,6 +69,7 @@ const REGISTRARS: readonly ((program: Command) => void)[] = [
   registerDeploy,
   registerCanary,
   registerDrill,
+  registerIncident,
   registerSynth,
   registerPolicy,
   registerPlan,

@@ -53,8 +53,16 @@ export function registerDrill(program: Command): void {
       'Check the platform is healthy again; if so stop the clock, revert what is left, score and write the postmortem (exit 1 while still unhealthy).',
     )
     .option('--env <name>', 'environment of platform.yaml (default: the local one)')
+    .option(
+      '--file-actions',
+      "file the postmortem's action items in the tracker (see `incident file-actions`)",
+    )
+    .option('--tracker <kind>', 'github or jira, with --file-actions (default: incidents.tracker)')
     .action(lazyAction(handler('resolve'), { mutating: true }));
-  examples(resolve, [['declare it fixed', 'platformctl drill resolve']]);
+  examples(resolve, [
+    ['declare it fixed', 'platformctl drill resolve'],
+    ['and file the follow-ups', 'platformctl drill resolve --file-actions --tracker github'],
+  ]);
   const abort = drill
     .command('abort')
     .description('Revert every fault and end the drill without a score.')

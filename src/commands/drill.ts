@@ -4,7 +4,9 @@ import { formatDuration } from '../core/duration.ts';
 import { ExitCode, PlatformError, UsageError } from '../core/errors.ts';
 import * as drills from '../drills/engine.ts';
 import type { TimelineEntry } from '../drills/state.ts';
+import { readPostmortem } from '../incidents/file-actions.ts';
 import { openProvider } from '../providers/provider.ts';
+import { describeFiling, fileReportActions } from './incident.ts';
 
 async function drillEnv(ctx: CommandContext, env?: string): Promise<drills.DrillEnv> {
   const platform = ctx.loadPlatform();
@@ -141,7 +143,11 @@ export async function status(ctx: CommandContext) {
   );
 }
 
-export async function resolve(ctx: CommandContext, _args: string[], opts: { env?: string }) {
+export async function resolve(
+  ctx: CommandContext,
+  _args: string[],
+  opts: { env?: string; fileActions?: boolean; tracker?: string },
+) {
   const env = await drillEnv(ctx, opts.env);
   const r = await drills.resolve(env);
   if (!r.resolved) {
@@ -154,15 +160,39 @@ export async function resolve(ctx: CommandContext, _args: string[], opts: { env?
   }
   const rec = r.record;
   for (const p of r.problems) ctx.out.warn(`could not revert: ${p}`);
-  ctx.out.result({ resolved: true, ...rec }, () =>
-    [
-      ctx.out.style.green(`resolved: ${rec.title} (${rec.scenario})`),
-      `acknowledge ${rec.times?.acknowledgeMs === undefined ? '—' : formatDuration(rec.times.acknowledgeMs)} · detect ${rec.times?.detectMs === undefined ? '—' : formatDuration(rec.times.detectMs)} · mitigate ${formatDuration(rec.times?.mitigateMs ?? 0)}`,
-      `score ${rec.score?.total}/100 (${rec.score?.grade}), hints ${rec.hintsTaken}`,
-      `postmortem: ${rec.report?.markdown}`,
-    ].join('\n'),
+  // The drill is resolved whatever the tracker says: a filing failure is reported, not thrown,
+  // and `incident file-actions` can finish the job later without duplicates.
+  let filing: Awaited<ReturnType<typeof fileReportActions>> | undefined;
+  let filingError: PlatformError | undefined;
+  if (opts.fileActions && rec.report) {
+    try {
+      filing = await fileReportActions(ctx, readPostmortem(rec.report.json), { tracker: opts.tracker });
+    } catch (err) {
+      if (!(err instanceof PlatformError)) throw err;
+      filingError = err;
+      ctx.out.warn(`action items not filed: ${err.message}${err.hint ? ` (${err.hint})` : ''}`);
+      ctx.out.warn('file them later with `platformctl incident file-actions`');
+    }
+  }
+  ctx.out.result(
+    {
+      resolved: true,
+      ...rec,
+      ...(filing ? { fileActions: filing } : {}),
+      ...(filingError
+        ? { fileActions: { error: { code: filingError.code, message: filingError.message } } }
+        : {}),
+    },
+    () =>
+      [
+        ctx.out.style.green(`resolved: ${rec.title} (${rec.scenario})`),
+        `acknowledge ${rec.times?.acknowledgeMs === undefined ? '—' : formatDuration(rec.times.acknowledgeMs)} · detect ${rec.times?.detectMs === undefined ? '—' : formatDuration(rec.times.detectMs)} · mitigate ${formatDuration(rec.times?.mitigateMs ?? 0)}`,
+        `score ${rec.score?.total}/100 (${rec.score?.grade}), hints ${rec.hintsTaken}`,
+        `postmortem: ${rec.report?.markdown}`,
+        ...(filing ? ['', describeFiling(ctx, filing)] : []),
+      ].join('\n'),
   );
-  return r.problems.length ? ExitCode.failure : ExitCode.ok;
+  return r.problems.length || filingError ? ExitCode.failure : ExitCode.ok;
 }
 
 export async function abort(ctx: CommandContext, _args: string[], opts: { env?: string }) {

@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import type { CommandContext } from '../core/context.ts';
 import { parseDuration } from '../core/duration.ts';
 import { ExitCode, UsageError } from '../core/errors.ts';
@@ -7,8 +6,8 @@ import {
   GitHubPipelines,
   githubFromEnv,
   type JobInfo,
-  parseRepo,
   type RunInfo,
+  resolveRepo,
 } from '../providers/github.ts';
 
 interface CommonOptions {
@@ -34,25 +33,9 @@ function runId(value: string | undefined): number {
   return id;
 }
 
-function originUrl(cwd: string): string | undefined {
-  try {
-    return execFileSync('git', ['config', '--get', 'remote.origin.url'], {
-      cwd,
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'ignore'],
-    }).trim();
-  } catch {
-    return undefined;
-  }
-}
-
 function client(ctx: CommandContext, opts: CommonOptions): GitHubPipelines {
   const octokit = githubFromEnv(ctx.env);
-  const repo = parseRepo(
-    opts.repo ?? ctx.env.GITHUB_REPOSITORY,
-    opts.repo || ctx.env.GITHUB_REPOSITORY ? undefined : originUrl(ctx.cwd),
-  );
-  return new GitHubPipelines(octokit, repo);
+  return new GitHubPipelines(octokit, resolveRepo(opts.repo, ctx.env, ctx.cwd));
 }
 
 function describeRun(ctx: CommandContext, run: RunInfo, jobs: JobInfo[]): string {

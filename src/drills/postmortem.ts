@@ -4,6 +4,7 @@ import { isAbsolute, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { formatDuration } from '../core/duration.ts';
 import { ensureDir } from '../core/state-dir.ts';
+import { deriveActionItems } from '../incidents/action-items.ts';
 import { packageRoot } from '../providers/local/releases.ts';
 import type { Scenario } from './scenario.ts';
 import type { DrillRecord } from './state.ts';
@@ -118,16 +119,21 @@ export function renderPostmortem(r: DrillRecord, scenario: Scenario): string {
     '',
     '## Action items',
     '',
-    ...scenario.actionItems.map((a) => `- [ ] ${a}`),
-    ...(r.hintsTaken > 0
-      ? [`- [ ] Put what hint ${r.hintsTaken} said into the runbook and the alert's description.`]
-      : []),
-    ...(t?.acknowledgeMs === undefined || t.acknowledgeMs > scenario.targets.acknowledge
-      ? ['- [ ] Check the paging path (who is on call, does the page reach them, is it loud enough).']
-      : []),
+    ...deriveActionItems(r, scenario).map((a) => `- [ ] ${a.title}`),
     '',
   );
   return `${lines.join('\n')}\n`;
+}
+
+/** The services a scenario's faults hit: their owners get the follow-ups. */
+function affectedServices(scenario: Scenario): string[] {
+  const names = scenario.fault.flatMap((f) => {
+    if ('target' in f && f.target) return [f.target.service];
+    // In a drill a partition pauses a service (bus and db partitions are refused by the schema).
+    if ('dependency' in f && typeof f.dependency === 'string') return [f.dependency];
+    return [];
+  });
+  return [...new Set(names)];
 }
 
 export function writePostmortem(
@@ -141,6 +147,13 @@ export function writePostmortem(
   const json = join(dir, `${stem}.json`);
   const withReport = { ...record, report: { markdown, json } };
   writeFileSync(markdown, renderPostmortem(withReport, scenario));
-  writeFileSync(json, `${JSON.stringify(withReport, null, 2)}\n`);
+  // The JSON carries the action items and affected services so `incident file-actions` can file
+  // them later without the scenario file (which may have changed since).
+  const forTools = {
+    ...withReport,
+    services: affectedServices(scenario),
+    actionItems: deriveActionItems(withReport, scenario),
+  };
+  writeFileSync(json, `${JSON.stringify(forTools, null, 2)}\n`);
   return { markdown, json };
 }

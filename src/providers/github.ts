@@ -3,6 +3,7 @@
  * fetch its logs, cancel and re-run. The token comes from GITHUB_TOKEN or GH_TOKEN only — never a
  * flag, so it cannot leak into shell history or the audit log.
  */
+import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { Octokit } from '@octokit/rest';
 import { ExitCode, PlatformError } from '../core/errors.ts';
@@ -57,6 +58,14 @@ export function githubFromEnv(env: NodeJS.ProcessEnv): Octokit {
     auth,
     baseUrl: env.GITHUB_API_URL || 'https://api.github.com',
     userAgent: 'platformctl',
+    // Octokit logs every failed request on its own ("GET … - 500 with id UNKNOWN"); platformctl
+    // explains failures itself (explainGitHubError), so only deprecation warnings get through.
+    log: {
+      debug: () => {},
+      info: () => {},
+      warn: (m: string) => process.stderr.write(`warning: ${m}\n`),
+      error: () => {},
+    },
   });
 }
 
@@ -77,6 +86,72 @@ export function parseRepo(value: string | undefined, remoteUrl?: string): Repo {
     );
   }
   return { owner: m[1] as string, repo: m[2] as string };
+}
+
+/**
+ * Turns what Octokit throws into an error that says what went wrong and what to do: rejected
+ * tokens, missing permissions or repositories, validation failures and unreachable servers are
+ * the user's environment, never "a bug in platformctl". Anything else is returned unchanged.
+ */
+export function explainGitHubError(err: unknown, doing: string): unknown {
+  if (err instanceof PlatformError) return err;
+  const e = err as { status?: number; message?: string; response?: { data?: { message?: string } } };
+  const server = process.env.GITHUB_API_URL || 'https://api.github.com';
+  const said = e.response?.data?.message ?? e.message ?? String(err);
+  if (e.status === 401)
+    return new PlatformError('GITHUB_AUTH', `GitHub rejected the token while ${doing} (401 ${said})`, {
+      exitCode: ExitCode.usage,
+      hint: 'check GITHUB_TOKEN / GH_TOKEN: it may be expired, revoked or for another server',
+      cause: err,
+    });
+  if (e.status === 403 || e.status === 404)
+    return new PlatformError('GITHUB_FORBIDDEN', `GitHub answered ${e.status} while ${doing}: ${said}`, {
+      exitCode: ExitCode.usage,
+      hint: 'check the repository name and that the token can read and write issues (scope repo or issues:write)',
+      cause: err,
+    });
+  if (e.status === 422)
+    return new PlatformError('GITHUB_INVALID', `GitHub refused the request while ${doing}: ${said}`, {
+      hint: 'the details above name the field; for assignees, each must be a collaborator of the repository',
+      cause: err,
+    });
+  // Octokit reports a network failure as a RequestError (status 500) caused by fetch's TypeError,
+  // caused in turn by the system error that carries the code.
+  let code: string | undefined;
+  for (
+    let c: unknown = err, depth = 0;
+    c && depth < 5 && !code;
+    c = (c as { cause?: unknown }).cause, depth++
+  )
+    code = (c as { code?: string }).code;
+  if (code && /^(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ECONNRESET|ETIMEDOUT|UND_ERR_\w+)$/.test(code))
+    return new PlatformError(
+      'GITHUB_UNREACHABLE',
+      `cannot reach GitHub at ${server} while ${doing} (${code})`,
+      {
+        hint: 'check your network, or GITHUB_API_URL for GitHub Enterprise Server',
+        cause: err,
+      },
+    );
+  return err;
+}
+
+function originUrl(cwd: string): string | undefined {
+  try {
+    return execFileSync('git', ['config', '--get', 'remote.origin.url'], {
+      cwd,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/** The repository to talk to: the flag (or config value), else GITHUB_REPOSITORY, else the origin remote. */
+export function resolveRepo(value: string | undefined, env: NodeJS.ProcessEnv, cwd: string): Repo {
+  const named = value ?? env.GITHUB_REPOSITORY;
+  return parseRepo(named, named ? undefined : originUrl(cwd));
 }
 
 type RawRun = Awaited<ReturnType<Octokit['rest']['actions']['getWorkflowRun']>>['data'];

@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.ts';
+import { startJiraStandin } from '../helpers/jira-standin.ts';
 import { type RuntimePlatform, startRuntimePlatform } from '../helpers/runtime-platform.ts';
 
 interface Received {
@@ -175,8 +176,28 @@ describe('drills on the local platform', () => {
       headers: { authorization: `Bearer ${token}` },
     });
     expect(del.status).toBe(200);
-    const resolved = await json(['drill', 'resolve']);
+    // Resolve files the postmortem's follow-ups in the team's Jira (a stand-in following its v3 API).
+    const jira = await startJiraStandin({
+      email: 'oncall@acme.test',
+      apiToken: 'jira-token',
+      projects: { OPS: { issueTypes: ['Task'] } },
+    });
+    const file = join(platform.dir, 'platform.yaml');
+    writeFileSync(file, `${readFileSync(file, 'utf8')}incidents:\n  jira: { project: OPS }\n`);
+    const r = await runCli(['--json', 'drill', 'resolve', '--file-actions', '--tracker', 'jira'], {
+      cwd: platform.dir,
+      timeoutMs: 120_000,
+      env: { JIRA_SITE: jira.url, JIRA_EMAIL: 'oncall@acme.test', JIRA_API_TOKEN: 'jira-token' },
+    }).finally(() => jira.close());
+    const resolved = { ...r, value: JSON.parse(r.stdout) };
     expect(resolved.exitCode, resolved.stderr).toBe(0);
+    expect(resolved.value.fileActions.items.map((i: { status: string }) => i.status)).toEqual(
+      jira.issues.map(() => 'created'),
+    );
+    expect(jira.issues.map((i) => i.summary)).toContain(
+      'Check the paging path (who is on call, does the page reach them, is it loud enough).',
+    );
+    expect(jira.violations).toEqual([]);
     expect(resolved.value.impact.throttled).toBeGreaterThan(0);
     expect(resolved.value.times.acknowledgeMs).toBeUndefined();
     expect(resolved.value.score.parts.acknowledgement).toBe(0);

@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { OpenApiChecker } from './openapi.ts';
 
 export interface RecordedRequest {
   method: string;
@@ -38,6 +39,24 @@ export interface StandinOptions {
   concurrentForeignRun?: boolean;
   /** Repository files on the default branch `main` (path -> text), for the refs/contents/pulls API. */
   files?: Record<string, string>;
+  /**
+   * GitHub's published description: when given, every request is checked against it, and the
+   * issue objects are GitHub's documented example with our values, checked as responses too.
+   */
+  spec?: OpenApiChecker;
+  /** Logins that may be assigned issues (others are refused with 422, as GitHub does). */
+  collaborators?: string[];
+  /** Page size the issues listing answers with at most (to exercise Link pagination). */
+  issuesPageSize?: number;
+}
+
+export interface StandinIssue {
+  number: number;
+  title: string;
+  body: string;
+  labels: string[];
+  assignees: string[];
+  state: 'open' | 'closed';
 }
 
 export interface GitHubStandin {
@@ -46,6 +65,9 @@ export interface GitHubStandin {
   /** Branch -> {head commit sha, files}; pull requests opened. */
   branches: Map<string, { sha: string; files: Map<string, string> }>;
   pulls: { number: number; title: string; head: string; base: string; body: string }[];
+  issues: StandinIssue[];
+  /** Requests (and issue responses) that broke the published description. */
+  violations: string[];
   close(): Promise<void>;
 }
 
@@ -127,6 +149,80 @@ export async function startGitHubStandin(opts: StandinOptions): Promise<GitHubSt
     }
     send(404, { message: 'Not Found' });
   };
+  // ── issues: list (labels/state filters, Link pagination) and create ──
+  const issues: StandinIssue[] = [];
+  const violations: string[] = [];
+  const issueJson = (owner: string, repo: string, i: StandinIssue) => {
+    const login = (name: string) => ({ ...(template.user as object), login: name });
+    const json = {
+      ...template,
+      id: 1_000_000 + i.number,
+      number: i.number,
+      title: i.title,
+      body: i.body,
+      state: i.state,
+      url: `${base}/repos/${owner}/${repo}/issues/${i.number}`,
+      html_url: `${base}/html/${owner}/${repo}/issues/${i.number}`,
+      labels: i.labels.map((name, n) => ({ ...((template.labels as object[])?.[0] ?? {}), id: n + 1, name })),
+      assignee: i.assignees[0] ? login(i.assignees[0]) : null,
+      assignees: i.assignees.map(login),
+      pull_request: undefined,
+    };
+    return JSON.parse(JSON.stringify(json)) as Record<string, unknown>;
+  };
+  let template: Record<string, unknown> = {};
+  const issuesApi = (
+    method: string,
+    owner: string,
+    repo: string,
+    url: URL,
+    body: unknown,
+    send: (status: number, data?: unknown, headers?: Record<string, string>) => void,
+  ) => {
+    if (method === 'POST') {
+      const b = (body ?? {}) as { title?: string; body?: string; labels?: string[]; assignees?: string[] };
+      if (!b.title)
+        return send(422, {
+          message: 'Validation Failed',
+          errors: [{ field: 'title', code: 'missing_field' }],
+        });
+      const unknown = (b.assignees ?? []).filter((a) => !(opts.collaborators ?? []).includes(a));
+      if (unknown.length)
+        return send(422, {
+          message: 'Validation Failed',
+          errors: unknown.map((value) => ({ value, resource: 'Issue', field: 'assignees', code: 'invalid' })),
+        });
+      const issue: StandinIssue = {
+        number: issues.length + pulls.length + 1,
+        title: b.title,
+        body: b.body ?? '',
+        labels: b.labels ?? [],
+        assignees: b.assignees ?? [],
+        state: 'open',
+      };
+      issues.push(issue);
+      const json = issueJson(owner, repo, issue);
+      if (opts.spec) violations.push(...opts.spec.checkResponse('POST', url.pathname, 201, json));
+      return send(201, json);
+    }
+    const wanted = (url.searchParams.get('labels') ?? '').split(',').filter(Boolean);
+    const state = url.searchParams.get('state') ?? 'open';
+    const matching = issues.filter(
+      (i) => wanted.every((l) => i.labels.includes(l)) && (state === 'all' || i.state === state),
+    );
+    const perPage = Math.min(Number(url.searchParams.get('per_page') ?? 30), opts.issuesPageSize ?? 100);
+    const page = Number(url.searchParams.get('page') ?? 1);
+    const slice = matching.slice((page - 1) * perPage, page * perPage).map((i) => issueJson(owner, repo, i));
+    if (opts.spec) violations.push(...opts.spec.checkResponse('GET', url.pathname, 200, slice));
+    const headers: Record<string, string> = {};
+    if (page * perPage < matching.length) {
+      const next = new URL(url.toString().replace('http://x', base));
+      next.searchParams.set('page', String(page + 1));
+      headers.link = `<${next}>; rel="next"`;
+    }
+    return send(200, slice, headers);
+  };
+
   const runs: Run[] = [];
   const requests: RecordedRequest[] = [];
   let nextId = 1000;
@@ -200,6 +296,13 @@ export async function startGitHubStandin(opts: StandinOptions): Promise<GitHubSt
       send(401, { message: 'Bad credentials' });
       return;
     }
+    if (opts.spec)
+      violations.push(
+        ...opts.spec.checkRequest(req.method ?? '', url.pathname, Object.fromEntries(url.searchParams), body),
+      );
+    const issuesPath = /^\/repos\/([^/]+)\/([^/]+)\/issues$/.exec(url.pathname);
+    if (issuesPath && (req.method === 'GET' || req.method === 'POST'))
+      return issuesApi(req.method, issuesPath[1] as string, issuesPath[2] as string, url, body, send);
     const git = /^\/repos\/([^/]+)\/([^/]+)\/(git\/refs?|contents|pulls)(?:\/(.*))?$/.exec(url.pathname);
     if (git)
       return repoApi(req.method ?? '', git[3] as string, decodeURIComponent(git[4] ?? ''), url, body, send);
@@ -279,7 +382,16 @@ export async function startGitHubStandin(opts: StandinOptions): Promise<GitHubSt
     if (mm) return send(302, undefined, { location: `${base}/_logs/${mm[1]}` });
     send(404, { message: 'Not Found' });
   });
+  if (opts.spec) template = opts.spec.example('issue');
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return { url: base, requests, branches, pulls, close: () => new Promise((r) => server.close(() => r())) };
+  return {
+    url: base,
+    requests,
+    branches,
+    pulls,
+    issues,
+    violations,
+    close: () => new Promise((r) => server.close(() => r())),
+  };
 }

@@ -168,6 +168,29 @@ const secretsSchema = strict({
 });
 export type SecretsSpec = z.output<typeof secretsSchema>;
 
+/** Where `incident file-actions` files a postmortem's action items. Credentials come from the environment. */
+const incidentsSchema = strict({
+  tracker: z.enum(['github', 'jira']).optional(),
+  github: strict({
+    /** `owner/name`; else GITHUB_REPOSITORY or the origin remote. */
+    repo: z
+      .string()
+      .regex(/^[\w.-]+\/[\w.-]+$/, { error: 'must be owner/name' })
+      .optional(),
+    /** Labels added besides `incident-follow-up`. */
+    labels: z.array(z.string().min(1)).default([]),
+  }).optional(),
+  jira: strict({
+    /** The Jira Cloud site, e.g. https://acme.atlassian.net; JIRA_SITE overrides it. */
+    site: z.url({ error: 'must be an https URL' }).optional(),
+    project: z.string().regex(/^[A-Z][A-Z0-9_]+$/, { error: 'must be a Jira project key like OPS' }),
+    issueType: z.string().min(1).default('Task'),
+    /** Service owner (as written in platform.yaml) -> Atlassian account id, for assignees. */
+    accounts: z.record(z.string(), z.string()).default({}),
+  }).optional(),
+});
+export type IncidentsSpec = z.output<typeof incidentsSchema>;
+
 export const platformSchema = strict({
   apiVersion: z.literal('platformctl/v1', { error: 'must be "platformctl/v1"' }).default('platformctl/v1'),
   name: nameSchema,
@@ -179,6 +202,7 @@ export const platformSchema = strict({
   delivery: deliverySchema.default(deliverySchema.parse({})),
   notifications: strict({ webhooks: z.array(webhookSchema).default([]) }).default({ webhooks: [] }),
   secrets: secretsSchema.optional(),
+  incidents: incidentsSchema.optional(),
 }).superRefine((cfg, ctx) => {
   const byPort = new Map<number, string>();
   for (const [name, svc] of Object.entries(cfg.services)) {
