@@ -20,6 +20,7 @@ import { type Blobs, openBlobs } from './storage/blobs.ts';
 import { type Bus, openBus } from './storage/bus.ts';
 import { type Db, type Migration, type OpenDbOptions, openDb } from './storage/db.ts';
 import { type ActiveSpan, initTracing, type Tracing } from './tracing.ts';
+import { drainUnreadBody } from './unread-body.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -210,8 +211,14 @@ export async function createService<S extends z.ZodObject = z.ZodObject<Record<s
   const requestLogging = def.requestLogging !== false;
   // Keep-alive connections would otherwise stay open after their last response and hold the
   // drain until the force-close deadline; while shutting down every response closes its socket.
-  app.addHook('onSend', (_request, reply, payload, done) => {
+  app.addHook('onSend', (request, reply, payload, done) => {
     if (shuttingDown) reply.header('connection', 'close');
+    else if (!request.raw.complete && reply.getHeader('connection') === 'close') {
+      // Answered before the body ended (413, 415, 403 on an upload): closing now would reset the
+      // connection under a peer still writing, and a gateway in front would lose this answer.
+      reply.removeHeader('connection');
+      drainUnreadBody(request.raw);
+    }
     done(null, payload);
   });
 

@@ -35,6 +35,20 @@ export const gatewayEnvSchema = gatewayFileEnvSchema.extend({
   CANARY_HEADER: z.string().default('x-canary'),
   ACCESS_LOG: bool(true),
   SHUTDOWN_TIMEOUT_MS: int(10_000),
+  /** Largest request body for routes without their own `maxBodyBytes` (413 above it). */
+  MAX_BODY_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(1024 * 1024),
+  /** Slow clients: time to send the request head, the whole request, and silence on a socket. */
+  CLIENT_HEADERS_TIMEOUT_MS: z.coerce.number().int().min(1000).default(10_000),
+  CLIENT_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(1000).default(120_000),
+  CLIENT_SOCKET_TIMEOUT_MS: int(60_000),
+  /** Idle keep-alive connections close after this (above the 60 s idle timeout of common load balancers). */
+  CLIENT_KEEPALIVE_TIMEOUT_MS: int(65_000),
+  /** Open connections per client address; 0 = no cap. */
+  MAX_CONNECTIONS_PER_CLIENT: int(256),
   /** Processes serving requests (node:cluster); 1 = this process alone. */
   GATEWAY_WORKERS: z.coerce.number().int().min(1).max(64).default(1),
 });

@@ -45,6 +45,8 @@ export const routeSchema = z.strictObject({
   /** Extra attempts for idempotent requests (default 2), still bounded by the retry budget. */
   retries: z.number().int().min(0).max(5).optional(),
   rateLimit: rateLimitSchema.optional(),
+  /** Largest request body this route accepts (default MAX_BODY_BYTES); larger ones get 413 here. */
+  maxBodyBytes: z.number().int().positive().optional(),
 });
 export type RouteSpec = z.infer<typeof routeSchema>;
 

@@ -4,14 +4,23 @@
  * retries and passive circuit breaking. Built on plain node:http (no framework) because every
  * microsecond here is paid by every request of the platform.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+  STATUS_CODES,
+} from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { DEFAULT_RETRY_AFTER_S, PROBLEM_CONTENT_TYPE, problem, retryAfterFor } from '../../lib/problem.ts';
 import { propagationOnly, type Tracing } from '../../lib/tracing.ts';
+import { DEFAULT_DRAIN, drainUnreadBody } from '../../lib/unread-body.ts';
 import { AccessLog } from './access-log.ts';
 import { handleAdmin } from './admin-api.ts';
+import { BodyMeter, declaredLength, formatBytes } from './body-limit.ts';
+import { type ClientLimits, ConnectionCap, serverTimeouts } from './client-guard.ts';
 import type { ClusterPeers, ControlOp } from './control.ts';
 import type { GatewaySettings } from './env.ts';
 import { FaultTable } from './faults.ts';
@@ -58,6 +67,7 @@ export class Gateway implements AttemptOwner {
   readonly verifier: JwtVerifier | undefined;
   readonly tracing: Tracing;
   readonly peers: ClusterPeers | undefined;
+  readonly connectionCap: ConnectionCap;
   routes: RoutingTable;
   optionalAuth: PathPatterns;
   defaultRateLimit: RateLimit;
@@ -108,13 +118,23 @@ export class Gateway implements AttemptOwner {
           cooldownMs: env.AUTH_JWKS_COOLDOWN_MS,
         })
       : undefined;
-    this.server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, (req, res) =>
-      this.handle(req, res),
-    );
+    const clientLimits: ClientLimits = {
+      headersTimeoutMs: env.CLIENT_HEADERS_TIMEOUT_MS,
+      requestTimeoutMs: env.CLIENT_REQUEST_TIMEOUT_MS,
+      keepAliveTimeoutMs: env.CLIENT_KEEPALIVE_TIMEOUT_MS,
+      socketIdleTimeoutMs: env.CLIENT_SOCKET_TIMEOUT_MS,
+      maxConnectionsPerClient: env.MAX_CONNECTIONS_PER_CLIENT,
+    };
+    this.server = createServer(serverTimeouts(clientLimits), (req, res) => this.handle(req, res));
+    this.connectionCap = new ConnectionCap(clientLimits.maxConnectionsPerClient);
+    this.connectionCap.attach(this.server, clientLimits);
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
       if (socket.writable && !socket.destroyed) {
-        const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
-        socket.end(`HTTP/1.1 ${status} Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+        const status =
+          err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+        socket.end(
+          `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`,
+        );
       } else socket.destroy();
     });
   }
@@ -170,6 +190,10 @@ export class Gateway implements AttemptOwner {
   }
 
   handle(req: IncomingMessage, res: ServerResponse): void {
+    if (this.connectionCap.turnedAway(req.socket)) {
+      req.socket.destroy();
+      return;
+    }
     this.inFlight++;
     const url = req.url ?? '/';
     const q = url.indexOf('?');
@@ -197,6 +221,8 @@ export class Gateway implements AttemptOwner {
       identity: undefined,
       upstreamHeaders: undefined,
       body: null,
+      hasBody:
+        req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0,
       replayable: true,
       attempts: 0,
       tried: undefined,
@@ -243,6 +269,12 @@ export class Gateway implements AttemptOwner {
       return;
     }
     x.route = route;
+    const bodyLimit = route.maxBodyBytes ?? this.env.MAX_BODY_BYTES;
+    const declared = declaredLength(req.headers);
+    if (declared !== undefined && declared > bodyLimit) {
+      this.tooLarge(x, bodyLimit);
+      return;
+    }
 
     let mode = route.auth;
     if (mode === 'required' && this.optionalAuth.matches(x.method, path)) mode = 'optional';
@@ -348,9 +380,7 @@ export class Gateway implements AttemptOwner {
       role: x.identity?.role,
     });
     this.retryBudget.recordRequest();
-    const hasBody =
-      req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
-    if (!hasBody) {
+    if (!x.hasBody) {
       x.body = null;
       x.replayable = true;
       this.forward(x);
@@ -378,8 +408,12 @@ export class Gateway implements AttemptOwner {
       });
       return;
     }
-    // Uploads (video) stream through: never buffered, so they cannot be replayed.
-    x.body = req;
+    // Uploads (video) stream through: never buffered, so they cannot be replayed. A declared
+    // length was checked against the limit already (and node stops the body there); a chunked
+    // one is counted on its way.
+    x.body = Number.isFinite(length)
+      ? req
+      : req.pipe(new BodyMeter(x.route?.maxBodyBytes ?? this.env.MAX_BODY_BYTES));
     x.replayable = false;
     this.forward(x);
   }
@@ -442,6 +476,16 @@ export class Gateway implements AttemptOwner {
     this.error(x, status, code, message);
   }
 
+  /** 413 for a body over the route's limit; the upstream never sees the request. */
+  tooLarge(x: Exchange, limit: number): void {
+    this.error(
+      x,
+      413,
+      'BODY_TOO_LARGE',
+      `the request body exceeds the limit of ${formatBytes(limit)} for ${x.route?.prefix ?? 'this route'}`,
+    );
+  }
+
   unauthorized(x: Exchange, reason: string): void {
     x.res.setHeader('www-authenticate', `Bearer error="invalid_token", error_description="${reason}"`);
     this.error(x, 401, 'UNAUTHORIZED', reason);
@@ -464,6 +508,13 @@ export class Gateway implements AttemptOwner {
       return;
     }
     const text = JSON.stringify(body);
+    if (x.hasBody && !x.req.complete) {
+      // Answered before the body arrived: a short rest is read and dropped (the connection stays
+      // usable); a long or unknown one is refused by closing, which the client learns here.
+      const declared = declaredLength(x.req.headers);
+      if (declared === undefined || declared > DEFAULT_DRAIN.maxBytes || x.req.destroyed)
+        res.shouldKeepAlive = false;
+    }
     res.writeHead(status, {
       'content-type': contentType,
       'content-length': Buffer.byteLength(text),
@@ -530,6 +581,9 @@ export class Gateway implements AttemptOwner {
         error: x.errorCode,
       });
     }
+    // Answered before the client finished sending (413, 401, an upstream's early answer): read
+    // and drop the rest within bounds, then close, instead of leaving the client stalled.
+    if (x.hasBody && !x.req.complete) drainUnreadBody(x.req);
     if (--this.inFlight === 0 && this.#drained) this.#drained();
   }
 }

@@ -5,8 +5,10 @@
  * IncomingMessage (or sent from a small buffer when the request may need a replay on retry).
  */
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { ActiveSpan } from '../../lib/tracing.ts';
+import { BODY_TOO_LARGE } from './body-limit.ts';
 import { downstreamHeaders } from './headers.ts';
 import type { Identity } from './jwt.ts';
 import type { Route } from './routing-table.ts';
@@ -29,7 +31,9 @@ export interface Exchange {
   instance: Instance | undefined;
   identity: Identity | undefined;
   upstreamHeaders: string[] | undefined;
-  body: Buffer | IncomingMessage | null;
+  body: Buffer | IncomingMessage | Readable | null;
+  /** The request announced a body (content-length > 0 or chunked). */
+  hasBody: boolean;
   /** The body can be sent again (none, or buffered), so an idempotent request may be retried. */
   replayable: boolean;
   attempts: number;
@@ -51,8 +55,20 @@ export interface AttemptOwner {
   finish(x: Exchange, status: number): void;
 }
 
+/**
+ * Set by an upstream on a 503 that sheds load on purpose (like Envoy's `x-envoy-overloaded`):
+ * relayed as it is, neither retried elsewhere nor counted toward ejection.
+ */
+export const OVERLOADED_HEADER = 'x-overloaded';
+
 const RETRY_ABORT = new Error('retrying on another instance');
 
+/**
+ * Errors that may be retried on another instance. Only connection failures, timeouts and the
+ * upstream's own 502/503/504 count toward ejecting an instance; nothing a client can provoke
+ * (4xx, an oversized or stalled body, an upstream refusing the rest of a body) does, or any
+ * anonymous client could take a service out of the gateway.
+ */
 const CONNECT_ERRORS = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
@@ -65,6 +81,9 @@ const CONNECT_ERRORS = new Set([
   'UND_ERR_SOCKET',
   'UND_ERR_CLOSED',
 ]);
+
+/** How a connection dies when the upstream hangs up while the gateway is still writing the body. */
+const HANG_UP_ERRORS = new Set(['EPIPE', 'ECONNRESET', 'UND_ERR_SOCKET']);
 
 export function errorCodeOf(err: unknown): string {
   const e = err as { code?: unknown; cause?: { code?: unknown } };
@@ -106,7 +125,12 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
     const x = this.#x;
     const breaker = this.#inst.breaker;
     this.#status = statusCode;
-    if (statusCode === 502 || statusCode === 503 || statusCode === 504) {
+    if (statusCode === 503 && headers[OVERLOADED_HEADER] !== undefined) {
+      // Deliberate load shedding (a full transform queue): the instance is alive and says when to
+      // come back. Ejecting it would turn a busy service into an unreachable one, and any client
+      // able to fill the queue could do that.
+      breaker.release();
+    } else if (statusCode === 502 || statusCode === 503 || statusCode === 504) {
       breaker.failure(Date.now());
       if (statusCode !== 504 && this.#owner.retry(x, `upstream answered ${statusCode}`)) {
         this.#release();
@@ -118,6 +142,9 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
     }
     const res = x.res;
     if (res.destroyed) return;
+    // The upstream answered before the client finished sending: the body will not be read on,
+    // so tell the client this connection ends with the answer (it stops sending and reads it).
+    if (x.hasBody && !x.req.complete) res.shouldKeepAlive = false;
     downstreamHeaders(headers);
     if (headers['x-request-id'] === undefined) headers['x-request-id'] = x.requestId;
     if (x.setCookie) {
@@ -160,31 +187,58 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
     if (err === RETRY_ABORT) return;
     if (!this.#release()) return;
     const x = this.#x;
+    const breaker = this.#inst.breaker;
     if (x.clientGone) {
-      this.#inst.breaker.release();
+      breaker.release();
       this.#owner.finish(x, 499);
       return;
     }
     const code = errorCodeOf(err);
     x.errorCode = code;
+    if (code === BODY_TOO_LARGE) {
+      // A chunked body crossed the route's limit on its way through: the client's doing.
+      breaker.release();
+      if (x.res.headersSent) {
+        x.res.destroy(err);
+        this.#owner.finish(x, this.#status);
+      } else this.#owner.fail(x, 413, 'BODY_TOO_LARGE', err.message);
+      return;
+    }
     if (x.res.headersSent) {
       // The response has started: all we can do is cut it so the client sees it incomplete.
-      this.#inst.breaker.failure(Date.now());
+      breaker.failure(Date.now());
       x.res.destroy(err);
       this.#owner.finish(x, this.#status || 502);
       return;
     }
     if (code === 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH') {
-      this.#inst.breaker.release();
+      breaker.release();
       this.#owner.fail(x, 400, 'BAD_REQUEST_BODY', 'the request body ended before its announced length');
       return;
     }
-    this.#inst.breaker.failure(Date.now());
-    if (CONNECT_ERRORS.has(code) && this.#owner.retry(x, code)) return;
-    if (code === 'UND_ERR_HEADERS_TIMEOUT' && x.body === x.req && !x.req.complete) {
+    const bodyInFlight = x.hasBody && !x.req.complete;
+    if (code === 'UND_ERR_HEADERS_TIMEOUT' && bodyInFlight) {
       // The upstream waited for a body the client never finished sending: the client's fault.
+      breaker.release();
       this.#owner.fail(x, 408, 'REQUEST_TIMEOUT', 'the request body did not arrive in time');
-    } else if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT') {
+      return;
+    }
+    if (bodyInFlight && HANG_UP_ERRORS.has(code)) {
+      // The upstream stopped reading a body the client was still sending (it refused it, or went
+      // away): its answer, if any, was lost with the connection. A client can provoke this at will,
+      // so it does not count toward ejection; a crashed instance shows up on the next connect.
+      breaker.release();
+      this.#owner.fail(
+        x,
+        502,
+        'UPSTREAM_CLOSED_EARLY',
+        `upstream ${this.#inst.id} closed the connection before the request body was sent`,
+      );
+      return;
+    }
+    breaker.failure(Date.now());
+    if (CONNECT_ERRORS.has(code) && this.#owner.retry(x, code)) return;
+    if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT') {
       this.#owner.fail(x, 504, 'UPSTREAM_TIMEOUT', `upstream ${this.#inst.id} did not answer in time`);
     } else {
       this.#owner.fail(x, 502, 'UPSTREAM_UNAVAILABLE', `upstream ${this.#inst.id} failed: ${code}`);

@@ -61,7 +61,7 @@ describe('gateway proxying', () => {
       routes: [
         { prefix: '/content', service: 'content', auth: 'none' },
         { prefix: '/content/admin/', service: 'content-admin', auth: 'none' },
-        { prefix: '/uploads', service: 'uploads', auth: 'none' },
+        { prefix: '/uploads', service: 'uploads', auth: 'none', maxBodyBytes: 64 * 1024 * 1024 },
         { prefix: '/empty', service: 'empty', auth: 'none' },
       ],
       services: {

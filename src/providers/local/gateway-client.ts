@@ -15,6 +15,8 @@ export interface GatewayInstance {
 export interface GatewayRoute {
   prefix: string;
   service: string;
+  /** Request bodies above this get 413 at the gateway. */
+  maxBodyBytes?: number;
 }
 
 /** The GATEWAY_CONFIG file the supervisor writes before starting the gateway. */

@@ -4,6 +4,7 @@ import { UsageError, unknownServiceError } from '../../core/errors.ts';
 import { backendEnv, localEnvironment } from '../../data/backend-env.ts';
 import { secretsEnvFor } from '../../secrets/inject.ts';
 import type { ProviderEvent } from '../provider.ts';
+import { routeBodyLimit } from './body-limits.ts';
 import { buildRelease } from './releases.ts';
 import type { Plan, ServicePlan } from './supervisor.ts';
 import { startOrder, withDependencies } from './topology.ts';
@@ -62,6 +63,7 @@ export async function makePlan(platform: LoadedPlatform, opts: PlanOptions = {})
       replicas: opts.replicas?.[name] ?? s.replicas,
       basePort: s.port,
       routes: s.routes,
+      maxBodyBytes: routeBodyLimit(s),
       dependsOn: s.dependsOn,
       readiness: s.health.readiness,
       // platform.yaml's backends (postgres, rabbitmq, s3) for this environment, then the secrets

@@ -55,6 +55,8 @@ export interface ServicePlan {
   replicas: number;
   basePort: number;
   routes: string[];
+  /** Largest request body the gateway lets through to this service's routes (its default when unset). */
+  maxBodyBytes?: number;
   dependsOn: string[];
   readiness: string;
   env: Record<string, string>;
@@ -469,7 +471,8 @@ export class Supervisor {
     for (const name of this.order) {
       const p = this.plans.get(name);
       if (!p || p.kind === 'gateway') continue;
-      for (const prefix of p.routes) routes.push({ prefix, service: name });
+      for (const prefix of p.routes)
+        routes.push({ prefix, service: name, ...(p.maxBodyBytes ? { maxBodyBytes: p.maxBodyBytes } : {}) });
       const instances = [...this.instances.values()]
         // Only ready instances are routable (like Kubernetes endpoints): a crashed instance leaves
         // the gateway at once and comes back as a fresh upstream (no stale circuit breaker) when

@@ -1,0 +1,33 @@
+/**
+ * The request body limit the gateway enforces on each service's routes, so an oversized body is
+ * refused at the edge (413) and never reaches, or trips, the service behind it. The built-in
+ * services' figures mirror their own limits (checked against the runtime definitions by
+ * body-limits.test.ts); other services get the gateway's default (MAX_BODY_BYTES, 1 MiB) unless
+ * their env sets MAX_BODY_BYTES.
+ */
+import type { ServiceSpec } from '../../core/config/schema.ts';
+
+const KIB = 1024;
+const MIB = 1024 * KIB;
+
+/** Limits of the services shipped as `builtin:<name>`. */
+export const BUILTIN_BODY_LIMITS: Record<string, (env: Record<string, string>) => number> = {
+  auth: () => 16 * KIB,
+  analytics: () => 2 * MIB,
+  // Uploads are raw bodies up to the content service's MAX_UPLOAD_BYTES (default 50 MiB).
+  content: (env) => positiveInt(env.MAX_UPLOAD_BYTES) ?? 50 * MIB,
+};
+
+function positiveInt(text: string | undefined): number | undefined {
+  if (text === undefined || !/^\d{1,15}$/.test(text)) return undefined;
+  const n = Number(text);
+  return n > 0 ? n : undefined;
+}
+
+/** The gateway route limit for one service of platform.yaml, or undefined for the gateway's default. */
+export function routeBodyLimit(spec: Pick<ServiceSpec, 'path' | 'env'>): number | undefined {
+  const own = positiveInt(spec.env.MAX_BODY_BYTES);
+  if (own !== undefined) return own;
+  const builtin = spec.path.startsWith('builtin:') ? BUILTIN_BODY_LIMITS[spec.path.slice(8)] : undefined;
+  return builtin?.(spec.env);
+}
