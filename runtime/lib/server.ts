@@ -209,6 +209,8 @@ export async function createService<S extends z.ZodObject = z.ZodObject<Record<s
   });
 
   const requestLogging = def.requestLogging !== false;
+  /** Why a request failed with a 5xx, for its log line (see onResponse). */
+  const failures = new WeakMap<object, string>();
   // Keep-alive connections would otherwise stay open after their last response and hold the
   // drain until the force-close deadline; while shutting down every response closes its socket.
   app.addHook('onSend', (request, reply, payload, done) => {
@@ -228,15 +230,21 @@ export async function createService<S extends z.ZodObject = z.ZodObject<Record<s
     metrics.observe(request.method, route, reply.statusCode, seconds);
     request.span?.setAttribute('http.response.status_code', reply.statusCode);
     request.span?.end(reply.statusCode >= 500);
-    if (requestLogging) {
+    // A 5xx is always logged, at error and with what went wrong, even with request lines off:
+    // `platformctl logs <service> --level error` is where the runbooks send the on-call.
+    const failure =
+      reply.statusCode >= 500 ? (failures.get(request) ?? `HTTP ${reply.statusCode}`) : undefined;
+    if (requestLogging || failure) {
       const line = {
         method: request.method,
         url: request.url,
         route,
         status: reply.statusCode,
         durationMs: Math.round(seconds * 1e5) / 100,
+        ...(failure ? { error: failure } : {}),
       };
-      if (QUIET_ROUTES.has(route)) request.log.debug(line, 'request');
+      if (failure) request.log.error(line, 'request failed');
+      else if (QUIET_ROUTES.has(route)) request.log.debug(line, 'request');
       else request.log.info(line, 'request');
     }
     done();
@@ -244,6 +252,11 @@ export async function createService<S extends z.ZodObject = z.ZodObject<Record<s
 
   app.setErrorHandler((err, request, reply) => {
     const { error, kind } = classifyError(err);
+    if (error.statusCode >= 500) {
+      // What the client never sees (an unexpected error's own message) goes to the log line.
+      const cause = kind === 'unexpected' && err instanceof Error ? err.message : error.message;
+      failures.set(request, `${error.code}: ${cause}`);
+    }
     if (kind === 'unexpected') request.log.error({ err }, 'unhandled error');
     else if (error.dependency) {
       const cause = error.cause instanceof Error ? error.cause.message : undefined;

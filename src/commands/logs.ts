@@ -27,7 +27,7 @@ export async function logs(ctx: CommandContext, [service]: string[], opts: LogsF
   const tail = opts.tail === undefined ? undefined : Number(opts.tail);
   if (tail !== undefined && (!Number.isInteger(tail) || tail < 0))
     throw new UsageError(`invalid --tail "${opts.tail}"`, 'e.g. --tail 50');
-  const provider = new LocalProvider(ctx.loadPlatform());
+  const provider = new LocalProvider(ctx.loadRunningPlatform());
   const abort = new AbortController();
   const onSignal = () => abort.abort();
   process.once('SIGINT', onSignal);

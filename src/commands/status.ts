@@ -33,7 +33,7 @@ function live(ctx: CommandContext, render: () => Promise<string>): Promise<void>
 }
 
 export async function status(ctx: CommandContext, _args: string[], opts: { watch?: boolean }) {
-  const provider = new LocalProvider(ctx.loadPlatform());
+  const provider = new LocalProvider(ctx.loadRunningPlatform());
   if (opts.watch && !ctx.json) {
     await live(
       ctx,
@@ -54,7 +54,7 @@ export async function status(ctx: CommandContext, _args: string[], opts: { watch
 export async function top(ctx: CommandContext, _args: string[], opts: { window?: string }) {
   const windowMs = parseDuration(opts.window ?? '10s');
   if (windowMs === undefined) throw new UsageError(`invalid --window "${opts.window}"`, 'e.g. --window 30s');
-  const provider = new LocalProvider(ctx.loadPlatform());
+  const provider = new LocalProvider(ctx.loadRunningPlatform());
   const snapshot = async () => {
     const st = await provider.status();
     if (!st.running || !st.gatewayUrl)

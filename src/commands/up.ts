@@ -1,3 +1,4 @@
+import { saveRunningConfig } from '../core/config/running-config.ts';
 import type { CommandContext } from '../core/context.ts';
 import { parseDuration } from '../core/duration.ts';
 import { ExitCode, PlatformError, UsageError } from '../core/errors.ts';
@@ -113,6 +114,7 @@ export async function up(ctx: CommandContext, services: string[], opts: UpFlags)
     );
     return;
   }
+  saveRunningConfig(platform);
   const progress = await ctx.out.progress('building releases');
   let plan: Awaited<ReturnType<LocalProvider['plan']>>;
   try {
@@ -212,7 +214,7 @@ export async function down(
   _args: string[],
   opts: { purge?: boolean; dryRun?: boolean },
 ): Promise<ExitCode | void> {
-  const provider = new LocalProvider(ctx.loadPlatform());
+  const provider = new LocalProvider(ctx.loadRunningPlatform());
   if (opts.dryRun) {
     const { state, running } = provider.current();
     const live = state.instances.filter((i) => i.pid);

@@ -4,6 +4,7 @@
  */
 import { resolve } from 'node:path';
 import { type LoadedPlatform, loadPlatform } from './config/load.ts';
+import { loadPlatformOrRunning } from './config/running-config.ts';
 import { colorAllowed, Output } from './output.ts';
 
 /** Global flags, as parsed by commander on the root program. */
@@ -56,6 +57,16 @@ export class CommandContext {
   /** The validated platform.yaml (loaded once, on first use). */
   loadPlatform(): LoadedPlatform {
     this.platform ??= loadPlatform(this.cwd, this.configPath, this.env);
+    return this.platform;
+  }
+
+  /**
+   * loadPlatform for commands that operate what runs (`down`, `status`, `top`, `logs`): when
+   * platform.yaml no longer loads, they work from the configuration the platform was started
+   * with, after a warning, instead of refusing.
+   */
+  loadRunningPlatform(): LoadedPlatform {
+    this.platform ??= loadPlatformOrRunning(this.cwd, this.configPath, this.env, (m) => this.out.warn(m));
     return this.platform;
   }
 }

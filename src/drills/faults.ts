@@ -94,18 +94,25 @@ export async function revertDrillUndo(
 
 /**
  * The bad build: a release whose bundle wraps the stable one and answers 500 to a share of the
- * requests (never to health checks, so it passes readiness like a real bad release would).
+ * requests (never to health checks, so it passes readiness like a real bad release would), and
+ * logs each one as the service kit logs a 500 (level error, request id, the error), so the
+ * runbook's `platformctl logs <service> --level error` finds them as it would in a real incident.
  */
 function badBundle(stableEntry: string, errorPercent: number): string {
   return `// A release that fails ${errorPercent}% of its requests.
 import http from 'node:http';
 const emit = http.Server.prototype.emit;
 const spared = /^\\/(healthz|readyz|metrics)(\\?|$)/;
+const message = 'Cannot read properties of undefined (reading "id")';
+const base = { service: process.env.SERVICE_NAME, version: process.env.SERVICE_VERSION, instance: process.env.INSTANCE_ID };
 http.Server.prototype.emit = function (event, req, res) {
   if (event === 'request' && !spared.test(req.url ?? '') && Math.random() * 100 < ${errorPercent}) {
+    const reqId = typeof req.headers['x-request-id'] === 'string' ? req.headers['x-request-id'] : undefined;
     res.statusCode = 500;
-    res.setHeader('content-type', 'application/json');
-    res.end(JSON.stringify({ error: { code: 'internal', message: 'Cannot read properties of undefined (reading "id")' } }));
+    res.setHeader('content-type', 'application/problem+json');
+    if (reqId) res.setHeader('x-request-id', reqId);
+    res.end(JSON.stringify({ title: 'Internal Server Error', status: 500, detail: 'internal error', code: 'INTERNAL', requestId: reqId }));
+    process.stdout.write(JSON.stringify({ level: 'error', time: new Date().toISOString(), ...base, reqId, msg: 'request failed', method: req.method, url: req.url, status: 500, error: 'INTERNAL: ' + message }) + '\\n');
     return true;
   }
   return emit.apply(this, arguments);

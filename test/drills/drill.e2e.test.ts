@@ -101,6 +101,24 @@ describe('drills on the local platform', () => {
       'content answers through the gateway, every time',
     );
 
+    // The runbook's checks find the errors where an operator looks: each 500 of the bad version
+    // in content's log at error with its request id, and each 5xx in the gateway's at warn.
+    const errors = await cli(['logs', 'content', '--level', 'error', '--since', '5m', '--json']);
+    const failed = errors.stdout
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { msg: string; status: number; reqId?: string; version: string });
+    expect(failed.some((l) => l.msg === 'request failed' && l.status === 500 && l.reqId)).toBe(true);
+    const warnings = await cli(['logs', 'all', '--level', 'warn', '--since', '5m', '--json']);
+    expect(
+      warnings.stdout
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as { service: string; status?: number; level: string })
+        .some((l) => l.service === 'gateway' && l.status === 500 && l.level === 'warn'),
+    ).toBe(true);
+
     const hint = await json(['drill', 'hint']);
     expect(hint.value.level).toBe(1);
     const drillStatus = await json(['drill', 'status']);

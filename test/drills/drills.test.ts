@@ -1,5 +1,5 @@
 /** Drill scenario validation, scoring, timeline durations and impact arithmetic (no platform). */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ConfigError } from '../../src/core/errors.ts';
@@ -61,6 +61,18 @@ describe('drill scenarios', () => {
       expect(s.hints).toHaveLength(3);
       expect(s.runbook, s.name).toMatch(/^docs\/runbooks\/drill-.+\.md$/);
       expect(existsSync(join(REPO_ROOT, s.runbook as string)), s.runbook).toBe(true);
+    }
+  });
+
+  it("each runbook's Symptoms name the alert its drill pages with", () => {
+    for (const file of scenarioFiles([join(REPO_ROOT, 'drills')]).values()) {
+      const s = loadScenario(file);
+      // Pages from people ("Support: …") name no alert.
+      const alert = /^([A-Z][a-z0-9]+(?:[A-Z][A-Za-z0-9]*)+):/.exec(s.page ?? '')?.[1];
+      if (!alert || !s.runbook) continue;
+      const runbook = readFileSync(join(REPO_ROOT, s.runbook), 'utf8');
+      const symptoms = /## Symptoms\n([\s\S]*?)\n## /.exec(runbook)?.[1] ?? '';
+      expect(symptoms, `${s.runbook} Symptoms`).toContain(`\`${alert}\``);
     }
   });
 

@@ -2,7 +2,7 @@
  * The local provider end to end, through bin/platformctl, against the fixture service (which
  * follows the runtime contract and doubles as a minimal gateway). Ports come from freePorts().
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -252,6 +252,42 @@ describe('failures', () => {
       expect(await up.exited).toBe(0);
       for (const pid of pids) expect(alive(pid)).toBe(false);
       for (const port of p.ports) expect(await isPortFree(port)).toBe(true);
+    } finally {
+      await runCli(['down'], { cwd: ws.dir });
+      ws.dispose();
+    }
+  });
+});
+
+describe('a broken platform.yaml', () => {
+  it('status, logs and down still operate the running platform, from its start-up config, with a warning', async () => {
+    const p = await platformYaml();
+    const ws = workspace({ 'platform.yaml': p.yaml });
+    try {
+      const up = await runCli(['up', '--detach'], { cwd: ws.dir });
+      expect(up.exitCode, up.stderr).toBe(0);
+      const pids = instances(await status(ws.dir)).map((i) => i.pid);
+      writeFileSync(join(ws.dir, 'platform.yaml'), p.yaml.replace('routes: [/api]', 'routes: [/api'));
+      const validate = await runCli(['config', 'validate'], { cwd: ws.dir });
+      expect(validate.exitCode).toBe(2);
+
+      const st = await runCli(['status', '--json'], { cwd: ws.dir });
+      expect(st.exitCode, st.stderr).toBe(0);
+      expect((JSON.parse(st.stdout) as Status).services.map((s) => s.name)).toEqual([
+        'gateway',
+        'api',
+        'store',
+      ]);
+      expect(st.stderr).toMatch(/warning: platform\.yaml does not load \(.*platform\.yaml:\d+:\d+/);
+      expect(st.stderr).toContain('running-config.json');
+
+      const logs = await runCli(['logs', 'api', '--since', '5m'], { cwd: ws.dir });
+      expect(logs.exitCode, logs.stderr).toBe(0);
+      expect(logs.stdout).toContain('listening');
+
+      const down = await runCli(['down'], { cwd: ws.dir });
+      expect(down.exitCode, down.stderr).toBe(0);
+      for (const pid of pids) expect(alive(pid)).toBe(false);
     } finally {
       await runCli(['down'], { cwd: ws.dir });
       ws.dispose();

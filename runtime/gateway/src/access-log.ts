@@ -27,7 +27,13 @@ interface Destination {
 }
 
 export class AccessLog {
+  /** Every request gets a line (ACCESS_LOG on and the level at info or below). */
   readonly enabled: boolean;
+  /**
+   * 5xx answers get a line at `warn` even with the access log off: they are what an operator
+   * looks for with `platformctl logs all --level warn`.
+   */
+  readonly #failures: boolean;
   readonly #dest: Destination | undefined;
   readonly #prefix: string;
   #isoMs = 0;
@@ -35,10 +41,17 @@ export class AccessLog {
 
   constructor(logger: Logger, enabled: boolean) {
     const dest = (logger as unknown as Record<symbol, Destination | undefined>)[pino.symbols.streamSym];
-    this.enabled = enabled && logger.isLevelEnabled('info') && typeof dest?.write === 'function';
+    const writable = typeof dest?.write === 'function';
+    this.enabled = enabled && logger.isLevelEnabled('info') && writable;
+    this.#failures = logger.isLevelEnabled('warn') && writable;
     this.#dest = dest;
     const base = JSON.stringify(logger.bindings()).slice(1, -1);
     this.#prefix = base ? `,${base}` : '';
+  }
+
+  /** Whether a request answered with `status` gets a line. */
+  wants(status: number): boolean {
+    return this.enabled || (status >= 500 && this.#failures);
   }
 
   /** `reqId` (validated by the gateway), `traceId` (hex) and `method` (an HTTP token) need no escaping. */
@@ -48,7 +61,7 @@ export class AccessLog {
       this.#isoMs = now;
       this.#iso = new Date(now).toISOString();
     }
-    let line = `{"level":"info","time":"${this.#iso}"${this.#prefix},"msg":"request","reqId":"${e.reqId}","traceId":"${e.traceId}","method":"${e.method}","path":${JSON.stringify(e.path)},"status":${e.status},"durationMs":${e.durationMs}`;
+    let line = `{"level":"${e.status >= 500 ? 'warn' : 'info'}","time":"${this.#iso}"${this.#prefix},"msg":"request","reqId":"${e.reqId}","traceId":"${e.traceId}","method":"${e.method}","path":${JSON.stringify(e.path)},"status":${e.status},"durationMs":${e.durationMs}`;
     // Not `service`/`version`/`instance`: those name the gateway itself in every line of the kit.
     if (e.service) line += `,"upstream":${JSON.stringify(e.service)}`;
     if (e.version) line += `,"upstreamVersion":${JSON.stringify(e.version)}`;

@@ -565,7 +565,7 @@ export class Gateway implements AttemptOwner {
       if (x.instance) span.setAttribute('gateway.upstream', x.instance.id);
     }
     span.end(status >= 500);
-    if (this.#accessLog.enabled) {
+    if (this.#accessLog.wants(status)) {
       this.#accessLog.write({
         reqId: x.requestId,
         traceId: span.traceId,

@@ -276,6 +276,44 @@ describe('access log', () => {
   });
 });
 
+describe('5xx in the log', () => {
+  it('logs every 5xx answer at warn, with its request id, even with the access log off', async () => {
+    const lines: string[] = [];
+    const capture = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+        done();
+      },
+    });
+    const up = await listen((req, res) => {
+      res.statusCode = req.url === '/api/boom' ? 500 : 200;
+      res.end('x');
+    });
+    const logger = createLogger({ service: 'gateway', version: '1', instance: 'gw-1', destination: capture });
+    const gw = await startGateway(
+      {
+        routes: [{ prefix: '/api', service: 'api', auth: 'none' }],
+        services: { api: { instances: [{ id: 'api-1', url: up.url, version: '1.2.3' }] } },
+      },
+      { ACCESS_LOG: 'false' },
+      logger,
+    );
+    await (await fetch(`${gw.url}/api/ok`, { headers: { 'x-request-id': 'fine-1' } })).text();
+    await (await fetch(`${gw.url}/api/boom`, { headers: { 'x-request-id': 'boom-1' } })).text();
+    await gw.close();
+    await up.close();
+    const entries = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(entries.find((l) => l.reqId === 'fine-1')).toBeUndefined();
+    expect(entries.find((l) => l.reqId === 'boom-1')).toMatchObject({
+      level: 'warn',
+      msg: 'request',
+      status: 500,
+      upstream: 'api',
+      upstreamInstance: 'api-1',
+    });
+  });
+});
+
 describe('graceful shutdown', () => {
   it('finishes in-flight requests, refuses new connections, then resolves', async () => {
     let release: () => void = () => {};

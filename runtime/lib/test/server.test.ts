@@ -43,6 +43,7 @@ beforeAll(async () => {
         app.get('/boom', async () => {
           throw new Error('secret internal detail');
         });
+        app.get('/answers-500', async (_request, reply) => reply.status(500).send({ oops: true }));
         app.get('/log-secret', async (request) => {
           request.log.info({ password: 'hunter2', headers: { authorization: 'Bearer abc' } }, 'careless');
           return {};
@@ -132,6 +133,23 @@ describe('createService', () => {
         cause: 'ECONNREFUSED',
       }),
     );
+  });
+
+  it('logs every 5xx at error with its request id and what went wrong', async () => {
+    const cases = [
+      ['/boom', 'INTERNAL: secret internal detail'],
+      ['/db-down', 'DATABASE_UNAVAILABLE: down'],
+      ['/answers-500', 'HTTP 500'],
+    ] as const;
+    for (const [path, error] of cases) {
+      const reqId = `fail-${path.slice(1)}`;
+      await (await fetch(`${base}${path}`, { headers: { 'x-request-id': reqId } })).text();
+      expect(lines.find((l) => l.reqId === reqId && l.msg === 'request failed')).toMatchObject({
+        level: 'error',
+        route: path,
+        error,
+      });
+    }
   });
 
   it('redacts secrets from logs', async () => {
