@@ -127,9 +127,9 @@ export async function promote(ctx: CommandContext, args: string[], opts: Promote
       `use one of: ${Object.keys(platform.config.environments).join(', ')}`,
     );
   }
-  const { githubFromEnv, parseRepo } = await import('../providers/github.ts');
+  const { explainFailures, githubFromEnv, parseRepo } = await import('../providers/github.ts');
   const { promote: run } = await import('../gitops/promote.ts');
-  const octokit = githubFromEnv(ctx.env);
+  const octokit = explainFailures(githubFromEnv(ctx.env));
   const slug = opts.repo ?? ctx.env.GITHUB_REPOSITORY;
   const repo = parseRepo(slug, slug ? undefined : git(ctx.cwd, ['config', '--get', 'remote.origin.url']));
   const result = await run(octokit, repo, {

@@ -1,4 +1,4 @@
-import { existsSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { CONFIG_FILE } from '../core/config/load.ts';
 import { CLOUDS, type Cloud } from '../core/config/schema.ts';
@@ -57,9 +57,30 @@ export async function init(ctx: CommandContext, _args: string[], opts: InitOptio
   });
 
   writeFileSync(file, renderPlatformYaml({ name, owner, cloud, region }));
+  const gitignore = ignoreStateDir(ctx.cwd);
   ctx.auditRoot = ctx.cwd;
-  ctx.out.result({ file, name, owner, cloud, region }, () => {
+  ctx.out.result({ file, gitignore, name, owner, cloud, region }, () => {
     ctx.out.success(`wrote ${file}`);
     return `Next:\n  platformctl config validate\n  platformctl up`;
   });
+}
+
+const STATE_DIR_PATTERN = '/.platform/';
+
+/**
+ * Keeps `.platform/` (master key, encrypted secrets, audit log, local data) out of git: adds the
+ * pattern to `.gitignore` unless a line already ignores it. Returns the file it wrote, if any.
+ */
+function ignoreStateDir(dir: string): string | undefined {
+  const file = join(dir, '.gitignore');
+  const current = existsSync(file) ? readFileSync(file, 'utf8') : '';
+  const lines = current.split(/\r?\n/).map((l) => l.trim());
+  if (lines.some((l) => ['.platform', '.platform/', '/.platform', STATE_DIR_PATTERN].includes(l)))
+    return undefined;
+  const separator = current === '' || current.endsWith('\n') ? '' : '\n';
+  appendFileSync(
+    file,
+    `${separator}# platformctl state: master key, secrets, audit log, local data\n${STATE_DIR_PATTERN}\n`,
+  );
+  return file;
 }

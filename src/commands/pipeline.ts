@@ -3,6 +3,7 @@ import { parseDuration } from '../core/duration.ts';
 import { ExitCode, UsageError } from '../core/errors.ts';
 import {
   conclusionExitCode,
+  explainFailures,
   GitHubPipelines,
   githubFromEnv,
   type JobInfo,
@@ -34,7 +35,7 @@ function runId(value: string | undefined): number {
 }
 
 function client(ctx: CommandContext, opts: CommonOptions): GitHubPipelines {
-  const octokit = githubFromEnv(ctx.env);
+  const octokit = explainFailures(githubFromEnv(ctx.env));
   return new GitHubPipelines(octokit, resolveRepo(opts.repo, ctx.env, ctx.cwd));
 }
 

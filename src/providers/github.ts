@@ -69,11 +69,24 @@ export function githubFromEnv(env: NodeJS.ProcessEnv): Octokit {
   });
 }
 
+/**
+ * `owner/name` of a GitHub remote URL (https, ssh or scp-like `git@host:owner/name`); undefined for
+ * a local path or `file://` remote, which names no GitHub repository even though it ends in
+ * `dir/name.git`.
+ */
+export function repoFromRemote(remoteUrl: string): string | undefined {
+  const scp = /^[\w.-]+@[\w.-]+:(?!\/)(.+)$/.exec(remoteUrl);
+  let path: string | undefined = scp?.[1];
+  if (!path) {
+    if (!/^(https?|ssh|git):\/\//.test(remoteUrl)) return undefined;
+    path = new URL(remoteUrl).pathname.replace(/^\//, '');
+  }
+  return /^([^/]+)\/([^/]+?)(?:\.git)?\/?$/.exec(path)?.slice(1, 3).join('/');
+}
+
 /** `owner/name` from --repo, GITHUB_REPOSITORY, or the origin remote URL. */
 export function parseRepo(value: string | undefined, remoteUrl?: string): Repo {
-  const candidate =
-    value ??
-    (remoteUrl ? /[:/]([^/:]+)\/([^/]+?)(?:\.git)?\/?$/.exec(remoteUrl)?.slice(1, 3).join('/') : undefined);
+  const candidate = value ?? (remoteUrl ? repoFromRemote(remoteUrl) : undefined);
   const m = candidate ? /^([\w.-]+)\/([\w.-]+)$/.exec(candidate) : null;
   if (!m) {
     throw new PlatformError(
@@ -81,7 +94,9 @@ export function parseRepo(value: string | undefined, remoteUrl?: string): Repo {
       value ? `--repo "${value}" is not owner/name` : 'cannot tell which GitHub repository to use',
       {
         exitCode: ExitCode.usage,
-        hint: 'pass --repo owner/name or set GITHUB_REPOSITORY',
+        hint: remoteUrl
+          ? `the origin remote (${remoteUrl}) is not a GitHub URL: pass --repo owner/name or set GITHUB_REPOSITORY`
+          : 'pass --repo owner/name or set GITHUB_REPOSITORY',
       },
     );
   }
@@ -133,7 +148,23 @@ export function explainGitHubError(err: unknown, doing: string): unknown {
         cause: err,
       },
     );
+  if (typeof e.status === 'number' && e.status >= 500)
+    return new PlatformError('GITHUB_FAILED', `GitHub answered ${e.status} while ${doing}: ${said}`, {
+      hint: 'retry in a moment; if it persists, check https://www.githubstatus.com',
+      cause: err,
+    });
   return err;
+}
+
+/**
+ * Explains every failed request of a client (see explainGitHubError), naming the request, for
+ * callers that make many different calls (pipeline, gitops promote).
+ */
+export function explainFailures(octokit: Octokit): Octokit {
+  octokit.hook.error('request', (error, options) => {
+    throw explainGitHubError(error, `${options.method} ${String(options.url)}`);
+  });
+  return octokit;
 }
 
 function originUrl(cwd: string): string | undefined {

@@ -1,4 +1,5 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -63,6 +64,25 @@ describe('platformctl init', () => {
       cloud: 'gcp',
       file: join(cwd, 'platform.yaml'),
     });
+  });
+
+  it('keeps .platform/ (master key, secrets, audit log) out of git', async () => {
+    const cwd = tempDir();
+    execFileSync('git', ['init', '-q'], { cwd });
+    writeFileSync(join(cwd, '.gitignore'), 'node_modules');
+    expect((await runCli(['init', '--no-input', ...FLAGS], { cwd })).exitCode).toBe(0);
+    mkdirSync(join(cwd, '.platform'), { recursive: true });
+    writeFileSync(join(cwd, '.platform', 'master.key'), 'k');
+    const status = execFileSync('git', ['status', '--porcelain', '--untracked-files=all'], {
+      cwd,
+      encoding: 'utf8',
+    });
+    expect(status.split('\n').filter(Boolean).sort()).toEqual(['?? .gitignore', '?? platform.yaml']);
+    // The user's own lines stay; a second init does not add the pattern twice.
+    expect((await runCli(['init', '--no-input', '--force', ...FLAGS], { cwd })).exitCode).toBe(0);
+    const ignore = readFileSync(join(cwd, '.gitignore'), 'utf8');
+    expect(ignore.startsWith('node_modules\n')).toBe(true);
+    expect(ignore.match(/\.platform/g)).toHaveLength(1);
   });
 
   it('asks the questions on a real terminal', async () => {

@@ -1,4 +1,8 @@
+import { execFileSync } from 'node:child_process';
+import type { AddressInfo } from 'node:net';
+import { createServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { repoFromRemote } from '../../src/providers/github.ts';
 import { runCli, workspace } from '../helpers/cli.ts';
 import { type GitHubStandin, type StandinOptions, startGitHubStandin } from '../helpers/github-standin.ts';
 
@@ -111,7 +115,70 @@ describe('platformctl pipeline', () => {
       cwd: ws.dir,
       env: { GITHUB_TOKEN: 'wrong', GITHUB_API_URL: gh.url, GITHUB_REPOSITORY: 'acme/platform' },
     });
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toMatch(
+      /^error: GitHub rejected the token \(401 Bad credentials\)\nhint: export GITHUB_TOKEN=/,
+    );
+    expect(r.stderr).not.toMatch(/500|UNKNOWN|bug in platformctl/);
+  });
+
+  it.each([
+    [
+      'ECONNREFUSED',
+      async () => `http://127.0.0.1:${await closedPort()}`,
+      /connection refused \(ECONNREFUSED\)/,
+    ],
+    ['ENOTFOUND', async () => 'http://github-api.invalid', /\((ENOTFOUND|EAI_AGAIN)\)/],
+  ])('an unreachable API (%s) is explained, not reported as a bug', async (_code, url, reason) => {
+    const ws = workspace();
+    disposers.push(ws.dispose);
+    const apiUrl = await url();
+    const r = await runCli(['pipeline', 'list'], {
+      cwd: ws.dir,
+      env: { GITHUB_TOKEN: TOKEN, GITHUB_API_URL: apiUrl, GITHUB_REPOSITORY: 'acme/platform' },
+    });
     expect(r.exitCode).toBe(1);
-    expect(r.stderr).toMatch(/Bad credentials/);
+    const lines = r.stderr.trim().split('\n');
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toContain(`error: cannot reach GitHub at ${apiUrl} while GET /repos/acme/platform/`);
+    expect(lines[0]).toMatch(reason);
+    expect(lines[1]).toMatch(/^hint: check your network, or GITHUB_API_URL/);
+  });
+
+  it('a local-path origin remote is not taken for a GitHub repository', async () => {
+    const { gh } = await setup();
+    const ws = workspace();
+    disposers.push(ws.dispose);
+    execFileSync('git', ['init', '-q'], { cwd: ws.dir });
+    execFileSync('git', ['remote', 'add', 'origin', '/srv/git/platform.git'], { cwd: ws.dir });
+    const r = await runCli(['pipeline', 'list'], {
+      cwd: ws.dir,
+      env: { GITHUB_TOKEN: TOKEN, GITHUB_API_URL: gh.url, GITHUB_REPOSITORY: undefined },
+    });
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toMatch(/cannot tell which GitHub repository to use/);
+    expect(r.stderr).toMatch(/origin remote \(\/srv\/git\/platform.git\) is not a GitHub URL/);
+    expect(gh.requests).toEqual([]);
   });
 });
+
+describe('repoFromRemote', () => {
+  it.each([
+    ['https://github.com/acme/platform.git', 'acme/platform'],
+    ['git@github.com:acme/platform.git', 'acme/platform'],
+    ['ssh://git@github.example.com/acme/platform', 'acme/platform'],
+    ['/srv/git/platform.git', undefined],
+    ['file:///srv/git/acme/platform.git', undefined],
+    ['../platform', undefined],
+  ])('%s -> %s', (url, slug) => {
+    expect(repoFromRemote(url)).toBe(slug);
+  });
+});
+
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((r) => server.close(r));
+  return port;
+}

@@ -301,9 +301,16 @@ describe('interconnect', () => {
     expect(all(d, 'azurerm_local_network_gateway')[0]?.gateway_address).toBe(
       tf('aws_vpn_connection.vpn-aws-connection.tunnel1_address'),
     );
-    expect(all(d, 'azurerm_virtual_network_gateway_connection')[0]?.shared_key).toBe(
-      tf('random_password.vpn-psk.result'),
-    );
+    const key = `k${tf('random_password.vpn-psk.result')}`;
+    expect(all(d, 'azurerm_virtual_network_gateway_connection')[0]?.shared_key).toBe(key);
+    expect(all(d, 'aws_vpn_connection')[0]).toMatchObject({
+      tunnel1_preshared_key: key,
+      tunnel2_preshared_key: key,
+    });
+    // AWS: 8-64 of [A-Za-z0-9._], never starting with 0; random_password cannot promise the first
+    // character, so the key must begin with a literal that satisfies it.
+    expect(key).toMatch(/^[A-Za-z1-9._]/);
+    expect(all(d, 'random_password')[0]).toMatchObject({ length: 47, special: false });
     // Address spaces of the two sides never overlap.
     const vpc = String(all(doc('prod-aws-eu-west-1-core'), 'aws_vpc')[0]?.cidr_block);
     const vnet = (all(d, 'azurerm_virtual_network')[0]?.address_space as string[] | undefined)?.[0];

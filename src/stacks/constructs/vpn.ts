@@ -173,7 +173,10 @@ export function interconnect(
   a: { site: Site; net: Network },
   b: { site: Site; net: Network },
 ): { tunnels: number } {
-  const key = new random.RandomPassword(scope, 'vpn-psk', { length: 48, special: false }).attr('result');
+  // AWS rejects a pre-shared key that starts with `0` (1 in 62 random keys would), and
+  // random_password cannot constrain its first character, so a fixed letter leads.
+  const random47 = new random.RandomPassword(scope, 'vpn-psk', { length: 47, special: false }).attr('result');
+  const key = `k${random47}`;
   const sideA = side(scope, a.site, a.net);
   const sideB = side(scope, b.site, b.net);
   const [first, firstNet, second, secondNet] =
