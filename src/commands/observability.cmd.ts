@@ -13,8 +13,12 @@ export function registerObservability(program: Command): void {
     )
     .option('--out <dir>', 'output directory', 'observability')
     .option(
-      '--namespace <ns>',
-      'Kubernetes namespace whose container logs Fluent Bit tails (default: the platform name)',
+      '--namespace <ns...>',
+      "namespaces Prometheus discovers pods in and Fluent Bit tails (default: every Kubernetes environment's)",
+    )
+    .option(
+      '--runbook-base <url>',
+      'absolute URL the rendered runbooks/ are served from (default: the GitHub repository, from GITHUB_REPOSITORY or the origin remote)',
     )
     .option('--check', 'do not write; exit 5 if the files on disk differ from what platform.yaml renders')
     .action(lazyAction(async () => (await import('./observability.ts')).render, { mutating: true }));

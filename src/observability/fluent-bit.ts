@@ -5,9 +5,13 @@
  */
 import type { PlatformConfig } from '../core/config/schema.ts';
 
+/**
+ * `namespaces` are every namespace the platform's pods run in; the kubelet names container logs
+ * `<pod>_<namespace>_<container>-<id>.log`, and tail takes comma-separated patterns.
+ */
 export function fluentBitConfig(
   config: PlatformConfig,
-  namespace: string,
+  namespaces: string[],
 ): { main: string; parsers: string } {
   const services = Object.keys(config.services).join('|');
   const main = `[SERVICE]
@@ -23,7 +27,7 @@ export function fluentBitConfig(
 [INPUT]
     Name              tail
     Tag               kube.*
-    Path              /var/log/containers/*_${namespace}_*.log
+    Path              ${namespaces.map((ns) => `/var/log/containers/*_${ns}_*.log`).join(',')}
     multiline.parser  cri
     DB                /var/fluent-bit/state/tail.db
     Mem_Buf_Limit     50MB

@@ -3,6 +3,7 @@
  * error ratio and p99 latency, each split by version so a canary stands out beside stable.
  */
 import type { PlatformConfig } from '../core/config/schema.ts';
+import { errorBudget } from './slo.ts';
 
 interface Panel {
   id: number;
@@ -83,7 +84,7 @@ export function dashboard(config: PlatformConfig): Record<string, unknown> {
         'percentunit',
         8,
         y,
-        1 - svc.slo.availability / 100,
+        errorBudget(svc.slo.availability),
       ),
       timeseries(
         id++,
@@ -92,7 +93,7 @@ export function dashboard(config: PlatformConfig): Record<string, unknown> {
         's',
         16,
         y,
-        svc.slo.latencyP99Ms / 1000,
+        Number((svc.slo.latencyP99Ms / 1000).toPrecision(6)),
       ),
     );
     y += 8;

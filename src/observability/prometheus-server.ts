@@ -6,9 +6,11 @@
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { stringify } from 'yaml';
 import type { PlatformConfig } from '../core/config/schema.ts';
 import { sleep } from '../core/sleep.ts';
+import { packageRoot } from '../providers/local/releases.ts';
 import { alertRules, recordingRules, type ScrapeTarget, scrapeConfig } from './prometheus.ts';
 
 const CANDIDATES = ['/usr/bin/prometheus', '/usr/local/bin/prometheus'];
@@ -25,6 +27,11 @@ export interface PrometheusFiles {
   dataDir: string;
 }
 
+/** A local Prometheus links the runbooks shipped with platformctl, on this machine. */
+function localRunbook(file: string): string {
+  return pathToFileURL(join(packageRoot(), 'docs', 'runbooks', file)).href;
+}
+
 /**
  * Writes prometheus.yml (scrape every target every `scrapeInterval`) and the platform's recording
  * and alert rules under `dir`; the TSDB lives in `dir/data`.
@@ -37,7 +44,10 @@ export async function writePrometheusFiles(
 ): Promise<PrometheusFiles> {
   await mkdir(join(dir, 'data'), { recursive: true });
   const rulesFile = join(dir, 'rules.yml');
-  await writeFile(rulesFile, stringify({ groups: [...recordingRules(config), ...alertRules(config)] }));
+  await writeFile(
+    rulesFile,
+    stringify({ groups: [...recordingRules(config), ...alertRules(config, localRunbook)] }),
+  );
   const scrape = scrapeConfig(config, targets, [rulesFile]) as { global: Record<string, unknown> };
   if (options.scrapeInterval) scrape.global.scrape_interval = options.scrapeInterval;
   const configFile = join(dir, 'prometheus.yml');

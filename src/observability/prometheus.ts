@@ -12,7 +12,17 @@ export interface RuleGroup {
   rules: Record<string, unknown>[];
 }
 
-const RUNBOOKS = 'docs/runbooks';
+/** Where an alert's runbook lives: an absolute URL (Alertmanager and Grafana link it as is). */
+export type RunbookUrl = (file: string) => string;
+
+/** The runbooks the alert rules link, as files under platformctl's `docs/runbooks/`. */
+export const ALERT_RUNBOOKS = [
+  'slo-burn-rate-fast.md',
+  'slo-burn-rate-slow.md',
+  'high-latency.md',
+  'crash-loop.md',
+  'gateway-5xx.md',
+] as const;
 
 function pascal(name: string): string {
   return name.replace(/(^|-)([a-z0-9])/g, (_, __, c: string) => c.toUpperCase());
@@ -44,7 +54,7 @@ export function recordingRules(config: PlatformConfig): RuleGroup[] {
 }
 
 /** Burn-rate alerts per service (page and ticket tiers), latency SLO alerts and process health. */
-export function alertRules(config: PlatformConfig): RuleGroup[] {
+export function alertRules(config: PlatformConfig, runbook: RunbookUrl): RuleGroup[] {
   const groups: RuleGroup[] = [];
   for (const [name, svc] of Object.entries(config.services)) {
     if (svc.kind === 'gateway') continue;
@@ -61,7 +71,7 @@ export function alertRules(config: PlatformConfig): RuleGroup[] {
         annotations: {
           summary: `${name} is burning its error budget ${tier.burnRate}x too fast`,
           description: `At this rate ${tier.budgetSpent} of the 30-day budget of ${svc.slo.availability}% availability is spent. Error ratio {{ $value | humanizePercentage }}.`,
-          runbook_url: `${RUNBOOKS}/slo-burn-rate-${fast ? 'fast' : 'slow'}.md`,
+          runbook_url: runbook(`slo-burn-rate-${fast ? 'fast' : 'slow'}.md`),
         },
       };
     });
@@ -73,7 +83,7 @@ export function alertRules(config: PlatformConfig): RuleGroup[] {
       annotations: {
         summary: `${name} p99 latency is above its ${svc.slo.latencyP99Ms} ms objective`,
         description: 'p99 over 5 minutes is {{ $value | humanizeDuration }}.',
-        runbook_url: `${RUNBOOKS}/high-latency.md`,
+        runbook_url: runbook(`high-latency.md`),
       },
     });
     groups.push({ name: `slo-${name}`, rules });
@@ -88,7 +98,7 @@ export function alertRules(config: PlatformConfig): RuleGroup[] {
         labels: { severity: 'page' },
         annotations: {
           summary: '{{ $labels.platform_service }} instance {{ $labels.instance }} is not answering scrapes',
-          runbook_url: `${RUNBOOKS}/crash-loop.md`,
+          runbook_url: runbook(`crash-loop.md`),
         },
       },
       {
@@ -98,7 +108,7 @@ export function alertRules(config: PlatformConfig): RuleGroup[] {
         labels: { severity: 'page' },
         annotations: {
           summary: 'More than 5% of all requests fail at the gateway',
-          runbook_url: `${RUNBOOKS}/gateway-5xx.md`,
+          runbook_url: runbook(`gateway-5xx.md`),
         },
       },
     ],
@@ -128,10 +138,44 @@ export function scrapeConfig(
   };
 }
 
-/** Targets from the ports in platform.yaml (replicas take consecutive ports). */
-export function localTargets(config: PlatformConfig): ScrapeTarget[] {
-  return Object.entries(config.services).map(([service, svc]) => ({
-    service,
-    targets: Array.from({ length: svc.replicas }, (_, i) => `127.0.0.1:${svc.port + i}`),
-  }));
+/**
+ * A prometheus.yml for a real cluster: pods are discovered in the platform's namespaces through the
+ * Kubernetes API (targets come and go with rollouts), kept when they belong to the platform, and
+ * scraped on their `http` port. `platform_service` and `version` come from the pod labels the
+ * manifests set, so the alert rules work unchanged.
+ */
+export function kubernetesScrapeConfig(
+  config: PlatformConfig,
+  namespaces: string[],
+  ruleFiles: string[],
+): Record<string, unknown> {
+  const label = (name: string) => `__meta_kubernetes_pod_label_${name.replace(/[^a-zA-Z0-9_]/g, '_')}`;
+  return {
+    global: {
+      scrape_interval: '15s',
+      evaluation_interval: '15s',
+      external_labels: { platform: config.name },
+    },
+    rule_files: ruleFiles,
+    scrape_configs: [
+      {
+        job_name: `${config.name}-pods`,
+        metrics_path: '/metrics',
+        kubernetes_sd_configs: [{ role: 'pod', namespaces: { names: namespaces } }],
+        relabel_configs: [
+          { source_labels: [label('app.kubernetes.io/part-of')], regex: config.name, action: 'keep' },
+          {
+            source_labels: [label('app.kubernetes.io/name')],
+            regex: `(${Object.keys(config.services).join('|')})`,
+            action: 'keep',
+          },
+          { source_labels: ['__meta_kubernetes_pod_container_port_name'], regex: 'http', action: 'keep' },
+          { source_labels: [label('app.kubernetes.io/name')], target_label: 'platform_service' },
+          { source_labels: [label('platformctl.dev/version')], target_label: 'version' },
+          { source_labels: ['__meta_kubernetes_namespace'], target_label: 'namespace' },
+          { source_labels: ['__meta_kubernetes_pod_name'], target_label: 'pod' },
+        ],
+      },
+    ],
+  };
 }
