@@ -26,9 +26,14 @@ export function registerChaos(program: Command): void {
   const render = chaos
     .command('render <experiment>')
     .description("Render the experiment's method as a Chaos Mesh Workflow for a Kubernetes environment.")
-    .option('--namespace <ns>', 'namespace of the services (default: the platform name)')
+    .option('--env <environment>', 'Kubernetes environment to target (default: the only unprotected one)')
+    .option('--namespace <ns>', "namespace of the services (default: the environment's)")
+    .option('--allow-prod', 'allow rendering faults for a protected environment')
     .action(lazyAction(async () => (await import('./chaos.ts')).render));
   examples(render, [
-    ['apply on a cluster', 'platformctl chaos render experiments/content-latency.yaml | kubectl apply -f -'],
+    [
+      'apply on a cluster',
+      'platformctl chaos render experiments/content-latency.yaml --env staging | kubectl apply -f -',
+    ],
   ]);
 }

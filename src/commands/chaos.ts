@@ -5,10 +5,12 @@ import { type Action, loadExperiment } from '../chaos/experiment.ts';
 import { supports } from '../chaos/faults.ts';
 import { writeJournal } from '../chaos/journal.ts';
 import { type JournalEntry, runExperiment } from '../chaos/runner.ts';
+import type { PlatformConfig } from '../core/config/schema.ts';
 import type { CommandContext } from '../core/context.ts';
 import { formatDuration } from '../core/duration.ts';
-import { ExitCode, PlatformError } from '../core/errors.ts';
+import { ExitCode, PlatformError, UsageError } from '../core/errors.ts';
 import { statePaths } from '../core/state-dir.ts';
+import { targetOf } from '../providers/kubernetes/manifests.ts';
 import { openProvider } from '../providers/provider.ts';
 
 function describe(a: Action): string {
@@ -108,11 +110,49 @@ export async function run(ctx: CommandContext, [file]: string[], opts: { dryRun?
   return codes[journal.verdict];
 }
 
-export async function render(ctx: CommandContext, [file]: string[], opts: { namespace?: string }) {
+/**
+ * The environment a Chaos Mesh workflow is rendered for: `--env`, else the one unprotected
+ * Kubernetes environment. A protected one needs --allow-prod: the output is meant for
+ * `kubectl apply`, and faults must never reach production by default.
+ */
+function chaosEnvironment(config: PlatformConfig, opts: { env?: string; allowProd?: boolean }): string {
+  const kube = Object.entries(config.environments).filter(([, e]) => e.provider === 'kubernetes');
+  const unprotected = kube.filter(([, e]) => !e.protected).map(([name]) => name);
+  const env = opts.env ?? (unprotected.length === 1 ? unprotected[0] : undefined);
+  if (!env) {
+    throw new UsageError(
+      unprotected.length === 0
+        ? 'platform.yaml has no unprotected Kubernetes environment to run chaos in'
+        : `several Kubernetes environments could be meant: ${unprotected.join(', ')}`,
+      'pass --env <environment> (or --namespace <ns>)',
+    );
+  }
+  const spec = config.environments[env];
+  if (spec?.provider !== 'kubernetes') {
+    throw new UsageError(
+      `"${env}" is not a Kubernetes environment of platform.yaml`,
+      `Kubernetes environments: ${kube.map(([n]) => n).join(', ') || '(none)'}`,
+    );
+  }
+  if (spec.protected && !opts.allowProd) {
+    throw new PlatformError('PROTECTED_ENVIRONMENT', `"${env}" is a protected environment`, {
+      exitCode: ExitCode.usage,
+      hint: `pass --allow-prod to render faults for ${env}`,
+    });
+  }
+  return env;
+}
+
+export async function render(
+  ctx: CommandContext,
+  [file]: string[],
+  opts: { namespace?: string; env?: string; allowProd?: boolean },
+) {
   const path = resolve(ctx.cwd, file as string);
   const exp = loadExperiment(path, relative(ctx.cwd, path));
   const { config } = ctx.loadPlatform();
   const ports = Object.fromEntries(Object.entries(config.services).map(([n, s]) => [n, s.port]));
-  const workflow = renderChaosMesh(exp, { namespace: opts.namespace ?? config.name, ports });
+  const namespace = opts.namespace ?? targetOf(config, chaosEnvironment(config, opts)).namespace;
+  const workflow = renderChaosMesh(exp, { namespace, ports });
   ctx.out.result(workflow, () => stringify(workflow));
 }

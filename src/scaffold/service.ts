@@ -229,9 +229,14 @@ export function upgradeService(opts: {
     ? new Map([...rendered].filter(([p]) => include.some((prefix) => p.startsWith(prefix))))
     : rendered;
   const base = readBase(dir);
+  const paths = [...new Set([...base.keys(), ...theirs.keys()])].sort();
+  refuseUnresolvedConflicts(
+    opts.root,
+    paths.map((p) => placeOf(servicePath, p)),
+  );
   const changes: FileChange[] = [];
   const writes: [string, string | undefined][] = [];
-  for (const path of [...new Set([...base.keys(), ...theirs.keys()])].sort()) {
+  for (const path of paths) {
     const shown = placeOf(servicePath, path);
     const file = join(opts.root, shown);
     const ours = existsSync(file) ? readFileSync(file, 'utf8') : undefined;
@@ -271,6 +276,29 @@ export function upgradeService(opts: {
     saveMeta(dir, { ...stored, templateVersion: template.manifest.version, answers }, theirs);
   }
   return { from: stored.templateVersion, to: template.manifest.version, changes };
+}
+
+/** A line git merge-file writes at the start or end of a conflict. */
+const CONFLICT_MARKER = /^(<{7}|>{7}) /m;
+
+/**
+ * A previous upgrade's conflict markers still in a file would be taken for the user's edit and
+ * merged again (the file would read as "unchanged"), so refuse until they are resolved.
+ */
+function refuseUnresolvedConflicts(root: string, shownPaths: string[]): void {
+  const unresolved = shownPaths.filter((shown) => {
+    const file = join(root, shown);
+    return existsSync(file) && CONFLICT_MARKER.test(readFileSync(file, 'utf8'));
+  });
+  if (unresolved.length === 0) return;
+  throw new PlatformError(
+    'SERVICE_UNRESOLVED_CONFLICTS',
+    `${unresolved.length} file(s) still have conflict markers: ${unresolved.join(', ')}`,
+    {
+      hint: 'resolve the <<<<<<< … >>>>>>> blocks (keep what you want), then run `service upgrade` again',
+      details: { files: unresolved },
+    },
+  );
 }
 
 function write(file: string, text: string): void {

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import { renderChaosMesh } from '../../src/chaos/chaos-mesh.ts';
 import { experimentSchema, loadExperiment } from '../../src/chaos/experiment.ts';
 import { renderPlatformYaml } from '../../src/core/config/template.ts';
@@ -75,6 +76,38 @@ describe('experiment files', () => {
       },
     });
     expect(steps[4]).toMatchObject({ ioChaos: { errno: 28, volumePath: '/data' } });
+  });
+
+  it('render targets the unprotected Kubernetes environment; prod only with --allow-prod', async () => {
+    const ws = workspace({
+      'platform.yaml': renderPlatformYaml({ name: 'acme', owner: 'ops', cloud: 'aws', region: 'eu-west-1' }),
+      'kill.yaml':
+        'title: kill\nsteadyState:\n  probes:\n    - name: h\n      healthy: {}\nmethod:\n  - action: kill-instance\n    target: { service: content }\n',
+    });
+    disposers.push(ws.dispose);
+    // Every namespace the workflow names: its own and each fault's selector.
+    const namespaces = (stdout: string): string[] => {
+      const found: string[] = [];
+      const walk = (v: unknown, key = ''): void => {
+        if (key === 'namespace' && typeof v === 'string') found.push(v);
+        else if (key === 'namespaces' && Array.isArray(v)) found.push(...v);
+        else if (Array.isArray(v)) for (const x of v) walk(x);
+        else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) walk(x, k);
+      };
+      walk(parse(stdout));
+      return found;
+    };
+    const r = await runCli(['chaos', 'render', 'kill.yaml'], { cwd: ws.dir });
+    expect(r.exitCode, r.stderr).toBe(0);
+    const found = new Set(namespaces(r.stdout));
+    expect([...found]).toEqual(['acme-staging']);
+    const prod = await runCli(['chaos', 'render', 'kill.yaml', '--env', 'prod'], { cwd: ws.dir });
+    expect(prod.exitCode).toBe(2);
+    expect(prod.stderr).toMatch(/"prod" is a protected environment\nhint: pass --allow-prod/);
+    const allowed = await runCli(['chaos', 'render', 'kill.yaml', '--env', 'prod', '--allow-prod'], {
+      cwd: ws.dir,
+    });
+    expect(new Set(namespaces(allowed.stdout))).toEqual(new Set(['acme']));
   });
 
   it('--dry-run on the local provider flags what it cannot inject (exit 1)', async () => {

@@ -285,6 +285,16 @@ describe('service upgrade', () => {
     expect(readFileSync(docker, 'utf8')).toMatch(
       /<<<<<<< Dockerfile \(yours\)\nUSER 10001\n\|\|\|\|\|\|\| Dockerfile \(template before\)\nUSER node\n=======\nUSER app\n>>>>>>> Dockerfile \(template now\)/,
     );
+    // Run again without resolving: the markers are not an edit to keep, and the exit is not 0.
+    const conflicted = readFileSync(docker, 'utf8');
+    const again = await runCli(['service', 'upgrade', 'billing'], { cwd: ws.dir, env });
+    expect(again.exitCode).toBe(1);
+    expect(again.stderr).toMatch(/1 file\(s\) still have conflict markers: services\/billing\/Dockerfile/);
+    expect(again.stderr).toMatch(/hint: resolve the <<<<<<</);
+    expect(readFileSync(docker, 'utf8')).toBe(conflicted);
+    // Resolved, the upgrade goes through.
+    writeFileSync(docker, conflicted.replace(/<{7}[\s\S]*?>{7} Dockerfile \(template now\)\n/, 'USER app\n'));
+    expect((await runCli(['service', 'upgrade', 'billing'], { cwd: ws.dir, env })).exitCode).toBe(0);
     ws.dispose();
   });
 });
