@@ -41,6 +41,16 @@ function runVitest(root: string): { status: number | null; output: string } {
   return { status: r.status, output: r.stdout + r.stderr };
 }
 
+/** `biome check` run inside the service, as its own CI job does; reads the service's biome.json. */
+function biomeCheck(dir: string): { status: number | null; output: string } {
+  const r = spawnSync(join(REPO_ROOT, 'node_modules', '.bin', 'biome'), ['check', '.'], {
+    cwd: dir,
+    encoding: 'utf8',
+    env: { ...process.env, NO_COLOR: '1' },
+  });
+  return { status: r.status, output: r.stdout + r.stderr };
+}
+
 describe.each(['node-http', 'worker'])('service new --template %s', (template) => {
   let ws: ReturnType<typeof workspace>;
   const name = template === 'worker' ? 'thumbs' : 'billing';
@@ -70,6 +80,11 @@ describe.each(['node-http', 'worker'])('service new --template %s', (template) =
     const r = runVitest(svc());
     expect(r.status, r.output).toBe(0);
     expect(r.output).toMatch(/Tests\s+\d+ passed/);
+  });
+
+  it('passes its own lint (biome check with the biome.json it ships)', () => {
+    const r = biomeCheck(svc());
+    expect(r.status, r.output).toBe(0);
   });
 
   it('generates a workflow that validates against the GitHub Actions schema', () => {
@@ -133,6 +148,23 @@ describe.each(['node-http', 'worker'])('service new --template %s', (template) =
     expect(docker).toMatch(/^USER node$/m);
     expect(docker).toMatch(/^HEALTHCHECK /m);
   });
+});
+
+describe('service new with a 40-character name', () => {
+  it.each(['node-http', 'worker'])(
+    '%s still passes its own lint (no line depends on the name)',
+    async (t) => {
+      const ws = project();
+      const name = `s${'x'.repeat(38)}${t === 'worker' ? 'w' : 'h'}`;
+      const r = await runCli(['service', 'new', name, '--template', t, '--owner', 'x', '--no-input'], {
+        cwd: ws.dir,
+      });
+      expect(r.exitCode, r.stderr).toBe(0);
+      const lint = biomeCheck(join(ws.dir, 'services', name));
+      ws.dispose();
+      expect(lint.status, lint.output).toBe(0);
+    },
+  );
 });
 
 describe('service new without a terminal', () => {
@@ -205,8 +237,8 @@ describe('service upgrade', () => {
     writeFileSync(
       routes,
       readFileSync(routes, 'utf8').replace(
-        "app.get('/billing/items'",
-        "// user: list is public\n  app.get('/billing/items'",
+        'app.get(ITEMS',
+        '// user: list is public\n  app.get(ITEMS',
       ),
     );
     bumpTemplate(templates, (dir) => {
