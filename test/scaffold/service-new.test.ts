@@ -236,10 +236,7 @@ describe('service upgrade', () => {
     const routes = join(ws.dir, 'services/billing/src/routes.ts');
     writeFileSync(
       routes,
-      readFileSync(routes, 'utf8').replace(
-        'app.get(ITEMS',
-        '// user: list is public\n  app.get(ITEMS',
-      ),
+      readFileSync(routes, 'utf8').replace('app.get(ITEMS', '// user: list is public\n  app.get(ITEMS'),
     );
     bumpTemplate(templates, (dir) => {
       const docker = join(dir, 'Dockerfile.tmpl');
