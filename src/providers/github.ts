@@ -162,7 +162,9 @@ export function explainGitHubError(err: unknown, doing: string): unknown {
  */
 export function explainFailures(octokit: Octokit): Octokit {
   octokit.hook.error('request', (error, options) => {
-    throw explainGitHubError(error, `${options.method} ${String(options.url)}`);
+    const sent = (error as { request?: { url?: string } }).request?.url;
+    const path = sent && URL.canParse(sent) ? new URL(sent).pathname : String(options.url);
+    throw explainGitHubError(error, `${options.method} ${path}`);
   });
   return octokit;
 }
