@@ -141,7 +141,7 @@ export class AuthService {
 
   async signup(emailRaw: string, password: string, ip: string): Promise<PublicUser> {
     const email = normaliseEmail(emailRaw);
-    const problem = passwordProblem(password);
+    const problem = passwordProblem(password, email);
     if (problem) throw new AuthError(400, 'WEAK_PASSWORD', problem);
     const hash = await this.#hasher.hash(password);
     const now = this.#now();

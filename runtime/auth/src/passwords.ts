@@ -9,6 +9,7 @@
  * the next successful login.
  */
 import argon2 from 'argon2';
+import { isCommonPassword } from './common-passwords.ts';
 
 export interface PasswordParams {
   memoryCost: number;
@@ -62,11 +63,16 @@ export class PasswordHasher {
   }
 }
 
-/** Returns a reason when the password is unacceptable, undefined when it is fine. */
-export function passwordProblem(password: string): string | undefined {
+/**
+ * Returns a reason when the password is unacceptable, undefined when it is fine: NIST SP 800-63B
+ * length bounds, then the list of common and breached passwords (and the account's own e-mail).
+ */
+export function passwordProblem(password: string, email?: string): string | undefined {
   if ([...password].length < MIN_PASSWORD_CHARS)
     return `password must have at least ${MIN_PASSWORD_CHARS} characters`;
   if (Buffer.byteLength(password, 'utf8') > MAX_PASSWORD_BYTES)
     return `password must be at most ${MAX_PASSWORD_BYTES} bytes`;
+  if (isCommonPassword(password, email))
+    return 'password is on the list of common or breached passwords; choose a longer, less guessable one';
   return undefined;
 }

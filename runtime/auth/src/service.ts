@@ -14,8 +14,9 @@
  * - AUTH_ARGON2_MEMORY_KIB (>= 19456), AUTH_ARGON2_TIME_COST (>= 2): raise the argon2id cost.
  * - AUTH_TRUST_PROXY_HOPS (default 1): trusted proxies (the gateway) whose X-Forwarded-For entry
  *   names the client IP used for throttling. Set 0 when auth is exposed directly.
- * - AUTH_LOGIN_FREE_FAILURES (default 5, per account), AUTH_IP_FREE_FAILURES (default 20):
- *   failures before the exponential lockout starts.
+ * - AUTH_LOGIN_FREE_FAILURES (default 5, per account and client IP), AUTH_IP_FREE_FAILURES
+ *   (default 20, per client IP over all accounts): failures before the exponential backoff
+ *   starts (1 s, doubling, at most 5 minutes; see throttle.ts).
  */
 import { z } from 'zod';
 import type { ServiceDefinition } from '../../lib/server.ts';

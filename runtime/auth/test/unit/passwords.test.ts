@@ -20,4 +20,12 @@ describe('PasswordHasher', () => {
     expect(passwordProblem('x'.repeat(2000))).toMatch(/at most/);
     expect(passwordProblem('long enough')).toBeUndefined();
   });
+
+  it('refuses common and breached passwords and the account e-mail (NIST SP 800-63B)', () => {
+    for (const p of ['password', '12345678', 'Password1', ' qwertyuiop ', 'iloveyou1', 'platformctl'])
+      expect(passwordProblem(p), p).toMatch(/common or breached/);
+    expect(passwordProblem('alice.smith', 'Alice.Smith@example.com')).toMatch(/common or breached/);
+    expect(passwordProblem('alice.smith@example.com', 'alice.smith@example.com')).toMatch(/common/);
+    expect(passwordProblem('correct horse battery staple', 'alice@example.com')).toBeUndefined();
+  });
 });
