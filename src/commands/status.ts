@@ -1,3 +1,8 @@
+import {
+  MAX_STATS_WINDOW_MS,
+  MIN_STATS_WINDOW_MS,
+  type StatsReport,
+} from '../../runtime/contract/gateway-admin.ts';
 import type { CommandContext } from '../core/context.ts';
 import { formatDuration, parseDuration } from '../core/duration.ts';
 import { UsageError } from '../core/errors.ts';
@@ -53,13 +58,17 @@ export async function status(ctx: CommandContext, _args: string[], opts: { watch
 
 export async function top(ctx: CommandContext, _args: string[], opts: { window?: string }) {
   const windowMs = parseDuration(opts.window ?? '10s');
-  if (windowMs === undefined) throw new UsageError(`invalid --window "${opts.window}"`, 'e.g. --window 30s');
+  if (windowMs === undefined || windowMs < MIN_STATS_WINDOW_MS || windowMs > MAX_STATS_WINDOW_MS)
+    throw new UsageError(
+      `invalid --window "${opts.window}"`,
+      'the gateway keeps 1s to 5m, e.g. --window 30s',
+    );
   const provider = new LocalProvider(ctx.loadRunningPlatform());
   const snapshot = async () => {
     const st = await provider.status();
     if (!st.running || !st.gatewayUrl)
       return { running: st.running, windowMs, rows: [] as TopRow[], error: 'the platform is not running' };
-    let stats: Awaited<ReturnType<GatewayAdmin['stats']>>;
+    let stats: StatsReport;
     try {
       stats = await new GatewayAdmin(st.gatewayUrl, provider.token(), 1500).stats(windowMs);
     } catch (err) {
@@ -67,9 +76,10 @@ export async function top(ctx: CommandContext, _args: string[], opts: { window?:
     }
     const rows: TopRow[] = [];
     for (const svc of st.services) {
-      const versions = new Set([...svc.versions, ...(stats.get(svc.name)?.keys() ?? [])]);
+      const measured = stats.services[svc.name]?.versions ?? {};
+      const versions = new Set([...svc.versions, ...Object.keys(measured)]);
       for (const version of versions) {
-        const m = stats.get(svc.name)?.get(version);
+        const m = measured[version];
         // The gateway routes; it is not itself a routed service with its own RED row.
         if (svc.kind === 'gateway' && !m) continue;
         rows.push({
@@ -77,7 +87,7 @@ export async function top(ctx: CommandContext, _args: string[], opts: { window?:
           version,
           instances: svc.instances.filter((i) => i.version === version && i.state === 'ready').length,
           weight: svc.traffic?.weights[version],
-          rps: m ? m.requests / (windowMs / 1000) : 0,
+          rps: m?.rps ?? 0,
           requests: m?.requests ?? 0,
           errorRate: m?.errorRate ?? 0,
           p50: m?.p50 ?? 0,

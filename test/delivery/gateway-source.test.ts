@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { statsWindowParam } from '../../runtime/contract/gateway-admin.ts';
 import { GatewayMetricSource } from '../../src/providers/metrics/gateway.ts';
 
 let server: Server;
@@ -11,6 +12,12 @@ beforeAll(async () => {
   server = createServer((req, res) => {
     seen.push({ url: req.url ?? '', auth: req.headers.authorization });
     if (req.headers.authorization !== 'Bearer secret') return void res.writeHead(401).end();
+    if (req.url?.endsWith('service=legacy')) {
+      // A shape the old reader "reasonably" accepted: a list of leaves.
+      return void res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify([{ service: 'legacy', version: 'v1', count: 5 }]));
+    }
     const zero = { requests: 0, errors: 0, errorRate: 0, rps: 0, p50: 0, p95: 0, p99: 0, max: 0 };
     res.writeHead(200, { 'content-type': 'application/json' }).end(
       JSON.stringify({
@@ -69,10 +76,17 @@ describe('gateway metric source', () => {
     expect(seen.length - before).toBe(1);
   });
 
-  it('clamps the window to the gateway range (1s to 5m)', () => {
-    expect(GatewayMetricSource.windowParam(200)).toBe('1s');
-    expect(GatewayMetricSource.windowParam(10_001)).toBe('11s');
-    expect(GatewayMetricSource.windowParam(3_600_000)).toBe('300s');
+  it('clamps the window to the gateway range (1s to 5m)', async () => {
+    expect(statsWindowParam(200)).toBe('1s');
+    expect(statsWindowParam(10_001)).toBe('11s');
+    expect(statsWindowParam(3_600_000)).toBe('300s');
+    await new GatewayMetricSource(base, 'secret').query('web', 'v1', 3_600_000);
+    expect(seen.at(-1)?.url).toBe('/admin/stats?window=300s&service=web');
+  });
+
+  it('an answer outside the contract is an error, never numbers guessed from it', async () => {
+    const source = new GatewayMetricSource(base, 'secret');
+    await expect(source.query('legacy', 'v1', 1000)).rejects.toThrow(/does not understand/);
   });
 
   it('a wrong token is a clear error', async () => {

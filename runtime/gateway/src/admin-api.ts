@@ -3,23 +3,25 @@
  * instances, traffic weights, faults, state and windowed stats. Disabled without ADMIN_TOKEN.
  */
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
-import { z } from 'zod';
+import type { z } from 'zod';
+import {
+  type FaultCreated,
+  type FaultsRemoved,
+  faultRequestSchema,
+  instancesRequestSchema,
+  MAX_STATS_WINDOW_MS,
+  MIN_STATS_WINDOW_MS,
+  type StatsReport,
+  trafficRequestSchema,
+} from '../../contract/gateway-admin.ts';
 import { parseDuration } from '../../lib/duration.ts';
 import { HttpError } from '../../lib/http-errors.ts';
 import type { ControlOp } from './control.ts';
-import { faultSchema } from './faults.ts';
 import type { Gateway } from './gateway.ts';
-import { describeIssues, instanceSchema, trafficSchema } from './gateway-config.ts';
+import { describeIssues } from './gateway-config.ts';
 import type { Exchange } from './proxy.ts';
-import { MAX_WINDOW_MS } from './stats-window.ts';
 
 const BODY_LIMIT = 1024 * 1024;
-
-const instancesBody = z.strictObject({ instances: z.array(instanceSchema).max(1000) });
-const trafficBody = trafficSchema.refine((t) => Object.values(t.weights).some((w) => w > 0), {
-  error: 'at least one version needs a weight above 0',
-  path: ['weights'],
-});
 
 function digest(value: string): Buffer {
   return createHash('sha256').update(value).digest();
@@ -110,18 +112,19 @@ async function route(gw: Gateway, x: Exchange): Promise<[number, unknown]> {
     const params = new URL(x.url, 'http://gateway').searchParams;
     const text = params.get('window') ?? '10s';
     const windowMs = parseDuration(text);
-    if (windowMs === undefined || windowMs < 1000 || windowMs > MAX_WINDOW_MS) {
+    if (windowMs === undefined || windowMs < MIN_STATS_WINDOW_MS || windowMs > MAX_STATS_WINDOW_MS) {
       throw new HttpError(400, 'BAD_WINDOW', 'window must be a duration between 1s and 5m, e.g. ?window=10s');
     }
     const service = params.get('service') ?? undefined;
-    if (!gw.peers) return [200, gw.stats.report(windowMs, { service })];
+    if (!gw.peers) return [200, gw.stats.report(windowMs, { service }) satisfies StatsReport];
     const own = gw.stats.dump(windowMs, { service });
-    return [200, gw.stats.merge([own, ...(await gw.peers.statsDumps(windowMs, service))])];
+    const merged = gw.stats.merge([own, ...(await gw.peers.statsDumps(windowMs, service))]);
+    return [200, merged satisfies StatsReport];
   }
 
   if (head === 'services' && a && segments.length === 3 && method === 'PUT') {
     if (b === 'instances') {
-      const body = validate(instancesBody, await readJson(x));
+      const body = validate(instancesRequestSchema, await readJson(x));
       const ids = new Set(body.instances.map((i) => i.id));
       if (ids.size !== body.instances.length)
         throw new HttpError(400, 'INVALID_BODY', 'instance ids must be unique');
@@ -130,7 +133,7 @@ async function route(gw: Gateway, x: Exchange): Promise<[number, unknown]> {
       return [200, (gatewayState(gw) as { services: Record<string, unknown> }).services[a]];
     }
     if (b === 'traffic') {
-      const body = validate(trafficBody, await readJson(x));
+      const body = validate(trafficRequestSchema, await readJson(x));
       control(gw, { op: 'traffic', service: a, traffic: body });
       gw.logger.info({ upstream: a, weights: body.weights }, 'traffic updated');
       return [200, (gatewayState(gw) as { services: Record<string, unknown> }).services[a]];
@@ -140,23 +143,23 @@ async function route(gw: Gateway, x: Exchange): Promise<[number, unknown]> {
   if (head === 'faults') {
     if (segments.length === 1 && method === 'GET') return [200, { faults: gw.faults.list() }];
     if (segments.length === 1 && (method === 'PUT' || method === 'POST')) {
-      const spec = validate(faultSchema, await readJson(x));
+      const spec = validate(faultRequestSchema, await readJson(x));
       const fault = { ...spec, id: randomUUID(), createdAt: new Date().toISOString() };
       control(gw, { op: 'fault-add', fault });
       gw.logger.warn({ faultId: fault.id, upstream: fault.service, spec }, 'fault injected');
-      return [201, { id: fault.id, fault }];
+      return [201, { id: fault.id, fault } satisfies FaultCreated];
     }
     if (segments.length === 1 && method === 'DELETE') {
       const removed = gw.faults.size;
       control(gw, { op: 'faults-clear' });
       gw.logger.info({ removed }, 'faults cleared');
-      return [200, { removed }];
+      return [200, { removed } satisfies FaultsRemoved];
     }
     if (segments.length === 2 && a && method === 'DELETE') {
       if (!gw.faults.list().some((f) => f.id === a)) throw new HttpError(404, 'NOT_FOUND', `no fault ${a}`);
       control(gw, { op: 'fault-remove', id: a });
       gw.logger.info({ faultId: a }, 'fault removed');
-      return [200, { removed: 1 }];
+      return [200, { removed: 1 } satisfies FaultsRemoved];
     }
   }
   throw new HttpError(404, 'NOT_FOUND', `no admin endpoint ${method} ${x.path}`);

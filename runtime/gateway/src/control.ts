@@ -2,8 +2,8 @@
  * Changes the admin API makes to a gateway's live state, as data: applied locally and, in
  * cluster mode (GATEWAY_WORKERS > 1), sent to every other worker so they all route alike.
  */
-import type { Fault } from './faults.ts';
-import type { InstanceSpec, TrafficSpec } from './gateway-config.ts';
+import type { Fault } from '../../contract/gateway-admin.ts';
+import type { InstanceSpec, TrafficSpec } from '../../contract/gateway-config.ts';
 import type { StatsDump } from './stats-window.ts';
 
 export type ControlOp =

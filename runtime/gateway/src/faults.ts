@@ -1,21 +1,6 @@
 /** Chaos faults the gateway injects: a delay and/or an abort with a status, per service/version/route. */
 import { randomUUID } from 'node:crypto';
-import { z } from 'zod';
-
-export const faultSchema = z.strictObject({
-  service: z.string().min(1),
-  version: z.string().min(1).optional(),
-  /** A path prefix; the fault applies to requests under it. */
-  route: z.string().startsWith('/').optional(),
-  delayMs: z.number().int().min(0).max(600_000).optional(),
-  abortPct: z.number().min(0).max(100).optional(),
-  abortStatus: z.number().int().min(400).max(599).optional(),
-});
-export type FaultSpec = z.infer<typeof faultSchema>;
-export interface Fault extends FaultSpec {
-  id: string;
-  createdAt: string;
-}
+import type { Fault, FaultRequest } from '../../contract/gateway-admin.ts';
 
 export interface FaultOutcome {
   delayMs: number;
@@ -25,7 +10,7 @@ export interface FaultOutcome {
 export class FaultTable {
   readonly #faults = new Map<string, Fault>();
 
-  add(spec: FaultSpec): Fault {
+  add(spec: FaultRequest): Fault {
     const fault: Fault = { ...spec, id: randomUUID(), createdAt: new Date().toISOString() };
     this.#faults.set(fault.id, fault);
     return fault;

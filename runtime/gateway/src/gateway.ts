@@ -14,6 +14,7 @@ import {
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
+import type { GatewayConfig } from '../../contract/gateway-config.ts';
 import { DEFAULT_RETRY_AFTER_S, PROBLEM_CONTENT_TYPE, problem, retryAfterFor } from '../../lib/problem.ts';
 import { propagationOnly, type Tracing } from '../../lib/tracing.ts';
 import { DEFAULT_DRAIN, drainUnreadBody } from '../../lib/unread-body.ts';
@@ -24,7 +25,6 @@ import { type ClientLimits, ConnectionCap, serverTimeouts } from './client-guard
 import type { ClusterPeers, ControlOp } from './control.ts';
 import type { GatewaySettings } from './env.ts';
 import { FaultTable } from './faults.ts';
-import type { GatewayConfig } from './gateway-config.ts';
 import { requestIdFrom, upstreamHeaders } from './headers.ts';
 import { idOnlySpan } from './ids.ts';
 import { bearerToken, JwtVerifier } from './jwt.ts';

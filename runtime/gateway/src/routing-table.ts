@@ -1,5 +1,5 @@
 /** Longest-prefix routing of request paths to services, plus the per-route auth policy. */
-import type { AuthMode, RouteSpec } from './gateway-config.ts';
+import type { AuthMode, RouteSpec } from '../../contract/gateway-config.ts';
 
 export interface Route extends RouteSpec {
   /** Normalised prefix without a trailing slash ("/" stays "/"). */

@@ -5,8 +5,13 @@
  * bounded: 1 s buckets for windows up to a minute, 10 s buckets for windows up to 5 minutes.
  */
 import * as hdr from 'hdr-histogram-js';
+import {
+  MAX_STATS_WINDOW_MS,
+  MIN_STATS_WINDOW_MS,
+  type StatsReport,
+  type WindowStats,
+} from '../../contract/gateway-admin.ts';
 
-export const MAX_WINDOW_MS = 5 * 60_000;
 /** Latencies are recorded in microseconds up to an hour (longer ones are clamped). */
 const HIGHEST_US = 3_600_000_000;
 
@@ -75,24 +80,6 @@ class Series {
   }
 }
 
-export interface WindowStats {
-  requests: number;
-  errors: number;
-  errorRate: number;
-  /** Requests per second over the window. */
-  rps: number;
-  /** Milliseconds; 0 without requests. */
-  p50: number;
-  p95: number;
-  p99: number;
-  max: number;
-}
-
-export interface StatsReport {
-  windowMs: number;
-  services: Record<string, { total: WindowStats; versions: Record<string, WindowStats> }>;
-}
-
 /** One process's window in a form another process can merge (cluster mode). */
 export interface StatsDump {
   windowMs: number;
@@ -112,7 +99,7 @@ interface Part {
 }
 
 function clampWindow(windowMs: number): number {
-  return Math.min(Math.max(windowMs, 1000), MAX_WINDOW_MS);
+  return Math.min(Math.max(windowMs, MIN_STATS_WINDOW_MS), MAX_STATS_WINDOW_MS);
 }
 
 export class StatsWindow {

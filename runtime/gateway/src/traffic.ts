@@ -3,7 +3,7 @@
  * then a sticky cookie, then a weighted random draw. Only versions that currently have an
  * available instance are candidates, so a version without instances never black-holes traffic.
  */
-import type { TrafficSpec } from './gateway-config.ts';
+import type { TrafficSpec } from '../../contract/gateway-config.ts';
 
 export interface TrafficPolicy {
   weights: Map<string, number> | undefined;

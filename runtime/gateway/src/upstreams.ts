@@ -3,8 +3,8 @@
  * breaker per instance, and least-pending balancing (round-robin among ties) within a version.
  */
 import { Pool } from 'undici';
+import type { InstanceSpec, ServiceSpec, TrafficSpec } from '../../contract/gateway-config.ts';
 import { CircuitBreaker } from './circuit-breaker.ts';
-import type { InstanceSpec, ServiceSpec, TrafficSpec } from './gateway-config.ts';
 import { type TrafficPolicy, trafficPolicy } from './traffic.ts';
 
 export interface UpstreamOptions {

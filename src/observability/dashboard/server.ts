@@ -179,14 +179,7 @@ export async function snapshot(platform: LoadedPlatform): Promise<unknown> {
   if (status.running && status.gatewayUrl) {
     try {
       const stats = await new GatewayAdmin(status.gatewayUrl, provider.token(), 1500).stats(STATS_WINDOW_MS);
-      perVersion = Object.fromEntries(
-        [...stats].map(([svc, versions]) => [
-          svc,
-          Object.fromEntries(
-            [...versions].map(([v, s]) => [v, { ...s, rps: s.requests / (STATS_WINDOW_MS / 1000) }]),
-          ),
-        ]),
-      );
+      perVersion = Object.fromEntries(Object.entries(stats.services).map(([svc, s]) => [svc, s.versions]));
     } catch {
       perVersion = {};
     }

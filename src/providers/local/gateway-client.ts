@@ -1,42 +1,28 @@
 /**
- * Client of the runtime gateway's admin API (Bearer ADMIN_TOKEN): live instance lists, traffic
- * weights, faults and the sliding-window RED statistics that status, top and canaries read.
+ * platformctl's one client of the runtime gateway's admin API (Bearer ADMIN_TOKEN): live instance
+ * lists, traffic weights, faults and the sliding-window RED statistics that status, top, the
+ * dashboard and canaries read. Paths, bodies and answers are runtime/contract/gateway-admin.ts.
  */
+
+import { z } from 'zod';
+import {
+  adminPaths,
+  type FaultRequest,
+  faultCreatedSchema,
+  faultsRemovedSchema,
+  type instancesRequestSchema,
+  type StatsReport,
+  statsReportSchema,
+  type trafficRequestSchema,
+} from '../../../runtime/contract/gateway-admin.ts';
+import type { instanceSchema } from '../../../runtime/contract/gateway-config.ts';
 import { readProblem } from '../../../runtime/lib/problem.ts';
 import { PlatformError } from '../../core/errors.ts';
-import type { FaultSpec, TrafficSpec } from '../provider.ts';
+import { toVersionMetrics, type VersionMetrics } from '../metrics/source.ts';
+import type { TrafficSpec } from '../provider.ts';
 
-export interface GatewayInstance {
-  id: string;
-  url: string;
-  version: string;
-}
-
-export interface GatewayRoute {
-  prefix: string;
-  service: string;
-  /** Request bodies above this get 413 at the gateway. */
-  maxBodyBytes?: number;
-}
-
-/** The GATEWAY_CONFIG file the supervisor writes before starting the gateway. */
-export interface GatewayConfigFile {
-  routes: GatewayRoute[];
-  services: Record<
-    string,
-    { instances: GatewayInstance[]; weights?: Record<string, number>; header?: string; cookie?: string }
-  >;
-}
-
-/** Stats of one version: the gateway's fields, normalised. */
-export interface WindowStats {
-  requests: number;
-  errors: number;
-  errorRate: number;
-  p50: number;
-  p95: number;
-  p99: number;
-}
+/** An upstream instance as the gateway's routing file and admin API take it. */
+export type GatewayInstance = z.input<typeof instanceSchema>;
 
 export class GatewayAdmin {
   readonly baseUrl: string;
@@ -49,7 +35,8 @@ export class GatewayAdmin {
     this.timeoutMs = timeoutMs;
   }
 
-  async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  /** One admin call; the answer is parsed with `answer`, the contract's schema of that endpoint. */
+  async request<T>(method: string, path: string, answer: z.ZodType<T>, body?: unknown): Promise<T> {
     let res: Response;
     try {
       res = await fetch(`${this.baseUrl}${path}`, {
@@ -74,134 +61,63 @@ export class GatewayAdmin {
         'GATEWAY_ADMIN_FAILED',
         `gateway admin ${method} ${path} answered ${res.status} ${problem.code}: ${problem.detail}`,
         {
-          hint: 'see `platformctl logs gateway --since 5m --level warn`',
+          hint:
+            res.status === 401
+              ? 'the admin token does not match the running gateway: restart the platform (platformctl down && platformctl up)'
+              : 'see `platformctl logs gateway --since 5m --level warn`',
           details: { status: res.status, code: problem.code },
         },
       );
     }
-    return (text ? JSON.parse(text) : undefined) as T;
+    let json: unknown;
+    try {
+      json = text ? JSON.parse(text) : undefined;
+    } catch {
+      json = undefined;
+    }
+    const parsed = answer.safeParse(json);
+    if (!parsed.success) {
+      throw new PlatformError(
+        'GATEWAY_ADMIN_FAILED',
+        `gateway admin ${method} ${path} answered something this platformctl does not understand`,
+        {
+          hint: 'the gateway runs another release of the runtime: rebuild it (platformctl release build gateway) and restart',
+          details: { issues: parsed.error.issues.slice(0, 5) },
+        },
+      );
+    }
+    return parsed.data;
   }
 
   state(): Promise<unknown> {
-    return this.request('GET', '/admin/state');
+    return this.request('GET', adminPaths.state, z.unknown());
   }
 
   async setInstances(service: string, instances: GatewayInstance[]): Promise<void> {
-    await this.request('PUT', `/admin/services/${encodeURIComponent(service)}/instances`, { instances });
+    const body: z.input<typeof instancesRequestSchema> = { instances };
+    await this.request('PUT', adminPaths.instances(service), z.unknown(), body);
   }
 
   async setTraffic(service: string, traffic: TrafficSpec): Promise<void> {
-    await this.request('PUT', `/admin/services/${encodeURIComponent(service)}/traffic`, traffic);
+    const body: z.input<typeof trafficRequestSchema> = traffic;
+    await this.request('PUT', adminPaths.traffic(service), z.unknown(), body);
   }
 
-  async addFault(fault: FaultSpec): Promise<string> {
-    const res = await this.request<{ id?: string } | undefined>('PUT', '/admin/faults', fault);
-    return String(res?.id ?? '');
+  async addFault(fault: FaultRequest): Promise<string> {
+    return (await this.request('PUT', adminPaths.faults, faultCreatedSchema, fault)).id;
   }
 
   async clearFaults(id?: string): Promise<void> {
-    await this.request('DELETE', id ? `/admin/faults/${encodeURIComponent(id)}` : '/admin/faults');
+    await this.request('DELETE', id ? adminPaths.fault(id) : adminPaths.faults, faultsRemovedSchema);
   }
 
-  /** service → version → stats over the last `windowMs`. */
-  async stats(windowMs: number): Promise<Map<string, Map<string, WindowStats>>> {
-    const raw = await this.request<unknown>(
-      'GET',
-      `/admin/stats?window=${Math.max(1, Math.round(windowMs / 1000))}s`,
-    );
-    return parseStats(raw);
+  /** RED statistics per service and version over the last `windowMs` (clamped to 1 s – 5 min). */
+  stats(windowMs: number, service?: string): Promise<StatsReport> {
+    return this.request('GET', adminPaths.stats(windowMs, service), statsReportSchema);
   }
 }
 
-function num(v: unknown): number {
-  return typeof v === 'number' && Number.isFinite(v) ? v : 0;
-}
-
-function toStats(v: Record<string, unknown>): WindowStats {
-  const requests = num(v.requests ?? v.count);
-  const errors = num(v.errors);
-  return {
-    requests,
-    errors,
-    errorRate: v.errorRate !== undefined ? num(v.errorRate) : requests ? errors / requests : 0,
-    p50: num(v.p50 ?? v.p50Ms),
-    p95: num(v.p95 ?? v.p95Ms),
-    p99: num(v.p99 ?? v.p99Ms),
-  };
-}
-
-function isStatsLeaf(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && ('requests' in v || 'count' in v);
-}
-
-/**
- * Accepts the shapes a stats endpoint reasonably has: `{services: {svc: {versions: {v: stats}}}}`,
- * `{services: {svc: {v: stats}}}`, `{svc: {v: stats}}` or a list of `{service, version, ...stats}`.
- */
-export function parseStats(raw: unknown): Map<string, Map<string, WindowStats>> {
-  const out = new Map<string, Map<string, WindowStats>>();
-  const put = (service: string, version: string, v: Record<string, unknown>) => {
-    let m = out.get(service);
-    if (!m) {
-      m = new Map();
-      out.set(service, m);
-    }
-    m.set(version, toStats(v));
-  };
-  if (typeof raw !== 'object' || raw === null) return out;
-  const obj = raw as Record<string, unknown>;
-  const list = Array.isArray(raw)
-    ? raw
-    : Array.isArray(obj.stats)
-      ? obj.stats
-      : Array.isArray(obj.services)
-        ? obj.services
-        : undefined;
-  if (list) {
-    for (const item of list as Record<string, unknown>[]) {
-      if (typeof item.service === 'string' && isStatsLeaf(item))
-        put(item.service, String(item.version ?? 'dev'), item);
-      else if (typeof item.service === 'string' && Array.isArray(item.versions)) {
-        for (const v of item.versions as Record<string, unknown>[])
-          put(item.service, String(v.version ?? 'dev'), v);
-      }
-    }
-    return out;
-  }
-  const services = (typeof obj.services === 'object' && obj.services !== null ? obj.services : obj) as Record<
-    string,
-    unknown
-  >;
-  for (const [service, value] of Object.entries(services)) {
-    if (typeof value !== 'object' || value === null) continue;
-    const v = value as Record<string, unknown>;
-    const versions = (typeof v.versions === 'object' && v.versions !== null ? v.versions : v) as Record<
-      string,
-      unknown
-    >;
-    if (Array.isArray(versions)) {
-      for (const item of versions as Record<string, unknown>[])
-        put(service, String(item.version ?? 'dev'), item);
-      continue;
-    }
-    for (const [version, leaf] of Object.entries(versions))
-      if (isStatsLeaf(leaf)) put(service, version, leaf);
-  }
-  return out;
-}
-
-/** Sums versions of a service (request-weighted error rate; the worst version's quantiles). */
-export function combine(stats: Iterable<WindowStats>): WindowStats {
-  const all = [...stats];
-  const requests = all.reduce((s, x) => s + x.requests, 0);
-  const errors = all.reduce((s, x) => s + x.errors, 0);
-  const max = (k: 'p50' | 'p95' | 'p99') => all.reduce((m, x) => (x.requests > 0 ? Math.max(m, x[k]) : m), 0);
-  return {
-    requests,
-    errors,
-    errorRate: requests ? errors / requests : 0,
-    p50: max('p50'),
-    p95: max('p95'),
-    p99: max('p99'),
-  };
+/** One version's figures from a stats report; a version the gateway has not seen has no data. */
+export function versionMetricsOf(report: StatsReport, service: string, version: string): VersionMetrics {
+  return toVersionMetrics(report.services[service]?.versions[version] ?? {});
 }

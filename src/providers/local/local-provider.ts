@@ -6,13 +6,14 @@
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import type { StatsReport, WindowStats } from '../../../runtime/contract/gateway-admin.ts';
 import type { LoadedPlatform } from '../../core/config/load.ts';
 import { ExitCode, PlatformError, UsageError, unknownServiceError } from '../../core/errors.ts';
 import { isPortFree } from '../../core/ports.ts';
 import { isAlive } from '../../core/process-alive.ts';
 import { sleep } from '../../core/sleep.ts';
 import { ensureDir, statePaths } from '../../core/state-dir.ts';
-import { toVersionMetrics, type VersionMetrics } from '../metrics/source.ts';
+import type { VersionMetrics } from '../metrics/source.ts';
 import {
   type DeployOptions,
   type DownOptions,
@@ -32,7 +33,7 @@ import {
 } from '../provider.ts';
 import { adminToken } from './admin-token.ts';
 import { callControl } from './control.ts';
-import { combine, GatewayAdmin } from './gateway-client.ts';
+import { GatewayAdmin, versionMetricsOf } from './gateway-client.ts';
 import { lastLines, logFiles, readLogs } from './logs.ts';
 import { makePlan } from './plan.ts';
 import { assertPortFree } from './port-check.ts';
@@ -41,6 +42,18 @@ import { type LocalState, readState, reconcile, removeState, writeState } from '
 import type { Plan } from './supervisor.ts';
 
 export const STATS_WINDOW_MS = 10_000;
+
+/** A routed service the gateway has not seen a request for yet. */
+const NO_TRAFFIC: WindowStats = {
+  requests: 0,
+  errors: 0,
+  errorRate: 0,
+  rps: 0,
+  p50: 0,
+  p95: 0,
+  p99: 0,
+  max: 0,
+};
 
 export class LocalProvider implements Provider {
   readonly name = 'local' as const;
@@ -265,7 +278,7 @@ export class LocalProvider implements Provider {
     const { state, running } = this.current();
     const services: ServiceStatus[] = [];
     const names = [...Object.keys(this.platform.config.services), ...Object.keys(state.services)];
-    let stats: Awaited<ReturnType<GatewayAdmin['stats']>> | undefined;
+    let stats: StatsReport | undefined;
     if (running && state.gatewayUrl) {
       try {
         stats = await new GatewayAdmin(state.gatewayUrl, this.token(), 1500).stats(STATS_WINDOW_MS);
@@ -279,12 +292,12 @@ export class LocalProvider implements Provider {
       const instances = state.instances
         .filter((i) => i.service === name)
         .map(({ entry: _e, logFile: _l, everReady: _r, ...i }) => i);
-      const byVersion = stats?.get(name);
+      const measured = stats?.services[name]?.total;
       let metrics: ServiceMetrics | undefined;
       // With the gateway answering, a routed service without traffic has zero metrics, not none.
-      if (stats && (byVersion || (rec && spec?.kind !== 'gateway'))) {
-        const c = combine(byVersion?.values() ?? []);
-        metrics = { windowMs: STATS_WINDOW_MS, rps: c.requests / (STATS_WINDOW_MS / 1000), ...c };
+      if (stats && (measured || (rec && spec?.kind !== 'gateway'))) {
+        const { max: _max, ...c } = measured ?? NO_TRAFFIC;
+        metrics = { windowMs: stats.windowMs, ...c };
       }
       services.push({
         name,
@@ -412,8 +425,7 @@ export class LocalProvider implements Provider {
   }
 
   async metrics(service: string, version: string, windowMs: number): Promise<VersionMetrics> {
-    const stats = await this.gateway().stats(windowMs);
-    return toVersionMetrics(stats.get(service)?.get(version) ?? {});
+    return versionMetricsOf(await this.gateway().stats(windowMs, service), service, version);
   }
 
   async kill(instanceId: string): Promise<void> {

@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { parseStats } from './gateway-client.ts';
 import { matches, parseLine } from './logs.ts';
 
 describe('log lines', () => {
@@ -32,27 +31,6 @@ describe('log lines', () => {
     expect(matches(e, { sinceMs: 5000 }, 2000)).toBe(true);
     expect(matches(e, { requestId: 'abc' })).toBe(true);
     expect(matches(e, { requestId: 'zzz' })).toBe(false);
-  });
-});
-
-describe('gateway stats', () => {
-  it('accepts nested and list shapes', () => {
-    const leaf = { requests: 10, errors: 1, p50: 1, p95: 2, p99: 3 };
-    expect(
-      parseStats({ services: { api: { v1: leaf } } })
-        .get('api')
-        ?.get('v1'),
-    ).toMatchObject({ requests: 10, errorRate: 0.1 });
-    expect(
-      parseStats({ services: { api: { versions: { v2: leaf } } } })
-        .get('api')
-        ?.get('v2')?.p99,
-    ).toBe(3);
-    expect(
-      parseStats([{ service: 'api', version: 'v3', ...leaf }])
-        .get('api')
-        ?.get('v3')?.errors,
-    ).toBe(1);
   });
 });
 

@@ -25,6 +25,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, openSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import type { GatewayConfigFile } from '../../../runtime/contract/gateway-config.ts';
 import { type RuntimeEnv, serviceUrlVariable } from '../../../runtime/contract/runtime-env.ts';
 import { withoutVersion, withVersionAt } from '../../../runtime/contract/traffic-weights.ts';
 import { ExitCode, PlatformError } from '../../core/errors.ts';
@@ -33,7 +34,7 @@ import { isPortFree } from '../../core/ports.ts';
 import { sleep } from '../../core/sleep.ts';
 import { ensureDir, statePaths } from '../../core/state-dir.ts';
 import type { InstanceState, ProviderEvent, TrafficSpec } from '../provider.ts';
-import { GatewayAdmin, type GatewayConfigFile } from './gateway-client.ts';
+import { GatewayAdmin, type GatewayInstance } from './gateway-client.ts';
 import { lastLines } from './logs.ts';
 import { nextPort, portInUseError } from './port-check.ts';
 import { type RestartPolicyOptions, RestartTracker } from './restart-policy.ts';
@@ -107,6 +108,14 @@ interface Managed {
 }
 
 const PROBE_TIMEOUT_MS = 1000;
+
+/** The part of the gateway's routing file the supervisor writes (typed by the gateway's schema). */
+type GatewayFile = Required<Pick<GatewayConfigFile, 'routes'>> & {
+  services: Record<
+    string,
+    NonNullable<GatewayConfigFile['services']>[string] & { instances: GatewayInstance[] }
+  >;
+};
 
 export class Supervisor {
   readonly root: string;
@@ -465,14 +474,14 @@ export class Supervisor {
     return join(this.paths.dir, 'gateway.json');
   }
 
-  private gatewayConfig(): GatewayConfigFile {
-    const routes: GatewayConfigFile['routes'] = [];
-    const services: GatewayConfigFile['services'] = {};
+  private gatewayConfig(): GatewayFile {
+    const routes: GatewayFile['routes'] = [];
+    const services: GatewayFile['services'] = {};
     for (const name of this.order) {
       const p = this.plans.get(name);
       if (!p || p.kind === 'gateway') continue;
       for (const prefix of p.routes)
-        routes.push({ prefix, service: name, ...(p.maxBodyBytes ? { maxBodyBytes: p.maxBodyBytes } : {}) });
+        routes.push({ prefix, service: name, maxBodyBytes: p.maxBodyBytes || undefined });
       const instances = [...this.instances.values()]
         // Only ready instances are routable (like Kubernetes endpoints): a crashed instance leaves
         // the gateway at once and comes back as a fresh upstream (no stale circuit breaker) when
@@ -480,17 +489,18 @@ export class Supervisor {
         .filter((m) => m.rec.service === name && !m.stopping && m.rec.state === 'ready')
         .map((m) => ({ id: m.rec.id, url: m.rec.url, version: m.rec.version }));
       const traffic = this.services.get(name)?.traffic;
+      // Named properties, not spreads: the type checker then sees every key the gateway must know.
       services[name] = {
         instances,
-        ...(traffic ? { weights: traffic.weights } : {}),
-        ...(traffic?.header ? { header: traffic.header } : {}),
-        ...(traffic?.cookie ? { cookie: traffic.cookie } : {}),
+        weights: traffic?.weights,
+        header: traffic?.header || undefined,
+        cookie: traffic?.cookie || undefined,
       };
     }
     return { routes, services };
   }
 
-  private writeGatewayConfig(): GatewayConfigFile {
+  private writeGatewayConfig(): GatewayFile {
     const config = this.gatewayConfig();
     ensureDir(this.paths.dir);
     const file = this.gatewayConfigPath();
