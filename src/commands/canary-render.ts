@@ -81,7 +81,11 @@ const ms = (v: number | undefined) => (v === undefined ? '–' : formatValue(v, 
 const dur = (ms: number) =>
   Number.isFinite(ms) ? formatDuration(ms) : 'never (no analysis sees the traffic)';
 
-export function renderPlan(out: Output, service: string, plan: RolloutPlan): string {
+export function renderPlan(
+  out: Output,
+  service: string,
+  plan: RolloutPlan & { observedRps?: number | undefined },
+): string {
   const s = out.style;
   const lines = [`${s.bold(service)}: ${plan.strategy} rollout plan`];
   lines.push(
@@ -102,9 +106,37 @@ export function renderPlan(out: Output, service: string, plan: RolloutPlan): str
     `longest within limits:   ${formatDuration(plan.worstCaseToPromotionMs)} (every tolerated failure and inconclusive measurement)`,
     plan.detection.beforeUserTraffic
       ? `detect a bad release:    within ${dur(plan.detection.worstCaseMs)} of preview analysis, before any user traffic`
-      : `detect a bad release:    at worst ${dur(plan.detection.worstCaseMs)} after its first user request, at ${plan.detection.exposedWeight}% of traffic (exposure ≤ ${Number.isFinite(plan.detection.exposurePercentSeconds) ? `${plan.detection.exposurePercentSeconds.toFixed(1)} %·s` : '∞'})`,
+      : `detect a bad release:    ${Number.isFinite(plan.detection.worstCaseMs) ? `at worst ${dur(plan.detection.worstCaseMs)} after its first user request, at ${plan.detection.exposedWeight}% of traffic (exposure ≤ ${plan.detection.exposurePercentSeconds.toFixed(1)} %·s)` : 'never: a bad release reaches 100% unjudged'}${plan.detection.blind ? ` — ${plan.detection.blind}` : ''}`,
     `early abort:             every ${formatDuration(plan.detection.earlyAbortTickMs)} once the canary has ≥3 errors and a significantly worse error ratio (one-sided, alpha 0.001 per look)`,
     `roll back:               one traffic change (instant), then the new version is drained and stopped`,
+    ...trafficLines(plan),
   );
   return lines.join('\n');
+}
+
+/** What traffic the analyses need, what was observed, and what happens without enough. */
+function trafficLines(plan: RolloutPlan & { observedRps?: number | undefined }): string[] {
+  const t = plan.traffic;
+  const lines: string[] = [];
+  if (t.requiredRps > 0) {
+    const seen =
+      plan.observedRps === undefined
+        ? 'unknown (no metrics)'
+        : `${plan.observedRps} req/s over the last minute`;
+    lines.push(
+      `traffic needed:          ${t.requiredRps} req/s overall (${t.analyses
+        .filter((a) => a.weight > 0)
+        .map((a) => `${a.label} at ${a.weight}%: ${a.requiredRps}`)
+        .join(', ')}); observed ${seen}`,
+    );
+  }
+  if (t.requiredPreviewRps > 0)
+    lines.push(
+      `preview traffic needed:  ${t.requiredPreviewRps} req/s pinned by header to the new version (user traffic does not reach the preview)`,
+    );
+  if (t.outOfTimeMs > 0)
+    lines.push(
+      `too little traffic:      inconclusive, then ${t.onDeadline === 'abort' ? 'rolled back' : 'held for a human'} after at most ${formatDuration(t.outOfTimeMs)} (exit 8)`,
+    );
+  return lines;
 }

@@ -88,6 +88,8 @@ export function registerCanary(program: Command): void {
       ]),
     )
     .option('--step-interval <duration>', 'override every analysis interval')
+    .option('--replicas <n>', 'instances of the new version (rolling replaces them in batches of one)')
+    .option('--env <name>', 'environment whose traffic is compared with what the analysis needs')
     .action(lazyAction(async () => (await import('./canary.ts')).plan));
   examples(plan, [
     ['how long will a content rollout take?', 'platformctl canary plan content'],

@@ -16,9 +16,10 @@ import {
   TERMINAL_PHASES,
 } from '../delivery/store.ts';
 import type { StrategyName } from '../delivery/strategy.ts';
+import { trafficWarning } from '../delivery/traffic-needs.ts';
 import { openDeliveryProvider, prepareStrategy } from '../delivery/wiring.ts';
 import { eventLine, renderPlan, renderState } from './canary-render.ts';
-import { deploy, strategyOverrides } from './deploy.ts';
+import { deploy, observeTraffic, parseReplicas, strategyOverrides } from './deploy.ts';
 
 function mustRead(root: string, service: string): RolloutState {
   const st = readState(root, service);
@@ -204,12 +205,17 @@ export async function retry(
 export async function plan(
   ctx: CommandContext,
   args: string[],
-  opts: { strategy?: StrategyName; stepInterval?: string },
+  opts: { strategy?: StrategyName; stepInterval?: string; replicas?: string; env?: string },
 ): Promise<ExitCode> {
   const service = args[0] as string;
   const platform = ctx.loadPlatform();
   const { strategy } = prepareStrategy(platform, service, strategyOverrides(opts));
-  const result = planRollout(strategy, { replicas: platform.config.services[service]?.replicas ?? 1 });
-  ctx.out.result({ service, ...result }, () => renderPlan(ctx.out, service, result));
+  const replicas = parseReplicas(opts.replicas) ?? platform.config.services[service]?.replicas ?? 1;
+  const result = planRollout(strategy, { replicas });
+  const observed = await observeTraffic(platform, service, ctx.env as NodeJS.ProcessEnv, opts.env);
+  const warning = trafficWarning(result.traffic, observed);
+  if (warning) ctx.out.warn(warning);
+  const value = { service, ...result, observedRps: observed ?? null, ...(warning ? { warning } : {}) };
+  ctx.out.result(value, () => renderPlan(ctx.out, service, { ...result, observedRps: observed }));
   return ExitCode.ok;
 }

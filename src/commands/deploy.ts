@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { openSync } from 'node:fs';
 import { join } from 'node:path';
+import type { LoadedPlatform } from '../core/config/load.ts';
 import type { CommandContext } from '../core/context.ts';
 import { parseDuration } from '../core/duration.ts';
 import { ExitCode, PlatformError, UsageError } from '../core/errors.ts';
@@ -11,8 +12,10 @@ import { startRollout } from '../delivery/rollout.ts';
 import { readState, runnerAlive, TERMINAL_PHASES } from '../delivery/store.ts';
 import type { StrategyName, StrategyOverrides } from '../delivery/strategy.ts';
 import { checkDeployTarget, checkService } from '../delivery/target.ts';
+import { observedRps, trafficWarning } from '../delivery/traffic-needs.ts';
 import { openDeliveryProvider, openMetricSource, prepareStrategy } from '../delivery/wiring.ts';
 import { Notifier } from '../notify/webhooks.ts';
+import type { Provider } from '../providers/provider.ts';
 import { eventLine, renderPlan } from './canary-render.ts';
 
 export interface DeployOptions {
@@ -46,19 +49,45 @@ export function strategyOverrides(opts: {
   return overrides;
 }
 
+/** Set for the background runner: the foreground `deploy` has already checked the traffic. */
+const QUIET_TRAFFIC_CHECK = 'PLATFORMCTL_INTERNAL_TRAFFIC_CHECKED';
+
+/** `--replicas`, validated; undefined when not given. */
+export function parseReplicas(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 32) {
+    throw new UsageError(`--replicas must be a whole number from 1 to 32, not "${value}"`);
+  }
+  return n;
+}
+
+/** Requests per second the service got over the last minute; undefined when nobody can say. */
+export async function observeTraffic(
+  platform: LoadedPlatform,
+  service: string,
+  env: NodeJS.ProcessEnv,
+  environment?: string,
+  opened?: Provider,
+): Promise<number | undefined> {
+  try {
+    const provider = opened ?? (await openDeliveryProvider(platform, environment));
+    const status = await provider.status();
+    const versions = status.services.find((s) => s.name === service)?.versions ?? [];
+    if (versions.length === 0) return undefined;
+    return observedRps(await openMetricSource(platform, provider, env), service, versions);
+  } catch {
+    return undefined;
+  }
+}
+
 export async function deploy(ctx: CommandContext, args: string[], opts: DeployOptions): Promise<ExitCode> {
   const service = args[0] as string;
   const platform = ctx.loadPlatform();
   checkService(platform, service);
   const svc = platform.config.services[service];
   const overrides = strategyOverrides(opts);
-  let replicas = svc?.replicas ?? 1;
-  if (opts.replicas !== undefined) {
-    replicas = Number(opts.replicas);
-    if (!Number.isInteger(replicas) || replicas < 1 || replicas > 32) {
-      throw new UsageError(`--replicas must be a whole number from 1 to 32, not "${opts.replicas}"`);
-    }
-  }
+  const replicas = parseReplicas(opts.replicas) ?? svc?.replicas ?? 1;
 
   if (opts.dryRun) {
     const { strategy } = prepareStrategy(platform, service, overrides);
@@ -94,6 +123,22 @@ export async function deploy(ctx: CommandContext, args: string[], opts: DeployOp
       `a rollout of ${service} ${existing.release} is already running (pid ${existing.pid}, ${existing.phase})`,
       `watch it with \`platformctl canary status ${service} --watch\`, or end it with \`canary abort|promote ${service}\``,
     );
+  }
+
+  // Before anything starts: a rollout without the traffic its analysis needs can only run out
+  // of time, so say so now rather than after the deadline.
+  if (!process.env[QUIET_TRAFFIC_CHECK]) {
+    const { strategy } = prepareStrategy(platform, service, overrides);
+    const warning = trafficWarning(
+      planRollout(strategy, { replicas }).traffic,
+      await observeTraffic(platform, service, ctx.env, opts.env, provider),
+    );
+    if (warning) {
+      ctx.out.warn(warning);
+      ctx.out.info(
+        'hint: send traffic first (e.g. `platformctl load run scenarios/browse-content.yaml`), or lower minSampleSize in platform.yaml',
+      );
+    }
   }
 
   if (!opts.wait) return startInBackground(ctx, service, platform.root);
@@ -143,6 +188,7 @@ export async function deploy(ctx: CommandContext, args: string[], opts: DeployOp
       stable: st.stable,
       phase: st.phase,
       outcome: st.outcome,
+      ...(st.held ? { held: st.held } : {}),
       report: st.report,
       exitCode: result.exitCode,
     };
@@ -151,7 +197,11 @@ export async function deploy(ctx: CommandContext, args: string[], opts: DeployOp
       ctx.out.print(
         `${service} ${st.release} promoted: 100% of traffic, ${st.stable} stopped\nreport: ${st.report?.markdown}`,
       );
-    else {
+    else if (st.held) {
+      ctx.out.print(
+        `${service} ${st.release} held at ${st.weight}%: ${st.held.reason}\nfinish it: platformctl canary promote|abort ${service}\nreport: ${st.report?.markdown}`,
+      );
+    } else {
       ctx.out.print(
         `${service} ${st.release} rolled back: ${st.outcome?.reason}\n${st.stable} serves 100%\nreport: ${st.report?.markdown}`,
       );
@@ -176,7 +226,7 @@ async function startInBackground(ctx: CommandContext, service: string, root: str
       cwd: ctx.cwd,
       detached: true,
       stdio: ['ignore', fd, fd],
-      env: { ...process.env, CI: 'true' },
+      env: { ...process.env, CI: 'true', [QUIET_TRAFFIC_CHECK]: '1' },
     },
   );
   child.unref();

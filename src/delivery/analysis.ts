@@ -2,7 +2,8 @@
  * One analysis run: measure stable and canary every `interval`, judge each measurement with the
  * conditions, and finish with pass (`count` conclusive good measurements), fail (more than
  * `failureLimit` bad ones) or inconclusive (more than `inconclusiveLimit` measurements without
- * enough data — the engine then pauses for a human; too little traffic never passes).
+ * enough data, or `progressDeadline` reached without a verdict — the engine then rolls back or
+ * holds for a human, per `onDeadline`; too little traffic never passes).
  *
  * Between measurements the early-abort check runs on every tick: a one-sided test of whether the
  * canary's error ratio since it got traffic is significantly worse than stable's (stats.ts).
@@ -40,6 +41,8 @@ export const DEFAULT_EARLY_ABORT: EarlyAbortSettings = { alpha: 0.001, minErrors
 export interface AnalysisOutcome {
   verdict: Verdict;
   reason: string;
+  /** Inconclusive because a limit ran out (inconclusiveLimit or progressDeadline). */
+  outOfTime?: 'inconclusiveLimit' | 'progressDeadline';
   measurements: Measurement[];
   /** Set when the statistical early abort ended the analysis. */
   earlyAbort?: EarlyAbortEvidence;
@@ -66,6 +69,15 @@ export interface AnalysisRun {
   /** Checks whether the canary is significantly worse since exposure began; undefined when fine. */
   earlyAbort: () => Promise<EarlyAbortEvidence | undefined>;
   onMeasurement?: (m: Measurement) => void;
+  /**
+   * Replaces the stable side of every measurement (a bake at 100% has no stable traffic: it
+   * compares with stable's figures from before the switch).
+   */
+  baseline?: VersionMetrics;
+  /** Epoch ms by which the analysis must end (default: start + spec.progressDeadline). */
+  deadlineAt?: number;
+  /** Measure until this epoch time, then judge the lot (a bake): pass needs `count` passes by then. */
+  until?: number;
 }
 
 /** Judges one measurement: any failed condition fails it; any missing data makes it inconclusive. */
@@ -102,10 +114,31 @@ export async function runAnalysis(run: AnalysisRun): Promise<AnalysisOutcome> {
   let passes = 0;
   let failures = 0;
   let inconclusives = 0;
-  const maxMeasurements = spec.count + spec.failureLimit + spec.inconclusiveLimit + 1;
+  const bake = run.until !== undefined;
+  const maxMeasurements = bake
+    ? Number.POSITIVE_INFINITY
+    : spec.count + spec.failureLimit + spec.inconclusiveLimit + 1;
+  const deadlineAt = run.deadlineAt ?? Date.now() + spec.progressDeadline;
   for (let index = 1; index <= maxMeasurements; index++) {
+    const remaining = (bake ? (run.until as number) : deadlineAt) - Date.now();
+    if (remaining <= 0) {
+      const taken = index - 1;
+      if (bake && taken > 0 && passes >= Math.min(spec.count, taken)) {
+        return { verdict: 'pass', reason: `${passes} of ${taken} measurements passed`, measurements };
+      }
+      return {
+        verdict: 'inconclusive',
+        outOfTime: bake ? 'inconclusiveLimit' : 'progressDeadline',
+        reason: bake
+          ? `only ${passes} of ${taken} measurements passed (needs ${Math.min(spec.count, Math.max(taken, 1))}): too little traffic to judge`
+          : `progress deadline of ${spec.progressDeadline / 1000}s passed without a verdict (${passes} passed, ${inconclusives} inconclusive)`,
+        measurements,
+      };
+    }
     let evidence: EarlyAbortEvidence | undefined;
-    const stopped = await run.wait(spec.interval, async () => {
+    // The last interval before a deadline is cut short, so the outcome comes at the deadline.
+    const windowMs = Math.max(1, Math.min(spec.interval, remaining));
+    const stopped = await run.wait(windowMs, async () => {
       evidence = await run.earlyAbort();
       return evidence !== undefined;
     });
@@ -122,8 +155,8 @@ export async function runAnalysis(run: AnalysisRun): Promise<AnalysisOutcome> {
     let judged: ReturnType<typeof judge>;
     try {
       [stable, canary] = await Promise.all([
-        run.source.query(run.service, run.stable, spec.interval),
-        run.source.query(run.service, run.canary, spec.interval),
+        run.baseline ?? run.source.query(run.service, run.stable, windowMs),
+        run.source.query(run.service, run.canary, windowMs),
       ]);
       judged = judge(run.conditions, stable, canary, spec.minSampleSize);
     } catch (err) {
@@ -144,7 +177,7 @@ export async function runAnalysis(run: AnalysisRun): Promise<AnalysisOutcome> {
     const m: Measurement = {
       index,
       at: new Date().toISOString(),
-      windowMs: spec.interval,
+      windowMs,
       stable,
       canary,
       verdict,
@@ -163,15 +196,16 @@ export async function runAnalysis(run: AnalysisRun): Promise<AnalysisOutcome> {
         measurements,
       };
     }
-    if (inconclusives > spec.inconclusiveLimit) {
+    if (inconclusives > spec.inconclusiveLimit && !bake) {
       const why = results.find((r) => r.verdict === 'inconclusive')?.reason ?? 'not enough data';
       return {
         verdict: 'inconclusive',
+        outOfTime: 'inconclusiveLimit',
         reason: `${inconclusives} inconclusive measurements (limit ${spec.inconclusiveLimit}): ${why}`,
         measurements,
       };
     }
-    if (passes >= spec.count) {
+    if (passes >= spec.count && !bake) {
       return { verdict: 'pass', reason: `${passes} of ${index} measurements passed`, measurements };
     }
   }

@@ -1,10 +1,12 @@
 /**
  * `canary plan`: what a rollout will take before it starts — the time to full promotion when every
- * measurement passes, the longest it can take within the configured limits, and the worst-case time
+ * measurement passes, the longest it can take within the configured limits, the worst-case time
  * from the first user request on the new version to a rollback decision for a consistently bad
- * release, with the traffic share exposed meanwhile.
+ * release, with the traffic share exposed meanwhile, and the traffic the analyses need to reach a
+ * verdict at all (see traffic-needs.ts).
  */
 import type { ResolvedStep, ResolvedStrategy } from './strategy.ts';
+import { type TrafficNeeds, trafficNeeds } from './traffic-needs.ts';
 
 export interface PlanStep {
   index: number;
@@ -37,13 +39,24 @@ export interface RolloutPlan {
     earlyAbortTickMs: number;
     /** Whether the first analysis happens before any user traffic (blue/green preview). */
     beforeUserTraffic: boolean;
+    /** Why no analysis can see a bad release before it takes all traffic, when none can. */
+    blind?: string;
   };
+  /** The traffic every analysis needs for a verdict, and what happens without it. */
+  traffic: TrafficNeeds;
 }
 
 export function planRollout(
   strategy: ResolvedStrategy,
   opts: { replicas?: number; tickMs?: number } = {},
 ): RolloutPlan {
+  return { ...planSteps(strategy, opts), traffic: trafficNeeds(strategy, opts.replicas ?? 1) };
+}
+
+function planSteps(
+  strategy: ResolvedStrategy,
+  opts: { replicas?: number; tickMs?: number },
+): Omit<RolloutPlan, 'traffic'> {
   const tickMs = opts.tickMs ?? 250;
   const steps: PlanStep[] = [];
   if (strategy.strategy === 'bluegreen') {
@@ -67,6 +80,7 @@ export function planRollout(
       worstMs: strategy.blueGreen.scaleDownDelay,
       waitsForHuman: false,
     });
+    steps.push(...bakeSteps(strategy, steps.length));
     const detect = (a.failureLimit + 1) * a.interval;
     return summarize(strategy, steps, {
       worstCaseMs: detect,
@@ -78,32 +92,47 @@ export function planRollout(
   }
   if (strategy.strategy === 'rolling') {
     const n = opts.replicas ?? 1;
+    const a = strategy.analysis;
     for (let i = 1; i <= n; i++) {
       const weight = Math.round((100 * i) / n);
-      const wait = i < n ? strategy.analysis.interval : 0;
       steps.push({
-        index: i - 1,
-        description: `replace instance ${i}/${n} (${weight}% on the new version)${wait ? `, watch ${wait / 1000}s` : ''}`,
+        index: steps.length,
+        description: `replace instance ${i}/${n} (${weight}% on the new version)`,
         weight,
-        bestMs: wait,
-        worstMs: wait,
+        bestMs: 0,
+        worstMs: 0,
         waitsForHuman: false,
       });
+      if (i < n) steps.push(analysisStep(steps.length, `analysis of batch ${i}/${n}`, weight, a));
     }
-    const first = steps[0];
-    return summarize(strategy, steps, {
-      worstCaseMs: first?.bestMs ?? 0,
-      exposedWeight: first?.weight ?? 100,
-      exposurePercentSeconds: ((first?.weight ?? 100) * (first?.bestMs ?? 0)) / 1000,
-      earlyAbortTickMs: tickMs,
-      beforeUserTraffic: false,
-    });
+    steps.push(...bakeSteps(strategy, steps.length));
+    const first = steps[0] as PlanStep;
+    if (n > 1) {
+      const ms = (a.failureLimit + 1) * a.interval;
+      return summarize(strategy, steps, {
+        worstCaseMs: ms,
+        exposedWeight: first.weight,
+        exposurePercentSeconds: (first.weight * ms) / 1000,
+        earlyAbortTickMs: tickMs,
+        beforeUserTraffic: false,
+      });
+    }
+    return summarize(
+      strategy,
+      steps,
+      bakeDetection(
+        strategy,
+        tickMs,
+        'one replica: the first batch is the whole service, so no analysis runs before 100%',
+      ),
+    );
   }
   let weight = 0;
   strategy.steps.forEach((s, i) => {
     if (s.kind === 'setWeight') weight = s.weight;
     steps.push(describeStep(i, s, weight));
   });
+  steps.push(...bakeSteps(strategy, steps.length));
   // Detection: walk from the first step with traffic to the end of the first analysis that sees it.
   let elapsed = 0;
   let exposure = 0;
@@ -130,6 +159,13 @@ export function planRollout(
       exposure += (current * step.bestMs) / 1000;
     }
   }
+  if (!detected) {
+    return summarize(
+      strategy,
+      steps,
+      bakeDetection(strategy, tickMs, 'no analysis step runs while the new version has part of the traffic'),
+    );
+  }
   return summarize(strategy, steps, {
     worstCaseMs: detected ? elapsed : Number.POSITIVE_INFINITY,
     exposedWeight: maxWeight,
@@ -137,6 +173,45 @@ export function planRollout(
     earlyAbortTickMs: tickMs,
     beforeUserTraffic: false,
   });
+}
+
+/** The bake after 100%, as a plan step (none without a bake). */
+function bakeSteps(strategy: ResolvedStrategy, index: number): PlanStep[] {
+  if (strategy.bake <= 0) return [];
+  return [
+    {
+      index,
+      description: `bake: analyse ${strategy.bake / 1000}s at 100%, old version kept for rollback`,
+      weight: 100,
+      bestMs: strategy.bake,
+      worstMs: strategy.bake,
+      waitsForHuman: false,
+    },
+  ];
+}
+
+/** Detection when only the bake (if any) can see a bad release: at 100% of traffic. */
+function bakeDetection(strategy: ResolvedStrategy, tickMs: number, why: string): RolloutPlan['detection'] {
+  const a = strategy.analysis;
+  if (strategy.bake > 0) {
+    const ms = Math.min((a.failureLimit + 1) * a.interval, strategy.bake);
+    return {
+      worstCaseMs: ms,
+      exposedWeight: 100,
+      exposurePercentSeconds: (100 * ms) / 1000,
+      earlyAbortTickMs: tickMs,
+      beforeUserTraffic: false,
+      blind: `${why}; only the bake can catch a bad release, at 100%`,
+    };
+  }
+  return {
+    worstCaseMs: Number.POSITIVE_INFINITY,
+    exposedWeight: 100,
+    exposurePercentSeconds: Number.POSITIVE_INFINITY,
+    earlyAbortTickMs: tickMs,
+    beforeUserTraffic: false,
+    blind: `${why}; add more replicas, analysis steps or a bake`,
+  };
 }
 
 function analysisStep(
@@ -150,7 +225,7 @@ function analysisStep(
     description: `${label}: ${a.count} × ${a.interval / 1000}s, ${a.conditions.join(', ')}`,
     weight,
     bestMs: a.count * a.interval,
-    worstMs: (a.count + a.failureLimit + a.inconclusiveLimit) * a.interval,
+    worstMs: Math.min((a.count + a.failureLimit + a.inconclusiveLimit) * a.interval, a.progressDeadline),
     waitsForHuman: false,
   };
 }
@@ -193,7 +268,7 @@ function summarize(
   strategy: ResolvedStrategy,
   steps: PlanStep[],
   detection: RolloutPlan['detection'],
-): RolloutPlan {
+): Omit<RolloutPlan, 'traffic'> {
   return {
     strategy: strategy.strategy,
     steps,

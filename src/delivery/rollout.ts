@@ -2,10 +2,12 @@
  * The rollout engine: a state machine that moves a release from dark to 100% (or back), explaining
  * every decision as an event, persisting its state for other terminals and obeying their commands.
  *
- *   Progressing ──steps pass──▶ Promoting ──▶ Promoted
+ *   Progressing ──steps pass──▶ (Baking) ──▶ Promoting ──▶ Promoted
  *        │  ▲  └─pause / untilPromoted──▶ Paused ──resume──┘ (promote → Promoting, abort → Aborting)
- *        │  └─resume── Inconclusive ◀─too little data─┘
- *        └─analysis fails / early abort / abort / Ctrl-C──▶ Aborting ──▶ RolledBack
+ *        │  └─ analysis out of time (inconclusiveLimit, progressDeadline), onDeadline: pause
+ *        │       ──▶ Inconclusive, held: the runner ends (exit 8); `canary abort|promote` finish it
+ *        └─analysis fails / early abort / out of time (onDeadline: abort) / abort / Ctrl-C
+ *             ──▶ Aborting ──▶ RolledBack (exit 4; 8 when out of time; 130 when interrupted)
  *
  * Provider-agnostic: it only calls `deploy`, `scale`, `retire`, `setTraffic` and `status` of the
  * provider. Locally `setTraffic` is the gateway's admin API; on Kubernetes the same call will set
@@ -29,7 +31,7 @@ import {
 } from './analysis.ts';
 import type { Condition } from './conditions.ts';
 import { formatValue } from './conditions.ts';
-import type { MetricSource } from './metrics.ts';
+import type { MetricSource, VersionMetrics } from './metrics.ts';
 import { writeReport } from './report.ts';
 import {
   type AnalysisRecord,
@@ -75,7 +77,7 @@ export interface RolloutResult {
   exitCode: ExitCode;
 }
 
-type InterruptKind = 'abort' | 'promote' | 'pause';
+type InterruptKind = 'abort' | 'promote' | 'pause' | 'hold';
 
 /** Raised inside waits when a command (or Ctrl-C) changes the course of the rollout. */
 class Interrupt extends Error {
@@ -84,11 +86,13 @@ class Interrupt extends Error {
   readonly reason: string;
   readonly interrupted: boolean;
   readonly evidence: EarlyAbortEvidence | undefined;
+  /** An analysis ran out of time (inconclusiveLimit or progressDeadline). */
+  readonly deadline: boolean;
 
   constructor(
     kind: InterruptKind,
     reason: string,
-    opts: { full?: boolean; interrupted?: boolean; evidence?: EarlyAbortEvidence } = {},
+    opts: { full?: boolean; interrupted?: boolean; evidence?: EarlyAbortEvidence; deadline?: boolean } = {},
   ) {
     super(reason);
     this.kind = kind;
@@ -96,6 +100,7 @@ class Interrupt extends Error {
     this.full = opts.full ?? false;
     this.interrupted = opts.interrupted ?? false;
     this.evidence = opts.evidence;
+    this.deadline = opts.deadline ?? false;
   }
 }
 
@@ -158,6 +163,7 @@ export class Rollout {
       if (this.state.strategy === 'bluegreen') await this.runBlueGreen();
       else if (this.state.strategy === 'rolling') await this.runRolling();
       else await this.runCanary();
+      if (this.opts.strategy.bake > 0) await this.runBake();
       await this.promote(
         this.promotedBy ? `all steps done (${this.promotedBy} past a hold)` : 'all steps passed',
       );
@@ -169,7 +175,13 @@ export class Rollout {
         throw err;
       }
       if (err.kind === 'promote') await this.promote(err.reason);
-      else await this.rollback(err.reason, { interrupted: err.interrupted, evidence: err.evidence });
+      else if (err.kind === 'hold') this.hold(err.reason);
+      else
+        await this.rollback(err.reason, {
+          interrupted: err.interrupted,
+          evidence: err.evidence,
+          deadline: err.deadline,
+        });
     }
     return this.finish();
   }
@@ -196,7 +208,7 @@ export class Rollout {
         await this.runStep(i, step);
       } catch (err) {
         if (!(err instanceof Interrupt)) throw err;
-        if (err.kind === 'abort' || (err.kind === 'promote' && err.full)) throw err;
+        if (err.kind === 'abort' || err.kind === 'hold' || (err.kind === 'promote' && err.full)) throw err;
         if (err.kind === 'promote') {
           this.promotedBy = err.reason;
           this.emit('step.skipped', `step ${i + 1} skipped: ${err.reason}`);
@@ -238,10 +250,18 @@ export class Rollout {
           outcome.earlyAbort ? { evidence: outcome.earlyAbort } : {},
         );
       }
-      const next = await this.holdForHuman('Inconclusive', `${n}: ${outcome.reason}`);
-      if (next === 'skip') return;
-      // resume: analyse again
+      throw this.outOfTime(step.analysis, `${n}: ${outcome.reason}`);
     }
+  }
+
+  /**
+   * An analysis that ran out of time without a verdict (inconclusiveLimit, progressDeadline) ends
+   * the rollout: too little evidence never passes, and waiting for it forever hangs CI.
+   */
+  private outOfTime(spec: ResolvedStrategy['analysis'], reason: string): Interrupt {
+    return spec.onDeadline === 'pause'
+      ? new Interrupt('hold', reason, { deadline: true })
+      : new Interrupt('abort', `${reason}; rolling back (onDeadline: abort)`, { deadline: true });
   }
 
   private async runBlueGreen(): Promise<void> {
@@ -268,8 +288,9 @@ export class Rollout {
           );
         }
         if (outcome.verdict === 'inconclusive') {
-          if ((await this.holdForHuman('Inconclusive', `preview: ${outcome.reason}`)) === 'resume') continue;
-        } else if (!strategy.blueGreen.autoPromote) {
+          throw this.outOfTime(strategy.analysis, `preview: ${outcome.reason}`);
+        }
+        if (!strategy.blueGreen.autoPromote) {
           if (
             (await this.holdForHuman('Paused', 'preview passed; autoPromote is off: waiting for promote')) ===
             'resume'
@@ -318,18 +339,89 @@ export class Rollout {
       const weight = Math.round((100 * i) / replicas);
       await this.setWeight(weight, `${i}/${replicas} instances replaced: ${weight}% on ${release}`);
       if (replicas - i > 0) await provider.scale(service, replicas - i, { version: stable });
-      if (i < replicas) {
+      // Between batches the analysis runs as a canary step does: the old instances still serve
+      // the rest, so the new ones are compared with them before more are replaced.
+      while (i < replicas) {
         try {
-          await this.wait(strategy.analysis.interval);
+          const label = `batch ${i}/${replicas}`;
+          const outcome = await this.analyse(i - 1, strategy.analysis, label);
+          if (outcome.verdict === 'fail') {
+            throw new Interrupt(
+              'abort',
+              `${label}: ${outcome.reason}`,
+              outcome.earlyAbort ? { evidence: outcome.earlyAbort } : {},
+            );
+          }
+          if (outcome.verdict === 'inconclusive')
+            throw this.outOfTime(strategy.analysis, `${label}: ${outcome.reason}`);
+          break;
         } catch (err) {
-          if (err instanceof Interrupt && err.kind === 'promote') return;
+          if (err instanceof Interrupt && err.kind === 'promote') {
+            if (err.full) throw err;
+            this.promotedBy = err.reason;
+            break;
+          }
           if (err instanceof Interrupt && err.kind === 'pause') {
-            if ((await this.holdForHuman('Paused', err.reason)) === 'skip') return;
+            if ((await this.holdForHuman('Paused', err.reason)) === 'skip') break;
             continue;
           }
           throw err;
         }
       }
+    }
+  }
+
+  /**
+   * The bake: all traffic on the new version while the old one still runs (for an instant
+   * rollback), the analysis keeps measuring for `bake` and a failure rolls back. There is no
+   * stable traffic left to compare with, so relative conditions use stable's last measurement.
+   */
+  private async runBake(): Promise<void> {
+    const { strategy } = this.opts;
+    if (this.state.weight < 100)
+      await this.setWeight(100, `100% of traffic on ${this.opts.release} for the bake`);
+    this.state.phase = 'Baking';
+    const baseline = await this.stableBaseline(strategy.analysis.interval);
+    const until = Date.now() + strategy.bake;
+    this.emit(
+      'bake.started',
+      `bake: ${strategy.bake / 1000}s at 100% with ${this.state.stable} kept for rollback`,
+    );
+    this.persist(true);
+    for (;;) {
+      try {
+        const outcome = await this.analyse(this.state.steps.length, strategy.analysis, 'bake', {
+          bake: { until: Math.max(until, Date.now() + strategy.analysis.interval), baseline },
+        });
+        if (outcome.verdict === 'fail') throw new Interrupt('abort', `bake: ${outcome.reason}`);
+        if (outcome.verdict === 'inconclusive') {
+          throw this.outOfTime(strategy.analysis, `bake: ${outcome.reason}`);
+        }
+        return;
+      } catch (err) {
+        if (!(err instanceof Interrupt)) throw err;
+        if (err.kind === 'promote') {
+          this.promotedBy = err.reason;
+          return;
+        }
+        if (err.kind !== 'pause') throw err;
+        if ((await this.holdForHuman('Paused', `${err.reason} during the bake`)) === 'skip') return;
+        this.state.phase = 'Baking';
+      }
+    }
+  }
+
+  /** Stable's figures from the last measurement that had them, else from the last interval. */
+  private async stableBaseline(windowMs: number): Promise<VersionMetrics | undefined> {
+    for (const record of [...this.state.analyses].reverse()) {
+      const m = [...record.measurements].reverse().find((x) => x.stable.requests > 0);
+      if (m) return m.stable;
+    }
+    try {
+      const live = await this.opts.source.query(this.opts.service, this.state.stable, windowMs);
+      return live.requests > 0 ? live : undefined;
+    } catch {
+      return undefined;
     }
   }
 
@@ -339,7 +431,7 @@ export class Rollout {
     step: number,
     spec: ResolvedStrategy['analysis'],
     label: string,
-    opts: { exposure?: boolean } = {},
+    opts: { exposure?: boolean; bake?: { until: number; baseline: VersionMetrics | undefined } } = {},
   ): Promise<AnalysisOutcome> {
     const record: AnalysisRecord = {
       step,
@@ -366,8 +458,14 @@ export class Rollout {
       conditions,
       source: this.opts.source,
       wait: (ms, onTick) => this.wait(ms, { onTick }),
-      earlyAbort: () =>
-        this.earlyAbortCheck(opts.exposure === false ? Date.now() - analysisStart : undefined),
+      // At 100% stable has no traffic to compare error ratios with: the bake relies on conditions.
+      earlyAbort: async () =>
+        opts.bake
+          ? undefined
+          : this.earlyAbortCheck(opts.exposure === false ? Date.now() - analysisStart : undefined),
+      ...(opts.bake
+        ? { until: opts.bake.until, ...(opts.bake.baseline ? { baseline: opts.bake.baseline } : {}) }
+        : {}),
       onMeasurement: (m) => {
         record.measurements.push(m);
         this.emit(
@@ -551,7 +649,7 @@ export class Rollout {
 
   private async rollback(
     reason: string,
-    opts: { interrupted?: boolean; evidence?: EarlyAbortEvidence | undefined },
+    opts: { interrupted?: boolean; evidence?: EarlyAbortEvidence | undefined; deadline?: boolean },
   ): Promise<void> {
     const { service, release, provider } = this.opts;
     this.state.phase = 'Aborting';
@@ -581,9 +679,28 @@ export class Rollout {
       }
     }
     this.state.phase = 'RolledBack';
-    this.state.outcome = { result: 'rolledBack', reason, ...(opts.interrupted ? { interrupted: true } : {}) };
+    this.state.outcome = {
+      result: 'rolledBack',
+      reason,
+      ...(opts.interrupted ? { interrupted: true } : {}),
+      ...(opts.deadline ? { deadlineExceeded: true } : {}),
+    };
     this.state.message = `rolled back: ${reason}`;
     this.emit('rollout.rolledBack', `${this.state.stable} serves 100%; ${release} rolled back: ${reason}`);
+  }
+
+  /**
+   * onDeadline: pause. The traffic stays where it is and this runner ends (exit 8), so a CI job
+   * waiting on it finishes; the rollout is left held for `canary abort|promote`, which act on the
+   * provider directly once the runner is gone.
+   */
+  private hold(reason: string): void {
+    this.state.phase = 'Inconclusive';
+    this.state.held = { at: new Date().toISOString(), reason };
+    this.emit(
+      'rollout.held',
+      `${reason}; holding ${this.state.weight}% on ${this.opts.release} (onDeadline: pause) — finish it: canary promote|abort ${this.opts.service}`,
+    );
   }
 
   /** Retries a traffic change a few times: it is the one call a rollback must not lose. */
@@ -606,17 +723,21 @@ export class Rollout {
     this.state.report = report;
     this.persist(true);
     const outcome = this.state.outcome;
-    this.notify(
-      outcome?.result === 'promoted' ? 'rollout.promoted' : 'rollout.rolledBack',
-      outcome?.reason,
-      report.json,
-    );
+    if (outcome) {
+      this.notify(
+        outcome.result === 'promoted' ? 'rollout.promoted' : 'rollout.rolledBack',
+        outcome.reason,
+        report.json,
+      );
+    }
     const exitCode =
       outcome?.result === 'promoted'
         ? ExitCode.ok
         : outcome?.interrupted
           ? ExitCode.interrupted
-          : ExitCode.rolledBack;
+          : !outcome || outcome.deadlineExceeded
+            ? ExitCode.deadlineExceeded
+            : ExitCode.rolledBack;
     return { state: this.state, events: this.events, exitCode };
   }
 

@@ -25,6 +25,7 @@ export const PHASES = [
   'Aborting',
   'RolledBack',
   'Inconclusive',
+  'Baking',
 ] as const;
 export type Phase = (typeof PHASES)[number];
 export const TERMINAL_PHASES: readonly Phase[] = ['Promoted', 'RolledBack'];
@@ -68,7 +69,15 @@ export interface RolloutState {
   pid: number;
   message: string;
   /** Why the rollout ended, when it has. */
-  outcome?: { result: 'promoted' | 'rolledBack'; reason: string; interrupted?: boolean };
+  outcome?: {
+    result: 'promoted' | 'rolledBack';
+    reason: string;
+    interrupted?: boolean;
+    /** Rolled back because an analysis ran out of time (inconclusiveLimit, progressDeadline). */
+    deadlineExceeded?: boolean;
+  };
+  /** The runner ended leaving the rollout held for a human (onDeadline: pause). */
+  held?: { at: string; reason: string };
   analyses: AnalysisRecord[];
   /** The latest events (the full list goes to the report). */
   events: RolloutEvent[];
@@ -155,7 +164,7 @@ export function clearInbox(root: string, service: string): void {
 
 /** The process that wrote the state is still running it. */
 export function runnerAlive(state: RolloutState): boolean {
-  return !TERMINAL_PHASES.includes(state.phase) && isAlive(state.pid);
+  return !TERMINAL_PHASES.includes(state.phase) && !state.held && isAlive(state.pid);
 }
 
 /** Whether a command is still waiting in the inbox (not yet taken by the runner). */

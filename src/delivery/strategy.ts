@@ -25,6 +25,8 @@ export interface ResolvedStrategy {
   /** The platform/service analysis settings (used by blue/green and rolling, which have no steps). */
   analysis: AnalysisSpec;
   blueGreen: DeliverySpec['blueGreen'];
+  /** Post-promotion bake at 100%, ms (0 = none). */
+  bake: number;
 }
 
 export interface StrategyOverrides {
@@ -78,6 +80,7 @@ export function resolveStrategy(
       steps,
       analysis,
       blueGreen: { ...base.blueGreen, ...definedOnly(own.blueGreen ?? {}) },
+      bake: own.bake ?? base.bake,
     },
     origins,
   };

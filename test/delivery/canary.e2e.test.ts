@@ -190,31 +190,52 @@ delivery:
     expect(retry.stdout).toContain(`rolling out web ${slow}`);
   }, 120_000);
 
-  it('low traffic is inconclusive, never promoted; abort and promote work from another terminal', async () => {
+  it('low traffic is inconclusive, never promoted: deploy --wait ends (exit 8), with a warning before it starts', async () => {
     const stable = (await versions()).versions[0] as string;
     const quiet = await release({ errorRate: 0, delayMs: 2 });
-    const first = background(['deploy', 'web', '--release', quiet, '--wait'], ws.dir);
-    await until('Inconclusive', () => (rolloutState()?.phase === 'Inconclusive' ? true : undefined));
-    expect(rolloutState()?.weight).toBe(20);
-    const dry = await runCli(['canary', 'abort', 'web', '--dry-run'], { cwd: ws.dir });
-    expect(dry.stdout).toContain('would send "abort" to the rollout runner');
-    expect(rolloutState()?.phase).toBe('Inconclusive');
-    const abort = await runCli(['canary', 'abort', 'web'], { cwd: ws.dir });
-    expect(abort.exitCode, abort.stderr).toBe(0);
-    const aborted = await first.done;
-    expect(aborted.code, aborted.out).toBe(4);
-    expect(aborted.out).toContain('aborted by a user');
+    const plan = await runCli(['canary', 'plan', 'web', '--json'], { cwd: ws.dir });
+    expect(JSON.parse(plan.stdout).traffic.requiredRps).toBe(50);
+    expect(plan.stderr).toContain('the analysis needs about 50 req/s overall');
+    // No terminal, no traffic: the rollout rolls back once the analysis runs out of time.
+    const r = await deploy(quiet);
+    expect(r.exitCode, r.stdout + r.stderr).toBe(8);
+    expect(r.stderr).toContain('the analysis needs about 50 req/s overall');
+    const result = JSON.parse(r.stdout.trim().split('\n').at(-1) as string);
+    expect(result).toMatchObject({ phase: 'RolledBack', exitCode: 8, outcome: { deadlineExceeded: true } });
+    expect(result.outcome.reason).toMatch(/inconclusive measurements \(limit 2\)/);
     expect((await versions()).versions).toEqual([stable]);
+  });
 
-    const second = background(['deploy', 'web', '--release', quiet, '--wait'], ws.dir);
-    await until('Inconclusive again', () => (rolloutState()?.phase === 'Inconclusive' ? true : undefined));
-    const status = await runCli(['canary', 'status', 'web', '--json'], { cwd: ws.dir });
-    expect(JSON.parse(status.stdout)).toMatchObject({ phase: 'Inconclusive', release: quiet });
-    const promote = await runCli(['canary', 'promote', 'web', '--full'], { cwd: ws.dir });
-    expect(promote.exitCode, promote.stderr).toBe(0);
-    const promoted = await second.done;
-    expect(promoted.code, promoted.out).toBe(0);
-    expect((await versions()).versions).toEqual([quiet]);
+  it('onDeadline: pause holds the canary, ends deploy --wait with exit 8; abort and promote work from another terminal', async () => {
+    const stable = (await versions()).versions[0] as string;
+    const quiet = await release({ errorRate: 0, delayMs: 2 });
+    const config = join(ws.dir, 'platform.yaml');
+    const original = readFileSync(config, 'utf8');
+    writeFileSync(
+      config,
+      original.replace('    inconclusiveLimit: 2\n', '    inconclusiveLimit: 2\n    onDeadline: pause\n'),
+    );
+    try {
+      const first = await deploy(quiet);
+      expect(first.exitCode, first.stdout + first.stderr).toBe(8);
+      expect(rolloutState()).toMatchObject({ phase: 'Inconclusive', weight: 20 });
+      const dry = await runCli(['canary', 'abort', 'web', '--dry-run'], { cwd: ws.dir });
+      expect(dry.exitCode, dry.stderr).toBe(0);
+      expect(rolloutState()?.phase).toBe('Inconclusive');
+      const abort = await runCli(['canary', 'abort', 'web'], { cwd: ws.dir });
+      expect(abort.exitCode, abort.stderr).toBe(0);
+      expect((await versions()).versions).toEqual([stable]);
+
+      const second = await deploy(quiet);
+      expect(second.exitCode, second.stdout + second.stderr).toBe(8);
+      const status = await runCli(['canary', 'status', 'web', '--json'], { cwd: ws.dir });
+      expect(JSON.parse(status.stdout)).toMatchObject({ phase: 'Inconclusive', release: quiet });
+      const promote = await runCli(['canary', 'promote', 'web', '--full'], { cwd: ws.dir });
+      expect(promote.exitCode, promote.stderr).toBe(0);
+      expect((await versions()).versions).toEqual([quiet]);
+    } finally {
+      writeFileSync(config, original);
+    }
   });
 
   it('Ctrl-C during a canary aborts cleanly back to stable', async () => {
@@ -276,5 +297,17 @@ delivery:
     expect(weights).toEqual([50, 100]);
     expect(samples.filter((s) => s.status !== 200)).toEqual([]);
     expect((await versions()).versions).toEqual([next]);
+  });
+
+  it('rolling judges each batch: +400 ms on every request is rolled back after the first batch', async () => {
+    const stable = (await versions()).versions[0] as string;
+    const slow = await release({ errorRate: 0, delayMs: 400 });
+    const load = traffic(url, 60);
+    const r = await deploy(slow, ['--strategy', 'rolling', '--replicas', '2']);
+    await load.stop();
+    expect(r.exitCode, r.stdout + r.stderr).toBe(4);
+    const result = JSON.parse(r.stdout.trim().split('\n').at(-1) as string);
+    expect(result.outcome.reason).toMatch(/^batch 1\/2: .*canary\.(p99|p50)/);
+    expect(await versions()).toEqual({ versions: [stable], weights: { [stable]: 100 } });
   });
 });

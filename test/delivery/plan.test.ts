@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { planRollout } from '../../src/delivery/plan.ts';
 import { resolveStrategy } from '../../src/delivery/strategy.ts';
+import { trafficWarning } from '../../src/delivery/traffic-needs.ts';
 import { parseConfigText } from './config.ts';
 
 const plan = (delivery: string, replicas?: number) =>
@@ -51,64 +52,47 @@ describe('canary plan', () => {
     expect(p.requiresHuman).toBe(true);
   });
 
-  it('rolling watches each batch for one interval', () => {
+  it('rolling analyses between batches like canary steps; detection is one interval after the first batch', () => {
     const p = plan('  strategy: rolling', 4);
-    expect(p.steps.map((s) => s.weight)).toEqual([25, 50, 75, 100]);
-    expect(p.timeToFullPromotionMs).toBe(3 * 2000);
+    expect(p.steps.map((s) => s.weight)).toEqual([25, 25, 50, 50, 75, 75, 100]);
+    expect(p.steps[1]?.description).toContain('analysis of batch 1/4');
+    expect(p.timeToFullPromotionMs).toBe(3 * 3 * 2000);
+    const two = plan('  strategy: rolling', 2);
+    expect(two.detection).toMatchObject({ worstCaseMs: 2000, exposedWeight: 50 });
+    expect(two.detection.blind).toBeUndefined();
   });
-});
 
-describe('conditions in platform.yaml', () => {
-  it('reports a bad condition at its file:line with the fix', async () => {
-    const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
-    const { tmpdir } = await import('node:os');
-    const { join } = await import('node:path');
-    const { loadPlatform } = await import('../../src/core/config/load.ts');
-    const { prepareStrategy } = await import('../../src/delivery/wiring.ts');
-    const { ConfigError } = await import('../../src/core/errors.ts');
-    const dir = mkdtempSync(join(tmpdir(), 'cond-'));
-    try {
-      writeFileSync(
-        join(dir, 'platform.yaml'),
-        `name: demo
-environments:
-  dev: { cloud: aws, region: eu-west-1, provider: local }
-services:
-  api:
-    path: ./api
-    port: 8100
-    delivery:
-      steps:
-        - setWeight: 10
-        - analysis:
-            conditions:
-              - "p99 < 300ms"
-              - "p99 < 1%"
-delivery:
-  analysis:
-    conditions: ["error_rate < 1%", "eror_rate < 2%"]
-`,
-      );
-      const platform = loadPlatform(dir);
-      let err: unknown;
-      try {
-        prepareStrategy(platform, 'api', {});
-      } catch (e) {
-        err = e;
-      }
-      expect(err).toBeInstanceOf(ConfigError);
-      const problems = (err as InstanceType<typeof ConfigError>).problems;
-      expect(problems).toHaveLength(2);
-      expect(problems[0]).toMatchObject({ line: 17, path: 'delivery.analysis.conditions.1' });
-      expect(problems[0]?.message).toContain('unknown metric "eror_rate"');
-      expect(problems[0]?.fix).toContain('did you mean "error_rate"');
-      expect(problems[1]).toMatchObject({
-        line: 14,
-        path: 'services.api.delivery.steps.1.analysis.conditions.1',
-      });
-      expect(problems[1]?.message).toContain('cannot compare a duration with a ratio');
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+  it('rolling with one replica, or a canary without analysis, is blind unless it bakes', () => {
+    const one = plan('  strategy: rolling', 1);
+    expect(one.detection.worstCaseMs).toBe(Number.POSITIVE_INFINITY);
+    expect(one.detection.blind).toContain('no analysis runs before 100%');
+    const baked = plan('  strategy: rolling\n  bake: 30s', 1);
+    expect(baked.detection).toMatchObject({ worstCaseMs: 2000, exposedWeight: 100 });
+    expect(baked.steps.at(-1)).toMatchObject({ weight: 100, bestMs: 30_000 });
+    expect(baked.timeToFullPromotionMs).toBe(30_000);
+  });
+
+  it('computes the traffic the analyses need from minSampleSize, weights and intervals', () => {
+    // Default canary: 20 requests per 2 s interval at 10% is 100 req/s overall.
+    const p = plan('  strategy: canary');
+    expect(p.traffic.analyses.map((a) => [a.label, a.weight, a.requiredRps])).toEqual([
+      ['step 2', 10, 100],
+      ['step 4', 50, 20],
+    ]);
+    expect(p.traffic).toMatchObject({
+      requiredRps: 100,
+      requiredPreviewRps: 0,
+      outOfTimeMs: 8000,
+      onDeadline: 'abort',
+    });
+    expect(trafficWarning(p.traffic, 3)).toMatch(
+      /needs about 100 req\/s overall.*saw 3 req\/s.*roll back after about 8s \(exit 8\)/,
+    );
+    expect(trafficWarning(p.traffic, 150)).toBeUndefined();
+    const bg = plan('  strategy: bluegreen');
+    expect(bg.traffic).toMatchObject({ requiredRps: 0, requiredPreviewRps: 10 });
+    const deadline = plan('  analysis: { inconclusiveLimit: 100, progressDeadline: 30s, onDeadline: pause }');
+    expect(deadline.traffic).toMatchObject({ outOfTimeMs: 30_000, onDeadline: 'pause' });
+    expect(deadline.worstCaseToPromotionMs).toBe(60_000);
   });
 });

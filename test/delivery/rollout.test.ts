@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ExitCode } from '../../src/core/errors.ts';
 import { type RolloutOptions, startRollout } from '../../src/delivery/rollout.ts';
-import { type RolloutEvent, readState, sendCommand } from '../../src/delivery/store.ts';
+import { type RolloutEvent, readState, runnerAlive, sendCommand } from '../../src/delivery/store.ts';
 import { compileConditions, resolveStrategy } from '../../src/delivery/strategy.ts';
 import { Notifier } from '../../src/notify/webhooks.ts';
 import { until } from '../helpers/poll.ts';
@@ -111,16 +111,50 @@ describe('rollout engine', () => {
     expect(result.state.outcome?.reason).toMatch(/significantly worse/);
   });
 
-  it('low traffic is inconclusive: pauses, never promotes; abort from another terminal rolls back', async () => {
+  it('low traffic is inconclusive: past inconclusiveLimit it rolls back and ends with exit 8', async () => {
     const p = new FakePlatform('v1', 100);
     const opts = options(p, FAST);
-    const running = startRollout(opts);
-    await until(() => readState(root, 'api')?.phase === 'Inconclusive', 'Inconclusive', 2000, 5);
-    expect(p.weights.v2).toBe(10);
-    sendCommand(root, 'api', 'abort');
-    const result = await running;
-    expect(result.exitCode).toBe(ExitCode.rolledBack);
-    expect(result.state.outcome?.reason).toContain('aborted by a user');
+    const result = await startRollout(opts);
+    expect(result.exitCode).toBe(ExitCode.deadlineExceeded);
+    expect(result.state.phase).toBe('RolledBack');
+    expect(result.state.outcome).toMatchObject({ result: 'rolledBack', deadlineExceeded: true });
+    expect(result.state.outcome?.reason).toMatch(
+      /2 inconclusive measurements \(limit 1\).*onDeadline: abort/,
+    );
+    expect(Math.max(...p.weightHistory().map((w) => w.v2 ?? 0))).toBe(10);
+    expect(p.weights).toEqual({ v1: 100 });
+  });
+
+  it('onDeadline: pause holds the traffic, ends the runner with exit 8 and leaves the rollout to a human', async () => {
+    const p = new FakePlatform('v1', 100);
+    const opts = options(p, `${FAST}    onDeadline: pause\n`);
+    const result = await startRollout(opts);
+    expect(result.exitCode).toBe(ExitCode.deadlineExceeded);
+    const state = readState(root, 'api');
+    expect(state).toMatchObject({ phase: 'Inconclusive', weight: 10 });
+    expect(state?.held?.reason).toContain('inconclusive measurements');
+    expect(state && runnerAlive(state)).toBe(false);
+    expect(p.weights).toEqual({ v1: 90, v2: 10 });
+    expect(p.versions).toEqual(['v1', 'v2']);
+    expect(opts.events.at(-1)?.message).toContain('canary promote|abort api');
+  });
+
+  it('progressDeadline ends an analysis that has no verdict in time, however many inconclusives are allowed', async () => {
+    const p = new FakePlatform('v1', 100);
+    const opts = options(
+      p,
+      `
+  analysis:
+    interval: 40ms
+    count: 2
+    minSampleSize: 20
+    inconclusiveLimit: 1000
+    progressDeadline: 300ms
+`,
+    );
+    const result = await startRollout(opts);
+    expect(result.exitCode).toBe(ExitCode.deadlineExceeded);
+    expect(result.state.outcome?.reason).toContain('progress deadline of 0.3s passed without a verdict');
     expect(p.weights).toEqual({ v1: 100 });
   });
 
@@ -251,6 +285,57 @@ ${FAST}`,
     ]);
   });
 
+  it('rolling: a latency regression in the first batch is rolled back by the analysis', async () => {
+    const p = new FakePlatform('v1');
+    p.behaviour.v2 = { errorRate: 0, p99: 400 };
+    const opts = options(p, `\n  strategy: rolling\n${FAST}`, { replicas: 2 });
+    const result = await startRollout(opts);
+    expect(result.exitCode).toBe(ExitCode.rolledBack);
+    expect(result.state.outcome?.reason).toMatch(/^batch 1\/2: .*canary\.p99 < 1\.5 \* stable\.p99 \+ 50ms/);
+    expect(p.weightHistory()).toEqual([
+      { v1: 50, v2: 50 },
+      { v1: 100, v2: 0 },
+    ]);
+    expect(p.calls.filter((c) => c.op === 'scale').at(-1)?.args).toEqual(['api', 2, 'v1']);
+  });
+
+  it('bake: keeps analysing at 100% with stable kept, and rolls back a regression that starts after promotion', async () => {
+    const p = new FakePlatform('v1');
+    const opts = options(p, `  bake: 10s\n${FAST}`);
+    const running = startRollout(opts);
+    await until(() => readState(root, 'api')?.phase === 'Baking', 'Baking', 2000, 5);
+    expect(p.versions).toEqual(['v1', 'v2']);
+    expect(p.weights).toEqual({ v2: 100 });
+    p.behaviour.v2 = { errorRate: 0, p99: 500 };
+    const result = await running;
+    expect(result.exitCode).toBe(ExitCode.rolledBack);
+    expect(result.state.outcome?.reason).toMatch(/^bake: .*canary\.p99 < 1\.5 \* stable\.p99 \+ 50ms/);
+    expect(p.weights).toEqual({ v1: 100 });
+    expect(p.versions).toEqual(['v1']);
+    // Compared with stable's figures from before the switch (stable has no traffic at 100%).
+    const bake = result.state.analyses.at(-1);
+    expect(bake?.measurements.at(-1)?.stable.p99).toBe(100);
+  });
+
+  it('bake: a good release is promoted after the bake; without traffic to judge, it is out of time (exit 8)', async () => {
+    const p = new FakePlatform('v1');
+    const good = await startRollout(options(p, `  bake: 200ms\n${FAST}`));
+    expect(good.exitCode).toBe(ExitCode.ok);
+    expect(good.events.map((e) => e.type)).toContain('bake.started');
+    expect(good.state.analyses.at(-1)?.outcome?.verdict).toBe('pass');
+    expect(p.calls.at(-1)).toEqual({ op: 'retire', args: ['api', 'v1'] });
+
+    const quiet = new FakePlatform('v1');
+    const opts = options(quiet, `  bake: 200ms\n${FAST}`);
+    const running = startRollout(opts);
+    await until(() => readState(root, 'api')?.phase === 'Baking', 'Baking', 2000, 5);
+    quiet.rps = 0;
+    const result = await running;
+    expect(result.exitCode).toBe(ExitCode.deadlineExceeded);
+    expect(result.state.outcome?.reason).toMatch(/^bake: only 0 of \d+ measurements passed/);
+    expect(quiet.weights).toEqual({ v1: 100 });
+  });
+
   it('refuses to roll out the version already running', async () => {
     const p = new FakePlatform('v2');
     await expect(startRollout(options(p, FAST))).rejects.toThrow(/already runs v2/);
@@ -307,10 +392,9 @@ ${FAST}`,
         throw new Error('gateway does not answer');
       },
     };
-    const running = startRollout(opts);
-    await until(() => readState(root, 'api')?.phase === 'Inconclusive', 'Inconclusive', 2000, 5);
-    expect(readState(root, 'api')?.message).toContain('metrics unavailable: gateway does not answer');
-    sendCommand(root, 'api', 'abort');
-    expect((await running).state.outcome?.reason).toContain('aborted by a user');
+    const result = await startRollout(opts);
+    expect(result.exitCode).toBe(ExitCode.deadlineExceeded);
+    expect(result.state.outcome?.reason).toContain('metrics unavailable: gateway does not answer');
+    expect(p.weights).toEqual({ v1: 100 });
   });
 });

@@ -60,8 +60,12 @@ const analysisSchema = strict({
   minSampleSize: z.number().int().min(1).default(20),
   /** Conditions such as `error_rate < 1%`, `p99 < 300ms`, `canary.p99 < 1.2 * stable.p99`. */
   conditions: conditionList.default(['error_rate < 1%', 'canary.p99 < 1.5 * stable.p99 + 50ms']),
-  /** Inconclusive measurements tolerated before the rollout pauses for a human. */
+  /** Inconclusive measurements tolerated; past them the analysis is out of time (see onDeadline). */
   inconclusiveLimit: z.number().int().min(0).default(3),
+  /** Longest one analysis may run without a verdict (like Argo Rollouts' progressDeadlineSeconds). */
+  progressDeadline: durationSchema.default(600_000),
+  /** Past inconclusiveLimit or progressDeadline: roll back (default), or hold the traffic for a human. */
+  onDeadline: z.enum(['abort', 'pause']).default('abort'),
 });
 export type AnalysisSpec = z.output<typeof analysisSchema>;
 
@@ -76,6 +80,8 @@ const analysisOverrideSchema = strict({
   minSampleSize: z.number().int().min(1).optional(),
   conditions: conditionList.optional(),
   inconclusiveLimit: z.number().int().min(0).optional(),
+  progressDeadline: durationSchema.optional(),
+  onDeadline: z.enum(['abort', 'pause']).optional(),
 });
 
 const stepSchema = z.union([
@@ -97,6 +103,8 @@ const deliverySchema = strict({
       { setWeight: 100 },
     ]),
   analysis: analysisSchema.default(analysisSchema.parse({})),
+  /** After 100%, keep analysing for this long (old version kept for rollback); 0 = no bake. */
+  bake: durationSchema.default(0),
   blueGreen: strict({
     autoPromote: z.boolean().default(true),
     /** How long the old version keeps running after the switch, for an instant rollback. */
@@ -110,6 +118,7 @@ const deliveryOverrideSchema = strict({
   strategy: z.enum(['canary', 'bluegreen', 'rolling']).optional(),
   steps: z.array(stepSchema).optional(),
   analysis: analysisOverrideSchema.optional(),
+  bake: durationSchema.optional(),
   blueGreen: strict({
     autoPromote: z.boolean().optional(),
     scaleDownDelay: durationSchema.optional(),
