@@ -59,6 +59,12 @@ function startService(dataDir: string): Promise<{ proc: ChildProcess; port: numb
       PORT: '0',
       DATA_DIR: dataDir,
       CONTENT_VARIANT_CACHE: 'off',
+      // Distinct widths on purpose (see below), as many transforms at once as the reference runs,
+      // and the same libvips threads per image as the reference.
+      CONTENT_VARIANT_UNSIGNED: 'on',
+      CONTENT_TRANSFORM_CONCURRENCY: String(CONCURRENCY),
+      CONTENT_TRANSFORM_QUEUE: String(CONCURRENCY * 4),
+      SHARP_CONCURRENCY: String(sharp.concurrency()),
       LOG_LEVEL: 'info',
     },
     stdio: ['ignore', 'pipe', 'inherit'],

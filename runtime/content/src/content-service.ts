@@ -13,6 +13,7 @@ import { type Blobs, InvalidBlobKeyError } from '../../lib/storage/blobs.ts';
 import type { Db } from '../../lib/storage/db.ts';
 import { enqueueOutbox } from '../../lib/storage/outbox.ts';
 import { cleanFilename, originalKey } from './ids.ts';
+import { TransformQueue } from './transform-queue.ts';
 import { receiveUpload } from './upload.ts';
 import { FORMAT_MIME, type VariantParams, variantName } from './variant-params.ts';
 
@@ -106,11 +107,14 @@ export class ContentService {
   #viewTimer: NodeJS.Timeout | undefined;
   readonly #onViewError: (err: unknown) => void;
   #sharp: SharpModule | undefined;
+  readonly #transforms: TransformQueue;
 
   constructor(deps: {
     db: Db;
     blobs: Blobs;
     settings: ContentSettings;
+    /** Bounds the transforms running and waiting (default: 2 running, 8 waiting). */
+    transforms?: TransformQueue;
     nudgeOutbox?: () => void;
     onViewError?: (err: unknown) => void;
   }) {
@@ -118,6 +122,7 @@ export class ContentService {
     this.#db = deps.db;
     this.#blobs = deps.blobs;
     this.#settings = deps.settings;
+    this.#transforms = deps.transforms ?? new TransformQueue({ concurrency: 2, maxQueued: 8 });
     this.#nudge = deps.nudgeOutbox ?? (() => {});
     this.#tmpDir = join(deps.settings.dataDir, 'upload-tmp');
   }
@@ -333,7 +338,11 @@ export class ContentService {
     return `variants/${sha256.slice(0, 2)}/${sha256}/`;
   }
 
-  async variant(item: ContentItem, params: VariantParams): Promise<Variant> {
+  /**
+   * The variant, from the cache or rendered through the transform queue (QueueFullError when it
+   * is full; `signal` drops a waiting render whose client went away).
+   */
+  async variant(item: ContentItem, params: VariantParams, signal?: AbortSignal): Promise<Variant> {
     if (item.kind !== 'image') throw new ContentError(415, 'NOT_AN_IMAGE', 'variants exist for images only');
     const name = variantName(params);
     const key = this.#variantPrefix(item.sha256) + name;
@@ -349,7 +358,9 @@ export class ContentService {
     // Single flight: concurrent requests for the same missing variant share one resize.
     let pending = this.#inflight.get(key);
     if (!pending) {
-      pending = this.#render(item, params, key).finally(() => this.#inflight.delete(key));
+      pending = this.#transforms
+        .run(() => this.#render(item, params, key), signal)
+        .finally(() => this.#inflight.delete(key));
       this.#inflight.set(key, pending);
     }
     const body = await pending;

@@ -3,6 +3,7 @@
  * `../../etc/passwd`, percent-encoded separators, NUL bytes and friends never get further than
  * the route handler: content ids are UUIDs, blob keys are lowercase hex sha256 digests.
  */
+import { headerText } from './content-disposition.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const SHA256 = /^[0-9a-f]{64}$/;
@@ -33,9 +34,9 @@ export function originalKey(sha256: string): string {
 /** Filenames are metadata only (never used as paths); keep them printable and short. */
 export function cleanFilename(value: unknown): string | undefined {
   if (typeof value !== 'string' || value.length === 0) return undefined;
-  let name = value;
+  let name = headerText(value);
   try {
-    name = decodeURIComponent(value);
+    name = decodeURIComponent(name);
   } catch {
     // keep the raw header value
   }

@@ -10,10 +10,12 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { HttpError } from '../../lib/http-errors.ts';
+import { contentDisposition } from './content-disposition.ts';
 import type { ContentItem, ContentService, Identity } from './content-service.ts';
 import { parseContentRef } from './ids.ts';
 import { etagMatches, parseRange } from './range.ts';
-import { parseVariantParams } from './variant-params.ts';
+import { QueueFullError } from './transform-queue.ts';
+import type { VariantPolicy } from './variant-policy.ts';
 
 const USER_ID = /^[A-Za-z0-9._:@|-]{1,128}$/;
 const ROLES = new Set(['admin', 'editor', 'viewer']);
@@ -22,7 +24,8 @@ const IMMUTABLE = 'public, max-age=31536000, immutable';
 export interface ContentRouteOptions {
   content: ContentService;
   maxUploadBytes: number;
-  maxDimension: number;
+  /** Which variants a request may have rendered (presets, signatures). */
+  variants: VariantPolicy;
   uploadRoles: Set<string>;
 }
 
@@ -56,14 +59,6 @@ function decodeCursor(raw: unknown): { createdAt: number; id: string } | undefin
   const m = /^(\d{1,15}):([0-9a-f-]{36})$/.exec(text);
   if (!m) throw new HttpError(400, 'INVALID_CURSOR', 'bad cursor');
   return { createdAt: Number(m[1]), id: m[2]! };
-}
-
-/** RFC 5987 ext-value: percent-encode everything outside attr-char. */
-function rfc5987(value: string): string {
-  return encodeURIComponent(value).replace(
-    /['()*]/g,
-    (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
-  );
 }
 
 export function registerContentRoutes(app: FastifyInstance, opts: ContentRouteOptions): void {
@@ -158,8 +153,7 @@ export function registerContentRoutes(app: FastifyInstance, opts: ContentRouteOp
     if (!read) throw new HttpError(404, 'BLOB_MISSING', 'the stored file is missing');
     if (range.kind === 'full' || range.start === 0) view(item, req);
     reply.type(item.type).header('content-length', String(read.end - read.start + 1));
-    if (item.filename)
-      reply.header('content-disposition', `inline; filename*=UTF-8''${rfc5987(item.filename)}`);
+    if (item.filename) reply.header('content-disposition', contentDisposition(item.filename));
     if (range.kind === 'partial') {
       reply.code(206).header('content-range', `bytes ${read.start}-${read.end}/${item.size}`);
     }
@@ -173,17 +167,36 @@ export function registerContentRoutes(app: FastifyInstance, opts: ContentRouteOp
   app.get('/content/:id/variant', async (req, reply: FastifyReply) => {
     const item = await findItem(content, (req.params as { id?: unknown }).id);
     const accept = req.headers.accept;
-    const parsed = parseVariantParams(
+    const ref = String((req.params as { id?: unknown }).id);
+    const decision = opts.variants.decide(
+      ref,
       req.query as Record<string, unknown>,
       typeof accept === 'string' ? accept : undefined,
-      {
-        maxDimension: opts.maxDimension,
-      },
     );
-    if (!parsed.ok) throw new HttpError(400, 'INVALID_VARIANT', parsed.error);
-    if (parsed.params.negotiated) reply.header('vary', 'Accept');
+    if (!decision.ok) throw new HttpError(decision.status, decision.code, decision.error);
+    const params = decision.params;
+    if (params.negotiated) reply.header('vary', 'Accept');
     if (item.kind !== 'image') throw new HttpError(415, 'NOT_AN_IMAGE', 'variants exist for images only');
-    const variant = await content.variant(item, parsed.params);
+    // A render waiting in the queue is dropped when its client goes away.
+    const gone = new AbortController();
+    const onClose = () => {
+      if (!reply.raw.writableFinished) gone.abort(new Error('client went away'));
+    };
+    reply.raw.once('close', onClose);
+    let variant: Awaited<ReturnType<ContentService['variant']>>;
+    try {
+      variant = await content.variant(item, params, gone.signal);
+    } catch (err) {
+      if (err instanceof QueueFullError) {
+        // Load shedding, not a failure: the gateway relays it and keeps this instance in rotation.
+        reply.header('x-overloaded', 'true');
+        throw new HttpError(503, 'TRANSFORMS_BUSY', err.message, { retryAfterS: err.retryAfterS });
+      }
+      if (gone.signal.aborted) throw new HttpError(499, 'CLIENT_GONE', 'the client went away');
+      throw err;
+    } finally {
+      reply.raw.off('close', onClose);
+    }
     reply
       .header('etag', variant.etag)
       .header('cache-control', IMMUTABLE)

@@ -8,7 +8,18 @@
  * - CONTENT_VARIANT_CACHE (default `on`): store generated variants as blobs; `off` re-renders
  *   every request (benchmarks).
  * - CONTENT_UPLOAD_ROLES (default `admin,editor,viewer`): roles allowed to upload.
- * - SHARP_CONCURRENCY (optional): libvips threads per image (sharp.concurrency).
+ * - SHARP_CONCURRENCY (default 1): libvips threads per image (sharp.concurrency); transforms
+ *   already run CONTENT_TRANSFORM_CONCURRENCY at a time.
+ * - CONTENT_VARIANT_PRESETS (default `thumb:w=200;small:w=400;medium:w=800;large:w=1600;
+ *   square:w=64&h=64&fit=cover`): the variants anyone may ask for, by name or by their parameters.
+ * - CONTENT_VARIANT_KEYS (secret, optional): comma-separated HMAC keys (32+ characters) for signed
+ *   variant URLs with arbitrary parameters; the first signs, all verify (rotation).
+ * - CONTENT_VARIANT_UNSIGNED (default `off`): `on` lets unsigned arbitrary parameters through
+ *   (development only: anyone can then make the service render and store any variant).
+ * - CONTENT_TRANSFORM_CONCURRENCY (default 2), CONTENT_TRANSFORM_QUEUE (default 8): transforms
+ *   running and waiting; when full, 503 + Retry-After + `x-overloaded` (the gateway does not
+ *   count it toward ejection).
+ * - CONTENT_SHARP_CACHE_MB (default 32): libvips operation cache (sharp.cache); 0 turns it off.
  */
 import { z } from 'zod';
 import type { ServiceDefinition } from '../../lib/server.ts';
@@ -16,6 +27,8 @@ import { type OutboxRelay, startOutboxRelay } from '../../lib/storage/outbox.ts'
 import { ContentService } from './content-service.ts';
 import { migrations } from './migrations.ts';
 import { registerContentRoutes } from './routes.ts';
+import { TransformQueue } from './transform-queue.ts';
+import { DEFAULT_PRESETS, parsePresets, VariantPolicy, type VariantPreset } from './variant-policy.ts';
 
 // Empty variables never reach this schema: runtime/lib's parseConfig drops them first.
 const int = (def: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(def);
@@ -26,7 +39,18 @@ export const contentEnv = z.object({
   CONTENT_MAX_DIMENSION: int(4096, 16, 16_384),
   CONTENT_VARIANT_CACHE: z.enum(['on', 'off']).default('on'),
   CONTENT_UPLOAD_ROLES: z.string().default('admin,editor,viewer'),
-  SHARP_CONCURRENCY: z.coerce.number().int().min(0).max(64).optional(),
+  SHARP_CONCURRENCY: int(1, 0, 64),
+  CONTENT_VARIANT_PRESETS: z.string().default(DEFAULT_PRESETS),
+  CONTENT_VARIANT_KEYS: z
+    .string()
+    .refine((v) => v.split(',').every((k) => k.trim().length >= 32), {
+      error: 'each comma-separated key needs at least 32 characters (openssl rand -base64 32)',
+    })
+    .optional(),
+  CONTENT_VARIANT_UNSIGNED: z.enum(['on', 'off']).default('off'),
+  CONTENT_TRANSFORM_CONCURRENCY: int(2, 1, 64),
+  CONTENT_TRANSFORM_QUEUE: int(8, 0, 10_000),
+  CONTENT_SHARP_CACHE_MB: int(32, 0, 4096),
 });
 
 export const contentService: ServiceDefinition<typeof contentEnv> = {
@@ -37,9 +61,22 @@ export const contentService: ServiceDefinition<typeof contentEnv> = {
   blobs: true,
   async routes(app, deps) {
     const env = deps.config.extra;
-    if (env.SHARP_CONCURRENCY !== undefined) {
-      const sharp = (await import('sharp')).default;
-      sharp.concurrency(env.SHARP_CONCURRENCY);
+    // libvips' memory is bounded here: threads per image and the operation cache (by default it
+    // keeps up to 50 MB and 100 operations of decoded pixels around).
+    const sharp = (await import('sharp')).default;
+    sharp.concurrency(env.SHARP_CONCURRENCY);
+    sharp.cache(
+      env.CONTENT_SHARP_CACHE_MB > 0 ? { memory: env.CONTENT_SHARP_CACHE_MB, items: 20, files: 0 } : false,
+    );
+    let presets: VariantPreset[];
+    try {
+      presets = parsePresets(
+        env.CONTENT_VARIANT_PRESETS,
+        env.CONTENT_MAX_DIMENSION,
+        env.CONTENT_VARIANT_PRESETS === DEFAULT_PRESETS,
+      );
+    } catch (err) {
+      throw new Error(`CONTENT_VARIANT_PRESETS: ${(err as Error).message}`);
     }
     let relay: OutboxRelay | undefined;
     const content = new ContentService({
@@ -51,6 +88,10 @@ export const contentService: ServiceDefinition<typeof contentEnv> = {
         maxInputPixels: env.CONTENT_MAX_INPUT_PIXELS,
         cacheVariants: env.CONTENT_VARIANT_CACHE === 'on',
       },
+      transforms: new TransformQueue({
+        concurrency: env.CONTENT_TRANSFORM_CONCURRENCY,
+        maxQueued: env.CONTENT_TRANSFORM_QUEUE,
+      }),
       nudgeOutbox: () => relay?.nudge(),
       onViewError: (err) => deps.log.warn({ err }, 'recording views failed'),
     });
@@ -59,7 +100,15 @@ export const contentService: ServiceDefinition<typeof contentEnv> = {
       registerContentRoutes(scope, {
         content,
         maxUploadBytes: env.MAX_UPLOAD_BYTES,
-        maxDimension: env.CONTENT_MAX_DIMENSION,
+        variants: new VariantPolicy({
+          presets,
+          keys: (env.CONTENT_VARIANT_KEYS ?? '')
+            .split(',')
+            .map((k) => k.trim())
+            .filter(Boolean),
+          allowUnsigned: env.CONTENT_VARIANT_UNSIGNED === 'on',
+          maxDimension: env.CONTENT_MAX_DIMENSION,
+        }),
         uploadRoles: new Set(env.CONTENT_UPLOAD_ROLES.split(',').map((r) => r.trim())),
       });
     });

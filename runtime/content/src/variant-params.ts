@@ -28,14 +28,28 @@ export interface VariantParams {
 
 export type ParseResult = { ok: true; params: VariantParams } | { ok: false; error: string };
 
-const INT = /^\d{1,5}$/;
+const DIGITS = /^\d+$/;
+
+/** The value as received, shortened, for messages that say what was wrong with it. */
+function shown(raw: unknown): string {
+  if (Array.isArray(raw)) return `${raw.length} values`;
+  const text = String(raw);
+  return JSON.stringify(text.length > 20 ? `${text.slice(0, 20)}…` : text);
+}
+
+/** A whole number in [min, max], or a message naming the parameter, the range and what was given. */
+function wholeNumber(raw: unknown, name: string, min: number, max: number): number | string {
+  if (typeof raw !== 'string' || !DIGITS.test(raw))
+    return `${name} must be a whole number between ${min} and ${max} (got ${shown(raw)})`;
+  const n = raw.length > 9 ? Number.POSITIVE_INFINITY : Number(raw);
+  if (n < min || n > max)
+    return `${name} must be between ${min} and ${max} (got ${raw.length > 9 ? `${raw.slice(0, 9)}…` : raw})`;
+  return n;
+}
 
 function dimension(raw: unknown, name: string, max: number): number | undefined | string {
   if (raw === undefined || raw === '') return undefined;
-  if (typeof raw !== 'string' || !INT.test(raw)) return `${name} must be an integer`;
-  const n = Number(raw);
-  if (n < 1 || n > max) return `${name} must be between 1 and ${max}`;
-  return n;
+  return wholeNumber(raw, name, 1, max);
 }
 
 /** Best format the client accepts, preferring smaller encodings: avif, webp, then jpeg. */
@@ -69,7 +83,7 @@ export function parseVariantParams(
   let fit: Fit = 'cover';
   if (query.fit !== undefined) {
     if (typeof query.fit !== 'string' || !(FITS as readonly string[]).includes(query.fit))
-      return { ok: false, error: `fit must be one of ${FITS.join(', ')}` };
+      return { ok: false, error: `fit must be one of ${FITS.join(', ')} (got ${shown(query.fit)})` };
     fit = query.fit as Fit;
   }
 
@@ -79,7 +93,7 @@ export function parseVariantParams(
     const f = typeof query.format === 'string' ? query.format.toLowerCase() : '';
     const normal = f === 'jpg' ? 'jpeg' : f;
     if (!(FORMATS as readonly string[]).includes(normal))
-      return { ok: false, error: `format must be one of ${FORMATS.join(', ')}` };
+      return { ok: false, error: `format must be one of ${FORMATS.join(', ')} (got ${shown(query.format)})` };
     format = normal as VariantFormat;
   } else {
     format = negotiateFormat(accept, opts.allowAvif ?? true);
@@ -88,9 +102,9 @@ export function parseVariantParams(
 
   let quality = format === 'avif' ? 50 : 80;
   if (query.q !== undefined && query.q !== '') {
-    if (typeof query.q !== 'string' || !INT.test(query.q) || Number(query.q) < 1 || Number(query.q) > 100)
-      return { ok: false, error: 'q must be an integer between 1 and 100' };
-    quality = Number(query.q);
+    const q = wholeNumber(query.q, 'q', 1, 100);
+    if (typeof q === 'string') return { ok: false, error: q };
+    quality = q;
   }
   return { ok: true, params: { width: w, height: h, fit, format, quality, negotiated } };
 }

@@ -22,6 +22,9 @@ beforeAll(async () => {
     DATA_DIR: join(dir, 'content'),
     MAX_UPLOAD_BYTES: '100000',
     CONTENT_MAX_DIMENSION: '512',
+    // Hostile parameters must reach the renderer, not stop at the signature check.
+    CONTENT_VARIANT_UNSIGNED: 'on',
+    CONTENT_VARIANT_KEYS: 'property-test-variant-signing-key-0123456789',
   });
   const png = await sharp({ create: { width: 40, height: 30, channels: 4, background: '#08f8' } })
     .png()
@@ -66,6 +69,8 @@ describe('hostile input', () => {
             fit: fc.oneof(param, fc.constantFrom('cover', 'contain', 'inside')),
             format: fc.oneof(param, fc.constantFrom('webp', 'png', 'jpeg')),
             q: param,
+            preset: fc.oneof(param, fc.constantFrom('thumb', 'small', 'square')),
+            sig: fc.oneof(param, fc.base64String({ minLength: 43, maxLength: 44 })),
           },
           { requiredKeys: [] },
         ),

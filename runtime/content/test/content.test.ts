@@ -12,8 +12,13 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ServiceProcess, startService } from '../../auth/test/helpers/service-process.ts';
 import { type BusEvent, openBus } from '../../lib/storage/bus.ts';
+import { signVariant } from '../src/variant-policy.ts';
 
 const MAX = 300_000;
+const KEYS = {
+  current: 'current-variant-signing-key-0123456789',
+  previous: 'previous-variant-signing-key-0123456789',
+};
 let dir: string;
 let svc: ServiceProcess;
 let jpeg: Buffer;
@@ -62,6 +67,7 @@ beforeAll(async () => {
     DATA_DIR: join(dir, 'content'),
     MAX_UPLOAD_BYTES: String(MAX),
     CONTENT_MAX_INPUT_PIXELS: String(1_000_000),
+    CONTENT_VARIANT_KEYS: `${KEYS.current},${KEYS.previous}`,
   });
   // A noisy photo-like image so the JPEG is a realistic size (tens of KB).
   const noise = Buffer.alloc(640 * 480 * 3);
@@ -146,7 +152,9 @@ describe('upload and read', () => {
     expect(full.headers.get('etag')).toBe(`"${item.sha256}"`);
     expect(full.headers.get('cache-control')).toContain('immutable');
     expect(full.headers.get('accept-ranges')).toBe('bytes');
-    expect(full.headers.get('content-disposition')).toBe("inline; filename*=UTF-8''cat%20photo.jpg");
+    expect(full.headers.get('content-disposition')).toBe(
+      `inline; filename="cat photo.jpg"; filename*=UTF-8''cat%20photo.jpg`,
+    );
     expect(full.headers.get('x-content-type-options')).toBe('nosniff');
     expect(Buffer.from(await full.arrayBuffer()).equals(jpeg)).toBe(true);
 
@@ -196,6 +204,73 @@ describe('upload and read', () => {
   });
 });
 
+describe('non-ASCII filenames', () => {
+  it('keeps a UTF-8 x-filename intact and sends it back per RFC 6266', async () => {
+    // What curl and browsers put on the wire: the name's UTF-8 bytes (node reads them as latin1).
+    const name = 'é😀 photo.jpg';
+    const r = await upload(jpeg, { ...alice, 'x-filename': Buffer.from(name).toString('latin1') });
+    expect(r.body.filename).toBe(name);
+    const raw = await get(`/content/${r.body.id}/raw`);
+    await raw.arrayBuffer();
+    expect(raw.headers.get('content-disposition')).toBe(
+      `inline; filename="__ photo.jpg"; filename*=UTF-8''%C3%A9%F0%9F%98%80%20photo.jpg`,
+    );
+    // Percent-encoded names (RFC 8187 style) still work.
+    const encoded = await upload(jpeg, { ...alice, 'x-filename': encodeURIComponent(name) });
+    expect(encoded.body.filename).toBe(name);
+  });
+});
+
+describe('variants on a budget', () => {
+  const problem = async (res: Response) => (await res.json()) as UploadBody;
+
+  it('serves presets by name and by their parameters, and refuses other unsigned parameters', async () => {
+    const named = await get(`/content/${item.id}/variant?preset=small&format=jpeg`);
+    expect(named.status).toBe(200);
+    expect((await sharp(Buffer.from(await named.arrayBuffer())).metadata()).width).toBe(400);
+    const byParams = await get(`/content/${item.id}/variant?w=400&format=jpeg`);
+    expect(byParams.headers.get('etag')).toBe(named.headers.get('etag'));
+    await byParams.arrayBuffer();
+    const free = await get(`/content/${item.id}/variant?w=401&format=avif&q=37`);
+    expect(free.status).toBe(403);
+    expect((await problem(free)).code).toBe('VARIANT_NOT_ALLOWED');
+    const unknown = await get(`/content/${item.id}/variant?preset=huge`);
+    expect(unknown.status).toBe(400);
+    expect((await problem(unknown)).detail).toMatch(/preset must be one of thumb, small/);
+  });
+
+  it('serves signed parameters, with the current or a previous key, and refuses tampering', async () => {
+    const query = { w: '123', format: 'webp', q: '55' };
+    const qs = new URLSearchParams(query).toString();
+    for (const key of [KEYS.current, KEYS.previous]) {
+      const sig = signVariant(item.id, query, key);
+      const res = await get(`/content/${item.id}/variant?${qs}&sig=${sig}`);
+      expect(res.status, key).toBe(200);
+      expect((await sharp(Buffer.from(await res.arrayBuffer())).metadata()).width).toBe(123);
+    }
+    const sig = signVariant(item.id, query, KEYS.current);
+    const tampered = await get(`/content/${item.id}/variant?w=124&format=webp&q=55&sig=${sig}`);
+    expect(tampered.status).toBe(403);
+    expect((await problem(tampered)).code).toBe('BAD_SIGNATURE');
+    const otherKey = signVariant(item.id, query, 'some-other-key-that-the-service-does-not-have');
+    expect((await get(`/content/${item.id}/variant?${qs}&sig=${otherKey}`)).status).toBe(403);
+  });
+
+  it('says exactly what is wrong with a parameter', async () => {
+    const cases: [string, RegExp][] = [
+      ['w=100000', /w must be between 1 and 4096 \(got 100000\)/],
+      ['w=abc', /w must be a whole number between 1 and 4096 \(got "abc"\)/],
+      ['w=100&q=0', /q must be between 1 and 100 \(got 0\)/],
+      ['w=100&fit=stretch', /fit must be one of .* \(got "stretch"\)/],
+    ];
+    for (const [qs, message] of cases) {
+      const res = await get(`/content/${item.id}/variant?${qs}`);
+      expect(res.status, qs).toBe(400);
+      expect((await problem(res)).detail, qs).toMatch(message);
+    }
+  });
+});
+
 describe('video', () => {
   it('stores the sample WebM, serves it with Range, and refuses image variants of it', async () => {
     const clip = readFileSync(join(import.meta.dirname, '..', 'samples', 'sample.webm'));
@@ -206,7 +281,7 @@ describe('video', () => {
     expect(part.status).toBe(206);
     expect(part.headers.get('content-type')).toBe('video/webm');
     expect([...Buffer.from(await part.arrayBuffer())]).toEqual([0x1a, 0x45, 0xdf, 0xa3]);
-    expect((await get(`/content/${r.body.id}/variant?w=100`)).status).toBe(415);
+    expect((await get(`/content/${r.body.id}/variant?preset=small`)).status).toBe(415);
   });
 });
 
@@ -260,7 +335,7 @@ describe('refusals', () => {
     expect(bomb.length).toBeLessThan(50_000);
     const r = await upload(bomb);
     expect(r.status).toBe(201);
-    const v = await get(`/content/${r.body.id}/variant?w=100&format=png`);
+    const v = await get(`/content/${r.body.id}/variant?preset=thumb&format=png`);
     expect(v.status).toBe(422);
     expect(((await v.json()) as UploadBody).code).toBe('TOO_MANY_PIXELS');
   });

@@ -23,6 +23,9 @@ export const gatewayEnvSchema = gatewayFileEnvSchema.extend({
   /** Per-client token bucket; 0 disables rate limiting (the default for local development). */
   RATE_LIMIT_RPS: num(0),
   RATE_LIMIT_BURST: num(0),
+  /** Extra bucket per client IP for requests without a verified token; 0 disables it (`up` sets 50). */
+  ANON_RATE_LIMIT_RPS: num(0),
+  ANON_RATE_LIMIT_BURST: num(0),
   UPSTREAM_CONNECT_TIMEOUT_MS: int(10_000),
   UPSTREAM_HEADERS_TIMEOUT_MS: int(10_000),
   UPSTREAM_BODY_TIMEOUT_MS: int(10_000),

@@ -71,6 +71,8 @@ export class Gateway implements AttemptOwner {
   routes: RoutingTable;
   optionalAuth: PathPatterns;
   defaultRateLimit: RateLimit;
+  /** Anonymous clients (no verified token) also share this bucket per IP; rps 0 = off. */
+  readonly anonRateLimit: RateLimit;
   inFlight = 0;
   shuttingDown = false;
   readonly #accessLog: AccessLog;
@@ -90,6 +92,10 @@ export class Gateway implements AttemptOwner {
     this.optionalAuth = new PathPatterns(config.optionalAuth);
     const rl = config.rateLimit ?? { rps: env.RATE_LIMIT_RPS, burst: env.RATE_LIMIT_BURST || undefined };
     this.defaultRateLimit = { rps: rl.rps, burst: rl.burst ?? Math.max(1, rl.rps * 2) };
+    this.anonRateLimit = {
+      rps: env.ANON_RATE_LIMIT_RPS,
+      burst: env.ANON_RATE_LIMIT_BURST || Math.max(1, env.ANON_RATE_LIMIT_RPS * 2),
+    };
     this.retryBudget = new RetryBudget({ ratio: env.RETRY_BUDGET_RATIO, minPerWindow: env.RETRY_BUDGET_MIN });
     this.registry = new UpstreamRegistry(config.services, {
       connections: env.UPSTREAM_CONNECTIONS || 128,
@@ -316,6 +322,22 @@ export class Gateway implements AttemptOwner {
   /** After authentication: rate limit, version choice, faults, then the upstream. */
   admit(x: Exchange): void {
     const route = x.route as Route;
+    if (!x.identity && this.anonRateLimit.rps > 0) {
+      // Anonymous requests cost the same as any (a variant render, a login's argon2) and come
+      // from anywhere, so they get a budget of their own per address, on top of the route's.
+      const decision = this.rateLimiter.take(`anon ${x.clientIp}`, this.anonRateLimit);
+      if (!decision.ok) {
+        this.metrics.rateLimited(route.prefix);
+        x.res.setHeader('retry-after', String(decision.retryAfterS));
+        this.error(
+          x,
+          429,
+          'RATE_LIMITED',
+          `too many anonymous requests; retry after ${decision.retryAfterS}s`,
+        );
+        return;
+      }
+    }
     const limit = route.rateLimit
       ? { rps: route.rateLimit.rps, burst: route.rateLimit.burst ?? Math.max(1, route.rateLimit.rps * 2) }
       : this.defaultRateLimit;

@@ -222,3 +222,21 @@ describe('slow and greedy clients', () => {
     expect((await fetch(`${gw.url}/api/x`)).status).toBe(200);
   });
 });
+
+describe('anonymous rate limit', () => {
+  it('limits requests without a token per address, with Retry-After', async () => {
+    const upstream = await listen((_req, res) => res.end('ok'));
+    const gw = await startGateway(
+      {
+        routes: [{ prefix: '/api', service: 'api', auth: 'none' }],
+        services: { api: { instances: [{ id: 'a', url: upstream.url }] } },
+      },
+      { ANON_RATE_LIMIT_RPS: '1', ANON_RATE_LIMIT_BURST: '3' },
+    );
+    cleanup.push(upstream.close, gw.close);
+    const answers: Response[] = [];
+    for (let i = 0; i < 5; i++) answers.push(await fetch(`${gw.url}/api/x`));
+    expect(answers.map((r) => r.status)).toEqual([200, 200, 200, 429, 429]);
+    expect(Number(answers[4]!.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+  });
+});

@@ -4,7 +4,7 @@ import { UsageError, unknownServiceError } from '../../core/errors.ts';
 import { backendEnv, localEnvironment } from '../../data/backend-env.ts';
 import { secretsEnvFor } from '../../secrets/inject.ts';
 import type { ProviderEvent } from '../provider.ts';
-import { routeBodyLimit } from './body-limits.ts';
+import { GATEWAY_UP_DEFAULTS, routeBodyLimit } from './edge-defaults.ts';
 import { buildRelease } from './releases.ts';
 import type { Plan, ServicePlan } from './supervisor.ts';
 import { startOrder, withDependencies } from './topology.ts';
@@ -70,6 +70,7 @@ export async function makePlan(platform: LoadedPlatform, opts: PlanOptions = {})
       // stored for the service (`platformctl secrets set <service>.<VAR>`); the service's own env wins.
       // The plan lives only in memory and on the supervisor's authenticated control API.
       env: {
+        ...(s.kind === 'gateway' && s.path === 'builtin:gateway' ? GATEWAY_UP_DEFAULTS : {}),
         ...(environment ? backendEnvOf(platform, name, environment) : {}),
         ...(environment ? secretsEnvFor(platform.root, environment.name, name) : {}),
         ...s.env,

@@ -126,11 +126,11 @@ describe.skipIf(skip)('services on PostgreSQL + RabbitMQ + S3', () => {
     const up = await fetch(`${content.url}/content`, { method: 'POST', headers: as(), body: image });
     expect(up.status).toBe(201);
     contentId = ((await up.json()) as { id: string }).id;
-    const variant = await fetch(`${content.url}/content/${contentId}/variant?w=100&format=webp`, {
+    const variant = await fetch(`${content.url}/content/${contentId}/variant?preset=thumb&format=webp`, {
       headers: as(),
     });
     expect(variant.status).toBe(200);
-    expect((await sharp(Buffer.from(await variant.arrayBuffer())).metadata()).width).toBe(100);
+    expect((await sharp(Buffer.from(await variant.arrayBuffer())).metadata()).width).toBe(200);
     const range = await fetch(`${content.url}/content/${contentId}/raw`, {
       headers: { ...as(), range: 'bytes=0-7' },
     });

@@ -7,6 +7,7 @@ import { cleanFilename, isContentId, originalKey, parseContentRef } from '../../
 import { detectType } from '../../src/magic.ts';
 import { etagMatches, parseRange } from '../../src/range.ts';
 import { negotiateFormat, parseVariantParams, variantName } from '../../src/variant-params.ts';
+import { DEFAULT_PRESETS, parsePresets, signVariant, VariantPolicy } from '../../src/variant-policy.ts';
 
 describe('detectType', () => {
   it('recognises images made by sharp and rejects other data', async () => {
@@ -131,5 +132,44 @@ describe('variant params', () => {
     expect(negotiateFormat('text/html', true)).toBe('jpeg');
     const r = parseVariantParams({ w: '10' }, 'image/webp', opts);
     expect(r.ok && r.params.format === 'webp' && r.params.negotiated).toBe(true);
+  });
+});
+
+describe('variant policy', () => {
+  const policy = new VariantPolicy({
+    presets: parsePresets(DEFAULT_PRESETS, 4096),
+    keys: ['key-one-0123456789-0123456789-0123', 'key-two-0123456789-0123456789-0123'],
+    allowUnsigned: false,
+    maxDimension: 4096,
+  });
+
+  it('admits presets by name or parameters, signed parameters, and nothing else', () => {
+    expect(policy.decide('id', { preset: 'thumb', format: 'webp' }, undefined)).toMatchObject({
+      ok: true,
+      via: 'preset',
+    });
+    expect(policy.decide('id', { w: '200', format: 'webp' }, undefined)).toMatchObject({
+      ok: true,
+      via: 'preset',
+    });
+    expect(policy.decide('id', { w: '201' }, undefined)).toMatchObject({ ok: false, status: 403 });
+    const q = { w: '201', q: '90' };
+    const sig = signVariant('id', q, 'key-two-0123456789-0123456789-0123');
+    expect(policy.decide('id', { ...q, sig }, undefined)).toMatchObject({ ok: true, via: 'signature' });
+    expect(policy.decide('other-id', { ...q, sig }, undefined)).toMatchObject({
+      ok: false,
+      code: 'BAD_SIGNATURE',
+    });
+    expect(policy.decide('id', { preset: 'thumb', w: '10' }, undefined)).toMatchObject({
+      ok: false,
+      status: 400,
+    });
+  });
+
+  it('refuses invalid preset lists, and leaves oversize built-in presets out', () => {
+    expect(() => parsePresets('Bad Name:w=1', 4096)).toThrow(/preset name/);
+    expect(() => parsePresets('x:w=1&blur=3', 4096)).toThrow(/"blur" is not one of/);
+    expect(() => parsePresets('x:w=5000', 4096)).toThrow(/w must be between 1 and 4096/);
+    expect(parsePresets(DEFAULT_PRESETS, 512, true).map((p) => p.name)).toEqual(['thumb', 'small', 'square']);
   });
 });

@@ -1,8 +1,8 @@
 /**
- * The request body limit the gateway enforces on each service's routes, so an oversized body is
+ * What `up` puts in front of the built-in services at the gateway. First, the request body limit the gateway enforces on each service's routes, so an oversized body is
  * refused at the edge (413) and never reaches, or trips, the service behind it. The built-in
  * services' figures mirror their own limits (checked against the runtime definitions by
- * body-limits.test.ts); other services get the gateway's default (MAX_BODY_BYTES, 1 MiB) unless
+ * edge-defaults.test.ts); other services get the gateway's default (MAX_BODY_BYTES, 1 MiB) unless
  * their env sets MAX_BODY_BYTES.
  */
 import type { ServiceSpec } from '../../core/config/schema.ts';
@@ -31,3 +31,13 @@ export function routeBodyLimit(spec: Pick<ServiceSpec, 'path' | 'env'>): number 
   const builtin = spec.path.startsWith('builtin:') ? BUILTIN_BODY_LIMITS[spec.path.slice(8)] : undefined;
   return builtin?.(spec.env);
 }
+
+/**
+ * Environment `up` gives the built-in gateway unless platform.yaml sets it: anonymous clients get
+ * 50 requests/s per address (burst 100), so nobody without a token can flood a service through
+ * it. Authenticated users are not limited by default.
+ */
+export const GATEWAY_UP_DEFAULTS: Record<string, string> = {
+  ANON_RATE_LIMIT_RPS: '50',
+  ANON_RATE_LIMIT_BURST: '100',
+};

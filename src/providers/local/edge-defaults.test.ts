@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { analyticsService } from '../../../runtime/analytics/src/main.ts';
 import { authService } from '../../../runtime/auth/src/service.ts';
 import { contentEnv } from '../../../runtime/content/src/service.ts';
-import { routeBodyLimit } from './body-limits.ts';
+import { GATEWAY_UP_DEFAULTS, routeBodyLimit } from './edge-defaults.ts';
 
 describe('gateway route body limits', () => {
   it('match the limits the built-in services enforce themselves', () => {
@@ -16,5 +16,14 @@ describe('gateway route body limits', () => {
     expect(routeBodyLimit({ path: './svc', env: { MAX_BODY_BYTES: '4096' } })).toBe(4096);
     expect(routeBodyLimit({ path: './svc', env: {} })).toBeUndefined();
     expect(routeBodyLimit({ path: './svc', env: { MAX_BODY_BYTES: 'lots' } })).toBeUndefined();
+  });
+});
+
+describe('gateway defaults of up', () => {
+  it('turn the anonymous rate limit on (the gateway alone leaves it off)', async () => {
+    const { parseGatewayEnv } = await import('../../../runtime/gateway/src/env.ts');
+    const env = parseGatewayEnv({ PORT: '0', ...GATEWAY_UP_DEFAULTS }).extra;
+    expect(env.ANON_RATE_LIMIT_RPS).toBeGreaterThan(0);
+    expect(parseGatewayEnv({ PORT: '0' }).extra.ANON_RATE_LIMIT_RPS).toBe(0);
   });
 });
