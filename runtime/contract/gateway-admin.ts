@@ -4,7 +4,7 @@
  * (src/providers/local/gateway-client.ts) builds requests and parses answers with them.
  */
 import { z } from 'zod';
-import { instanceSchema, trafficSchema } from './gateway-config.ts';
+import { instanceSchema, routeSchema, trafficSchema } from './gateway-config.ts';
 
 /** Stats windows have one-second resolution, from 1 s to 5 min. */
 export const MIN_STATS_WINDOW_MS = 1000;
@@ -13,6 +13,7 @@ export const MAX_STATS_WINDOW_MS = 5 * 60_000;
 /** The paths of the admin API. */
 export const adminPaths = {
   state: '/admin/state',
+  routes: '/admin/routes',
   faults: '/admin/faults',
   fault: (id: string) => `/admin/faults/${encodeURIComponent(id)}`,
   instances: (service: string) => `/admin/services/${encodeURIComponent(service)}/instances`,
@@ -27,6 +28,9 @@ export function statsWindowParam(windowMs: number): string {
   const seconds = Math.ceil(windowMs / 1000);
   return `${Math.min(MAX_STATS_WINDOW_MS / 1000, Math.max(MIN_STATS_WINDOW_MS / 1000, seconds))}s`;
 }
+
+/** `PUT /admin/routes`: the whole routing table, replaced at once. */
+export const routesRequestSchema = z.strictObject({ routes: z.array(routeSchema).max(1000) });
 
 /** `PUT /admin/services/:service/instances`. */
 export const instancesRequestSchema = z.strictObject({ instances: z.array(instanceSchema).max(1000) });

@@ -1,10 +1,15 @@
+import type { PlatformConfig } from '../core/config/schema.ts';
 import type { CommandContext } from '../core/context.ts';
 import { ExitCode, UsageError, unknownServiceError } from '../core/errors.ts';
+import { isPortFree } from '../core/ports.ts';
 import { askChoice, askText } from '../core/prompts.ts';
+import { statePaths } from '../core/state-dir.ts';
+import { readState } from '../providers/local/state.ts';
 import {
   adoptService,
   type FileChange,
   newService,
+  nextPort,
   sourceDirOf,
   upgradeService,
 } from '../scaffold/service.ts';
@@ -64,6 +69,7 @@ export async function create(ctx: CommandContext, [name]: string[], opts: NewOpt
     name,
     template,
     port,
+    busyPorts: await busyPorts(root, config),
     owner,
     helm: Boolean(opts.helm),
     registry: opts.registry,
@@ -86,6 +92,21 @@ export async function create(ctx: CommandContext, [name]: string[], opts: NewOpt
       return `${renderChanges(ctx, result.changes)}${opts.dryRun ? '' : `\n\nNext:\n  npx vitest run --root ${result.servicePath}\n  platformctl up ${name}`}`;
     },
   );
+}
+
+/**
+ * Ports a new service must not take: those of the running platform's instances (a canary or a
+ * scaled instance may sit outside the configured ports), and the ports after the configured ones
+ * that another process holds.
+ */
+async function busyPorts(root: string, config: PlatformConfig): Promise<Set<number>> {
+  const busy = new Set(readState(statePaths(root).state).instances.map((i) => i.port));
+  for (let tries = 0; tries < 50; tries++) {
+    const candidate = nextPort(config, busy);
+    if (await isPortFree(candidate)) break;
+    busy.add(candidate);
+  }
+  return busy;
 }
 
 export async function upgrade(ctx: CommandContext, [name]: string[], opts: { dryRun?: boolean }) {

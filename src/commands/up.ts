@@ -135,6 +135,7 @@ export async function up(ctx: CommandContext, services: string[], opts: UpFlags)
     progress.update(
       running ? 'the platform is already running; reconciling' : 'starting the supervisor and services',
     );
+    const before = new Set(provider.current().state.instances.map((i) => i.service));
     let st: PlatformStatus;
     try {
       st = await provider.upWithPlan(plan, { onEvent }, timeoutMs);
@@ -143,7 +144,14 @@ export async function up(ctx: CommandContext, services: string[], opts: UpFlags)
       crashLoopDetails(ctx, err);
       throw err;
     }
-    progress.succeed(running ? 'already running — nothing to start' : 'the platform is up');
+    const started = plan.run.filter((name) => !before.has(name));
+    progress.succeed(
+      !running
+        ? 'the platform is up'
+        : started.length > 0
+          ? `started ${started.join(', ')} beside the running platform`
+          : 'already running — nothing to start',
+    );
     let seeded: DemoResult | undefined;
     if (opts.seed) {
       seeded = await (await import('./demo.ts')).runDemo(ctx, {});

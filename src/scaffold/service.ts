@@ -5,8 +5,8 @@
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
-import { isMap, parseDocument } from 'yaml';
 import type { PlatformConfig } from '../core/config/schema.ts';
+import { addMappingEntry } from '../core/config/yaml-edit.ts';
 import { ExitCode, PlatformError, unknownServiceError } from '../core/errors.ts';
 import { mergeThreeWay } from './merge.ts';
 import { type Answers, loadTemplate, renderTemplate, TEMPLATES_DIR } from './template.ts';
@@ -27,6 +27,8 @@ export interface NewServiceInput {
   name: string;
   template: string;
   port?: number;
+  /** Ports in use right now (live instances, other processes): never given to the new service. */
+  busyPorts?: ReadonlySet<number>;
   owner: string;
   helm: boolean;
   registry: string;
@@ -59,10 +61,15 @@ function placeOf(servicePath: string, rel: string): string {
   return rel.startsWith('.github/') ? rel : `${servicePath}/${rel}`;
 }
 
-/** The next free port after every port platform.yaml uses (replicas included). */
-export function nextPort(config: PlatformConfig): number {
+/**
+ * The next port after every port platform.yaml uses (replicas included) that is not busy (a live
+ * instance of the running platform, or another process, holds it).
+ */
+export function nextPort(config: PlatformConfig, busy: ReadonlySet<number> = new Set()): number {
   const used = Object.values(config.services).map((s) => s.port + s.replicas - 1);
-  return Math.max(...used) + 1;
+  let port = Math.max(...used) + 1;
+  while (busy.has(port)) port++;
+  return port;
 }
 
 function posix(path: string): string {
@@ -88,14 +95,21 @@ export function newService(input: NewServiceInput): {
       hint: 'remove it or pick another name',
     });
   }
-  const port = input.port ?? nextPort(input.config);
+  const busy = input.busyPorts ?? new Set<number>();
+  const port = input.port ?? nextPort(input.config, busy);
   const clash = Object.entries(input.config.services).find(
     ([, s]) => port >= s.port && port < s.port + s.replicas,
   );
   if (clash) {
     throw new PlatformError('PORT_TAKEN', `port ${port} is used by service "${clash[0]}"`, {
       exitCode: ExitCode.usage,
-      hint: `omit --port to take the next free one (${nextPort(input.config)})`,
+      hint: `omit --port to take the next free one (${nextPort(input.config, busy)})`,
+    });
+  }
+  if (input.port !== undefined && busy.has(port)) {
+    throw new PlatformError('PORT_TAKEN', `port ${port} is in use by a running process`, {
+      exitCode: ExitCode.usage,
+      hint: `omit --port to take the next free one (${nextPort(input.config, busy)})`,
     });
   }
   const template = loadTemplate(input.template, input.templatesDir ?? TEMPLATES_DIR);
@@ -319,14 +333,7 @@ function readBase(dir: string): Map<string, string> {
   return new Map(list.map((p) => [p, readFileSync(join(dir, META, 'base', p), 'utf8')]));
 }
 
-/** Adds the service to platform.yaml, keeping the file's comments and layout. */
+/** Adds the service to platform.yaml; every other line stays as the user wrote it. */
 function registerService(configFile: string, name: string, spec: Record<string, unknown>): void {
-  const doc = parseDocument(readFileSync(configFile, 'utf8'));
-  const services = doc.get('services');
-  if (!isMap(services))
-    throw new PlatformError('CONFIG_INVALID', 'platform.yaml has no services mapping', {
-      exitCode: ExitCode.usage,
-    });
-  services.set(name, doc.createNode(spec, { flow: false }));
-  writeFileSync(configFile, doc.toString());
+  writeFileSync(configFile, addMappingEntry(readFileSync(configFile, 'utf8'), 'services', name, spec));
 }

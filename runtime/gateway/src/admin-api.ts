@@ -11,6 +11,7 @@ import {
   instancesRequestSchema,
   MAX_STATS_WINDOW_MS,
   MIN_STATS_WINDOW_MS,
+  routesRequestSchema,
   type StatsReport,
   trafficRequestSchema,
 } from '../../contract/gateway-admin.ts';
@@ -120,6 +121,17 @@ async function route(gw: Gateway, x: Exchange): Promise<[number, unknown]> {
     const own = gw.stats.dump(windowMs, { service });
     const merged = gw.stats.merge([own, ...(await gw.peers.statsDumps(windowMs, service))]);
     return [200, merged satisfies StatsReport];
+  }
+
+  // The whole routing table at once: a service added to a running platform is routed at once.
+  if (head === 'routes' && segments.length === 1 && method === 'PUT') {
+    const body = validate(routesRequestSchema, await readJson(x));
+    control(gw, { op: 'routes', routes: body.routes });
+    gw.logger.info({ routes: body.routes.map((r) => r.prefix) }, 'routes updated');
+    return [
+      200,
+      { routes: gw.routes.routes.map((r) => ({ prefix: r.prefix, service: r.service, auth: r.auth })) },
+    ];
   }
 
   if (head === 'services' && a && segments.length === 3 && method === 'PUT') {

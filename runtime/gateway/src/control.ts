@@ -3,10 +3,11 @@
  * cluster mode (GATEWAY_WORKERS > 1), sent to every other worker so they all route alike.
  */
 import type { Fault } from '../../contract/gateway-admin.ts';
-import type { InstanceSpec, TrafficSpec } from '../../contract/gateway-config.ts';
+import type { InstanceSpec, RouteSpec, TrafficSpec } from '../../contract/gateway-config.ts';
 import type { StatsDump } from './stats-window.ts';
 
 export type ControlOp =
+  | { op: 'routes'; routes: RouteSpec[] }
   | { op: 'instances'; service: string; instances: InstanceSpec[] }
   | { op: 'traffic'; service: string; traffic: TrafficSpec }
   | { op: 'fault-add'; fault: Fault }

@@ -177,6 +177,9 @@ export class Gateway implements AttemptOwner {
   /** Applies an admin change to this process's state (see control.ts). */
   applyControl(c: ControlOp): void {
     switch (c.op) {
+      case 'routes':
+        this.routes = new RoutingTable(c.routes);
+        break;
       case 'instances':
         this.registry.setInstances(c.service, c.instances);
         break;

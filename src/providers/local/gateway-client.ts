@@ -11,6 +11,7 @@ import {
   faultCreatedSchema,
   faultsRemovedSchema,
   type instancesRequestSchema,
+  type routesRequestSchema,
   type StatsReport,
   statsReportSchema,
   type trafficRequestSchema,
@@ -91,6 +92,12 @@ export class GatewayAdmin {
 
   state(): Promise<unknown> {
     return this.request('GET', adminPaths.state, z.unknown());
+  }
+
+  /** Replaces the gateway's routing table (prefix → service). */
+  async setRoutes(routes: z.input<typeof routesRequestSchema>['routes']): Promise<void> {
+    const body: z.input<typeof routesRequestSchema> = { routes };
+    await this.request('PUT', adminPaths.routes, z.unknown(), body);
   }
 
   async setInstances(service: string, instances: GatewayInstance[]): Promise<void> {

@@ -117,6 +117,20 @@ type GatewayFile = Required<Pick<GatewayConfigFile, 'routes'>> & {
   >;
 };
 
+/**
+ * Where a service's instances beyond the first listen: 1000 above its configured port and up
+ * (content on 8082 → 9082, 9083…), apart from the configured ports, so the port `service new`
+ * gives the next service (the one after the configured ones) is never taken by a canary or a
+ * scaled instance.
+ */
+export function extraInstanceBase(basePort: number): number {
+  return basePort + EXTRA_INSTANCE_OFFSET <= 65_000 ? basePort + EXTRA_INSTANCE_OFFSET : basePort + 1;
+}
+const EXTRA_INSTANCE_OFFSET = 1000;
+
+/** Key of the routing table among what a gateway was last told (service names cannot be empty). */
+const ROUTES_KEY = '';
+
 export class Supervisor {
   readonly root: string;
   readonly paths: ReturnType<typeof statePaths>;
@@ -241,7 +255,7 @@ export class Supervisor {
 
   private reservedPorts(): Set<number> {
     const ports = new Set<number>();
-    for (const p of this.plans.values()) ports.add(p.basePort);
+    for (const p of this.plans.values()) for (let i = 0; i < p.replicas; i++) ports.add(p.basePort + i);
     for (const m of this.instances.values()) ports.add(m.rec.port);
     return ports;
   }
@@ -254,8 +268,7 @@ export class Supervisor {
       port = p.basePort;
       if (!(await isPortFree(port))) throw portInUseError(port, `${p.name} (instance 1)`);
     } else {
-      const reserved = this.reservedPorts();
-      port = await nextPort(p.basePort + 1, reserved);
+      port = await nextPort(extraInstanceBase(p.basePort), this.reservedPorts());
     }
     let n = 1;
     while (this.instances.has(`${p.name}-${n}`)) n++;
@@ -514,7 +527,7 @@ export class Supervisor {
     this.gatewaySync = this.gatewaySync.then(async () => {
       if (this.closed || ![...this.plans.values()].some((p) => p.kind === 'gateway')) return;
       const config = this.gatewayConfig();
-      const signature = JSON.stringify(config.services);
+      const signature = JSON.stringify([config.routes, config.services]);
       if (signature !== this.gatewaySignature) {
         this.writeGatewayConfig();
         this.gatewaySignature = signature;
@@ -529,6 +542,16 @@ export class Supervisor {
           const admin = new GatewayAdmin(g.rec.url, this.options.token);
           const pushed = this.pushed.get(g.rec.id) ?? new Map<string, string>();
           this.pushed.set(g.rec.id, pushed);
+          // Routes first: a service added by `up <name>` is routable as soon as it has instances.
+          const routes = JSON.stringify(config.routes);
+          if (force || pushed.get(ROUTES_KEY) !== routes) {
+            try {
+              await admin.setRoutes(config.routes);
+              pushed.set(ROUTES_KEY, routes);
+            } catch {
+              pushed.delete(ROUTES_KEY);
+            }
+          }
           await Promise.all(
             Object.entries(config.services).map(async ([service, s]) => {
               const traffic = this.services.get(service)?.traffic;
