@@ -16,6 +16,10 @@ export function registerUp(program: Command): void {
     .option('--with <extras...>', 'also run extra processes: prometheus (scrapes every service)')
     .option('--timeout <duration>', 'how long to wait for readiness', '120s')
     .option('--dry-run', 'print the start plan (order, versions, ports) and start nothing')
+    .option(
+      '--from-source',
+      'build every service from its sources instead of starting the release its last rollout left running',
+    )
     .action(lazyAction(async () => (await import('./up.ts')).up, { mutating: true }));
   examples(up, [
     ['run everything in the foreground (Ctrl-C stops it)', 'platformctl up'],

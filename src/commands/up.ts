@@ -6,6 +6,7 @@ import { confirm } from '../core/prompts.ts';
 import type { DemoResult } from '../providers/local/demo.ts';
 import { runForeground } from '../providers/local/foreground.ts';
 import { LocalProvider } from '../providers/local/local-provider.ts';
+import { clearPinned } from '../providers/local/pinned-releases.ts';
 import type { PlatformStatus, ProviderEvent } from '../providers/provider.ts';
 import { renderEvent, renderLog, renderStatus } from './local-render.ts';
 
@@ -17,6 +18,8 @@ interface UpFlags {
   timeout?: string;
   /** Extra processes: `prometheus`. */
   with?: string[];
+  /** Build every service from its sources, forgetting the releases rollouts left running. */
+  fromSource?: boolean;
 }
 
 /** `--replicas 2` (every service) or `--replicas content=2,auth=3`. */
@@ -80,7 +83,7 @@ export async function up(ctx: CommandContext, services: string[], opts: UpFlags)
     if (line) ctx.out.info(line);
   };
   if (opts.dryRun) {
-    const plan = await provider.plan({ services, replicas, dryRun: true });
+    const plan = await provider.plan({ services, replicas, dryRun: true, fromSource: opts.fromSource });
     const { state, running } = provider.current();
     const rows = plan.services
       .filter((p) => plan.run.includes(p.name))
@@ -118,7 +121,8 @@ export async function up(ctx: CommandContext, services: string[], opts: UpFlags)
   const progress = await ctx.out.progress('building releases');
   let plan: Awaited<ReturnType<LocalProvider['plan']>>;
   try {
-    plan = await provider.plan({ services, replicas, onEvent });
+    if (opts.fromSource) clearPinned(platform.root);
+    plan = await provider.plan({ services, replicas, onEvent, fromSource: opts.fromSource });
   } catch (err) {
     progress.fail('could not build the releases');
     throw err;

@@ -119,4 +119,15 @@ services:
     expect(after?.restarts).toBe(1);
     expect((await gatewayState()).services.api?.instances).toHaveLength(1);
   });
+
+  it('down + up starts the release the rollout left running, and says so; --from-source builds the sources', async () => {
+    await provider.down();
+    const events: string[] = [];
+    const st = await provider.up({ onEvent: (e) => e.type === 'info' && events.push(e.message) });
+    expect(st.services.find((s) => s.name === 'api')?.versions).toEqual(['v2']);
+    expect(events.join('\n')).toMatch(/api: starting v2, the release its last rollout left running/);
+    await provider.down();
+    const plan = await provider.plan({ fromSource: true });
+    expect(plan.services.find((s) => s.name === 'api')?.version).toBe(v1);
+  });
 });

@@ -35,6 +35,7 @@ import { adminToken } from './admin-token.ts';
 import { callControl } from './control.ts';
 import { GatewayAdmin, versionMetricsOf } from './gateway-client.ts';
 import { lastLines, logFiles, readLogs } from './logs.ts';
+import { readPinned, recordRolloutEnd } from './pinned-releases.ts';
 import { makePlan } from './plan.ts';
 import { assertPortFree } from './port-check.ts';
 import { packageRoot, requireRelease } from './releases.ts';
@@ -94,7 +95,7 @@ export class LocalProvider implements Provider {
   // ------------------------------------------------------------------ up / down
 
   /** Builds the plan for `up` (releases are built or reused here, before anything starts). */
-  plan(opts: UpOptions & { dryRun?: boolean } = {}): Promise<Plan> {
+  plan(opts: UpOptions & { dryRun?: boolean; fromSource?: boolean } = {}): Promise<Plan> {
     const { state, running } = this.current();
     const live: Record<string, { version: string; entry: string }> = {};
     if (running) {
@@ -107,6 +108,7 @@ export class LocalProvider implements Provider {
       services: opts.services,
       replicas: opts.replicas,
       running: live,
+      pinned: opts.fromSource ? {} : readPinned(this.platform.root),
       onEvent: opts.onEvent,
       dryRun: opts.dryRun,
     });
@@ -401,7 +403,11 @@ export class LocalProvider implements Provider {
       service,
       version,
     });
-    return this.serviceStatus(state, service);
+    const after = this.serviceStatus(state, service);
+    // One version left: the rollout is over, and that is what the next `up` should start.
+    const [remaining, ...others] = after.versions;
+    if (remaining && others.length === 0) recordRolloutEnd(this.platform.root, service, remaining);
+    return after;
   }
 
   async setTraffic(service: string, traffic: TrafficSpec): Promise<void> {

@@ -5,7 +5,7 @@ import { backendEnv, localEnvironment } from '../../data/backend-env.ts';
 import { secretsEnvFor } from '../../secrets/inject.ts';
 import type { ProviderEvent } from '../provider.ts';
 import { GATEWAY_UP_DEFAULTS, routeBodyLimit } from './edge-defaults.ts';
-import { buildRelease } from './releases.ts';
+import { buildRelease, readRelease } from './releases.ts';
 import type { Plan, ServicePlan } from './supervisor.ts';
 import { startOrder, withDependencies } from './topology.ts';
 
@@ -17,6 +17,8 @@ export interface PlanOptions {
   onEvent?: (e: ProviderEvent) => void;
   /** Work out versions without writing releases. */
   dryRun?: boolean;
+  /** service → the release its last rollout left running (pinned-releases.ts), started instead of the sources. */
+  pinned?: Record<string, string>;
 }
 
 /**
@@ -48,6 +50,20 @@ export async function makePlan(platform: LoadedPlatform, opts: PlanOptions = {})
     if (current) {
       version = current.version;
       entry = current.entry;
+    } else if (
+      run.includes(name) &&
+      opts.pinned?.[name] &&
+      readRelease(platform.root, name, opts.pinned[name])
+    ) {
+      const release = readRelease(platform.root, name, opts.pinned[name]) as NonNullable<
+        ReturnType<typeof readRelease>
+      >;
+      version = release.version;
+      entry = release.entryPath;
+      opts.onEvent?.({
+        type: 'info',
+        message: `${name}: starting ${version}, the release its last rollout left running (\`up --from-source\` builds the current sources instead)`,
+      });
     } else if (run.includes(name)) {
       const { release, built } = await buildRelease(platform, name, { reuse: true, dryRun: opts.dryRun });
       if (built && !opts.dryRun)
