@@ -2,9 +2,11 @@ import { join } from 'node:path';
 import type { CommandContext } from '../core/context.ts';
 import { UsageError } from '../core/errors.ts';
 import { statePaths } from '../core/state-dir.ts';
+import { lakeUrl, shownUrl } from '../lake/location.ts';
 
 interface ExportOptions {
   date?: string;
+  format?: string;
   dryRun?: boolean;
 }
 
@@ -18,14 +20,20 @@ export async function exportEvents(ctx: CommandContext, _args: string[], opts: E
   } catch (err) {
     throw new UsageError((err as Error).message, 'pass --date as YYYY-MM-DD, e.g. --date 2026-01-31');
   }
+  const format = opts.format ?? 'parquet';
+  if (format !== 'parquet' && format !== 'jsonl')
+    throw new UsageError(
+      `--format must be parquet or jsonl (got "${format}")`,
+      'pass --format parquet or --format jsonl',
+    );
   const data = statePaths(root).data;
   const logUrl = process.env.ANALYTICS_LOG_URL ?? `sqlite://${join(data, 'analytics', 'analytics-log.db')}`;
-  const target = process.env.ANALYTICS_EXPORT_URL ?? `file://${join(data, 'lake')}`;
-  const shown = target.replace(/\?.*$/, '');
+  const target = lakeUrl(root, ctx.env);
+  const shown = shownUrl(target);
   if (opts.dryRun) {
     ctx.out.result(
-      { date, dryRun: true, target: shown, prefix: partitionPrefix(date) },
-      () => `would export ${date} to ${shown}/${partitionPrefix(date)}`,
+      { date, format, dryRun: true, target: shown, prefix: partitionPrefix(date) },
+      () => `would export ${date} as ${format} to ${shown}/${partitionPrefix(date)}`,
     );
     return;
   }
@@ -35,7 +43,7 @@ export async function exportEvents(ctx: CommandContext, _args: string[], opts: E
   try {
     const blobs = await openBlobs(target);
     const progress = await ctx.out.progress(`exporting ${date}`);
-    const result = await exportDay(logDb, blobs, date).catch((err: unknown) => {
+    const result = await exportDay(logDb, blobs, date, { format }).catch((err: unknown) => {
       progress.fail();
       throw err;
     });
@@ -48,4 +56,45 @@ export async function exportEvents(ctx: CommandContext, _args: string[], opts: E
   } finally {
     await logDb.close();
   }
+}
+
+interface QueryOptions {
+  saved?: string;
+  csv?: boolean;
+}
+
+/** SQL over the lake: a table on a terminal, `--json` for tools, `--csv` for spreadsheets. */
+export async function query(ctx: CommandContext, args: string[], opts: QueryOptions) {
+  const { root } = ctx.loadPlatform();
+  const lake = await import('../lake/query.ts');
+  if (args[0] && opts.saved) throw new UsageError('give a SQL query or --saved, not both');
+  const sql = opts.saved ? lake.savedQuery(opts.saved) : args[0];
+  if (!sql?.trim())
+    throw new UsageError(
+      'no query: pass SQL over the "events" table, or --saved <name>',
+      `saved queries: ${lake.savedQueries().join(', ')}`,
+    );
+  const url = lakeUrl(root, ctx.env);
+  const progress = await ctx.out.progress(`reading the lake at ${shownUrl(url)}`);
+  let result: Awaited<ReturnType<typeof lake.queryLake>>;
+  try {
+    const dir = await lake.localLake(url, join(statePaths(root).data, 'lake-cache'), (m) =>
+      progress.update(m),
+    );
+    result = await lake.queryLake(dir, sql);
+  } finally {
+    progress.stop();
+  }
+  if (opts.csv && !ctx.json) {
+    ctx.out.print(lake.toCsv(result));
+    return;
+  }
+  ctx.out.result(result, () =>
+    result.rows.length === 0
+      ? '(no rows)'
+      : ctx.out.table(
+          result.columns,
+          result.rows.map((r) => result.columns.map((c) => (r[c] === null ? '' : String(r[c])))),
+        ),
+  );
 }

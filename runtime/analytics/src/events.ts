@@ -4,12 +4,23 @@
  * errors name the offending event index and field.
  */
 
-/** A validated event in the compact form stored in the ingest log: [id, type, contentId, userId, ts]. */
-export type StoredEvent = [id: string, type: string, contentId: string, userId: string | null, ts: number];
+/**
+ * A validated event in the compact form stored in the ingest log: [id, type, contentId, userId,
+ * ts] and, when the producer knows it, the viewer's country (ISO 3166-1 alpha-2) for the lake.
+ */
+export type StoredEvent = [
+  id: string,
+  type: string,
+  contentId: string,
+  userId: string | null,
+  ts: number,
+  country?: string,
+];
 
 export const MAX_BATCH = 1000;
 const ID = /^[\x21-\x7e]{1,128}$/;
 const TYPE = /^[a-z][a-z0-9_.-]{0,31}$/;
+const COUNTRY = /^[A-Z]{2}$/;
 /** Events older than this or in the future beyond the skew are rejected (they would corrupt rollups). */
 const MAX_AGE_MS = 400 * 86_400_000;
 const MAX_SKEW_MS = 5 * 60_000;
@@ -55,7 +66,7 @@ export function toStoredEvent(
     problems.push({ index, field: '(event)', message: 'must be an object' });
     return undefined;
   }
-  const { id, type, contentId, userId, ts } = raw;
+  const { id, type, contentId, userId, ts, country } = raw;
   const before = problems.length;
   if (typeof id !== 'string' || !ID.test(id)) {
     problems.push({ index, field: 'id', message: 'must be 1-128 printable ASCII characters' });
@@ -73,16 +84,25 @@ export function toStoredEvent(
       message: 'must be 1-128 printable ASCII characters when present',
     });
   }
+  if (country !== undefined && country !== null && (typeof country !== 'string' || !COUNTRY.test(country))) {
+    problems.push({
+      index,
+      field: 'country',
+      message: 'must be an ISO 3166-1 alpha-2 code like "DE" when present',
+    });
+  }
   const time = parseTs(ts, now);
   if (typeof time === 'string') problems.push({ index, field: 'ts', message: time });
   if (problems.length > before) return undefined;
-  return [
+  const stored: StoredEvent = [
     id as string,
     type as string,
     contentId as string,
     (userId as string | undefined) ?? null,
     time as number,
   ];
+  if (typeof country === 'string') stored.push(country);
+  return stored;
 }
 
 /**

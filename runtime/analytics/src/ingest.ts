@@ -128,8 +128,8 @@ const str = (s: string) => (NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : `"${s}"`)
 export function encodeEvents(events: readonly StoredEvent[]): string {
   let out = '[';
   for (let i = 0; i < events.length; i++) {
-    const [id, type, contentId, userId, ts] = events[i]!;
-    out += `${i === 0 ? '' : ','}[${str(id)},"${type}",${str(contentId)},${userId === null ? 'null' : str(userId)},${ts}]`;
+    const [id, type, contentId, userId, ts, country] = events[i]!;
+    out += `${i === 0 ? '' : ','}[${str(id)},"${type}",${str(contentId)},${userId === null ? 'null' : str(userId)},${ts}${country === undefined ? '' : `,"${country}"`}]`;
   }
   return `${out}]`;
 }

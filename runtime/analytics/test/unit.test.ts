@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { openDb } from '../../lib/storage/db.ts';
+import type { StoredEvent } from '../src/events.ts';
 import { EventValidationError, fromBusEvent, parseEventBody } from '../src/events.ts';
 import { createHll, hllAdd, hllEstimate, hllFromBytes, hllMerge, hllToBytes } from '../src/hll.ts';
 import { Projector } from '../src/projector.ts';
@@ -66,6 +67,17 @@ describe('event validation', () => {
     }
   });
 
+  it('keeps an ISO country code for the lake and refuses anything else', () => {
+    expect(parseEventBody({ id: 'a', type: 'view', contentId: 'c', country: 'DE' }, now)).toEqual([
+      ['a', 'view', 'c', null, now, 'DE'],
+    ]);
+    for (const country of ['de', 'DEU', 7, '']) {
+      expect(() => parseEventBody({ id: 'a', type: 'view', contentId: 'c', country }, now)).toThrow(
+        EventValidationError,
+      );
+    }
+  });
+
   it('maps content bus events, treating "anonymous" as no user', () => {
     expect(
       fromBusEvent('content.viewed', { id: 'e', contentId: 'c', userId: 'anonymous', ts: now }, now),
@@ -110,9 +122,10 @@ describe('projector', () => {
 describe('ingest log encoding', () => {
   it('matches JSON.stringify, including ids that need escaping', async () => {
     const { encodeEvents } = await import('../src/ingest.ts');
-    const events: [string, string, string, string | null, number][] = [
+    const events: StoredEvent[] = [
       ['a"b\\c', 'view', 'c"1', null, 1],
       ['plain', 'upload', 'x', 'u\\1', 2],
+      ['with-country', 'view', 'x', null, 3, 'FR'],
     ];
     expect(encodeEvents(events)).toBe(JSON.stringify(events));
     expect(JSON.parse(encodeEvents(events))).toEqual(events);

@@ -1,7 +1,8 @@
 /**
- * Data-lake export of analytics events: `platformctl analytics export --date` writes gzip JSON
- * lines under events/dt=<date>/ (only events received that day), is idempotent, and works the same
- * against an S3-compatible store.
+ * Data-lake export of analytics events as gzip JSON lines (`--format jsonl`): `platformctl
+ * analytics export --date` writes them under events/dt=<date>/ (only events received that day), is
+ * idempotent, and works the same against an S3-compatible store. Parquet and the SQL queries over
+ * it are in analytics-lake.test.ts.
  */
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -70,7 +71,8 @@ describe('analytics export', () => {
   });
 
   it('writes the day’s events as gzip JSON lines in a dt= partition, idempotently', async () => {
-    const run = () => runCli(['analytics', 'export', '--date', '2026-03-14', '--json'], { cwd: ws.dir });
+    const run = () =>
+      runCli(['analytics', 'export', '--date', '2026-03-14', '--format', 'jsonl', '--json'], { cwd: ws.dir });
     const first = await run();
     expect(first.exitCode, first.stderr).toBe(0);
     expect(JSON.parse(first.stdout)).toMatchObject({ date: '2026-03-14', events: 7 });
@@ -83,6 +85,7 @@ describe('analytics export', () => {
       type: 'view',
       contentId: 'c1',
       userId: 'u"1',
+      country: null,
       ts: DAY + 995,
       receivedAt: DAY + 1000,
     });
@@ -103,7 +106,7 @@ describe('analytics export', () => {
       const log = await openDb(
         `sqlite://${join(ws.dir, '.platform', 'data', 'analytics', 'analytics-log.db')}`,
       );
-      const result = await exportDay(log, blobs, '2026-03-14', { eventsPerPart: 3 });
+      const result = await exportDay(log, blobs, '2026-03-14', { eventsPerPart: 3, format: 'jsonl' });
       await log.close();
       expect(result.parts).toEqual([
         'events/dt=2026-03-14/part-00000.jsonl.gz',
