@@ -6,7 +6,7 @@
 import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { HttpError } from './http-errors.ts';
-import { PROBLEM_CONTENT_TYPE, problem, retryAfterFor } from './problem.ts';
+import { DEPENDENCY_HEADER, PROBLEM_CONTENT_TYPE, problem, retryAfterFor } from './problem.ts';
 import { InvalidBlobKeyError } from './storage/blobs.ts';
 
 /** Fastify's own 4xx errors, mapped to stable codes. */
@@ -51,6 +51,7 @@ export function classifyError(err: unknown): { error: HttpError; kind: ErrorKind
 export function sendProblem(reply: FastifyReply, err: HttpError): FastifyReply {
   const retryAfter = retryAfterFor(err.statusCode, err.retryAfterS);
   if (retryAfter) reply.header('retry-after', retryAfter);
+  if (err.dependency && err.statusCode === 503) reply.header(DEPENDENCY_HEADER, err.dependency);
   return reply
     .status(err.statusCode)
     .header('content-type', PROBLEM_CONTENT_TYPE)

@@ -9,6 +9,13 @@ import { STATUS_CODES } from 'node:http';
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 
 /**
+ * Response header of a 503 caused by a missing backend (`database`, `bus`, `blobs`): the gateway
+ * reads it to keep the instance routed (it still serves what does not need that backend) and to
+ * count the request as "no upstream could serve it because <dependency> is down".
+ */
+export const DEPENDENCY_HEADER = 'x-dependency-unavailable';
+
+/**
  * Seconds a client should wait before retrying a 503 when the thrower does not know better:
  * dependency outages are noticed and healed within about a second (pool reconnects, breaker
  * half-opens), so a longer default would only stretch client-visible errors.

@@ -10,11 +10,13 @@ import type { DestinationStream } from 'pino';
 import type { z } from 'zod';
 import { tracedBus } from './bus-tracing.ts';
 import { loadConfig, parseConfig, type ServiceConfig } from './config.ts';
+import { DependencyHealth } from './dependency-health.ts';
 import { classifyError, sendProblem } from './error-answer.ts';
 import { createHttpClient, type HttpClient } from './http-client.ts';
 import { HttpError, notFound } from './http-errors.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { createMetrics, type ServiceMetrics } from './metrics.ts';
+import { DEFAULT_RETRY_AFTER_S } from './problem.ts';
 import { type RequestContext, requestContext } from './request-context.ts';
 import { type Blobs, openBlobs } from './storage/blobs.ts';
 import { type Bus, openBus } from './storage/bus.ts';
@@ -71,6 +73,12 @@ export interface ServiceDefinition<S extends z.ZodObject = z.ZodObject<Record<st
   routes(app: FastifyInstance, deps: ServiceDeps<z.infer<S>>): void | Promise<void>;
   /** Runs after the server listens (start bus consumers, relays). */
   start?(deps: ServiceDeps<z.infer<S>>): void | Promise<void>;
+  /**
+   * The backends without which this service can serve nothing: readiness fails while one of them
+   * is down. Default none, so an instance stays routed through a database or broker outage and only
+   * the requests that need the missing backend answer 503 (see dependency-health.ts).
+   */
+  requires?: readonly ('database' | 'bus' | 'blobs')[];
   /** Extra readiness check: throw (message shown in `/readyz`) when not ready. */
   readiness?(deps: ServiceDeps<z.infer<S>>): Promise<void>;
 }
@@ -92,7 +100,9 @@ export interface CreateServiceOptions {
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:@=+/-]{1,128}$/;
-const QUIET_ROUTES = new Set(['/healthz', '/readyz', '/metrics']);
+const QUIET_ROUTES = new Set(['/healthz', '/readyz', '/health/dependencies', '/metrics']);
+/** How often backends are pinged in the background (state changes are logged and exported). */
+const DEPENDENCY_CHECK_MS = 1000;
 
 function missing(what: string, flag: string): never {
   throw new Error(
@@ -135,6 +145,17 @@ export async function createService<S extends z.ZodObject = z.ZodObject<Record<s
   }
   const bus = def.bus ? tracedBus(await openBus(config.busUrl), tracing, log) : undefined;
   const blobs = def.blobs ? await openBlobs(config.blobsUrl) : undefined;
+
+  const health = new DependencyHealth(metrics.registry, log);
+  const requires = new Set(def.requires ?? []);
+  if (db) health.add('database', () => db.ping(), { critical: requires.has('database') });
+  if (bus) health.add('bus', () => bus.ping(), { critical: requires.has('bus') });
+  if (blobs) health.add('blobs', () => blobs.ping(), { critical: requires.has('blobs') });
+  await health.check();
+  // Until the bus first answers after `start` (consumers subscribed, queues bound), an event
+  // published meanwhile would reach no queue: not ready yet. Later bus outages only degrade.
+  let started = false;
+  let busSettled = !bus;
 
   const closers: (() => Promise<void> | void)[] = [];
   const clients: HttpClient[] = [];
@@ -261,6 +282,7 @@ export async function createService<S extends z.ZodObject = z.ZodObject<Record<s
     else if (error.dependency) {
       const cause = error.cause instanceof Error ? error.cause.message : undefined;
       request.log.warn({ code: error.code, dependency: error.dependency, cause }, 'dependency unavailable');
+      health.report(error.dependency, error.cause ?? error);
     }
     return sendProblem(reply, error);
   });
@@ -269,24 +291,45 @@ export async function createService<S extends z.ZodObject = z.ZodObject<Record<s
     sendProblem(reply, notFound(`no route for ${request.method} ${request.url}`));
   });
 
+  // Liveness: the process answers. Never depends on a backend (a restart would not bring it back).
   app.get('/healthz', async () => ({ status: 'ok', service: config.service, version: config.version }));
+  // Readiness: this instance can serve. Non-critical backends being down degrade it, not unready it.
   app.get('/readyz', async (_request, reply) => {
+    const dependencies = health.snapshot();
     const checks: Record<string, string> = {};
-    const probe = async (name: string, fn: () => Promise<void>) => {
+    for (const [name, d] of Object.entries(dependencies)) {
+      checks[name] = d.status === 'up' ? 'ok' : (d.error ?? 'down');
+    }
+    if (def.readiness) {
       try {
-        await fn();
-        checks[name] = 'ok';
+        await def.readiness(deps);
+        checks.service = 'ok';
       } catch (err) {
-        checks[name] = err instanceof Error ? err.message : String(err);
+        checks.service = err instanceof Error ? err.message : String(err);
       }
-    };
-    if (db) await probe('db', () => db.ping());
-    if (bus) await probe('bus', () => bus.ping());
-    if (blobs) await probe('blobs', () => blobs.ping());
-    if (def.readiness) await probe('service', () => def.readiness!(deps));
-    const ready = Object.values(checks).every((v) => v === 'ok');
-    return reply.status(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', checks });
+    }
+    if (bus && !busSettled) {
+      try {
+        if (!started) throw new Error('starting');
+        await bus.ping();
+        busSettled = true;
+      } catch (err) {
+        checks.bus = err instanceof Error ? err.message : String(err);
+      }
+    }
+    const missingCritical = health.criticalDown();
+    const ready =
+      !shuttingDown && busSettled && missingCritical.length === 0 && (checks.service ?? 'ok') === 'ok';
+    const degraded = Object.keys(dependencies).filter((n) => dependencies[n]?.status === 'down');
+    if (!ready) reply.header('retry-after', String(DEFAULT_RETRY_AFTER_S));
+    return reply.status(ready ? 200 : 503).send({
+      status: ready ? 'ready' : 'not ready',
+      checks,
+      ...(degraded.length > 0 ? { degraded } : {}),
+    });
   });
+  // Dependency health: each backend's state and since when, for operators and `platformctl status`.
+  app.get('/health/dependencies', async () => ({ service: config.service, dependencies: health.snapshot() }));
   app.get('/metrics', async (_request, reply) => {
     reply.header('content-type', metrics.registry.contentType);
     return metrics.registry.metrics();
@@ -298,6 +341,7 @@ export async function createService<S extends z.ZodObject = z.ZodObject<Record<s
   async function close(): Promise<void> {
     closing ??= (async () => {
       shuttingDown = true;
+      health.stop();
       await app.close();
       for (const fn of closers.reverse()) {
         try {
@@ -322,7 +366,9 @@ export async function createService<S extends z.ZodObject = z.ZodObject<Record<s
       const address = app.server.address();
       const port = typeof address === 'object' && address ? address.port : config.port;
       log.info({ port, host: config.host }, 'listening');
+      health.start(DEPENDENCY_CHECK_MS);
       if (def.start) await def.start(deps);
+      started = true;
       const host = config.host.includes(':') ? `[${config.host}]` : config.host;
       return { port, host: config.host, url: `http://${host}:${port}` };
     },

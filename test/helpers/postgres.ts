@@ -17,6 +17,8 @@ export interface PostgresServer {
   port: number;
   /** Runs SQL as the superuser (psql) in `database` (default postgres). */
   psql(sql: string, database?: string): string;
+  /** Stops the server (fast shutdown: sessions are told "the database system is shutting down"), waits `downMs`, starts it again on the same port with the same data. */
+  restart(downMs?: number): Promise<void>;
   stop(): void;
 }
 
@@ -59,18 +61,20 @@ export async function startPostgres(): Promise<PostgresServer> {
   const data = join(dir, 'data');
   run('initdb', ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-sync']);
   const port = await freePort();
-  run('pg_ctl', [
-    '-D',
-    data,
-    '-l',
-    join(dir, 'server.log'),
-    '-w',
-    '-t',
-    '60',
-    '-o',
-    `-k ${dir} -p ${port} -h 127.0.0.1 -c fsync=off -c max_connections=100`,
-    'start',
-  ]);
+  const start = () =>
+    run('pg_ctl', [
+      '-D',
+      data,
+      '-l',
+      join(dir, 'server.log'),
+      '-w',
+      '-t',
+      '60',
+      '-o',
+      `-k ${dir} -p ${port} -h 127.0.0.1 -c fsync=off -c max_connections=100`,
+      'start',
+    ]);
+  start();
   const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
   let stopped = false;
   return {
@@ -78,6 +82,11 @@ export async function startPostgres(): Promise<PostgresServer> {
     port,
     psql(sql, database = 'postgres') {
       return run('psql', ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-Atc', sql, database]);
+    },
+    async restart(downMs = 0) {
+      run('pg_ctl', ['-D', data, '-m', 'fast', '-w', 'stop']);
+      await new Promise((r) => setTimeout(r, downMs));
+      start();
     },
     stop() {
       if (stopped) return;

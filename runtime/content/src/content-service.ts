@@ -13,11 +13,13 @@ import { type Blobs, InvalidBlobKeyError } from '../../lib/storage/blobs.ts';
 import type { Db } from '../../lib/storage/db.ts';
 import { enqueueOutbox } from '../../lib/storage/outbox.ts';
 import { cleanFilename, originalKey } from './ids.ts';
+import { ItemCache } from './item-cache.ts';
 import { TransformQueue } from './transform-queue.ts';
 import { receiveUpload } from './upload.ts';
 import { FORMAT_MIME, type VariantParams, variantName } from './variant-params.ts';
+import { ViewOutbox, type ViewOutboxOptions } from './view-outbox.ts';
 
-/** A domain refusal with its HTTP status; the service kit renders it as `{error: {code, message}}`. */
+/** A domain refusal with its HTTP status; the service kit renders it as a problem (problem.ts). */
 export class ContentError extends HttpError {}
 
 export interface Identity {
@@ -97,15 +99,8 @@ export class ContentService {
   readonly #tmpDir: string;
   readonly #inflight = new Map<string, Promise<Buffer>>();
   readonly #digestLocks = new Map<string, Promise<void>>();
-  readonly #views: {
-    type: 'view';
-    contentId: string;
-    userId: string;
-    ts: number;
-    traceparent: string | undefined;
-  }[] = [];
-  #viewTimer: NodeJS.Timeout | undefined;
-  readonly #onViewError: (err: unknown) => void;
+  readonly #views: ViewOutbox;
+  readonly #items = new ItemCache();
   #sharp: SharpModule | undefined;
   readonly #transforms: TransformQueue;
 
@@ -116,9 +111,9 @@ export class ContentService {
     /** Bounds the transforms running and waiting (default: 2 running, 8 waiting). */
     transforms?: TransformQueue;
     nudgeOutbox?: () => void;
-    onViewError?: (err: unknown) => void;
+    views?: ViewOutboxOptions;
   }) {
-    this.#onViewError = deps.onViewError ?? (() => {});
+    this.#views = new ViewOutbox(deps.db, deps.views);
     this.#db = deps.db;
     this.#blobs = deps.blobs;
     this.#settings = deps.settings;
@@ -219,16 +214,39 @@ export class ContentService {
   }
 
   async get(id: string): Promise<ContentItem | undefined> {
-    const row = await this.#db.get<Row>(`SELECT * FROM content_items WHERE id = ?`, [id]);
-    return row ? toItem(row) : undefined;
+    return this.#remembered(
+      () => this.#db.get<Row>(`SELECT * FROM content_items WHERE id = ?`, [id]),
+      () => this.#items.byId(id),
+    );
   }
 
   async getBySha(sha256: string): Promise<ContentItem | undefined> {
-    const row = await this.#db.get<Row>(
-      `SELECT * FROM content_items WHERE sha256 = ? ORDER BY created_at LIMIT 1`,
-      [sha256],
+    return this.#remembered(
+      () =>
+        this.#db.get<Row>(`SELECT * FROM content_items WHERE sha256 = ? ORDER BY created_at LIMIT 1`, [
+          sha256,
+        ]),
+      () => this.#items.bySha(sha256),
     );
-    return row ? toItem(row) : undefined;
+  }
+
+  /** Reads an item from the database; while the database is down, the copy last read (if any). */
+  async #remembered(
+    read: () => Promise<Row | undefined>,
+    cached: () => ContentItem | undefined,
+  ): Promise<ContentItem | undefined> {
+    let row: Row | undefined;
+    try {
+      row = await read();
+    } catch (err) {
+      const stale = err instanceof HttpError && err.dependency === 'database' ? cached() : undefined;
+      if (stale) return stale;
+      throw err;
+    }
+    if (!row) return undefined;
+    const item = toItem(row);
+    this.#items.remember(item);
+    return item;
   }
 
   async list(
@@ -256,6 +274,7 @@ export class ContentService {
     if (item.ownerId !== who.userId && who.role !== 'admin')
       throw new ContentError(403, 'FORBIDDEN', 'only the owner or an admin may delete this content');
     await this.#withDigestLock(item.sha256, async () => {
+      this.#items.forget(id);
       const lastCopy = await this.#db.transaction(async (tx) => {
         await tx.run(`DELETE FROM content_items WHERE id = ?`, [id]);
         await enqueueOutbox(tx, 'content.deleted', {
@@ -296,38 +315,26 @@ export class ContentService {
     }
   }
 
-  /**
-   * Publishes `content.viewed` through the outbox. Views are buffered for at most
-   * `VIEW_FLUSH_MS` and written in one transaction, and they do not wake the relay (it picks them
-   * up on its next poll): a busy variant endpoint then costs one small write per batch instead of a
-   * transaction and a durable bus append per request. The price is that views of the last few
-   * milliseconds before a crash (kill -9) are lost; SIGTERM flushes them.
-   */
+  /** Publishes `content.viewed` through the outbox (buffered, retried until stored; see view-outbox.ts). */
   recordView(contentId: string, userId: string | undefined): void {
     // The viewing request's trace travels with the event (the flush runs later, outside it).
-    this.#views.push({
+    this.#views.record({
       type: 'view',
       contentId,
       userId: userId ?? 'anonymous',
       ts: Date.now(),
       traceparent: currentRequest()?.traceparent,
     });
-    if (this.#views.length >= VIEW_BATCH) void this.flushViews();
-    else this.#viewTimer ??= setTimeout(() => void this.flushViews(), VIEW_FLUSH_MS);
   }
 
-  async flushViews(): Promise<void> {
-    if (this.#viewTimer) clearTimeout(this.#viewTimer);
-    this.#viewTimer = undefined;
-    const batch = this.#views.splice(0);
-    if (batch.length === 0) return;
-    try {
-      await this.#db.transaction(async (tx) => {
-        for (const v of batch) await enqueueOutbox(tx, 'content.viewed', v);
-      });
-    } catch (err) {
-      this.#onViewError(err);
-    }
+  /** Stores buffered views now (tests, shutdown). */
+  flushViews(): Promise<void> {
+    return this.#views.flush();
+  }
+
+  /** Last attempt to store buffered views before the process exits. */
+  closeViews(): Promise<void> {
+    return this.#views.close();
   }
 
   openOriginal(item: ContentItem, range?: { start: number; end: number }) {

@@ -93,7 +93,16 @@ export const contentService: ServiceDefinition<typeof contentEnv> = {
         maxQueued: env.CONTENT_TRANSFORM_QUEUE,
       }),
       nudgeOutbox: () => relay?.nudge(),
-      onViewError: (err) => deps.log.warn({ err }, 'recording views failed'),
+      views: {
+        onError: (err, buffered) =>
+          deps.log.warn(
+            { err: err instanceof Error ? err.message : String(err), buffered },
+            'storing views failed; keeping them and retrying',
+          ),
+        onRecovered: (stored, outageMs) => deps.log.info({ stored, outageMs }, 'buffered views stored'),
+        onDropped: (count) =>
+          deps.log.error({ count }, 'views dropped: the buffer is full or the service stopped'),
+      },
     });
     await content.init();
     await app.register(async (scope) => {
@@ -125,6 +134,6 @@ export const contentService: ServiceDefinition<typeof contentEnv> = {
     deps.onClose(async () => {
       await relay?.stop();
     });
-    deps.onClose(() => content.flushViews());
+    deps.onClose(() => content.closeViews());
   },
 };

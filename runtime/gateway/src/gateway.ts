@@ -41,6 +41,11 @@ const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE'])
 /** Idempotent requests with bodies up to this size are buffered so that they can be replayed. */
 const REPLAY_BUFFER_MAX = 64 * 1024;
 const DEFAULT_RETRIES = 2;
+/** Gateway error codes meaning "no instance could serve this", with the reason they are counted under. */
+const UNSERVED = new Map([
+  ['NO_UPSTREAM', 'no ready instance'],
+  ['NO_HEALTHY_UPSTREAM', 'every instance ejected'],
+]);
 
 export interface GatewayOptions {
   settings: GatewaySettings;
@@ -497,6 +502,10 @@ export class Gateway implements AttemptOwner {
     return true;
   }
 
+  dependencyDown(x: Exchange, dependency: string): void {
+    this.metrics.unserved(x.service?.name ?? '', `${dependency} unavailable`);
+  }
+
   fail(x: Exchange, status: number, code: string, message: string): void {
     this.error(x, status, code, message);
   }
@@ -581,6 +590,14 @@ export class Gateway implements AttemptOwner {
       ms / 1000,
     );
     if (x.service) this.stats.record(serviceName, version || 'none', ms, status >= 500);
+    else if (x.route && status >= 500) {
+      // Found no upstream at all: counted against the service (as version "none"), or the error
+      // ratio would read 0% while every client gets a 503.
+      this.stats.record(serviceName, 'none', ms, true);
+    }
+    if (status >= 500 && x.route && x.errorCode && UNSERVED.has(x.errorCode)) {
+      this.metrics.unserved(serviceName, UNSERVED.get(x.errorCode) as string);
+    }
     const span = x.span;
     if (this.tracing.enabled) {
       span.setAttribute('http.status_code', status);

@@ -18,6 +18,7 @@ export class GatewayMetrics {
   readonly #ejections: Counter<'service' | 'instance'>;
   readonly #rateLimited: Counter<'route'>;
   readonly #retries: Counter<'service'>;
+  readonly #unserved: Counter<'service' | 'reason'>;
   readonly #children = new Map<string, Children>();
 
   constructor(opts: { defaultLabels?: Record<string, string>; registry?: Registry } = {}) {
@@ -55,6 +56,17 @@ export class GatewayMetrics {
       labelNames: ['service'],
       registers: [this.registry],
     });
+    this.#unserved = new Counter({
+      name: 'gateway_unserved_requests_total',
+      help: 'Requests answered 503 because no instance could serve them, by reason',
+      labelNames: ['service', 'reason'],
+      registers: [this.registry],
+    });
+  }
+
+  /** A request no instance could serve, and why (no ready instance, all ejected, a backend down). */
+  unserved(service: string, reason: string): void {
+    this.#unserved.inc({ service, reason });
   }
 
   observe(route: string, service: string, version: string, code: number, seconds: number): void {

@@ -7,6 +7,7 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
+import { DEPENDENCY_HEADER } from '../../lib/problem.ts';
 import type { ActiveSpan } from '../../lib/tracing.ts';
 import { BODY_TOO_LARGE } from './body-limit.ts';
 import { downstreamHeaders } from './headers.ts';
@@ -53,6 +54,8 @@ export interface AttemptOwner {
   /** Answers with a gateway error (502/504) after an upstream failure. */
   fail(x: Exchange, status: number, code: string, message: string): void;
   finish(x: Exchange, status: number): void;
+  /** The upstream answered 503 because one of its backends is down. */
+  dependencyDown(x: Exchange, dependency: string): void;
 }
 
 /**
@@ -125,11 +128,18 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
     const x = this.#x;
     const breaker = this.#inst.breaker;
     this.#status = statusCode;
+    const dependency = statusCode === 503 ? headers[DEPENDENCY_HEADER] : undefined;
     if (statusCode === 503 && headers[OVERLOADED_HEADER] !== undefined) {
       // Deliberate load shedding (a full transform queue): the instance is alive and says when to
       // come back. Ejecting it would turn a busy service into an unreachable one, and any client
       // able to fill the queue could do that.
       breaker.release();
+    } else if (typeof dependency === 'string') {
+      // The instance answered: it is healthy, its backend is not. Ejecting it (or retrying on a
+      // sibling that shares the backend) would only turn the routes that still work into 503s too.
+      breaker.success();
+      x.errorCode = `${dependency.slice(0, 32)} unavailable`;
+      this.#owner.dependencyDown(x, dependency.slice(0, 32));
     } else if (statusCode === 502 || statusCode === 503 || statusCode === 504) {
       breaker.failure(Date.now());
       if (statusCode !== 504 && this.#owner.retry(x, `upstream answered ${statusCode}`)) {

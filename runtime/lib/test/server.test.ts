@@ -63,7 +63,14 @@ describe('createService', () => {
   it('serves health, readiness and metrics', async () => {
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
     const ready = await fetch(`${base}/readyz`);
-    expect(await ready.json()).toEqual({ status: 'ready', checks: { db: 'ok', bus: 'ok' } });
+    expect(await ready.json()).toEqual({ status: 'ready', checks: { database: 'ok', bus: 'ok' } });
+    const deps = (await (await fetch(`${base}/health/dependencies`)).json()) as {
+      dependencies: Record<string, { status: string; critical: boolean }>;
+    };
+    expect(deps.dependencies).toMatchObject({
+      database: { status: 'up', critical: false },
+      bus: { status: 'up', critical: false },
+    });
     await fetch(`${base}/bad`);
     const metrics = await (await fetch(`${base}/metrics`)).text();
     expect(metrics).toMatch(/http_requests_total\{[^}]*method="GET"[^}]*route="\/bad"[^}]*code="400"/);

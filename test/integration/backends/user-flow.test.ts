@@ -205,6 +205,51 @@ describe.skipIf(skip)('services on PostgreSQL + RabbitMQ + S3', () => {
     expect(settled.views).toBe(before + served);
   }, 180_000);
 
+  it('serves reads and counts every view across a PostgreSQL restart', async () => {
+    const stats = async () =>
+      (
+        (await (await fetch(`${analytics.url}/analytics/content/${contentId}/stats`)).json()) as {
+          views: number;
+        }
+      ).views;
+    const before = await stats();
+    let served = 0;
+    const failed: number[] = [];
+    let viewing = true;
+    const viewer = (async () => {
+      for (let i = 0; viewing && i < 100_000; i++) {
+        const path = i % 2 ? 'raw' : 'variant?w=100&format=webp';
+        const r = await fetch(`${content.url}/content/${contentId}/${path}`, { headers: as() }).catch(
+          () => undefined,
+        );
+        if (r?.status === 200) served++;
+        else failed.push(r?.status ?? 0);
+        await r?.arrayBuffer();
+        await new Promise((res) => setTimeout(res, 5));
+      }
+    })();
+    await until(
+      async () => served,
+      (n) => n > 30,
+      'views before the restart',
+    );
+    await pgServer.restart(2000);
+    const mark = served;
+    await until(
+      async () => served,
+      (n) => n > mark + 30,
+      'views after the restart',
+    );
+    viewing = false;
+    await viewer;
+    // Reads of a known item never needed the database, and no view of an answered read is lost.
+    expect(failed).toEqual([]);
+    const counted = await until(stats, (v) => v >= before + served, 'all views counted', 3000);
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(counted).toBe(before + served);
+    expect(await stats()).toBe(before + served);
+  }, 180_000);
+
   it('answers 503 and leaves no orphan blob when the database connection dies mid-upload', async () => {
     const unique = await sharp({
       create: { width: 64, height: 64, channels: 3, background: { r: 200, g: 10, b: 99 } },
@@ -241,8 +286,10 @@ describe.skipIf(skip)('services on PostgreSQL + RabbitMQ + S3', () => {
     expect(res.status).toBe(503);
     expect(res.headers.get('retry-after')).toBe('1');
     expect(errorBody).toMatchObject({ code: 'DATABASE_UNAVAILABLE', dependency: 'database' });
+    // Still routable: raw files and cached variants do not need the database.
     const ready = await fetch(`${content.url}/readyz`);
-    expect(ready.status).toBe(503);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toMatchObject({ status: 'ready', degraded: ['database'] });
 
     // No blob is left without a row: the store holds exactly the originals of committed items.
     const saved = { ...process.env };
