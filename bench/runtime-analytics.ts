@@ -106,7 +106,13 @@ async function load(port: number, seconds: number, measure: boolean): Promise<Lo
         const res = await pool.request({
           path: '/analytics/events',
           method: 'POST',
-          headers: { 'content-type': 'application/json' },
+          // A server-side producer's identity, as the gateway forwards it: any user, no quota.
+          headers: {
+            'content-type': 'application/json',
+            'x-user-id': 'svc_bench',
+            'x-user-role': 'viewer',
+            'x-user-scope': 'analytics:write',
+          },
           body: body(),
         });
         const json = (await res.body.json()) as { accepted?: number };

@@ -5,7 +5,9 @@
  * - `ANALYTICS_SYNC`: `normal` (default) | `full`, see ingest.ts;
  * - `ANALYTICS_CONSUME`: `true` (default) | `false`, consume `content.*` from the bus;
  * - `ANALYTICS_PROJECT_DELAY_MS`: how long appended events are batched before projection (500);
- * - `ANALYTICS_PROJECTOR_NICE`: nice value of the projector thread (5; 0 = same as ingest).
+ * - `ANALYTICS_PROJECTOR_NICE`: nice value of the projector thread (5; 0 = same as ingest);
+ * - `ANALYTICS_USER_EVENTS_PER_S` (2000), `ANALYTICS_USER_EVENTS_BURST` (10000): the ingest budget
+ *   of one user token (service tokens with `analytics:write` are not limited), see event-identity.ts.
  */
 import { resolve } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
@@ -13,7 +15,8 @@ import { z } from 'zod';
 import { runService, type ServiceDefinition } from '../../lib/server.ts';
 import type { Subscription } from '../../lib/storage/bus.ts';
 import { type Db, openDb } from '../../lib/storage/db.ts';
-import { fromBusEvent } from './events.ts';
+import { IngestQuota } from './event-identity.ts';
+import { fromBusEvent, MAX_BATCH } from './events.ts';
 import { Ingestor } from './ingest.ts';
 import { ProjectorWorker } from './projector-worker.ts';
 import { registerRoutes } from './routes.ts';
@@ -25,6 +28,8 @@ const env = z.object({
   ANALYTICS_CONSUME: z.enum(['true', 'false']).default('true'),
   ANALYTICS_PROJECT_DELAY_MS: z.coerce.number().int().min(0).max(3_600_000).default(500),
   ANALYTICS_PROJECTOR_NICE: z.coerce.number().int().min(0).max(19).default(5),
+  ANALYTICS_USER_EVENTS_PER_S: z.coerce.number().min(0).max(1_000_000).default(2000),
+  ANALYTICS_USER_EVENTS_BURST: z.coerce.number().int().min(MAX_BATCH).max(10_000_000).default(10_000),
 });
 
 /** The service definition (exported for in-process use). */
@@ -64,7 +69,11 @@ export function analyticsService(): ServiceDefinition<typeof env> {
       await projector.start();
       ingestor = new Ingestor(logDb, { onAppended: () => projector.nudge() });
       await ingestor.init();
-      registerRoutes(app, { db: deps.db, logDb, ingestor, projector });
+      const quota = new IngestQuota({
+        eventsPerSecond: config.extra.ANALYTICS_USER_EVENTS_PER_S,
+        burst: config.extra.ANALYTICS_USER_EVENTS_BURST,
+      });
+      registerRoutes(app, { db: deps.db, logDb, ingestor, projector, quota });
     },
     readiness: async () => {
       await logDb.ping();

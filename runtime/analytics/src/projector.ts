@@ -46,6 +46,8 @@ interface ItemAcc {
   minutes: Map<number, number>;
   /** Viewer ids per day, for the day's HyperLogLog. */
   days: Map<number, string[]>;
+  /** Viewer ids per minute, for trending by distinct viewers. */
+  minuteViewers: Map<number, string[]>;
 }
 
 const MINUTE = 60_000;
@@ -218,7 +220,15 @@ export class Projector {
       applied++;
       let item = items.get(contentId);
       if (!item) {
-        item = { views: 0, uploads: 0, other: 0, lastTs: 0, minutes: new Map(), days: new Map() };
+        item = {
+          views: 0,
+          uploads: 0,
+          other: 0,
+          lastTs: 0,
+          minutes: new Map(),
+          days: new Map(),
+          minuteViewers: new Map(),
+        };
         items.set(contentId, item);
       }
       if (ts > item.lastTs) item.lastTs = ts;
@@ -231,6 +241,9 @@ export class Projector {
           const users = item.days.get(day);
           if (users) users.push(userId);
           else item.days.set(day, [userId]);
+          const inMinute = item.minuteViewers.get(minute);
+          if (inMinute) inMinute.push(userId);
+          else item.minuteViewers.set(minute, [userId]);
           const u = userViews.get(userId);
           if (u) u.push(contentId, ts);
           else userViews.set(userId, [contentId, ts]);
@@ -242,9 +255,12 @@ export class Projector {
     if (items.size > 0) {
       const totals: SqlParams[] = [];
       const minutes: SqlParams[] = [];
+      const viewers: SqlParams[] = [];
       for (const [cid, t] of items) {
         totals.push([cid, t.views, t.uploads, t.other, t.lastTs]);
         for (const [minute, n] of t.minutes) minutes.push([cid, minute, n]);
+        for (const [minute, users] of t.minuteViewers)
+          for (const u of new Set(users)) viewers.push([cid, minute, u]);
       }
       // Portable upsert (SQLite and PostgreSQL): target columns qualified, no scalar max().
       await tx.runMany(
@@ -259,6 +275,13 @@ export class Projector {
           `INSERT INTO item_minutes (content_id, minute, views) VALUES (?, ?, ?)
            ON CONFLICT (content_id, minute) DO UPDATE SET views = item_minutes.views + excluded.views`,
           minutes,
+        );
+      }
+      if (viewers.length > 0) {
+        await tx.runMany(
+          `INSERT INTO item_minute_viewers (content_id, minute, user_id) VALUES (?, ?, ?)
+           ON CONFLICT (content_id, minute, user_id) DO NOTHING`,
+          viewers,
         );
       }
     }

@@ -56,10 +56,17 @@ export async function contentStats(
 
 export interface TrendingItem {
   contentId: string;
+  /** Distinct signed-in viewers in the window: what ranks the items. */
+  viewers: number;
+  /** All views in the window (anonymous ones too): breaks ties. */
   views: number;
 }
 
-/** Top `k` items by views in the last `windowMs` (from the minute rollups; minute granularity). */
+/**
+ * Top `k` items by distinct signed-in viewers in the last `windowMs` (minute granularity), then
+ * by views: one account viewing an item a thousand times counts once. Anonymous views cannot be
+ * told apart, so they only break ties.
+ */
 export async function trending(
   db: Db,
   windowMs: number,
@@ -67,12 +74,19 @@ export async function trending(
   now = Date.now(),
 ): Promise<TrendingItem[]> {
   const fromMinute = Math.floor((now - windowMs) / MINUTE) + 1;
-  const rows = await db.query<{ content_id: string; views: number }>(
-    `SELECT content_id, SUM(views) AS views FROM item_minutes WHERE minute >= ?
-     GROUP BY content_id ORDER BY views DESC, content_id LIMIT ?`,
-    [fromMinute, k],
+  const rows = await db.query<{ content_id: string; views: number; viewers: number | null }>(
+    `SELECT m.content_id, m.views, v.viewers FROM
+       (SELECT content_id, SUM(views) AS views FROM item_minutes WHERE minute >= ? GROUP BY content_id) m
+       LEFT JOIN (SELECT content_id, COUNT(DISTINCT user_id) AS viewers FROM item_minute_viewers
+                  WHERE minute >= ? GROUP BY content_id) v ON v.content_id = m.content_id
+     ORDER BY COALESCE(v.viewers, 0) DESC, m.views DESC, m.content_id LIMIT ?`,
+    [fromMinute, fromMinute, k],
   );
-  return rows.map((r) => ({ contentId: r.content_id, views: r.views }));
+  return rows.map((r) => ({
+    contentId: r.content_id,
+    viewers: Number(r.viewers ?? 0),
+    views: Number(r.views),
+  }));
 }
 
 export interface Recommendation {

@@ -2,6 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import { badRequest, HttpError } from '../../lib/http-errors.ts';
 import type { Db } from '../../lib/storage/db.ts';
+import { bindToCaller, callerOf, type IngestQuota } from './event-identity.ts';
 import { EventValidationError, parseEventBody } from './events.ts';
 import type { Ingestor } from './ingest.ts';
 import type { ProjectorStats } from './projector.ts';
@@ -46,11 +47,12 @@ export interface ProjectionHandle {
 
 export function registerRoutes(
   app: FastifyInstance,
-  deps: { db: Db; logDb: Db; ingestor: Ingestor; projector: ProjectionHandle },
+  deps: { db: Db; logDb: Db; ingestor: Ingestor; projector: ProjectionHandle; quota: IngestQuota },
 ): void {
-  const { db, logDb, ingestor, projector } = deps;
+  const { db, logDb, ingestor, projector, quota } = deps;
 
   app.post('/analytics/events', async (request, reply) => {
+    const caller = callerOf(request.headers);
     let events: ReturnType<typeof parseEventBody>;
     try {
       events = parseEventBody(request.body);
@@ -65,6 +67,8 @@ export function registerRoutes(
       }
       throw err;
     }
+    bindToCaller(events, caller);
+    quota.take(caller, events.length);
     const result = await ingestor.ingest(events);
     return reply.status(202).send(result);
   });

@@ -63,4 +63,18 @@ export const migrations: Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    // Who viewed what in which minute: trending ranks by distinct viewers, so one account
+    // posting a thousand views of an item counts once.
+    id: 'analytics-003-minute-viewers',
+    up: `
+      CREATE TABLE item_minute_viewers (
+        content_id TEXT NOT NULL,
+        minute INTEGER NOT NULL,
+        user_id TEXT NOT NULL,
+        PRIMARY KEY (content_id, minute, user_id)
+      ) WITHOUT ROWID;
+      CREATE INDEX item_minute_viewers_by_minute ON item_minute_viewers (minute, content_id);
+    `,
+  },
 ];

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openEmbeddedBus } from '../../lib/storage/embedded-bus.ts';
-import { getJson, postEvents, type Started, startAnalytics, until, view } from './helpers.ts';
+import { getJson, PRODUCER, postEvents, type Started, startAnalytics, until, view } from './helpers.ts';
 
 interface Stats {
   views: number;
@@ -85,8 +85,8 @@ describe('analytics service', () => {
       '/analytics/trending?window=1h&k=2',
     );
     expect(trending.items).toEqual([
-      { contentId: 'hot', views: 61 },
-      { contentId: 'warm', views: 40 },
+      { contentId: 'hot', viewers: 41, views: 61 },
+      { contentId: 'warm', viewers: 40, views: 40 },
     ]);
     // Users u0..u39 viewed both hot (i < 60) and warm (i >= 60): co-viewed.
     const recs = await getJson<{ items: { contentId: string; coViews: number }[] }>(
@@ -136,7 +136,7 @@ describe('analytics service', () => {
         async (body) => {
           const res = await fetch(`${svc.base}/analytics/events`, {
             method: 'POST',
-            headers: { 'content-type': 'application/json' },
+            headers: { 'content-type': 'application/json', ...PRODUCER },
             body,
           });
           await res.arrayBuffer();
@@ -224,6 +224,54 @@ describe('analytics service', () => {
   it('drains and exits 0 on SIGTERM', async () => {
     svc.proc.kill('SIGTERM');
     expect(await svc.exited).toBe(0);
+  });
+});
+
+describe('events tied to identity', () => {
+  it('binds user events to the token, refuses server types, limits per user, and ranks by distinct users', async () => {
+    const svc = await start('identity', {
+      ANALYTICS_USER_EVENTS_PER_S: '10',
+      ANALYTICS_USER_EVENTS_BURST: '1000',
+    });
+    const mallory = { 'x-user-id': 'mallory', 'x-user-role': 'viewer' };
+    // No identity at all (not through the gateway): refused.
+    expect((await postEvents(svc.base, view('anon-1', 'x'), {})).status).toBe(401);
+    // A user may not record uploads, which only the platform produces.
+    const upload = await postEvents(
+      svc.base,
+      { id: 'up-1', type: 'upload', contentId: 'x', userId: 'victim' },
+      mallory,
+    );
+    expect(upload.status).toBe(403);
+    expect(upload.body).toMatchObject({ code: 'EVENT_TYPE_FORBIDDEN' });
+    // 1000 forged views "from 1000 users" in one batch: accepted, but all of them are mallory's.
+    const forged = Array.from({ length: 1000 }, (_, i) => view(`forged-${i}`, 'forged', `fake-user-${i}`));
+    expect((await postEvents(svc.base, { events: forged }, mallory)).status).toBe(202);
+    // Her budget is spent: the next batch is 429 with a Retry-After.
+    const more = await fetch(`${svc.base}/analytics/events`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...mallory },
+      body: JSON.stringify({ events: forged.slice(0, 100).map((e) => ({ ...e, id: `more-${e.id}` })) }),
+    });
+    expect(more.status).toBe(429);
+    expect(Number(more.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    await more.arrayBuffer();
+    // Three real users view another item once each (a producer may name them).
+    const real = ['ann', 'ben', 'cat'].map((u, i) => view(`real-${i}`, 'liked', u));
+    expect((await postEvents(svc.base, { events: real })).status).toBe(202);
+    const trending = await until(
+      () =>
+        getJson<{ items: { contentId: string; viewers: number; views: number }[] }>(
+          svc.base,
+          '/analytics/trending?window=1h&k=2',
+        ),
+      (t) => t.items.length === 2 && t.items.some((i) => i.contentId === 'forged' && i.views === 1000),
+      'projection of the forged and the real views',
+    );
+    expect(trending.items).toEqual([
+      { contentId: 'liked', viewers: 3, views: 3 },
+      { contentId: 'forged', viewers: 1, views: 1000 },
+    ]);
   });
 });
 

@@ -36,10 +36,21 @@ export async function startAnalytics(env: Record<string, string>): Promise<Start
   return { proc, base: `http://127.0.0.1:${port}`, exited, stderr: () => err };
 }
 
-export async function postEvents(base: string, body: unknown): Promise<{ status: number; body: unknown }> {
+/** The headers the gateway sets for a server-side producer's service token (any user, any type). */
+export const PRODUCER = {
+  'x-user-id': 'svc_test-producer',
+  'x-user-role': 'viewer',
+  'x-user-scope': 'analytics:write',
+};
+
+export async function postEvents(
+  base: string,
+  body: unknown,
+  caller: Record<string, string> = PRODUCER,
+): Promise<{ status: number; body: unknown }> {
   const res = await fetch(`${base}/analytics/events`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...caller },
     body: typeof body === 'string' ? body : JSON.stringify(body),
   });
   return { status: res.status, body: await res.json() };

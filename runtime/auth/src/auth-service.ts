@@ -84,6 +84,8 @@ interface ClientRow {
   name: string;
   secret_hash: string;
   role: Role;
+  /** Space-separated scopes the client may have in its tokens. */
+  scopes: string;
   revoked_at: number | null;
 }
 
@@ -350,14 +352,15 @@ export class AuthService {
     actor: Principal,
     name: string,
     role: Role,
+    scopes: readonly string[] = [],
   ): Promise<{ clientId: string; clientSecret: string }> {
     const clientId = `svc_${randomBytes(9).toString('base64url')}`;
     const clientSecret = randomToken('cs_');
     await this.#db.run(
-      `INSERT INTO service_clients (id, name, secret_hash, role, created_at) VALUES (?, ?, ?, ?, ?)`,
-      [clientId, name, sha256(clientSecret), role, this.#now()],
+      `INSERT INTO service_clients (id, name, secret_hash, role, scopes, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+      [clientId, name, sha256(clientSecret), role, scopes.join(' '), this.#now()],
     );
-    this.#audit('auth.client_created', { actor: actor.sub, clientId, name, role });
+    this.#audit('auth.client_created', { actor: actor.sub, clientId, name, role, scopes });
     return { clientId, clientSecret };
   }
 
@@ -385,7 +388,11 @@ export class AuthService {
     return r.changes > 0;
   }
 
-  async clientToken(clientId: string, clientSecret: string, ip: string) {
+  /**
+   * A client-credentials access token. `requested` (RFC 6749 §3.3) narrows the client's scopes;
+   * asking for one it was not granted is 400 `INVALID_SCOPE`. Without it the token has them all.
+   */
+  async clientToken(clientId: string, clientSecret: string, ip: string, requested?: string) {
     const verdict = this.#throttle.acquire(`client:${clientId}`, ip);
     if (!verdict.allowed)
       throw new AuthError(
@@ -412,7 +419,15 @@ export class AuthService {
       });
       throw new AuthError(401, 'INVALID_CLIENT', 'client authentication failed');
     }
-    const access = await this.#access(row.id, row.role, { client_id: row.id });
+    const granted = (row.scopes ?? '').split(' ').filter(Boolean);
+    const wanted = requested === undefined ? granted : requested.split(' ').filter(Boolean);
+    const missing = wanted.filter((s) => !granted.includes(s));
+    if (missing.length > 0)
+      throw new AuthError(400, 'INVALID_SCOPE', `scope not granted to this client: ${missing.join(' ')}`);
+    const access = await this.#access(row.id, row.role, {
+      client_id: row.id,
+      ...(wanted.length > 0 ? { scope: wanted.join(' ') } : {}),
+    });
     this.#audit('auth.client_token_issued', { clientId, ip });
     return access;
   }

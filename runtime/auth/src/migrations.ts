@@ -50,4 +50,9 @@ export const migrations: Migration[] = [
       );
     `,
   },
+  {
+    // Scopes a service client may request in its tokens (space-separated), e.g. analytics:write.
+    id: '002-client-scopes',
+    up: `ALTER TABLE service_clients ADD COLUMN scopes TEXT NOT NULL DEFAULT '';`,
+  },
 ];

@@ -23,9 +23,12 @@ const credentials = z.object({
 const refreshBody = z.object({ refreshToken: z.string().min(1).max(512) });
 const roleBody = z.object({ role: z.enum(ROLES) });
 const rotateBody = z.object({ revokePrevious: z.boolean().optional() }).optional();
+/** Scopes a service client can be granted: `analytics:write` posts events for any user. */
+export const CLIENT_SCOPES = ['analytics:write'] as const;
 const clientBody = z.object({
   name: z.string().trim().min(1).max(100),
   role: z.enum(ROLES).default('viewer'),
+  scopes: z.array(z.enum(CLIENT_SCOPES)).max(10).default([]),
 });
 const tokenBody = z.object({
   grant_type: z.string().max(100),
@@ -181,9 +184,11 @@ export function registerAuthRoutes(app: FastifyInstance, deps: RouteDeps): void 
           error_description: 'only client_credentials is supported',
         });
       const c = clientCredentials(req, r.data);
-      const t = await auth.clientToken(c.id, c.secret, ip(req));
+      const t = await auth.clientToken(c.id, c.secret, ip(req), r.data.scope);
       return reply.send({ access_token: t.accessToken, token_type: 'Bearer', expires_in: t.expiresIn });
     } catch (err) {
+      if (err instanceof AuthError && err.code === 'INVALID_SCOPE')
+        return reply.code(400).send({ error: 'invalid_scope', error_description: err.message });
       if (err instanceof AuthError && err.code === 'INVALID_CLIENT') {
         return reply
           .code(401)
@@ -244,7 +249,7 @@ export function registerAuthRoutes(app: FastifyInstance, deps: RouteDeps): void 
       return reply
         .code(201)
         .header('cache-control', 'no-store')
-        .send(await auth.createClient(actor, body.name, body.role));
+        .send(await auth.createClient(actor, body.name, body.role, body.scopes));
     } catch (err) {
       return send(reply, err);
     }

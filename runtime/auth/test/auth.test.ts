@@ -359,6 +359,33 @@ describe('admin and service accounts', () => {
     });
     expect(revoked.status).toBe(401);
   });
+
+  it('grants a service client scopes, which its tokens carry and may narrow', async () => {
+    const c = await call(
+      '/auth/admin/clients',
+      { name: 'content-producer', role: 'viewer', scopes: ['analytics:write'] },
+      { authorization: `Bearer ${admin}` },
+    );
+    expect(c.status).toBe(201);
+    secrets.push(c.body.clientSecret);
+    const creds = {
+      grant_type: 'client_credentials',
+      client_id: c.body.clientId,
+      client_secret: c.body.clientSecret,
+    };
+    const all = await call('/auth/token', creds);
+    secrets.push(all.body.access_token);
+    expect((await verify(all.body.access_token)).payload.scope).toBe('analytics:write');
+    const bad = await call('/auth/token', { ...creds, scope: 'analytics:write admin:everything' });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error).toBe('invalid_scope');
+    const unknownScope = await call(
+      '/auth/admin/clients',
+      { name: 'x', scopes: ['root'] },
+      { authorization: `Bearer ${admin}` },
+    );
+    expect(unknownScope.status).toBe(400);
+  });
 });
 
 describe('throttling', () => {

@@ -408,6 +408,7 @@ export class Gateway implements AttemptOwner {
       clientIp: x.clientIp,
       userId: x.identity?.userId,
       role: x.identity?.role,
+      scope: x.identity?.scope,
     });
     this.retryBudget.recordRequest();
     if (!x.hasBody) {

@@ -22,6 +22,7 @@ const HOP_BY_HOP = new Set([
 const GATEWAY_OWNED = new Set([
   'x-user-id',
   'x-user-role',
+  'x-user-scope',
   'x-request-id',
   'traceparent',
   'x-forwarded-for',
@@ -49,6 +50,7 @@ export interface ForwardInfo {
   clientIp: string;
   userId?: string | undefined;
   role?: string | undefined;
+  scope?: string | undefined;
 }
 
 /** Flat [name, value, …] list for undici from the client's raw headers. */
@@ -76,6 +78,7 @@ export function upstreamHeaders(
   if (info.userId !== undefined) {
     out.push('x-user-id', info.userId);
     if (info.role !== undefined) out.push('x-user-role', info.role);
+    if (info.scope !== undefined) out.push('x-user-scope', info.scope);
   }
   return out;
 }

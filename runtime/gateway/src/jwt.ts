@@ -8,6 +8,8 @@ import { createRemoteJWKSet, errors, type JWTPayload, jwtVerify } from 'jose';
 export interface Identity {
   userId: string;
   role: string | undefined;
+  /** The token's OAuth2 `scope` (space-separated), forwarded as `x-user-scope`. */
+  scope: string | undefined;
 }
 
 export type VerifyResult = { ok: true; identity: Identity } | { ok: false; reason: string };
@@ -59,7 +61,11 @@ export class JwtVerifier {
     } catch (err) {
       return { ok: false, reason: describe(err) };
     }
-    const identity: Identity = { userId: String(payload.sub), role: roleOf(payload) };
+    const identity: Identity = {
+      userId: String(payload.sub),
+      role: roleOf(payload),
+      scope: typeof payload['scope'] === 'string' ? payload['scope'] : undefined,
+    };
     if (this.#cache.size >= CACHE_MAX) this.#cache.delete(this.#cache.keys().next().value as string);
     const exp = typeof payload.exp === 'number' ? payload.exp * 1000 : now;
     this.#cache.set(token, { identity, until: Math.min(exp, now + CACHE_TTL_MS) });

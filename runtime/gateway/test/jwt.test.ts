@@ -22,9 +22,9 @@ describe('JWT verification against the JWKS', () => {
   function sign(
     pair: KeyPair,
     kid: string,
-    opts: { exp?: string | number; iss?: string; aud?: string; sub?: string } = {},
+    opts: { exp?: string | number; iss?: string; aud?: string; sub?: string; scope?: string } = {},
   ) {
-    return new SignJWT({ role: 'editor' })
+    return new SignJWT({ role: 'editor', ...(opts.scope ? { scope: opts.scope } : {}) })
       .setProtectedHeader({ alg: 'EdDSA', kid })
       .setSubject(opts.sub ?? 'user-1')
       .setIssuer(opts.iss ?? 'platformctl-auth')
@@ -80,6 +80,16 @@ describe('JWT verification against the JWKS', () => {
     expect(r.status).toBe(200);
     expect(r.body.headers?.['x-user-id']).toBe('user-1');
     expect(r.body.headers?.['x-user-role']).toBe('editor');
+  });
+
+  it("forwards the token's scope as x-user-scope and never a client-sent one", async () => {
+    const forged = await call('/content/mine', await sign(k1, 'k1'), { 'x-user-scope': 'analytics:write' });
+    expect(forged.body.headers?.['x-user-scope']).toBeUndefined();
+    const service = await call(
+      '/content/mine',
+      await sign(k1, 'k1', { sub: 'svc_x', scope: 'analytics:write' }),
+    );
+    expect(service.body.headers?.['x-user-scope']).toBe('analytics:write');
   });
 
   it('requires a token where the route says so, with WWW-Authenticate', async () => {
