@@ -99,6 +99,44 @@ describe.each(['node-http', 'worker'])('service new --template %s', (template) =
     expect(uses).toContain('anchore/sbom-action');
   });
 
+  it('pins every action by commit SHA, with the tag in a comment', () => {
+    const text = readFileSync(join(ws.dir, '.github', 'workflows', `${name}.yml`), 'utf8');
+    const uses = text.split('\n').filter((l) => /^\s*(- )?uses:/.test(l));
+    expect(uses.length).toBeGreaterThan(5);
+    for (const line of uses) expect(line).toMatch(/uses: [\w.-]+\/[\w./-]+@[0-9a-f]{40} # v?\d+\.\d+\.\d+$/);
+  });
+
+  it('scans the image it built before anything is pushed, and a pull request never pushes', () => {
+    const wf = parseYaml(readFileSync(join(ws.dir, '.github', 'workflows', `${name}.yml`), 'utf8'));
+    type Step = { id?: string; uses?: string; run?: string; if?: string; with?: Record<string, unknown> };
+    const steps = wf.jobs.image.steps as Step[];
+    const at = (pred: (s: Step) => boolean) => steps.findIndex(pred);
+    const build = at((s) => Boolean(s.uses?.startsWith('docker/build-push-action@')));
+    const scan = at((s) => Boolean(s.uses?.startsWith('aquasecurity/trivy-action@')));
+    const sbom = at((s) => Boolean(s.uses?.startsWith('anchore/sbom-action@')));
+    const pushes = steps
+      .map((s, i) => ({ s, i }))
+      .filter(({ s }) => /docker push/.test(s.run ?? '') || s.with?.push === true || s.with?.push === 'true');
+    // Trivy and the SBOM read the image from the runner's Docker: the build must load it there.
+    expect(steps[build]?.with).toMatchObject({ load: true, push: false });
+    const tag = steps[build]?.with?.tags;
+    expect(steps[scan]?.with?.['image-ref']).toBe(tag);
+    expect(steps[scan]?.with?.['exit-code']).toBe('1');
+    expect(steps[sbom]?.with?.image).toBe(tag);
+    expect(build).toBeLessThan(scan);
+    expect(scan).toBeLessThan(sbom);
+    expect(pushes).toHaveLength(1);
+    const push = pushes[0] as { s: Step; i: number };
+    expect(push.i).toBeGreaterThan(sbom);
+    expect(push.s.if).toBe("github.event_name != 'pull_request'");
+    // The registry login happens only where the push does.
+    const login = at((s) => Boolean(s.uses?.startsWith('docker/login-action@')));
+    expect(login).toBeGreaterThan(scan);
+    expect(steps[login]?.if).toBe(push.s.if);
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a GitHub expression, not a JS template
+    expect(wf.jobs.image.outputs.digest).toBe('${{ steps.push.outputs.digest }}');
+  });
+
   it('generates Kubernetes manifests that validate against the Kubernetes schemas', async () => {
     const base = join(svc(), 'k8s', 'base');
     const kinds: string[] = [];
@@ -144,7 +182,9 @@ describe.each(['node-http', 'worker'])('service new --template %s', (template) =
   it('writes a multi-stage, non-root Dockerfile with a pinned base and a healthcheck', () => {
     const docker = readFileSync(join(svc(), 'Dockerfile'), 'utf8');
     expect(docker.match(/^FROM /gm)).toHaveLength(2);
-    expect(docker).toMatch(/^FROM node:\d+\.\d+\.\d+-bookworm-slim/m);
+    // Pinned by digest: a tag can be re-pointed to another image; the tag stays for readers.
+    for (const from of docker.match(/^FROM .*$/gm) ?? [])
+      expect(from).toMatch(/^FROM node:\d+\.\d+\.\d+-bookworm-slim@sha256:[0-9a-f]{64}( AS \w+)?$/);
     expect(docker).toMatch(/^USER node$/m);
     expect(docker).toMatch(/^HEALTHCHECK /m);
   });
