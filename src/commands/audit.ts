@@ -1,11 +1,13 @@
 import { readAudit, verifyAudit } from '../core/audit.ts';
+import { auditKey } from '../core/audit-key.ts';
 import type { CommandContext } from '../core/context.ts';
 import { ExitCode, PlatformError, UsageError } from '../core/errors.ts';
 import { statePaths } from '../core/state-dir.ts';
 
 export async function verify(ctx: CommandContext) {
-  const file = statePaths(ctx.loadPlatform().root).audit;
-  const v = verifyAudit(file);
+  const root = ctx.loadPlatform().root;
+  const file = statePaths(root).audit;
+  const v = verifyAudit(file, auditKey(root, process.env, { create: false }));
   if (!v.ok) {
     throw new PlatformError('AUDIT_TAMPERED', `${file}:${v.badLine}: ${v.reason}`, {
       exitCode: ExitCode.policyViolation,
@@ -13,7 +15,11 @@ export async function verify(ctx: CommandContext) {
       details: { file, ...v },
     });
   }
-  ctx.out.result({ file, ...v }, () => `audit log intact: ${v.records} records in ${file}`);
+  ctx.out.result({ file, ...v }, () =>
+    v.anchored
+      ? `audit log intact: ${v.records} records in ${file}, up to its anchor`
+      : `audit log intact: ${v.records} records in ${file} (not anchored yet: the next mutating command anchors it)`,
+  );
 }
 
 interface ListOptions {

@@ -4,6 +4,7 @@
  */
 import type { Command } from 'commander';
 import { appendAudit } from '../core/audit.ts';
+import { auditKey } from '../core/audit-key.ts';
 import { CommandContext } from '../core/context.ts';
 import { ReportedError, toPlatformError } from '../core/errors.ts';
 import { statePaths } from '../core/state-dir.ts';
@@ -42,13 +43,18 @@ function recordAudit(ctx: CommandContext, command: Command, exitCode: number, er
   const root = ctx.auditRoot ?? tryRoot(ctx);
   if (!root) return;
   try {
-    appendAudit(statePaths(root).audit, {
-      command: commandPath(command),
-      args: ctx.argv,
-      result: exitCode === 0 ? 'ok' : 'error',
-      exitCode,
-      ...(errorCode ? { errorCode } : {}),
-    });
+    appendAudit(
+      statePaths(root).audit,
+      {
+        command: commandPath(command),
+        args: ctx.argv,
+        result: exitCode === 0 ? 'ok' : 'error',
+        exitCode,
+        ...(errorCode ? { errorCode } : {}),
+      },
+      new Date(),
+      auditKey(root, process.env, { create: true }),
+    );
   } catch (err) {
     ctx.out.warn(`could not write the audit log: ${(err as Error).message}`);
   }

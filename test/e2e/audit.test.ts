@@ -33,7 +33,7 @@ describe('audit log', () => {
     const cwd = await projectWithHistory();
     const verify = await runCli(['--json', 'audit', 'verify'], { cwd });
     expect(verify.exitCode).toBe(0);
-    expect(JSON.parse(verify.stdout)).toMatchObject({ ok: true, records: 3 });
+    expect(JSON.parse(verify.stdout)).toMatchObject({ ok: true, records: 3, anchored: true });
     const list = JSON.parse((await runCli(['--json', 'audit', 'list'], { cwd })).stdout);
     expect(list.map((r: { command: string }) => r.command)).toEqual(['init', 'init', 'init']);
     expect(list[0].args).toContain('--name');
@@ -59,5 +59,17 @@ describe('audit log', () => {
     const r = await runCli(['audit', 'verify'], { cwd });
     expect(r.exitCode).toBe(5);
     expect(r.stderr).toMatch(/audit\.log:2: chain broken/);
+  });
+});
+
+describe('audit log anchor', () => {
+  it('detects the last line deleted, which the bare hash chain cannot', async () => {
+    const cwd = await projectWithHistory();
+    const file = join(cwd, '.platform', 'audit.log');
+    const lines = readFileSync(file, 'utf8').trim().split('\n');
+    writeFileSync(file, `${lines.slice(0, -1).join('\n')}\n`);
+    const r = await runCli(['audit', 'verify'], { cwd });
+    expect(r.exitCode).toBe(5);
+    expect(r.stderr).toMatch(/audit\.log:3: truncated: the anchor records 3 lines, the log has 2/);
   });
 });
