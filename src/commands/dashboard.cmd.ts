@@ -1,15 +1,16 @@
 import type { Command } from 'commander';
 import { lazyAction } from './action.ts';
-import { examples } from './help.ts';
+import { ENV_OPTION, examples } from './help.ts';
 
 export function registerDashboard(program: Command): void {
   const dashboard = program
     .command('dashboard')
     .description(
-      'Serve a read-only web dashboard of the local platform on 127.0.0.1 (health, live RED per version, canary, chaos, analytics); needs the admin token.',
+      'Serve a read-only web dashboard of a running platform on 127.0.0.1 (health, live RED per version, canary, chaos, analytics); needs the admin token.',
     )
     .option('--port <port>', 'port to listen on (0 = any free port)', '0')
     .option('--open', 'open the page in the default browser')
+    .option('--env <name>', ENV_OPTION)
     .action(lazyAction(async () => (await import('./dashboard.ts')).dashboard));
   examples(dashboard, [
     ['serve on a free port and print the URL', 'platformctl dashboard'],

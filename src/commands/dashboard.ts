@@ -2,10 +2,12 @@ import { spawn } from 'node:child_process';
 import type { CommandContext } from '../core/context.ts';
 import { UsageError } from '../core/errors.ts';
 import { startDashboard } from '../observability/dashboard/server.ts';
+import { openProvider } from '../providers/provider.ts';
 
 interface DashboardFlags {
   port?: string;
   open?: boolean;
+  env?: string;
 }
 
 /** Serves until Ctrl-C (or SIGTERM). */
@@ -13,7 +15,8 @@ export async function dashboard(ctx: CommandContext, _args: string[], opts: Dash
   const port = Number(opts.port ?? '0');
   if (!Number.isInteger(port) || port < 0 || port > 65535)
     throw new UsageError(`invalid --port "${opts.port}"`, 'a port number, or 0 for any free port');
-  const d = await startDashboard({ platform: ctx.loadPlatform(), port });
+  const platform = ctx.loadPlatform();
+  const d = await startDashboard({ platform, provider: await openProvider(platform, opts.env), port });
   if (ctx.json) ctx.out.jsonLine({ url: d.url, loginUrl: d.loginUrl });
   else {
     ctx.out.print(d.loginUrl);

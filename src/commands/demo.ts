@@ -1,14 +1,14 @@
 import type { CommandContext } from '../core/context.ts';
 import { PlatformError } from '../core/errors.ts';
 import { type DemoResult, seedDemo } from '../providers/local/demo.ts';
-import { LocalProvider } from '../providers/local/local-provider.ts';
+import { openProvider } from '../providers/provider.ts';
 
 /** Seeds the running platform with progress on stderr; returns what was created. */
 export async function runDemo(
   ctx: CommandContext,
   opts: { email?: string; views?: string },
 ): Promise<DemoResult> {
-  const provider = new LocalProvider(ctx.loadPlatform());
+  const provider = await openProvider(ctx.loadPlatform());
   const st = await provider.status();
   if (!st.running || !st.gatewayUrl) {
     throw new PlatformError('NOT_RUNNING', 'the platform is not running locally', {

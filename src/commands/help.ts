@@ -6,3 +6,10 @@ export function examples(command: Command, list: [string, string][]): Command {
   const text = list.map(([what, line]) => `  # ${what}\n  $ ${line}`).join('\n\n');
   return command.addHelpText('after', `\nExamples:\n${text}\n`);
 }
+
+/**
+ * The description of `--env` on commands that drive a running platform: they open the
+ * environment's provider, and say so (exit 2) when that provider cannot do what they need.
+ */
+export const ENV_OPTION =
+  'environment of platform.yaml (default: the first local one); its provider runs the command';

@@ -2,7 +2,7 @@ import { LOG_LEVELS } from '../../runtime/contract/log-line.ts';
 import type { CommandContext } from '../core/context.ts';
 import { parseDuration } from '../core/duration.ts';
 import { UsageError } from '../core/errors.ts';
-import { LocalProvider } from '../providers/local/local-provider.ts';
+import { openProvider } from '../providers/provider.ts';
 import { renderLog } from './local-render.ts';
 
 interface LogsFlags {
@@ -13,6 +13,7 @@ interface LogsFlags {
   traceId?: string;
   instance?: string;
   tail?: string;
+  env?: string;
 }
 
 export async function logs(ctx: CommandContext, [service]: string[], opts: LogsFlags) {
@@ -27,7 +28,7 @@ export async function logs(ctx: CommandContext, [service]: string[], opts: LogsF
   const tail = opts.tail === undefined ? undefined : Number(opts.tail);
   if (tail !== undefined && (!Number.isInteger(tail) || tail < 0))
     throw new UsageError(`invalid --tail "${opts.tail}"`, 'e.g. --tail 50');
-  const provider = new LocalProvider(ctx.loadRunningPlatform());
+  const provider = await openProvider(ctx.loadRunningPlatform(), opts.env);
   const abort = new AbortController();
   const onSignal = () => abort.abort();
   process.once('SIGINT', onSignal);

@@ -1,21 +1,26 @@
 import type { CommandContext } from '../core/context.ts';
 import { UsageError, unknownServiceError } from '../core/errors.ts';
-import { LocalProvider } from '../providers/local/local-provider.ts';
+import { openProvider } from '../providers/provider.ts';
 
 export async function scale(
   ctx: CommandContext,
   [service, replicas]: string[],
-  opts: { release?: string; dryRun?: boolean },
+  opts: { release?: string; dryRun?: boolean; env?: string; allowProd?: boolean },
 ) {
   if (!/^\d+$/.test(replicas ?? ''))
     throw new UsageError(
       `replicas must be a whole number (got "${replicas}")`,
       'e.g. platformctl scale content 3',
     );
-  const provider = new LocalProvider(ctx.loadPlatform());
+  const platform = ctx.loadPlatform();
+  const provider = await openProvider(
+    platform,
+    opts.env,
+    opts.dryRun ? undefined : { change: 'scale services', allowProd: opts.allowProd },
+  );
   if (opts.dryRun) {
     const svc = (await provider.status()).services.find((s) => s.name === service);
-    if (!svc) throw unknownServiceError(provider.platform.config.services, service as string);
+    if (!svc) throw unknownServiceError(platform.config.services, service as string);
     const version = opts.release ?? svc.versions[0];
     const current = svc.instances.filter((i) => i.version === version).length;
     const change = { service, version, from: current, to: Number(replicas), dryRun: true };

@@ -8,7 +8,7 @@ import { formatDuration, parseDuration } from '../core/duration.ts';
 import { UsageError } from '../core/errors.ts';
 import { sleep } from '../core/sleep.ts';
 import { GatewayAdmin } from '../providers/local/gateway-client.ts';
-import { LocalProvider } from '../providers/local/local-provider.ts';
+import { openProvider, requireLocal } from '../providers/provider.ts';
 import { renderStatus, serviceColor } from './local-render.ts';
 
 const REFRESH_MS = 2000;
@@ -37,8 +37,8 @@ function live(ctx: CommandContext, render: () => Promise<string>): Promise<void>
   });
 }
 
-export async function status(ctx: CommandContext, _args: string[], opts: { watch?: boolean }) {
-  const provider = new LocalProvider(ctx.loadRunningPlatform());
+export async function status(ctx: CommandContext, _args: string[], opts: { watch?: boolean; env?: string }) {
+  const provider = await openProvider(ctx.loadRunningPlatform(), opts.env);
   if (opts.watch && !ctx.json) {
     await live(
       ctx,
@@ -56,14 +56,18 @@ export async function status(ctx: CommandContext, _args: string[], opts: { watch
   ctx.out.result(st, () => renderStatus(ctx.out, st));
 }
 
-export async function top(ctx: CommandContext, _args: string[], opts: { window?: string }) {
+export async function top(ctx: CommandContext, _args: string[], opts: { window?: string; env?: string }) {
   const windowMs = parseDuration(opts.window ?? '10s');
   if (windowMs === undefined || windowMs < MIN_STATS_WINDOW_MS || windowMs > MAX_STATS_WINDOW_MS)
     throw new UsageError(
       `invalid --window "${opts.window}"`,
       'the gateway keeps 1s to 5m, e.g. --window 30s',
     );
-  const provider = new LocalProvider(ctx.loadRunningPlatform());
+  const provider = requireLocal(
+    await openProvider(ctx.loadRunningPlatform(), opts.env),
+    "top (the local gateway's live statistics)",
+    "on Kubernetes, watch the gateway's RED metrics in Prometheus or Grafana",
+  );
   const snapshot = async () => {
     const st = await provider.status();
     if (!st.running || !st.gatewayUrl)

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { lazyAction } from './action.ts';
-import { examples } from './help.ts';
+import { ENV_OPTION, examples } from './help.ts';
 
 export function registerTraces(program: Command): void {
   const traces = program
@@ -13,6 +13,7 @@ export function registerTraces(program: Command): void {
     .option('--slow <duration>', 'only traces at least this long, slowest first (e.g. 200ms)')
     .option('--service <name>', 'only traces that touch this service')
     .option('--limit <n>', 'how many traces to list (default 20)')
+    .option('--env <name>', ENV_OPTION)
     .action(lazyAction(async () => (await import('./traces.ts')).traces));
   examples(traces, [
     ['recent traces', 'platformctl traces'],

@@ -13,7 +13,7 @@ import {
   type TraceQuery,
   waterfall,
 } from '../observability/traces.ts';
-import { LocalProvider } from '../providers/local/local-provider.ts';
+import { openProvider, requireLocal } from '../providers/provider.ts';
 
 interface TracesFlags {
   requestId?: string;
@@ -21,6 +21,7 @@ interface TracesFlags {
   slow?: string;
   service?: string;
   limit?: string;
+  env?: string;
 }
 
 export async function traces(ctx: CommandContext, _args: string[], opts: TracesFlags) {
@@ -31,6 +32,11 @@ export async function traces(ctx: CommandContext, _args: string[], opts: TracesF
   if (limit !== undefined && (!Number.isInteger(limit) || limit < 1))
     throw new UsageError(`invalid --limit "${opts.limit}"`, 'e.g. --limit 10');
   const platform = ctx.loadPlatform();
+  const provider = requireLocal(
+    await openProvider(platform, opts.env),
+    'traces (the local span store)',
+    'on Kubernetes, read traces in the tracing backend the collector exports to (OTEL_EXPORTER_OTLP_ENDPOINT)',
+  );
   const dir = join(statePaths(platform.root).dir, 'traces');
   const q: TraceQuery = {
     ...(opts.traceId ? { traceId: opts.traceId.toLowerCase() } : {}),
@@ -42,7 +48,7 @@ export async function traces(ctx: CommandContext, _args: string[], opts: TracesF
   // The logs know which trace a request id belongs to even where a span lacks the attribute.
   const extra: string[] = [];
   if (opts.requestId) {
-    for await (const e of new LocalProvider(platform).logs('all', { requestId: opts.requestId })) {
+    for await (const e of provider.logs('all', { requestId: opts.requestId })) {
       const t = e.fields.traceId;
       if (typeof t === 'string' && !extra.includes(t)) extra.push(t);
     }

@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { lazyAction } from './action.ts';
-import { examples } from './help.ts';
+import { ENV_OPTION, examples } from './help.ts';
 
-/** The local platform: up, down, status, logs, top, scale. */
+/** A running platform (local by default, any environment with --env): up, down, status, logs, top, scale. */
 export function registerUp(program: Command): void {
   const up = program
     .command('up')
@@ -20,6 +20,8 @@ export function registerUp(program: Command): void {
       '--from-source',
       'build every service from its sources instead of starting the release its last rollout left running',
     )
+    .option('--env <name>', ENV_OPTION)
+    .option('--allow-prod', 'allow starting services in a protected environment')
     .action(lazyAction(async () => (await import('./up.ts')).up, { mutating: true }));
   examples(up, [
     ['run everything in the foreground (Ctrl-C stops it)', 'platformctl up'],
@@ -39,6 +41,8 @@ export function registerUp(program: Command): void {
     .description('Stop every local service and the supervisor; no process or port is left behind.')
     .option('--purge', 'also delete local data, logs and traces (asks first; --yes to skip)')
     .option('--dry-run', 'print what would be stopped (and deleted) and change nothing')
+    .option('--env <name>', ENV_OPTION)
+    .option('--allow-prod', 'allow stopping the services of a protected environment')
     .action(lazyAction(async () => (await import('./up.ts')).down, { mutating: true }));
   examples(down, [
     ['stop everything, keep data', 'platformctl down'],
@@ -51,6 +55,7 @@ export function registerUp(program: Command): void {
       'Services, versions, instances (pid, port, state, restarts, uptime), health and RED metrics.',
     )
     .option('-w, --watch', 'refresh every 2 seconds until Ctrl-C')
+    .option('--env <name>', ENV_OPTION)
     .action(lazyAction(async () => (await import('./status.ts')).status));
   examples(status, [
     ['what is running', 'platformctl status'],
@@ -71,6 +76,7 @@ export function registerUp(program: Command): void {
     .option('--trace-id <id>', 'only lines of this trace (see `platformctl traces`), bus consumers included')
     .option('--instance <id>', 'only this instance, e.g. content-2')
     .option('-n, --tail <n>', 'last n lines per instance')
+    .option('--env <name>', ENV_OPTION)
     .action(lazyAction(async () => (await import('./logs.ts')).logs));
   examples(logs, [
     [
@@ -80,12 +86,14 @@ export function registerUp(program: Command): void {
     ['one request across every service', 'platformctl logs all --request-id 7f3c2a'],
     ['one trace, including the bus consumers it reached', 'platformctl logs all --trace-id 4bf92f35…'],
     ['follow the gateway', 'platformctl logs gateway -f'],
+    ['warnings of web on the staging cluster', 'platformctl logs web --env staging --level warn'],
   ]);
 
   const top = program
     .command('top')
     .description('Live RED metrics (rate, errors, duration) per service and version, from the gateway.')
     .option('--window <duration>', 'sliding window of the statistics', '10s')
+    .option('--env <name>', ENV_OPTION)
     .action(lazyAction(async () => (await import('./status.ts')).top));
   examples(top, [
     ['watch traffic live (refreshes every 2 s)', 'platformctl top'],
@@ -99,6 +107,8 @@ export function registerUp(program: Command): void {
     .description('Set the number of instances of a running service; the gateway balances across them.')
     .option('--release <version>', 'scale this release version (default: the stable one)')
     .option('--dry-run', 'print the change and make none')
+    .option('--env <name>', ENV_OPTION)
+    .option('--allow-prod', 'allow scaling in a protected environment')
     .action(lazyAction(async () => (await import('./scale.ts')).scale, { mutating: true }));
   examples(scale, [['three content instances', 'platformctl scale content 3']]);
 }

@@ -5,9 +5,16 @@ import { ExitCode, PlatformError, UsageError } from '../core/errors.ts';
 import { confirm } from '../core/prompts.ts';
 import type { DemoResult } from '../providers/local/demo.ts';
 import { runForeground } from '../providers/local/foreground.ts';
-import { LocalProvider } from '../providers/local/local-provider.ts';
+import type { LocalProvider } from '../providers/local/local-provider.ts';
 import { clearPinned } from '../providers/local/pinned-releases.ts';
-import type { PlatformStatus, ProviderEvent } from '../providers/provider.ts';
+import {
+  openProvider,
+  type PlatformStatus,
+  type Provider,
+  type ProviderEvent,
+  requireLocal,
+  unsupportedByProvider,
+} from '../providers/provider.ts';
 import { renderEvent, renderLog, renderStatus } from './local-render.ts';
 
 interface UpFlags {
@@ -20,6 +27,8 @@ interface UpFlags {
   with?: string[];
   /** Build every service from its sources, forgetting the releases rollouts left running. */
   fromSource?: boolean;
+  env?: string;
+  allowProd?: boolean;
 }
 
 /** `--replicas 2` (every service) or `--replicas content=2,auth=3`. */
@@ -69,7 +78,11 @@ function crashLoopDetails(ctx: CommandContext, err: unknown): void {
 
 export async function up(ctx: CommandContext, services: string[], opts: UpFlags): Promise<ExitCode | void> {
   const platform = ctx.loadPlatform();
-  const provider = new LocalProvider(platform);
+  const opened = await openProvider(
+    platform,
+    opts.env,
+    opts.dryRun ? undefined : { change: 'start services', allowProd: opts.allowProd },
+  );
   const timeoutMs = parseDuration(opts.timeout ?? '120s');
   if (timeoutMs === undefined)
     throw new UsageError(`invalid --timeout "${opts.timeout}"`, 'e.g. --timeout 90s');
@@ -82,6 +95,8 @@ export async function up(ctx: CommandContext, services: string[], opts: UpFlags)
     const line = renderEvent(ctx.out, e);
     if (line) ctx.out.info(line);
   };
+  if (opened.name !== 'local') return upElsewhere(ctx, opened, services, replicas, opts, onEvent);
+  const provider = opened as LocalProvider;
   if (opts.dryRun) {
     const plan = await provider.plan({ services, replicas, dryRun: true, fromSource: opts.fromSource });
     const { state, running } = provider.current();
@@ -214,6 +229,39 @@ export async function up(ctx: CommandContext, services: string[], opts: UpFlags)
   return readyStatus ? ExitCode.ok : ExitCode.interrupted;
 }
 
+/**
+ * `up --env <cluster environment>`: the provider deploys every service not yet running (at its
+ * `latest` release) and waits for the rollouts. The local-only flags are refused, not ignored.
+ */
+async function upElsewhere(
+  ctx: CommandContext,
+  provider: Provider,
+  services: string[],
+  replicas: Record<string, number> | undefined,
+  opts: UpFlags,
+  onEvent: (e: ProviderEvent) => void,
+): Promise<void> {
+  const localOnly: [string, unknown][] = [
+    ['--dry-run', opts.dryRun],
+    ['--detach', opts.detach],
+    ['--seed', opts.seed],
+    ['--with', opts.with?.length],
+    ['--from-source', opts.fromSource],
+  ];
+  for (const [flag, given] of localOnly)
+    if (given) throw unsupportedByProvider(provider.name, `up ${flag}`, `run up without ${flag}`);
+  const progress = await ctx.out.progress(`starting services on ${provider.name}`);
+  let st: PlatformStatus;
+  try {
+    st = await provider.up({ services, ...(replicas ? { replicas } : {}), onEvent });
+  } catch (err) {
+    progress.fail('the platform did not come up');
+    throw err;
+  }
+  progress.succeed('the platform is up');
+  ctx.out.result(st, () => renderStatus(ctx.out, st));
+}
+
 /** The hidden `__supervise` command: runs until `down` (or SIGTERM) ends the process. */
 export async function supervise(_ctx: CommandContext, [root]: string[]): Promise<ExitCode | void> {
   const { runDaemon } = await import('../providers/local/daemon.ts');
@@ -224,9 +272,31 @@ export async function supervise(_ctx: CommandContext, [root]: string[]): Promise
 export async function down(
   ctx: CommandContext,
   _args: string[],
-  opts: { purge?: boolean; dryRun?: boolean },
+  opts: { purge?: boolean; dryRun?: boolean; env?: string; allowProd?: boolean },
 ): Promise<ExitCode | void> {
-  const provider = new LocalProvider(ctx.loadRunningPlatform());
+  const opened = await openProvider(
+    ctx.loadRunningPlatform(),
+    opts.env,
+    opts.dryRun ? undefined : { change: 'stop services', allowProd: opts.allowProd },
+  );
+  if (opened.name !== 'local') {
+    if (opts.dryRun || opts.purge)
+      throw unsupportedByProvider(opened.name, `down ${opts.dryRun ? '--dry-run' : '--purge'}`);
+    // Stopping a cluster's workloads is not undone by the next `up` in a second: ask first.
+    if (!(await confirm(ctx, `Delete every platformctl workload of environment "${opts.env}"?`))) {
+      ctx.out.info('nothing stopped');
+      return ExitCode.failure;
+    }
+    await opened.down({
+      onEvent: (e) => {
+        const line = renderEvent(ctx.out, e);
+        if (line) ctx.out.info(line);
+      },
+    });
+    ctx.out.result({ stopped: true, environment: opts.env }, () => `stopped every service of ${opts.env}`);
+    return;
+  }
+  const provider = requireLocal(opened, 'down');
   if (opts.dryRun) {
     const { state, running } = provider.current();
     const live = state.instances.filter((i) => i.pid);

@@ -1,7 +1,8 @@
 /**
- * The one interface the delivery, chaos, drill and load engines use to drive a running platform,
- * wherever it runs. `local` (supervised processes + the runtime gateway's admin API) is the first
- * implementation; `kubernetes` comes later behind the same shape.
+ * The one interface the delivery, chaos, drill and load engines and the commands use to drive a
+ * running platform, wherever it runs: `local` (supervised processes + the runtime gateway's admin
+ * API) and `kubernetes` (a cluster's API, Gateway API or Istio, Chaos Mesh). Commands get theirs
+ * from `openProvider` with `--env`, never by constructing one.
  *
  * Rules for implementers:
  * - Methods return data; they never print. Long operations report through `onEvent` callbacks.
@@ -12,6 +13,7 @@
 import type { LoadedPlatform } from '../core/config/load.ts';
 import type { ProviderName } from '../core/config/schema.ts';
 import { ExitCode, PlatformError } from '../core/errors.ts';
+import type { LocalProvider } from './local/local-provider.ts';
 import type { VersionMetrics } from './metrics/source.ts';
 
 /** Lifecycle of one supervised instance. */
@@ -218,10 +220,40 @@ export function notSupported(provider: ProviderName, what: string): PlatformErro
 }
 
 /**
- * The provider of an environment of platform.yaml (default: the first environment using the local
- * provider, else `dev`). Implementations load lazily so commands only pay for the one they use.
+ * The error of a command (or flag) that needs something the environment's provider does not offer,
+ * e.g. `traces` (the local span store) on Kubernetes. A usage error (exit 2): another environment
+ * or another command does it.
  */
-export async function openProvider(platform: LoadedPlatform, environment?: string): Promise<Provider> {
+export function unsupportedByProvider(provider: ProviderName, what: string, instead?: string): PlatformError {
+  return new PlatformError('PROVIDER_UNSUPPORTED', `${what} is not available on the ${provider} provider`, {
+    exitCode: ExitCode.usage,
+    hint: instead ?? 'run it against an environment of the local provider (--env <local environment>)',
+  });
+}
+
+/** The local provider behind `provider`, for commands that only exist locally; else PROVIDER_UNSUPPORTED. */
+export function requireLocal(provider: Provider, what: string, instead?: string): LocalProvider {
+  if (provider.name !== 'local') throw unsupportedByProvider(provider.name, what, instead);
+  return provider as LocalProvider;
+}
+
+/** For commands that change the platform: what they change, and whether --allow-prod was given. */
+export interface ChangeGuard {
+  /** E.g. `scale services`, completing "pass --allow-prod to … there". */
+  change: string;
+  allowProd?: boolean;
+}
+
+/**
+ * The provider of an environment of platform.yaml (default: the first environment using the local
+ * provider, else `dev`). Implementations load lazily so commands only pay for the one they use. With
+ * a `guard`, a protected environment is refused unless `--allow-prod` was given.
+ */
+export async function openProvider(
+  platform: LoadedPlatform,
+  environment?: string,
+  guard?: ChangeGuard,
+): Promise<Provider> {
   const envs = platform.config.environments;
   const name =
     environment ?? Object.entries(envs).find(([, e]) => e.provider === 'local')?.[0] ?? Object.keys(envs)[0];
@@ -230,6 +262,12 @@ export async function openProvider(platform: LoadedPlatform, environment?: strin
     throw new PlatformError('UNKNOWN_ENVIRONMENT', `no environment "${environment}" in platform.yaml`, {
       exitCode: ExitCode.usage,
       hint: `use one of: ${Object.keys(envs).join(', ')}`,
+    });
+  }
+  if (guard && env.protected && !guard.allowProd) {
+    throw new PlatformError('PROTECTED_ENVIRONMENT', `environment "${name}" is protected`, {
+      exitCode: ExitCode.usage,
+      hint: `pass --allow-prod to ${guard.change} there (--yes does not unlock it)`,
     });
   }
   if (env.provider === 'local') {

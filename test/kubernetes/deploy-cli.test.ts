@@ -6,6 +6,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { StatsReport, WindowStats } from '../../runtime/contract/gateway-admin.ts';
 import { loadPlatform } from '../../src/core/config/load.ts';
 import { KubernetesProvider } from '../../src/providers/kubernetes/kubernetes-provider.ts';
 import { runCli, workspace } from '../helpers/cli.ts';
@@ -36,20 +37,21 @@ beforeAll(async () => {
   stats = createServer((req, res) => {
     const ok = req.headers.authorization === 'Bearer stats-token' && req.url?.startsWith('/admin/stats');
     res.writeHead(ok ? 200 : 401, { 'content-type': 'application/json' });
-    const m = (requests: number, errors: number) => ({
+    const m = (requests: number, errors: number): WindowStats => ({
       requests,
       errors,
       errorRate: errors / requests,
+      rps: requests / 10,
       p50: 5,
       p95: 9,
       p99: 12,
+      max: 20,
     });
-    res.end(
-      JSON.stringify({
-        windowMs: 10_000,
-        services: { web: { versions: { v1: m(2000, 0), v2: m(300, 100) } } },
-      }),
-    );
+    const report: StatsReport = {
+      windowMs: 10_000,
+      services: { web: { total: m(2300, 100), versions: { v1: m(2000, 0), v2: m(300, 100) } } },
+    };
+    res.end(JSON.stringify(report));
   });
   await new Promise<void>((r) => stats.listen(0, '127.0.0.1', r));
   statsUrl = `http://127.0.0.1:${(stats.address() as AddressInfo).port}`;

@@ -16,14 +16,18 @@ import { join } from 'node:path';
 import type { LoadedPlatform } from '../../core/config/load.ts';
 import { statePaths } from '../../core/state-dir.ts';
 import type { RolloutState } from '../../delivery/store.ts';
+import { adminToken } from '../../providers/local/admin-token.ts';
 import { GatewayAdmin } from '../../providers/local/gateway-client.ts';
-import { LocalProvider, STATS_WINDOW_MS } from '../../providers/local/local-provider.ts';
+import { STATS_WINDOW_MS } from '../../providers/local/local-provider.ts';
+import type { Provider } from '../../providers/provider.ts';
 import { PAGE } from './page.ts';
 
 const COOKIE = 'platformctl_dashboard';
 
 export interface DashboardOptions {
   platform: LoadedPlatform;
+  /** The environment's provider (from openProvider). */
+  provider: Provider;
   /** 0 = any free port. */
   port?: number;
   host?: string;
@@ -172,13 +176,15 @@ async function analytics(baseUrl: string | undefined): Promise<unknown> {
   }
 }
 
-export async function snapshot(platform: LoadedPlatform): Promise<unknown> {
-  const provider = new LocalProvider(platform);
+export async function snapshot(platform: LoadedPlatform, provider: Provider): Promise<unknown> {
   const status = await provider.status();
   let perVersion: Record<string, Record<string, unknown>> = {};
-  if (status.running && status.gatewayUrl) {
+  // Per-version RED figures come from the local gateway's admin API; elsewhere the status has
+  // what the provider measures.
+  if (provider.name === 'local' && status.running && status.gatewayUrl) {
     try {
-      const stats = await new GatewayAdmin(status.gatewayUrl, provider.token(), 1500).stats(STATS_WINDOW_MS);
+      const token = adminToken(statePaths(platform.root).dir);
+      const stats = await new GatewayAdmin(status.gatewayUrl, token, 1500).stats(STATS_WINDOW_MS);
       perVersion = Object.fromEntries(Object.entries(stats.services).map(([svc, s]) => [svc, s.versions]));
     } catch {
       perVersion = {};
@@ -237,7 +243,8 @@ export async function snapshot(platform: LoadedPlatform): Promise<unknown> {
 }
 
 export async function startDashboard(opts: DashboardOptions): Promise<Dashboard> {
-  const token = new LocalProvider(opts.platform).token();
+  // The dashboard is served here, so the local admin token guards it whatever the environment.
+  const token = adminToken(statePaths(opts.platform.root).dir);
   const host = opts.host ?? '127.0.0.1';
   const server = createServer((req, res) => {
     void handle(req, res).catch((err: unknown) => {
@@ -286,7 +293,7 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
       return;
     }
     if (url.pathname === '/api/snapshot') {
-      send(res, 200, 'application/json', JSON.stringify(await snapshot(opts.platform)));
+      send(res, 200, 'application/json', JSON.stringify(await snapshot(opts.platform, opts.provider)));
       return;
     }
     send(res, 404, 'application/json', JSON.stringify({ error: 'not found' }));
