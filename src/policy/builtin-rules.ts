@@ -19,9 +19,33 @@ export const BUILTIN_DESCRIPTIONS: Record<string, string> = {
   'prod-database-backups': 'Production databases keep at least 7 days of backups',
   'prod-database-multi-zone': 'Production databases have a standby in another zone',
   'required-tags': 'Resources carry the tags platform, env, owner, managed-by',
+  'lake-catalog-private':
+    'Data lake catalogues are encrypted with a customer key and closed to the internet (BigQuery, Synapse)',
 };
 
 export const BUILTIN_RULES: DeclarativeRuleInput[] = [
+  {
+    id: 'lake-catalog-private',
+    description: 'BigQuery datasets encrypt tables with a customer-managed key',
+    resources: ['google_bigquery_dataset'],
+    assert: { path: 'default_encryption_configuration.kms_key_name', op: 'truthy' },
+    message: 'dataset has no default customer-managed encryption key',
+    fix: 'set default_encryption_configuration.kms_key_name to a Cloud KMS key the BigQuery agent may use',
+  },
+  {
+    id: 'lake-catalog-private',
+    description: 'Synapse workspaces accept Entra ID only, no public network, no data exfiltration',
+    resources: ['azurerm_synapse_workspace'],
+    assert: {
+      all: [
+        { path: 'azuread_authentication_only', op: 'equals', value: true },
+        { path: 'public_network_access_enabled', op: 'equals', value: false },
+        { path: 'data_exfiltration_protection_enabled', op: 'equals', value: true },
+      ],
+    },
+    message: 'Synapse workspace allows SQL logins, public network access or data exfiltration',
+    fix: 'set azuread_authentication_only = true, public_network_access_enabled = false, data_exfiltration_protection_enabled = true',
+  },
   {
     id: 'no-public-buckets',
     description: 'Azure storage accounts and containers allow no anonymous access',

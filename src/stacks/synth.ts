@@ -13,6 +13,7 @@ import { cluster } from './constructs/cluster.ts';
 import { database } from './constructs/database.ts';
 import { edge } from './constructs/edge.ts';
 import { encryptionKey } from './constructs/keys.ts';
+import { lakeCatalog } from './constructs/lake-catalog.ts';
 import { type Network, network } from './constructs/network.ts';
 import { secrets } from './constructs/secrets.ts';
 import { type Bucket, buckets } from './constructs/storage.ts';
@@ -93,8 +94,9 @@ function build(app: App, config: PlatformConfig, options: SynthOptions): StackSp
       const net = networks.get(regionKey) as Network;
       database(stack, site, net);
       const key = encryptionKey(stack, site, 'data');
-      const [content] = buckets(stack, site, net, key);
+      const [content, lake] = buckets(stack, site, net, key);
       contentBuckets.set(regionKey, content as Bucket);
+      lakeCatalog(stack, site, lake as Bucket, net, key);
       if (brokerWanted(env)) {
         if (site.cloud === 'aws') stack.useRandom();
         broker(stack, site, net, key);

@@ -399,3 +399,28 @@ disable: [required-tags]
     }
   });
 });
+
+describe('lake-catalog-private', () => {
+  it('gcp: BigQuery datasets with a customer-managed key', () => {
+    const dataset = (key?: string) =>
+      stack({
+        google_bigquery_dataset: {
+          d: key ? { default_encryption_configuration: { kms_key_name: key } } : {},
+        },
+      });
+    expectRule('lake-catalog-private', dataset(), dataset('projects/p/keys/k'), 'google_bigquery_dataset.d');
+  });
+  it('azure: Synapse Entra-only, private, without exfiltration', () => {
+    const workspace = (open: boolean) =>
+      stack({
+        azurerm_synapse_workspace: {
+          w: {
+            azuread_authentication_only: true,
+            public_network_access_enabled: open,
+            data_exfiltration_protection_enabled: true,
+          },
+        },
+      });
+    expectRule('lake-catalog-private', workspace(true), workspace(false), 'azurerm_synapse_workspace.w');
+  });
+});

@@ -178,11 +178,22 @@ describe.each(['dev', 'staging', 'prod'])('environment %s', (env) => {
             geo_redundant_backup_enabled: prod,
           });
           if (prod) expect(db).toMatchObject({ high_availability: { mode: 'ZoneRedundant' } });
-          for (const a of all(d, 'azurerm_storage_account'))
+          const accounts = all(d, 'azurerm_storage_account');
+          // Content and lake keep versions; the Synapse workspace's own metadata account cannot
+          // (a hierarchical namespace excludes versioning) and is closed to every network instead.
+          const hns = accounts.filter((a) => a.is_hns_enabled === true);
+          expect(hns).toHaveLength(1);
+          expect(hns[0]).toMatchObject({
+            public_network_access_enabled: false,
+            shared_access_key_enabled: false,
+          });
+          expect(accounts).toHaveLength(3);
+          for (const a of accounts)
             expect(a).toMatchObject({
               allow_nested_items_to_be_public: false,
               infrastructure_encryption_enabled: true,
-              blob_properties: { versioning_enabled: true },
+              shared_access_key_enabled: false,
+              blob_properties: { versioning_enabled: a.is_hns_enabled !== true },
             });
           expect(all(d, 'azurerm_storage_management_policy')).toHaveLength(2);
           expect(types(d).includes('azurerm_servicebus_namespace')).toBe(env !== 'dev');

@@ -288,3 +288,23 @@ export const AwsVpnGatewayRoutePropagation = defineResource<{
   route_table_id: string;
 }>('aws_vpn_gateway_route_propagation');
 export const AwsCallerIdentity = defineData<Record<string, never>>('aws_caller_identity');
+export const AwsGlueCatalogDatabase = defineResource<{ name: string; description: string; tags?: Tags }>(
+  'aws_glue_catalog_database',
+  'tags',
+);
+export const AwsGlueCatalogTable = defineResource<{
+  database_name: string;
+  name: string;
+  description: string;
+  table_type: 'EXTERNAL_TABLE';
+  parameters: Record<string, string>;
+  partition_keys: { name: string; type: string; comment: string }[];
+  storage_descriptor: {
+    location: string;
+    input_format: string;
+    output_format: string;
+    compressed: boolean;
+    ser_de_info: { serialization_library: string };
+    columns: { name: string; type: string; comment: string }[];
+  };
+}>('aws_glue_catalog_table');

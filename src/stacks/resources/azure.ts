@@ -172,6 +172,8 @@ export const AzStorageAccount = defineResource<{
   shared_access_key_enabled: boolean;
   infrastructure_encryption_enabled: boolean;
   public_network_access_enabled: boolean;
+  /** Hierarchical namespace (ADLS Gen2); incompatible with blob versioning. */
+  is_hns_enabled?: boolean;
   network_rules?: {
     default_action: 'Deny' | 'Allow';
     bypass: string[];
@@ -336,3 +338,23 @@ export const AzVirtualNetworkGatewayConnection = defineResource<{
   tags?: Tags;
 }>('azurerm_virtual_network_gateway_connection', 'tags');
 export const AzClientConfig = defineData<Record<string, never>>('azurerm_client_config');
+export const AzStorageDataLakeGen2Filesystem = defineResource<{ name: string; storage_account_id: string }>(
+  'azurerm_storage_data_lake_gen2_filesystem',
+);
+export const AzSynapseWorkspace = defineResource<{
+  name: string;
+  resource_group_name: string;
+  location: string;
+  storage_data_lake_gen2_filesystem_id: string;
+  azuread_authentication_only: boolean;
+  managed_virtual_network_enabled: boolean;
+  data_exfiltration_protection_enabled: boolean;
+  public_network_access_enabled: boolean;
+  identity: { type: 'SystemAssigned' };
+  tags?: Tags;
+}>('azurerm_synapse_workspace', 'tags');
+export const AzRoleAssignment = defineResource<{
+  scope: string;
+  role_definition_name: string;
+  principal_id: string;
+}>('azurerm_role_assignment');

@@ -255,3 +255,33 @@ export const GcpStorageProjectServiceAccount = defineData<Record<string, never>>
   'google_storage_project_service_account',
 );
 export const GcpProject = defineData<Record<string, never>>('google_project');
+export const GcpBigqueryDataset = defineResource<{
+  dataset_id: string;
+  location: string;
+  description: string;
+  delete_contents_on_destroy: boolean;
+  default_encryption_configuration?: { kms_key_name: string };
+  labels?: Labels;
+}>('google_bigquery_dataset', 'labels');
+export const GcpBigqueryTable = defineResource<{
+  dataset_id: string;
+  table_id: string;
+  description: string;
+  deletion_protection: boolean;
+  schema: string;
+  encryption_configuration?: { kms_key_name: string };
+  external_data_configuration: {
+    source_format: 'PARQUET';
+    autodetect: boolean;
+    source_uris: string[];
+    hive_partitioning_options: {
+      mode: 'CUSTOM';
+      source_uri_prefix: string;
+      require_partition_filter: boolean;
+    };
+  };
+  labels?: Labels;
+}>('google_bigquery_table', 'labels');
+export const GcpBigqueryDefaultServiceAccount = defineData<Record<string, never>>(
+  'google_bigquery_default_service_account',
+);
