@@ -29,6 +29,7 @@ import {
   WEIGHTS_ANNOTATION,
 } from '../providers/kubernetes/manifests.ts';
 import { loadTemplate, renderTemplate } from '../scaffold/template.ts';
+import { networkPolicy } from './network-policy.ts';
 
 export interface GitopsRenderOptions {
   environment: string;
@@ -59,7 +60,7 @@ type Kustomization = {
   namespace?: string;
   resources?: string[];
   images?: { name: string; newName?: string; newTag?: string }[];
-  labels?: { pairs: Record<string, string>; includeSelectors?: boolean }[];
+  labels?: { pairs: Record<string, string>; includeSelectors?: boolean; includeTemplates?: boolean }[];
   patches?: unknown[];
 } & Record<string, unknown>;
 
@@ -122,7 +123,13 @@ function overlay(
   const k = parse(own ?? (k8s.get('overlays/staging/kustomization.yaml') as string)) as Kustomization;
   k.namespace = target.namespace;
   k.resources = ['../../base', ...(routed(spec) ? ['route.yaml'] : [])];
-  k.labels = [{ pairs: { 'platformctl.dev/environment': environment }, includeSelectors: false }];
+  k.labels = [
+    {
+      pairs: { 'platformctl.dev/environment': environment },
+      includeSelectors: false,
+      includeTemplates: true,
+    },
+  ];
   const image = k.images?.[0];
   if (image) image.newTag = tag;
   if (!own) {
@@ -222,6 +229,10 @@ export function renderGitops(platform: LoadedPlatform, opts: GitopsRenderOptions
   for (const [name, spec] of Object.entries(config.services)) {
     const k8s = templateFiles(platform, target, name, spec);
     for (const [path, text] of k8s) if (path.startsWith('base/')) files.set(`services/${name}/${path}`, text);
+    files.set(
+      `services/${name}/base/networkpolicy.yaml`,
+      `# Computed from the call graph in platform.yaml (gitops render); see docs/guides/kubernetes-gitops.md.\n${yamlDocs([networkPolicy(config, target, envName, name, spec)])}`,
+    );
     const existing = join(opts.outDir, overlayPath(name, envName));
     const tag = (existsSync(existing) && pinnedTag(readFileSync(existing, 'utf8'))) || 'latest';
     tags[name] = tag;
