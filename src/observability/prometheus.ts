@@ -22,6 +22,7 @@ export const ALERT_RUNBOOKS = [
   'high-latency.md',
   'crash-loop.md',
   'gateway-5xx.md',
+  'analytics-projection-lag.md',
 ] as const;
 
 function pascal(name: string): string {
@@ -113,6 +114,27 @@ export function alertRules(config: PlatformConfig, runbook: RunbookUrl): RuleGro
       },
     ],
   });
+  if (Object.values(config.services).some((svc) => svc.path === 'builtin:analytics')) {
+    groups.push({
+      name: 'analytics',
+      rules: [
+        {
+          // The service holds ingest back at 1.5 s of lag (ANALYTICS_MAX_LAG_MS); 30 s for 5 minutes
+          // means the projector is stalled or crash-looping, not merely busy.
+          alert: 'AnalyticsProjectionLagging',
+          expr: 'max by (instance) (analytics_projection_lag_seconds) > 30',
+          for: '5m',
+          labels: { severity: 'ticket', service: 'analytics' },
+          annotations: {
+            summary: 'Analytics read models trail acknowledged events by {{ $value | humanizeDuration }}',
+            description:
+              'Stats, trending and recommendations are stale on {{ $labels.instance }}; acknowledged events are safe in the ingest log.',
+            runbook_url: runbook('analytics-projection-lag.md'),
+          },
+        },
+      ],
+    });
+  }
   return groups;
 }
 

@@ -136,7 +136,7 @@ describe('observability render', () => {
     'the fast burn alert fires on 10% errors and stays silent on none (promtool test rules)',
     () => {
       const dir = join(out(), 'prometheus');
-      const test = {
+      const test: { rule_files: string[]; evaluation_interval: string; tests: object[] } = {
         rule_files: ['recording-rules.yml', 'alert-rules.yml'],
         evaluation_interval: '1m',
         tests: [
@@ -178,6 +178,34 @@ describe('observability render', () => {
         ],
       };
       const file = join(dir, 'burn-rate.test.yml');
+      // The analytics lag alert: silent at 2 s (held there by admission control), firing once
+      // the lag has stayed above 30 s for 5 minutes.
+      test.tests.push({
+        interval: '1m',
+        input_series: [
+          { series: 'analytics_projection_lag_seconds{instance="a1"}', values: '2x10 45x10' },
+          { series: 'analytics_projection_lag_seconds{instance="a2"}', values: '1x20' },
+        ],
+        alert_rule_test: [
+          { eval_time: '9m', alertname: 'AnalyticsProjectionLagging', exp_alerts: [] },
+          { eval_time: '14m', alertname: 'AnalyticsProjectionLagging', exp_alerts: [] },
+          {
+            eval_time: '17m',
+            alertname: 'AnalyticsProjectionLagging',
+            exp_alerts: [
+              {
+                exp_labels: { severity: 'ticket', service: 'analytics', instance: 'a1' },
+                exp_annotations: {
+                  summary: 'Analytics read models trail acknowledged events by 45s',
+                  description:
+                    'Stats, trending and recommendations are stale on a1; acknowledged events are safe in the ingest log.',
+                  runbook_url: `${RUNBOOKS}analytics-projection-lag.md`,
+                },
+              },
+            ],
+          },
+        ],
+      });
       writeFileSync(file, JSON.stringify(test));
       const r = spawnSync('promtool', ['test', 'rules', file], { encoding: 'utf8' });
       expect(r.status, r.stdout + r.stderr).toBe(0);

@@ -8,12 +8,13 @@
  * survive power loss or a kernel crash (the last commits may roll back); set
  * `ANALYTICS_SYNC=full` for an fsync per commit when that matters more than throughput.
  *
- * Duplicates: ids of recently accepted events are kept in memory (bounded, rebuilt from the log at
- * start) so a replayed batch is answered `{duplicates: n}` without touching disk. That count is
+ * Duplicates: ids of recently accepted events are kept in memory (a fixed 64 MB for the default 2M
+ * ids, rebuilt from the log at start) so a replayed batch is answered `{duplicates: n}` without touching disk. That count is
  * exact within the window; beyond it a duplicate is logged again and the projector's persistent
  * `seen` table makes it a no-op, so idempotency never depends on the window.
  */
 import type { Db } from '../../lib/storage/db.ts';
+import { DedupWindow } from './dedup-window.ts';
 import type { StoredEvent } from './events.ts';
 
 export interface IngestResult {
@@ -24,28 +25,31 @@ export interface IngestResult {
 export class Ingestor {
   private readonly db: Db;
   private readonly capacity: number;
-  /**
-   * The duplicate window: id -> the ring slot that remembered it last. The ring holds the ids in
-   * acceptance order, so the oldest is evicted in O(1). (Evicting from the front of an
-   * insertion-ordered Set looked O(1) but is not in V8: `values().next()` walks the deleted slots
-   * at the front of the table, and ingest collapsed from 200k to 7k events/s once the window was
-   * full.)
-   */
-  private readonly recent = new Map<string, number>();
-  private readonly ring: (string | undefined)[];
-  private next = 0;
+  /** The duplicate window (bounded, O(1) eviction of the oldest id; see dedup-window.ts). */
+  private readonly recent: DedupWindow;
   private readonly onAppended: (seq: number) => void;
+  private readonly admit: (() => Promise<void>) | undefined;
   private pending: { text: string; ids: Set<string>; resolve: () => void; reject: (err: unknown) => void }[] =
     [];
   /** Log sequence number of the newest batch appended by this process. */
   lastSeq = 0;
 
-  /** `db` is the ingest log database. */
-  constructor(db: Db, options: { dedupCapacity?: number; onAppended?: (seq: number) => void } = {}) {
+  /** Events acknowledged by this process (accepted, not duplicates). */
+  acknowledged = 0;
+
+  /**
+   * `db` is the ingest log database. `admit` runs before each ingest and may delay it (admission
+   * control while projection lags; see projection-lag.ts).
+   */
+  constructor(
+    db: Db,
+    options: { dedupCapacity?: number; onAppended?: (seq: number) => void; admit?: () => Promise<void> } = {},
+  ) {
     this.db = db;
     this.capacity = options.dedupCapacity ?? 2_000_000;
-    this.ring = new Array<string | undefined>(this.capacity);
+    this.recent = new DedupWindow(this.capacity);
     this.onAppended = options.onAppended ?? (() => {});
+    this.admit = options.admit;
   }
 
   /** Rebuilds the duplicate window from the newest log rows. */
@@ -60,13 +64,7 @@ export class Ingestor {
   }
 
   private remember(id: string): void {
-    const slot = this.next;
-    this.next = (slot + 1) % this.capacity;
-    const evicted = this.ring[slot];
-    // Forget the evicted id only if this slot is still where it was last remembered.
-    if (evicted !== undefined && this.recent.get(evicted) === slot) this.recent.delete(evicted);
-    this.ring[slot] = id;
-    this.recent.set(id, slot);
+    this.recent.add(id);
   }
 
   /**
@@ -74,7 +72,12 @@ export class Ingestor {
    * the same event-loop turn share one transaction (group commit): one WAL append for many
    * requests, and no request is answered before its own rows are committed.
    */
-  ingest(events: readonly StoredEvent[]): Promise<IngestResult> {
+  async ingest(events: readonly StoredEvent[]): Promise<IngestResult> {
+    if (this.admit) await this.admit();
+    return this.append(events);
+  }
+
+  private append(events: readonly StoredEvent[]): Promise<IngestResult> {
     const fresh: StoredEvent[] = [];
     const batchIds = new Set<string>();
     for (const e of events) {
@@ -91,7 +94,10 @@ export class Ingestor {
       this.pending.push({
         text: encodeEvents(fresh),
         ids: batchIds,
-        resolve: () => resolve({ accepted: fresh.length, duplicates }),
+        resolve: () => {
+          this.acknowledged += fresh.length;
+          resolve({ accepted: fresh.length, duplicates });
+        },
         reject,
       });
       if (this.pending.length === 1) setImmediate(() => void this.flush());

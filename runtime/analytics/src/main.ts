@@ -8,6 +8,16 @@
  * - `ANALYTICS_PROJECTOR_NICE`: nice value of the projector thread (5; 0 = same as ingest);
  * - `ANALYTICS_USER_EVENTS_PER_S` (2000), `ANALYTICS_USER_EVENTS_BURST` (10000): the ingest budget
  *   of one user token (service tokens with `analytics:write` are not limited), see event-identity.ts.
+ * - `ANALYTICS_MAX_LAG_MS`: while the read models trail the log by more than this, new ingest
+ *   requests wait for the projector (1500; 0 = never wait), each at most
+ *   `ANALYTICS_ADMISSION_WAIT_MS` (2000) — see projection-lag.ts;
+ * - `ANALYTICS_RECENT_USERS`: users whose recent views are held for co-views, per generation
+ *   (100000; at most twice this many are held, see recent-views.ts).
+ *
+ * Memory bounds (documented where each structure lives): the duplicate window (64 MB for 2M
+ * ids), recent views (`ANALYTICS_RECENT_USERS`), the lag tracker (<= 100k entries), the
+ * projector's SQLite page cache (32 MiB) and one slice of events (<= 50k). Everything else —
+ * totals, rollups, unique-viewer sketches, co-view sketches, `seen` — lives in the database.
  */
 import { resolve } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
@@ -18,8 +28,10 @@ import { type Db, openDb } from '../../lib/storage/db.ts';
 import { IngestQuota } from './event-identity.ts';
 import { fromBusEvent, MAX_BATCH } from './events.ts';
 import { Ingestor } from './ingest.ts';
+import { registerAnalyticsMetrics } from './metrics.ts';
+import { ProjectionLag } from './projection-lag.ts';
 import { ProjectorWorker } from './projector-worker.ts';
-import { registerRoutes } from './routes.ts';
+import { registerRoutes, unprojected } from './routes.ts';
 import { logMigrations, migrations } from './schema.ts';
 
 const env = z.object({
@@ -30,6 +42,9 @@ const env = z.object({
   ANALYTICS_PROJECTOR_NICE: z.coerce.number().int().min(0).max(19).default(5),
   ANALYTICS_USER_EVENTS_PER_S: z.coerce.number().min(0).max(1_000_000).default(2000),
   ANALYTICS_USER_EVENTS_BURST: z.coerce.number().int().min(MAX_BATCH).max(10_000_000).default(10_000),
+  ANALYTICS_MAX_LAG_MS: z.coerce.number().int().min(0).max(3_600_000).default(1500),
+  ANALYTICS_ADMISSION_WAIT_MS: z.coerce.number().int().min(0).max(60_000).default(2000),
+  ANALYTICS_RECENT_USERS: z.coerce.number().int().min(1).max(10_000_000).default(100_000),
 });
 
 /** The service definition (exported for in-process use). */
@@ -56,23 +71,39 @@ export function analyticsService(): ServiceDefinition<typeof env> {
       // connection they would stall acknowledgements every few MB. The projector thread runs them
       // instead (see projector-worker.ts).
       if (logDb.dialect === 'sqlite') await logDb.exec('PRAGMA wal_autocheckpoint = 0');
+      const lag = new ProjectionLag();
+      // Log rows left unprojected by a previous run count towards the lag from the start.
+      const backlog = await unprojected(deps.db, logDb);
+      if (backlog) lag.appended(backlog.lastSeq, backlog.oldestAt);
       projector = new ProjectorWorker(
         {
           dbUrl: config.databaseUrl,
           logUrl,
           synchronous,
           nice: config.extra.ANALYTICS_PROJECTOR_NICE,
-          options: { delayMs: config.extra.ANALYTICS_PROJECT_DELAY_MS },
+          options: {
+            delayMs: config.extra.ANALYTICS_PROJECT_DELAY_MS,
+            recentUsers: config.extra.ANALYTICS_RECENT_USERS,
+          },
         },
         deps.log,
+        (position) => lag.projected(position),
       );
       await projector.start();
-      ingestor = new Ingestor(logDb, { onAppended: () => projector.nudge() });
+      const { ANALYTICS_MAX_LAG_MS: maxLagMs, ANALYTICS_ADMISSION_WAIT_MS: maxWaitMs } = config.extra;
+      ingestor = new Ingestor(logDb, {
+        onAppended: (seq) => {
+          lag.appended(seq);
+          projector.nudge();
+        },
+        admit: maxLagMs > 0 ? () => lag.admit(maxLagMs, maxWaitMs) : undefined,
+      });
       await ingestor.init();
       const quota = new IngestQuota({
         eventsPerSecond: config.extra.ANALYTICS_USER_EVENTS_PER_S,
         burst: config.extra.ANALYTICS_USER_EVENTS_BURST,
       });
+      registerAnalyticsMetrics(deps.metrics.registry, { lag, ingestor, projector });
       registerRoutes(app, { db: deps.db, logDb, ingestor, projector, quota });
     },
     readiness: async () => {

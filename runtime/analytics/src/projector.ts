@@ -5,15 +5,24 @@
  * nothing. Work inside a slice is aggregated in memory first (one upsert per touched row, not per
  * event), which is what lets the projection keep pace with ingest.
  */
-import type { Db, SqlParams, Tx } from '../../lib/storage/db.ts';
+import type { Db, SqlParams, SqlValue, Tx } from '../../lib/storage/db.ts';
+import { addToSketch, CO_VIEW_CAPACITY, decodeSketch, encodeSketch } from './co-view-sketch.ts';
 import type { StoredEvent } from './events.ts';
-import { type HllRegisters, hllAdd, hllFromBytes, hllToBytes } from './hll.ts';
+import { hllAddMany } from './hll.ts';
+import { type Recent, RecentViews } from './recent-views.ts';
 
 export interface ProjectorOptions {
   /** Two views by the same user within this window count as a co-view. Default 30 min. */
   coViewWindowMs?: number;
   /** Items remembered per user for co-views. Default 10. */
   recentPerUser?: number;
+  /**
+   * Users whose recent views are held in memory, per generation (at most twice this many; see
+   * recent-views.ts). Default 100000: 15–45 MB for both generations (one to ten items per user).
+   */
+  recentUsers?: number;
+  /** Co-view partners kept per item (Space-Saving counters, see co-view-sketch.ts). Default 128. */
+  coViewCapacity?: number;
   /** Max events per transaction. Default 50000. */
   sliceEvents?: number;
   /**
@@ -27,6 +36,8 @@ export interface ProjectorOptions {
   onError?: (err: unknown) => void;
   /** Called when a background run has caught up with the log. */
   onIdle?: (stats: ProjectorStats) => void;
+  /** Called with the log position after every committed slice (for the lag metric). */
+  onProgress?: (position: number) => void;
 }
 
 export interface ProjectorStats {
@@ -34,9 +45,6 @@ export interface ProjectorStats {
   duplicates: number;
   slices: number;
 }
-
-/** A user's recent views, flat: `[contentId, ts, contentId, ts, …]`. */
-type Recent = (string | number)[];
 
 interface ItemAcc {
   views: number;
@@ -52,7 +60,13 @@ interface ItemAcc {
 
 const MINUTE = 60_000;
 const DAY = 86_400_000;
+/** Minute rollups are kept for the longest trending window the API serves (7 days) and a day. */
+export const MINUTE_ROLLUP_RETENTION_MS = 8 * DAY;
 const SEEN_CHUNK = 250;
+const values = (n: number) => Array.from({ length: n }, () => '(?, ?)').join(',');
+const SEEN_VALUES = values(SEEN_CHUNK);
+/** Keys per `IN (…)` lookup of stored sketches. */
+const READ_CHUNK = 250;
 
 export class Projector {
   private readonly db: Db;
@@ -64,12 +78,14 @@ export class Projector {
   private readonly delayMs: number;
   private readonly onError: (err: unknown) => void;
   private readonly onIdle: (stats: ProjectorStats) => void;
+  private readonly onProgress: (position: number) => void;
+  private readonly coViewCapacity: number;
   private queue: Promise<unknown> = Promise.resolve();
   private background: Promise<void> | undefined;
   private stopped = false;
-  private readonly recentByUser = new Map<string, Recent>();
+  private readonly recent: RecentViews;
   private pendingRecent: Map<string, Recent> | undefined;
-  private lastSweep = 0;
+  private lastPosition = 0;
   private again = false;
   private lastPrune = 0;
   readonly stats: ProjectorStats = { applied: 0, duplicates: 0, slices: 0 };
@@ -86,6 +102,13 @@ export class Projector {
     this.retentionMs = options.logRetentionMs ?? 2 * DAY;
     this.delayMs = options.delayMs ?? 500;
     this.onIdle = options.onIdle ?? (() => {});
+    this.onProgress = options.onProgress ?? (() => {});
+    this.coViewCapacity = options.coViewCapacity ?? CO_VIEW_CAPACITY;
+    this.recent = new RecentViews({
+      perUser: this.recentPerUser,
+      perGeneration: options.recentUsers ?? 100_000,
+      maxAgeMs: this.windowMs,
+    });
     this.onError = options.onError ?? ((err) => process.stderr.write(`projector: ${String(err)}\n`));
   }
 
@@ -140,6 +163,7 @@ export class Projector {
       const n = await this.db.transaction((tx) => this.project(tx));
       if (this.pendingRecent) this.commitRecent(this.pendingRecent);
       this.pendingRecent = undefined;
+      if (n > 0) this.onProgress(this.lastPosition);
       await this.prune();
       return n;
     });
@@ -147,7 +171,13 @@ export class Projector {
     return next;
   }
 
-  /** Deletes projected log rows past retention (once a minute; the only write to the log from here). */
+  /**
+   * Once a minute: deletes projected log rows past retention, `seen` entries whose event time is
+   * past the dedup horizon (the same retention: a replay is recognised as long as the log could
+   * still hold the original) and minute rollups older than the longest trending window. These
+   * keep the database, not only memory, from growing with history; each delete is a range at the
+   * old end of its index.
+   */
   private async prune(): Promise<void> {
     const now = Date.now();
     if (now - this.lastPrune < MINUTE) return;
@@ -157,6 +187,10 @@ export class Projector {
       position,
       now - this.retentionMs,
     ]);
+    await this.db.run('DELETE FROM seen WHERE ts < ?', [now - this.retentionMs]);
+    const oldestMinute = Math.floor((now - MINUTE_ROLLUP_RETENTION_MS) / MINUTE);
+    await this.db.run('DELETE FROM item_minutes WHERE minute < ?', [oldestMinute]);
+    await this.db.run('DELETE FROM item_minute_viewers WHERE minute < ?', [oldestMinute]);
   }
 
   private async project(tx: Tx): Promise<number> {
@@ -189,18 +223,26 @@ export class Projector {
     this.stats.applied += applied;
     this.stats.duplicates += events.length - applied;
     this.stats.slices++;
+    this.lastPosition = last;
     return events.length;
   }
 
-  /** Records ids in `seen`; returns the ids that were new (to apply exactly once). */
+  /**
+   * Records (ts, id) in `seen`; returns the ids that were new (to apply exactly once). An event is
+   * identified by its id and its time, which a replay of the same event repeats.
+   */
   private async markSeen(tx: Tx, events: StoredEvent[]): Promise<Set<string>> {
     const fresh = new Set<string>();
     for (let i = 0; i < events.length; i += SEEN_CHUNK) {
-      const chunk = events.slice(i, i + SEEN_CHUNK);
-      const placeholders = chunk.map(() => '(?)').join(',');
+      const end = Math.min(events.length, i + SEEN_CHUNK);
+      const params: SqlValue[] = new Array((end - i) * 2);
+      for (let j = i; j < end; j++) {
+        params[(j - i) * 2] = events[j]![4];
+        params[(j - i) * 2 + 1] = events[j]![0];
+      }
       const inserted = await tx.query<{ id: string }>(
-        `INSERT INTO seen (id) VALUES ${placeholders} ON CONFLICT (id) DO NOTHING RETURNING id`,
-        chunk.map((e) => e[0]),
+        `INSERT INTO seen (ts, id) VALUES ${end - i === SEEN_CHUNK ? SEEN_VALUES : values(end - i)} ON CONFLICT (ts, id) DO NOTHING RETURNING id`,
+        params,
       );
       for (const r of inserted) fresh.add(r.id);
     }
@@ -290,18 +332,51 @@ export class Projector {
     return applied;
   }
 
+  /**
+   * Stored rows of `table` keyed by `content_id` for the given items, fetched with a few
+   * `IN (…)` queries instead of one query per item.
+   */
+  private async readByItem<T extends { content_id: string }>(
+    tx: Tx,
+    select: string,
+    ids: readonly string[],
+    extra: SqlParams = [],
+  ): Promise<T[]> {
+    const rows: T[] = [];
+    for (let i = 0; i < ids.length; i += READ_CHUNK) {
+      const chunk = ids.slice(i, i + READ_CHUNK);
+      const found = await tx.query<T>(select.replace('(?)', `(${chunk.map(() => '?').join(',')})`), [
+        ...chunk,
+        ...extra,
+      ]);
+      for (const r of found) rows.push(r);
+    }
+    return rows;
+  }
+
   private async applyViewers(tx: Tx, items: Map<string, ItemAcc>): Promise<void> {
-    const writes: SqlParams[] = [];
+    const touched: string[] = [];
+    let firstDay = Number.POSITIVE_INFINITY;
     for (const [contentId, item] of items) {
-      for (const [day, users] of item.days) {
-        const row = await tx.get<{ registers: Uint8Array }>(
-          'SELECT registers FROM item_day_viewers WHERE content_id = ? AND day = ?',
-          [contentId, day],
-        );
-        const registers: HllRegisters = hllFromBytes(row?.registers);
-        let changed = !row;
-        for (const u of users) if (hllAdd(registers, u)) changed = true;
-        if (changed) writes.push([contentId, day, hllToBytes(registers)]);
+      if (item.days.size === 0) continue;
+      touched.push(contentId);
+      for (const day of item.days.keys()) if (day < firstDay) firstDay = day;
+    }
+    if (touched.length === 0) return;
+    const stored = new Map<string, Uint8Array>();
+    for (const r of await this.readByItem<{ content_id: string; day: number; registers: Uint8Array }>(
+      tx,
+      'SELECT content_id, day, registers FROM item_day_viewers WHERE content_id IN (?) AND day >= ?',
+      touched,
+      [firstDay],
+    )) {
+      stored.set(`${r.content_id}\n${Number(r.day)}`, r.registers);
+    }
+    const writes: SqlParams[] = [];
+    for (const contentId of touched) {
+      for (const [day, users] of items.get(contentId)!.days) {
+        const bytes = hllAddMany(stored.get(`${contentId}\n${day}`), users);
+        if (bytes) writes.push([contentId, day, bytes]);
       }
     }
     if (writes.length > 0) {
@@ -318,11 +393,11 @@ export class Projector {
    * other item they viewed within the window gains a co-view with X (both directions). Repeat views
    * do not inflate counts; only the last `recentPerUser` items per user are kept.
    *
-   * Each user's recent items live in memory only (`recentByUser`, flat `[item, ts, item, ts…]`):
-   * they are derived state of the last `coViewWindowMs` of the log, rebuilt from it at start
-   * (`warmUp`), and keeping them out of the database removes a read and a write per event.
-   * Changes are staged per slice and applied after the commit, so a rolled-back slice leaves them
-   * untouched.
+   * Each user's recent items live in memory only (`RecentViews`, bounded, flat
+   * `[item, ts, item, ts…]`): they are derived state of the last `coViewWindowMs` of the log,
+   * rebuilt from it at start (`warmUp`), and keeping them out of the database removes a read and a
+   * write per event. Changes are staged per slice and applied after the commit, so a rolled-back
+   * slice leaves them untouched.
    */
   private coViews(userViews: Map<string, Recent>, pairs: Map<string, Map<string, number>> | undefined) {
     const staged = new Map<string, Recent>();
@@ -335,7 +410,7 @@ export class Projector {
       row.set(b, (row.get(b) ?? 0) + 1);
     };
     for (const [userId, views] of userViews) {
-      const known = this.recentByUser.get(userId);
+      const known = this.recent.get(userId);
       // The common case: a user's first view in a while needs no pairing and no copy.
       if (!known && views.length === 2) {
         staged.set(userId, views);
@@ -380,29 +455,39 @@ export class Projector {
     const pairs = new Map<string, Map<string, number>>();
     const staged = this.coViews(userViews, pairs);
     if (pairs.size > 0) {
+      const ids = [...pairs.keys()];
+      const sketches = new Map<string, string>();
+      for (const r of await this.readByItem<{ content_id: string; partners: string }>(
+        tx,
+        'SELECT content_id, partners FROM co_view_topk WHERE content_id IN (?)',
+        ids,
+      )) {
+        sketches.set(r.content_id, r.partners);
+      }
       const rows: SqlParams[] = [];
-      for (const [a, row] of pairs) for (const [b, n] of row) rows.push([a, b, n]);
+      for (const [a, increments] of pairs) {
+        const counters = decodeSketch(sketches.get(a));
+        addToSketch(counters, increments, this.coViewCapacity);
+        rows.push([a, encodeSketch(counters)]);
+      }
       await tx.runMany(
-        `INSERT INTO co_views (a, b, n) VALUES (?, ?, ?)
-         ON CONFLICT (a, b) DO UPDATE SET n = co_views.n + excluded.n`,
+        `INSERT INTO co_view_topk (content_id, partners) VALUES (?, ?)
+         ON CONFLICT (content_id) DO UPDATE SET partners = excluded.partners`,
         rows,
       );
     }
     return staged;
   }
 
-  /** Commits staged per-user state and, once a minute, forgets users idle longer than the window. */
+  /** Commits staged per-user state (RecentViews bounds and retires it). */
   private commitRecent(staged: Map<string, Recent>): void {
-    for (const [userId, recent] of staged) this.recentByUser.set(userId, recent);
     const now = Date.now();
-    if (now - this.lastSweep < MINUTE) return;
-    this.lastSweep = now;
-    for (const [userId, recent] of this.recentByUser) {
-      let newest = 0;
-      for (let i = 1; i < recent.length; i += 2)
-        if ((recent[i] as number) > newest) newest = recent[i] as number;
-      if (newest < now - 2 * this.windowMs) this.recentByUser.delete(userId);
-    }
+    for (const [userId, recent] of staged) this.recent.set(userId, recent, now);
+  }
+
+  /** Users whose recent views are held in memory (bounded; see recent-views.ts). */
+  get recentUsers(): number {
+    return this.recent.size;
   }
 
   /**

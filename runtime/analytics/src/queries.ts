@@ -1,5 +1,6 @@
 /** Read side: stats per item, trending top-K over a sliding window, co-view recommendations. */
 import type { Db } from '../../lib/storage/db.ts';
+import { decodeSketch, topOfSketch } from './co-view-sketch.ts';
 import { hllEstimate, hllFromBytes, hllMerge } from './hll.ts';
 
 const MINUTE = 60_000;
@@ -91,14 +92,17 @@ export async function trending(
 
 export interface Recommendation {
   contentId: string;
-  /** Number of users who viewed both items within the co-view window. */
+  /**
+   * Number of users who viewed both items within the co-view window: exact while the item has
+   * had fewer partners than its sketch holds, otherwise an over-estimate by at most the count of
+   * the partner it displaced (see co-view-sketch.ts).
+   */
   coViews: number;
 }
 
 export async function recommendations(db: Db, contentId: string, k: number): Promise<Recommendation[]> {
-  const rows = await db.query<{ b: string; n: number }>(
-    'SELECT b, n FROM co_views WHERE a = ? ORDER BY n DESC, b LIMIT ?',
-    [contentId, k],
-  );
-  return rows.map((r) => ({ contentId: r.b, coViews: r.n }));
+  const row = await db.get<{ partners: string }>('SELECT partners FROM co_view_topk WHERE content_id = ?', [
+    contentId,
+  ]);
+  return topOfSketch(decodeSketch(row?.partners), k).map(([b, n]) => ({ contentId: b, coViews: n }));
 }

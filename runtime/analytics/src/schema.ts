@@ -9,6 +9,7 @@
  * block an ingest commit.
  */
 import type { Migration } from '../../lib/storage/db.ts';
+import { CO_VIEW_CAPACITY, type Counter, encodeSketch } from './co-view-sketch.ts';
 
 export const logMigrations: Migration[] = [
   {
@@ -75,6 +76,51 @@ export const migrations: Migration[] = [
         PRIMARY KEY (content_id, minute, user_id)
       ) WITHOUT ROWID;
       CREATE INDEX item_minute_viewers_by_minute ON item_minute_viewers (minute, content_id);
+    `,
+  },
+  {
+    // Co-views were one row per pair of items ever co-viewed (growing with items squared); now one
+    // bounded Space-Saving sketch per item (co-view-sketch.ts). Each item keeps its heaviest
+    // existing partners with their exact counts.
+    id: 'analytics-004-co-view-sketches',
+    up: async (tx) => {
+      await tx.exec(
+        'CREATE TABLE co_view_topk (content_id TEXT PRIMARY KEY, partners TEXT NOT NULL) WITHOUT ROWID',
+      );
+      let after = '';
+      for (;;) {
+        const items = await tx.query<{ a: string }>(
+          'SELECT DISTINCT a FROM co_views WHERE a > ? ORDER BY a LIMIT 500',
+          [after],
+        );
+        if (items.length === 0) break;
+        for (const { a } of items) {
+          const rows = await tx.query<{ b: string; n: number }>(
+            'SELECT b, n FROM co_views WHERE a = ? ORDER BY n DESC, b LIMIT ?',
+            [a, CO_VIEW_CAPACITY],
+          );
+          const counters = rows.map((r): Counter => [r.b, Number(r.n), 0]);
+          await tx.run('INSERT INTO co_view_topk (content_id, partners) VALUES (?, ?)', [
+            a,
+            encodeSketch(counters),
+          ]);
+        }
+        after = items[items.length - 1]!.a;
+      }
+      await tx.exec('DROP TABLE co_views');
+    },
+  },
+  {
+    // `seen` was keyed by the event id alone, so with random ids (UUIDs) every projected event
+    // dirtied a random page of an ever-growing B-tree, and projection slowed as history grew.
+    // Keyed by (ts, id) the inserts land at the recent end of the tree, and ids older than the
+    // dedup horizon are pruned from the old end (see projector.ts). Ids recorded before this
+    // migration carry no time and are dropped: a replay of one of them, later than the ingest
+    // window, would count again.
+    id: 'analytics-005-seen-by-time',
+    up: `
+      DROP TABLE seen;
+      CREATE TABLE seen (ts INTEGER NOT NULL, id TEXT NOT NULL, PRIMARY KEY (ts, id)) WITHOUT ROWID;
     `,
   },
 ];

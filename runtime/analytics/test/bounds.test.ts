@@ -1,0 +1,250 @@
+/**
+ * Every in-memory structure of the analytics service stays within its documented bound however
+ * many distinct items, users and ids pass through it, and keeps the semantics it replaced.
+ * No timings here: speed lives in `npm run bench:analytics-soak`.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { openDb } from '../../lib/storage/db.ts';
+import { addToSketch, type Counter, topOfSketch } from '../src/co-view-sketch.ts';
+import { DedupWindow } from '../src/dedup-window.ts';
+import { createHll, hllAdd, hllAddMany, hllFromBytes, hllToBytes } from '../src/hll.ts';
+import { ProjectionLag } from '../src/projection-lag.ts';
+import { Projector } from '../src/projector.ts';
+import { recommendations } from '../src/queries.ts';
+import { RecentViews } from '../src/recent-views.ts';
+import { logMigrations, migrations } from '../src/schema.ts';
+
+describe('duplicate window', () => {
+  it('never holds more than its capacity, whatever the number of distinct ids', () => {
+    const w = new DedupWindow(1000);
+    for (let i = 0; i < 50_000; i++) w.add(`id-${i}`);
+    expect(w.size).toBe(1000);
+    expect(w.has('id-49999')).toBe(true);
+    expect(w.has('id-49000')).toBe(true);
+    expect(w.has('id-48999')).toBe(false);
+  });
+
+  it('answers exactly like a Map plus ring of the last N ids (property)', () => {
+    const op = fc.oneof(
+      fc.record({ add: fc.integer({ min: 0, max: 40 }) }),
+      fc.record({ del: fc.integer({ min: 0, max: 40 }) }),
+    );
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 12 }), fc.array(op, { maxLength: 300 }), (capacity, ops) => {
+        const w = new DedupWindow(capacity);
+        // Reference: the former implementation (id -> ring slot, ring in acceptance order).
+        const map = new Map<string, number>();
+        const ring: (string | undefined)[] = new Array(capacity);
+        let next = 0;
+        for (const o of ops) {
+          if ('add' in o) {
+            const id = `x${o.add}`;
+            const slot = next;
+            next = (slot + 1) % capacity;
+            const evicted = ring[slot];
+            if (evicted !== undefined && map.get(evicted) === slot) map.delete(evicted);
+            ring[slot] = id;
+            map.set(id, slot);
+            w.add(id);
+          } else {
+            map.delete(`x${o.del}`);
+            w.delete(`x${o.del}`);
+          }
+          for (let i = 0; i <= 40; i++) if (w.has(`x${i}`) !== map.has(`x${i}`)) return false;
+          if (w.size !== map.size) return false;
+        }
+        return true;
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
+describe('recent views', () => {
+  it('holds at most two generations of users and retires idle ones', () => {
+    const r = new RecentViews({ perUser: 10, perGeneration: 100, maxAgeMs: 60_000 }, 0);
+    for (let i = 0; i < 10_000; i++) r.set(`u${i}`, [`item-${i}`, i], 1);
+    expect(r.size).toBeLessThanOrEqual(200);
+    expect(r.get('u9999')).toEqual(['item-9999', 9999]);
+    expect(r.get('u0')).toBeUndefined();
+    // Two windows later, with one new user, everyone else is gone.
+    r.set('late', ['x', 1], 60_002);
+    r.set('later', ['y', 1], 120_004);
+    expect(r.get('u9999')).toBeUndefined();
+    expect(r.get('late')).toEqual(['x', 1]);
+    expect(r.size).toBe(2);
+  });
+
+  it('keeps a returning user in one generation only', () => {
+    const r = new RecentViews({ perUser: 10, perGeneration: 3, maxAgeMs: 60_000 }, 0);
+    for (const u of ['a', 'b', 'c', 'd']) r.set(u, [u, 0], 0);
+    r.set('a', ['a2', 1], 0);
+    expect(r.size).toBe(4);
+    expect(r.get('a')).toEqual(['a2', 1]);
+  });
+});
+
+describe('co-view sketch', () => {
+  it('is exact below its capacity and never exceeds it', () => {
+    const counters: Counter[] = [];
+    addToSketch(
+      counters,
+      new Map([
+        ['b', 3],
+        ['c', 1],
+      ]),
+      4,
+    );
+    addToSketch(
+      counters,
+      new Map([
+        ['b', 2],
+        ['d', 1],
+      ]),
+      4,
+    );
+    expect(topOfSketch(counters, 10)).toEqual([
+      ['b', 5, 0],
+      ['c', 1, 0],
+      ['d', 1, 0],
+    ]);
+    for (let i = 0; i < 12; i++) addToSketch(counters, new Map([[`p${i}`, 1]]), 4);
+    expect(counters.length).toBe(4);
+    // 5 of 19 co-views is above 19/4: the heavy partner survives the one-off partners
+    // (the Space-Saving guarantee).
+    expect(topOfSketch(counters, 1)[0]![0]).toBe('b');
+  });
+
+  it('holds every partner above total/capacity, over-estimating by at most its error (property)', () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: 30 }), { maxLength: 400 }), (stream) => {
+        const capacity = 8;
+        const counters: Counter[] = [];
+        const truth = new Map<string, number>();
+        for (const p of stream) {
+          addToSketch(counters, new Map([[`p${p}`, 1]]), capacity);
+          truth.set(`p${p}`, (truth.get(`p${p}`) ?? 0) + 1);
+        }
+        if (counters.length > capacity) return false;
+        for (const [partner, n] of truth) {
+          const c = counters.find((x) => x[0] === partner);
+          if (n > stream.length / capacity && !c) return false;
+          if (c && (c[1] < n || c[1] - c[2] > n)) return false;
+        }
+        return true;
+      }),
+      { numRuns: 200 },
+    );
+  });
+});
+
+describe('HyperLogLog sparse merge', () => {
+  it('stores the same bytes as decoding, adding one by one and encoding (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.string({ maxLength: 12 }), { maxLength: 60 }),
+        fc.array(fc.string({ maxLength: 12 }), { maxLength: 60 }),
+        fc.boolean(),
+        (before, added, dense) => {
+          const registers = createHll();
+          for (const v of before) hllAdd(registers, v);
+          if (dense) for (let i = 0; i < 3000; i++) hllAdd(registers, `d${i}`);
+          const stored = before.length === 0 && !dense ? undefined : hllToBytes(registers);
+          const expected = hllFromBytes(stored);
+          let changed = !stored;
+          for (const v of added) if (hllAdd(expected, v)) changed = true;
+          const got = hllAddMany(stored, added);
+          if (!changed) return got === undefined;
+          return (
+            got !== undefined && Buffer.compare(Buffer.from(got), Buffer.from(hllToBytes(expected))) === 0
+          );
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});
+
+describe('projection lag tracker', () => {
+  it('stays within its entry bound and only ever over-reports when merging', () => {
+    const lag = new ProjectionLag({ resolutionMs: 0, maxEntries: 100 });
+    for (let seq = 1; seq <= 10_000; seq++) lag.appended(seq, seq);
+    expect(lag.entries).toBe(100);
+    expect(lag.lagMs(20_000)).toBe(20_000 - 1);
+    lag.projected(9_999);
+    // The newest rows were merged into an older entry: the lag reads high, never low.
+    expect(lag.lagMs(20_000)).toBeGreaterThanOrEqual(20_000 - 10_000);
+    lag.projected(10_000);
+    expect(lag.lagMs(20_000)).toBe(0);
+    expect(lag.entries).toBe(0);
+  });
+
+  it('admits at once when caught up, waits for the projector when behind, and gives up at the deadline', async () => {
+    const lag = new ProjectionLag();
+    await lag.admit(1000, 1000);
+    lag.appended(5, Date.now() - 5000);
+    let admitted = false;
+    const waiting = lag.admit(1000, 60_000).then(() => {
+      admitted = true;
+    });
+    await new Promise((r) => setTimeout(r, 30));
+    expect(admitted).toBe(false);
+    lag.projected(5);
+    await waiting;
+    expect(admitted).toBe(true);
+    lag.appended(6, Date.now() - 5000);
+    await lag.admit(1000, 20);
+    expect(lag.lagMs()).toBeGreaterThan(1000);
+  });
+});
+
+describe('projector state', () => {
+  it('keeps the per-user state bounded and the co-view rows at one per item, over many users and items', async () => {
+    const db = await openDb('sqlite://:memory:');
+    const log = await openDb('sqlite://:memory:');
+    await db.migrate(migrations);
+    await log.migrate(logMigrations);
+    const t = Date.now();
+    const projector = new Projector(db, log, { recentUsers: 500, coViewCapacity: 16 });
+    let id = 0;
+    for (let batch = 0; batch < 40; batch++) {
+      const events = Array.from({ length: 500 }, (_, i) => [
+        `e${id++}`,
+        'view',
+        `item-${(batch * 7 + i) % 300}`,
+        `user-${(batch * 500 + i) % 5000}`,
+        t + batch,
+      ]);
+      await log.run('INSERT INTO ingest_log (received_at, events) VALUES (?, ?)', [
+        t,
+        JSON.stringify(events),
+      ]);
+    }
+    expect(await projector.catchUp(60_000)).toBe(true);
+    expect(projector.stats.applied).toBe(20_000);
+    expect(projector.recentUsers).toBeLessThanOrEqual(1000);
+    const sketches = await db.query<{ partners: string }>('SELECT partners FROM co_view_topk');
+    expect(sketches.length).toBeLessThanOrEqual(300);
+    for (const s of sketches) expect((JSON.parse(s.partners) as unknown[]).length).toBeLessThanOrEqual(16);
+    expect((await recommendations(db, 'item-0', 100)).length).toBeLessThanOrEqual(16);
+    await db.close();
+    await log.close();
+  });
+
+  it('migrates co-view pairs into per-item sketches, keeping the heaviest partners exactly', async () => {
+    const db = await openDb('sqlite://:memory:');
+    await db.migrate(migrations.slice(0, 3));
+    const rows = Array.from({ length: 200 }, (_, i) => ['A', `p${i}`, i + 1]);
+    await db.runMany('INSERT INTO co_views (a, b, n) VALUES (?, ?, ?)', [...rows, ['B', 'A', 7]]);
+    await db.migrate(migrations);
+    const top = await recommendations(db, 'A', 3);
+    expect(top).toEqual([
+      { contentId: 'p199', coViews: 200 },
+      { contentId: 'p198', coViews: 199 },
+      { contentId: 'p197', coViews: 198 },
+    ]);
+    expect(await recommendations(db, 'B', 5)).toEqual([{ contentId: 'A', coViews: 7 }]);
+    await db.close();
+  });
+});
