@@ -146,7 +146,8 @@ export async function plan(ctx: CommandContext, _args: string[], opts: PlanFlags
   if (typeof prepared === 'number') return prepared;
   const interrupt = interruptible();
   try {
-    const outcomes = await planAll(ctx, prepared.outdir, prepared.stacks, interrupt.signal);
+    const { applyOrder } = await import('../stacks/apply-order.ts');
+    const outcomes = await planAll(ctx, prepared.outdir, applyOrder(prepared.stacks), interrupt.signal);
     render(ctx, outcomes, 'plan');
     return ExitCode.ok;
   } finally {
@@ -173,30 +174,43 @@ export async function apply(ctx: CommandContext, _args: string[], opts: PlanFlag
         exitCode: ExitCode.usage,
       },
     );
+  const { applyOrder } = await import('../stacks/apply-order.ts');
+  const order = applyOrder(prepared.stacks);
+  const selected = new Set(order.map((s) => s.name));
+  const waits = (s: SynthesizedStack) => s.dependsOn.filter((d) => selected.has(d));
+  if (opts.dryRun) {
+    ctx.out.info('dry run: stacks would be planned and applied in this order, each after the ones it reads:');
+    ctx.out.result(
+      { dryRun: true, order: order.map((s) => ({ stack: s.name, env: s.env, after: waits(s) })) },
+      () =>
+        ctx.out.table(
+          ['#', 'STACK', 'AFTER'],
+          order.map((s, i) => [String(i + 1), s.name, waits(s).join(', ') || '-']),
+        ),
+    );
+    return ExitCode.ok;
+  }
   const interrupt = interruptible();
+  const outcomes: StackOutcome[] = [];
   try {
-    const outcomes = await planAll(ctx, prepared.outdir, prepared.stacks, interrupt.signal);
-    const changed = outcomes.filter((o) => o.changes);
-    if (changed.length === 0 || opts.dryRun) {
-      if (opts.dryRun) ctx.out.info(`dry run: ${changed.length} stacks would change; nothing applied`);
-      else ctx.out.info('no changes: nothing to apply');
-      render(ctx, outcomes, 'apply');
-      return ExitCode.ok;
-    }
-    const where = [...new Set(changed.map((o) => o.env))].join(', ');
-    const ok = await confirm(ctx, `apply ${changed.length} stack plan(s) to ${where}?`);
-    if (!ok) {
-      ctx.out.warn('not applied');
-      render(ctx, outcomes, 'apply');
-      return ExitCode.failure;
-    }
     const tf = await import('../providers/terraform.ts');
-    for (const outcome of changed) {
+    // One stack at a time: a stack that reads another's outputs is planned only once those exist.
+    for (const stack of order) {
+      const [outcome] = await planAll(ctx, prepared.outdir, [stack], interrupt.signal);
+      if (!outcome) continue;
+      outcomes.push(outcome);
+      if (!outcome.changes) continue;
+      const ok = await confirm(ctx, `apply ${stack.name} (${stack.env}) as planned above?`);
+      if (!ok) {
+        ctx.out.warn(`${stack.name} not applied; the stacks after it were not planned`);
+        render(ctx, outcomes, 'apply');
+        return ExitCode.failure;
+      }
       if (interrupt.signal.aborted) throw new InterruptedError();
-      ctx.out.info(`── ${outcome.stack}: terraform apply`);
+      ctx.out.info(`── ${stack.name}: terraform apply`);
       await step(interrupt.signal, () =>
         tf.terraformApply({
-          cwd: join(prepared.outdir, 'stacks', outcome.stack),
+          cwd: join(prepared.outdir, 'stacks', stack.name),
           env: ctx.env,
           color: ctx.out.options.color,
           onOutput: (chunk: string) => ctx.out.writeErr(chunk),
@@ -204,6 +218,7 @@ export async function apply(ctx: CommandContext, _args: string[], opts: PlanFlag
       );
       outcome.applied = true;
     }
+    if (!outcomes.some((o) => o.changes)) ctx.out.info('no changes: nothing to apply');
     render(ctx, outcomes, 'apply');
     return ExitCode.ok;
   } finally {

@@ -210,7 +210,11 @@ describe('platformctl apply', () => {
       env: p.env({ FAKE_TF_PLAN_EXIT: '2' }),
     });
     expect(dry.exitCode).toBe(0);
-    expect(dry.stderr).toMatch(/dry run: 3 stacks would change/);
+    expect(dry.stderr).toMatch(/dry run: stacks would be planned and applied in this order/);
+    // The order, not a plan: a fresh environment's dependent stacks cannot plan before the others apply.
+    expect(dry.stdout).toMatch(
+      /1\s+dev-aws-eu-west-1-core\s+-[\s\S]*dev-aws-eu-west-1-data\s+dev-aws-eu-west-1-core/,
+    );
     expect(p.fake.calls().some((c) => c.args[0] === 'apply')).toBe(false);
   });
 });
