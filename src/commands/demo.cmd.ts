@@ -12,4 +12,17 @@ export function registerDemo(program: Command): void {
     .option('--views <n>', 'view events to generate', '50')
     .action(lazyAction(async () => (await import('./demo.ts')).demo, { mutating: true }));
   examples(demo, [['seed after `platformctl up --detach`', 'platformctl demo']]);
+  const traffic = demo
+    .command('traffic')
+    .description(
+      'Browse content through the gateway at a steady rate in the background, so canaries have traffic to measure; down stops it.',
+    )
+    .option('--rate <n>', 'requests per second', '30')
+    .option('--duration <d>', 'stop by itself after this long', '15m')
+    .option('--stop', 'stop the demo traffic that runs')
+    .action(lazyAction(async () => (await import('./demo.ts')).traffic, { mutating: true }));
+  examples(traffic, [
+    ['traffic for a canary to measure', 'platformctl demo traffic'],
+    ['stop it', 'platformctl demo traffic --stop'],
+  ]);
 }

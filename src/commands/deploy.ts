@@ -15,6 +15,7 @@ import { checkDeployTarget, checkService } from '../delivery/target.ts';
 import { observedRps, trafficWarning } from '../delivery/traffic-needs.ts';
 import { openDeliveryProvider, openMetricSource, prepareStrategy } from '../delivery/wiring.ts';
 import { Notifier } from '../notify/webhooks.ts';
+import { runningDemoTraffic } from '../providers/local/demo-traffic.ts';
 import type { Provider } from '../providers/provider.ts';
 import { eventLine, renderPlan } from './canary-render.ts';
 
@@ -129,14 +130,19 @@ export async function deploy(ctx: CommandContext, args: string[], opts: DeployOp
   // of time, so say so now rather than after the deadline.
   if (!process.env[QUIET_TRAFFIC_CHECK]) {
     const { strategy } = prepareStrategy(platform, service, overrides);
+    // Demo traffic started a moment ago is not in the last minute's average yet, but it flows.
+    const demo = provider.name === 'local' ? runningDemoTraffic(platform.root) : undefined;
+    const observed = await observeTraffic(platform, service, ctx.env, opts.env, provider);
     const warning = trafficWarning(
       planRollout(strategy, { replicas }).traffic,
-      await observeTraffic(platform, service, ctx.env, opts.env, provider),
+      demo?.services.includes(service) ? Math.max(observed ?? 0, demo.rate) : observed,
     );
     if (warning) {
       ctx.out.warn(warning);
       ctx.out.info(
-        'hint: send traffic first (e.g. `platformctl load run scenarios/browse-content.yaml`), or lower minSampleSize in platform.yaml',
+        provider.name === 'local'
+          ? 'hint: start steady traffic first with `platformctl demo traffic` (or run a load test), or lower minSampleSize in platform.yaml'
+          : 'hint: send traffic first (e.g. `platformctl load run scenarios/browse-content.yaml`), or lower minSampleSize in platform.yaml',
       );
     }
   }

@@ -7,6 +7,7 @@ import type { CommandContext } from '../core/context.ts';
 import { formatDuration, parseDuration } from '../core/duration.ts';
 import { UsageError } from '../core/errors.ts';
 import { sleep } from '../core/sleep.ts';
+import { type TopRow, topRows } from '../observability/top-rows.ts';
 import { GatewayAdmin } from '../providers/local/gateway-client.ts';
 import { openProvider, requireLocal } from '../providers/provider.ts';
 import { renderStatus, serviceColor } from './local-render.ts';
@@ -78,28 +79,7 @@ export async function top(ctx: CommandContext, _args: string[], opts: { window?:
     } catch (err) {
       return { running: true, windowMs, rows: [] as TopRow[], error: (err as Error).message };
     }
-    const rows: TopRow[] = [];
-    for (const svc of st.services) {
-      const measured = stats.services[svc.name]?.versions ?? {};
-      const versions = new Set([...svc.versions, ...Object.keys(measured)]);
-      for (const version of versions) {
-        const m = measured[version];
-        // The gateway routes; it is not itself a routed service with its own RED row.
-        if (svc.kind === 'gateway' && !m) continue;
-        rows.push({
-          service: svc.name,
-          version,
-          instances: svc.instances.filter((i) => i.version === version && i.state === 'ready').length,
-          weight: svc.traffic?.weights[version],
-          rps: m?.rps ?? 0,
-          requests: m?.requests ?? 0,
-          errorRate: m?.errorRate ?? 0,
-          p50: m?.p50 ?? 0,
-          p95: m?.p95 ?? 0,
-          p99: m?.p99 ?? 0,
-        });
-      }
-    }
+    const rows = topRows(st, stats);
     return { running: true, windowMs, rows };
   };
   const render = (snap: Awaited<ReturnType<typeof snapshot>>) => {
@@ -131,17 +111,4 @@ export async function top(ctx: CommandContext, _args: string[], opts: { window?:
     return;
   }
   await live(ctx, async () => `${render(await snapshot())}\n${ctx.out.style.dim('Ctrl-C to quit')}`);
-}
-
-interface TopRow {
-  service: string;
-  version: string;
-  instances: number;
-  weight: number | undefined;
-  rps: number;
-  requests: number;
-  errorRate: number;
-  p50: number;
-  p95: number;
-  p99: number;
 }

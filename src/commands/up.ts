@@ -4,6 +4,7 @@ import { parseDuration } from '../core/duration.ts';
 import { ExitCode, PlatformError, UsageError } from '../core/errors.ts';
 import { confirm } from '../core/prompts.ts';
 import type { DemoResult } from '../providers/local/demo.ts';
+import { stopDemoTraffic } from '../providers/local/demo-traffic.ts';
 import { runForeground } from '../providers/local/foreground.ts';
 import type { LocalProvider } from '../providers/local/local-provider.ts';
 import { clearPinned } from '../providers/local/pinned-releases.ts';
@@ -323,6 +324,7 @@ export async function down(
     ctx.out.info('nothing deleted');
     return ExitCode.failure;
   }
+  stopDemoTraffic(provider.platform.root);
   const { running, orphans } = provider.current();
   const wasRunning = running || orphans.length > 0;
   const progress = await ctx.out.progress('stopping the platform');

@@ -24,6 +24,11 @@ describe('config validate on malformed files', () => {
       /hint: use a number here/,
     ],
     [
+      'not-whole.yaml',
+      /^error: platform\.yaml:8:15: services\.gateway\.replicas: /m,
+      /hint: use a whole number here/,
+    ],
+    [
       'unknown-key.yaml',
       /^error: platform\.yaml:8:5: unknown key "replica" in services\.gateway/m,
       /did you mean "replicas"\?/,

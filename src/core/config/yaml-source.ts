@@ -136,8 +136,8 @@ function fixFor(issue: z.core.$ZodIssue, missing: boolean): string | undefined {
   switch (issue.code) {
     case 'invalid_type':
       return missing
-        ? `add "${String(issue.path.at(-1) ?? '')}:" with a ${yamlKind(issue.expected)} value`
-        : `use a ${yamlKind(issue.expected)} here`;
+        ? `add "${String(issue.path.at(-1) ?? '')}:" with ${withArticle(yamlKind(issue.expected))} value`
+        : `use ${withArticle(yamlKind(issue.expected))} here`;
     case 'invalid_value':
       return `use one of: ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
     case 'too_small':
@@ -151,12 +151,19 @@ function fixFor(issue: z.core.$ZodIssue, missing: boolean): string | undefined {
 }
 
 /** zod's type names in the words of YAML. */
+/** zod's type names in the words of a YAML file ("int" is a whole number, "object" a mapping). */
 function yamlKind(expected: string): string {
-  return expected === 'record' || expected === 'object'
-    ? 'mapping'
-    : expected === 'array'
-      ? 'list'
-      : expected;
+  const words: Record<string, string> = {
+    record: 'mapping',
+    object: 'mapping',
+    array: 'list',
+    int: 'whole number',
+  };
+  return words[expected] ?? expected;
+}
+
+function withArticle(kind: string): string {
+  return `${/^[aeiou]/.test(kind) ? 'an' : 'a'} ${kind}`;
 }
 
 function valueAt(value: unknown, path: readonly PropertyKey[]): unknown {
