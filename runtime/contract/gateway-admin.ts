@@ -16,6 +16,7 @@ export const adminPaths = {
   routes: '/admin/routes',
   faults: '/admin/faults',
   fault: (id: string) => `/admin/faults/${encodeURIComponent(id)}`,
+  faultLease: (id: string) => `/admin/faults/${encodeURIComponent(id)}/lease`,
   instances: (service: string) => `/admin/services/${encodeURIComponent(service)}/instances`,
   traffic: (service: string) => `/admin/services/${encodeURIComponent(service)}/traffic`,
   /** `GET /admin/stats?window=<n>s[&service=<name>]`; the window is clamped to what the gateway keeps. */
@@ -50,10 +51,24 @@ export const faultRequestSchema = z.strictObject({
   delayMs: z.number().int().min(0).max(600_000).optional(),
   abortPct: z.number().min(0).max(100).optional(),
   abortStatus: z.number().int().min(400).max(599).optional(),
+  /**
+   * Lease: the fault lapses this long after it was created or last renewed, so a fault whose
+   * injector died (kill -9) cannot stay behind. Without it the fault lasts until removed.
+   */
+  ttlMs: z.number().int().min(100).max(86_400_000).optional(),
 });
 export type FaultRequest = z.infer<typeof faultRequestSchema>;
 
-export const faultSchema = faultRequestSchema.extend({ id: z.string(), createdAt: z.string() });
+/** `PUT /admin/faults/:id/lease`: renews a fault's lease for another `ttlMs`. */
+export const faultLeaseSchema = z.strictObject({ ttlMs: z.number().int().min(100).max(86_400_000) });
+export type FaultLease = z.infer<typeof faultLeaseSchema>;
+
+export const faultSchema = faultRequestSchema.extend({
+  id: z.string(),
+  createdAt: z.string(),
+  /** When the lease lapses (ISO time); absent for a fault without a lease. */
+  expiresAt: z.string().optional(),
+});
 export type Fault = z.infer<typeof faultSchema>;
 
 /** Answer to `PUT /admin/faults`. */

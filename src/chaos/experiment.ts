@@ -24,6 +24,11 @@ const httpProbe = strict({
     maxLatency: durationSchema.default(2000),
     /** Send this many requests one after another; every one must pass (catches partial failures). */
     repeat: z.number().int().min(1).max(200).default(1),
+    /**
+     * Send a real user's token (a throw-away user signed up for the run): the probe then goes
+     * past the gateway's JWT check to the service, instead of being answered 401 before any fault.
+     */
+    auth: z.boolean().default(false),
   }),
 });
 const metricProbe = strict({
@@ -131,7 +136,12 @@ export const experimentSchema = strict({
     maxDuration: durationSchema.default(300_000),
     /** At most this share of a service's instances may be hit by one action. */
     maxInstancesPct: z.number().gt(0).max(100).default(100),
-  }).default({ maxDuration: 300_000, maxInstancesPct: 100 }),
+    /**
+     * Lease of traffic faults: renewed while the run lives, lapsing this long after it dies
+     * (kill -9), so no fault outlives its experiment by more.
+     */
+    faultLease: durationSchema.pipe(z.number().min(1000)).default(10_000),
+  }).default({ maxDuration: 300_000, maxInstancesPct: 100, faultLease: 10_000 }),
   /** How long to wait after rollback for the system to converge before the final checks. */
   recovery: durationSchema.default(5000),
   /** Verify every acknowledged write of the workload afterwards. */

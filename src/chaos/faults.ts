@@ -67,6 +67,8 @@ export interface FaultContext {
   random: () => number;
   /** Called for every kill of a repeated kill action, for the journal. */
   note(message: string): void;
+  /** Lease of traffic faults: the provider drops them this long after injection unless renewed. */
+  leaseMs?: number;
 }
 
 type TargetedAction = Extract<Action, { target: unknown }>;
@@ -208,6 +210,7 @@ export async function inject(
         ...(action.action === 'inject-latency'
           ? { delayMs: action.delay }
           : { abortPct: action.percent, abortStatus: action.status }),
+        ...(ctx.leaseMs ? { ttlMs: ctx.leaseMs } : {}),
       });
       return {
         description:
@@ -253,8 +256,11 @@ export async function inject(
     }
     case 'cpu-stress': {
       requireLocal(provider, action.action);
+      // Each burner checks now and then that the runner lives, and ends with it: a killed run
+      // cannot leave CPU burners behind.
+      const burner = `const p=${process.pid};let n=0;for(;;){if(++n%5e6===0){try{process.kill(p,0)}catch{process.exit(0)}}}`;
       const workers: ChildProcess[] = Array.from({ length: action.workers }, () =>
-        spawn(process.execPath, ['-e', 'for(;;){}'], { stdio: 'ignore' }),
+        spawn(process.execPath, ['-e', burner], { stdio: 'ignore' }),
       );
       return {
         description: `${action.workers} CPU burner(s) beside ${action.target.service}`,

@@ -1,4 +1,6 @@
 /** Steady-state probes: an HTTP call through the gateway, a metric condition, or instance health. */
+import { randomUUID } from 'node:crypto';
+import { PlatformError } from '../core/errors.ts';
 import { evaluateCondition, parseCondition } from '../delivery/conditions.ts';
 import type { VersionMetrics } from '../providers/metrics/source.ts';
 import type { Provider } from '../providers/provider.ts';
@@ -13,6 +15,34 @@ export interface ProbeResult {
 export interface ProbeTarget {
   provider: Provider;
   gatewayUrl: string;
+  /** Bearer token for probes with `auth: true`. */
+  token?: string;
+}
+
+/** Signs up a throw-away user through the gateway and returns its access token (for `auth` probes). */
+export async function probeToken(gatewayUrl: string): Promise<string> {
+  const email = `chaos-probe-${randomUUID().slice(0, 8)}@example.com`;
+  const password = `probe-${randomUUID()}`;
+  const post = (path: string) =>
+    fetch(`${gatewayUrl}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email, password }),
+      signal: AbortSignal.timeout(10_000),
+    });
+  await post('/auth/signup');
+  const login = await post('/auth/login');
+  const body = (await login.json().catch(() => ({}))) as { accessToken?: string };
+  if (!login.ok || !body.accessToken) {
+    throw new PlatformError(
+      'CHAOS_PROBE_AUTH',
+      `cannot sign in a probe user (login answered ${login.status})`,
+      {
+        hint: 'probes with `auth: true` need the auth service behind the gateway: platformctl up',
+      },
+    );
+  }
+  return body.accessToken;
 }
 
 /** Metrics of a whole service (all versions): counts summed, the worst version's latency. */
@@ -62,6 +92,9 @@ export async function runProbe(probe: Probe, target: ProbeTarget): Promise<Probe
         const started = performance.now();
         const response = await fetch(`${target.gatewayUrl}${probe.http.path}`, {
           method: probe.http.method,
+          ...(probe.http.auth && target.token
+            ? { headers: { authorization: `Bearer ${target.token}` } }
+            : {}),
           signal: AbortSignal.timeout(probe.http.maxLatency),
         });
         await response.arrayBuffer();

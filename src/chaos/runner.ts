@@ -8,9 +8,10 @@
 import { sleep } from '../core/sleep.ts';
 import { evaluateCondition, parseCondition } from '../delivery/conditions.ts';
 import type { Provider } from '../providers/provider.ts';
+import { type ActiveChaos, clearActive, writeActive } from './active-faults.ts';
 import type { Action, Experiment } from './experiment.ts';
 import { type ActiveFault, inject } from './faults.ts';
-import { type ProbeResult, runProbes, serviceMetrics } from './probes.ts';
+import { type ProbeResult, type ProbeTarget, probeToken, runProbes, serviceMetrics } from './probes.ts';
 import { type DataCheck, Workload } from './workload.ts';
 
 export type Verdict = 'passed' | 'deviated' | 'aborted' | 'not-steady' | 'interrupted' | 'error';
@@ -42,6 +43,8 @@ export interface Journal {
 
 export interface RunOptions {
   provider: Provider;
+  /** Lease of traffic faults (default: the experiment's limits.faultLease), renewed while the run lives. */
+  leaseMs?: number;
   gatewayUrl: string;
   root: string;
   file: string;
@@ -60,7 +63,9 @@ export async function runExperiment(exp: Experiment, opts: RunOptions): Promise<
     entries.push(entry);
     opts.onEvent?.(entry);
   };
-  const target = { provider: opts.provider, gatewayUrl: opts.gatewayUrl };
+  const target: ProbeTarget = { provider: opts.provider, gatewayUrl: opts.gatewayUrl };
+  const probes = [...exp.steadyState.probes, ...exp.during.probes];
+  if (probes.some((p) => 'http' in p && p.http.auth)) target.token = await probeToken(opts.gatewayUrl);
   const active: ActiveFault[] = [];
   const duringFailures: ProbeResult[] = [];
   const abortCondition = exp.limits.abortWhen ? parseCondition(exp.limits.abortWhen) : undefined;
@@ -87,8 +92,14 @@ export async function runExperiment(exp: Experiment, opts: RunOptions): Promise<
       before,
     });
 
+  const leases = new Leases(exp, opts, log);
   const workload = new Workload(opts.gatewayUrl, exp.workload);
-  await workload.start();
+  try {
+    await workload.start();
+  } catch (err) {
+    leases.close();
+    throw err;
+  }
 
   /** Waits `ms`, checking the abort condition and "during" probes, and honouring Ctrl-C. */
   const watch = async (ms: number) => {
@@ -116,6 +127,9 @@ export async function runExperiment(exp: Experiment, opts: RunOptions): Promise<
             ok: false,
             probes: results,
           });
+        } else {
+          // Passing checks are evidence too: the journal shows the hypothesis held, and when.
+          log('probe', `during: ${results.length} probe(s) passed`, { ok: true, probes: results });
         }
       }
     }
@@ -125,6 +139,7 @@ export async function runExperiment(exp: Experiment, opts: RunOptions): Promise<
       const fault = active.pop() as ActiveFault;
       try {
         await fault.revert();
+        leases.forget(fault);
         log('revert', fault.description, { ok: true });
       } catch (err) {
         log('error', `could not revert "${fault.description}": ${(err as Error).message}`, { ok: false });
@@ -147,13 +162,16 @@ export async function runExperiment(exp: Experiment, opts: RunOptions): Promise<
         maxInstancesPct: exp.limits.maxInstancesPct,
         random: opts.random ?? Math.random,
         note: (m) => log('note', m),
+        leaseMs: leases.ttlMs,
       });
       active.push(fault);
+      leases.add(fault);
       log('inject', fault.description, { ok: true });
       if (action.duration !== undefined) {
         await watch(action.duration);
         active.pop();
         await fault.revert();
+        leases.forget(fault);
         log('revert', fault.description, { ok: true });
       }
     }
@@ -169,6 +187,7 @@ export async function runExperiment(exp: Experiment, opts: RunOptions): Promise<
   } finally {
     await revertAll();
     await workload.stop();
+    leases.close();
   }
 
   log('note', `recovering for ${exp.recovery}ms`);
@@ -223,4 +242,84 @@ async function platformMetrics(provider: Provider) {
         p95: Math.max(...all.map((m) => m.p95 ?? 0)),
         p50: Math.max(...all.map((m) => m.p50 ?? 0)),
       };
+}
+
+/**
+ * Keeps the leases of the run's traffic faults alive while the run lives, and the record of its
+ * active faults (`.platform/chaos/active.json`) current for `chaos stop` and `status`. A provider
+ * that cannot renew (Chaos Mesh) gets a lease as long as the experiment may run.
+ */
+class Leases {
+  readonly ttlMs: number;
+  private readonly opts: RunOptions;
+  private readonly record: ActiveChaos;
+  private readonly keys = new Map<ActiveFault, number>();
+  private readonly timer: NodeJS.Timeout;
+  private next = 1;
+
+  constructor(exp: Experiment, opts: RunOptions, log: (type: JournalEntry['type'], m: string) => void) {
+    this.opts = opts;
+    const renewable = typeof opts.provider.renewFault === 'function';
+    this.ttlMs = renewable
+      ? (opts.leaseMs ?? exp.limits.faultLease)
+      : exp.limits.maxDuration + exp.recovery + 60_000;
+    this.record = {
+      pid: process.pid,
+      experiment: opts.file,
+      startedAt: new Date().toISOString(),
+      faults: [],
+    };
+    this.timer = setInterval(
+      () => {
+        void this.renew().catch((err: Error) =>
+          log('error', `could not renew a fault lease: ${err.message}`),
+        );
+      },
+      Math.max(50, Math.floor(this.ttlMs / 3)),
+    );
+    this.timer.unref();
+    this.save();
+  }
+
+  add(fault: ActiveFault): void {
+    const key = this.next++;
+    this.keys.set(fault, key);
+    const leased = fault.undo?.kind === 'gateway-fault';
+    this.record.faults.push({
+      key,
+      description: fault.description,
+      injectedAt: new Date().toISOString(),
+      ...(leased ? { expiresAt: new Date(Date.now() + this.ttlMs).toISOString() } : {}),
+      ...(fault.undo ? { undo: fault.undo } : {}),
+    });
+    this.save();
+  }
+
+  forget(fault: ActiveFault): void {
+    const key = this.keys.get(fault);
+    this.keys.delete(fault);
+    this.record.faults = this.record.faults.filter((f) => f.key !== key);
+    this.save();
+  }
+
+  /** The run has reverted everything and stopped its load: nothing left for `chaos stop`. */
+  close(): void {
+    clearInterval(this.timer);
+    clearActive(this.opts.root);
+  }
+
+  private async renew(): Promise<void> {
+    const provider = this.opts.provider;
+    if (!provider.renewFault) return;
+    for (const f of this.record.faults) {
+      if (f.undo?.kind !== 'gateway-fault') continue;
+      await provider.renewFault(f.undo.id, this.ttlMs);
+      f.expiresAt = new Date(Date.now() + this.ttlMs).toISOString();
+    }
+    this.save();
+  }
+
+  private save(): void {
+    writeActive(this.opts.root, this.record);
+  }
 }

@@ -15,6 +15,8 @@ export type Handler<O = Record<string, unknown>> = (
 export interface ActionMeta {
   /** Mutating commands are recorded in the audit log. */
   mutating?: boolean;
+  /** Commands an on-call uses to look at the platform; during a drill they mark "detect". */
+  diagnostic?: boolean;
 }
 
 /** Returns a commander action that lazily loads `load()` and runs it with a context. */

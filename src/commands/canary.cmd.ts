@@ -14,7 +14,7 @@ export function registerCanary(program: Command): void {
     )
     .argument('[service]', 'service from platform.yaml')
     .option('-w, --watch', 'redraw live until the rollout ends (JSON lines of decisions with --json)')
-    .action(lazyAction(async () => (await import('./canary.ts')).status));
+    .action(lazyAction(async () => (await import('./canary.ts')).status, { diagnostic: true }));
   examples(status, [
     ['where is the content rollout?', 'platformctl canary status content'],
     ['follow it live', 'platformctl canary status content --watch'],

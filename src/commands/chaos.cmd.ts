@@ -23,6 +23,15 @@ export function registerChaos(program: Command): void {
     ],
     ['run it and gate CI on the verdict', 'platformctl chaos run experiments/content-latency.yaml --json'],
   ]);
+  const stop = chaos
+    .command('stop')
+    .description(
+      'Kill switch: interrupt a running experiment (it reverts its faults and stops its load), undo every fault it recorded, and remove every active gateway fault.',
+    )
+    .option('--dry-run', 'list what would be stopped and removed; change nothing')
+    .option('--env <name>', 'environment of platform.yaml (default: the local one)')
+    .action(lazyAction(async () => (await import('./chaos.ts')).stop, { mutating: true }));
+  examples(stop, [['stop everything chaos is doing, now', 'platformctl chaos stop']]);
   const render = chaos
     .command('render <experiment>')
     .description("Render the experiment's method as a Chaos Mesh Workflow for a Kubernetes environment.")

@@ -1,14 +1,17 @@
 import { relative, resolve } from 'node:path';
 import { stringify } from 'yaml';
+import { clearActive, readActive } from '../chaos/active-faults.ts';
 import { renderChaosMesh } from '../chaos/chaos-mesh.ts';
 import { type Action, loadExperiment } from '../chaos/experiment.ts';
-import { supports } from '../chaos/faults.ts';
+import { revertUndo, supports } from '../chaos/faults.ts';
 import { writeJournal } from '../chaos/journal.ts';
 import { type JournalEntry, runExperiment } from '../chaos/runner.ts';
 import type { PlatformConfig } from '../core/config/schema.ts';
 import type { CommandContext } from '../core/context.ts';
 import { formatDuration } from '../core/duration.ts';
 import { ExitCode, PlatformError, UsageError } from '../core/errors.ts';
+import { isAlive } from '../core/process-alive.ts';
+import { sleep } from '../core/sleep.ts';
 import { statePaths } from '../core/state-dir.ts';
 import { targetOf } from '../providers/kubernetes/manifests.ts';
 import { openProvider } from '../providers/provider.ts';
@@ -108,6 +111,64 @@ export async function run(ctx: CommandContext, [file]: string[], opts: { dryRun?
     error: ExitCode.failure,
   };
   return codes[journal.verdict];
+}
+
+/**
+ * `chaos stop`, the kill switch. A live run is interrupted first (it reverts its faults newest
+ * first and stops its workload, as on Ctrl-C); then whatever it recorded is undone (a run killed
+ * with -9 recorded its faults but cannot revert them), and every fault the provider holds is
+ * removed (drills' included: this is the big red button).
+ */
+export async function stop(ctx: CommandContext, _args: string[], opts: { dryRun?: boolean; env?: string }) {
+  const platform = ctx.loadPlatform();
+  const provider = await openProvider(platform, opts.env);
+  const active = readActive(platform.root);
+  const runner = active && isAlive(active.pid) ? active.pid : undefined;
+  const recorded = active?.faults ?? [];
+  if (opts.dryRun) {
+    ctx.out.result({ dryRun: true, runner: runner ?? null, faults: recorded }, () =>
+      [
+        runner
+          ? `would interrupt the experiment running as pid ${runner} (${active?.experiment})`
+          : 'no experiment running',
+        ...recorded.map((f) => `would undo: ${f.description}`),
+        `would remove every fault the ${provider.name} provider holds`,
+      ].join('\n'),
+    );
+    return ExitCode.ok;
+  }
+  let stopped = false;
+  if (runner) {
+    process.kill(runner, 'SIGINT');
+    for (let i = 0; i < 300 && isAlive(runner); i++) await sleep(100);
+    stopped = !isAlive(runner);
+    if (!stopped) ctx.out.warn(`pid ${runner} did not stop within 30s; undoing its faults from here`);
+  }
+  const undone: string[] = [];
+  const failed: string[] = [];
+  for (const f of [...recorded].reverse()) {
+    if (!f.undo) continue;
+    try {
+      await revertUndo(f.undo, provider);
+      undone.push(f.description);
+    } catch (err) {
+      failed.push(`${f.description}: ${(err as Error).message}`);
+    }
+  }
+  await provider.clearFaults();
+  clearActive(platform.root);
+  const value = { runner: runner ?? null, runnerStopped: stopped, undone, failed, faultsCleared: true };
+  ctx.out.result(value, () =>
+    [
+      runner
+        ? `${stopped ? 'stopped' : 'could not stop'} the experiment running as pid ${runner} (its load stopped with it)`
+        : 'no experiment was running',
+      ...undone.map((d) => `undone: ${d}`),
+      ...failed.map((d) => ctx.out.style.red(`could not undo: ${d}`)),
+      `every fault the ${provider.name} provider held is removed`,
+    ].join('\n'),
+  );
+  return failed.length > 0 ? ExitCode.failure : ExitCode.ok;
 }
 
 /**

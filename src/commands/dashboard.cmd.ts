@@ -11,7 +11,7 @@ export function registerDashboard(program: Command): void {
     .option('--port <port>', 'port to listen on (0 = any free port)', '0')
     .option('--open', 'open the page in the default browser')
     .option('--env <name>', ENV_OPTION)
-    .action(lazyAction(async () => (await import('./dashboard.ts')).dashboard));
+    .action(lazyAction(async () => (await import('./dashboard.ts')).dashboard, { diagnostic: true }));
   examples(dashboard, [
     ['serve on a free port and print the URL', 'platformctl dashboard'],
     ['a fixed port, opened in the browser', 'platformctl dashboard --port 9400 --open'],

@@ -38,6 +38,8 @@ function stateText(out: Output, state: InstanceStatus['state']): string {
     case 'unhealthy':
     case 'crash-loop':
       return s.red(state);
+    case 'paused':
+      return s.red('paused (SIGSTOP)');
     default:
       return s.dim(state);
   }

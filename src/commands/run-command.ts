@@ -26,6 +26,7 @@ export async function runCommand(
   const ctx = new CommandContext(command.optsWithGlobals(), process.argv.slice(2));
   let exitCode: number = 0;
   let errorCode: string | undefined;
+  if (meta.diagnostic) await noteDiagnosis(ctx, command);
   try {
     const handler = await load();
     exitCode = (await handler(ctx, args, opts)) ?? 0;
@@ -57,6 +58,18 @@ function recordAudit(ctx: CommandContext, command: Command, exitCode: number, er
     );
   } catch (err) {
     ctx.out.warn(`could not write the audit log: ${(err as Error).message}`);
+  }
+}
+
+/** During a drill, the on-call's diagnostic commands go on its timeline (they measure "detect"). */
+async function noteDiagnosis(ctx: CommandContext, command: Command): Promise<void> {
+  const root = tryRoot(ctx);
+  if (!root) return;
+  try {
+    const { recordDiagnosis } = await import('../drills/diagnosis.ts');
+    recordDiagnosis(root, `platformctl ${commandPath(command)}`);
+  } catch (err) {
+    ctx.out.debug(`could not note the diagnosis on the drill timeline: ${(err as Error).message}`);
   }
 }
 

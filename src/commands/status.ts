@@ -3,13 +3,15 @@ import {
   MIN_STATS_WINDOW_MS,
   type StatsReport,
 } from '../../runtime/contract/gateway-admin.ts';
+import { type ActiveFaultView, activeFaults } from '../chaos/fault-view.ts';
 import type { CommandContext } from '../core/context.ts';
 import { formatDuration, parseDuration } from '../core/duration.ts';
 import { UsageError } from '../core/errors.ts';
 import { sleep } from '../core/sleep.ts';
 import { type TopRow, topRows } from '../observability/top-rows.ts';
 import { GatewayAdmin } from '../providers/local/gateway-client.ts';
-import { openProvider, requireLocal } from '../providers/provider.ts';
+import { LocalProvider } from '../providers/local/local-provider.ts';
+import { openProvider, type PlatformStatus, type Provider, requireLocal } from '../providers/provider.ts';
 import { renderStatus, serviceColor } from './local-render.ts';
 
 const REFRESH_MS = 2000;
@@ -39,7 +41,8 @@ function live(ctx: CommandContext, render: () => Promise<string>): Promise<void>
 }
 
 export async function status(ctx: CommandContext, _args: string[], opts: { watch?: boolean; env?: string }) {
-  const provider = await openProvider(ctx.loadRunningPlatform(), opts.env);
+  const platform = ctx.loadRunningPlatform();
+  const provider = await openProvider(platform, opts.env);
   if (opts.watch && !ctx.json) {
     await live(
       ctx,
@@ -54,7 +57,47 @@ export async function status(ctx: CommandContext, _args: string[], opts: { watch
     return;
   }
   const st = await provider.status();
-  ctx.out.result(st, () => renderStatus(ctx.out, st));
+  const faults = await faultsInForce(provider, platform.root, st);
+  ctx.out.result({ ...st, activeFaults: faults }, () =>
+    [renderStatus(ctx.out, st), ...renderFaults(ctx, faults)].join('\n'),
+  );
+}
+
+/** The chaos faults in force (gateway faults with their lease, and what a chaos run recorded). */
+async function faultsInForce(
+  provider: Provider,
+  root: string,
+  st: PlatformStatus,
+): Promise<ActiveFaultView[]> {
+  let gateway: Awaited<ReturnType<GatewayAdmin['faults']>> = [];
+  // The gateway's faults are the local provider's; on Kubernetes they are Chaos Mesh objects.
+  if (provider instanceof LocalProvider && st.running && st.gatewayUrl) {
+    try {
+      gateway = await new GatewayAdmin(st.gatewayUrl, provider.token(), 1500).faults();
+    } catch {
+      gateway = [];
+    }
+  }
+  return activeFaults(root, gateway);
+}
+
+function renderFaults(ctx: CommandContext, faults: ActiveFaultView[]): string[] {
+  if (faults.length === 0) return [];
+  const s = ctx.out.style;
+  return [
+    '',
+    s.red(`${faults.length} active fault(s) — remove them all with \`platformctl chaos stop\``),
+    ctx.out.table(
+      ['FAULT', 'EXPIRES', 'INJECTED BY'],
+      faults.map((f) => [
+        f.description,
+        f.expiresInMs === undefined
+          ? 'until removed'
+          : `in ${Math.ceil(f.expiresInMs / 1000)}s (${f.expiresAt})`,
+        f.owner ? `${f.owner.experiment} (pid ${f.owner.pid}${f.owner.alive ? '' : ', gone'})` : '-',
+      ]),
+    ),
+  ];
 }
 
 export async function top(ctx: CommandContext, _args: string[], opts: { window?: string; env?: string }) {

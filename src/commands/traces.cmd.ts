@@ -14,7 +14,7 @@ export function registerTraces(program: Command): void {
     .option('--service <name>', 'only traces that touch this service')
     .option('--limit <n>', 'how many traces to list (default 20)')
     .option('--env <name>', ENV_OPTION)
-    .action(lazyAction(async () => (await import('./traces.ts')).traces));
+    .action(lazyAction(async () => (await import('./traces.ts')).traces, { diagnostic: true }));
   examples(traces, [
     ['recent traces', 'platformctl traces'],
     ['the slowest requests of the last runs', 'platformctl traces --slow 200ms --limit 5'],

@@ -56,7 +56,7 @@ export function registerUp(program: Command): void {
     )
     .option('-w, --watch', 'refresh every 2 seconds until Ctrl-C')
     .option('--env <name>', ENV_OPTION)
-    .action(lazyAction(async () => (await import('./status.ts')).status));
+    .action(lazyAction(async () => (await import('./status.ts')).status, { diagnostic: true }));
   examples(status, [
     ['what is running', 'platformctl status'],
     ['machine-readable', 'platformctl status --json'],
@@ -77,7 +77,7 @@ export function registerUp(program: Command): void {
     .option('--instance <id>', 'only this instance, e.g. content-2')
     .option('-n, --tail <n>', 'last n lines per instance')
     .option('--env <name>', ENV_OPTION)
-    .action(lazyAction(async () => (await import('./logs.ts')).logs));
+    .action(lazyAction(async () => (await import('./logs.ts')).logs, { diagnostic: true }));
   examples(logs, [
     [
       'warnings and errors of content in the last 10 minutes',
@@ -94,7 +94,7 @@ export function registerUp(program: Command): void {
     .description('Live RED metrics (rate, errors, duration) per service and version, from the gateway.')
     .option('--window <duration>', 'sliding window of the statistics', '10s')
     .option('--env <name>', ENV_OPTION)
-    .action(lazyAction(async () => (await import('./status.ts')).top));
+    .action(lazyAction(async () => (await import('./status.ts')).top, { diagnostic: true }));
   examples(top, [
     ['watch traffic live (refreshes every 2 s)', 'platformctl top'],
     ['one snapshot as JSON', 'platformctl top --json'],

@@ -9,6 +9,19 @@ import { readFileSync } from 'node:fs';
  * `marker` (a recycled pid running something else is not ours). EPERM from the signal probe means
  * the process exists but belongs to another user: alive.
  */
+/**
+ * True when `pid` exists but is stopped by a signal (SIGSTOP, SIGTSTP: state T in /proc): it holds
+ * its port and memory but runs nothing. False where /proc is missing (not Linux).
+ */
+export function isPaused(pid: number | undefined): boolean {
+  if (!pid || pid <= 0) return false;
+  try {
+    return /\) [Tt] /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
 export function isAlive(pid: number | undefined, marker?: string): boolean {
   if (!pid || pid <= 0) return false;
   try {

@@ -56,7 +56,7 @@ export function renderPostmortem(r: DrillRecord, scenario: Scenario): string {
     `- Page: "${r.page}"`,
     `- Started ${r.startedAt}, resolved ${r.endedAt}`,
     `- Time to acknowledge: ${fmt(t?.acknowledgeMs)}`,
-    `- Time to detect (first ack, note or hint): ${fmt(t?.detectMs)}`,
+    `- Time to detect (first diagnostic command or note): ${fmt(t?.detectMs)}`,
     `- Time to mitigate: ${fmt(t?.mitigateMs)}`,
     ...(r.score
       ? [

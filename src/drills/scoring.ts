@@ -2,7 +2,9 @@
  * Drill times and score. Times come from the timeline only, so the postmortem's durations are
  * exactly the gaps between its entries:
  * - acknowledge: start → `drill ack`
- * - detect: start → the first sign of engagement (ack, note or hint)
+ * - detect: start → the first diagnostic action (a status, logs, top, traces, canary status or
+ *   dashboard command run during the drill) or finding noted; acknowledging a page is not
+ *   detecting its cause, and a hint is asking for it
  * - mitigate: start → the successful `drill resolve` (the platform was healthy again)
  *
  * Score (0–100): 60 for mitigating within the target, falling linearly to 0 at three times the
@@ -29,7 +31,7 @@ export function drillTimes(timeline: TimelineEntry[], resolvedT: number): Times 
   const first = (types: string[]) => timeline.find((e) => types.includes(e.type))?.t;
   return {
     acknowledgeMs: first(['ack']),
-    detectMs: first(['ack', 'note', 'hint']),
+    detectMs: first(['diagnose', 'note']),
     mitigateMs: resolvedT,
   };
 }

@@ -16,6 +16,7 @@ export type TimelineType =
   | 'page'
   | 'inject'
   | 'ack'
+  | 'diagnose'
   | 'hint'
   | 'note'
   | 'resolve-refused'

@@ -24,7 +24,8 @@ export type InstanceState =
   | 'backoff' // crashed, waiting to be restarted
   | 'crash-loop' // crashed too often; no longer restarted
   | 'stopping'
-  | 'stopped';
+  | 'stopped'
+  | 'paused'; // the process exists but is stopped by a signal (SIGSTOP): it answers nothing
 
 export interface InstanceStatus {
   /** Stable across restarts, e.g. `content-1` (stable version) or `content-v2-1` (a second version). */
@@ -156,6 +157,8 @@ export interface FaultSpec {
   /** Percentage of requests aborted with `abortStatus` (default 503). */
   abortPct?: number;
   abortStatus?: number;
+  /** Lease: the provider removes the fault by itself this long after injection (or the last renewal). */
+  ttlMs?: number;
 }
 
 /** Something that can be undone: a network partition, a paused process. */
@@ -204,6 +207,8 @@ export interface Provider {
   injectFault(fault: FaultSpec): Promise<string>;
   /** Removes one fault, or every fault when `id` is omitted. */
   clearFaults(id?: string): Promise<void>;
+  /** Renews a fault's lease for another `ttlMs`; absent when leases cannot be renewed (set a long ttl). */
+  renewFault?(id: string, ttlMs: number): Promise<void>;
   /**
    * Chaos: cuts the platform off from a dependency (e.g. `bus`, `db`, `auth`). Implementations that
    * cannot do it yet throw `NOT_SUPPORTED`.

@@ -144,7 +144,12 @@ describe('drills on the local platform', () => {
     // Durations are the timeline's, and the timeline matches what the on-call did (within slack
     // for process start-up: the test's clock started before `drill start` ran).
     expect(rec.times.acknowledgeMs).toBe(at('ack'));
-    expect(rec.times.detectMs).toBe(at('ack'));
+    // Detect is the first diagnostic command (`status`, before the ack), not the acknowledgement.
+    expect(rec.timeline.find((e: { type: string }) => e.type === 'diagnose')?.message).toBe(
+      'ran platformctl status',
+    );
+    expect(rec.times.detectMs).toBe(at('diagnose'));
+    expect(rec.times.detectMs).toBeLessThan(rec.times.acknowledgeMs);
     expect(rec.times.mitigateMs).toBe(at('resolve'));
     expect(rec.times.acknowledgeMs).toBeLessThan(rec.times.mitigateMs);
     expect(rec.times.acknowledgeMs).toBe(ack.value.t);

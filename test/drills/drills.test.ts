@@ -132,11 +132,17 @@ describe('drill times and score', () => {
     const timeline = [
       entry('start', 0),
       entry('page', 10),
+      entry('ack', 3000),
+      entry('diagnose', 4000),
       entry('note', 5000),
-      entry('ack', 9000),
       entry('hint', 20_000),
     ];
-    expect(drillTimes(timeline, 60_000)).toEqual({ acknowledgeMs: 9000, detectMs: 5000, mitigateMs: 60_000 });
+    // Detect is the first diagnostic action, measured apart from acknowledging the page.
+    expect(drillTimes(timeline, 60_000)).toEqual({ acknowledgeMs: 3000, detectMs: 4000, mitigateMs: 60_000 });
+    expect(drillTimes([entry('start', 0), entry('ack', 10), entry('hint', 20)], 99)).toMatchObject({
+      acknowledgeMs: 10,
+      detectMs: undefined,
+    });
     expect(drillTimes([entry('start', 0)], 1000)).toEqual({
       acknowledgeMs: undefined,
       detectMs: undefined,

@@ -7,6 +7,7 @@ import type { z } from 'zod';
 import {
   type FaultCreated,
   type FaultsRemoved,
+  faultLeaseSchema,
   faultRequestSchema,
   instancesRequestSchema,
   MAX_STATS_WINDOW_MS,
@@ -156,7 +157,13 @@ async function route(gw: Gateway, x: Exchange): Promise<[number, unknown]> {
     if (segments.length === 1 && method === 'GET') return [200, { faults: gw.faults.list() }];
     if (segments.length === 1 && (method === 'PUT' || method === 'POST')) {
       const spec = validate(faultRequestSchema, await readJson(x));
-      const fault = { ...spec, id: randomUUID(), createdAt: new Date().toISOString() };
+      const now = Date.now();
+      const fault = {
+        ...spec,
+        id: randomUUID(),
+        createdAt: new Date(now).toISOString(),
+        ...(spec.ttlMs !== undefined ? { expiresAt: new Date(now + spec.ttlMs).toISOString() } : {}),
+      };
       control(gw, { op: 'fault-add', fault });
       gw.logger.warn({ faultId: fault.id, upstream: fault.service, spec }, 'fault injected');
       return [201, { id: fault.id, fault } satisfies FaultCreated];
@@ -166,6 +173,14 @@ async function route(gw: Gateway, x: Exchange): Promise<[number, unknown]> {
       control(gw, { op: 'faults-clear' });
       gw.logger.info({ removed }, 'faults cleared');
       return [200, { removed } satisfies FaultsRemoved];
+    }
+    if (segments.length === 3 && a && segments[2] === 'lease' && method === 'PUT') {
+      const { ttlMs } = validate(faultLeaseSchema, await readJson(x));
+      const fault = gw.faults.list().find((f) => f.id === a);
+      if (!fault) throw new HttpError(404, 'NOT_FOUND', `no fault ${a} (removed, or its lease lapsed)`);
+      const renewed = { ...fault, ttlMs, expiresAt: new Date(Date.now() + ttlMs).toISOString() };
+      control(gw, { op: 'fault-add', fault: renewed });
+      return [200, { id: a, fault: renewed } satisfies FaultCreated];
     }
     if (segments.length === 2 && a && method === 'DELETE') {
       if (!gw.faults.list().some((f) => f.id === a)) throw new HttpError(404, 'NOT_FOUND', `no fault ${a}`);

@@ -222,6 +222,14 @@ export const PAGE = `<!doctype html>
   function renderChaos(s) {
     var root = document.getElementById('chaos');
     root.textContent = '';
+    var faults = s.activeFaults || [];
+    root.appendChild(el('h3', { text: 'Active faults', style: 'font-size:13px;margin:8px 0 4px' }));
+    if (!faults.length) root.appendChild(el('p', { class: 'empty', text: 'none' }));
+    else root.appendChild(el('table', { 'data-testid': 'active-faults' }, [el('tbody', {}, faults.map(function (f) {
+      var expiry = f.expiresInMs === undefined ? 'until removed' : 'expires in ' + Math.ceil(f.expiresInMs / 1000) + 's';
+      var owner = f.owner ? f.owner.experiment + (f.owner.alive ? '' : ' (run gone)') : '';
+      return el('tr', {}, [el('td', { class: 'bad', text: f.description }), el('td', { text: expiry }), el('td', { class: 'dim', text: owner })]);
+    }))]));
     function list(title, items, fmt) {
       root.appendChild(el('h3', { text: title, style: 'font-size:13px;margin:8px 0 4px' }));
       if (!items.length) { root.appendChild(el('p', { class: 'empty', text: 'none yet' })); return; }

@@ -13,6 +13,8 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import type { Fault } from '../../../runtime/contract/gateway-admin.ts';
+import { activeFaults } from '../../chaos/fault-view.ts';
 import type { LoadedPlatform } from '../../core/config/load.ts';
 import { statePaths } from '../../core/state-dir.ts';
 import type { RolloutState } from '../../delivery/store.ts';
@@ -194,6 +196,15 @@ export async function snapshot(platform: LoadedPlatform, provider: Provider): Pr
     .find((s) => s.name === 'analytics')
     ?.instances.find((i) => i.state === 'ready')?.url;
   const reports = statePaths(platform.root).reports;
+  let gatewayFaults: Fault[] = [];
+  if (provider.name === 'local' && status.running && status.gatewayUrl) {
+    try {
+      const token = adminToken(statePaths(platform.root).dir);
+      gatewayFaults = await new GatewayAdmin(status.gatewayUrl, token, 1500).faults();
+    } catch {
+      gatewayFaults = [];
+    }
+  }
   return {
     at: new Date().toISOString(),
     name: platform.config.name,
@@ -218,6 +229,7 @@ export async function snapshot(platform: LoadedPlatform, provider: Provider): Pr
       byVersion: perVersion[s.name] ?? {},
     })),
     rollouts: rollouts(platform.root),
+    activeFaults: activeFaults(platform.root, gatewayFaults),
     chaos: recentReports(join(reports, 'chaos'), 5).map((j) => ({
       file: j.file,
       title: j.title,

@@ -62,6 +62,8 @@ export function httpChaos(target: KubeTarget, name: string, fault: FaultSpec, po
       path: fault.route ? `${fault.route}*` : '*',
       ...(fault.delayMs ? { delay: `${fault.delayMs}ms` } : {}),
       ...(pct ? { replace: { code: fault.abortStatus ?? 503 } } : {}),
+      // Chaos Mesh ends the experiment by itself after `duration`: the fault's lease.
+      ...(fault.ttlMs ? { duration: `${Math.ceil(fault.ttlMs / 1000)}s` } : {}),
     },
   };
 }

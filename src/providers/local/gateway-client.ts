@@ -7,8 +7,11 @@
 import { z } from 'zod';
 import {
   adminPaths,
+  type Fault,
+  type FaultLease,
   type FaultRequest,
   faultCreatedSchema,
+  faultSchema,
   faultsRemovedSchema,
   type instancesRequestSchema,
   type routesRequestSchema,
@@ -112,6 +115,17 @@ export class GatewayAdmin {
 
   async addFault(fault: FaultRequest): Promise<string> {
     return (await this.request('PUT', adminPaths.faults, faultCreatedSchema, fault)).id;
+  }
+
+  /** The faults in force (lapsed leases are gone). */
+  async faults(): Promise<Fault[]> {
+    return (await this.request('GET', adminPaths.faults, z.object({ faults: z.array(faultSchema) }))).faults;
+  }
+
+  /** Renews a fault's lease (404 when it was removed or already lapsed). */
+  async renewFault(id: string, ttlMs: number): Promise<void> {
+    const body: FaultLease = { ttlMs };
+    await this.request('PUT', adminPaths.faultLease(id), faultCreatedSchema, body);
   }
 
   async clearFaults(id?: string): Promise<void> {

@@ -10,7 +10,7 @@ import type { StatsReport, WindowStats } from '../../../runtime/contract/gateway
 import type { LoadedPlatform } from '../../core/config/load.ts';
 import { ExitCode, PlatformError, UsageError, unknownServiceError } from '../../core/errors.ts';
 import { isPortFree } from '../../core/ports.ts';
-import { isAlive } from '../../core/process-alive.ts';
+import { isAlive, isPaused } from '../../core/process-alive.ts';
 import { sleep } from '../../core/sleep.ts';
 import { ensureDir, statePaths } from '../../core/state-dir.ts';
 import type { VersionMetrics } from '../metrics/source.ts';
@@ -293,7 +293,11 @@ export class LocalProvider implements Provider {
       const spec = this.platform.config.services[name];
       const instances = state.instances
         .filter((i) => i.service === name)
-        .map(({ entry: _e, logFile: _l, everReady: _r, ...i }) => i);
+        .map(({ entry: _e, logFile: _l, everReady: _r, ...i }) =>
+          // A SIGSTOPped process fails its health checks, but "unhealthy" would send the on-call
+          // looking at its code: it is paused, and SIGCONT (or a restart) brings it back.
+          i.pid && isPaused(i.pid) ? { ...i, state: 'paused' as const } : i,
+        );
       const measured = stats?.services[name]?.total;
       let metrics: ServiceMetrics | undefined;
       // With the gateway answering, a routed service without traffic has zero metrics, not none.
@@ -457,6 +461,10 @@ export class LocalProvider implements Provider {
 
   clearFaults(id?: string): Promise<void> {
     return this.gateway().clearFaults(id);
+  }
+
+  renewFault(id: string, ttlMs: number): Promise<void> {
+    return this.gateway().renewFault(id, ttlMs);
   }
 
   // The chaos engine fills this seam (e.g. by pointing BUS_URL/DATABASE_URL at a blackholed path or
