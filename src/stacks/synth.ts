@@ -4,9 +4,11 @@
  * each stack is (env, cloud, region, role, resource count). Output is byte-identical for the same
  * input: CDKTF sorts keys, stack traces are off, and nothing records a time.
  */
+
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { EnvironmentSpec, PlatformConfig } from '../core/config/schema.ts';
+import { targetOf } from '../providers/kubernetes/manifests.ts';
 import { App } from './cdk.ts';
 import { broker } from './constructs/broker.ts';
 import { cluster } from './constructs/cluster.ts';
@@ -88,7 +90,10 @@ function build(app: App, config: PlatformConfig, options: SynthOptions): StackSp
     if (spec.role === 'core') {
       const net = network(stack, site);
       networks.set(regionKey, net);
-      cluster(stack, site, net);
+      cluster(stack, site, net, {
+        namespace: targetOf(config, spec.env).namespace,
+        serviceAccounts: Object.keys(config.services),
+      });
       secrets(stack, site, net, encryptionKey(stack, site, 'secrets'));
     } else if (spec.role === 'data') {
       const net = networks.get(regionKey) as Network;

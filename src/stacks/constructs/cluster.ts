@@ -1,7 +1,9 @@
 /**
  * Kubernetes: EKS / AKS / GKE in the private subnets, autoscaling node pools across three zones,
  * secrets encrypted with a customer key, and workload identity (IRSA on EKS, Azure workload
- * identity, GKE Workload Identity) with one identity the platform's services run as.
+ * identity, GKE Workload Identity) with one identity the platform's services run as, trusted for
+ * exactly the service accounts the manifests give the services (one per service, in the
+ * environment's namespace).
  */
 import { type Construct, Fn } from '../cdk.ts';
 import * as aws from '../resources/aws.ts';
@@ -21,13 +23,27 @@ export interface Cluster {
 }
 
 const KUBERNETES_VERSION = '1.33';
-const WORKLOAD_SUBJECT = 'system:serviceaccount:platform:platform-services';
+
+/** The Kubernetes service accounts the platform's pods run as: one per service, in the environment's namespace. */
+export interface Workloads {
+  namespace: string;
+  serviceAccounts: string[];
+}
+
+/** The `sub` claim of a service account's token, what every cloud's federation trusts. */
+export function workloadSubject(namespace: string, serviceAccount: string): string {
+  return `system:serviceaccount:${namespace}:${serviceAccount}`;
+}
+
+function subjects(w: Workloads): string[] {
+  return w.serviceAccounts.map((sa) => workloadSubject(w.namespace, sa));
+}
 
 function json(value: unknown): string {
   return JSON.stringify(value);
 }
 
-function awsCluster(scope: Construct, site: Site, net: Network): Cluster {
+function awsCluster(scope: Construct, site: Site, net: Network, workloads: Workloads): Cluster {
   const key = encryptionKey(scope, site, 'eks');
   const clusterRole = new aws.AwsIamRole(scope, 'cluster-role', {
     name: `${site.regional}-eks-cluster`,
@@ -119,7 +135,10 @@ function awsCluster(scope: Construct, site: Site, net: Network): Cluster {
           Principal: { Federated: oidc.attr('arn') },
           Action: 'sts:AssumeRoleWithWebIdentity',
           Condition: {
-            StringEquals: { [`${Fn.replace(oidc.attr('url'), 'https://', '')}:sub`]: WORKLOAD_SUBJECT },
+            StringEquals: {
+              [`${Fn.replace(oidc.attr('url'), 'https://', '')}:sub`]: subjects(workloads),
+              [`${Fn.replace(oidc.attr('url'), 'https://', '')}:aud`]: 'sts.amazonaws.com',
+            },
           },
         },
       ],
@@ -128,7 +147,7 @@ function awsCluster(scope: Construct, site: Site, net: Network): Cluster {
   return { name: cluster.attr('name'), oidcIssuer: issuer, workloadIdentity: workload.attr('arn') };
 }
 
-function azureCluster(scope: Construct, site: Site, net: Network): Cluster {
+function azureCluster(scope: Construct, site: Site, net: Network, workloads: Workloads): Cluster {
   const rg = net.resourceGroup as string;
   const cluster = new az.AzKubernetesCluster(scope, 'aks', {
     name: site.regional,
@@ -178,18 +197,21 @@ function azureCluster(scope: Construct, site: Site, net: Network): Cluster {
     resource_group_name: rg,
   });
   const issuer = cluster.attr('oidc_issuer_url');
-  new az.AzFederatedIdentityCredential(scope, 'workload-federation', {
-    name: 'platform-services',
-    resource_group_name: rg,
-    parent_id: identity.attr('id'),
-    audience: ['api://AzureADTokenExchange'],
-    issuer,
-    subject: WORKLOAD_SUBJECT,
-  });
+  // Entra ID matches the subject exactly: one federated credential per service account.
+  for (const sa of workloads.serviceAccounts) {
+    new az.AzFederatedIdentityCredential(scope, `workload-federation-${sa}`, {
+      name: `${workloads.namespace}-${sa}`,
+      resource_group_name: rg,
+      parent_id: identity.attr('id'),
+      audience: ['api://AzureADTokenExchange'],
+      issuer,
+      subject: workloadSubject(workloads.namespace, sa),
+    });
+  }
   return { name: cluster.attr('name'), oidcIssuer: issuer, workloadIdentity: identity.attr('client_id') };
 }
 
-function gcpCluster(scope: Construct, site: Site, net: Network): Cluster {
+function gcpCluster(scope: Construct, site: Site, net: Network, workloads: Workloads): Cluster {
   const key = encryptionKey(scope, site, 'gke');
   const project = gcpProject(scope);
   key?.allow(
@@ -256,11 +278,13 @@ function gcpCluster(scope: Construct, site: Site, net: Network): Cluster {
     account_id: `${site.env}-platform-svc`.slice(0, 30),
     display_name: `${site.regional} platform services`,
   });
-  new gcp.GcpServiceAccountIamMember(scope, 'workload-binding', {
-    service_account_id: workload.attr('name'),
-    role: 'roles/iam.workloadIdentityUser',
-    member: `serviceAccount:${site.project}.svc.id.goog[platform/platform-services]`,
-  });
+  for (const sa of workloads.serviceAccounts) {
+    new gcp.GcpServiceAccountIamMember(scope, `workload-binding-${sa}`, {
+      service_account_id: workload.attr('name'),
+      role: 'roles/iam.workloadIdentityUser',
+      member: `serviceAccount:${site.project}.svc.id.goog[${workloads.namespace}/${sa}]`,
+    });
+  }
   return {
     name: cluster.attr('name'),
     oidcIssuer: `https://container.googleapis.com/v1/projects/${site.project}/locations/${site.region}/clusters/${site.regional}`,
@@ -268,8 +292,8 @@ function gcpCluster(scope: Construct, site: Site, net: Network): Cluster {
   };
 }
 
-export function cluster(scope: Construct, site: Site, net: Network): Cluster {
-  if (site.cloud === 'aws') return awsCluster(scope, site, net);
-  if (site.cloud === 'azure') return azureCluster(scope, site, net);
-  return gcpCluster(scope, site, net);
+export function cluster(scope: Construct, site: Site, net: Network, workloads: Workloads): Cluster {
+  if (site.cloud === 'aws') return awsCluster(scope, site, net, workloads);
+  if (site.cloud === 'azure') return azureCluster(scope, site, net, workloads);
+  return gcpCluster(scope, site, net, workloads);
 }
