@@ -86,7 +86,7 @@ services:
       steps: [{ setWeight: 20 }, { pause: 5s }, { setWeight: 60 }, { pause: 5s }, { setWeight: 100 }]
 `,
     );
-    const up = await runCli(['up', '--detach'], {
+    const up = await runCli(['up', '--detach', '--with', 'prometheus'], {
       cwd: ws.dir,
       timeoutMs: 180_000,
       env: { OTEL_EXPORTER_OTLP_ENDPOINT: otlp },
@@ -315,19 +315,29 @@ services:
       }),
     );
 
-    // Views for the analytics panel (trending and top content).
-    const viewed = `obs-content-${Date.now()}`;
+    // Views for the analytics panel (trending and top content): of an uploaded item, shown by its
+    // title, and of an id with no content (what chaos and load tests post), set apart.
+    const uploaded = await fetch(`${gateway}/content`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${accessToken}`, 'x-filename': 'obs-sunset.png' },
+      body: readFileSync(join(REPO_ROOT, 'scenarios', 'data', 'sample.png')),
+    });
+    expect(uploaded.status).toBe(201);
+    const viewed = ((await uploaded.json()) as { id: string }).id;
+    const synthetic = `obs-chaos-${Date.now()}`;
     const ingest = await fetch(`${gateway}/analytics/events`, {
       method: 'POST',
       headers: { authorization: `Bearer ${accessToken}`, 'content-type': 'application/json' },
       body: JSON.stringify({
-        events: [1, 2, 3].map((i) => ({
-          id: `${viewed}-${i}`,
-          type: 'view',
-          contentId: viewed,
-          userId: `u${i}`,
-          ts: Date.now(),
-        })),
+        events: [viewed, synthetic].flatMap((contentId) =>
+          [1, 2, 3].map((i) => ({
+            id: `${contentId}-${i}`,
+            type: 'view',
+            contentId,
+            userId: `u${i}`,
+            ts: Date.now(),
+          })),
+        ),
       }),
     });
     expect(ingest.status).toBe(202);
@@ -375,7 +385,35 @@ services:
         { timeout: 30_000 },
       );
 
-      await page.waitForSelector(`#analytics code:text("${viewed}")`, { timeout: 30_000 });
+      // Charts have axes with units: three y values and a time axis ending now.
+      const axes = '.chartcard[data-service="analytics"] svg[data-metric="rps"]';
+      expect(await page.locator(`${axes} text[data-axis="y"]`).count()).toBe(3);
+      expect(await page.locator(`${axes} text[data-axis="x"]`).allTextContents()).toEqual([
+        '−3 min',
+        '−2 min',
+        '−1 min',
+        'now',
+      ]);
+      expect(await page.locator('.chartcard[data-service="analytics"] .label').first().textContent()).toMatch(
+        /traffic \(req\/s\)/,
+      );
+      // The gateway's own traffic: its row has numbers and it has a chart.
+      await page.waitForFunction(
+        `(() => { const td = document.querySelectorAll('#services tr[data-service="gateway"] td')[5]; return td && td.textContent !== '–' && Number(td.textContent) > 0; })()`,
+        undefined,
+        { timeout: 30_000 },
+      );
+      expect(await page.locator('.chartcard[data-service="gateway"]').count()).toBe(1);
+      // Prometheus is infrastructure, not a service.
+      await page.waitForSelector('#infra tr[data-infra="prometheus"]', { timeout: 30_000 });
+      expect(await page.locator('#services tr[data-service="prometheus"]').count()).toBe(0);
+      expect(await page.locator('.chartcard[data-service="prometheus"]').count()).toBe(0);
+      // Items by title; the synthetic id is not listed, only counted.
+      await page.waitForSelector(`#analytics li[data-content-id="${viewed}"] .title:text("obs-sunset.png")`, {
+        timeout: 30_000,
+      });
+      expect(await page.locator(`#analytics li[data-content-id="${synthetic}"]`).count()).toBe(0);
+      expect(await page.locator('#analytics [data-synthetic]').count()).toBeGreaterThan(0);
       await page.waitForSelector('#chaos td:text("kill a content replica")', { timeout: 10_000 });
       await page.waitForSelector('#chaos td:text("score 87 (B)")', { timeout: 10_000 });
 
@@ -430,6 +468,7 @@ services:
           throw new Error(`${err.message}\ndeploy output:\n${deployOut}`);
         });
       expect(await page.locator(`${rollout} .step`).count()).toBe(5);
+      expect(await page.locator(`${rollout} .weight`).textContent()).toMatch(/step [1-5]\/5/);
       mkdirSync(join(REPO_ROOT, 'test-artifacts'), { recursive: true });
       await page.screenshot({ path: join(REPO_ROOT, 'test-artifacts', 'dashboard.png'), fullPage: true });
       expect(existsSync(join(REPO_ROOT, 'test-artifacts', 'dashboard.png'))).toBe(true);

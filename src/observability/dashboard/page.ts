@@ -27,12 +27,15 @@ export const PAGE = `<!doctype html>
   .dot { display:inline-block; width:9px; height:9px; border-radius:50%; margin-right:6px; }
   .ok { color:var(--ok); } .bad { color:var(--bad); } .warn { color:var(--warn); } .dim { color:var(--dim); }
   .bg-ok { background:var(--ok); } .bg-bad { background:var(--bad); } .bg-warn { background:var(--warn); }
-  .charts { display:grid; grid-template-columns: repeat(auto-fit, minmax(330px, 1fr)); gap:14px; }
+  .charts { display:grid; grid-template-columns: 1fr; gap:14px; }
   .chartcard { border:1px solid var(--line); border-radius:6px; padding:8px 10px; }
   .chartcard h3 { margin:0 0 4px; font-size:14px; }
-  .chartrow { display:grid; grid-template-columns: 1fr 1fr 1fr; gap:6px; }
+  .chartrow { display:grid; grid-template-columns: repeat(auto-fit, minmax(260px, 1fr)); gap:10px; }
   .chart .label { font-size:11px; color:var(--dim); }
-  .chart svg { width:100%; height:60px; display:block; background:#10171e; border-radius:4px; }
+  .chart svg { width:100%; height:auto; display:block; background:#10171e; border-radius:4px; }
+  .chart svg text { fill:var(--dim); font-size:9px; font-family:system-ui, sans-serif; }
+  .chart svg .grid { stroke:#26323d; stroke-width:1; }
+  .badge { font-size:10px; padding:0 5px; border-radius:3px; border:1px solid var(--line); color:var(--dim); margin-left:6px; }
   .legend { font-size:11px; color:var(--dim); margin-top:4px; }
   .legend span { margin-right:10px; }
   .steps { display:flex; gap:4px; margin:8px 0; flex-wrap:wrap; }
@@ -57,8 +60,12 @@ export const PAGE = `<!doctype html>
     <h2>Services</h2>
     <table id="services" data-testid="services"><thead><tr><th>Service</th><th>Health</th><th>Versions</th><th>Instances</th><th>Traffic</th><th>req/s</th><th>errors</th><th>p95</th></tr></thead><tbody></tbody></table>
   </section>
+  <section class="wide" id="infra-section">
+    <h2>Infrastructure</h2>
+    <div id="infra" data-testid="infra"></div>
+  </section>
   <section class="wide">
-    <h2>RED per service and version (gateway, sliding window)</h2>
+    <h2>RED per service and version (measured at the gateway, 10 s sliding window, last 3 minutes)</h2>
     <div class="charts" id="charts" data-testid="charts"></div>
   </section>
   <section id="canary-section">
@@ -116,9 +123,23 @@ export const PAGE = `<!doctype html>
         el('td', { text: traffic }),
         el('td', { text: m ? m.rps.toFixed(1) : '–' }),
         el('td', { class: m && m.errorRate > 0.01 ? 'bad' : '', text: m ? pct(m.errorRate) : '–' }),
-        el('td', { text: m ? fmtMs(m.p95) : '–' }),
+        el('td', { text: m ? fmtMs(m.p95) + (svc.kind === 'gateway' ? ' (worst route)' : '') : '–' }),
       ]));
     });
+  }
+
+  function renderInfra(s) {
+    var root = document.getElementById('infra');
+    root.textContent = '';
+    var infra = s.infrastructure || [];
+    if (!infra.length) { root.appendChild(el('p', { class: 'empty', text: 'none running (e.g. platformctl up --with prometheus)' })); return; }
+    root.appendChild(el('table', {}, [el('tbody', {}, infra.map(function (x) {
+      return el('tr', { 'data-infra': x.name }, [
+        el('td', { text: x.name }),
+        el('td', { class: x.healthy ? 'ok' : 'bad' }, [el('span', { class: 'dot ' + (x.healthy ? 'bg-ok' : 'bg-bad') }), x.healthy ? 'healthy' : 'unhealthy']),
+        el('td', { text: x.instances.map(function (i) { return i.url; }).join(', ') }),
+      ]);
+    }))]));
   }
 
   function record(s) {
@@ -135,50 +156,64 @@ export const PAGE = `<!doctype html>
   }
 
   var SVGNS = 'http://www.w3.org/2000/svg';
-  function chart(label, lines, field, format) {
-    var w = 300, h = 60, pad = 3;
-    var max = 0, tmin = Infinity, tmax = -Infinity;
-    lines.forEach(function (l) { l.points.forEach(function (p) { max = Math.max(max, p[field]); tmin = Math.min(tmin, p.t); tmax = Math.max(tmax, p.t); }); });
-    if (max === 0) max = field === 'err' ? 0.01 : 1;
-    var span = Math.max(tmax - tmin, 1);
-    var svg = document.createElementNS(SVGNS, 'svg');
-    svg.setAttribute('viewBox', '0 0 ' + w + ' ' + h);
-    svg.setAttribute('preserveAspectRatio', 'none');
-    svg.setAttribute('data-metric', field);
+  var WINDOW_MS = HISTORY * 2000;
+  function svgEl(tag, attrs, text) {
+    var e = document.createElementNS(SVGNS, tag);
+    for (var k in attrs) e.setAttribute(k, attrs[k]);
+    if (text != null) e.textContent = text;
+    return e;
+  }
+  // The smallest 1, 2 or 5 times a power of ten at or above v: round numbers on the y axis.
+  function niceMax(v) {
+    if (!(v > 0)) return 1;
+    var p = Math.pow(10, Math.floor(Math.log10(v)));
+    var m = v / p;
+    return (m <= 1 ? 1 : m <= 2 ? 2 : m <= 5 ? 5 : 10) * p;
+  }
+  // A line chart with a y axis (0, half, max, in the metric's unit) and a time axis (the last
+  // three minutes, ending now), so a reader can tell 2 req/s from 2000.
+  function chart(title, unit, lines, field, format, now) {
+    var W = 300, H = 112, L = 40, R = 6, T = 10, B = 16;
+    var max = 0;
+    lines.forEach(function (l) { l.points.forEach(function (p) { max = Math.max(max, p[field]); }); });
+    max = field === 'err' ? niceMax(Math.max(max, 0.01)) : niceMax(max);
+    var x = function (t) { return L + (1 - (now - t) / WINDOW_MS) * (W - L - R); };
+    var y = function (v) { return H - B - (v / max) * (H - T - B); };
+    var svg = svgEl('svg', { viewBox: '0 0 ' + W + ' ' + H, 'data-metric': field, role: 'img', 'aria-label': title + ' in ' + unit });
+    [0, 0.5, 1].forEach(function (f) {
+      var v = max * f;
+      svg.appendChild(svgEl('line', { class: 'grid', x1: L, x2: W - R, y1: y(v), y2: y(v) }));
+      svg.appendChild(svgEl('text', { x: L - 4, y: y(v) + 3, 'text-anchor': 'end', 'data-axis': 'y' }, format(v)));
+    });
+    [3, 2, 1, 0].forEach(function (m) {
+      var t = now - m * 60000;
+      svg.appendChild(svgEl('text', { x: x(t), y: H - 4, 'text-anchor': m === 0 ? 'end' : m === 3 ? 'start' : 'middle', 'data-axis': 'x' }, m === 0 ? 'now' : '−' + m + ' min'));
+    });
     lines.forEach(function (l) {
-      if (l.points.length === 0) return;
-      var d = l.points.map(function (p, i) {
-        var x = l.points.length === 1 ? w : pad + ((p.t - tmin) / span) * (w - 2 * pad);
-        var y = h - pad - (p[field] / max) * (h - 2 * pad);
-        return (i === 0 ? 'M' : 'L') + x.toFixed(1) + ' ' + y.toFixed(1);
-      }).join(' ');
-      if (l.points.length === 1) d = 'M0 ' + d.split(' ')[1] + ' L' + w + ' ' + d.split(' ')[1];
-      var path = document.createElementNS(SVGNS, 'path');
-      path.setAttribute('d', d);
-      path.setAttribute('fill', 'none');
-      path.setAttribute('stroke', l.color);
-      path.setAttribute('stroke-width', '1.6');
-      path.setAttribute('vector-effect', 'non-scaling-stroke');
-      path.setAttribute('data-version', l.version);
-      svg.appendChild(path);
+      var pts = l.points.filter(function (p) { return now - p.t <= WINDOW_MS; });
+      if (pts.length === 0) return;
+      var d = pts.map(function (p, i) { return (i === 0 ? 'M' : 'L') + x(p.t).toFixed(1) + ' ' + y(p[field]).toFixed(1); }).join(' ');
+      if (pts.length === 1) d = 'M' + x(pts[0].t - 2000).toFixed(1) + ' ' + y(pts[0][field]).toFixed(1) + ' ' + d.replace('M', 'L');
+      svg.appendChild(svgEl('path', { d: d, fill: 'none', stroke: l.color, 'stroke-width': '1.6', 'data-version': l.version }));
     });
     var last = lines.map(function (l) { var p = l.points[l.points.length - 1]; return p ? format(p[field]) : '–'; }).join(' / ');
-    return el('div', { class: 'chart' }, [el('div', { class: 'label', text: label + ' · ' + last }), svg]);
+    return el('div', { class: 'chart' }, [el('div', { class: 'label', text: title + ' (' + unit + ') · now ' + last }), svg]);
   }
 
   function renderCharts(s) {
     var root = document.getElementById('charts');
     root.textContent = '';
     s.services.forEach(function (svc) {
-      if (svc.kind === 'gateway') return;
       var versions = svc.versions.length ? svc.versions : Object.keys(svc.byVersion || {});
       var lines = versions.map(function (v) { return { version: v, color: colorOf(v), points: series[svc.name + '|' + v] || [] }; });
+      var now = Date.parse(s.at);
+      var gw = svc.kind === 'gateway';
       root.appendChild(el('div', { class: 'chartcard', 'data-service': svc.name }, [
-        el('h3', { text: svc.name }),
+        el('h3', { text: gw ? svc.name + ' (every request it answered)' : svc.name }),
         el('div', { class: 'chartrow' }, [
-          chart('req/s', lines, 'rps', function (x) { return x.toFixed(1); }),
-          chart('errors', lines, 'err', pct),
-          chart('p95', lines, 'p95', fmtMs),
+          chart('traffic', 'req/s', lines, 'rps', function (x) { return x >= 10 ? x.toFixed(0) : x >= 1 || x === 0 ? x.toFixed(1) : x.toFixed(2); }, now),
+          chart('errors', '% of requests', lines, 'err', pct, now),
+          chart(gw ? 'p95, worst route' : 'p95 latency', 'ms', lines, 'p95', fmtMs, now),
         ]),
         el('div', { class: 'legend' }, lines.map(function (l) {
           var sp = el('span', {}, [el('span', { class: 'dot', style: 'background:' + l.color }), l.version]);
@@ -210,7 +245,7 @@ export const PAGE = `<!doctype html>
       }));
       root.appendChild(el('div', { class: 'rollout', 'data-service': r.service, 'data-phase': r.phase, 'data-weight': String(r.weight), 'data-step-index': String(r.stepIndex) }, [
         el('div', {}, [el('strong', { text: r.service }), ' ' + r.stable + ' → ' + r.release + ' · ', el('span', { class: phaseClass, text: r.phase }), ' · ' + r.strategy]),
-        el('div', { class: 'weight', text: 'weight ' + r.weight + '% · step ' + (r.stepIndex + 1) + '/' + (r.steps || []).length }),
+        el('div', { class: 'weight', text: 'weight ' + r.weight + '%' + ((r.steps || []).length ? ' · step ' + Math.min(r.stepIndex + 1, r.steps.length) + '/' + r.steps.length : '') }),
         el('div', { class: 'bar' }, [el('div', { style: 'width:' + Math.max(0, Math.min(100, r.weight)) + '%' })]),
         steps,
         el('div', { class: 'dim', text: r.message || '' }),
@@ -250,14 +285,21 @@ export const PAGE = `<!doctype html>
     root.textContent = '';
     var a = s.analytics || {};
     if (!a.available) { root.appendChild(el('p', { class: 'empty', text: 'analytics unavailable' + (a.error ? ': ' + a.error : '') })); return; }
-    function items(title, list, valueKey) {
+    function items(title, list, valueKey, unit) {
       root.appendChild(el('h3', { text: title, style: 'font-size:13px;margin:8px 0 4px' }));
-      if (!list || !list.length) { root.appendChild(el('p', { class: 'empty', text: 'no data yet' })); return; }
-      root.appendChild(el('ol', {}, list.map(function (i) { return el('li', {}, [el('code', { text: i.contentId }), ' ', el('span', { class: 'dim', text: String(i[valueKey]) + ' ' + valueKey })]); })));
+      var shown = (list && list.items) || [];
+      if (!shown.length) root.appendChild(el('p', { class: 'empty', text: 'no data yet' }));
+      else root.appendChild(el('ol', {}, shown.map(function (i) {
+        return el('li', { 'data-content-id': i.contentId }, [
+          el('span', { class: 'title', text: i.title, title: i.contentId }),
+          i.demo ? el('span', { class: 'badge', text: 'demo' }) : null,
+          ' ', el('span', { class: 'dim', text: String(i[valueKey]) + ' ' + unit })]);
+      })));
+      if (list && list.synthetic) root.appendChild(el('p', { class: 'dim', 'data-synthetic': String(list.synthetic), text: list.synthetic + ' more with no such content (chaos and load-test events) not shown' }));
     }
-    items('Top content (24 h)', a.top && a.top.items, 'views');
-    items('Trending (1 h)', a.trending && a.trending.items, 'views');
-    items('Recommended with the top item', a.recommendations && a.recommendations.items, 'coViews');
+    items('Top content (24 h)', a.top, 'views', 'views');
+    items('Trending (1 h)', a.trending, 'views', 'views');
+    items('Viewed together with ' + (a.topItem || 'the top item'), a.recommendations, 'coViews', 'co-views');
   }
 
   function tick() {
@@ -269,6 +311,7 @@ export const PAGE = `<!doctype html>
         document.getElementById('error').textContent = '';
         record(s);
         renderServices(s);
+        renderInfra(s);
         renderCharts(s);
         renderCanary(s);
         renderChaos(s);

@@ -12,13 +12,14 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { Fault } from '../../../runtime/contract/gateway-admin.ts';
 import { activeFaults } from '../../chaos/fault-view.ts';
 import type { LoadedPlatform } from '../../core/config/load.ts';
 import { statePaths } from '../../core/state-dir.ts';
 import type { RolloutState } from '../../delivery/store.ts';
 import { adminToken } from '../../providers/local/admin-token.ts';
+import { sampleFiles } from '../../providers/local/demo.ts';
 import { GatewayAdmin } from '../../providers/local/gateway-client.ts';
 import { STATS_WINDOW_MS } from '../../providers/local/local-provider.ts';
 import type { Provider } from '../../providers/provider.ts';
@@ -161,21 +162,119 @@ async function getJson(url: string): Promise<unknown> {
  * Analytics straight from a ready analytics instance: the gateway would want a user's JWT, and the
  * dashboard is an operator's view on the same host, already behind the admin token.
  */
-async function analytics(baseUrl: string | undefined): Promise<unknown> {
+async function analytics(baseUrl: string | undefined, contentUrl: string | undefined): Promise<unknown> {
   if (!baseUrl) return { available: false };
   try {
+    // More than shown: events for content that does not exist (chaos and load tests post
+    // synthetic ids) are set apart, and the lists should still have five real items.
     const [trending, top] = (await Promise.all([
-      getJson(`${baseUrl}/analytics/trending?window=1h&k=5`),
-      getJson(`${baseUrl}/analytics/trending?window=24h&k=5`),
-    ])) as { items: { contentId: string }[] }[];
-    const first = top?.items?.[0]?.contentId;
+      getJson(`${baseUrl}/analytics/trending?window=1h&k=20`),
+      getJson(`${baseUrl}/analytics/trending?window=24h&k=20`),
+    ])) as ItemList[];
+    const titles = await contentTitles(contentUrl, [...(trending?.items ?? []), ...(top?.items ?? [])]);
+    const first = top?.items?.find((i) => titles.get(i.contentId))?.contentId;
     const recommendations = first
-      ? await getJson(`${baseUrl}/analytics/content/${encodeURIComponent(first)}/recommendations?k=5`)
+      ? ((await getJson(
+          `${baseUrl}/analytics/content/${encodeURIComponent(first)}/recommendations?k=10`,
+        )) as ItemList)
       : undefined;
-    return { available: true, trending, top, recommendations };
+    for (const i of recommendations?.items ?? [])
+      if (!titles.has(i.contentId)) titles.set(i.contentId, undefined);
+    await fillTitles(contentUrl, titles);
+    return {
+      available: true,
+      trending: labelled(trending, titles),
+      top: labelled(top, titles),
+      topItem: first ? titles.get(first)?.title : undefined,
+      recommendations: labelled(recommendations, titles),
+    };
   } catch (err) {
     return { available: false, error: err instanceof Error ? err.message : String(err) };
   }
+}
+
+interface ItemList {
+  items: { contentId: string; [k: string]: unknown }[];
+}
+
+interface Title {
+  title: string;
+  /** Uploaded by `platformctl demo` or the demo traffic, not by a user. */
+  demo: boolean;
+}
+
+/** Demo content: the bundled samples `platformctl demo` uploads, the seeds of the browse scenario. */
+const DEMO_FILES = /^(seed-\d+\.\w+|sample[\w-]*\.\w+|[\w-]+-sample\.\w+)$/;
+
+/** Titles of content items (their file names), from a ready content instance; absent = no such item. */
+async function contentTitles(contentUrl: string | undefined, items: { contentId: string }[]) {
+  const titles = new Map<string, Title | undefined>(items.map((i) => [i.contentId, undefined]));
+  await fillTitles(contentUrl, titles);
+  return titles;
+}
+
+async function fillTitles(
+  contentUrl: string | undefined,
+  titles: Map<string, Title | undefined>,
+): Promise<void> {
+  if (!contentUrl) return;
+  const missing = [...titles.entries()].filter(([, t]) => t === undefined).map(([id]) => id);
+  await Promise.all(
+    missing.slice(0, 60).map(async (id) => {
+      try {
+        const item = (await getJson(`${contentUrl}/content/${encodeURIComponent(id)}`)) as {
+          filename?: string | null;
+          kind?: string;
+        };
+        const title = item.filename ?? `${item.kind ?? 'item'} ${id.slice(0, 8)}`;
+        titles.set(id, { title, demo: DEMO_FILES.test(title) || sampleNames().has(title) });
+      } catch {
+        titles.delete(id);
+      }
+    }),
+  );
+}
+
+let samples: Set<string> | undefined;
+function sampleNames(): Set<string> {
+  samples ??= new Set(sampleFiles().map((f) => basename(f)));
+  return samples;
+}
+
+/** The five first items that exist, with their titles; how many others were synthetic. */
+function labelled(list: ItemList | undefined, titles: Map<string, Title | undefined>) {
+  const items = list?.items ?? [];
+  const real = items.filter((i) => titles.get(i.contentId));
+  return {
+    items: real.slice(0, 5).map((i) => ({ ...i, ...(titles.get(i.contentId) as Title) })),
+    synthetic: items.length - real.length,
+  };
+}
+
+interface RouteTotals {
+  requests: number;
+  errors: number;
+  errorRate: number;
+  rps: number;
+  p95: number;
+}
+
+/**
+ * The gateway's own traffic: the sum over every routed service and version. Percentiles cannot be
+ * added, so its p95 is the worst route's (an upper bound, labelled as such on the page).
+ */
+function gatewayTotals(perVersion: Record<string, Record<string, unknown>>): RouteTotals | undefined {
+  const all = Object.values(perVersion).flatMap((versions) => Object.values(versions)) as RouteTotals[];
+  if (all.length === 0) return undefined;
+  const requests = all.reduce((n, v) => n + v.requests, 0);
+  const errors = all.reduce((n, v) => n + v.errors, 0);
+  return {
+    requests,
+    errors,
+    errorRate: requests ? errors / requests : 0,
+    rps: all.reduce((n, v) => n + v.rps, 0),
+    p95: Math.max(...all.map((v) => v.p95)),
+  };
 }
 
 export async function snapshot(platform: LoadedPlatform, provider: Provider): Promise<unknown> {
@@ -192,9 +291,10 @@ export async function snapshot(platform: LoadedPlatform, provider: Provider): Pr
       perVersion = {};
     }
   }
-  const analyticsUrl = status.services
-    .find((s) => s.name === 'analytics')
-    ?.instances.find((i) => i.state === 'ready')?.url;
+  const readyUrl = (name: string) =>
+    status.services.find((s) => s.name === name)?.instances.find((i) => i.state === 'ready')?.url;
+  const configured = new Set(Object.keys(platform.config.services));
+  const gateway = gatewayTotals(perVersion);
   const reports = statePaths(platform.root).reports;
   let gatewayFaults: Fault[] = [];
   if (provider.name === 'local' && status.running && status.gatewayUrl) {
@@ -212,22 +312,34 @@ export async function snapshot(platform: LoadedPlatform, provider: Provider): Pr
     gatewayUrl: status.gatewayUrl,
     metricsAvailable: status.metricsAvailable,
     windowMs: STATS_WINDOW_MS,
-    services: status.services.map((s) => ({
-      name: s.name,
-      kind: s.kind,
-      healthy: s.healthy,
-      versions: s.versions,
-      traffic: s.traffic,
-      instances: s.instances.map((i) => ({
-        id: i.id,
-        version: i.version,
-        state: i.state,
-        restarts: i.restarts,
-        port: i.port,
+    // The gateway's own row and chart: every request it answered, over all routes.
+    services: status.services
+      .filter((s) => configured.has(s.name))
+      .map((s) => ({
+        name: s.name,
+        kind: s.kind,
+        healthy: s.healthy,
+        versions: s.kind === 'gateway' ? ['all routes'] : s.versions,
+        traffic: s.traffic,
+        instances: s.instances.map((i) => ({
+          id: i.id,
+          version: i.version,
+          state: i.state,
+          restarts: i.restarts,
+          port: i.port,
+        })),
+        metrics: s.kind === 'gateway' ? gateway : s.metrics,
+        byVersion:
+          s.kind === 'gateway' ? (gateway ? { 'all routes': gateway } : {}) : (perVersion[s.name] ?? {}),
       })),
-      metrics: s.metrics,
-      byVersion: perVersion[s.name] ?? {},
-    })),
+    // What the platform runs that is not one of its services (Prometheus from `up --with`).
+    infrastructure: status.services
+      .filter((s) => !configured.has(s.name))
+      .map((s) => ({
+        name: s.name,
+        healthy: s.healthy,
+        instances: s.instances.map((i) => ({ id: i.id, state: i.state, url: i.url, version: i.version })),
+      })),
     rollouts: rollouts(platform.root),
     activeFaults: activeFaults(platform.root, gatewayFaults),
     chaos: recentReports(join(reports, 'chaos'), 5).map((j) => ({
@@ -250,7 +362,7 @@ export async function snapshot(platform: LoadedPlatform, provider: Provider): Pr
         startedAt: d.startedAt,
       };
     }),
-    analytics: await analytics(analyticsUrl),
+    analytics: await analytics(readyUrl('analytics'), readyUrl('content')),
   };
 }
 
