@@ -1,7 +1,7 @@
 import { readAudit, verifyAudit } from '../core/audit.ts';
 import { auditKey } from '../core/audit-key.ts';
 import type { CommandContext } from '../core/context.ts';
-import { ExitCode, PlatformError, UsageError } from '../core/errors.ts';
+import { PlatformError, UsageError } from '../core/errors.ts';
 import { statePaths } from '../core/state-dir.ts';
 
 export async function verify(ctx: CommandContext) {
@@ -10,7 +10,6 @@ export async function verify(ctx: CommandContext) {
   const v = verifyAudit(file, auditKey(root, process.env, { create: false }));
   if (!v.ok) {
     throw new PlatformError('AUDIT_TAMPERED', `${file}:${v.badLine}: ${v.reason}`, {
-      exitCode: ExitCode.policyViolation,
       hint: `the log was modified at or before line ${v.badLine}; restore it from backup and investigate`,
       details: { file, ...v },
     });

@@ -25,7 +25,6 @@ function mustRead(root: string, service: string): RolloutState {
   const st = readState(root, service);
   if (!st) {
     throw new PlatformError('NO_ROLLOUT', `no rollout of ${service} has been started here`, {
-      exitCode: ExitCode.usage,
       hint: `start one with \`platformctl deploy ${service} --release <version>\``,
     });
   }
@@ -112,7 +111,6 @@ async function control(
       'ROLLOUT_ENDED',
       `the rollout of ${service} ${st.release} has already ended: ${st.phase}`,
       {
-        exitCode: ExitCode.usage,
         hint:
           st.phase === 'RolledBack'
             ? `start it again with \`platformctl canary retry ${service}\``

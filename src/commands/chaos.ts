@@ -197,7 +197,6 @@ function chaosEnvironment(config: PlatformConfig, opts: { env?: string; allowPro
   }
   if (spec.protected && !opts.allowProd) {
     throw new PlatformError('PROTECTED_ENVIRONMENT', `"${env}" is a protected environment`, {
-      exitCode: ExitCode.usage,
       hint: `pass --allow-prod to render faults for ${env}`,
     });
   }

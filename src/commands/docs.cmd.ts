@@ -5,14 +5,14 @@ import { examples } from './help.ts';
 export function registerDocs(program: Command): void {
   const docs = program
     .command('docs')
-    .description('Generate the operator docs: CLI reference and architecture diagrams.');
+    .description('Generate the operator docs: CLI reference, error codes and architecture diagrams.');
   const generate = docs
     .command('generate')
     .description(
-      'Write docs/cli.md from the command definitions and docs/architecture.md (Mermaid) from platform.yaml.',
+      'Write docs/cli.md from the command definitions, docs/errors.md from the error catalogues and docs/architecture.md (Mermaid) from platform.yaml.',
     )
     .option('--out <dir>', 'docs directory', 'docs')
-    .addOption(new Option('--only <part>', 'generate one part').choices(['cli', 'architecture']))
+    .addOption(new Option('--only <part>', 'generate one part').choices(['cli', 'errors', 'architecture']))
     .option('--check', 'do not write; exit 1 if a generated file is out of date')
     .action(lazyAction(async () => (await import('./docs.ts')).docsGenerate));
   examples(generate, [

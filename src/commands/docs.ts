@@ -10,6 +10,7 @@ import { ExitCode, PlatformError } from '../core/errors.ts';
 import { ensureDir } from '../core/state-dir.ts';
 import { renderArchitecture } from '../docs/architecture.ts';
 import { renderCliReference } from '../docs/cli-reference.ts';
+import { renderErrorCodes } from '../docs/error-codes.ts';
 
 /** platform.yaml if there is one, else the platform `init` would create (so the repo's docs build anywhere). */
 function platformOrExample(ctx: CommandContext): { config: LoadedPlatform['config']; source: string } {
@@ -33,9 +34,10 @@ export async function docsGenerate(
 ) {
   const dir = resolve(ctx.cwd, opts.out);
   const files: { file: string; text: string }[] = [];
-  if (opts.only !== 'architecture')
-    files.push({ file: join(dir, 'cli.md'), text: renderCliReference(buildProgram()) });
-  if (opts.only !== 'cli') {
+  const wanted = (part: string) => opts.only === undefined || opts.only === part;
+  if (wanted('cli')) files.push({ file: join(dir, 'cli.md'), text: renderCliReference(buildProgram()) });
+  if (wanted('errors')) files.push({ file: join(dir, 'errors.md'), text: renderErrorCodes() });
+  if (wanted('architecture')) {
     const { config, source } = platformOrExample(ctx);
     files.push({ file: join(dir, 'architecture.md'), text: renderArchitecture(config, source) });
   }

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import type { CommandContext } from '../core/context.ts';
-import { ExitCode, PlatformError, UsageError } from '../core/errors.ts';
+import { PlatformError, UsageError } from '../core/errors.ts';
 
 function git(cwd: string, args: string[]): string | undefined {
   try {
@@ -69,7 +69,6 @@ export async function render(ctx: CommandContext, _args: string[], opts: RenderO
         'GITOPS_DRIFT',
         `${stale.length} file(s) in ${outDir} differ from platform.yaml: ${stale.join(', ')}`,
         {
-          exitCode: ExitCode.policyViolation,
           hint: `run \`platformctl gitops render --env ${opts.env}${opts.flux ? ' --flux' : ''}\` and commit the result`,
           details: { stale },
         },

@@ -4,7 +4,7 @@ import { CONFIG_FILE } from '../core/config/load.ts';
 import { CLOUDS, type Cloud } from '../core/config/schema.ts';
 import { renderPlatformYaml } from '../core/config/template.ts';
 import type { CommandContext } from '../core/context.ts';
-import { ExitCode, PlatformError } from '../core/errors.ts';
+import { PlatformError } from '../core/errors.ts';
 import { askChoice, askText } from '../core/prompts.ts';
 
 interface InitOptions {
@@ -22,7 +22,6 @@ export async function init(ctx: CommandContext, _args: string[], opts: InitOptio
   const file = join(ctx.cwd, CONFIG_FILE);
   if (existsSync(file) && !opts.force) {
     throw new PlatformError('CONFIG_EXISTS', `${CONFIG_FILE} already exists in ${ctx.cwd}`, {
-      exitCode: ExitCode.usage,
       hint: 'pass --force to overwrite it, or edit it and run `platformctl config validate`',
     });
   }
@@ -38,7 +37,6 @@ export async function init(ctx: CommandContext, _args: string[], opts: InitOptio
   });
   if (!NAME.test(name)) {
     throw new PlatformError('USAGE', `--name "${name}" is not a valid platform name`, {
-      exitCode: ExitCode.usage,
       hint: 'use lowercase letters, digits and dashes, starting with a letter, e.g. --name acme-media',
     });
   }

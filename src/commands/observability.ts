@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { dirname, relative, resolve } from 'node:path';
 import type { PlatformConfig } from '../core/config/schema.ts';
 import type { CommandContext } from '../core/context.ts';
-import { ExitCode, PlatformError, UsageError } from '../core/errors.ts';
+import { PlatformError, UsageError } from '../core/errors.ts';
 import { driftedArtefacts, renderArtefacts, writeArtefacts } from '../observability/render.ts';
 import { repoFromRemote } from '../providers/github.ts';
 import { targetOf } from '../providers/kubernetes/manifests.ts';
@@ -83,7 +83,6 @@ export async function render(ctx: CommandContext, _args: string[], opts: RenderO
         'OBSERVABILITY_DRIFT',
         `${drifted.length} artefact(s) in ${dir} are out of date: ${drifted.join(', ')}`,
         {
-          exitCode: ExitCode.policyViolation,
           hint: 'run `platformctl observability render` and commit the result',
           details: { drifted },
         },

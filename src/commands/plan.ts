@@ -171,7 +171,6 @@ export async function apply(ctx: CommandContext, _args: string[], opts: PlanFlag
       `refusing to apply to protected environment ${protectedEnvs.map((e) => `"${e}"`).join(', ')}`,
       {
         hint: 'pass --allow-prod (and confirm, or --yes in CI) to apply there; --yes alone never unlocks it',
-        exitCode: ExitCode.usage,
       },
     );
   const { applyOrder } = await import('../stacks/apply-order.ts');

@@ -26,7 +26,6 @@ function open(ctx: CommandContext, opts: CommonOpts, mutating: boolean) {
   assertEnv(config, opts.env);
   if (mutating && config.environments[opts.env]?.protected && !opts.allowProd)
     throw new PlatformError('PROTECTED_ENVIRONMENT', `"${opts.env}" is a protected environment`, {
-      exitCode: ExitCode.usage,
       hint: 'pass --allow-prod to change its secrets (--yes does not unlock it)',
     });
   const backend = selectBackend(root, config, ctx.env, opts.backend);
@@ -248,7 +247,6 @@ export async function secretsRotate(ctx: CommandContext, [name]: string[], opts:
       'SECRETS_NOT_GENERATED',
       `"${name}" was set by hand, so platformctl cannot make a new value`,
       {
-        exitCode: ExitCode.usage,
         hint: `store the new value with \`platformctl secrets set ${name} --env ${opts.env}\``,
       },
     );

@@ -1,27 +1,15 @@
 /**
  * One error model for the whole CLI. Domain code throws a `PlatformError` (or a subclass) with a
- * stable `code`, a one-line message, a hint saying what to do, and the exit code the process
- * should end with. The single top-level handler in `cli.ts` renders it; nothing else prints errors.
+ * stable `code` from the catalogue (error-codes.ts, which also fixes the exit code), a one-line
+ * message and a hint saying what to do. The single top-level handler, `runCommand` in
+ * src/commands/run-command.ts, renders it through the output host; nothing else prints errors.
  */
 
 import { closest } from './closest.ts';
+import { type CatalogueCode, ERROR_CODES } from './error-codes.ts';
+import type { ExitCode } from './exit-codes.ts';
 
-/** Documented process exit codes (README, "Exit codes"). Callers branch on these, never on text. */
-export const ExitCode = {
-  ok: 0,
-  failure: 1,
-  usage: 2,
-  thresholdsFailed: 3,
-  rolledBack: 4,
-  policyViolation: 5,
-  deviated: 6,
-  /** `load run`: the generator could not apply the planned load; the figures do not count. */
-  invalidRun: 7,
-  /** `deploy --wait`: the analysis stayed inconclusive past its deadline (progressDeadline, inconclusiveLimit). */
-  deadlineExceeded: 8,
-  interrupted: 130,
-} as const;
-export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
+export { ExitCode } from './exit-codes.ts';
 
 /** Whose fault an error is: the user's input/environment, or a bug in platformctl. */
 export type ErrorSource = 'user' | 'internal';
@@ -29,7 +17,11 @@ export type ErrorSource = 'user' | 'internal';
 export interface PlatformErrorOptions {
   /** What the user should do next, one line. */
   hint?: string;
-  exitCode?: ExitCode;
+  /**
+   * Not an option: the exit code is declared once, with the code, in src/core/error-codes.ts.
+   * (Typed so that passing one explains where it belongs.)
+   */
+  exitCode?: 'declare the exit code with the code in src/core/error-codes.ts';
   source?: ErrorSource;
   cause?: unknown;
   /** Structured details included in `--json` error output. */
@@ -38,28 +30,33 @@ export interface PlatformErrorOptions {
 
 /** Base class of every error platformctl expects and knows how to explain. */
 export class PlatformError extends Error {
-  /** Stable machine-readable tag, grouped by area, e.g. `CONFIG_INVALID`, `PORT_IN_USE`. */
-  readonly code: string;
+  /** Stable machine-readable tag from the catalogue (error-codes.ts), e.g. `CONFIG_INVALID`. */
+  readonly code: CatalogueCode;
   readonly hint: string | undefined;
   readonly exitCode: ExitCode;
   readonly source: ErrorSource;
   readonly details: Record<string, unknown> | undefined;
 
-  constructor(code: string, message: string, options: PlatformErrorOptions = {}) {
+  constructor(code: CatalogueCode, message: string, options: PlatformErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'PlatformError';
     this.code = code;
     this.hint = options.hint;
-    this.exitCode = options.exitCode ?? ExitCode.failure;
+    this.exitCode = ERROR_CODES[code].exit;
     this.source = options.source ?? 'user';
     this.details = options.details;
   }
 }
 
+/** The catalogue codes whose exit code is 2 (usage): the only ones a UsageError may carry. */
+export type UsageCode = {
+  [K in CatalogueCode]: (typeof ERROR_CODES)[K]['exit'] extends typeof ExitCode.usage ? K : never;
+}[CatalogueCode];
+
 /** Bad flags, a missing required value in non-interactive mode, conflicting options. Exit 2. */
 export class UsageError extends PlatformError {
-  constructor(message: string, hint?: string, code = 'USAGE') {
-    super(code, message, { hint, exitCode: ExitCode.usage });
+  constructor(message: string, hint?: string, code: UsageCode = 'USAGE') {
+    super(code, message, { hint });
     this.name = 'UsageError';
   }
 }
@@ -101,7 +98,6 @@ export class ConfigError extends PlatformError {
       {
         hint:
           problems.length === 1 ? first?.fix : 'fix each problem listed above, then run the command again',
-        exitCode: ExitCode.usage,
         details: { problems },
       },
     );
@@ -117,16 +113,20 @@ export function formatProblemLocation(p: ConfigProblem): string {
 
 /** The message has already been shown (e.g. a failed check table); just exit with this code. */
 export class ReportedError extends PlatformError {
+  /** The exit code of the report already shown (thresholds failed, rolled back, …). */
+  override readonly exitCode: ExitCode;
+
   constructor(exitCode: ExitCode, message = 'already reported') {
-    super('REPORTED', message, { exitCode });
+    super('REPORTED', message);
     this.name = 'ReportedError';
+    this.exitCode = exitCode;
   }
 }
 
 /** Raised when the user interrupts (Ctrl-C) after the operation has cleaned up. */
 export class InterruptedError extends PlatformError {
   constructor(message = 'interrupted') {
-    super('INTERRUPTED', message, { exitCode: ExitCode.interrupted });
+    super('INTERRUPTED', message);
     this.name = 'InterruptedError';
   }
 }

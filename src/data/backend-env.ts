@@ -42,7 +42,7 @@ export function backendEnv(
   if (backends.bus === 'rabbitmq') {
     const url = source.AMQP_URL;
     if (!url) {
-      throw new PlatformError('CONFIG', 'backends.bus is rabbitmq but AMQP_URL is not set', {
+      throw new PlatformError('BACKEND_URL_MISSING', 'backends.bus is rabbitmq but AMQP_URL is not set', {
         hint: "export AMQP_URL=amqp://user:pass@host:5672 or store it: platformctl secrets set <env> '*.AMQP_URL'",
       });
     }

@@ -6,6 +6,8 @@
  * Run it while the service is stopped (or read-only): rows written during the copy may be missed.
  */
 import { type Db, type Migration, openDb } from '../../runtime/lib/storage/db.ts';
+import { UsageError } from '../core/errors.ts';
+import { redact as redactUrl } from './service-databases.ts';
 
 export interface CopyOptions {
   from: string;
@@ -35,8 +37,19 @@ function ident(name: string): string {
 }
 
 export async function copyDatabase(options: CopyOptions): Promise<CopyReport> {
-  if (!options.from.startsWith('sqlite:')) throw new Error('--from must be a sqlite:// URL');
-  if (!/^postgres(ql)?:/.test(options.to)) throw new Error('--to must be a postgres:// URL');
+  // Flags a user typed: a wrong one is their mistake to fix (exit 2), not a bug in platformctl.
+  if (!options.from.startsWith('sqlite:'))
+    throw new UsageError(
+      `--from must be a sqlite:// URL (got "${redactUrl(options.from)}")`,
+      'e.g. --from sqlite://.platform/data/content/content.db',
+      'DB_URL_INVALID',
+    );
+  if (!/^postgres(ql)?:/.test(options.to))
+    throw new UsageError(
+      `--to must be a postgres:// URL (got "${redactUrl(options.to)}")`,
+      'e.g. --to postgres://user@db.example.com:5432/content',
+      'DB_URL_INVALID',
+    );
   const batchSize = options.batchSize ?? 500;
   const source = await openDb(options.from);
   let target: Db | undefined;

@@ -54,7 +54,7 @@ export function databaseUrlFor(
   if (kind === 'postgres') {
     const server = env.PLATFORMCTL_POSTGRES_URL;
     if (!server) {
-      throw new PlatformError('CONFIG', `no PostgreSQL URL for ${service}`, {
+      throw new PlatformError('BACKEND_URL_MISSING', `no PostgreSQL URL for ${service}`, {
         hint: `set ${serviceUrlVar(service)} or PLATFORMCTL_POSTGRES_URL (from the environment or \`platformctl secrets\`; never a flag)`,
       });
     }

@@ -19,7 +19,7 @@
  */
 import { closest } from '../core/closest.ts';
 import { type Comparator, compare } from '../core/compare.ts';
-import { ExitCode, PlatformError } from '../core/errors.ts';
+import { PlatformError } from '../core/errors.ts';
 import type { MetricPair, VersionMetrics } from './metrics.ts';
 
 /** ratio: a fraction (error rate); duration: milliseconds; count: requests; scalar: a plain number. */
@@ -70,7 +70,6 @@ export class ConditionSyntaxError extends PlatformError {
 
   constructor(condition: string, column: number, reason: string, hint?: string) {
     super('CONDITION_INVALID', `invalid condition "${condition}": ${reason} (column ${column})`, {
-      exitCode: ExitCode.usage,
       hint:
         hint ?? 'conditions look like `error_rate < 1%`, `p99 < 300ms` or `canary.p99 < 1.2 * stable.p99`',
       details: { condition, column, pointer: `${condition}\n${' '.repeat(Math.max(0, column - 1))}^` },

@@ -817,7 +817,6 @@ export async function startRollout(opts: RolloutOptions): Promise<RolloutResult>
   }
   if (stable === opts.release || (svc.versions.length === 1 && svc.versions[0] === opts.release)) {
     throw new PlatformError('ALREADY_RUNNING', `${opts.service} already runs ${opts.release}`, {
-      exitCode: ExitCode.usage,
       hint: 'pass another --release, or check `platformctl canary status`',
     });
   }

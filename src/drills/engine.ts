@@ -54,7 +54,7 @@ export function pickScenario(
 ): Scenario {
   if (opts.scenario) return findScenario(scenarioDirs(root), opts.scenario);
   const names = [...scenarioFiles(scenarioDirs(root)).keys()];
-  if (names.length === 0) throw new PlatformError('UNKNOWN_SCENARIO', 'no drill scenarios found');
+  if (names.length === 0) throw new PlatformError('NO_SCENARIOS', 'no drill scenarios found');
   const name = names[Math.floor(seededRandom(opts.seed)() * names.length)] as string;
   return findScenario(scenarioDirs(root), name);
 }

@@ -116,7 +116,6 @@ export function findScenario(dirs: string[], name: string): Scenario {
   const file = files.get(name);
   if (!file) {
     throw new PlatformError('UNKNOWN_SCENARIO', `no drill scenario "${name}"`, {
-      exitCode: 2,
       hint: `scenarios: ${[...files.keys()].join(', ') || '(none found)'}; see \`platformctl drill list\``,
     });
   }

@@ -5,7 +5,7 @@
  * the approval; Argo CD or Flux then syncs it.
  */
 import type { Octokit } from '@octokit/rest';
-import { ExitCode, PlatformError } from '../core/errors.ts';
+import { PlatformError } from '../core/errors.ts';
 import type { Repo } from '../providers/github.ts';
 import { overlayPath, pinnedTag, setPinnedTag } from './render.ts';
 
@@ -51,7 +51,6 @@ async function readFile(octokit: Octokit, repo: Repo, path: string, ref: string)
         'GITOPS_FILE_MISSING',
         `${path} does not exist on ${ref} in ${repo.owner}/${repo.repo}`,
         {
-          exitCode: ExitCode.usage,
           hint: 'render and commit the GitOps directory first: platformctl gitops render --env <env>',
         },
       );
@@ -76,7 +75,6 @@ export async function promote(octokit: Octokit, repo: Repo, opts: PromoteOptions
     tag = pinnedTag(source.text);
     if (!tag) {
       throw new PlatformError('GITOPS_NO_TAG', `the ${from} overlay of ${opts.service} pins no image tag`, {
-        exitCode: ExitCode.usage,
         hint: 'pass --image-tag <tag>',
       });
     }

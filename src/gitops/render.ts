@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import type { LoadedPlatform } from '../core/config/load.ts';
 import type { ServiceSpec } from '../core/config/schema.ts';
-import { ExitCode, PlatformError } from '../core/errors.ts';
+import { PlatformError } from '../core/errors.ts';
 import {
   type KubeObject,
   type KubeTarget,
@@ -215,7 +215,6 @@ export function renderGitops(platform: LoadedPlatform, opts: GitopsRenderOptions
   const env = config.environments[opts.environment];
   if (!env) {
     throw new PlatformError('UNKNOWN_ENVIRONMENT', `no environment "${opts.environment}" in platform.yaml`, {
-      exitCode: ExitCode.usage,
       hint: `use one of: ${Object.keys(config.environments).join(', ')}`,
     });
   }

@@ -6,7 +6,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { ExitCode, PlatformError, UsageError } from '../core/errors.ts';
+import { PlatformError, UsageError } from '../core/errors.ts';
 import type { FollowUp, Tracker } from './tracker.ts';
 
 const reportSchema = z.object({
@@ -55,7 +55,6 @@ export function latestPostmortem(dir: string): string {
     .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs || b.localeCompare(a))[0];
   if (!newest)
     throw new PlatformError('POSTMORTEM_NOT_FOUND', `no postmortem under ${dir}`, {
-      exitCode: ExitCode.usage,
       hint: 'finish a drill with `platformctl drill resolve`, or pass the report file',
     });
   return newest;

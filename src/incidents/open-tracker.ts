@@ -4,7 +4,7 @@
  * and a missing one is a usage error naming the variable.
  */
 import type { IncidentsSpec } from '../core/config/schema.ts';
-import { ExitCode, PlatformError, UsageError } from '../core/errors.ts';
+import { PlatformError, UsageError } from '../core/errors.ts';
 import type { Tracker } from './tracker.ts';
 
 /** Flags that override platform.yaml. */
@@ -54,7 +54,6 @@ export async function openTracker(
       'JIRA_TOKEN_MISSING',
       'no Jira credentials: JIRA_EMAIL and JIRA_API_TOKEN must both be set',
       {
-        exitCode: ExitCode.usage,
         hint: 'export JIRA_EMAIL=<account email> JIRA_API_TOKEN=<API token> (tokens are never accepted as flags)',
       },
     );

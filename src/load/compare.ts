@@ -107,7 +107,6 @@ export function readSummary(file: string): SummaryShape {
       `${file} is not a load summary (${issue?.path.join('.')}: ${issue?.message})`,
       {
         hint: 'pass a file written by load run --summary-export (or --json)',
-        exitCode: 2,
       },
     );
   }

@@ -49,7 +49,6 @@ export function githubFromEnv(env: NodeJS.ProcessEnv): Octokit {
       'GITHUB_TOKEN_MISSING',
       'no GitHub token: GITHUB_TOKEN and GH_TOKEN are both unset',
       {
-        exitCode: ExitCode.usage,
         hint: 'export GITHUB_TOKEN=<a token with the actions:write scope> (tokens are never accepted as flags)',
       },
     );
@@ -93,7 +92,6 @@ export function parseRepo(value: string | undefined, remoteUrl?: string): Repo {
       'GITHUB_REPO_UNKNOWN',
       value ? `--repo "${value}" is not owner/name` : 'cannot tell which GitHub repository to use',
       {
-        exitCode: ExitCode.usage,
         hint: remoteUrl
           ? `the origin remote (${remoteUrl}) is not a GitHub URL: pass --repo owner/name or set GITHUB_REPOSITORY`
           : 'pass --repo owner/name or set GITHUB_REPOSITORY',
@@ -115,13 +113,11 @@ export function explainGitHubError(err: unknown, doing: string): unknown {
   const said = e.response?.data?.message ?? e.message ?? String(err);
   if (e.status === 401)
     return new PlatformError('GITHUB_AUTH', `GitHub rejected the token while ${doing} (401 ${said})`, {
-      exitCode: ExitCode.usage,
       hint: 'check GITHUB_TOKEN / GH_TOKEN: it may be expired, revoked or for another server',
       cause: err,
     });
   if (e.status === 403 || e.status === 404)
     return new PlatformError('GITHUB_FORBIDDEN', `GitHub answered ${e.status} while ${doing}: ${said}`, {
-      exitCode: ExitCode.usage,
       hint: 'check the repository name and that the token can read and write issues (scope repo or issues:write)',
       cause: err,
     });
@@ -345,8 +341,7 @@ export class GitHubPipelines {
           },
         );
       }
-      if (opts.signal?.aborted)
-        throw new PlatformError('INTERRUPTED', 'stopped waiting', { exitCode: ExitCode.interrupted });
+      if (opts.signal?.aborted) throw new PlatformError('INTERRUPTED', 'stopped waiting', {});
       await sleep(opts.intervalMs);
     }
   }

@@ -12,7 +12,7 @@
  */
 import type { LoadedPlatform } from '../core/config/load.ts';
 import type { ProviderName } from '../core/config/schema.ts';
-import { ExitCode, PlatformError } from '../core/errors.ts';
+import { PlatformError } from '../core/errors.ts';
 import type { LocalProvider } from './local/local-provider.ts';
 import type { VersionMetrics } from './metrics/source.ts';
 
@@ -219,7 +219,6 @@ export interface Provider {
 /** The error every not-yet-implemented capability throws, so callers can skip it cleanly. */
 export function notSupported(provider: ProviderName, what: string): PlatformError {
   return new PlatformError('NOT_SUPPORTED', `the ${provider} provider does not support ${what} yet`, {
-    exitCode: ExitCode.failure,
     hint: 'use a fault the provider supports (kill, injectFault) or another provider',
   });
 }
@@ -231,7 +230,6 @@ export function notSupported(provider: ProviderName, what: string): PlatformErro
  */
 export function unsupportedByProvider(provider: ProviderName, what: string, instead?: string): PlatformError {
   return new PlatformError('PROVIDER_UNSUPPORTED', `${what} is not available on the ${provider} provider`, {
-    exitCode: ExitCode.usage,
     hint: instead ?? 'run it against an environment of the local provider (--env <local environment>)',
   });
 }
@@ -265,13 +263,11 @@ export async function openProvider(
   const env = name ? envs[name] : undefined;
   if (!env) {
     throw new PlatformError('UNKNOWN_ENVIRONMENT', `no environment "${environment}" in platform.yaml`, {
-      exitCode: ExitCode.usage,
       hint: `use one of: ${Object.keys(envs).join(', ')}`,
     });
   }
   if (guard && env.protected && !guard.allowProd) {
     throw new PlatformError('PROTECTED_ENVIRONMENT', `environment "${name}" is protected`, {
-      exitCode: ExitCode.usage,
       hint: `pass --allow-prod to ${guard.change} there (--yes does not unlock it)`,
     });
   }

@@ -6,7 +6,7 @@
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { ExitCode, PlatformError } from '../core/errors.ts';
+import { PlatformError } from '../core/errors.ts';
 
 export const TEMPLATES_DIR = join(import.meta.dirname, '..', '..', 'templates', 'service');
 
@@ -34,7 +34,6 @@ export function loadTemplate(name: string, dir = TEMPLATES_DIR): LoadedTemplate 
   const root = join(dir, name);
   if (!existsSync(join(root, 'template.json'))) {
     throw new PlatformError('TEMPLATE_UNKNOWN', `no template named "${name}"`, {
-      exitCode: ExitCode.usage,
       hint: `use one of: ${templateNames(dir).join(', ')}`,
     });
   }

@@ -4,7 +4,7 @@
  * ciphertext copied under another name or environment fails to decrypt instead of leaking a value.
  */
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
-import { ExitCode, PlatformError } from '../core/errors.ts';
+import { PlatformError } from '../core/errors.ts';
 
 export const KEY_BYTES = 32;
 const NONCE_BYTES = 12;
@@ -38,7 +38,6 @@ export function seal(key: Buffer, plaintext: string, aad: Buffer): Sealed {
 export class WrongKeyError extends PlatformError {
   constructor(what: string) {
     super('SECRETS_WRONG_KEY', `cannot decrypt ${what}: wrong master key (or the store was tampered with)`, {
-      exitCode: ExitCode.failure,
       hint: 'use the master key this store was written with: PLATFORMCTL_MASTER_KEY or .platform/master.key',
     });
     this.name = 'WrongKeyError';
@@ -79,7 +78,6 @@ export function parseKey(text: string, source: string): Buffer {
     key = Buffer.from(t.replace(/-/g, '+').replace(/_/g, '/'), 'base64');
   if (!key || key.length !== KEY_BYTES)
     throw new PlatformError('SECRETS_BAD_KEY', `${source} is not a 32-byte key`, {
-      exitCode: ExitCode.usage,
       hint: 'give 32 random bytes as base64 or hex, e.g. `openssl rand -base64 32`',
     });
   return key;

@@ -6,7 +6,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { ExitCode, PlatformError } from '../core/errors.ts';
+import { PlatformError } from '../core/errors.ts';
 import { STATE_DIR } from '../core/state-dir.ts';
 import type { SecretInfo, SecretsBackend, SecretValue } from './backend.ts';
 import { aadFor, open, type Sealed, seal, WrongKeyError } from './crypto.ts';
@@ -70,7 +70,6 @@ function corrupt(file: string): PlatformError {
     'SECRETS_STORE_CORRUPT',
     `the secret store ${file} is not a valid platformctl store`,
     {
-      exitCode: ExitCode.failure,
       hint: 'restore it from a backup; platformctl never writes a partial store',
     },
   );

@@ -5,7 +5,7 @@
  */
 import { existsSync, linkSync, readFileSync, rmSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { ExitCode, PlatformError } from '../core/errors.ts';
+import { PlatformError } from '../core/errors.ts';
 import { STATE_DIR } from '../core/state-dir.ts';
 import { keyId, newKey, parseKey } from './crypto.ts';
 import { isLooserThanOwnerOnly, modeOf, writeFileAtomic } from './fs-safe.ts';
@@ -33,7 +33,7 @@ export function readKeyFile(root: string, file = keyFilePath(root)): MasterKey {
     throw new PlatformError(
       'SECRETS_KEY_PERMISSIONS',
       `refusing to use ${shown}: its permissions are ${modeOf(file).toString(8).padStart(4, '0')}, others may read it`,
-      { exitCode: ExitCode.usage, hint: `run \`chmod 600 ${shown}\` (and check who may have copied it)` },
+      { hint: `run \`chmod 600 ${shown}\` (and check who may have copied it)` },
     );
   }
   const key = parseKey(readFileSync(file, 'utf8'), relative(root, file) || file);
@@ -57,7 +57,6 @@ export function resolveMasterKey(root: string, env: NodeJS.ProcessEnv, opts: { c
       'SECRETS_NO_KEY',
       `no master key: ${MASTER_KEY_ENV} is unset and ${STATE_DIR}/master.key does not exist`,
       {
-        exitCode: ExitCode.failure,
         hint: `set ${MASTER_KEY_ENV} to the key this store was written with, or restore ${STATE_DIR}/master.key`,
       },
     );

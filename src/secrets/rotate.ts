@@ -6,7 +6,7 @@
  * each store says (by key fingerprint) which key it is sealed with.
  */
 import { existsSync, renameSync } from 'node:fs';
-import { ExitCode, PlatformError } from '../core/errors.ts';
+import { PlatformError } from '../core/errors.ts';
 import { keyId, newKey, parseKey, WrongKeyError } from './crypto.ts';
 import { writeFileAtomic } from './fs-safe.ts';
 import { openEntry, readStore, sealEntry, storedEnvs, writeStore } from './local-store.ts';
@@ -32,7 +32,6 @@ export function rotateMasterKey(root: string, processEnv: NodeJS.ProcessEnv): Ro
   const next = nextKey(root, processEnv, current);
   if (next.id === current.id)
     throw new PlatformError('SECRETS_SAME_KEY', 'the new master key is the same as the current one', {
-      exitCode: ExitCode.usage,
       hint: `set ${NEW_MASTER_KEY_ENV} to a different key, e.g. \`openssl rand -base64 32\``,
     });
   const keys = new Map([
@@ -81,7 +80,6 @@ function nextKey(root: string, processEnv: NodeJS.ProcessEnv, current: MasterKey
         'SECRETS_NEW_KEY_MISSING',
         `the master key comes from the environment, so the new one must too`,
         {
-          exitCode: ExitCode.usage,
           hint: `set ${NEW_MASTER_KEY_ENV} (e.g. \`openssl rand -base64 32\`), rerun, then replace PLATFORMCTL_MASTER_KEY with it`,
         },
       );

@@ -5,7 +5,7 @@
  * Auth: `VAULT_TOKEN`, else AppRole (`VAULT_ROLE_ID` + `VAULT_SECRET_ID`) login; `VAULT_ADDR`;
  * `VAULT_NAMESPACE` (Enterprise) is forwarded when set.
  */
-import { ExitCode, PlatformError } from '../core/errors.ts';
+import { PlatformError } from '../core/errors.ts';
 import type { SecretInfo, SecretsBackend, SecretValue } from './backend.ts';
 
 export interface VaultOptions {
@@ -30,7 +30,6 @@ export function vaultOptionsFromEnv(
   const address = env.VAULT_ADDR ?? cfg.address;
   if (!address)
     throw new PlatformError('VAULT_ADDR_MISSING', 'the vault backend needs an address', {
-      exitCode: ExitCode.usage,
       hint: 'set VAULT_ADDR (e.g. https://vault.example.com:8200) or secrets.vault.address in platform.yaml',
     });
   return {
@@ -74,7 +73,6 @@ export class VaultBackend implements SecretsBackend {
     if (this.token) return this.token;
     if (!this.opts.roleId || !this.opts.secretId)
       throw new PlatformError('VAULT_AUTH_MISSING', 'no Vault credentials in the environment', {
-        exitCode: ExitCode.usage,
         hint: 'set VAULT_TOKEN, or VAULT_ROLE_ID and VAULT_SECRET_ID for AppRole login',
       });
     const res = await this.request(

@@ -8,6 +8,7 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { EnvironmentSpec, PlatformConfig } from '../core/config/schema.ts';
+import { PlatformError } from '../core/errors.ts';
 import { targetOf } from '../providers/kubernetes/manifests.ts';
 import { App } from './cdk.ts';
 import { broker } from './constructs/broker.ts';
@@ -171,6 +172,12 @@ export function readManifest(outdir: string): SynthResult {
     stacks: SynthesizedStack[];
   };
   if (manifest.generator !== 'platformctl')
-    throw new Error(`${outdir}/manifest.json was not written by platformctl synth`);
+    throw new PlatformError(
+      'MANIFEST_INVALID',
+      `${outdir}/manifest.json was not written by platformctl synth`,
+      {
+        hint: 'point at the output directory of `platformctl synth` (default cdktf.out), or run synth again',
+      },
+    );
   return { outdir, platform: manifest.platform, stacks: manifest.stacks };
 }

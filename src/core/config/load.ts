@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { parse as parseScalar } from 'yaml';
-import { ConfigError, ExitCode, PlatformError } from '../errors.ts';
+import { ConfigError, PlatformError } from '../errors.ts';
 import { type PlatformConfig, platformSchema } from './schema.ts';
 import { readYamlFile, validateWith } from './yaml-source.ts';
 
@@ -47,7 +47,6 @@ export function loadPlatform(
       'CONFIG_NOT_FOUND',
       explicit ? `config file not found: ${explicit}` : `no ${CONFIG_FILE} in ${cwd} or its parents`,
       {
-        exitCode: ExitCode.usage,
         hint: 'run `platformctl init` to create one, or pass --config <file> / -C <dir>',
       },
     );

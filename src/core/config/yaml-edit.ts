@@ -5,7 +5,7 @@
  * used to find where an edit goes and to render only the new text, which is spliced in.
  */
 import { Document, isMap, isSeq, type Node, parseDocument, visit } from 'yaml';
-import { ExitCode, PlatformError } from '../errors.ts';
+import { PlatformError } from '../errors.ts';
 
 /** Column of `offset` in `text` (0-based). */
 function columnOf(text: string, offset: number): number {
@@ -22,7 +22,6 @@ export function addMappingEntry(text: string, mapKey: string, key: string, value
   const map = doc.get(mapKey, true);
   if (!isMap(map) || map.flow || map.items.length === 0) {
     throw new PlatformError('CONFIG_INVALID', `platform.yaml has no "${mapKey}:" block to add "${key}" to`, {
-      exitCode: ExitCode.usage,
       hint: `add it by hand under ${mapKey}:`,
     });
   }

@@ -5,7 +5,7 @@
  * Format, which v3 requires. Two calls do not justify a 38 MB client library; the requests follow
  * the published v3 description and the tests check them against jira.js's schemas generated from it.
  */
-import { ExitCode, PlatformError } from '../../core/errors.ts';
+import { PlatformError } from '../../core/errors.ts';
 import { type FiledIssue, FOLLOW_UP_LABEL, type FollowUp, type Tracker } from '../tracker.ts';
 
 /** Where and as whom to file. Credentials come from the environment only. */
@@ -60,7 +60,6 @@ export class JiraIssuesTracker implements Tracker {
     const text = await res.text();
     if (res.status === 401 || res.status === 403)
       throw new PlatformError('JIRA_AUTH', `Jira refused the credentials (HTTP ${res.status})`, {
-        exitCode: ExitCode.usage,
         hint: 'check JIRA_EMAIL and JIRA_API_TOKEN (an API token of that account with access to the project)',
       });
     if (!res.ok) {

@@ -20,7 +20,7 @@ import {
 } from '../../../runtime/contract/traffic-weights.ts';
 import type { LoadedPlatform } from '../../core/config/load.ts';
 import type { ServiceSpec } from '../../core/config/schema.ts';
-import { ExitCode, PlatformError, UsageError, unknownServiceError } from '../../core/errors.ts';
+import { PlatformError, UsageError, unknownServiceError } from '../../core/errors.ts';
 import { sleep } from '../../core/sleep.ts';
 import type { VersionMetrics } from '../metrics/source.ts';
 import type {
@@ -131,7 +131,6 @@ export class KubernetesProvider implements Provider {
       if (context) {
         if (!kc.getContextObject(context)) {
           throw new PlatformError('KUBE_CONTEXT_UNKNOWN', `no kube context "${context}" in the kubeconfig`, {
-            exitCode: ExitCode.usage,
             hint: `contexts: ${
               kc
                 .getContexts()
@@ -584,9 +583,11 @@ export class KubernetesProvider implements Provider {
       (p) => !opts.instance || p.metadata?.name === opts.instance,
     );
     if (opts.instance && pods.length === 0) {
-      throw new PlatformError('UNKNOWN_INSTANCE', `no pod "${opts.instance}" in ${this.target.namespace}`, {
-        exitCode: ExitCode.usage,
-      });
+      throw new PlatformError(
+        'UNKNOWN_INSTANCE',
+        `no pod "${opts.instance}" in ${this.target.namespace}`,
+        {},
+      );
     }
     const min = opts.level ? levelRank(opts.level) : 0;
     const keep = (e: LogEntry) =>
@@ -695,7 +696,6 @@ export class KubernetesProvider implements Provider {
       } catch (err) {
         if (!isNotFound(err)) throw err;
         throw new PlatformError('UNKNOWN_INSTANCE', `no pod "${instanceId}" in ${this.target.namespace}`, {
-          exitCode: ExitCode.usage,
           hint: `list pods: platformctl status --env ${this.environment}`,
         });
       }

@@ -5,7 +5,8 @@
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { z } from 'zod';
-import { ExitCode, PlatformError, toPlatformError } from '../../core/errors.ts';
+import { isCatalogueCode } from '../../core/error-codes.ts';
+import { PlatformError, toPlatformError } from '../../core/errors.ts';
 import { requireRelease } from './releases.ts';
 import type { LocalState } from './state.ts';
 import type { Plan, Supervisor } from './supervisor.ts';
@@ -109,10 +110,10 @@ export function serveControl(sup: Supervisor, token: string, onStop: () => void)
       } catch (err) {
         const e =
           err instanceof z.ZodError
-            ? new PlatformError('BAD_REQUEST', err.message, { exitCode: ExitCode.usage })
+            ? new PlatformError('BAD_REQUEST', err.message, {})
             : toPlatformError(err);
         send(e.code === 'BAD_REQUEST' ? 400 : 409, {
-          error: { code: e.code, message: e.message, hint: e.hint, details: e.details, exitCode: e.exitCode },
+          error: { code: e.code, message: e.message, hint: e.hint, details: e.details },
         });
       }
     })();
@@ -176,19 +177,15 @@ export async function callControl<T = LocalState>(
       message: string;
       hint?: string;
       details?: Record<string, unknown>;
-      exitCode?: number;
     };
   };
   if (!res.ok) {
     const e = json.error;
+    // The supervisor is this same platformctl: its codes (and so their exit codes) are ours.
     throw new PlatformError(
-      e?.code ?? 'SUPERVISOR_FAILED',
+      e && isCatalogueCode(e.code) ? e.code : 'SUPERVISOR_FAILED',
       e?.message ?? `supervisor answered ${res.status}`,
-      {
-        hint: e?.hint,
-        details: e?.details,
-        exitCode: (e?.exitCode as ExitCode | undefined) ?? ExitCode.failure,
-      },
+      { hint: e?.hint, details: e?.details },
     );
   }
   return json as T;

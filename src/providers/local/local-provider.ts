@@ -8,7 +8,7 @@ import { closeSync, openSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { StatsReport, WindowStats } from '../../../runtime/contract/gateway-admin.ts';
 import type { LoadedPlatform } from '../../core/config/load.ts';
-import { ExitCode, PlatformError, UsageError, unknownServiceError } from '../../core/errors.ts';
+import { PlatformError, UsageError, unknownServiceError } from '../../core/errors.ts';
 import { isPortFree } from '../../core/ports.ts';
 import { isAlive, isPaused } from '../../core/process-alive.ts';
 import { sleep } from '../../core/sleep.ts';
@@ -85,7 +85,6 @@ export class LocalProvider implements Provider {
     const { state, running } = this.current();
     if (!running || !state.supervisor) {
       throw new PlatformError('NOT_RUNNING', 'the platform is not running locally', {
-        exitCode: ExitCode.failure,
         hint: 'start it with `platformctl up --detach`',
       });
     }
@@ -443,7 +442,6 @@ export class LocalProvider implements Provider {
     const inst = state.instances.find((i) => i.id === instanceId);
     if (!inst) {
       throw new PlatformError('UNKNOWN_INSTANCE', `no instance "${instanceId}"`, {
-        exitCode: ExitCode.usage,
         hint: `instances: ${state.instances.map((i) => i.id).join(', ')}`,
       });
     }

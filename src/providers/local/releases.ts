@@ -16,7 +16,7 @@ import {
 } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import type { LoadedPlatform } from '../../core/config/load.ts';
-import { ExitCode, PlatformError, UsageError, unknownServiceError } from '../../core/errors.ts';
+import { PlatformError, UsageError, unknownServiceError } from '../../core/errors.ts';
 import { ensureDir, statePaths } from '../../core/state-dir.ts';
 
 export interface ReleaseManifest {
@@ -245,7 +245,6 @@ export async function buildRelease(
       'RELEASE_EXISTS',
       `release ${service}@${version} already exists; releases are immutable`,
       {
-        exitCode: ExitCode.usage,
         hint: 'build under a new version: --release <next>',
       },
     );

@@ -28,7 +28,7 @@ import { join } from 'node:path';
 import type { GatewayConfigFile } from '../../../runtime/contract/gateway-config.ts';
 import { type RuntimeEnv, serviceUrlVariable } from '../../../runtime/contract/runtime-env.ts';
 import { withoutVersion, withVersionAt } from '../../../runtime/contract/traffic-weights.ts';
-import { ExitCode, PlatformError } from '../../core/errors.ts';
+import { PlatformError } from '../../core/errors.ts';
 import { writeJsonAtomic } from '../../core/json-file.ts';
 import { isPortFree } from '../../core/ports.ts';
 import { sleep } from '../../core/sleep.ts';
@@ -580,7 +580,6 @@ export class Supervisor {
     const svc = this.services.get(service);
     if (!p || !svc) {
       throw new PlatformError('NOT_RUNNING', `service "${service}" is not running`, {
-        exitCode: ExitCode.failure,
         hint: `start it first: platformctl up ${service}`,
       });
     }
