@@ -34,6 +34,10 @@ export const ERROR_CODES = {
     meaning: 'a fault would hit more instances than the experiment allows',
   },
   CHAOS_NO_TARGET: { exit: ExitCode.failure, meaning: 'no running instance of … to hit' },
+  CHAOS_PROBE_AUTH: {
+    exit: ExitCode.failure,
+    meaning: 'a steady-state probe cannot sign in through the gateway',
+  },
   COMMAND_NOT_TAKEN: {
     exit: ExitCode.failure,
     meaning: 'the rollout runner (pid …) did not take the … command within 10s',
@@ -190,6 +194,10 @@ export const ERROR_CODES = {
     meaning: 'files still have conflict markers after a template upgrade',
   },
   SOURCE_NOT_FOUND: { exit: ExitCode.failure, meaning: 'service "…" has no entry point at …' },
+  STACK_CYCLE: {
+    exit: ExitCode.failure,
+    meaning: "synthesized stacks read each other's state in a cycle (a bug)",
+  },
   STOPPED: { exit: ExitCode.failure, meaning: 'an instance was stopped before it became ready' },
   SUPERVISOR_DIED: {
     exit: ExitCode.failure,
