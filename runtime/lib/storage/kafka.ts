@@ -1,6 +1,6 @@
 /**
- * Kafka adapter for `Bus` (@platformatic/kafka), behind a small client seam so it is tested with an
- * in-memory fake (no broker runs here); a real cluster needs only `BUS_URL=kafka://…`.
+ * Kafka adapter for `Bus` (@platformatic/kafka), behind a small client seam: unit tests use an
+ * in-memory fake, test/integration/backends/kafka.test.ts a real single-node broker (KRaft).
  *
  * URL: `kafka://broker1:9092,broker2:9092?client_id=platform&delivery_limit=5`.
  * - `publish` resolves once the partition leader and in-sync replicas acknowledged (`acks: -1`,
@@ -28,6 +28,8 @@ export interface KafkaProducerLike {
     messages: { topic: string; key: Buffer; value: Buffer; headers?: Map<Buffer, Buffer> }[];
     acks?: number;
   }): Promise<unknown>;
+  /** A metadata round trip: proves a broker answers (the health check). */
+  metadata(options: { topics: string[] }): Promise<unknown>;
   close(): Promise<void>;
 }
 
@@ -60,6 +62,23 @@ export interface KafkaBusOptions {
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+const RECONNECT_MIN_MS = 200;
+const RECONNECT_MAX_MS = 5000;
+/** A publish not acknowledged by then answers 503 (the caller retries; consumers dedupe by id). */
+const PUBLISH_TIMEOUT_MS = 15_000;
+const PING_TIMEOUT_MS = 1500;
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
 
 export class KafkaBus implements Bus {
   private readonly clients: KafkaClients;
@@ -81,15 +100,19 @@ export class KafkaBus implements Bus {
   private async send(items: readonly { topic: string; event: BusEvent }[]): Promise<void> {
     if (this.closed) throw new Error('bus is closed');
     try {
-      await this.producer().send({
-        acks: -1,
-        messages: items.map(({ topic, event }) => ({
-          topic,
-          key: Buffer.from(event.id),
-          value: Buffer.from(JSON.stringify(event)),
-          headers: new Map([[Buffer.from('x-published-at'), Buffer.from(String(Date.now()))]]),
-        })),
-      });
+      await within(
+        this.producer().send({
+          acks: -1,
+          messages: items.map(({ topic, event }) => ({
+            topic,
+            key: Buffer.from(event.id),
+            value: Buffer.from(JSON.stringify(event)),
+            headers: new Map([[Buffer.from('x-published-at'), Buffer.from(String(Date.now()))]]),
+          })),
+        }),
+        PUBLISH_TIMEOUT_MS,
+        'publishing to Kafka',
+      );
     } catch (err) {
       throw dependencyUnavailable(
         'BUS_UNAVAILABLE',
@@ -124,7 +147,7 @@ export class KafkaBus implements Bus {
     const maxAttempts = options.maxAttempts ?? this.options.maxAttempts ?? 5;
     const retryDelayMs = options.retryDelayMs ?? 200;
     const report = (err: unknown, what: string) => this.options.onError?.(err, { what });
-    const consumer = this.clients.consumer(group);
+    let consumer: KafkaConsumerLike | undefined;
     let stream: KafkaStreamLike | undefined;
     let stopped = false;
     const dlq = `${group}.${topic}.dlq`;
@@ -168,15 +191,28 @@ export class KafkaBus implements Bus {
       // Stopped mid-retry: the offset stays uncommitted, so the group sees the event again.
     };
 
+    // A broker restart ends the stream with an error: join the group again (from the committed
+    // offset, so nothing acknowledged is lost) with a growing pause, until stopped.
     const running = (async () => {
-      try {
-        stream = await consumer.consume({ topics: [topic], mode: 'committed', autocommit: false });
-        for await (const msg of stream) {
-          if (stopped) break;
-          await deliver(msg);
+      let backoffMs = RECONNECT_MIN_MS;
+      while (!stopped) {
+        try {
+          consumer = this.clients.consumer(group);
+          stream = await consumer.consume({ topics: [topic], mode: 'committed', autocommit: false });
+          backoffMs = RECONNECT_MIN_MS;
+          for await (const msg of stream) {
+            if (stopped) break;
+            await deliver(msg);
+          }
+        } catch (err) {
+          if (!stopped) report(err, `consumer ${group}:${topic}`);
         }
-      } catch (err) {
-        if (!stopped) report(err, `consumer ${group}:${topic}`);
+        await stream?.close().catch(() => {});
+        if (consumer)
+          await within(consumer.close(true), PING_TIMEOUT_MS, 'closing a consumer').catch(() => {});
+        if (stopped) break;
+        await sleep(backoffMs);
+        backoffMs = Math.min(RECONNECT_MAX_MS, backoffMs * 2);
       }
     })();
 
@@ -186,7 +222,6 @@ export class KafkaBus implements Bus {
         stopped = true;
         await stream?.close().catch(() => {});
         await running;
-        await consumer.close().catch(() => {});
         this.subs.delete(sub);
       },
     };
@@ -194,15 +229,30 @@ export class KafkaBus implements Bus {
     return sub;
   }
 
+  /** A metadata round trip to the brokers: an unreachable cluster is not healthy. */
   async ping(): Promise<void> {
     if (this.closed) throw new Error('bus is closed');
+    try {
+      // The client retries an unreachable broker for a long time; a health check must answer.
+      await within(this.producer().metadata({ topics: [] }), PING_TIMEOUT_MS, 'a metadata request');
+    } catch (err) {
+      throw dependencyUnavailable(
+        'BUS_UNAVAILABLE',
+        'bus',
+        `cannot reach the Kafka brokers: ${messageOf(err)}`,
+        err,
+      );
+    }
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     await Promise.all([...this.subs].map((s) => s.stop()));
-    await this.producerInstance?.close().catch(() => {});
+    // Closing waits for in-flight requests; against a dead broker that would be forever.
+    if (this.producerInstance) {
+      await within(this.producerInstance.close(), PING_TIMEOUT_MS, 'closing the producer').catch(() => {});
+    }
   }
 }
 
@@ -226,10 +276,22 @@ export async function openKafkaBus(url: string): Promise<KafkaBus> {
   const { brokers, clientId, maxAttempts } = parseKafkaUrl(url);
   const { Producer, Consumer } = await import('@platformatic/kafka');
   const clients: KafkaClients = {
+    // Topics are created on first use (as RabbitMQ declares queues): without it a publish to a new
+    // topic fails with "Unknown topic", so the adapter never worked against a fresh cluster.
     producer: () =>
-      new Producer({ clientId, bootstrapBrokers: brokers, idempotent: true }) as unknown as KafkaProducerLike,
+      new Producer({
+        clientId,
+        bootstrapBrokers: brokers,
+        idempotent: true,
+        autocreateTopics: true,
+      }) as unknown as KafkaProducerLike,
     consumer: (groupId) =>
-      new Consumer({ clientId, groupId, bootstrapBrokers: brokers }) as unknown as KafkaConsumerLike,
+      new Consumer({
+        clientId,
+        groupId,
+        bootstrapBrokers: brokers,
+        autocreateTopics: true,
+      }) as unknown as KafkaConsumerLike,
   };
   return new KafkaBus(clients, { maxAttempts });
 }

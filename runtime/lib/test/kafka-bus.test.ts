@@ -1,6 +1,6 @@
 /**
  * The Kafka bus against an in-memory fake of the client seam (one partition per topic, committed
- * offsets per group): no Kafka broker runs here. What is checked is the adapter's contract:
+ * offsets per group); the same contract against a real broker is in bus-contract.test.ts. Here:
  * acks=-1 publishes keyed by event id, commit only after the handler resolved, in-place retries
  * then a dead-letter topic, and resumption from the committed offset.
  */
@@ -38,6 +38,7 @@ class FakeKafka implements KafkaClients {
         }
         this.wake();
       },
+      metadata: async () => ({}),
       close: async () => {},
     };
   }
