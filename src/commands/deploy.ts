@@ -19,7 +19,8 @@ import { runningDemoTraffic } from '../providers/local/demo-traffic.ts';
 import type { Provider } from '../providers/provider.ts';
 import { eventLine, renderPlan } from './canary-render.ts';
 
-export interface DeployOptions {
+/** The flags of `platformctl deploy` (the provider's options are DeployOptions in providers/provider.ts). */
+interface DeployFlags {
   release: string;
   strategy?: StrategyName;
   wait?: boolean;
@@ -82,7 +83,7 @@ export async function observeTraffic(
   }
 }
 
-export async function deploy(ctx: CommandContext, args: string[], opts: DeployOptions): Promise<ExitCode> {
+export async function deploy(ctx: CommandContext, args: string[], opts: DeployFlags): Promise<ExitCode> {
   const service = args[0] as string;
   const platform = ctx.loadPlatform();
   checkService(platform, service);
