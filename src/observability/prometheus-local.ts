@@ -13,7 +13,7 @@ import { PlatformError } from '../core/errors.ts';
 import { freePort, isPortFree } from '../core/ports.ts';
 import { statePaths } from '../core/state-dir.ts';
 import { packageRoot } from '../providers/local/releases.ts';
-import type { Plan, ServicePlan } from '../providers/local/supervisor.ts';
+import type { Plan, ServicePlan } from '../providers/local/service-plan.ts';
 import { findPrometheusBinary, writePrometheusFiles } from './prometheus-server.ts';
 
 export const EXTRAS = ['prometheus'] as const;

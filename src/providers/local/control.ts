@@ -8,8 +8,9 @@ import { z } from 'zod';
 import { isCatalogueCode } from '../../core/error-codes.ts';
 import { PlatformError, toPlatformError } from '../../core/errors.ts';
 import { requireRelease } from './releases.ts';
+import type { Plan } from './service-plan.ts';
 import type { LocalState } from './state.ts';
-import type { Plan, Supervisor } from './supervisor.ts';
+import type { Supervisor } from './supervisor.ts';
 
 const planSchema = z.object({
   run: z.array(z.string()),

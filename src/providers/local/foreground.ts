@@ -7,8 +7,9 @@ import type { LogEntry, PlatformStatus, ProviderEvent } from '../provider.ts';
 import { serveControl } from './control.ts';
 import type { LocalProvider } from './local-provider.ts';
 import { logFiles, readLogs } from './logs.ts';
+import type { Plan } from './service-plan.ts';
 import { removeState } from './state.ts';
-import { type Plan, Supervisor } from './supervisor.ts';
+import { Supervisor } from './supervisor.ts';
 
 export interface ForegroundOptions {
   onEvent?: (e: ProviderEvent) => void;

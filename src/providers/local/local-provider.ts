@@ -39,8 +39,8 @@ import { readPinned, recordRolloutEnd } from './pinned-releases.ts';
 import { makePlan } from './plan.ts';
 import { assertPortFree } from './port-check.ts';
 import { packageRoot, requireRelease } from './releases.ts';
+import type { Plan } from './service-plan.ts';
 import { type LocalState, readState, reconcile, removeState, writeState } from './state.ts';
-import type { Plan } from './supervisor.ts';
 
 export const STATS_WINDOW_MS = 10_000;
 

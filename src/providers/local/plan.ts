@@ -6,7 +6,7 @@ import { secretsEnvFor } from '../../secrets/inject.ts';
 import type { ProviderEvent } from '../provider.ts';
 import { GATEWAY_UP_DEFAULTS, routeBodyLimit } from './edge-defaults.ts';
 import { buildRelease, readRelease } from './releases.ts';
-import type { Plan, ServicePlan } from './supervisor.ts';
+import type { Plan, ServicePlan } from './service-plan.ts';
 import { startOrder, withDependencies } from './topology.ts';
 
 export interface PlanOptions {

@@ -34,6 +34,17 @@ export async function nextPort(base: number, reserved: ReadonlySet<number>, limi
   });
 }
 
+/**
+ * Where a service's instances beyond the first listen: 1000 above its configured port and up
+ * (content on 8082 → 9082, 9083…), apart from the configured ports, so the port `service new`
+ * gives the next service (the one after the configured ones) is never taken by a canary or a
+ * scaled instance.
+ */
+export function extraInstanceBase(basePort: number): number {
+  return basePort + EXTRA_INSTANCE_OFFSET <= 65_000 ? basePort + EXTRA_INSTANCE_OFFSET : basePort + 1;
+}
+const EXTRA_INSTANCE_OFFSET = 1000;
+
 function truncate(s: string, n: number): string {
   return s.length > n ? `${s.slice(0, n - 1)}…` : s;
 }

@@ -21,23 +21,29 @@
  *   every change of routable instances or traffic is also pushed live through its admin API. A
  *   restarted instance keeps its port, so the gateway needs no change to reach it again.
  * - Stop: SIGTERM to the process group, a deadline, then SIGKILL; dependents stop first.
+ *
+ * This class holds the decisions (what runs, restarts, scale, deploy, retire, traffic); the
+ * concerns beside it have their own modules: instance-process.ts (spawn, signals, logs),
+ * readiness.ts (probe, waiting for ready), instance-env.ts (the runtime contract's environment),
+ * gateway-sync.ts (routing file and admin API pushes), service-plan.ts and topology.ts (the plan
+ * and start order), port-check.ts (ports).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, openSync, renameSync, statSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import type { GatewayConfigFile } from '../../../runtime/contract/gateway-config.ts';
-import { type RuntimeEnv, serviceUrlVariable } from '../../../runtime/contract/runtime-env.ts';
 import { withoutVersion, withVersionAt } from '../../../runtime/contract/traffic-weights.ts';
 import { PlatformError } from '../../core/errors.ts';
-import { writeJsonAtomic } from '../../core/json-file.ts';
 import { isPortFree } from '../../core/ports.ts';
 import { sleep } from '../../core/sleep.ts';
 import { ensureDir, statePaths } from '../../core/state-dir.ts';
 import type { InstanceState, ProviderEvent, TrafficSpec } from '../provider.ts';
-import { GatewayAdmin, type GatewayInstance } from './gateway-client.ts';
+import { GatewaySync } from './gateway-sync.ts';
+import { instanceEnv } from './instance-env.ts';
+import { exitedWithin, idNumber, type Managed, signalGroup, startProcess } from './instance-process.ts';
 import { lastLines } from './logs.ts';
-import { nextPort, portInUseError } from './port-check.ts';
+import { extraInstanceBase, nextPort, portInUseError } from './port-check.ts';
+import { probe, waitReady } from './readiness.ts';
 import { type RestartPolicyOptions, RestartTracker } from './restart-policy.ts';
+import type { Plan, ServicePlan } from './service-plan.ts';
 import {
   type InstanceRecord,
   type LocalState,
@@ -45,30 +51,7 @@ import {
   type SupervisorRecord,
   writeState,
 } from './state.ts';
-
-/** What `up` asks the supervisor to run for one service. */
-export interface ServicePlan {
-  name: string;
-  kind: 'gateway' | 'service' | 'worker';
-  version: string;
-  /** Absolute path of the release bundle. */
-  entry: string;
-  replicas: number;
-  basePort: number;
-  routes: string[];
-  /** Largest request body the gateway lets through to this service's routes (its default when unset). */
-  maxBodyBytes?: number;
-  dependsOn: string[];
-  readiness: string;
-  env: Record<string, string>;
-}
-
-export interface Plan {
-  /** Every service of platform.yaml in start order (the ones to run and the ones only configured). */
-  services: ServicePlan[];
-  /** Names to run now (with their dependencies already included). */
-  run: string[];
-}
+import { depthLevels } from './topology.ts';
 
 export interface SupervisorOptions {
   root: string;
@@ -80,57 +63,6 @@ export interface SupervisorOptions {
   onEvent?: (e: ProviderEvent) => void;
 }
 
-/** Thrown when an instance crash-loops while `up`/`scale`/`deploy` waits for it. */
-export class CrashLoopError extends PlatformError {
-  constructor(instance: InstanceRecord) {
-    super(
-      'CRASH_LOOP',
-      `${instance.id} keeps crashing (${instance.restarts} restarts); it is no longer restarted`,
-      {
-        hint: `see its logs: platformctl logs ${instance.service} --since 5m; fix it, then run platformctl up again`,
-        details: { instance: instance.id, lastLogLines: instance.lastLogLines ?? [] },
-      },
-    );
-  }
-}
-
-interface Managed {
-  rec: InstanceRecord;
-  spec: ServicePlan;
-  child?: ChildProcess;
-  tracker: RestartTracker;
-  timer?: NodeJS.Timeout;
-  stopping: boolean;
-  spawnedAt: number;
-  readyThisRun: boolean;
-  exited?: Promise<void>;
-  waiters: Set<() => void>;
-}
-
-const PROBE_TIMEOUT_MS = 1000;
-
-/** The part of the gateway's routing file the supervisor writes (typed by the gateway's schema). */
-type GatewayFile = Required<Pick<GatewayConfigFile, 'routes'>> & {
-  services: Record<
-    string,
-    NonNullable<GatewayConfigFile['services']>[string] & { instances: GatewayInstance[] }
-  >;
-};
-
-/**
- * Where a service's instances beyond the first listen: 1000 above its configured port and up
- * (content on 8082 → 9082, 9083…), apart from the configured ports, so the port `service new`
- * gives the next service (the one after the configured ones) is never taken by a canary or a
- * scaled instance.
- */
-export function extraInstanceBase(basePort: number): number {
-  return basePort + EXTRA_INSTANCE_OFFSET <= 65_000 ? basePort + EXTRA_INSTANCE_OFFSET : basePort + 1;
-}
-const EXTRA_INSTANCE_OFFSET = 1000;
-
-/** Key of the routing table among what a gateway was last told (service names cannot be empty). */
-const ROUTES_KEY = '';
-
 export class Supervisor {
   readonly root: string;
   readonly paths: ReturnType<typeof statePaths>;
@@ -139,10 +71,7 @@ export class Supervisor {
   private readonly services = new Map<string, ServiceRecord>();
   private plans = new Map<string, ServicePlan>();
   private order: string[] = [];
-  private gatewaySignature = '';
-  /** Per gateway instance: service → signature of what it was last told. */
-  private readonly pushed = new Map<string, Map<string, string>>();
-  private gatewaySync: Promise<void> = Promise.resolve();
+  private readonly gateway: GatewaySync;
   private healthTimer: NodeJS.Timeout | undefined;
   private record: SupervisorRecord | undefined;
   private error: string | undefined;
@@ -152,6 +81,12 @@ export class Supervisor {
     this.options = options;
     this.root = options.root;
     this.paths = statePaths(options.root);
+    this.gateway = new GatewaySync(this.paths.dir, options.token, {
+      plans: () => this.order.map((n) => this.plans.get(n)).filter((p): p is ServicePlan => p !== undefined),
+      instances: () => this.instances.values(),
+      service: (name) => this.services.get(name),
+      closed: () => this.closed,
+    });
     ensureDir(this.paths.logs);
     ensureDir(this.paths.data);
     this.healthTimer = setInterval(() => void this.checkHealth(), 5000);
@@ -224,7 +159,7 @@ export class Supervisor {
       svc = { kind: p.kind, replicas: { [p.version]: p.replicas }, versions: [p.version] };
       this.services.set(p.name, svc);
     }
-    if (p.kind === 'gateway') this.writeGatewayConfig();
+    if (p.kind === 'gateway') this.gateway.write();
     const waits: Promise<void>[] = [];
     for (const version of svc.versions) {
       const mine = this.ofVersion(p.name, version);
@@ -299,60 +234,19 @@ export class Supervisor {
     return m;
   }
 
-  private instanceEnv(m: Managed): Record<string, string> {
-    // Everything the supervisor inherited except platformctl's own settings and npm's.
-    const base: Record<string, string> = {};
-    for (const [k, v] of Object.entries(process.env)) {
-      if (v === undefined || k.startsWith('PLATFORMCTL_') || k.startsWith('npm_')) continue;
-      base[k] = v;
-    }
-    const runtime: RuntimeEnv = {
-      PORT: String(m.rec.port),
-      HOST: '127.0.0.1',
-      SERVICE_NAME: m.rec.service,
-      SERVICE_VERSION: m.rec.version,
-      INSTANCE_ID: m.rec.id,
-      LOG_LEVEL: process.env.PLATFORMCTL_LOG_LEVEL ?? 'info',
-      DATA_DIR: join(this.paths.data, m.rec.service),
-      BUS_URL: `embedded://${join(this.paths.data, 'bus')}`,
-      ADMIN_TOKEN: this.options.token,
-      TRACES_DIR: join(this.paths.dir, 'traces'),
-    };
-    const env: Record<string, string> = {
-      ...base,
-      NODE_ENV: process.env.NODE_ENV ?? 'production',
-      ...runtime,
-    };
-    for (const p of this.plans.values()) env[serviceUrlVariable(p.name)] = `http://127.0.0.1:${p.basePort}`;
-    const auth = this.plans.get('auth');
-    const links: RuntimeEnv = {
-      ...(auth ? { AUTH_JWKS_URL: `http://127.0.0.1:${auth.basePort}/.well-known/jwks.json` } : {}),
-      ...(m.spec.kind === 'gateway' ? { GATEWAY_CONFIG: this.gatewayConfigPath() } : {}),
-    };
-    Object.assign(env, links, m.spec.env);
-    return env;
-  }
-
   private spawn(m: Managed): void {
     if (this.closed) return;
     ensureDir(join(this.paths.data, m.rec.service));
     ensureDir(join(this.paths.data, 'bus'));
-    rotateLog(m.rec.logFile);
-    const fd = openSync(m.rec.logFile, 'a');
-    let child: ChildProcess;
-    try {
-      child = spawn(process.execPath, [m.rec.entry], {
-        cwd: this.root,
-        env: this.instanceEnv(m),
-        stdio: ['ignore', fd, fd],
-        detached: true,
-      });
-    } finally {
-      closeSync(fd);
-    }
+    const env = instanceEnv(m.rec, m.spec, {
+      paths: this.paths,
+      token: this.options.token,
+      plans: this.plans.values(),
+      gatewayConfig: this.gateway.configPath,
+    });
+    const child = startProcess(m.rec.entry, this.root, env, m.rec.logFile);
     m.child = child;
-    // A (re)started gateway reads GATEWAY_CONFIG; forget what its previous process was told.
-    if (m.spec.kind === 'gateway') this.pushed.delete(m.rec.id);
+    if (m.spec.kind === 'gateway') this.gateway.forget(m.rec.id);
     m.spawnedAt = Date.now();
     m.readyThisRun = false;
     m.rec.pid = child.pid;
@@ -452,22 +346,7 @@ export class Supervisor {
 
   /** Resolves when `m` is ready; rejects with CrashLoopError if it crash-loops first. */
   waitReady(m: Managed): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const check = () => {
-        if (m.rec.state === 'ready') {
-          m.waiters.delete(check);
-          resolve();
-        } else if (m.rec.state === 'crash-loop') {
-          m.waiters.delete(check);
-          reject(new CrashLoopError(m.rec));
-        } else if (m.stopping || m.rec.state === 'stopped') {
-          m.waiters.delete(check);
-          reject(new PlatformError('STOPPED', `${m.rec.id} was stopped before it became ready`));
-        }
-      };
-      m.waiters.add(check);
-      check();
-    });
+    return waitReady(m);
   }
 
   private async checkHealth(): Promise<void> {
@@ -483,94 +362,9 @@ export class Supervisor {
 
   // ---------------------------------------------------------------- gateway
 
-  private gatewayConfigPath(): string {
-    return join(this.paths.dir, 'gateway.json');
-  }
-
-  private gatewayConfig(): GatewayFile {
-    const routes: GatewayFile['routes'] = [];
-    const services: GatewayFile['services'] = {};
-    for (const name of this.order) {
-      const p = this.plans.get(name);
-      if (!p || p.kind === 'gateway') continue;
-      for (const prefix of p.routes)
-        routes.push({ prefix, service: name, maxBodyBytes: p.maxBodyBytes || undefined });
-      const instances = [...this.instances.values()]
-        // Only ready instances are routable (like Kubernetes endpoints): a crashed instance leaves
-        // the gateway at once and comes back as a fresh upstream (no stale circuit breaker) when
-        // its restart answers /readyz.
-        .filter((m) => m.rec.service === name && !m.stopping && m.rec.state === 'ready')
-        .map((m) => ({ id: m.rec.id, url: m.rec.url, version: m.rec.version }));
-      const traffic = this.services.get(name)?.traffic;
-      // Named properties, not spreads: the type checker then sees every key the gateway must know.
-      services[name] = {
-        instances,
-        weights: traffic?.weights,
-        header: traffic?.header || undefined,
-        cookie: traffic?.cookie || undefined,
-      };
-    }
-    return { routes, services };
-  }
-
-  private writeGatewayConfig(): GatewayFile {
-    const config = this.gatewayConfig();
-    ensureDir(this.paths.dir);
-    const file = this.gatewayConfigPath();
-    // a gateway (re)starting never reads half a file
-    writeJsonAtomic(file, config);
-    return config;
-  }
-
-  /** Writes the gateway config and pushes changed instance lists and weights to live gateways. */
+  /** Writes the gateway config and pushes changed routes, instance lists and weights to live gateways. */
   syncGateway(force = false): Promise<void> {
-    this.gatewaySync = this.gatewaySync.then(async () => {
-      if (this.closed || ![...this.plans.values()].some((p) => p.kind === 'gateway')) return;
-      const config = this.gatewayConfig();
-      const signature = JSON.stringify([config.routes, config.services]);
-      if (signature !== this.gatewaySignature) {
-        this.writeGatewayConfig();
-        this.gatewaySignature = signature;
-      }
-      const gateways = [...this.instances.values()].filter(
-        (m) => m.spec.kind === 'gateway' && m.rec.state === 'ready',
-      );
-      // Push only the services whose instances or traffic changed for each live gateway, all in
-      // parallel: this is on the path from "restart ready" to "serving through the gateway".
-      await Promise.all(
-        gateways.map(async (g) => {
-          const admin = new GatewayAdmin(g.rec.url, this.options.token);
-          const pushed = this.pushed.get(g.rec.id) ?? new Map<string, string>();
-          this.pushed.set(g.rec.id, pushed);
-          // Routes first: a service added by `up <name>` is routable as soon as it has instances.
-          const routes = JSON.stringify(config.routes);
-          if (force || pushed.get(ROUTES_KEY) !== routes) {
-            try {
-              await admin.setRoutes(config.routes);
-              pushed.set(ROUTES_KEY, routes);
-            } catch {
-              pushed.delete(ROUTES_KEY);
-            }
-          }
-          await Promise.all(
-            Object.entries(config.services).map(async ([service, s]) => {
-              const traffic = this.services.get(service)?.traffic;
-              const sig = JSON.stringify([s.instances, traffic]);
-              if (!force && pushed.get(service) === sig) return;
-              try {
-                await admin.setInstances(service, s.instances);
-                if (traffic) await admin.setTraffic(service, traffic);
-                pushed.set(service, sig);
-              } catch {
-                // Retried on the next sync; a restarting gateway reads the file anyway.
-                pushed.delete(service);
-              }
-            }),
-          );
-        }),
-      );
-    });
-    return this.gatewaySync;
+    return this.gateway.sync(force);
   }
 
   // ---------------------------------------------------------------- scale, deploy, retire, traffic
@@ -740,83 +534,5 @@ export class Supervisor {
 
   instance(id: string): InstanceRecord | undefined {
     return this.instances.get(id)?.rec;
-  }
-}
-
-/** Groups services by dependency depth: depth 0 has no dependencies among `plans`. */
-export function depthLevels(plans: ServicePlan[]): ServicePlan[][] {
-  const byName = new Map(plans.map((p) => [p.name, p]));
-  const depth = new Map<string, number>();
-  const visit = (p: ServicePlan, stack: Set<string>): number => {
-    const known = depth.get(p.name);
-    if (known !== undefined) return known;
-    if (stack.has(p.name)) return 0;
-    stack.add(p.name);
-    let d = 0;
-    for (const dep of p.dependsOn) {
-      const q = byName.get(dep);
-      if (q) d = Math.max(d, visit(q, stack) + 1);
-    }
-    stack.delete(p.name);
-    depth.set(p.name, d);
-    return d;
-  };
-  const levels: ServicePlan[][] = [];
-  for (const p of plans) {
-    const d = visit(p, new Set());
-    const level = levels[d] ?? [];
-    level.push(p);
-    levels[d] = level;
-  }
-  return levels.filter(Boolean);
-}
-
-const MAX_LOG_BYTES = 20 * 1024 * 1024;
-
-/** Keeps one previous file (`.log.1`) when a log grows past 20 MiB; checked at each (re)start. */
-function rotateLog(file: string): void {
-  try {
-    if (statSync(file).size > MAX_LOG_BYTES) renameSync(file, `${file}.1`);
-  } catch {
-    // no file yet
-  }
-}
-
-/** Waits for the instance's process to exit, at most `ms` (the timer never outlives the wait). */
-async function exitedWithin(m: Managed, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<boolean>((r) => {
-    timer = setTimeout(() => r(false), ms);
-  });
-  try {
-    return await Promise.race([(m.exited ?? Promise.resolve()).then(() => true), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-function idNumber(id: string): number {
-  return Number(/-(\d+)$/.exec(id)?.[1] ?? 0);
-}
-
-function signalGroup(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-pid, signal);
-  } catch {
-    try {
-      process.kill(pid, signal);
-    } catch {
-      // already gone
-    }
-  }
-}
-
-export async function probe(url: string, timeoutMs = PROBE_TIMEOUT_MS): Promise<boolean> {
-  try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
-    await res.arrayBuffer();
-    return res.ok;
-  } catch {
-    return false;
   }
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { depthLevels, type ServicePlan } from './supervisor.ts';
-import { startOrder, withDependencies } from './topology.ts';
+import type { ServicePlan } from './service-plan.ts';
+import { depthLevels, startOrder, withDependencies } from './topology.ts';
 
 const platform = { gateway: ['auth', 'content', 'analytics'], auth: [], content: ['auth'], analytics: [] };
 

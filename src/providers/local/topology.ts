@@ -1,5 +1,6 @@
 /** Start order from `dependsOn`: dependencies first; stop order is the reverse. */
 import { PlatformError } from '../../core/errors.ts';
+import type { ServicePlan } from './service-plan.ts';
 
 /**
  * Topological order of `services` (a map name → dependencies). Ties keep declaration order so the
@@ -40,4 +41,32 @@ export function withDependencies(services: Record<string, readonly string[]>, wa
   };
   for (const name of wanted) add(name);
   return startOrder(services).filter((n) => keep.has(n));
+}
+
+/** Groups services by dependency depth: depth 0 has no dependencies among `plans`. */
+export function depthLevels(plans: ServicePlan[]): ServicePlan[][] {
+  const byName = new Map(plans.map((p) => [p.name, p]));
+  const depth = new Map<string, number>();
+  const visit = (p: ServicePlan, stack: Set<string>): number => {
+    const known = depth.get(p.name);
+    if (known !== undefined) return known;
+    if (stack.has(p.name)) return 0;
+    stack.add(p.name);
+    let d = 0;
+    for (const dep of p.dependsOn) {
+      const q = byName.get(dep);
+      if (q) d = Math.max(d, visit(q, stack) + 1);
+    }
+    stack.delete(p.name);
+    depth.set(p.name, d);
+    return d;
+  };
+  const levels: ServicePlan[][] = [];
+  for (const p of plans) {
+    const d = visit(p, new Set());
+    const level = levels[d] ?? [];
+    level.push(p);
+    levels[d] = level;
+  }
+  return levels.filter(Boolean);
 }

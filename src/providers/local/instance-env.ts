@@ -1,0 +1,51 @@
+/**
+ * The environment of an instance, per the runtime contract (runtime/contract/runtime-env.ts):
+ * what the supervisor inherited (minus platformctl's and npm's own settings), the contract's
+ * variables, where every other service is, and the service's own env from the plan.
+ */
+import { join } from 'node:path';
+import { type RuntimeEnv, serviceUrlVariable } from '../../../runtime/contract/runtime-env.ts';
+import type { statePaths } from '../../core/state-dir.ts';
+import type { ServicePlan } from './service-plan.ts';
+import type { InstanceRecord } from './state.ts';
+
+export interface EnvContext {
+  paths: ReturnType<typeof statePaths>;
+  token: string;
+  /** Every planned service, for the `<NAME>_URL` links. */
+  plans: Iterable<ServicePlan>;
+  /** The gateway's routing file (GATEWAY_CONFIG). */
+  gatewayConfig: string;
+}
+
+export function instanceEnv(rec: InstanceRecord, spec: ServicePlan, ctx: EnvContext): Record<string, string> {
+  const base: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (v === undefined || k.startsWith('PLATFORMCTL_') || k.startsWith('npm_')) continue;
+    base[k] = v;
+  }
+  const runtime: RuntimeEnv = {
+    PORT: String(rec.port),
+    HOST: '127.0.0.1',
+    SERVICE_NAME: rec.service,
+    SERVICE_VERSION: rec.version,
+    INSTANCE_ID: rec.id,
+    LOG_LEVEL: process.env.PLATFORMCTL_LOG_LEVEL ?? 'info',
+    DATA_DIR: join(ctx.paths.data, rec.service),
+    BUS_URL: `embedded://${join(ctx.paths.data, 'bus')}`,
+    ADMIN_TOKEN: ctx.token,
+    TRACES_DIR: join(ctx.paths.dir, 'traces'),
+  };
+  const env: Record<string, string> = { ...base, NODE_ENV: process.env.NODE_ENV ?? 'production', ...runtime };
+  let auth: ServicePlan | undefined;
+  for (const p of ctx.plans) {
+    env[serviceUrlVariable(p.name)] = `http://127.0.0.1:${p.basePort}`;
+    if (p.name === 'auth') auth = p;
+  }
+  const links: RuntimeEnv = {
+    ...(auth ? { AUTH_JWKS_URL: `http://127.0.0.1:${auth.basePort}/.well-known/jwks.json` } : {}),
+    ...(spec.kind === 'gateway' ? { GATEWAY_CONFIG: ctx.gatewayConfig } : {}),
+  };
+  Object.assign(env, links, spec.env);
+  return env;
+}
