@@ -284,6 +284,26 @@ services:
     const snap = await fetch(`${url}api/snapshot`, { headers: bearer });
     expect(snap.status).toBe(200);
     expect(((await snap.json()) as { services: unknown[] }).services).toHaveLength(4);
+    // Active chaos faults are listed with their lease's expiry.
+    const adminToken = readFileSync(join(ws.dir, '.platform', 'admin-token'), 'utf8').trim();
+    const admin = { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' };
+    const leased = await fetch(`${gateway}/admin/faults`, {
+      method: 'PUT',
+      headers: admin,
+      body: JSON.stringify({ service: 'content', delayMs: 1, ttlMs: 60_000 }),
+    });
+    expect(leased.status).toBe(201);
+    const withFault = (await (await fetch(`${url}api/snapshot`, { headers: bearer })).json()) as {
+      activeFaults: { description: string; expiresInMs?: number }[];
+    };
+    expect(withFault.activeFaults).toEqual([
+      expect.objectContaining({
+        source: 'gateway',
+        description: '+1ms on content',
+        expiresInMs: expect.any(Number),
+      }),
+    ]);
+    await fetch(`${gateway}/admin/faults`, { method: 'DELETE', headers: admin });
     expect((await fetch(`${url}api/snapshot`, { method: 'POST', headers: bearer })).status).toBe(405);
     const login = await fetch(loginUrl, { redirect: 'manual' });
     expect(login.status).toBe(303);
