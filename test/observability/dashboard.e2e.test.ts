@@ -335,6 +335,31 @@ services:
       }),
     );
 
+    // A finished blue/green rollout of auth, as its runner leaves the state file: no steps.
+    mkdirSync(join(ws.dir, '.platform', 'rollouts'), { recursive: true });
+    writeFileSync(
+      join(ws.dir, '.platform', 'rollouts', 'auth.json'),
+      JSON.stringify({
+        schema: 1,
+        id: 'bg1',
+        service: 'auth',
+        release: '2.0.0',
+        stable: '1.0.0',
+        strategy: 'bluegreen',
+        phase: 'Promoted',
+        steps: [],
+        stepIndex: 0,
+        weight: 100,
+        startedAt: at,
+        updatedAt: at,
+        finishedAt: at,
+        pid: 1,
+        message: 'promoted',
+        analyses: [],
+        events: [],
+      }),
+    );
+
     // Views for the analytics panel (trending and top content): of an uploaded item, shown by its
     // title, and of an id with no content (what chaos and load tests post), set apart.
     const uploaded = await fetch(`${gateway}/content`, {
@@ -489,6 +514,10 @@ services:
         });
       expect(await page.locator(`${rollout} .step`).count()).toBe(5);
       expect(await page.locator(`${rollout} .weight`).textContent()).toMatch(/step [1-5]\/5/);
+      // A rollout without steps (blue/green) shows its weight, never "step 1/0".
+      expect(await page.locator('#canary .rollout[data-service="auth"] .weight').textContent()).toBe(
+        'weight 100%',
+      );
       mkdirSync(join(REPO_ROOT, 'test-artifacts'), { recursive: true });
       await page.screenshot({ path: join(REPO_ROOT, 'test-artifacts', 'dashboard.png'), fullPage: true });
       expect(existsSync(join(REPO_ROOT, 'test-artifacts', 'dashboard.png'))).toBe(true);
