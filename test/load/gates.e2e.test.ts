@@ -27,6 +27,13 @@ thresholds:
   http_req_failed: ['rate<0.01']
   checks: ['rate>0.99']
 `,
+  'overload.yaml': `name: overload
+defaults: { timeout: 2s }
+requests: [{ name: get, method: GET, path: /hello }]
+executor: { type: constant-arrival-rate, rate: 200000, duration: 1s, maxInFlight: 200 }
+thresholds:
+  http_req_failed: ['rate<0.01']
+`,
   'many.yaml': `name: many
 requests: [{ name: get, method: GET, path: /hello }]
 executor: { type: constant-arrival-rate, rate: 200, duration: 1s }
@@ -91,6 +98,19 @@ describe('load run gates', () => {
       expect.objectContaining({ metric: 'http_req_failed', ok: true }),
       expect.objectContaining({ metric: 'checks', ok: false, actual: null, noData: true }),
     ]);
+  });
+
+  it('a rate the generator cannot apply (200000/s) with only an http_req_failed threshold is invalid, not a pass (exit 7)', async () => {
+    const r = await runCli(['--json', 'load', 'run', 'overload.yaml', '--target', fast.url], {
+      cwd: ws.dir,
+      timeoutMs: 60_000,
+    });
+    expect(r.exitCode, r.stderr).toBe(7);
+    const summary = JSON.parse(r.stdout);
+    expect(summary.valid).toBe(false);
+    expect(summary.thresholdsOk).toBe(true);
+    expect(summary.validity.reasons.join('\n')).toMatch(/of 200000 iterations were dropped/);
+    expect(r.stderr).toContain('invalid run');
   });
 
   it('marks a run the generator could not apply as invalid (exit 7), EMFILE apart from server failures', async () => {
