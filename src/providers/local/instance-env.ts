@@ -36,7 +36,14 @@ export function instanceEnv(rec: InstanceRecord, spec: ServicePlan, ctx: EnvCont
     ADMIN_TOKEN: ctx.token,
     TRACES_DIR: join(ctx.paths.dir, 'traces'),
   };
-  const env: Record<string, string> = { ...base, NODE_ENV: process.env.NODE_ENV ?? 'production', ...runtime };
+  const env: Record<string, string> = {
+    // Every (re)start compiles the same modules: Node keeps the stripped TypeScript and V8's code
+    // for them here, so a restart skips that work (an inherited NODE_COMPILE_CACHE wins).
+    NODE_COMPILE_CACHE: join(ctx.paths.dir, 'compile-cache'),
+    ...base,
+    NODE_ENV: process.env.NODE_ENV ?? 'production',
+    ...runtime,
+  };
   let auth: ServicePlan | undefined;
   for (const p of ctx.plans) {
     env[serviceUrlVariable(p.name)] = `http://127.0.0.1:${p.basePort}`;
