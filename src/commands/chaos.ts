@@ -67,14 +67,29 @@ export async function run(ctx: CommandContext, [file]: string[], opts: { dryRun?
     return plan.every((p) => p.supported) ? ExitCode.ok : ExitCode.failure;
   }
   const status = await provider.status();
-  if (!status.running || !status.gatewayUrl) {
+  if (!status.running) {
     throw new PlatformError('NOT_RUNNING', 'the platform is not running', {
-      hint: 'start it with `platformctl up --detach`',
+      hint:
+        provider.name === 'local'
+          ? 'start it with `platformctl up --detach`'
+          : `deploy its services first: platformctl deploy <service> --env ${opts.env} --release <version>`,
     });
   }
+  if (!status.gatewayUrl) {
+    throw new PlatformError(
+      'NO_GATEWAY_URL',
+      `the experiment's probes need the gateway's URL in ${opts.env}`,
+      {
+        hint: 'set PLATFORMCTL_GATEWAY_URL to where the gateway answers, e.g. after kubectl port-forward svc/gateway 8080:80',
+      },
+    );
+  }
+  // Ctrl-C and SIGTERM (a CI job cancelled) both end the run through its rollback, which deletes
+  // every fault it created.
   const controller = new AbortController();
   const onSigint = () => controller.abort();
   process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigint);
   const s = ctx.out.style;
   const render = (e: JournalEntry) => {
     const mark = e.ok === false ? s.red('✗') : e.ok ? s.green('✓') : s.dim('·');
@@ -96,6 +111,7 @@ export async function run(ctx: CommandContext, [file]: string[], opts: { dryRun?
     });
   } finally {
     process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigint);
   }
   const files = writeJournal(statePaths(platform.root).reports, journal);
   ctx.out.result({ ...journal, files }, () => {

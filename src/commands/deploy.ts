@@ -111,6 +111,11 @@ export async function deploy(ctx: CommandContext, args: string[], opts: DeployFl
   }
 
   const provider = await openDeliveryProvider(platform, opts.env);
+  if (provider.name !== 'local') {
+    const running = (await provider.status()).services.find((s) => s.name === service)?.versions ?? [];
+    if (running.length === 0)
+      return installFirstRelease(ctx, provider, service, opts.release, replicas, envName);
+  }
   await checkDeployTarget(platform, provider, service, opts.release);
 
   const existing = readState(platform.root, service);
@@ -218,6 +223,44 @@ export async function deploy(ctx: CommandContext, args: string[], opts: DeployFl
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
+}
+
+/**
+ * The first release of a service in a cluster environment has no stable version to canary
+ * against: it is installed at 100% once its rollout is ready, and the next deploy is a canary.
+ */
+async function installFirstRelease(
+  ctx: CommandContext,
+  provider: Provider,
+  service: string,
+  release: string,
+  replicas: number,
+  envName: string | undefined,
+): Promise<ExitCode> {
+  const st = await provider.deploy(
+    service,
+    { service, version: release },
+    {
+      replicas,
+      onEvent: (e) => {
+        if (!ctx.json && e.type === 'info') ctx.out.info(e.message);
+      },
+    },
+  );
+  const value = {
+    type: 'result',
+    service,
+    release,
+    phase: 'Installed',
+    traffic: st.traffic,
+    exitCode: ExitCode.ok,
+  };
+  if (ctx.json) ctx.out.jsonLine(value);
+  else
+    ctx.out.print(
+      `${service} ${release} installed in ${envName} at 100% (its first release: nothing to canary against)\nthe next \`platformctl deploy ${service} --env ${envName} --release <version>\` is a canary`,
+    );
+  return ExitCode.ok;
 }
 
 /** Re-runs this command with --wait as a detached process whose output goes to a log file. */

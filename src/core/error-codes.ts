@@ -99,6 +99,31 @@ export const ERROR_CODES = {
   JIRA_UNREACHABLE: { exit: ExitCode.failure, meaning: 'cannot reach Jira at …' },
   KUBE_API_ERROR: { exit: ExitCode.failure, meaning: 'the Kubernetes API refused a request' },
   KUBE_CONTEXT_UNKNOWN: { exit: ExitCode.usage, meaning: 'no kube context "…" in the kubeconfig' },
+  KUBE_CRD_MISSING: {
+    exit: ExitCode.failure,
+    meaning: 'the cluster does not serve a kind platformctl applies: its CRD is not installed',
+  },
+  KUBE_CREDENTIALS_EXPIRED: {
+    exit: ExitCode.usage,
+    meaning: 'the token or client certificate of the kubeconfig expired',
+  },
+  KUBE_FORBIDDEN: { exit: ExitCode.failure, meaning: 'RBAC forbids the credentials a verb on a resource' },
+  KUBE_NAMESPACE_MISSING: {
+    exit: ExitCode.failure,
+    meaning: 'the namespace does not exist and the credentials may not create it',
+  },
+  KUBE_SCHEMA_MISMATCH: {
+    exit: ExitCode.failure,
+    meaning: "the cluster's schema lacks a field platformctl sets (strict field validation)",
+  },
+  KUBE_TLS: {
+    exit: ExitCode.usage,
+    meaning: "the API server's certificate is not signed by the kubeconfig's CA",
+  },
+  KUBE_UNAUTHORIZED: {
+    exit: ExitCode.usage,
+    meaning: 'the API server did not accept the credentials of the kubeconfig',
+  },
   KUBE_UNREACHABLE: { exit: ExitCode.failure, meaning: 'cannot reach the Kubernetes API to …: …' },
   LAKE_EMPTY: { exit: ExitCode.failure, meaning: 'the lake at … has no … partitions' },
   LAKE_QUERY_INVALID: { exit: ExitCode.usage, meaning: 'a lake query failed' },
@@ -120,6 +145,10 @@ export const ERROR_CODES = {
   NO_ACTIVE_DRILL: { exit: ExitCode.failure, meaning: 'no drill is running' },
   NO_FREE_PORT: { exit: ExitCode.failure, meaning: 'no free port in the range' },
   NO_GATEWAY: { exit: ExitCode.failure, meaning: 'no gateway is running' },
+  NO_GATEWAY_URL: {
+    exit: ExitCode.usage,
+    meaning: "a chaos run on a cluster needs the gateway's URL (PLATFORMCTL_GATEWAY_URL)",
+  },
   NO_ROLLOUT: { exit: ExitCode.usage, meaning: 'no rollout of … has been started here' },
   NO_SCENARIOS: { exit: ExitCode.usage, meaning: 'the project has no drill scenarios' },
   OBSERVABILITY_DRIFT: {

@@ -104,6 +104,14 @@ class Interrupt extends Error {
   }
 }
 
+/** Provider errors that mean "the new release did not become ready" (image, crash loop, readiness). */
+const RELEASE_NOT_READY = new Set([
+  'ROLLOUT_TIMEOUT',
+  'ROLLOUT_STALLED',
+  'ROLLOUT_IMAGE_PULL',
+  'ROLLOUT_CRASH_LOOP',
+]);
+
 const MAX_EARLY_ABORT_WINDOW_MS = 10 * 60_000;
 const HEARTBEAT_MS = 1000;
 
@@ -194,7 +202,15 @@ export class Rollout {
       'release.deploying',
       `starting ${replicas} instance${replicas > 1 ? 's' : ''} of ${release} (no traffic yet)`,
     );
-    await provider.deploy(service, { service, version: release }, { replicas, initialWeight: 0 });
+    try {
+      await provider.deploy(service, { service, version: release }, { replicas, initialWeight: 0 });
+    } catch (err) {
+      // A release that never becomes ready is a failed rollout, not a platformctl error: it is
+      // rolled back (exit 4) with the provider's reason in the report.
+      if (err instanceof PlatformError && RELEASE_NOT_READY.has(err.code))
+        throw new Interrupt('abort', `${release} never became ready: ${err.message}`);
+      throw err;
+    }
     this.deployed = true;
     this.emit('release.ready', `${release} is ready`);
   }

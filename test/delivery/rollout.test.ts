@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ExitCode } from '../../src/core/errors.ts';
+import { ExitCode, PlatformError } from '../../src/core/errors.ts';
 import { type RolloutOptions, startRollout } from '../../src/delivery/rollout.ts';
 import { type RolloutEvent, readState, runnerAlive, sendCommand } from '../../src/delivery/store.ts';
 import { compileConditions, resolveStrategy } from '../../src/delivery/strategy.ts';
@@ -52,6 +52,24 @@ const FAST = `
 `;
 
 describe('rollout engine', () => {
+  it('rolls back (exit 4, not an error) a release the provider says never became ready', async () => {
+    const p = new FakePlatform('v1');
+    const provider = p.provider();
+    provider.deploy = async () => {
+      throw new PlatformError(
+        'ROLLOUT_TIMEOUT',
+        'api-v2 was not ready within 4s: pod api-v2-x is Running but not Ready',
+      );
+    };
+    const result = await startRollout(options(p, FAST, { provider }));
+    expect(result.exitCode).toBe(ExitCode.rolledBack);
+    expect(result.state.outcome).toMatchObject({
+      result: 'rolledBack',
+      reason: 'v2 never became ready: api-v2 was not ready within 4s: pod api-v2-x is Running but not Ready',
+    });
+    expect(p.weights).toEqual({ v1: 100 });
+  });
+
   it('promotes a good release through every step', async () => {
     const p = new FakePlatform('v1');
     const opts = options(p, FAST);

@@ -1,5 +1,9 @@
 /**
- * A faithful local stand-in for the part of the Kubernetes API platformctl uses: API discovery,
+ * Used only for pod logs (test/kubernetes/provider-logs.test.ts): the real control plane of
+ * test/helpers/kube-controlplane.ts has no kubelets, so nothing there can serve container output.
+ * Everything else about the kubernetes provider is tested against that real control plane.
+ *
+ * A local stand-in for the part of the Kubernetes API platformctl uses: API discovery,
  * server-side apply (PATCH `application/apply-patch+yaml` with `fieldManager`, `force`), GET/LIST
  * with label selectors, DELETE, the Deployment scale subresource (merge patch), pod logs and
  * Chaos Mesh custom objects. A tiny Deployment controller keeps pods in line with `replicas`; tests
@@ -246,6 +250,10 @@ export async function startKubeStandin(): Promise<KubeStandin> {
         })),
       });
     }
+    // Every namespace exists here: the provider reads its namespace before applying into it.
+    const namespace = /^\/api\/v1\/namespaces\/([^/]+)$/.exec(url.pathname);
+    if (namespace && req.method === 'GET')
+      return send(200, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace[1] } });
     const m =
       /^\/(?:api\/(v1)|apis\/([^/]+\/[^/]+))\/namespaces\/([^/]+)\/([^/]+)(?:\/([^/]+))?(?:\/([^/]+))?$/.exec(
         url.pathname,

@@ -1,21 +1,30 @@
 /**
- * `platformctl deploy --env staging --wait` against a Kubernetes environment, as a user runs it:
- * the CLI finds the cluster through KUBECONFIG, the canary's HTTPRoute weights move, and a release
- * the metrics call bad is rolled back (exit 4) with its Deployment deleted.
+ * The CLI against a real control plane, as a user runs it with KUBECONFIG: the first
+ * `deploy --env staging` installs the service, the next is a canary whose HTTPRoute weights move
+ * on the API server (watched from the test, every change seen) and is rolled back (exit 4) when the
+ * metrics call it bad; `canary abort --env` finishes a rollout whose runner was killed; `chaos run
+ * --env` creates Chaos Mesh objects and deletes them when interrupted (SIGINT or SIGTERM).
  */
+
+import { writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StatsReport, WindowStats } from '../../runtime/contract/gateway-admin.ts';
-import { loadPlatform } from '../../src/core/config/load.ts';
-import { KubernetesProvider } from '../../src/providers/kubernetes/kubernetes-provider.ts';
-import { runCli, workspace } from '../helpers/cli.ts';
-import { type KubeStandin, startKubeStandin } from '../helpers/kube-standin.ts';
+import { runCli, startCli, workspace } from '../helpers/cli.ts';
+import {
+  type ControlPlane,
+  controlPlaneUnavailable,
+  kubeApi,
+  startControlPlane,
+} from '../helpers/kube-controlplane.ts';
+import { waitFor } from '../helpers/poll.ts';
 
 const PLATFORM = `name: shop
 environments:
   dev: { cloud: aws, region: eu-west-1, provider: local }
-  staging: { cloud: aws, region: eu-west-1, provider: kubernetes, kubeContext: standin, namespace: shop-staging, registry: ghcr.io/acme }
+  staging: { cloud: aws, region: eu-west-1, provider: kubernetes, namespace: shop-staging, registry: ghcr.io/acme }
 services:
   web:
     path: services/web
@@ -26,13 +35,17 @@ services:
       analysis: { count: 2, minSampleSize: 10 }
 `;
 
-let kube: KubeStandin;
+const unavailable = controlPlaneUnavailable();
+let cp: ControlPlane;
+let api: Awaited<ReturnType<typeof kubeApi>>;
 let stats: Server;
 let statsUrl: string;
 const ws = workspace({ 'platform.yaml': PLATFORM });
 
 beforeAll(async () => {
-  kube = await startKubeStandin();
+  if (unavailable) return;
+  cp = await startControlPlane();
+  api = await kubeApi(cp.kubeconfig);
   // The gateway's /admin/stats as the delivery engine reads it: v2 fails a third of its requests.
   stats = createServer((req, res) => {
     const ok = req.headers.authorization === 'Bearer stats-token' && req.url?.startsWith('/admin/stats');
@@ -55,19 +68,43 @@ beforeAll(async () => {
   });
   await new Promise<void>((r) => stats.listen(0, '127.0.0.1', r));
   statsUrl = `http://127.0.0.1:${(stats.address() as AddressInfo).port}`;
-});
+}, 1_200_000);
 afterAll(async () => {
-  await kube.close();
-  await new Promise((r) => stats.close(r));
+  await cp?.stop();
+  if (stats) await new Promise((r) => stats.close(r));
   ws.dispose();
 });
 
-describe('deploy --env on the kubernetes provider', () => {
+describe.skipIf(unavailable)('deploy --env on the kubernetes provider (real control plane)', () => {
   it('rolls a bad canary back through HTTPRoute weights and exits 4', async () => {
-    const kubeconfig = kube.kubeconfig(ws.dir);
-    const stable = new KubernetesProvider(loadPlatform(ws.dir), 'staging', { kubeconfig, pollMs: 5 });
-    await stable.deploy('web', { service: 'web', version: 'v1' }, { replicas: 1 });
-    kube.requests.length = 0;
+    const kubeconfig = cp.kubeconfig;
+    const first = await runCli(['deploy', 'web', '--release', 'v1', '--env', 'staging', '--wait', '--json'], {
+      cwd: ws.dir,
+      env: { KUBECONFIG: kubeconfig },
+      timeoutMs: 60_000,
+    });
+    expect(first.exitCode, first.stderr).toBe(0);
+    expect(JSON.parse(first.stdout.trim().split('\n').at(-1) as string)).toMatchObject({
+      type: 'result',
+      release: 'v1',
+      phase: 'Installed',
+      traffic: { weights: { v1: 100 } },
+    });
+
+    // Every change of the HTTPRoute as the API server sends it to a watcher.
+    const seen: string[] = [];
+    const watch = await new api.k8s.Watch(api.kc).watch(
+      '/apis/gateway.networking.k8s.io/v1/namespaces/shop-staging/httproutes',
+      { fieldSelector: 'metadata.name=web' },
+      (_type, obj: { spec: { rules: { backendRefs: { name: string; weight: number }[] }[] } }) => {
+        const w = obj.spec.rules
+          .at(-1)
+          ?.backendRefs.map((b) => `${b.name}=${b.weight}`)
+          .join(',');
+        if (w && seen.at(-1) !== w) seen.push(w);
+      },
+      () => undefined,
+    );
 
     const r = await runCli(
       [
@@ -103,29 +140,96 @@ describe('deploy --env on the kubernetes provider', () => {
       phase: 'RolledBack',
     });
 
-    const routes = kube.requests
-      .filter(
-        (q) =>
-          q.method === 'PATCH' &&
-          q.path === '/apis/gateway.networking.k8s.io/v1/namespaces/shop-staging/httproutes/web',
-      )
-      .map((q) => {
-        expect(q.contentType).toBe('application/apply-patch+yaml');
-        expect(q.query).toEqual({ fieldManager: 'platformctl', force: 'true' });
-        const rules = (q.body as { spec: { rules: { backendRefs: { name: string; weight: number }[] }[] } })
-          .spec.rules;
-        return rules
-          .at(-1)
-          ?.backendRefs.map((b) => `${b.name}=${b.weight}`)
-          .join(',');
-      });
-    expect(routes).toEqual([
+    watch.abort();
+    expect(seen).toEqual([
+      'web-v1=100',
       'web-v1=100,web-v2=0',
       'web-v1=80,web-v2=20',
       'web-v1=100,web-v2=0',
       'web-v1=100',
     ]);
-    expect(kube.get('deployments', 'web-v2')).toBeUndefined();
-    expect(kube.get('deployments', 'web-v1')).toBeDefined();
+    const route = await api.get('gateway.networking.k8s.io/v1', 'HTTPRoute', 'web', 'shop-staging');
+    expect(route.metadata.managedFields).toContainEqual(
+      expect.objectContaining({ manager: 'platformctl', operation: 'Apply' }),
+    );
+    expect(await api.get('apps/v1', 'Deployment', 'web-v2', 'shop-staging')).toBeUndefined();
+    expect(await api.get('apps/v1', 'Deployment', 'web-v1', 'shop-staging')).toBeDefined();
   });
+
+  it('canary abort --env finishes a rollout whose runner was killed', async () => {
+    const run = startCli(
+      ['deploy', 'web', '--release', 'v3', '--env', 'staging', '--wait', '--step-interval', '30s'],
+      {
+        cwd: ws.dir,
+        env: {
+          KUBECONFIG: cp.kubeconfig,
+          PLATFORMCTL_GATEWAY_URL: statsUrl,
+          PLATFORMCTL_ADMIN_TOKEN: 'stats-token',
+        },
+      },
+    );
+    await waitFor(
+      'the canary at 20%',
+      async () => {
+        const route = await api.get('gateway.networking.k8s.io/v1', 'HTTPRoute', 'web', 'shop-staging');
+        const refs = route?.spec.rules.at(-1).backendRefs as { name: string; weight: number }[];
+        return refs?.some((b) => b.name === 'web-v3' && b.weight === 20) ? true : undefined;
+      },
+      600,
+    );
+    run.child.kill('SIGKILL');
+    await run.exited;
+    const r = await runCli(['canary', 'abort', 'web', '--env', 'staging', '--json'], {
+      cwd: ws.dir,
+      env: { KUBECONFIG: cp.kubeconfig },
+      timeoutMs: 60_000,
+    });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ phase: 'RolledBack', release: 'v3', stable: 'v1' });
+    const route = await api.get('gateway.networking.k8s.io/v1', 'HTTPRoute', 'web', 'shop-staging');
+    expect(route.spec.rules.at(-1).backendRefs).toEqual([
+      { group: '', kind: 'Service', name: 'web-v1', port: 80, weight: 100 },
+    ]);
+    expect(await api.get('apps/v1', 'Deployment', 'web-v3', 'shop-staging')).toBeUndefined();
+  });
+
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    it(`chaos run --env deletes the Chaos Mesh objects it created on ${signal}`, async () => {
+      writeFileSync(
+        join(ws.dir, 'slow-web.yaml'),
+        `title: web slows down
+steadyState:
+  probes:
+    - name: web is ready
+      healthy: {}
+method:
+  - action: inject-latency
+    target: { service: web }
+    delay: 300ms
+    duration: 60s
+recovery: 1s
+`,
+      );
+      const run = startCli(['chaos', 'run', 'slow-web.yaml', '--env', 'staging'], {
+        cwd: ws.dir,
+        env: { KUBECONFIG: cp.kubeconfig, PLATFORMCTL_GATEWAY_URL: statsUrl },
+      });
+      const created = await waitFor(
+        'an HTTPChaos object',
+        async () => {
+          const items = await api.list('chaos-mesh.org/v1alpha1', 'HTTPChaos', 'shop-staging');
+          return items.length ? items : undefined;
+        },
+        600,
+      );
+      expect(created[0].spec).toMatchObject({
+        delay: '300ms',
+        selector: { labelSelectors: { 'app.kubernetes.io/name': 'web' } },
+      });
+      run.child.kill(signal);
+      const code = await run.exited;
+      expect(code, run.stderr()).toBe(130);
+      expect(await api.list('chaos-mesh.org/v1alpha1', 'HTTPChaos', 'shop-staging')).toEqual([]);
+    });
+  }
 });

@@ -2,8 +2,11 @@
  * The Kubernetes provider: the Provider interface over a cluster's API with
  * @kubernetes/client-node (imported lazily: only commands that reach a cluster pay for it).
  *
- * - Every object is applied with server-side apply (field manager `platformctl`, conflicts forced:
- *   platformctl owns the fields it sets, e.g. HTTPRoute weights an operator nudged by hand).
+ * - Every object is applied with server-side apply and strict field validation (field manager
+ *   `platformctl`). A field another manager owns is taken over and reported (e.g. HTTPRoute weights
+ *   an operator nudged by hand), except a Deployment's replicas owned by an autoscaler: platformctl
+ *   leaves those to it instead of fighting an HPA on every deploy.
+ * - The namespace is created when missing.
  * - A version is a Deployment plus a Service named `<service>-<version>`; `deploy` waits for its
  *   rollout and fails at once when a pod cannot pull its image or crash-loops.
  * - Traffic is a Gateway API HTTPRoute (default) or an Istio VirtualService, one weighted backend
@@ -49,10 +52,19 @@ import {
   networkPartition,
 } from './chaos.ts';
 import {
+  apiStatusError,
+  connectionError,
+  missingKindError,
+  missingNamespaceError,
+  statusReason,
+} from './kube-errors.ts';
+import { KubeApiError, KubeRest, objectPath } from './kube-rest.ts';
+import {
   baseObjects,
   FIELD_MANAGER,
   type KubeObject,
   type KubeTarget,
+  MANAGED_BY,
   NAME_LABEL,
   namespaceObjects,
   routed,
@@ -91,7 +103,11 @@ interface Clients {
   apps: K8s.AppsV1Api;
   core: K8s.CoreV1Api;
   custom: K8s.CustomObjectsApi;
+  rest: KubeRest;
 }
+
+/** How often one API call is tried while the server answers 429 Too Many Requests. */
+const MAX_429_TRIES = 6;
 
 /** Deployment annotation: when platformctl applied the version (orders versions within a second). */
 const DEPLOYED_AT = 'platformctl.dev/deployed-at';
@@ -148,47 +164,34 @@ export class KubernetesProvider implements Provider {
         apps: kc.makeApiClient(k8s.AppsV1Api),
         core: kc.makeApiClient(k8s.CoreV1Api),
         custom: kc.makeApiClient(k8s.CustomObjectsApi),
+        rest: new KubeRest(kc),
       };
     })();
     return this.clientsPromise;
   }
 
-  /** Runs an API call; connection failures become one clear error instead of a fetch stack. */
+  /**
+   * Runs an API call; API refusals and connection failures become one clear error each. A 429
+   * (the API server's "storage is (re)initializing", priority and fairness) is retried after the
+   * delay the server asks for, a few times, as kubectl does.
+   */
   private async call<T>(what: string, fn: (c: Clients) => Promise<T>): Promise<T> {
     const c = await this.clients();
-    try {
-      return await fn(c);
-    } catch (err) {
-      if (err instanceof PlatformError) throw err;
-      const status = (err as { code?: unknown }).code;
-      if (typeof status === 'number') {
-        const generic = /\nMessage: (.*)/.exec((err as Error).message)?.[1];
-        const reason =
-          apiMessage((err as { body?: unknown }).body) ??
-          (generic && !generic.startsWith('Unknown') ? generic : undefined);
-        throw new PlatformError(
-          'KUBE_API_ERROR',
-          `the Kubernetes API refused to ${what}: ${status}${reason ? ` ${reason}` : ''}`,
-          {
-            hint:
-              status === 401 || status === 403
-                ? `check the credentials and RBAC of context "${this.env?.kubeContext ?? 'current'}" (kubectl auth can-i --list -n ${this.target.namespace})`
-                : status === 404
-                  ? 'is the CRD installed (Gateway API, Istio, Chaos Mesh) and does the namespace exist?'
-                  : `see \`kubectl -n ${this.target.namespace} get events\``,
-            details: { status },
-            cause: err,
-          },
-        );
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await fn(c);
+      } catch (err) {
+        if (err instanceof PlatformError) throw err;
+        const ctx = { kc: c.kc, environment: this.environment, namespace: this.target.namespace };
+        const status = (err as { code?: unknown }).code;
+        const body = (err as { body?: unknown }).body;
+        if (status === 429 && attempt < MAX_429_TRIES) {
+          await sleep(Math.min(retryAfterSeconds(body), 5) * 1000);
+          continue;
+        }
+        if (typeof status === 'number') throw apiStatusError(what, status, body, ctx, err);
+        throw connectionError(what, err, ctx);
       }
-      throw new PlatformError(
-        'KUBE_UNREACHABLE',
-        `cannot reach the Kubernetes API to ${what}: ${(err as Error).message}`,
-        {
-          hint: `check \`kubectl --context ${this.env?.kubeContext ?? '<context>'} get ns\` and KUBECONFIG`,
-          cause: err,
-        },
-      );
     }
   }
 
@@ -200,24 +203,51 @@ export class KubernetesProvider implements Provider {
     return spec;
   }
 
-  /** Server-side apply of one object. */
-  async apply(obj: KubeObject): Promise<void> {
+  /**
+   * Server-side apply of one object with strict field validation. Without forcing first: when
+   * another field manager owns a field platformctl sets, the Deployment's replicas are left to it
+   * (an HPA scales that Deployment) and any other field is taken over with a note saying from whom.
+   */
+  async apply(obj: KubeObject, onEvent?: (e: ProviderEvent) => void): Promise<void> {
     await this.call(`apply ${obj.kind} ${obj.metadata.name}`, async (c) => {
-      await c.objects.patch(
-        obj as K8s.KubernetesObject,
-        undefined,
-        undefined,
-        FIELD_MANAGER,
-        true,
-        c.k8s.PatchStrategy.ServerSideApply,
-      );
+      const resource = await c.rest.resource(obj.apiVersion, obj.kind);
+      if (!resource) throw missingKindError(obj.apiVersion, obj.kind);
+      try {
+        await c.rest.apply(obj, resource, { fieldManager: FIELD_MANAGER, force: false });
+        return;
+      } catch (err) {
+        if (!(err instanceof KubeApiError) || err.code !== 409 || statusReason(err.body) !== 'Conflict')
+          throw err;
+        const conflicts = fieldConflicts(err.body);
+        let body = obj;
+        const replicas = conflicts.find((f) => f.field === '.spec.replicas');
+        if (obj.kind === 'Deployment' && replicas) {
+          const { replicas: _theirs, ...spec } = obj.spec as Record<string, unknown>;
+          body = { ...obj, spec };
+          onEvent?.({
+            type: 'info',
+            message: `left spec.replicas of Deployment ${obj.metadata.name} to ${replicas.manager} (it scales this Deployment)`,
+          });
+        }
+        const leftToThem = body === obj ? undefined : '.spec.replicas';
+        const taken = conflicts.filter((f) => f.field !== leftToThem);
+        await c.rest.apply(body, resource, { fieldManager: FIELD_MANAGER, force: taken.length > 0 });
+        for (const f of taken)
+          onEvent?.({
+            type: 'info',
+            message: `overrode ${f.field} of ${obj.kind} ${obj.metadata.name}, which ${f.manager} had set`,
+          });
+      }
     });
   }
 
+  /** Deletes one object; one that is gone, or whose kind the cluster does not serve, is fine. */
   private async deleteObject(apiVersion: string, kind: string, name: string): Promise<void> {
     await this.call(`delete ${kind} ${name}`, async (c) => {
+      const resource = await c.rest.resource(apiVersion, kind);
+      if (!resource) return;
       try {
-        await c.objects.delete({ apiVersion, kind, metadata: { name, namespace: this.target.namespace } });
+        await c.rest.send('DELETE', objectPath(apiVersion, resource, name, this.target.namespace));
       } catch (err) {
         if (!isNotFound(err)) throw err;
       }
@@ -254,12 +284,15 @@ export class KubernetesProvider implements Provider {
       this.target.mesh === 'istio' ? 'networking.istio.io/v1' : 'gateway.networking.k8s.io/v1';
     const kind = this.target.mesh === 'istio' ? 'VirtualService' : 'HTTPRoute';
     return this.call(`read the ${kind} of ${service}`, async (c) => {
+      const resource = await c.rest.resource(apiVersion, kind);
+      if (!resource) throw missingKindError(apiVersion, kind);
       try {
-        const obj = await c.objects.read({
-          apiVersion,
-          kind,
-          metadata: { name: service, namespace: this.target.namespace },
-        });
+        const obj = (await c.rest.send(
+          'GET',
+          objectPath(apiVersion, resource, service, this.target.namespace),
+        )) as {
+          metadata?: { annotations?: Record<string, string> };
+        };
         const raw = obj.metadata?.annotations?.[WEIGHTS_ANNOTATION];
         return raw ? { weights: JSON.parse(raw) as Record<string, number> } : undefined;
       } catch (err) {
@@ -315,26 +348,62 @@ export class KubernetesProvider implements Provider {
     const services: ServiceStatus[] = [];
     for (const name of Object.keys(this.platform.config.services))
       services.push(await this.serviceStatus(name));
+    // The gateway's address is outside the cluster API (an ingress, a port-forward): the user
+    // says where it answers, for the probes and workloads of `chaos run`.
+    const gatewayUrl = process.env.PLATFORMCTL_GATEWAY_URL;
     return {
       provider: 'kubernetes',
       running: services.some((s) => s.versions.length > 0),
       services,
       metricsAvailable: false,
+      ...(gatewayUrl ? { gatewayUrl } : {}),
     };
   }
 
   // ------------------------------------------------------------------ up / down
 
-  /** Applies every service at its running version (or `latest`) and waits for the rollouts. */
-  /** With Istio, STRICT mTLS for the namespace before any workload runs (once per provider). */
-  private async ensureNamespaceObjects(): Promise<void> {
+  /**
+   * The namespace (created when missing) and, with Istio, STRICT mTLS for it before any workload
+   * runs; once per provider.
+   */
+  private async ensureNamespaceObjects(onEvent?: (e: ProviderEvent) => void): Promise<void> {
     if (this.namespaceApplied) return;
-    for (const obj of namespaceObjects(this.target)) await this.apply(obj);
+    await this.ensureNamespace(onEvent);
+    for (const obj of namespaceObjects(this.target)) await this.apply(obj, onEvent);
     this.namespaceApplied = true;
   }
 
+  private async ensureNamespace(onEvent?: (e: ProviderEvent) => void): Promise<void> {
+    const name = this.target.namespace;
+    const exists = await this.call(`read namespace ${name}`, async (c) => {
+      try {
+        await c.core.readNamespace({ name });
+        return true;
+      } catch (err) {
+        if (isNotFound(err)) return false;
+        // Credentials confined to the namespace may not read Namespace objects: go on and let
+        // the first apply say whether the namespace is there.
+        if ((err as { code?: unknown }).code === 403) return true;
+        throw err;
+      }
+    });
+    if (exists) return;
+    try {
+      await this.apply(
+        { apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels: { ...MANAGED_BY } } },
+        onEvent,
+      );
+    } catch (err) {
+      if ((err as PlatformError).code === 'KUBE_FORBIDDEN')
+        throw missingNamespaceError(name, this.environment, err);
+      throw err;
+    }
+    onEvent?.({ type: 'info', message: `created namespace ${name}` });
+  }
+
+  /** Applies every service at its running version (or `latest`) and waits for the rollouts. */
   async up(opts: UpOptions = {}): Promise<PlatformStatus> {
-    await this.ensureNamespaceObjects();
+    await this.ensureNamespaceObjects(opts.onEvent);
     const names = opts.services?.length ? opts.services : Object.keys(this.platform.config.services);
     for (const name of names) {
       const running = (await this.deployments(name)).map(
@@ -376,19 +445,20 @@ export class KubernetesProvider implements Provider {
   async deploy(service: string, release: ReleaseRef, opts: DeployOptions = {}): Promise<ServiceStatus> {
     const spec = this.spec(service);
     const replicas = opts.replicas ?? spec.replicas;
+    // The namespace first: when it is missing, that is the error to report, not a refused list.
+    await this.ensureNamespaceObjects(opts.onEvent);
     const others = (await this.deployments(service))
       .map((d) => d.metadata?.labels?.[VERSION_LABEL] as string)
       .filter((v) => v !== release.version);
     const initial = opts.initialWeight ?? (others.length ? 0 : 100);
-    await this.ensureNamespaceObjects();
-    for (const obj of baseObjects(this.target, service, spec)) await this.apply(obj);
+    for (const obj of baseObjects(this.target, service, spec)) await this.apply(obj, opts.onEvent);
     const objects = versionObjects(this.target, service, spec, release.version, replicas);
     const deployment = objects[0] as KubeObject;
     deployment.metadata.annotations = {
       ...deployment.metadata.annotations,
       [DEPLOYED_AT]: new Date().toISOString(),
     };
-    for (const obj of objects) await this.apply(obj);
+    for (const obj of objects) await this.apply(obj, opts.onEvent);
     opts.onEvent?.({
       type: 'info',
       message: `applied ${versionName(service, release.version)} (${replicas} replicas)`,
@@ -426,6 +496,7 @@ export class KubernetesProvider implements Provider {
     const pollMs = this.options.pollMs ?? 1000;
     const started = Date.now();
     const announced = new Set<string>();
+    let lastPods: K8s.V1Pod[] = [];
     while (Date.now() - started < timeoutMs) {
       const dep = await this.call(`read deployment ${name}`, (c) =>
         c.apps.readNamespacedDeployment({ name, namespace: this.target.namespace }),
@@ -471,22 +542,38 @@ export class KubernetesProvider implements Provider {
           },
         );
       }
+      // Done as `kubectl rollout status` judges it, against the replicas the Deployment has now
+      // (an HPA may own them), once the controller has seen the latest spec.
       const st = dep.status;
+      const want = dep.spec?.replicas ?? replicas;
       const observed = (st?.observedGeneration ?? 0) >= (dep.metadata?.generation ?? 0);
       if (
         observed &&
-        (st?.updatedReplicas ?? 0) >= replicas &&
-        (st?.readyReplicas ?? 0) >= replicas &&
-        (st?.availableReplicas ?? st?.readyReplicas ?? 0) >= replicas
+        (st?.updatedReplicas ?? 0) >= want &&
+        (st?.readyReplicas ?? 0) >= want &&
+        (st?.availableReplicas ?? st?.readyReplicas ?? 0) >= want
       )
         return;
+      lastPods = pods;
       await sleep(pollMs);
     }
+    const unready = lastPods.find(
+      (p) => !p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+    );
+    const condition = unready?.status?.conditions?.find((c) => c.type === 'Ready');
+    const why = unready
+      ? `: pod ${unready.metadata?.name} is ${unready.status?.phase ?? 'Pending'} but not Ready${
+          condition?.reason
+            ? ` (${condition.reason}${condition.message ? `: ${condition.message}` : ''})`
+            : ''
+        }`
+      : '';
     throw new PlatformError(
       'ROLLOUT_TIMEOUT',
-      `${name} was not ready within ${Math.round(timeoutMs / 1000)}s`,
+      `${name} was not ready within ${Math.round(timeoutMs / 1000)}s${why}`,
       {
-        hint: `see \`kubectl -n ${this.target.namespace} get pods -l ${VERSION_LABEL}=${version}\``,
+        hint: `see \`kubectl -n ${this.target.namespace} describe pods -l ${VERSION_LABEL}=${version}\` (a failing readiness probe, or no node with room for it)`,
+        details: unready ? { pod: unready.metadata?.name, reason: condition?.reason ?? 'NotReady' } : {},
       },
     );
   }
@@ -708,16 +795,18 @@ export class KubernetesProvider implements Provider {
   }
 
   private async createChaos(obj: ChaosObject): Promise<void> {
-    await this.call(`create ${obj.kind} ${obj.metadata.name}`, (c) =>
-      c.custom.createNamespacedCustomObject({
+    await this.call(`create ${obj.kind} ${obj.metadata.name}`, async (c) => {
+      if (!(await c.rest.resource(obj.apiVersion, obj.kind)))
+        throw missingKindError(obj.apiVersion, obj.kind);
+      return c.custom.createNamespacedCustomObject({
         group: CHAOS_GROUP,
         version: CHAOS_VERSION,
         namespace: this.target.namespace,
         plural: CHAOS_PLURALS[obj.kind],
         body: obj,
         fieldManager: FIELD_MANAGER,
-      }),
-    );
+      });
+    });
   }
 
   private async deleteChaos(plural: string, name: string): Promise<void> {
@@ -782,18 +871,28 @@ export class KubernetesProvider implements Provider {
   }
 }
 
-/** The `message` of a Kubernetes Status body, whether it came parsed or as text. */
-function apiMessage(body: unknown): string | undefined {
+/** The delay a 429 Status asks for (details.retryAfterSeconds), 1 s when it names none. */
+function retryAfterSeconds(body: unknown): number {
   let b = body;
   if (typeof body === 'string') {
     try {
       b = JSON.parse(body);
     } catch {
-      return body.slice(0, 200) || undefined;
+      return 1;
     }
   }
-  const message = (b as { message?: unknown } | undefined)?.message;
-  return typeof message === 'string' ? message : undefined;
+  const s = (b as { details?: { retryAfterSeconds?: unknown } } | undefined)?.details?.retryAfterSeconds;
+  return typeof s === 'number' && s > 0 ? s : 1;
+}
+
+/** The fields and managers of a server-side apply conflict (a 409 Status's causes). */
+function fieldConflicts(body: unknown): { field: string; manager: string }[] {
+  const causes = (body as { details?: { causes?: { field?: string; message?: string }[] } } | undefined)
+    ?.details?.causes;
+  return (causes ?? []).map((cause) => ({
+    field: cause.field ?? '?',
+    manager: /conflict with "([^"]+)"/.exec(cause.message ?? '')?.[1] ?? 'another manager',
+  }));
 }
 
 function time(t: Date | string | undefined): number {
