@@ -143,7 +143,7 @@ describe('analytics service', () => {
           return res.status < 500;
         },
       ),
-      { numRuns: 150 },
+      { numRuns: 1000 },
     );
     await fc.assert(
       fc.asyncProperty(fc.string(), fc.string(), fc.string(), async (id, window, k) => {
@@ -161,7 +161,7 @@ describe('analytics service', () => {
       }),
       { numRuns: 60 },
     );
-  });
+  }, 300_000);
 
   it('consumes content.viewed and content.uploaded from the bus, idempotently', async () => {
     const bus = openEmbeddedBus(join(dir, 'main', 'bus'));

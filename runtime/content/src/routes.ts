@@ -14,7 +14,7 @@ import { contentDisposition } from './content-disposition.ts';
 import type { ContentItem, ContentService, Identity } from './content-service.ts';
 import { parseContentRef } from './ids.ts';
 import { etagMatches, parseRange } from './range.ts';
-import { QueueFullError } from './transform-queue.ts';
+import { ClientGoneError, QueueFullError } from './transform-queue.ts';
 import type { VariantPolicy } from './variant-policy.ts';
 
 const USER_ID = /^[A-Za-z0-9._:@|-]{1,128}$/;
@@ -165,32 +165,38 @@ export function registerContentRoutes(app: FastifyInstance, opts: ContentRouteOp
   });
 
   app.get('/content/:id/variant', async (req, reply: FastifyReply) => {
-    const item = await findItem(content, (req.params as { id?: unknown }).id);
     const accept = req.headers.accept;
     const ref = String((req.params as { id?: unknown }).id);
+    // The policy first: a refused variant costs no database read.
     const decision = opts.variants.decide(
       ref,
       req.query as Record<string, unknown>,
       typeof accept === 'string' ? accept : undefined,
     );
     if (!decision.ok) throw new HttpError(decision.status, decision.code, decision.error);
+    const item = await findItem(content, (req.params as { id?: unknown }).id);
     const params = decision.params;
     if (params.negotiated) reply.header('vary', 'Accept');
     if (item.kind !== 'image') throw new HttpError(415, 'NOT_AN_IMAGE', 'variants exist for images only');
     // A render waiting in the queue is dropped when its client goes away.
     const gone = new AbortController();
     const onClose = () => {
-      if (!reply.raw.writableFinished) gone.abort(new Error('client went away'));
+      if (!reply.raw.writableFinished) gone.abort(new ClientGoneError());
     };
     reply.raw.once('close', onClose);
     let variant: Awaited<ReturnType<ContentService['variant']>>;
     try {
       variant = await content.variant(item, params, gone.signal);
     } catch (err) {
-      if (err instanceof QueueFullError) {
+      // A render shared with a request whose client left was dropped with it: busy, for this one.
+      const dropped = err instanceof ClientGoneError && !gone.signal.aborted;
+      if (err instanceof QueueFullError || dropped) {
         // Load shedding, not a failure: the gateway relays it and keeps this instance in rotation.
         reply.header('x-overloaded', 'true');
-        throw new HttpError(503, 'TRANSFORMS_BUSY', err.message, { retryAfterS: err.retryAfterS });
+        const retryAfterS = err instanceof QueueFullError ? err.retryAfterS : 1;
+        throw new HttpError(503, 'TRANSFORMS_BUSY', 'image transforms are at capacity; retry later', {
+          retryAfterS,
+        });
       }
       if (gone.signal.aborted) throw new HttpError(499, 'CLIENT_GONE', 'the client went away');
       throw err;

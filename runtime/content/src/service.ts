@@ -19,6 +19,9 @@
  * - CONTENT_TRANSFORM_CONCURRENCY (default 2), CONTENT_TRANSFORM_QUEUE (default 8): transforms
  *   running and waiting; when full, 503 + Retry-After + `x-overloaded` (the gateway does not
  *   count it toward ejection).
+ * - CONTENT_TRANSFORM_MAX_WAIT_MS (default 3000): a render that would wait longer for a slot is
+ *   refused at once (503), so the answer beats the gateway's 10 s upstream timeout;
+ *   CONTENT_TRANSFORM_TIMEOUT_S (default 6): a render running longer is stopped (503).
  * - CONTENT_SHARP_CACHE_MB (default 32): libvips operation cache (sharp.cache); 0 turns it off.
  */
 import { z } from 'zod';
@@ -50,6 +53,8 @@ export const contentEnv = z.object({
   CONTENT_VARIANT_UNSIGNED: z.enum(['on', 'off']).default('off'),
   CONTENT_TRANSFORM_CONCURRENCY: int(2, 1, 64),
   CONTENT_TRANSFORM_QUEUE: int(8, 0, 10_000),
+  CONTENT_TRANSFORM_MAX_WAIT_MS: int(3000, 0, 600_000),
+  CONTENT_TRANSFORM_TIMEOUT_S: int(6, 1, 3600),
   CONTENT_SHARP_CACHE_MB: int(32, 0, 4096),
 });
 
@@ -87,10 +92,12 @@ export const contentService: ServiceDefinition<typeof contentEnv> = {
         maxUploadBytes: env.MAX_UPLOAD_BYTES,
         maxInputPixels: env.CONTENT_MAX_INPUT_PIXELS,
         cacheVariants: env.CONTENT_VARIANT_CACHE === 'on',
+        transformTimeoutS: env.CONTENT_TRANSFORM_TIMEOUT_S,
       },
       transforms: new TransformQueue({
         concurrency: env.CONTENT_TRANSFORM_CONCURRENCY,
         maxQueued: env.CONTENT_TRANSFORM_QUEUE,
+        maxWaitMs: env.CONTENT_TRANSFORM_MAX_WAIT_MS,
       }),
       nudgeOutbox: () => relay?.nudge(),
       views: {

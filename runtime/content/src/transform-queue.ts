@@ -13,6 +13,12 @@ export interface TransformQueueOptions {
   concurrency: number;
   /** Transforms allowed to wait; more are refused. */
   maxQueued: number;
+  /**
+   * Longest a transform may wait for a slot (default: unbounded). Refused up front when the
+   * queue ahead is expected to take longer, and dropped if it still waited past it, so that an
+   * answer comes before the caller's (or the gateway's) own timeout turns it into a failure.
+   */
+  maxWaitMs?: number;
 }
 
 /** Thrown when the queue is full, or a job waited past its deadline. */
@@ -24,9 +30,17 @@ export class QueueFullError extends Error {
   }
 }
 
+/** The reason a caller aborts a waiting job with when its client went away. */
+export class ClientGoneError extends Error {
+  constructor() {
+    super('the client went away');
+  }
+}
+
 interface Waiting {
   start: () => void;
   reject: (err: unknown) => void;
+  since: number;
 }
 
 export class TransformQueue {
@@ -39,7 +53,11 @@ export class TransformQueue {
   rejected = 0;
 
   constructor(opts: TransformQueueOptions) {
-    this.#opts = { concurrency: Math.max(1, opts.concurrency), maxQueued: Math.max(0, opts.maxQueued) };
+    this.#opts = {
+      concurrency: Math.max(1, opts.concurrency),
+      maxQueued: Math.max(0, opts.maxQueued),
+      maxWaitMs: opts.maxWaitMs ?? Number.POSITIVE_INFINITY,
+    };
   }
 
   get running(): number {
@@ -57,7 +75,10 @@ export class TransformQueue {
   run<T>(job: () => Promise<T>, signal?: AbortSignal): Promise<T> {
     if (signal?.aborted) return Promise.reject(signal.reason);
     if (this.#running < this.#opts.concurrency) return this.#start(job);
-    if (this.#waiting.length >= this.#opts.maxQueued) {
+    if (
+      this.#waiting.length >= this.#opts.maxQueued ||
+      this.#expectedWaitMs() > (this.#opts.maxWaitMs ?? 0)
+    ) {
       this.rejected++;
       return Promise.reject(new QueueFullError(this.#retryAfterS()));
     }
@@ -68,6 +89,7 @@ export class TransformQueue {
           this.#start(job).then(resolve, reject);
         },
         reject,
+        since: performance.now(),
       };
       const onAbort = () => {
         const i = this.#waiting.indexOf(entry);
@@ -87,8 +109,27 @@ export class TransformQueue {
     } finally {
       this.#meanMs = this.#meanMs * 0.8 + (performance.now() - t0) * 0.2;
       this.#running--;
-      this.#waiting.shift()?.start();
+      this.#next();
     }
+  }
+
+  /** Starts the next waiting job, dropping those that waited too long to be worth starting. */
+  #next(): void {
+    const now = performance.now();
+    for (let w = this.#waiting.shift(); w; w = this.#waiting.shift()) {
+      if (now - w.since <= (this.#opts.maxWaitMs ?? Number.POSITIVE_INFINITY)) {
+        w.start();
+        return;
+      }
+      this.rejected++;
+      w.reject(new QueueFullError(this.#retryAfterS()));
+    }
+  }
+
+  /** How long a job queued now would wait for a slot, from the recent mean duration. */
+  #expectedWaitMs(): number {
+    const ahead = this.#waiting.length + this.#running - this.#opts.concurrency + 1;
+    return ahead <= 0 ? 0 : (ahead * this.#meanMs) / this.#opts.concurrency;
   }
 
   /** Time for the queue ahead to drain, in whole seconds (at least 1). */

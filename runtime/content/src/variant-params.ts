@@ -30,6 +30,13 @@ export type ParseResult = { ok: true; params: VariantParams } | { ok: false; err
 
 const DIGITS = /^\d+$/;
 
+/**
+ * Largest AVIF variant side. AVIF encoding costs tens of times more CPU than WebP and cannot be
+ * interrupted once it starts (libvips' timeout does not reach the encoder), so a large one would
+ * hold a transform slot, and hundreds of MB, for longer than any caller waits.
+ */
+export const MAX_AVIF_DIMENSION = 2048;
+
 /** The value as received, shortened, for messages that say what was wrong with it. */
 function shown(raw: unknown): string {
   if (Array.isArray(raw)) return `${raw.length} values`;
@@ -96,9 +103,16 @@ export function parseVariantParams(
       return { ok: false, error: `format must be one of ${FORMATS.join(', ')} (got ${shown(query.format)})` };
     format = normal as VariantFormat;
   } else {
-    format = negotiateFormat(accept, opts.allowAvif ?? true);
+    // AVIF is offered only where it is affordable (see MAX_AVIF_DIMENSION).
+    const small = (w ?? 0) <= MAX_AVIF_DIMENSION && (h ?? 0) <= MAX_AVIF_DIMENSION;
+    format = negotiateFormat(accept, (opts.allowAvif ?? true) && small);
     negotiated = true;
   }
+  if (format === 'avif' && ((w ?? 0) > MAX_AVIF_DIMENSION || (h ?? 0) > MAX_AVIF_DIMENSION))
+    return {
+      ok: false,
+      error: `avif variants are at most ${MAX_AVIF_DIMENSION} pixels wide and high (got ${w ?? '-'}x${h ?? '-'}); ask for webp`,
+    };
 
   let quality = format === 'avif' ? 50 : 80;
   if (query.q !== undefined && query.q !== '') {

@@ -380,7 +380,7 @@ describe('refusals', () => {
       const r = await get(`/content/${id}/raw`);
       expect(r.status, id).toBe(400);
       expect((await get(`/content/${id}`)).status).toBe(400);
-      expect((await get(`/content/${id}/variant?w=10`)).status).toBe(400);
+      expect((await get(`/content/${id}/variant?preset=thumb`)).status).toBe(400);
     }
     const del = await fetch(`${svc.url}/content/..%2Fcontent.db`, { method: 'DELETE', headers: alice });
     expect(del.status).toBe(400);

@@ -173,3 +173,17 @@ describe('variant policy', () => {
     expect(parsePresets(DEFAULT_PRESETS, 512, true).map((p) => p.name)).toEqual(['thumb', 'small', 'square']);
   });
 });
+
+describe('affordable avif', () => {
+  it('refuses large avif variants with a message, and negotiates webp for them instead', () => {
+    const big = parseVariantParams({ w: '3000', format: 'avif' }, undefined, { maxDimension: 4096 });
+    expect(big).toEqual({
+      ok: false,
+      error: expect.stringMatching(/avif variants are at most 2048 .*got 3000x-/),
+    });
+    const negotiated = parseVariantParams({ w: '3000' }, 'image/avif,image/webp', { maxDimension: 4096 });
+    expect(negotiated.ok && negotiated.params.format).toBe('webp');
+    const small = parseVariantParams({ w: '2000' }, 'image/avif,image/webp', { maxDimension: 4096 });
+    expect(small.ok && small.params.format).toBe('avif');
+  });
+});

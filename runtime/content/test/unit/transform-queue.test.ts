@@ -51,3 +51,27 @@ describe('TransformQueue', () => {
     expect(ran).toBe(false);
   });
 });
+
+describe('TransformQueue waiting bound', () => {
+  it('refuses a job that would wait past maxWaitMs, and drops one that did', async () => {
+    const q = new TransformQueue({ concurrency: 1, maxQueued: 10, maxWaitMs: 50 });
+    const gate = deferred();
+    const first = q.run(() => gate.promise);
+    // Nothing measured yet: the default estimate (500 ms per job) already exceeds 50 ms.
+    await expect(q.run(async () => 1)).rejects.toBeInstanceOf(QueueFullError);
+    const patient = new TransformQueue({ concurrency: 1, maxQueued: 10, maxWaitMs: 600 });
+    const slow = deferred();
+    const running = patient.run(() => slow.promise);
+    let ran = false;
+    const waiting = patient.run(async () => {
+      ran = true;
+    });
+    await new Promise((r) => setTimeout(r, 700));
+    slow.resolve();
+    await running;
+    await expect(waiting).rejects.toBeInstanceOf(QueueFullError);
+    expect(ran).toBe(false);
+    gate.resolve();
+    await first;
+  });
+});
