@@ -2,7 +2,13 @@
 
 import { formatDuration } from '../core/duration.ts';
 import type { Output } from '../core/output.ts';
-import type { InstanceStatus, LogEntry, PlatformStatus, ProviderEvent } from '../providers/provider.ts';
+import type {
+  InstanceStatus,
+  LogEntry,
+  PlatformStatus,
+  ProviderEvent,
+  ServiceStatus,
+} from '../providers/provider.ts';
 
 const PALETTE = [
   'cyan',
@@ -126,6 +132,8 @@ export function renderStatus(out: Output, st: PlatformStatus): string {
   } else if (st.running && !st.metricsAvailable) {
     lines.push('', s.dim('request metrics unavailable (the gateway is not answering its admin API)'));
   }
+  const outages = dependencyLines(out, st.services);
+  if (outages.length > 0) lines.push('', ...outages);
   for (const svc of st.services) {
     for (const i of svc.instances) {
       if (i.state === 'crash-loop' && i.lastLogLines?.length) {
@@ -178,4 +186,18 @@ export function renderEvent(out: Output, e: ProviderEvent): string | undefined {
     default:
       return undefined;
   }
+}
+
+/**
+ * One line per backend a service cannot reach: requests that need it answer 503, so the error
+ * column alone would not say why.
+ */
+export function dependencyLines(out: Output, services: readonly ServiceStatus[]): string[] {
+  const s = out.style;
+  return services.flatMap((svc) =>
+    (svc.dependenciesDown ?? []).map(
+      (d) =>
+        `${s.red('●')} ${svc.name}: ${d.dependency} down since ${new Date(d.since).toLocaleTimeString()} (${formatDuration(Date.now() - Date.parse(d.since))})${d.error ? ` — ${d.error}` : ''}; routes that need it answer 503`,
+    ),
+  );
 }

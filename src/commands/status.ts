@@ -12,7 +12,7 @@ import { type TopRow, topRows } from '../observability/top-rows.ts';
 import { GatewayAdmin } from '../providers/local/gateway-client.ts';
 import { LocalProvider } from '../providers/local/local-provider.ts';
 import { openProvider, type PlatformStatus, type Provider, requireLocal } from '../providers/provider.ts';
-import { renderStatus, serviceColor } from './local-render.ts';
+import { dependencyLines, renderStatus, serviceColor } from './local-render.ts';
 
 const REFRESH_MS = 2000;
 
@@ -123,7 +123,7 @@ export async function top(ctx: CommandContext, _args: string[], opts: { window?:
       return { running: true, windowMs, rows: [] as TopRow[], error: (err as Error).message };
     }
     const rows = topRows(st, stats);
-    return { running: true, windowMs, rows };
+    return { running: true, windowMs, rows, outages: dependencyLines(ctx.out, st.services) };
   };
   const render = (snap: Awaited<ReturnType<typeof snapshot>>) => {
     const s = ctx.out.style;
@@ -145,6 +145,7 @@ export async function top(ctx: CommandContext, _args: string[], opts: { window?:
           `${r.p99.toFixed(0)}ms`,
         ]),
       ),
+      ...(snap.outages ?? []),
       s.dim(`window ${formatDuration(windowMs)} · ${new Date().toLocaleTimeString()}`),
     ].join('\n');
   };

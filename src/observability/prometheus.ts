@@ -22,6 +22,7 @@ export const ALERT_RUNBOOKS = [
   'high-latency.md',
   'crash-loop.md',
   'gateway-5xx.md',
+  'dependency-down.md',
   'analytics-projection-lag.md',
 ] as const;
 
@@ -100,6 +101,20 @@ export function alertRules(config: PlatformConfig, runbook: RunbookUrl): RuleGro
         annotations: {
           summary: '{{ $labels.platform_service }} instance {{ $labels.instance }} is not answering scrapes',
           runbook_url: runbook(`crash-loop.md`),
+        },
+      },
+      {
+        // Services stay routed through a backend outage (only what needs the backend fails), so
+        // the 5xx ratio alone can miss one; the services' own dependency checks cannot.
+        alert: 'PlatformDependencyDown',
+        expr: 'min by (platform_service, dependency) (service_dependency_up) == 0',
+        for: '1m',
+        labels: { severity: 'page' },
+        annotations: {
+          summary: '{{ $labels.platform_service }} cannot reach its {{ $labels.dependency }}',
+          description:
+            'Routes that need the {{ $labels.dependency }} answer 503 with Retry-After; see service_dependency_down_since_seconds for since when.',
+          runbook_url: runbook('dependency-down.md'),
         },
       },
       {

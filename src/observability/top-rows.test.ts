@@ -35,4 +35,29 @@ describe('topRows', () => {
     } as unknown as StatsReport;
     expect(topRows(status, stats).map((r) => [r.version, r.rps, r.weight])).toEqual([['0.1.1', 10, 100]]);
   });
+
+  it('shows requests that found no instance as an error row of their service', () => {
+    const status = {
+      running: true,
+      services: [
+        {
+          name: 'analytics',
+          kind: 'service',
+          healthy: false,
+          versions: ['0.1.0'],
+          instances: [{ id: 'analytics-1', version: '0.1.0', state: 'unhealthy' }],
+        },
+      ],
+    } as unknown as PlatformStatus;
+    const stats = {
+      windowMs: 10_000,
+      services: {
+        analytics: { versions: { none: { ...w(5), errors: 300, errorRate: 1 } } },
+      },
+    } as unknown as StatsReport;
+    expect(topRows(status, stats).map((r) => [r.version, r.instances, r.errorRate])).toEqual([
+      ['0.1.0', 0, 0],
+      ['(no upstream)', 0, 1],
+    ]);
+  });
 });

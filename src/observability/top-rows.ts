@@ -2,6 +2,11 @@
 import type { StatsReport } from '../../runtime/contract/gateway-admin.ts';
 import type { PlatformStatus } from '../providers/provider.ts';
 
+/** The gateway's version label for requests no instance served. */
+const NO_UPSTREAM_VERSION = 'none';
+/** How `top` shows them. */
+export const NO_UPSTREAM_LABEL = '(no upstream)';
+
 export interface TopRow {
   service: string;
   version: string;
@@ -39,6 +44,23 @@ export function topRows(st: PlatformStatus, stats: StatsReport): TopRow[] {
         p50: m?.p50 ?? 0,
         p95: m?.p95 ?? 0,
         p99: m?.p99 ?? 0,
+      });
+    }
+    // Requests that found no instance at all are recorded by the gateway as version "none";
+    // without this row an outage read 0% errors while every client got a 503.
+    const unserved = measured[NO_UPSTREAM_VERSION];
+    if (unserved && unserved.requests > 0) {
+      rows.push({
+        service: svc.name,
+        version: NO_UPSTREAM_LABEL,
+        instances: 0,
+        weight: undefined,
+        rps: unserved.rps,
+        requests: unserved.requests,
+        errorRate: unserved.errorRate,
+        p50: unserved.p50,
+        p95: unserved.p95,
+        p99: unserved.p99,
       });
     }
   }

@@ -65,6 +65,16 @@ export interface ServiceStatus {
   traffic?: TrafficSpec;
   /** RED metrics from the gateway, when it is up (per service, all versions together). */
   metrics?: ServiceMetrics;
+  /** Backends its instances cannot reach (they stay routed; what needs them answers 503). */
+  dependenciesDown?: DependencyDown[];
+}
+
+/** A backend (`database`, `bus`, `blobs`) a service cannot reach, and since when. */
+export interface DependencyDown {
+  dependency: string;
+  /** ISO time it went down. */
+  since: string;
+  error?: string;
 }
 
 export interface ServiceMetrics {

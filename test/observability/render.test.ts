@@ -117,6 +117,52 @@ describe('observability render', () => {
     expect(rules).toMatch(/SUCCESS/);
   });
 
+  it.runIf(hasPromtool || inCi)('PlatformDependencyDown fires after a backend is down for a minute', () => {
+    const dir = join(out(), 'prometheus');
+    const test = join(dir, 'dependency-down.test.yml');
+    writeFileSync(
+      test,
+      JSON.stringify({
+        rule_files: ['alert-rules.yml'],
+        evaluation_interval: '15s',
+        tests: [
+          {
+            interval: '15s',
+            input_series: [
+              {
+                series: 'service_dependency_up{platform_service="content",dependency="database"}',
+                values: '1 1 0x8',
+              },
+              {
+                series: 'service_dependency_up{platform_service="content",dependency="bus"}',
+                values: '1x10',
+              },
+            ],
+            alert_rule_test: [
+              { eval_time: '45s', alertname: 'PlatformDependencyDown', exp_alerts: [] },
+              {
+                eval_time: '2m',
+                alertname: 'PlatformDependencyDown',
+                exp_alerts: [
+                  {
+                    exp_labels: { severity: 'page', platform_service: 'content', dependency: 'database' },
+                    exp_annotations: {
+                      summary: 'content cannot reach its database',
+                      description:
+                        'Routes that need the database answer 503 with Retry-After; see service_dependency_down_since_seconds for since when.',
+                      runbook_url: `${RUNBOOKS}dependency-down.md`,
+                    },
+                  },
+                ],
+              },
+            ],
+          },
+        ],
+      }),
+    );
+    expect(execFileSync('promtool', ['test', 'rules', test], { encoding: 'utf8' })).toMatch(/SUCCESS/);
+  });
+
   it.runIf(promtoolKnowsKubernetes)('the scrape config passes promtool check config', (ctx) => {
     const config = execFileSync(
       'promtool',

@@ -115,9 +115,14 @@ export const PAGE = `<!doctype html>
       var traffic = svc.traffic && svc.traffic.weights
         ? Object.keys(svc.traffic.weights).map(function (v) { return v + ' ' + svc.traffic.weights[v] + '%'; }).join(', ')
         : '';
+      // A backend outage leaves the service routed but failing what needs the backend: say which.
+      var down = (svc.dependenciesDown || []).map(function (d) {
+        return d.dependency + ' down since ' + new Date(d.since).toLocaleTimeString();
+      }).join(', ');
+      var health = svc.healthy ? (down ? 'degraded: ' + down : 'healthy') : 'unhealthy' + (down ? ' (' + down + ')' : '');
       tbody.appendChild(el('tr', { 'data-service': svc.name, 'data-healthy': String(svc.healthy) }, [
         el('td', { text: svc.name }),
-        el('td', { class: svc.healthy ? 'ok' : 'bad' }, [el('span', { class: 'dot ' + (svc.healthy ? 'bg-ok' : 'bg-bad') }), svc.healthy ? 'healthy' : 'unhealthy']),
+        el('td', { class: svc.healthy && !down ? 'ok' : 'bad', 'data-dependencies-down': down }, [el('span', { class: 'dot ' + (svc.healthy && !down ? 'bg-ok' : 'bg-bad') }), health]),
         el('td', { text: svc.versions.join(', ') }),
         el('td', { text: ready + '/' + svc.instances.length + ' ready' }),
         el('td', { text: traffic }),

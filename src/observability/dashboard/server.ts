@@ -329,6 +329,7 @@ export async function snapshot(platform: LoadedPlatform, provider: Provider): Pr
           port: i.port,
         })),
         metrics: s.kind === 'gateway' ? gateway : s.metrics,
+        dependenciesDown: s.dependenciesDown ?? [],
         byVersion:
           s.kind === 'gateway' ? (gateway ? { 'all routes': gateway } : {}) : (perVersion[s.name] ?? {}),
       })),

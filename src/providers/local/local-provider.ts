@@ -33,6 +33,7 @@ import {
 } from '../provider.ts';
 import { adminToken } from './admin-token.ts';
 import { callControl } from './control.ts';
+import { downDependencies } from './dependency-probe.ts';
 import { GatewayAdmin, versionMetricsOf } from './gateway-client.ts';
 import { lastLines, logFiles, readLogs } from './logs.ts';
 import { readPinned, recordRolloutEnd } from './pinned-releases.ts';
@@ -297,6 +298,7 @@ export class LocalProvider implements Provider {
           // looking at its code: it is paused, and SIGCONT (or a restart) brings it back.
           i.pid && isPaused(i.pid) ? { ...i, state: 'paused' as const } : i,
         );
+      const dependenciesDown = running ? await downDependencies(instances) : [];
       const measured = stats?.services[name]?.total;
       let metrics: ServiceMetrics | undefined;
       // With the gateway answering, a routed service without traffic has zero metrics, not none.
@@ -313,6 +315,7 @@ export class LocalProvider implements Provider {
         healthy: instances.length > 0 && instances.every((i) => i.state === 'ready'),
         ...(rec?.traffic ? { traffic: rec.traffic } : {}),
         ...(metrics ? { metrics } : {}),
+        ...(dependenciesDown.length > 0 ? { dependenciesDown } : {}),
       });
     }
     return {
