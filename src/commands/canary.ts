@@ -1,7 +1,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import type { CommandContext } from '../core/context.ts';
 import { ExitCode, PlatformError, UsageError } from '../core/errors.ts';
-import { sleep } from '../core/sleep.ts';
+import { sleep, until } from '../core/sleep.ts';
 import { planRollout } from '../delivery/plan.ts';
 import { finishOrphan } from '../delivery/recover.ts';
 import {
@@ -148,7 +148,7 @@ async function control(
   }
   const cmd = sendCommand(root, service, type, { full });
   // The runner takes commands every tick; wait (bounded) until it has, then show where it is.
-  for (let i = 0; i < 100 && inboxHas(root, service, cmd.id); i++) await sleep(100);
+  await until(() => !inboxHas(root, service, cmd.id), 100, 100);
   if (inboxHas(root, service, cmd.id)) {
     throw new PlatformError(
       'COMMAND_NOT_TAKEN',

@@ -11,7 +11,7 @@ import type { CommandContext } from '../core/context.ts';
 import { formatDuration } from '../core/duration.ts';
 import { ExitCode, PlatformError, UsageError } from '../core/errors.ts';
 import { isAlive } from '../core/process-alive.ts';
-import { sleep } from '../core/sleep.ts';
+import { until } from '../core/sleep.ts';
 import { statePaths } from '../core/state-dir.ts';
 import { targetOf } from '../providers/kubernetes/manifests.ts';
 import { openProvider } from '../providers/provider.ts';
@@ -156,7 +156,7 @@ export async function stop(ctx: CommandContext, _args: string[], opts: { dryRun?
   let stopped = false;
   if (runner) {
     process.kill(runner, 'SIGINT');
-    for (let i = 0; i < 300 && isAlive(runner); i++) await sleep(100);
+    await until(() => !isAlive(runner), 300, 100);
     stopped = !isAlive(runner);
     if (!stopped) ctx.out.warn(`pid ${runner} did not stop within 30s; undoing its faults from here`);
   }

@@ -14,3 +14,22 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     signal?.addEventListener('abort', done, { once: true });
   });
 }
+
+/**
+ * Checks `predicate` up to `tries` times, `delayMs` apart, stopping early when `signal` aborts:
+ * true as soon as it holds, false if it never did. The one bounded wait of the CLI's loops (a
+ * process to exit, a port to free) and of the tests' helpers.
+ */
+export async function until(
+  predicate: () => boolean | Promise<boolean>,
+  tries: number,
+  delayMs: number,
+  signal?: AbortSignal,
+): Promise<boolean> {
+  for (let i = 0; i < tries; i++) {
+    if (await predicate()) return true;
+    if (signal?.aborted) return false;
+    if (i < tries - 1) await sleep(delayMs, signal);
+  }
+  return false;
+}

@@ -7,6 +7,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sleep } from '../../src/core/sleep.ts';
 import { REPO_ROOT, runCli, startCli } from '../helpers/cli.ts';
 import { type RuntimePlatform, startRuntimePlatform } from '../helpers/runtime-platform.ts';
 
@@ -61,8 +62,7 @@ describe('chaos experiments on a healthy platform', () => {
   }
 
   async function untilInjected(run: ReturnType<typeof startCli>): Promise<void> {
-    for (let i = 0; i < 300 && !/inject\s+\+500ms on content/.test(run.stderr()); i++)
-      await new Promise((r) => setTimeout(r, 100));
+    for (let i = 0; i < 300 && !/inject\s+\+500ms on content/.test(run.stderr()); i++) await sleep(100);
     expect(run.stderr()).toMatch(/inject\s+\+500ms on content/);
   }
 
@@ -87,7 +87,7 @@ describe('chaos experiments on a healthy platform', () => {
     ]);
     let left = await adminFaults(platform);
     for (let i = 0; i < 100 && left.length > 0; i++) {
-      await new Promise((r) => setTimeout(r, 100));
+      await sleep(100);
       left = await adminFaults(platform);
     }
     expect(left).toEqual([]);
@@ -166,8 +166,7 @@ describe('chaos experiments on a healthy platform', () => {
       ),
     );
     const run = startCli(['chaos', 'run', file], { cwd: platform.dir });
-    for (let i = 0; i < 300 && !/inject\s+\+500ms on content/.test(run.stderr()); i++)
-      await new Promise((r) => setTimeout(r, 100));
+    for (let i = 0; i < 300 && !/inject\s+\+500ms on content/.test(run.stderr()); i++) await sleep(100);
     expect(await adminFaults(platform)).toHaveLength(1);
     run.child.kill('SIGINT');
     const code = await run.exited;

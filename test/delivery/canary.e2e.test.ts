@@ -8,6 +8,7 @@ import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/core/ports.ts';
+import { sleep } from '../../src/core/sleep.ts';
 import { runCli, startCli, workspace } from '../helpers/cli.ts';
 import { waitFor } from '../helpers/poll.ts';
 import { steadyTraffic } from '../helpers/traffic.ts';
@@ -142,7 +143,7 @@ delivery:
     expect(before).not.toContain(good);
     expect(samples.filter((s) => s.status !== 200)).toEqual([]);
     const after = traffic(url, 50);
-    await new Promise((res) => setTimeout(res, 600));
+    await sleep(600);
     expect(new Set((await after.stop()).map((s) => s.version))).toEqual(new Set([good]));
   });
 
@@ -163,7 +164,7 @@ delivery:
     expect(during.filter((s) => s.status >= 500).every((s) => s.version === bad)).toBe(true);
     expect(await versions()).toEqual({ versions: [stable], weights: { [stable]: 100 } });
     const after = traffic(url, 100);
-    await new Promise((res) => setTimeout(res, 1000));
+    await sleep(1000);
     const tail = await after.stop();
     expect(tail.length).toBeGreaterThan(50);
     expect(tail.every((s) => s.status === 200 && s.version === stable)).toBe(true);

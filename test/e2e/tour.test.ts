@@ -18,6 +18,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePort, isPortFree } from '../../src/core/ports.ts';
+import { sleep } from '../../src/core/sleep.ts';
 import { REPO_ROOT } from '../helpers/cli.ts';
 
 interface Step {
@@ -138,8 +139,7 @@ describe('the README tour', () => {
       err += d;
     });
     const exited = new Promise<number>((resolve) => up.on('close', (code) => resolve(code ?? 128)));
-    for (let i = 0; i < 1200 && !err.includes('the platform is up'); i++)
-      await new Promise((r) => setTimeout(r, 250));
+    for (let i = 0; i < 1200 && !err.includes('the platform is up'); i++) await sleep(250);
     expect(err).toContain('the platform is up');
     // Ctrl-C: the terminal sends SIGINT to the foreground process group (here sh, npx and
     // platformctl; sh itself dies of it, so its exit code says nothing about platformctl's).

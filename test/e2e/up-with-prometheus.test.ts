@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/core/ports.ts';
+import { sleep } from '../../src/core/sleep.ts';
 import { findPrometheusBinary } from '../../src/observability/prometheus-server.ts';
 import { REPO_ROOT, runCli, workspace } from '../helpers/cli.ts';
 
@@ -53,7 +54,7 @@ services:
         data: { activeTargets: { labels: { platform_service: string } }[] };
       };
       jobs = [...new Set(body.data.activeTargets.map((t) => t.labels.platform_service))].sort();
-      if (jobs.length < 2) await new Promise((res) => setTimeout(res, 200));
+      if (jobs.length < 2) await sleep(200);
     }
     expect(jobs).toEqual(['api', 'gateway']);
 

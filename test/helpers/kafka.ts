@@ -14,6 +14,7 @@ import { connect } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../../src/core/ports.ts';
+import { sleep } from '../../src/core/sleep.ts';
 
 const POM = join(import.meta.dirname, '..', 'kafka', 'pom.xml');
 
@@ -185,7 +186,7 @@ export async function startKafka(): Promise<KafkaServer> {
     for (let i = 0; i < 1200; i++) {
       if (child.exitCode !== null) break;
       if ((await portOpen(port)) && (await brokerRegistered(port))) return;
-      await new Promise((r) => setTimeout(r, 100));
+      await sleep(100);
     }
     await halt();
     const log = existsSync(join(dir, 'broker.log')) ? readFileSync(join(dir, 'broker.log'), 'utf8') : '';
@@ -213,7 +214,7 @@ export async function startKafka(): Promise<KafkaServer> {
     port,
     async restart(downMs = 0) {
       await halt();
-      await new Promise((r) => setTimeout(r, downMs));
+      await sleep(downMs);
       await launch();
     },
     async stop() {

@@ -1,5 +1,5 @@
 /** Bounded polling and process checks shared by tests that wait for processes and servers. */
-import { sleep } from '../../src/core/sleep.ts';
+import { until as holds, sleep } from '../../src/core/sleep.ts';
 
 /**
  * Calls `fn` until it returns something other than `undefined`, at most `tries` times, `delayMs`
@@ -26,14 +26,14 @@ export async function waitFor<T>(
   throw new Error(`timed out waiting for ${what}${cause}`);
 }
 
-/** Waits until `predicate()` holds, at most `tries` checks `delayMs` apart. */
+/** Waits until `predicate()` holds, at most `tries` checks `delayMs` apart (the product's `until`). */
 export async function until(
   predicate: () => boolean,
   what: string,
   tries = 100,
   delayMs = 100,
 ): Promise<void> {
-  await waitFor(what, () => (predicate() ? true : undefined), tries, delayMs);
+  if (!(await holds(predicate, tries, delayMs))) throw new Error(`timed out waiting for ${what}`);
 }
 
 /** The product's liveness check: tests wait on processes exactly as platformctl judges them. */

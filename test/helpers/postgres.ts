@@ -11,6 +11,7 @@ import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync } fr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../../src/core/ports.ts';
+import { sleep } from '../../src/core/sleep.ts';
 
 export interface PostgresServer {
   url: string;
@@ -85,7 +86,7 @@ export async function startPostgres(): Promise<PostgresServer> {
     },
     async restart(downMs = 0) {
       run('pg_ctl', ['-D', data, '-m', 'fast', '-w', 'stop']);
-      await new Promise((r) => setTimeout(r, downMs));
+      await sleep(downMs);
       start();
     },
     stop() {

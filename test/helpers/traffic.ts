@@ -1,4 +1,5 @@
 /** Steady open-model HTTP traffic for canary tests and benchmarks: every response is recorded. */
+import { sleep } from '../../src/core/sleep.ts';
 
 export interface TrafficSample {
   /** When the request was sent and when it completed (ms since the epoch). */
@@ -26,7 +27,7 @@ export function steadyTraffic(
     const start = Date.now();
     for (let i = 0; !stopped && i < rps * opts.maxSeconds; i++) {
       const wait = start + (i * 1000) / rps - Date.now();
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      if (wait > 0) await sleep(wait);
       const sent = Date.now();
       const p = fetch(url, { headers: opts.headers ?? {} })
         .then(async (r) => {

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadPlatform } from '../../src/core/config/load.ts';
 import { freePort } from '../../src/core/ports.ts';
+import { sleep } from '../../src/core/sleep.ts';
 import { LocalProvider } from '../../src/providers/local/local-provider.ts';
 import { buildRelease } from '../../src/providers/local/releases.ts';
 import { REPO_ROOT, workspace } from '../helpers/cli.ts';
@@ -113,7 +114,7 @@ services:
     for (let i = 0; i < 100; i++) {
       after = (await provider.status()).services.find((s) => s.name === 'api')?.instances[0];
       if (after?.state === 'ready' && after.pid !== before?.pid) break;
-      await new Promise((r) => setTimeout(r, 100));
+      await sleep(100);
     }
     expect(after?.pid).not.toBe(before?.pid);
     expect(after?.restarts).toBe(1);

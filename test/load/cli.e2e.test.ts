@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sleep } from '../../src/core/sleep.ts';
 import { BIN, runCli, workspace } from '../helpers/cli.ts';
 import { ok, startServer, type TestServer } from './servers.ts';
 
@@ -171,7 +172,7 @@ describe('load run', () => {
         if (stderr.includes('open model')) resolve();
       });
     });
-    await new Promise((r) => setTimeout(r, 1500));
+    await sleep(1500);
     child.kill('SIGINT');
     const code = await new Promise<number | null>((r) => child.on('close', r));
     expect(code).toBe(130);

@@ -21,6 +21,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/core/ports.ts';
+import { sleep } from '../../src/core/sleep.ts';
 import { CHROMIUM, CHROMIUM_ARGS } from '../helpers/chromium.ts';
 import { BIN, REPO_ROOT, runCli, workspace } from '../helpers/cli.ts';
 
@@ -35,7 +36,7 @@ async function until<T>(
   for (let i = 0; i < tries; i++) {
     const v = await fn();
     if (v !== undefined && v !== false) return v;
-    await new Promise((r) => setTimeout(r, 200));
+    await sleep(200);
   }
   throw new Error(`timed out waiting for ${what}`);
 }
@@ -398,7 +399,7 @@ services:
           ),
           fetch(`${gateway}/content`, { headers: auth }).then((r) => r.arrayBuffer()),
         ]).catch(() => {});
-        await new Promise((r) => setTimeout(r, 50));
+        await sleep(50);
       }
     })();
 

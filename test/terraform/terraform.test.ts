@@ -5,6 +5,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { sleep } from '../../src/core/sleep.ts';
 import { terraformApply, terraformInit, terraformPlan } from '../../src/providers/terraform.ts';
 import { runCli, startCli, workspace } from '../helpers/cli.ts';
 import { PLATFORM_YAML } from '../stacks/fixture.ts';
@@ -142,7 +143,7 @@ describe('platformctl plan', () => {
       cwd: p.dir,
       env: { ...p.env({ FAKE_TF_SLEEP: '1' }), CI: 'true' },
     });
-    for (let i = 0; i < 400 && p.fake.calls().length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < 400 && p.fake.calls().length === 0; i++) await sleep(50);
     plan.child.kill('SIGINT');
     expect(await plan.exited).toBe(130);
     expect(plan.stderr()).toMatch(/error: interrupted/);

@@ -11,7 +11,7 @@ import type { LoadedPlatform } from '../../core/config/load.ts';
 import { PlatformError, UsageError, unknownServiceError } from '../../core/errors.ts';
 import { isPortFree } from '../../core/ports.ts';
 import { isAlive, isPaused } from '../../core/process-alive.ts';
-import { sleep } from '../../core/sleep.ts';
+import { sleep, until } from '../../core/sleep.ts';
 import { ensureDir, statePaths } from '../../core/state-dir.ts';
 import type { VersionMetrics } from '../metrics/source.ts';
 import {
@@ -243,7 +243,7 @@ export class LocalProvider implements Provider {
   async cleanOrphans(orphans: { pid?: number; entry: string }[]): Promise<void> {
     const live = orphans.filter((o) => isAlive(o.pid, o.entry));
     for (const o of live) signal(o.pid as number, 'SIGTERM');
-    for (let i = 0; i < 100 && live.some((o) => isAlive(o.pid, o.entry)); i++) await sleep(100);
+    await until(() => !live.some((o) => isAlive(o.pid, o.entry)), 100, 100);
     for (const o of live) if (isAlive(o.pid, o.entry)) signal(o.pid as number, 'SIGKILL');
   }
 
@@ -257,7 +257,7 @@ export class LocalProvider implements Provider {
       } catch {
         signal(pid, 'SIGTERM');
       }
-      for (let i = 0; i < 300 && isAlive(pid); i++) await sleep(100);
+      await until(() => !isAlive(pid), 300, 100);
       if (isAlive(pid)) signal(pid, 'SIGKILL');
     }
     // Whatever is still alive (a supervisor killed with -9 leaves its children): stop it by pid.
@@ -270,7 +270,7 @@ export class LocalProvider implements Provider {
       opts.onEvent?.({ type: 'info', message: 'removed data, logs and traces' });
     }
     for (const port of ports) {
-      for (let i = 0; i < 50 && !(await isPortFree(port)); i++) await sleep(100);
+      await until(() => isPortFree(port), 50, 100);
     }
   }
 

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Bus, type BusEvent, openBus } from '../../../runtime/lib/storage/bus.ts';
 import { openKafkaBus } from '../../../runtime/lib/storage/kafka.ts';
 import { openRabbitBus } from '../../../runtime/lib/storage/rabbitmq.ts';
+import { sleep } from '../../../src/core/sleep.ts';
 import { type KafkaServer, kafkaSkipReason, startKafka } from '../../helpers/kafka.ts';
 import { until } from '../../helpers/poll.ts';
 import { type RabbitServer, rabbitSkipReason, startRabbit } from '../../helpers/rabbitmq.ts';
@@ -94,7 +95,7 @@ for (const [name, def] of Object.entries(brokers)) {
         await b.publish(topic, { id, probe: true });
         for (let j = 0; j < 10; j++) {
           if (seen().has(id)) return;
-          await new Promise((r) => setTimeout(r, 50));
+          await sleep(50);
         }
       }
       throw new Error(`${topic}: the subscription never received a probe`);
@@ -147,7 +148,7 @@ for (const [name, def] of Object.entries(brokers)) {
       await b.publish('contract.jobs', { id: 'poison' });
       await b.publish('contract.jobs', { id: 'after' });
       await until(() => seen.has('after') && attempts.length >= 3, 'the next event', 600, 50);
-      await new Promise((r) => setTimeout(r, 500));
+      await sleep(500);
       expect(attempts).toEqual([1, 2, 3]);
     }, 120_000);
 
@@ -168,7 +169,7 @@ for (const [name, def] of Object.entries(brokers)) {
           } catch {
             // Not acknowledged (503 while the broker is away): the caller would retry; not counted.
           }
-          await new Promise((r) => setTimeout(r, 5));
+          await sleep(5);
         }
       })();
       await until(() => acknowledged.length > 30, 'events before the restart', 600, 50);

@@ -11,6 +11,7 @@ import { HttpError } from '../../../runtime/lib/http-errors.ts';
 import { type Db, openDb } from '../../../runtime/lib/storage/db.ts';
 import { enqueueOutbox } from '../../../runtime/lib/storage/outbox.ts';
 import { toPostgresDdl, toPostgresPlaceholders } from '../../../runtime/lib/storage/postgres.ts';
+import { sleep } from '../../../src/core/sleep.ts';
 import {
   createDatabase,
   type PostgresServer,
@@ -141,7 +142,7 @@ describe.skipIf(skip)('PostgreSQL Db (real server)', () => {
     const bump = (handle: Db) =>
       handle.transaction(async (tx) => {
         const row = await tx.get<{ n: number }>("SELECT n FROM counter WHERE id = 'c'");
-        await new Promise((r) => setTimeout(r, 2));
+        await sleep(2);
         await tx.run("UPDATE counter SET n = ? WHERE id = 'c'", [(row?.n ?? 0) + 1]);
       });
     await Promise.all(Array.from({ length: 20 }, (_, i) => bump(i % 2 ? db : other)));

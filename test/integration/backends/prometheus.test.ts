@@ -13,6 +13,7 @@ import { Counter, Histogram, Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PlatformConfig } from '../../../src/core/config/schema.ts';
 import { freePort } from '../../../src/core/ports.ts';
+import { sleep } from '../../../src/core/sleep.ts';
 import { judge } from '../../../src/delivery/analysis.ts';
 import { parseCondition } from '../../../src/delivery/conditions.ts';
 import {
@@ -130,7 +131,7 @@ describe.skipIf(skip)('Prometheus metric source (real prometheus)', () => {
     // Wait (bounded) until Prometheus holds enough scrapes for increase() over the window.
     let canary = await source.query('api', 'v2', 10_000);
     for (let i = 0; i < 150 && (canary.requests < 100 || canary.p99 === undefined); i++) {
-      await new Promise((r) => setTimeout(r, 200));
+      await sleep(200);
       canary = await source.query('api', 'v2', 10_000);
     }
     const stable = await source.query('api', 'v1', 10_000);

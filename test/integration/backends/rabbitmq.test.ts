@@ -7,6 +7,7 @@ import amqp from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Bus, type BusEvent, openBus } from '../../../runtime/lib/storage/bus.ts';
 import { bindingKey, openRabbitBus, parseAmqpUrl } from '../../../runtime/lib/storage/rabbitmq.ts';
+import { sleep } from '../../../src/core/sleep.ts';
 import { until } from '../../helpers/poll.ts';
 import { type RabbitServer, rabbitSkipReason, startRabbit } from '../../helpers/rabbitmq.ts';
 
@@ -54,7 +55,7 @@ describe.skipIf(skip)('RabbitMQ bus (real broker)', () => {
       c.push(e.id);
     });
     // Queues are declared asynchronously; wait until both are bound before publishing.
-    await new Promise((r) => setTimeout(r, 500));
+    await sleep(500);
     await b.publish('orders.created', { id: 'e1' });
     await b.publishMany([
       { topic: 'orders.created', event: { id: 'e2' } },
@@ -77,7 +78,7 @@ describe.skipIf(skip)('RabbitMQ bus (real broker)', () => {
       },
       { maxAttempts: 3, retryDelayMs: 1 },
     );
-    await new Promise((r) => setTimeout(r, 500));
+    await sleep(500);
     await b.publish('jobs.run', { id: 'poison' });
     await until(() => attempts.length >= 3, 'three attempts', 3000, 20);
     const conn = await amqp.connect(server.url);
@@ -85,7 +86,7 @@ describe.skipIf(skip)('RabbitMQ bus (real broker)', () => {
     let dead: false | amqp.GetMessage = false;
     for (let i = 0; i < 250 && !dead; i++) {
       dead = await ch.get('worker:jobs.run.dlq', { noAck: true });
-      if (!dead) await new Promise((r) => setTimeout(r, 20));
+      if (!dead) await sleep(20);
     }
     await conn.close();
     expect(dead && JSON.parse(dead.content.toString()).id).toBe('poison');
@@ -101,7 +102,7 @@ describe.skipIf(skip)('RabbitMQ bus (real broker)', () => {
       deliveries++;
       seen.add(e.id);
     });
-    await new Promise((r) => setTimeout(r, 500));
+    await sleep(500);
     const confirmed: string[] = [];
     let publishing = true;
     const publisher = (async () => {
@@ -113,7 +114,7 @@ describe.skipIf(skip)('RabbitMQ bus (real broker)', () => {
         } catch {
           // A publish that failed (503 after its deadline) was never confirmed: not counted.
         }
-        await new Promise((r) => setTimeout(r, 2));
+        await sleep(2);
       }
     })();
     await until(() => confirmed.length > 50, 'events before the restart', 3000, 20);

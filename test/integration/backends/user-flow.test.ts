@@ -13,6 +13,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ServiceProcess, startService } from '../../../runtime/auth/test/helpers/service-process.ts';
 import { openBlobs } from '../../../runtime/lib/storage/blobs.ts';
+import { sleep } from '../../../src/core/sleep.ts';
 import {
   createDatabase,
   type PostgresServer,
@@ -30,7 +31,7 @@ async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, what: strin
   for (let i = 0; i < tries; i++) {
     last = await fn().catch(() => undefined as T);
     if (last !== undefined && ok(last)) return last;
-    await new Promise((r) => setTimeout(r, 40));
+    await sleep(40);
   }
   throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(last)}`);
 }
@@ -170,7 +171,7 @@ describe.skipIf(skip)('services on PostgreSQL + RabbitMQ + S3', () => {
         );
         if (r?.status === 200) served++;
         await r?.arrayBuffer();
-        await new Promise((res) => setTimeout(res, 5));
+        await sleep(5);
       }
     })();
     await until(
@@ -197,7 +198,7 @@ describe.skipIf(skip)('services on PostgreSQL + RabbitMQ + S3', () => {
       3000,
     );
     // Give straggling redeliveries a moment: a duplicate would push the count past the served views.
-    await new Promise((r) => setTimeout(r, 1500));
+    await sleep(1500);
     const settled = (await (await fetch(`${analytics.url}/analytics/content/${contentId}/stats`)).json()) as {
       views: number;
     };
@@ -225,7 +226,7 @@ describe.skipIf(skip)('services on PostgreSQL + RabbitMQ + S3', () => {
         if (r?.status === 200) served++;
         else failed.push(r?.status ?? 0);
         await r?.arrayBuffer();
-        await new Promise((res) => setTimeout(res, 5));
+        await sleep(5);
       }
     })();
     await until(
@@ -245,7 +246,7 @@ describe.skipIf(skip)('services on PostgreSQL + RabbitMQ + S3', () => {
     // Reads of a known item never needed the database, and no view of an answered read is lost.
     expect(failed).toEqual([]);
     const counted = await until(stats, (v) => v >= before + served, 'all views counted', 3000);
-    await new Promise((r) => setTimeout(r, 1500));
+    await sleep(1500);
     expect(counted).toBe(before + served);
     expect(await stats()).toBe(before + served);
   }, 180_000);
@@ -275,7 +276,7 @@ describe.skipIf(skip)('services on PostgreSQL + RabbitMQ + S3', () => {
       body: Readable.toWeb(body) as ReadableStream,
       duplex: 'half',
     } as RequestInit);
-    await new Promise((r) => setTimeout(r, 200));
+    await sleep(200);
     pgServer.psql('ALTER DATABASE content ALLOW_CONNECTIONS false');
     pgServer.psql(
       "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = 'content' AND pid <> pg_backend_pid()",
