@@ -111,6 +111,7 @@ export class ContentService {
   readonly #views: ViewOutbox;
   readonly #items = new ItemCache();
   #sharp: SharpModule | undefined;
+  readonly #configureSharp: (sharp: SharpModule) => void;
   readonly #transforms: TransformQueue;
 
   constructor(deps: {
@@ -121,7 +122,10 @@ export class ContentService {
     transforms?: TransformQueue;
     nudgeOutbox?: () => void;
     views?: ViewOutboxOptions;
+    /** Applied to sharp when it is first loaded (by the first upload or variant, not at start). */
+    configureSharp?: (sharp: SharpModule) => void;
   }) {
+    this.#configureSharp = deps.configureSharp ?? (() => {});
     this.#views = new ViewOutbox(deps.db, deps.views);
     this.#db = deps.db;
     this.#blobs = deps.blobs;
@@ -137,8 +141,16 @@ export class ContentService {
     await mkdir(this.#tmpDir, { recursive: true });
   }
 
+  /**
+   * sharp (libvips, ~60 ms of CPU to load) is loaded on first use, so a (re)start that serves
+   * metadata and cached variants does not pay for it before `/readyz`.
+   */
   async #loadSharp(): Promise<SharpModule> {
-    this.#sharp ??= (await import('sharp')).default;
+    if (!this.#sharp) {
+      const sharp = (await import('sharp')).default;
+      this.#configureSharp(sharp);
+      this.#sharp = sharp;
+    }
     return this.#sharp;
   }
 

@@ -66,13 +66,6 @@ export const contentService: ServiceDefinition<typeof contentEnv> = {
   blobs: true,
   async routes(app, deps) {
     const env = deps.config.extra;
-    // libvips' memory is bounded here: threads per image and the operation cache (by default it
-    // keeps up to 50 MB and 100 operations of decoded pixels around).
-    const sharp = (await import('sharp')).default;
-    sharp.concurrency(env.SHARP_CONCURRENCY);
-    sharp.cache(
-      env.CONTENT_SHARP_CACHE_MB > 0 ? { memory: env.CONTENT_SHARP_CACHE_MB, items: 20, files: 0 } : false,
-    );
     let presets: VariantPreset[];
     try {
       presets = parsePresets(
@@ -100,6 +93,14 @@ export const contentService: ServiceDefinition<typeof contentEnv> = {
         maxWaitMs: env.CONTENT_TRANSFORM_MAX_WAIT_MS,
       }),
       nudgeOutbox: () => relay?.nudge(),
+      // libvips' memory is bounded here: threads per image and the operation cache (by default it
+      // keeps up to 50 MB and 100 operations of decoded pixels around).
+      configureSharp: (sharp) => {
+        sharp.concurrency(env.SHARP_CONCURRENCY);
+        sharp.cache(
+          env.CONTENT_SHARP_CACHE_MB > 0 ? { memory: env.CONTENT_SHARP_CACHE_MB, items: 20, files: 0 } : false,
+        );
+      },
       views: {
         onError: (err, buffered) =>
           deps.log.warn(

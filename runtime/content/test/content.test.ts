@@ -85,8 +85,12 @@ afterAll(async () => {
 
 describe('upload and read', () => {
   it('stores an image whatever content-type the client claims, addressed by sha256', async () => {
+    // sharp's libvips is loaded by the first upload, not at start: a (re)start is ready sooner.
+    const libvips = () => readFileSync(`/proc/${svc.proc.pid}/maps`, 'utf8').includes('libvips');
+    expect(libvips()).toBe(false);
     const r = await upload(jpeg, { ...alice, 'content-type': 'text/plain', 'x-filename': 'cat%20photo.jpg' });
     expect(r.status).toBe(201);
+    expect(libvips()).toBe(true);
     item = r.body as typeof item;
     expect(r.body).toMatchObject({
       type: 'image/jpeg',
