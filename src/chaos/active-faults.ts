@@ -28,6 +28,19 @@ export interface ActiveChaos {
   faults: ActiveFaultRecord[];
 }
 
+/**
+ * Faults of a dead run that are still in force: a paused process, a filled disk, a stopped
+ * service, a gateway fault whose lease has not lapsed yet. A held lock or a kill timer died with
+ * the run; a lapsed lease is gone.
+ */
+export function leftovers(active: ActiveChaos, now = Date.now()): ActiveFaultRecord[] {
+  return active.faults.filter((f) => {
+    if (!f.undo || f.undo.kind === 'none') return false;
+    if (f.undo.kind === 'gateway-fault') return f.expiresAt !== undefined && Date.parse(f.expiresAt) > now;
+    return true;
+  });
+}
+
 export function activeFile(root: string): string {
   return join(statePaths(root).dir, 'chaos', 'active.json');
 }

@@ -1,6 +1,6 @@
 import { relative, resolve } from 'node:path';
 import { stringify } from 'yaml';
-import { clearActive, readActive } from '../chaos/active-faults.ts';
+import { clearActive, leftovers, readActive } from '../chaos/active-faults.ts';
 import { renderChaosMesh } from '../chaos/chaos-mesh.ts';
 import { type Action, loadExperiment } from '../chaos/experiment.ts';
 import { revertUndo, supports } from '../chaos/faults.ts';
@@ -66,6 +66,7 @@ export async function run(ctx: CommandContext, [file]: string[], opts: { dryRun?
     );
     return plan.every((p) => p.supported) ? ExitCode.ok : ExitCode.failure;
   }
+  refuseOverLeftovers(platform.root);
   const status = await provider.status();
   if (!status.running) {
     throw new PlatformError('NOT_RUNNING', 'the platform is not running', {
@@ -127,6 +128,34 @@ export async function run(ctx: CommandContext, [file]: string[], opts: { dryRun?
     error: ExitCode.failure,
   };
   return codes[journal.verdict];
+}
+
+/**
+ * One experiment at a time, and never on top of faults a dead run left behind: its steady state
+ * would be measured against them (a lapsed lease or a fault that died with the run is no obstacle).
+ */
+function refuseOverLeftovers(root: string): void {
+  const active = readActive(root);
+  if (!active) return;
+  if (isAlive(active.pid)) {
+    throw new PlatformError(
+      'CHAOS_LEFTOVERS',
+      `an experiment is already running (pid ${active.pid}, ${active.experiment})`,
+      {
+        hint: 'wait for it, or stop it with `platformctl chaos stop`',
+      },
+    );
+  }
+  const left = leftovers(active);
+  if (left.length === 0) {
+    clearActive(root);
+    return;
+  }
+  throw new PlatformError(
+    'CHAOS_LEFTOVERS',
+    `a chaos run that died (pid ${active.pid}, ${active.experiment}) left ${left.length} fault(s) in force: ${left.map((f) => f.description).join('; ')}`,
+    { hint: 'undo them with `platformctl chaos stop`, then run the experiment again' },
+  );
 }
 
 /**

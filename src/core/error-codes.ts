@@ -34,6 +34,10 @@ export const ERROR_CODES = {
     meaning: 'a fault would hit more instances than the experiment allows',
   },
   CHAOS_NO_TARGET: { exit: ExitCode.failure, meaning: 'no running instance of … to hit' },
+  CHAOS_LEFTOVERS: {
+    exit: ExitCode.failure,
+    meaning: 'an experiment is running, or a dead one left faults that do not lapse by themselves',
+  },
   CHAOS_PROBE_AUTH: {
     exit: ExitCode.failure,
     meaning: 'a steady-state probe cannot sign in through the gateway',

@@ -67,7 +67,7 @@ describe('chaos experiments on a healthy platform', () => {
   }
 
   it('kill -9 of a chaos run cannot orphan its fault: status shows it with its expiry, then the lease lapses', async () => {
-    const run = startCli(['chaos', 'run', longLatency('killed.yaml', '5s')], { cwd: platform.dir });
+    const run = startCli(['chaos', 'run', longLatency('killed.yaml', '8s')], { cwd: platform.dir });
     await untilInjected(run);
     run.child.kill('SIGKILL');
     await run.exited;
@@ -85,8 +85,15 @@ describe('chaos experiments on a healthy platform', () => {
         owner: expect.objectContaining({ alive: false }),
       }),
     ]);
+    // The next run refuses to measure its steady state on top of the dead run's fault.
+    const next = await runCli(['chaos', 'run', join(EXPERIMENTS, 'content-latency.yaml')], {
+      cwd: platform.dir,
+    });
+    expect(next.exitCode).toBe(1);
+    expect(next.stderr).toMatch(/left 1 fault\(s\) in force: \+500ms on content/);
+    expect(next.stderr).toContain('chaos stop');
     let left = await adminFaults(platform);
-    for (let i = 0; i < 100 && left.length > 0; i++) {
+    for (let i = 0; i < 150 && left.length > 0; i++) {
       await sleep(100);
       left = await adminFaults(platform);
     }
@@ -97,6 +104,11 @@ describe('chaos experiments on a healthy platform', () => {
   it('chaos stop interrupts a running experiment, which reverts its fault and stops its load', async () => {
     const run = startCli(['chaos', 'run', longLatency('stopped.yaml')], { cwd: platform.dir });
     await untilInjected(run);
+    const second = await runCli(['chaos', 'run', join(EXPERIMENTS, 'content-latency.yaml')], {
+      cwd: platform.dir,
+    });
+    expect(second.exitCode).toBe(1);
+    expect(second.stderr).toContain(`an experiment is already running (pid ${run.child.pid}`);
     const dry = await runCli(['chaos', 'stop', '--dry-run'], { cwd: platform.dir });
     expect(dry.stdout).toContain(`would interrupt the experiment running as pid ${run.child.pid}`);
     expect(await adminFaults(platform)).toHaveLength(1);
