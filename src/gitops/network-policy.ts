@@ -8,8 +8,7 @@
  */
 import type { PlatformConfig, ServiceSpec } from '../core/config/schema.ts';
 import { type KubeObject, type KubeTarget, NAME_LABEL } from '../providers/kubernetes/manifests.ts';
-import { planStacks } from '../stacks/plan.ts';
-import { siteOf } from '../stacks/site.ts';
+import { primarySite } from '../stacks/site.ts';
 
 export const PART_OF_LABEL = 'app.kubernetes.io/part-of';
 /** GEP-1762: implementations label a Gateway's data-plane pods with the Gateway's name. */
@@ -47,12 +46,7 @@ export function callGraph(config: PlatformConfig): Map<string, Set<string>> {
 
 /** The address space Terraform gives the environment's primary network (its managed backends live there). */
 export function environmentCidr(config: PlatformConfig, environment: string): string | undefined {
-  const env = config.environments[environment];
-  if (!env) return undefined;
-  const core = planStacks(config, { envs: [environment] }).find(
-    (s) => s.role === 'core' && s.cloud === env.cloud && s.region === s.primaryRegion,
-  );
-  return core ? siteOf(core, config.name, config.owner ?? 'platform').cidr : undefined;
+  return primarySite(config, environment)?.cidr;
 }
 
 function podPeer(labels: Record<string, string>, namespace?: string): Record<string, unknown> {

@@ -7,6 +7,7 @@
 import { stringify } from 'yaml';
 import type { PlatformConfig } from '../core/config/schema.ts';
 import { UsageError } from '../core/errors.ts';
+import { keyVaultName, primarySite } from '../stacks/site.ts';
 import { injectionTarget, namesForService } from './names.ts';
 
 export const EXTERNAL_STORES = ['vault', 'aws', 'azure', 'gcp'] as const;
@@ -61,6 +62,8 @@ function namespaceOf(config: PlatformConfig, env: string): string {
 function storeSpec(o: RenderExternalOptions): Record<string, unknown> {
   const envSpec = o.config.environments[o.env];
   const region = envSpec?.region ?? 'REGION';
+  // The names Terraform gives the environment's primary site (synth), so the store finds them.
+  const site = primarySite(o.config, o.env);
   const sa = { name: `${o.config.name}-external-secrets` };
   switch (o.store) {
     case 'vault':
@@ -80,19 +83,19 @@ function storeSpec(o: RenderExternalOptions): Record<string, unknown> {
       return {
         azurekv: {
           authType: 'WorkloadIdentity',
-          vaultUrl: `https://${o.config.name}-${o.env}.vault.azure.net`,
+          vaultUrl: `https://${site ? keyVaultName(site) : `${o.config.name}-${o.env}`}.vault.azure.net`,
           serviceAccountRef: sa,
         },
       };
     case 'gcp':
       return {
         gcpsm: {
-          projectID: `${o.config.name}-${o.env}`,
+          projectID: site?.project ?? `${o.config.name}-${o.env}`,
           auth: {
             workloadIdentity: {
               clusterLocation: region,
-              clusterName: `${o.config.name}-${o.env}`,
-              clusterProjectID: `${o.config.name}-${o.env}`,
+              clusterName: site?.regional ?? `${o.config.name}-${o.env}`,
+              clusterProjectID: site?.project ?? `${o.config.name}-${o.env}`,
               serviceAccountRef: sa,
             },
           },

@@ -2,8 +2,8 @@
  * Everything a construct needs to know about where it is: platform, environment, tier, cloud,
  * region, zones, address space, naming and sizing. Derived from a StackSpec, never from flags.
  */
-import type { Cloud } from '../core/config/schema.ts';
-import type { StackSpec, Tier } from './plan.ts';
+import type { Cloud, PlatformConfig } from '../core/config/schema.ts';
+import { planStacks, type StackSpec, type Tier } from './plan.ts';
 import { regionCode, zonesOf } from './regions.ts';
 
 export interface Sizing {
@@ -129,4 +129,22 @@ export function compactName(parts: string[], max: number): string {
   const clean = (s: string) => s.toLowerCase().replace(/[^a-z0-9]/g, '');
   const last = clean(parts.at(-1) ?? '');
   return clean(parts.slice(0, -1).join('')).slice(0, Math.max(0, max - last.length)) + last;
+}
+
+/**
+ * The site of an environment's primary region on its own cloud: where its cluster, vault and
+ * databases are, for artefacts that must name them (manifests, ExternalSecrets, policies).
+ */
+export function primarySite(config: PlatformConfig, environment: string): Site | undefined {
+  const env = config.environments[environment];
+  if (!env) return undefined;
+  const core = planStacks(config, { envs: [environment] }).find(
+    (s) => s.role === 'core' && s.cloud === env.cloud && s.region === s.primaryRegion,
+  );
+  return core ? siteOf(core, config.name, config.owner ?? 'unassigned') : undefined;
+}
+
+/** The Azure Key Vault name the secrets construct gives a site (24 characters at most). */
+export function keyVaultName(site: Site): string {
+  return compactName([site.platform, site.env, regionCode(site.region), 'kv'], 24);
 }

@@ -4,11 +4,10 @@
  * (`platformctl secrets`), so they never enter platform.yaml, flags or Terraform state.
  */
 import type { Construct } from '../cdk.ts';
-import { regionCode } from '../regions.ts';
 import * as aws from '../resources/aws.ts';
 import * as az from '../resources/azure.ts';
 import * as gcp from '../resources/gcp.ts';
-import { compactName, type Site } from '../site.ts';
+import { keyVaultName, type Site } from '../site.ts';
 import { gcpProject } from './gcp-project.ts';
 import type { EncryptionKey } from './keys.ts';
 import type { Network } from './network.ts';
@@ -41,7 +40,7 @@ export function secrets(
   if (site.cloud === 'azure') {
     const client = new az.AzClientConfig(scope, 'client', {});
     const vault = new az.AzKeyVault(scope, 'vault', {
-      name: compactName([site.platform, site.env, regionCode(site.region), 'kv'], 24),
+      name: keyVaultName(site),
       location: site.region,
       resource_group_name: net.resourceGroup as string,
       tenant_id: client.attr('tenant_id'),
