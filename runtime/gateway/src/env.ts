@@ -52,6 +52,12 @@ export const gatewayEnvSchema = gatewayFileEnvSchema.extend({
   CLIENT_KEEPALIVE_TIMEOUT_MS: int(65_000),
   /** Open connections per client address; 0 = no cap. */
   MAX_CONNECTIONS_PER_CLIENT: int(256),
+  /**
+   * A second listener for `/metrics` and `/admin/*` (then gone from the public port); `up` sets
+   * it. Unset: both stay on the public port (a gateway run on its own, tests).
+   */
+  ADMIN_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  ADMIN_HOST: z.string().default('127.0.0.1'),
   /** Processes serving requests (node:cluster); 1 = this process alone. */
   GATEWAY_WORKERS: z.coerce.number().int().min(1).max(64).default(1),
 });

@@ -73,6 +73,7 @@ export class Gateway implements AttemptOwner {
   readonly tracing: Tracing;
   readonly peers: ClusterPeers | undefined;
   readonly connectionCap: ConnectionCap;
+  readonly adminServer: Server | undefined;
   routes: RoutingTable;
   optionalAuth: PathPatterns;
   defaultRateLimit: RateLimit;
@@ -138,6 +139,11 @@ export class Gateway implements AttemptOwner {
     };
     this.server = createServer(serverTimeouts(clientLimits), (req, res) => this.handle(req, res));
     this.connectionCap = new ConnectionCap(clientLimits.maxConnectionsPerClient);
+    // Metrics and the admin API on a listener of their own, never reachable through the public port.
+    this.adminServer =
+      env.ADMIN_PORT === undefined
+        ? undefined
+        : createServer(serverTimeouts(clientLimits), (req, res) => this.handle(req, res, true));
     this.connectionCap.attach(this.server, clientLimits);
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
       if (socket.writable && !socket.destroyed) {
@@ -151,14 +157,16 @@ export class Gateway implements AttemptOwner {
   }
 
   async listen(port = this.settings.port, host = this.settings.host): Promise<number> {
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(port, host, () => {
-        this.server.off('error', reject);
-        resolve();
-      });
-    });
+    await listenOn(this.server, port, host);
+    if (this.adminServer)
+      await listenOn(this.adminServer, this.env.ADMIN_PORT as number, this.env.ADMIN_HOST);
     return (this.server.address() as AddressInfo).port;
+  }
+
+  /** The admin listener's port (when ADMIN_PORT is set), once listening. */
+  get adminPort(): number | undefined {
+    const address = this.adminServer?.address();
+    return address && typeof address === 'object' ? address.port : undefined;
   }
 
   /** Stops accepting, lets in-flight requests finish (up to the timeout), then closes upstream pools. */
@@ -176,6 +184,13 @@ export class Gateway implements AttemptOwner {
     }
     this.server.closeAllConnections();
     await closed;
+    if (this.adminServer?.listening) {
+      const admin = this.adminServer;
+      await new Promise<void>((resolve) => {
+        admin.close(() => resolve());
+        admin.closeAllConnections();
+      });
+    }
     await this.registry.close();
   }
 
@@ -203,7 +218,12 @@ export class Gateway implements AttemptOwner {
     }
   }
 
-  handle(req: IncomingMessage, res: ServerResponse): void {
+  /**
+   * One request on the public listener, or (`onAdmin`) on the admin listener. With an admin
+   * listener (ADMIN_PORT) `/metrics` and `/admin/*` exist only there, and that listener serves
+   * nothing else.
+   */
+  handle(req: IncomingMessage, res: ServerResponse, onAdmin = false): void {
     if (this.connectionCap.turnedAway(req.socket)) {
       req.socket.destroy();
       return;
@@ -264,12 +284,19 @@ export class Gateway implements AttemptOwner {
       this.json(x, this.shuttingDown ? 503 : 200, { status: this.shuttingDown ? 'shutting down' : 'ready' });
       return;
     }
-    if (path === '/metrics') {
-      void this.serveMetrics(x);
+    const adminPath = path === '/metrics' || path === '/admin' || path.startsWith('/admin/');
+    if (adminPath && (onAdmin || !this.adminServer)) {
+      if (path === '/metrics') void this.serveMetrics(x);
+      else void handleAdmin(this, x);
       return;
     }
-    if (path === '/admin' || path.startsWith('/admin/')) {
-      void handleAdmin(this, x);
+    if (onAdmin || adminPath) {
+      this.error(
+        x,
+        404,
+        'NO_ROUTE',
+        onAdmin ? `the admin listener serves /metrics and /admin/* only` : `no route for ${path}`,
+      );
       return;
     }
     if (isHostilePath(path)) {
@@ -629,4 +656,14 @@ export class Gateway implements AttemptOwner {
     if (x.hasBody && !x.req.complete) drainUnreadBody(x.req);
     if (--this.inFlight === 0 && this.#drained) this.#drained();
   }
+}
+
+function listenOn(server: Server, port: number, host: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
 }

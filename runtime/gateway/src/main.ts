@@ -70,7 +70,12 @@ async function main(): Promise<void> {
   if (worker) for (const op of await worker.replay) gateway.applyControl(op);
   const port = await gateway.listen();
   logger.info(
-    { port, routes: gateway.routes.routes.length, services: gateway.registry.services.size },
+    {
+      port,
+      ...(gateway.adminPort !== undefined ? { adminPort: gateway.adminPort } : {}),
+      routes: gateway.routes.routes.length,
+      services: gateway.registry.services.size,
+    },
     'listening',
   );
   if (!lineByLine) destination.flush();

@@ -240,3 +240,34 @@ describe('anonymous rate limit', () => {
     expect(Number(answers[4]!.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
   });
 });
+
+describe('admin listener', () => {
+  it('serves /metrics and /admin only on ADMIN_PORT, and nothing else there', async () => {
+    const upstream = await listen((_req, res) => res.end('ok'));
+    const gw = await startGateway(
+      {
+        routes: [{ prefix: '/', service: 'api', auth: 'none' }],
+        services: { api: { instances: [{ id: 'a', url: upstream.url }] } },
+      },
+      { ADMIN_TOKEN, ADMIN_PORT: '0' },
+    );
+    cleanup.push(upstream.close, gw.close);
+    const adminUrl = `http://127.0.0.1:${gw.gateway.adminPort}`;
+    // The public port routes everything else, but never the metrics or the admin API.
+    expect((await fetch(`${gw.url}/metrics`)).status).toBe(404);
+    const publicAdmin = await fetch(`${gw.url}/admin/state`, {
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    });
+    expect(publicAdmin.status).toBe(404);
+    expect((await fetch(`${gw.url}/anything`)).status).toBe(200);
+    const metrics = await fetch(`${adminUrl}/metrics`);
+    expect(metrics.status).toBe(200);
+    expect(await metrics.text()).toContain('gateway_requests_total');
+    const state = await fetch(`${adminUrl}/admin/state`, {
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    });
+    expect(state.status).toBe(200);
+    expect((await fetch(`${adminUrl}/anything`)).status).toBe(404);
+    expect((await fetch(`${adminUrl}/healthz`)).status).toBe(200);
+  });
+});
