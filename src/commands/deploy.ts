@@ -110,14 +110,6 @@ export async function deploy(ctx: CommandContext, args: string[], opts: DeployFl
     );
   }
 
-  const provider = await openDeliveryProvider(platform, opts.env);
-  if (provider.name !== 'local') {
-    const running = (await provider.status()).services.find((s) => s.name === service)?.versions ?? [];
-    if (running.length === 0)
-      return installFirstRelease(ctx, provider, service, opts.release, replicas, envName);
-  }
-  await checkDeployTarget(platform, provider, service, opts.release);
-
   const existing = readState(platform.root, service);
   if (existing && !runnerAlive(existing) && !TERMINAL_PHASES.includes(existing.phase)) {
     throw new UsageError(
@@ -131,6 +123,14 @@ export async function deploy(ctx: CommandContext, args: string[], opts: DeployFl
       `watch it with \`platformctl canary status ${service} --watch\`, or end it with \`canary abort|promote ${service}\``,
     );
   }
+
+  const provider = await openDeliveryProvider(platform, opts.env);
+  if (provider.name !== 'local') {
+    const running = (await provider.status()).services.find((s) => s.name === service)?.versions ?? [];
+    if (running.length === 0)
+      return installFirstRelease(ctx, provider, service, opts.release, replicas, envName);
+  }
+  await checkDeployTarget(platform, provider, service, opts.release);
 
   // Before anything starts: a rollout without the traffic its analysis needs can only run out
   // of time, so say so now rather than after the deadline.

@@ -450,6 +450,20 @@ services:
         { timeout: 30_000 },
       );
       expect(await page.locator('.chartcard[data-service="gateway"]').count()).toBe(1);
+      // Demo traffic is named where its requests are counted.
+      const demo = await runCli(['demo', 'traffic', '--rate', '5', '--duration', '2m'], { cwd: ws.dir });
+      expect(demo.exitCode, demo.stderr).toBe(0);
+      await page.waitForSelector('#demo-traffic:text("demo traffic: 5 req/s to content")', {
+        timeout: 30_000,
+      });
+      await page.waitForSelector(
+        '.chartcard[data-service="content"] .badge:text("includes 5 req/s demo traffic")',
+        {
+          timeout: 10_000,
+        },
+      );
+      expect(await page.locator('.chartcard[data-service="auth"] .badge').count()).toBe(0);
+      expect((await runCli(['demo', 'traffic', '--stop'], { cwd: ws.dir })).stdout).toContain('stopped');
       // Prometheus is infrastructure, not a service.
       await page.waitForSelector('#infra tr[data-infra="prometheus"]', { timeout: 30_000 });
       expect(await page.locator('#services tr[data-service="prometheus"]').count()).toBe(0);

@@ -54,6 +54,7 @@ export const PAGE = `<!doctype html>
   <h1>platformctl <span id="name" class="dim"></span></h1>
   <span class="meta" id="updated">connecting…</span>
   <span class="meta" id="error"></span>
+  <span class="meta warn" id="demo-traffic" data-testid="demo-traffic"></span>
 </header>
 <main>
   <section class="wide" id="services-section">
@@ -213,8 +214,9 @@ export const PAGE = `<!doctype html>
       var lines = versions.map(function (v) { return { version: v, color: colorOf(v), points: series[svc.name + '|' + v] || [] }; });
       var now = Date.parse(s.at);
       var gw = svc.kind === 'gateway';
+      var demoHere = s.demoTraffic && (gw || s.demoTraffic.services.indexOf(svc.name) !== -1);
       root.appendChild(el('div', { class: 'chartcard', 'data-service': svc.name }, [
-        el('h3', { text: gw ? svc.name + ' (every request it answered)' : svc.name }),
+        el('h3', {}, [gw ? svc.name + ' (every request it answered)' : svc.name, demoHere ? el('span', { class: 'badge', text: 'includes ' + s.demoTraffic.rate + ' req/s demo traffic' }) : null]),
         el('div', { class: 'chartrow' }, [
           chart('traffic', 'req/s', lines, 'rps', function (x) { return x >= 10 ? x.toFixed(0) : x >= 1 || x === 0 ? x.toFixed(1) : x.toFixed(2); }, now),
           chart('errors', '% of requests', lines, 'err', pct, now),
@@ -313,6 +315,10 @@ export const PAGE = `<!doctype html>
       .then(function (s) {
         document.getElementById('name').textContent = s.name;
         document.getElementById('updated').textContent = (s.running ? 'running' : 'not running') + ' · updated ' + new Date(s.at).toLocaleTimeString();
+        var demo = s.demoTraffic;
+        document.getElementById('demo-traffic').textContent = demo
+          ? 'demo traffic: ' + demo.rate + ' req/s to ' + demo.services.join(', ') + ' until ' + new Date(demo.until).toLocaleTimeString() + ' is in these figures (platformctl demo traffic --stop)'
+          : '';
         document.getElementById('error').textContent = '';
         record(s);
         renderServices(s);

@@ -20,6 +20,7 @@ import { statePaths } from '../../core/state-dir.ts';
 import type { RolloutState } from '../../delivery/store.ts';
 import { adminToken } from '../../providers/local/admin-token.ts';
 import { sampleFiles } from '../../providers/local/demo.ts';
+import { runningDemoTraffic } from '../../providers/local/demo-traffic.ts';
 import { GatewayAdmin } from '../../providers/local/gateway-client.ts';
 import { STATS_WINDOW_MS } from '../../providers/local/local-provider.ts';
 import type { Provider } from '../../providers/provider.ts';
@@ -341,6 +342,8 @@ export async function snapshot(platform: LoadedPlatform, provider: Provider): Pr
         healthy: s.healthy,
         instances: s.instances.map((i) => ({ id: i.id, state: i.state, url: i.url, version: i.version })),
       })),
+    // Synthetic traffic is named, so nobody reads it as users: what runs, at what rate, to where.
+    demoTraffic: runningDemoTraffic(platform.root),
     rollouts: rollouts(platform.root),
     activeFaults: activeFaults(platform.root, gatewayFaults),
     chaos: recentReports(join(reports, 'chaos'), 5).map((j) => ({
