@@ -8,6 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { appendFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { traceFile } from '../contract/state-paths.ts';
 
 export interface TracingOptions {
   service: string;
@@ -119,9 +120,7 @@ export async function initTracing(options: TracingOptions): Promise<Tracing> {
   }
   if (options.tracesDir) {
     spanProcessors.push(
-      new BatchSpanProcessor(
-        new FileSpanExporter(join(options.tracesDir, `${options.service}.jsonl`), options),
-      ),
+      new BatchSpanProcessor(new FileSpanExporter(traceFile(options.tracesDir, options.service), options)),
     );
   }
   const provider = new NodeTracerProvider({

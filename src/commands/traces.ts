@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import type { CommandContext } from '../core/context.ts';
 import { parseDuration } from '../core/duration.ts';
 import { UsageError } from '../core/errors.ts';
@@ -37,7 +36,7 @@ export async function traces(ctx: CommandContext, _args: string[], opts: TracesF
     'traces (the local span store)',
     'on Kubernetes, read traces in the tracing backend the collector exports to (OTEL_EXPORTER_OTLP_ENDPOINT)',
   );
-  const dir = join(statePaths(platform.root).dir, 'traces');
+  const dir = statePaths(platform.root).traces;
   const q: TraceQuery = {
     ...(opts.traceId ? { traceId: opts.traceId.toLowerCase() } : {}),
     ...(opts.requestId ? { requestId: opts.requestId } : {}),

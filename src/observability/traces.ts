@@ -7,6 +7,7 @@
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { TRACE_FILE_SUFFIX } from '../../runtime/contract/state-paths.ts';
 import { scanLines } from './read-lines.ts';
 
 export interface SpanRecord {
@@ -69,7 +70,7 @@ export function readSpans(dir: string): SpanRecord[] {
   if (!existsSync(dir)) return [];
   const spans: SpanRecord[] = [];
   for (const name of readdirSync(dir)) {
-    if (!name.endsWith('.jsonl')) continue;
+    if (!name.endsWith(TRACE_FILE_SUFFIX)) continue;
     scanLines(
       join(dir, name),
       (line) => {

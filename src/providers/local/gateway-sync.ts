@@ -3,7 +3,7 @@
  * (re)starting gateway reads, and live pushes through each ready gateway's admin API of what
  * changed since it was last told (routing table, instances per service, traffic weights).
  */
-import { join } from 'node:path';
+import { dirname } from 'node:path';
 import type { GatewayConfigFile } from '../../../runtime/contract/gateway-config.ts';
 import { writeJsonAtomic } from '../../core/json-file.ts';
 import { ensureDir } from '../../core/state-dir.ts';
@@ -35,7 +35,6 @@ const ROUTES_KEY = '';
 
 export class GatewaySync {
   readonly configPath: string;
-  readonly #stateDir: string;
   readonly #token: string;
   readonly #topology: Topology;
   #signature = '';
@@ -43,11 +42,11 @@ export class GatewaySync {
   readonly #pushed = new Map<string, Map<string, string>>();
   #chain: Promise<void> = Promise.resolve();
 
-  constructor(stateDir: string, token: string, topology: Topology) {
-    this.#stateDir = stateDir;
+  /** `configPath`: the GATEWAY_CONFIG file (statePaths().gatewayConfig). */
+  constructor(configPath: string, token: string, topology: Topology) {
     this.#token = token;
     this.#topology = topology;
-    this.configPath = join(stateDir, 'gateway.json');
+    this.configPath = configPath;
   }
 
   /** A (re)started gateway reads the file: forget what its previous process was told. */
@@ -84,7 +83,7 @@ export class GatewaySync {
   /** Writes the routing file; a gateway (re)starting never reads half a file. */
   write(): GatewayFile {
     const config = this.config();
-    ensureDir(this.#stateDir);
+    ensureDir(dirname(this.configPath));
     writeJsonAtomic(this.configPath, config);
     return config;
   }

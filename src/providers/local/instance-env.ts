@@ -32,9 +32,9 @@ export function instanceEnv(rec: InstanceRecord, spec: ServicePlan, ctx: EnvCont
     INSTANCE_ID: rec.id,
     LOG_LEVEL: process.env.PLATFORMCTL_LOG_LEVEL ?? 'info',
     DATA_DIR: join(ctx.paths.data, rec.service),
-    BUS_URL: `embedded://${join(ctx.paths.data, 'bus')}`,
+    BUS_URL: `embedded://${ctx.paths.bus}`,
     ADMIN_TOKEN: ctx.token,
-    TRACES_DIR: join(ctx.paths.dir, 'traces'),
+    TRACES_DIR: ctx.paths.traces,
   };
   const env: Record<string, string> = {
     // Every (re)start compiles the same modules: Node keeps the stripped TypeScript and V8's code

@@ -263,9 +263,9 @@ export class LocalProvider implements Provider {
     // Whatever is still alive (a supervisor killed with -9 leaves its children): stop it by pid.
     await this.cleanOrphans([...orphans, ...state.instances]);
     removeState(this.paths.state);
-    rmSync(join(this.paths.dir, 'gateway.json'), { force: true });
+    rmSync(this.paths.gatewayConfig, { force: true });
     if (opts.purge) {
-      for (const dir of [this.paths.data, this.paths.logs, join(this.paths.dir, 'traces')])
+      for (const dir of [this.paths.data, this.paths.logs, this.paths.traces])
         rmSync(dir, { recursive: true, force: true });
       opts.onEvent?.({ type: 'info', message: 'removed data, logs and traces' });
     }

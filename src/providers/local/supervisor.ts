@@ -81,7 +81,7 @@ export class Supervisor {
     this.options = options;
     this.root = options.root;
     this.paths = statePaths(options.root);
-    this.gateway = new GatewaySync(this.paths.dir, options.token, {
+    this.gateway = new GatewaySync(this.paths.gatewayConfig, options.token, {
       plans: () => this.order.map((n) => this.plans.get(n)).filter((p): p is ServicePlan => p !== undefined),
       instances: () => this.instances.values(),
       service: (name) => this.services.get(name),
@@ -237,7 +237,7 @@ export class Supervisor {
   private spawn(m: Managed): void {
     if (this.closed) return;
     ensureDir(join(this.paths.data, m.rec.service));
-    ensureDir(join(this.paths.data, 'bus'));
+    ensureDir(this.paths.bus);
     const env = instanceEnv(m.rec, m.spec, {
       paths: this.paths,
       token: this.options.token,
