@@ -463,6 +463,9 @@ services:
         },
       );
       expect(await page.locator('.chartcard[data-service="auth"] .badge').count()).toBe(0);
+      // Its progress lines stay out of the services' logs (`platformctl logs all`).
+      expect(existsSync(join(ws.dir, '.platform', 'demo-traffic.log'))).toBe(true);
+      expect(existsSync(join(ws.dir, '.platform', 'logs', 'demo-traffic.log'))).toBe(false);
       expect((await runCli(['demo', 'traffic', '--stop'], { cwd: ws.dir })).stdout).toContain('stopped');
       // Prometheus is infrastructure, not a service.
       await page.waitForSelector('#infra tr[data-infra="prometheus"]', { timeout: 30_000 });

@@ -56,7 +56,8 @@ export function startDemoTraffic(
 ): { traffic: DemoTraffic; started: boolean } {
   const running = runningDemoTraffic(root);
   if (running) return { traffic: running, started: false };
-  const log = join(ensureDir(statePaths(root).logs), 'demo-traffic.log');
+  // Beside the state, not in logs/: `platformctl logs` reads services' JSON lines from there.
+  const log = join(ensureDir(statePaths(root).dir), 'demo-traffic.log');
   const fd = openSync(log, 'a');
   const scenario = join(packageRoot(), 'scenarios', 'browse-content.yaml');
   const args = [
