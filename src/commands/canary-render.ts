@@ -48,7 +48,7 @@ export function renderState(out: Output, st: RolloutState): string {
   const alive = runnerAlive(st);
   const lines = [
     `${s.bold(st.service)} ${st.stable} → ${st.release}  ${phaseColour(st.phase)}  ${st.weight}% on ${st.release}  (${st.strategy})`,
-    `  started ${st.startedAt}${st.finishedAt ? `, finished ${st.finishedAt}` : alive ? `, run by pid ${st.pid}` : s.yellow(', runner not alive')}`,
+    `  started ${st.startedAt}${st.held ? s.yellow(`, held since ${st.held.at} (onDeadline: pause): canary promote|abort ${st.service}`) : st.finishedAt ? `, finished ${st.finishedAt}` : alive ? `, run by pid ${st.pid}` : s.yellow(', runner not alive')}`,
   ];
   if (st.steps.length) {
     lines.push('  steps:');

@@ -113,7 +113,9 @@ export async function deploy(ctx: CommandContext, args: string[], opts: DeployFl
   const existing = readState(platform.root, service);
   if (existing && !runnerAlive(existing) && !TERMINAL_PHASES.includes(existing.phase)) {
     throw new UsageError(
-      `the last rollout of ${service} (${existing.release}, ${existing.phase}) was left unfinished: its runner (pid ${existing.pid}) is gone`,
+      existing.held
+        ? `the last rollout of ${service} (${existing.release}) is held at ${existing.weight}%: ${existing.held.reason}`
+        : `the last rollout of ${service} (${existing.release}, ${existing.phase}) was left unfinished: its runner (pid ${existing.pid}) is gone`,
       `finish it first: \`platformctl canary abort ${service}\` (or \`canary promote ${service} --full\`)`,
     );
   }

@@ -231,6 +231,11 @@ delivery:
       expect(second.exitCode, second.stdout + second.stderr).toBe(8);
       const status = await runCli(['canary', 'status', 'web', '--json'], { cwd: ws.dir });
       expect(JSON.parse(status.stdout)).toMatchObject({ phase: 'Inconclusive', release: quiet });
+      const human = await runCli(['canary', 'status', 'web'], { cwd: ws.dir });
+      expect(human.stdout).toContain('(onDeadline: pause): canary promote|abort web');
+      const again = await runCli(['deploy', 'web', '--release', quiet, '--wait'], { cwd: ws.dir });
+      expect(again.exitCode).toBe(2);
+      expect(again.stderr).toContain('is held at 20%');
       const promote = await runCli(['canary', 'promote', 'web', '--full'], { cwd: ws.dir });
       expect(promote.exitCode, promote.stderr).toBe(0);
       expect((await versions()).versions).toEqual([quiet]);
