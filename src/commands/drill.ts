@@ -17,7 +17,12 @@ async function drillEnv(ctx: CommandContext, env?: string): Promise<drills.Drill
       hint: 'start it with `platformctl up --detach`',
     });
   }
-  return { root: platform.root, provider, gatewayUrl: status.gatewayUrl };
+  return {
+    root: platform.root,
+    provider,
+    gatewayUrl: status.gatewayUrl,
+    gatewayAdminUrl: status.gatewayAdminUrl ?? status.gatewayUrl,
+  };
 }
 
 function line(ctx: CommandContext, e: TimelineEntry): string {
@@ -82,6 +87,7 @@ export async function start(
       startedAt: st.startedAt,
       seed,
       gatewayUrl: env.gatewayUrl,
+      gatewayAdminUrl: env.gatewayAdminUrl,
       runbook: opts.scenario ? st.runbook : undefined,
       deliveries: result.deliveries,
     },
@@ -89,7 +95,7 @@ export async function start(
       [
         ctx.out.style.red(`🚨 PAGE [${st.severity}] ${st.page}`),
         `drill ${st.id} started at ${st.startedAt} (seed ${seed})`,
-        `gateway: ${env.gatewayUrl} (runbooks call it $GATEWAY)`,
+        `gateway: ${env.gatewayUrl} (runbooks call it $GATEWAY; its metrics and admin API: ${env.gatewayAdminUrl}, $GATEWAY_ADMIN)`,
         `acknowledge: platformctl drill ack · notes: platformctl drill note "..." · stuck: platformctl drill hint`,
         'when you believe it is fixed: platformctl drill resolve',
       ].join('\n'),

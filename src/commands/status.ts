@@ -73,7 +73,7 @@ async function faultsInForce(
   // The gateway's faults are the local provider's; on Kubernetes they are Chaos Mesh objects.
   if (provider instanceof LocalProvider && st.running && st.gatewayUrl) {
     try {
-      gateway = await new GatewayAdmin(st.gatewayUrl, provider.token(), 1500).faults();
+      gateway = await new GatewayAdmin(st.gatewayAdminUrl ?? st.gatewayUrl, provider.token(), 1500).faults();
     } catch {
       gateway = [];
     }
@@ -118,7 +118,9 @@ export async function top(ctx: CommandContext, _args: string[], opts: { window?:
       return { running: st.running, windowMs, rows: [] as TopRow[], error: 'the platform is not running' };
     let stats: StatsReport;
     try {
-      stats = await new GatewayAdmin(st.gatewayUrl, provider.token(), 1500).stats(windowMs);
+      stats = await new GatewayAdmin(st.gatewayAdminUrl ?? st.gatewayUrl, provider.token(), 1500).stats(
+        windowMs,
+      );
     } catch (err) {
       return { running: true, windowMs, rows: [] as TopRow[], error: (err as Error).message };
     }

@@ -65,7 +65,7 @@ export async function openMetricSource(
     const status = await provider.status().catch(() => undefined);
     if (status?.gatewayUrl && existsSync(tokenFile)) {
       const token = readFileSync(tokenFile, 'utf8').trim();
-      if (token) return new GatewayMetricSource(status.gatewayUrl, token);
+      if (token) return new GatewayMetricSource(status.gatewayAdminUrl ?? status.gatewayUrl, token);
     }
   }
   return new ProviderMetricSource(provider);

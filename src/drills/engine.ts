@@ -37,6 +37,8 @@ export interface DrillEnv {
   provider: Provider;
   /** Empty when the platform is not running (abort only). */
   gatewayUrl: string;
+  /** Where the gateway serves `/metrics` and `/admin/*` (the gateway URL when not apart). */
+  gatewayAdminUrl?: string;
 }
 
 /** Project scenarios (`<root>/drills/`) first, then the ones shipped with platformctl. */
@@ -108,7 +110,7 @@ export async function startDrill(
     timeline: [],
   };
   try {
-    st.baseline = await snapshotCounters(env.gatewayUrl);
+    st.baseline = await snapshotCounters(env.gatewayAdminUrl ?? env.gatewayUrl);
   } catch {
     // No baseline: the impact will say it could not be measured.
   }
@@ -245,7 +247,7 @@ async function measureImpact(env: DrillEnv, st: DrillState): Promise<Impact> {
       unavailable: 'no gateway counters at the start',
     };
   try {
-    return diffCounters(st.baseline, await snapshotCounters(env.gatewayUrl));
+    return diffCounters(st.baseline, await snapshotCounters(env.gatewayAdminUrl ?? env.gatewayUrl));
   } catch (err) {
     return {
       services: [],

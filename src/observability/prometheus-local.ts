@@ -12,6 +12,7 @@ import { PlatformError } from '../core/errors.ts';
 
 import { freePort, isPortFree } from '../core/ports.ts';
 import { statePaths } from '../core/state-dir.ts';
+import { gatewayAdminPort } from '../providers/local/edge-defaults.ts';
 import { packageRoot } from '../providers/local/releases.ts';
 import type { Plan, ServicePlan } from '../providers/local/service-plan.ts';
 import { findPrometheusBinary, writePrometheusFiles } from './prometheus-server.ts';
@@ -42,7 +43,12 @@ export async function addPrometheus(
     .filter((s) => plan.run.includes(s.name) && s.name !== 'prometheus')
     .map((s) => ({
       service: s.name,
-      targets: Array.from({ length: s.replicas }, (_, i) => `127.0.0.1:${s.basePort + i}`),
+      // The gateway's metrics are on its admin listener, not its public port.
+      targets: Array.from({ length: s.replicas }, (_, i) =>
+        s.kind === 'gateway'
+          ? `127.0.0.1:${gatewayAdminPort(s.basePort + i)}`
+          : `127.0.0.1:${s.basePort + i}`,
+      ),
     }));
   const dir = join(statePaths(platform.root).data, 'prometheus');
   const files = await writePrometheusFiles(dir, platform.config, targets);

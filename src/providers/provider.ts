@@ -94,6 +94,8 @@ export interface PlatformStatus {
   /** A supervisor (locally) or the cluster is running the platform. */
   running: boolean;
   gatewayUrl?: string;
+  /** Where the gateway serves `/metrics` and `/admin/*` (locally a listener of its own). */
+  gatewayAdminUrl?: string;
   supervisor?: { pid: number; startedAt: string; detached: boolean };
   services: ServiceStatus[];
   /** Whether the gateway answered for metrics; when false, `metrics` fields are absent. */

@@ -15,7 +15,9 @@ const EXPERIMENTS = join(REPO_ROOT, 'experiments');
 
 async function adminFaults(p: RuntimePlatform): Promise<unknown[]> {
   const token = readFileSync(join(p.dir, '.platform', 'admin-token'), 'utf8').trim();
-  const r = await fetch(`${p.gatewayUrl}/admin/faults`, { headers: { authorization: `Bearer ${token}` } });
+  const r = await fetch(`${p.gatewayAdminUrl}/admin/faults`, {
+    headers: { authorization: `Bearer ${token}` },
+  });
   return ((await r.json()) as { faults: unknown[] }).faults;
 }
 
@@ -147,7 +149,7 @@ describe('chaos experiments on a healthy platform', () => {
 
   it('steady-state probes go past the JWT check: a fault left on content fails the next run before it starts', async () => {
     const token = readFileSync(join(platform.dir, '.platform', 'admin-token'), 'utf8').trim();
-    const put = await fetch(`${platform.gatewayUrl}/admin/faults`, {
+    const put = await fetch(`${platform.gatewayAdminUrl}/admin/faults`, {
       method: 'PUT',
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
       body: JSON.stringify({ service: 'content', delayMs: 1500 }),

@@ -21,7 +21,9 @@ interface Received {
 
 async function adminFaults(p: RuntimePlatform): Promise<unknown[]> {
   const token = readFileSync(join(p.dir, '.platform', 'admin-token'), 'utf8').trim();
-  const r = await fetch(`${p.gatewayUrl}/admin/faults`, { headers: { authorization: `Bearer ${token}` } });
+  const r = await fetch(`${p.gatewayAdminUrl}/admin/faults`, {
+    headers: { authorization: `Bearer ${token}` },
+  });
   return ((await r.json()) as { faults: unknown[] }).faults;
 }
 
@@ -194,7 +196,7 @@ describe('drills on the local platform', () => {
     expect(refused.value.failing[0].detail).toMatch(/failed \(e\.g\. 429/);
     // The runbook's mitigation: remove the gateway rule through the admin API.
     const token = readFileSync(join(platform.dir, '.platform', 'admin-token'), 'utf8').trim();
-    const del = await fetch(`${platform.gatewayUrl}/admin/faults`, {
+    const del = await fetch(`${platform.gatewayAdminUrl}/admin/faults`, {
       method: 'DELETE',
       headers: { authorization: `Bearer ${token}` },
     });

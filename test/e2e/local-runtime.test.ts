@@ -8,6 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isPortFree } from '../../src/core/ports.ts';
+import { gatewayAdminUrl } from '../../src/providers/local/edge-defaults.ts';
 import { REPO_ROOT, runCli, workspace } from '../helpers/cli.ts';
 import { alive, waitFor } from '../helpers/poll.ts';
 import { freePorts, runtimePlatformYaml } from '../helpers/runtime-platform.ts';
@@ -61,6 +62,12 @@ describe.skipIf(!present)('the runtime platform on the local provider', () => {
     expect(st.running).toBe(true);
     expect(st.services.map((s) => [s.name, s.healthy]).sort()).toEqual(SERVICES.map((s) => [s, true]).sort());
     gw = st.gatewayUrl;
+    // The metrics and the admin API are not on the public port, only on the admin listener.
+    expect((await fetch(`${gw}/metrics`)).status).toBe(404);
+    expect((await fetch(`${gw}/admin/state`)).status).toBe(404);
+    const metrics = await fetch(`${gatewayAdminUrl(gw)}/metrics`);
+    expect(metrics.status).toBe(200);
+    expect(await metrics.text()).toContain('gateway_requests_total');
   });
 
   it('runs the user flow through the gateway', async () => {

@@ -6,11 +6,14 @@
 import { cpSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from '../../src/core/ports.ts';
+import { gatewayAdminUrl } from '../../src/providers/local/edge-defaults.ts';
 import { REPO_ROOT, runCli, workspace } from './cli.ts';
 
 export interface RuntimePlatform {
   dir: string;
   gatewayUrl: string;
+  /** The gateway's admin listener (`/metrics`, `/admin/*`), apart from its public port under `up`. */
+  gatewayAdminUrl: string;
   stop(): Promise<void>;
 }
 
@@ -65,6 +68,7 @@ export async function startRuntimePlatform(
   return {
     dir: ws.dir,
     gatewayUrl: `http://127.0.0.1:${ports[0]}`,
+    gatewayAdminUrl: gatewayAdminUrl(`http://127.0.0.1:${ports[0]}`),
     stop: async () => {
       await runCli(['down'], { cwd: ws.dir, timeoutMs: 60_000 });
       ws.dispose();

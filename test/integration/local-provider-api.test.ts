@@ -33,7 +33,7 @@ describe.skipIf(!hasGateway)('LocalProvider API against the runtime gateway', ()
 
   const gatewayState = async (): Promise<GatewayState> => {
     const st = await provider.status();
-    const res = await fetch(`${st.gatewayUrl}/admin/state`, {
+    const res = await fetch(`${st.gatewayAdminUrl}/admin/state`, {
       headers: { authorization: `Bearer ${provider.token()}` },
     });
     return (await res.json()) as GatewayState;

@@ -22,6 +22,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/core/ports.ts';
 import { sleep } from '../../src/core/sleep.ts';
+import { gatewayAdminUrl } from '../../src/providers/local/edge-defaults.ts';
 import { CHROMIUM, CHROMIUM_ARGS } from '../helpers/chromium.ts';
 import { BIN, REPO_ROOT, runCli, workspace } from '../helpers/cli.ts';
 
@@ -44,6 +45,7 @@ async function until<T>(
 describe('observability on the local platform', () => {
   let ws: ReturnType<typeof workspace>;
   let gateway: string;
+  let gatewayAdmin: string;
   let accessToken: string;
   const email = `obs-${Date.now()}@example.com`;
 
@@ -94,6 +96,7 @@ services:
     });
     expect(up.exitCode, up.stderr).toBe(0);
     gateway = `http://127.0.0.1:${g}`;
+    gatewayAdmin = gatewayAdminUrl(gateway);
     const json = { 'content-type': 'application/json' };
     const signup = await fetch(`${gateway}/auth/signup`, {
       method: 'POST',
@@ -186,17 +189,17 @@ services:
     });
     expect(bad.status).toBe(401);
     const adminToken = readFileSync(join(ws.dir, '.platform', 'admin-token'), 'utf8').trim();
-    const add = await fetch(`${gateway}/admin/faults`, {
+    const add = await fetch(`${gatewayAdmin}/admin/faults`, {
       method: 'PUT',
       headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
       body: JSON.stringify({ service: 'content', delayMs: 1 }),
     });
     expect(add.status).toBe(201);
-    await fetch(`${gateway}/admin/faults`, {
+    await fetch(`${gatewayAdmin}/admin/faults`, {
       method: 'DELETE',
       headers: { authorization: `Bearer ${adminToken}` },
     });
-    const denied = await fetch(`${gateway}/admin/state`, {
+    const denied = await fetch(`${gatewayAdmin}/admin/state`, {
       headers: { authorization: 'Bearer not-the-token' },
     });
     expect(denied.status).toBe(401);
@@ -288,7 +291,7 @@ services:
     // Active chaos faults are listed with their lease's expiry.
     const adminToken = readFileSync(join(ws.dir, '.platform', 'admin-token'), 'utf8').trim();
     const admin = { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' };
-    const leased = await fetch(`${gateway}/admin/faults`, {
+    const leased = await fetch(`${gatewayAdmin}/admin/faults`, {
       method: 'PUT',
       headers: admin,
       body: JSON.stringify({ service: 'content', delayMs: 1, ttlMs: 60_000 }),
@@ -304,7 +307,7 @@ services:
         expiresInMs: expect.any(Number),
       }),
     ]);
-    await fetch(`${gateway}/admin/faults`, { method: 'DELETE', headers: admin });
+    await fetch(`${gatewayAdmin}/admin/faults`, { method: 'DELETE', headers: admin });
     expect((await fetch(`${url}api/snapshot`, { method: 'POST', headers: bearer })).status).toBe(405);
     const login = await fetch(loginUrl, { redirect: 'manual' });
     expect(login.status).toBe(303);

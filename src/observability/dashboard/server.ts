@@ -286,7 +286,9 @@ export async function snapshot(platform: LoadedPlatform, provider: Provider): Pr
   if (provider.name === 'local' && status.running && status.gatewayUrl) {
     try {
       const token = adminToken(statePaths(platform.root).dir);
-      const stats = await new GatewayAdmin(status.gatewayUrl, token, 1500).stats(STATS_WINDOW_MS);
+      const stats = await new GatewayAdmin(status.gatewayAdminUrl ?? status.gatewayUrl, token, 1500).stats(
+        STATS_WINDOW_MS,
+      );
       perVersion = Object.fromEntries(Object.entries(stats.services).map(([svc, s]) => [svc, s.versions]));
     } catch {
       perVersion = {};
@@ -301,7 +303,11 @@ export async function snapshot(platform: LoadedPlatform, provider: Provider): Pr
   if (provider.name === 'local' && status.running && status.gatewayUrl) {
     try {
       const token = adminToken(statePaths(platform.root).dir);
-      gatewayFaults = await new GatewayAdmin(status.gatewayUrl, token, 1500).faults();
+      gatewayFaults = await new GatewayAdmin(
+        status.gatewayAdminUrl ?? status.gatewayUrl,
+        token,
+        1500,
+      ).faults();
     } catch {
       gatewayFaults = [];
     }

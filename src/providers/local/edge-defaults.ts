@@ -41,3 +41,19 @@ export const GATEWAY_UP_DEFAULTS: Record<string, string> = {
   ANON_RATE_LIMIT_RPS: '50',
   ANON_RATE_LIMIT_BURST: '100',
 };
+
+/**
+ * The port of a gateway instance's admin listener (`/metrics`, `/admin/*`): its public port plus
+ * 10000 (8080 → 18080), away from the services' ports and their extra instances (+1000), so
+ * `up` keeps the admin API and the metrics off the public port.
+ */
+export function gatewayAdminPort(publicPort: number): number {
+  return publicPort + 10_000 <= 65_535 ? publicPort + 10_000 : publicPort - 10_000;
+}
+
+/** The admin URL of the gateway listening on `publicUrl` (http://127.0.0.1:8080 → :18080). */
+export function gatewayAdminUrl(publicUrl: string): string {
+  const url = new URL(publicUrl);
+  url.port = String(gatewayAdminPort(Number(url.port)));
+  return url.origin;
+}

@@ -7,6 +7,7 @@ import { dirname } from 'node:path';
 import type { GatewayConfigFile } from '../../../runtime/contract/gateway-config.ts';
 import { writeJsonAtomic } from '../../core/json-file.ts';
 import { ensureDir } from '../../core/state-dir.ts';
+import { gatewayAdminUrl } from './edge-defaults.ts';
 import { GatewayAdmin, type GatewayInstance } from './gateway-client.ts';
 import type { Managed } from './instance-process.ts';
 import type { ServicePlan } from './service-plan.ts';
@@ -109,7 +110,7 @@ export class GatewaySync {
   }
 
   async #push(g: Managed, config: GatewayFile, force: boolean): Promise<void> {
-    const admin = new GatewayAdmin(g.rec.url, this.#token);
+    const admin = new GatewayAdmin(gatewayAdminUrl(g.rec.url), this.#token);
     const pushed = this.#pushed.get(g.rec.id) ?? new Map<string, string>();
     this.#pushed.set(g.rec.id, pushed);
     // Routes first: a service added by `up <name>` is routable as soon as it has instances.

@@ -6,6 +6,7 @@
 import { join } from 'node:path';
 import { type RuntimeEnv, serviceUrlVariable } from '../../../runtime/contract/runtime-env.ts';
 import type { statePaths } from '../../core/state-dir.ts';
+import { gatewayAdminPort } from './edge-defaults.ts';
 import type { ServicePlan } from './service-plan.ts';
 import type { InstanceRecord } from './state.ts';
 
@@ -53,6 +54,8 @@ export function instanceEnv(rec: InstanceRecord, spec: ServicePlan, ctx: EnvCont
     ...(auth ? { AUTH_JWKS_URL: `http://127.0.0.1:${auth.basePort}/.well-known/jwks.json` } : {}),
     ...(spec.kind === 'gateway' ? { GATEWAY_CONFIG: ctx.gatewayConfig } : {}),
   };
+  // The gateway's metrics and admin API listen apart from its public port (see edge-defaults.ts).
+  if (spec.kind === 'gateway') env.ADMIN_PORT = String(gatewayAdminPort(rec.port));
   Object.assign(env, links, spec.env);
   return env;
 }

@@ -34,6 +34,7 @@ import {
 import { adminToken } from './admin-token.ts';
 import { callControl } from './control.ts';
 import { downDependencies } from './dependency-probe.ts';
+import { gatewayAdminUrl } from './edge-defaults.ts';
 import { GatewayAdmin, versionMetricsOf } from './gateway-client.ts';
 import { lastLines, logFiles, readLogs } from './logs.ts';
 import { readPinned, recordRolloutEnd } from './pinned-releases.ts';
@@ -283,7 +284,9 @@ export class LocalProvider implements Provider {
     let stats: StatsReport | undefined;
     if (running && state.gatewayUrl) {
       try {
-        stats = await new GatewayAdmin(state.gatewayUrl, this.token(), 1500).stats(STATS_WINDOW_MS);
+        stats = await new GatewayAdmin(gatewayAdminUrl(state.gatewayUrl), this.token(), 1500).stats(
+          STATS_WINDOW_MS,
+        );
       } catch {
         stats = undefined;
       }
@@ -321,7 +324,9 @@ export class LocalProvider implements Provider {
     return {
       provider: 'local',
       running,
-      ...(running && state.gatewayUrl ? { gatewayUrl: state.gatewayUrl } : {}),
+      ...(running && state.gatewayUrl
+        ? { gatewayUrl: state.gatewayUrl, gatewayAdminUrl: gatewayAdminUrl(state.gatewayUrl) }
+        : {}),
       ...(running && state.supervisor
         ? {
             supervisor: {
@@ -433,7 +438,7 @@ export class LocalProvider implements Provider {
         hint: 'add a service of kind gateway to platform.yaml and run `platformctl up`',
       });
     }
-    return new GatewayAdmin(state.gatewayUrl, this.token());
+    return new GatewayAdmin(gatewayAdminUrl(state.gatewayUrl), this.token());
   }
 
   async metrics(service: string, version: string, windowMs: number): Promise<VersionMetrics> {
