@@ -50,7 +50,7 @@ export interface ControlPlane {
   /** The PIDs of the components, in start order. */
   pids: number[];
   /** Writes a kubeconfig for another identity (a token or a client certificate) and returns its path. */
-  kubeconfigFor(name: string, user: KubeUser, cluster?: { server?: string; ca?: string }): string;
+  kubeconfigFor(name: string, user: KubeUser, cluster?: { server?: string; ca?: string | null }): string;
   /** Stops every component (SIGTERM, then SIGKILL) and removes the temp directory. */
   stop(): Promise<void>;
 }
@@ -218,12 +218,14 @@ async function freePort(): Promise<number> {
   });
 }
 
-function kubeconfigYaml(name: string, server: string, ca: string, user: KubeUser): string {
+function kubeconfigYaml(name: string, server: string, ca: string | undefined, user: KubeUser): string {
   const b64 = (s: string) => Buffer.from(s).toString('base64');
+  // Only a plain-HTTP test proxy goes without a CA (client-node insists on the flag for http://).
+  const trust = ca ? { 'certificate-authority-data': b64(ca) } : { 'insecure-skip-tls-verify': true };
   return stringify({
     apiVersion: 'v1',
     kind: 'Config',
-    clusters: [{ name: 'kube-test', cluster: { server, 'certificate-authority-data': b64(ca) } }],
+    clusters: [{ name: 'kube-test', cluster: { server, ...trust } }],
     users: [
       {
         name,
@@ -291,11 +293,24 @@ export async function startControlPlane(opts: StartOptions = {}): Promise<Contro
     cert: readFileSync(join(pki, `${n}.crt`), 'utf8'),
     key: readFileSync(join(pki, `${n}.key`), 'utf8'),
   });
-  const kubeconfigFor = (name: string, user: KubeUser, cluster: { server?: string; ca?: string } = {}) => {
+  const kubeconfigFor = (
+    name: string,
+    user: KubeUser,
+    cluster: { server?: string; ca?: string | null } = {},
+  ) => {
     const file = join(dir, `${name}.kubeconfig`);
-    writeFileSync(file, kubeconfigYaml(name, cluster.server ?? server, cluster.ca ?? ca, user), {
-      mode: 0o600,
-    });
+    writeFileSync(
+      file,
+      kubeconfigYaml(
+        name,
+        cluster.server ?? server,
+        cluster.ca === null ? undefined : (cluster.ca ?? ca),
+        user,
+      ),
+      {
+        mode: 0o600,
+      },
+    );
     return file;
   };
   const kubeconfig = kubeconfigFor('admin', cert('admin'));

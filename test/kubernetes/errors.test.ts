@@ -9,6 +9,8 @@
 import { execFileSync } from 'node:child_process';
 import { createPrivateKey } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -229,5 +231,61 @@ describe.skipIf(unavailable)('kubernetes errors on a real control plane', () => 
     );
     expect(r.stderr).toMatch(/hint: is the cluster up\?/);
     expect(r.stderr).not.toMatch(/\n\s+at |a bug in platformctl/);
+  });
+
+  it('a 429 (storage re-initializing, as the API server answers after CRD changes) is retried, not fatal', async () => {
+    // A proxy in front of the real API server answers the first two lists of Deployments with the
+    // API server's own 429 Status; everything else goes through with the admin's certificate.
+    let refused = 0;
+    const proxy = createHttpServer((req, res) => {
+      if (req.url?.includes('/deployments') && refused < 2) {
+        refused++;
+        res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '1' });
+        res.end(
+          JSON.stringify({
+            kind: 'Status',
+            apiVersion: 'v1',
+            status: 'Failure',
+            message: 'storage is (re)initializing',
+            reason: 'TooManyRequests',
+            details: { retryAfterSeconds: 1 },
+            code: 429,
+          }),
+        );
+        return;
+      }
+      const { authorization: _none, ...headers } = req.headers;
+      const upstream = httpsRequest(
+        `${cp.server}${req.url}`,
+        {
+          method: req.method,
+          headers: { ...headers, host: new URL(cp.server).host },
+          ca: cp.ca,
+          cert: readFileSync(join(cp.dir, 'pki', 'admin.crt')),
+          key: readFileSync(join(cp.dir, 'pki', 'admin.key')),
+        },
+        (up) => {
+          res.writeHead(up.statusCode ?? 502, up.headers);
+          up.pipe(res);
+        },
+      );
+      req.pipe(upstream);
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    try {
+      const kubeconfig = cp.kubeconfigFor(
+        'via-proxy',
+        {},
+        {
+          server: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`,
+          ca: null,
+        },
+      );
+      const status = await provider('shop-rbac', kubeconfig).status();
+      expect(status.provider).toBe('kubernetes');
+      expect(refused).toBe(2);
+    } finally {
+      await new Promise((r) => proxy.close(r));
+    }
   });
 });
