@@ -3,7 +3,6 @@ import { parseDuration } from '../core/duration.ts';
 import { PlatformError, UsageError } from '../core/errors.ts';
 import { type DemoResult, seedDemo } from '../providers/local/demo.ts';
 import { startDemoTraffic, stopDemoTraffic } from '../providers/local/demo-traffic.ts';
-import { LocalProvider } from '../providers/local/local-provider.ts';
 import { openProvider } from '../providers/provider.ts';
 
 /** Seeds the running platform with progress on stderr; returns what was created. */
@@ -57,7 +56,7 @@ export async function traffic(
   const durationMs = parseDuration(opts.duration ?? '15m');
   if (durationMs === undefined || durationMs < 1000)
     throw new UsageError(`--duration "${opts.duration}" is not a duration`, 'e.g. --duration 15m');
-  const st = await new LocalProvider(platform).status();
+  const st = await (await openProvider(platform)).status();
   if (!st.running || !st.gatewayUrl) {
     throw new PlatformError('NOT_RUNNING', 'the platform is not running locally', {
       hint: 'start it first: platformctl up --detach',

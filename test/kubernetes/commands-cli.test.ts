@@ -4,10 +4,13 @@
  * only exist locally say so with exit 2. (`logs --env` is in provider-logs.test.ts: without
  * kubelets the control plane has no container output.)
  */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadPlatform } from '../../src/core/config/load.ts';
 import { KubernetesProvider } from '../../src/providers/kubernetes/kubernetes-provider.ts';
-import { runCli, workspace } from '../helpers/cli.ts';
+import { REPO_ROOT, runCli, workspace } from '../helpers/cli.ts';
 import {
   type ControlPlane,
   controlPlaneUnavailable,
@@ -71,5 +74,17 @@ describe.skipIf(unavailable)('commands with --env on the kubernetes provider (re
       const err = JSON.parse(r.stdout || r.stderr);
       expect(JSON.stringify(err)).toContain('PROVIDER_UNSUPPORTED');
     }
+  });
+});
+
+describe('providers are opened in one place', () => {
+  it('no module outside src/providers constructs a provider (commands use openProvider)', () => {
+    const files = execFileSync('git', ['ls-files', 'src'], { cwd: REPO_ROOT, encoding: 'utf8' })
+      .split('\n')
+      .filter((f) => f.endsWith('.ts') && !f.startsWith('src/providers/'));
+    const offenders = files.filter((f) =>
+      /new (Local|Kubernetes)Provider\(/.test(readFileSync(join(REPO_ROOT, f), 'utf8')),
+    );
+    expect(offenders, 'get the provider from openProvider(platform, opts.env) instead').toEqual([]);
   });
 });
