@@ -19,7 +19,7 @@ import { createMetrics, type ServiceMetrics } from './metrics.ts';
 import { DEFAULT_RETRY_AFTER_S } from './problem.ts';
 import { type RequestContext, requestContext } from './request-context.ts';
 import { type Blobs, openBlobs } from './storage/blobs.ts';
-import { type Bus, openBus } from './storage/bus.ts';
+import { type Bus, type DeadLetter, openBus } from './storage/bus.ts';
 import { type Db, type Migration, type OpenDbOptions, openDb } from './storage/db.ts';
 import { type ActiveSpan, initTracing, type Tracing } from './tracing.ts';
 import { drainUnreadBody } from './unread-body.ts';
@@ -143,7 +143,19 @@ export async function createService<S extends z.ZodObject = z.ZodObject<Record<s
     const applied = await db.migrate(def.migrations);
     if (applied.length > 0) log.info({ applied }, 'migrations applied');
   }
-  const bus = def.bus ? tracedBus(await openBus(config.busUrl), tracing, log) : undefined;
+  // Every dead letter leaves one error line saying what, where and why (they used to leave none).
+  const onDeadLetter = (dead: DeadLetter) =>
+    log.error(
+      {
+        deadLetter: dead.id,
+        queue: dead.queue,
+        topic: dead.topic,
+        reason: dead.reason,
+        attempts: dead.attempts,
+      },
+      'message dead-lettered',
+    );
+  const bus = def.bus ? tracedBus(await openBus(config.busUrl, { onDeadLetter }), tracing, log) : undefined;
   const blobs = def.blobs ? await openBlobs(config.blobsUrl) : undefined;
 
   const health = new DependencyHealth(metrics.registry, log);

@@ -127,7 +127,7 @@ export function parseEventBody(body: unknown, now = Date.now()): StoredEvent[] {
 
 /**
  * Maps a bus event from the content service (`content.viewed`, `content.uploaded`) to the stored
- * form; undefined for events analytics does not understand (acked and ignored).
+ * form; undefined for events analytics does not understand (the consumer dead-letters them).
  */
 export function fromBusEvent(
   topic: string,

@@ -23,7 +23,7 @@ import { resolve } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 import { z } from 'zod';
 import { runService, type ServiceDefinition } from '../../lib/server.ts';
-import type { Subscription } from '../../lib/storage/bus.ts';
+import { type Subscription, UnprocessableEventError } from '../../lib/storage/bus.ts';
 import { type Db, openDb } from '../../lib/storage/db.ts';
 import { IngestQuota } from './event-identity.ts';
 import { fromBusEvent, MAX_BATCH } from './events.ts';
@@ -116,8 +116,14 @@ export function analyticsService(): ServiceDefinition<typeof env> {
           subscriptions.push(
             deps.bus.subscribe(topic, 'analytics', async (event, info) => {
               const stored = fromBusEvent(info.topic, event);
-              if (stored) await ingestor.ingest([stored]);
-              else deps.log.warn({ topic: info.topic, id: event.id }, 'ignored malformed bus event');
+              // It parsed but can never be counted: dead-letter it (logged by the kit) rather than
+              // acknowledge it away with a warning.
+              if (!stored) {
+                throw new UnprocessableEventError(
+                  `not a valid ${info.topic} event (needs a string id, a content id and a time)`,
+                );
+              }
+              await ingestor.ingest([stored]);
             }),
           );
         }

@@ -67,28 +67,81 @@ export interface Bus {
  * Opens a bus by URL: `embedded:///abs/dir` (optionally `?sync=normal`) or
  * `amqp://user:pass@host:5672/vhost` (RabbitMQ, see rabbitmq.ts).
  */
-export async function openBus(url: string): Promise<Bus> {
+export async function openBus(
+  url: string,
+  options: { onDeadLetter?: DeadLetterListener } = {},
+): Promise<Bus> {
   const scheme = url.slice(0, url.indexOf(':'));
+  const extra = options.onDeadLetter ? { onDeadLetter: options.onDeadLetter } : {};
   switch (scheme) {
     case 'embedded': {
       const { openEmbeddedBus } = await import('./embedded-bus.ts');
       const sync = urlParams(url).get('sync');
-      return openEmbeddedBus(stripScheme(url), { synchronous: sync === 'normal' ? 'NORMAL' : 'FULL' });
+      return openEmbeddedBus(stripScheme(url), {
+        synchronous: sync === 'normal' ? 'NORMAL' : 'FULL',
+        ...extra,
+      });
     }
     case 'amqp':
     case 'amqps': {
       const { openRabbitBus } = await import('./rabbitmq.ts');
-      return openRabbitBus(url);
+      return openRabbitBus(url, extra);
     }
     case 'kafka': {
       const { openKafkaBus } = await import('./kafka.ts');
-      return openKafkaBus(url);
+      return openKafkaBus(url, extra);
     }
     default:
       throw new Error(
         `BUS_URL has an unsupported scheme "${scheme}:"; supported: embedded://<dir>, amqp://… / amqps://… (RabbitMQ), kafka://host:9092`,
       );
   }
+}
+
+/** An event a consumer group gave up on, moved to its dead-letter queue. */
+export interface DeadLetter {
+  /** The event id (or, for a message that is not an event, where it was: `topic:partition:offset`). */
+  id: string;
+  /** The dead-letter queue or topic it went to. */
+  queue: string;
+  topic: string;
+  /** Why: the handler's last error, or what is wrong with the message. */
+  reason: string;
+  attempts: number;
+}
+
+/** Told about every dead-lettered message (the service kit logs each one). */
+export type DeadLetterListener = (dead: DeadLetter) => void;
+
+/**
+ * Thrown by a handler for an event that can never be processed (it parsed but fails validation):
+ * dead-lettered at once instead of being retried `maxAttempts` times.
+ */
+export class UnprocessableEventError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UnprocessableEventError';
+  }
+}
+
+/**
+ * What a consumer can do with a message body: an object with a string `id`, or a reason to
+ * dead-letter it (`null`, a number, an array and non-JSON bytes all reached handlers before).
+ */
+export function parseEvent(text: string): { event: BusEvent } | { reason: string } {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return { reason: 'the message is not JSON' };
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return {
+      reason: `the message is JSON ${value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value}, not an event object`,
+    };
+  }
+  if (typeof (value as { id?: unknown }).id !== 'string') return { reason: 'the event has no string id' };
+  return { event: value as BusEvent };
 }
 
 /** Ensures an event has an id. */

@@ -21,8 +21,12 @@ import {
   type Bus,
   type BusEvent,
   type BusHandler,
+  type DeadLetterListener,
+  type DeadLetter as DeadLetterNotice,
+  parseEvent,
   type SubscribeOptions,
   type Subscription,
+  UnprocessableEventError,
   withId,
 } from './bus.ts';
 
@@ -37,6 +41,8 @@ export interface EmbeddedBusOptions {
    * 10 minutes by each open bus.
    */
   retentionMs?: number;
+  /** Told about every event moved to `bus_dead`. */
+  onDeadLetter?: DeadLetterListener;
   /** Where handler/poll failures are reported. Default: stderr. */
   onError?: (err: unknown, context: { topic: string; group: string; seq?: number }) => void;
 }
@@ -366,15 +372,20 @@ class EmbeddedSubscription {
       .immediate();
   }
 
-  private settle(acked: number[], failed: { row: MessageRow; error: string }[], released: number[]): void {
+  private settle(
+    acked: number[],
+    failed: { row: MessageRow; error: string; unprocessable: boolean }[],
+    released: number[],
+  ): void {
     const s = this.stmts;
+    const dead: DeadLetterNotice[] = [];
     this.db
       .transaction(() => {
         for (const seq of acked) s.ack.run(this.group, this.pattern, seq);
         for (const seq of released) s.release.run(this.group, this.pattern, seq);
         const now = Date.now();
-        for (const { row, error } of failed) {
-          if (row.attempts >= this.maxAttempts) {
+        for (const { row, error, unprocessable } of failed) {
+          if (unprocessable || row.attempts >= this.maxAttempts) {
             s.dead.run(
               this.group,
               this.pattern,
@@ -387,12 +398,21 @@ class EmbeddedSubscription {
               now,
             );
             s.ack.run(this.group, this.pattern, row.seq);
+            dead.push({
+              id: row.id,
+              queue: `bus_dead ${this.group}`,
+              topic: row.topic,
+              reason: error,
+              attempts: row.attempts,
+            });
           } else {
             s.retry.run(now + this.retryDelayMs * row.attempts, error, this.group, this.pattern, row.seq);
           }
         }
       })
       .immediate();
+    // Told after the commit: a listener never hears of a dead letter that was rolled back.
+    for (const d of dead) this.busOptions.onDeadLetter?.(d);
   }
 
   private report(err: unknown, seq?: number): void {
@@ -409,7 +429,7 @@ class EmbeddedSubscription {
           const batch = this.claim();
           handled = batch.length;
           const acked: number[] = [];
-          const failed: { row: MessageRow; error: string }[] = [];
+          const failed: { row: MessageRow; error: string; unprocessable: boolean }[] = [];
           const released: number[] = [];
           for (const row of batch) {
             // Once stopping, hand the rest back at once (without counting an attempt) rather than
@@ -418,8 +438,13 @@ class EmbeddedSubscription {
               released.push(row.seq);
               continue;
             }
+            const parsed = parseEvent(row.payload);
+            if ('reason' in parsed) {
+              failed.push({ row, error: parsed.reason, unprocessable: true });
+              continue;
+            }
             try {
-              await this.handler(JSON.parse(row.payload) as BusEvent, {
+              await this.handler(parsed.event, {
                 topic: row.topic,
                 seq: row.seq,
                 attempt: row.attempts,
@@ -428,7 +453,11 @@ class EmbeddedSubscription {
               acked.push(row.seq);
             } catch (err) {
               this.report(err, row.seq);
-              failed.push({ row, error: err instanceof Error ? err.message : String(err) });
+              failed.push({
+                row,
+                error: err instanceof Error ? err.message : String(err),
+                unprocessable: err instanceof UnprocessableEventError,
+              });
             }
           }
           this.settle(acked, failed, released);

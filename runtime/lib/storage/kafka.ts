@@ -16,9 +16,12 @@ import {
   type Bus,
   type BusEvent,
   type BusHandler,
+  type DeadLetterListener,
   type DeliveryInfo,
+  parseEvent,
   type SubscribeOptions,
   type Subscription,
+  UnprocessableEventError,
   withId,
 } from './bus.ts';
 
@@ -58,6 +61,8 @@ export interface KafkaClients {
 
 export interface KafkaBusOptions {
   maxAttempts?: number;
+  /** Told about every message sent to a `.dlq` topic. */
+  onDeadLetter?: DeadLetterListener;
   onError?: (err: unknown, context: { what: string }) => void;
 }
 
@@ -152,21 +157,20 @@ export class KafkaBus implements Bus {
     let stopped = false;
     const dlq = `${group}.${topic}.dlq`;
 
+    const deadLettered = (id: string, reason: string, attempts: number) =>
+      this.options.onDeadLetter?.({ id, queue: dlq, topic, reason, attempts });
     const deliver = async (msg: KafkaMessageLike) => {
-      let event: BusEvent;
-      try {
-        event = JSON.parse(msg.value.toString('utf8')) as BusEvent;
-      } catch (err) {
-        report(err, `malformed message on ${topic}`);
+      const parsed = parseEvent(msg.value.toString('utf8'));
+      if ('reason' in parsed) {
+        const id = `${topic}:${msg.partition}:${msg.offset}`;
         await this.send([
-          {
-            topic: dlq,
-            event: { id: `${topic}:${msg.partition}:${msg.offset}`, raw: msg.value.toString('base64') },
-          },
+          { topic: dlq, event: { id, raw: msg.value.toString('base64'), reason: parsed.reason } },
         ]);
         await msg.commit();
+        deadLettered(id, parsed.reason, 1);
         return;
       }
+      const event = parsed.event;
       for (let attempt = 1; !stopped; attempt++) {
         const info: DeliveryInfo = {
           topic: msg.topic,
@@ -180,9 +184,10 @@ export class KafkaBus implements Bus {
           return;
         } catch (err) {
           report(err, `handler ${group}:${topic}`);
-          if (attempt >= maxAttempts) {
+          if (attempt >= maxAttempts || err instanceof UnprocessableEventError) {
             await this.send([{ topic: dlq, event }]);
             await msg.commit();
+            deadLettered(event.id, err instanceof Error ? err.message : String(err), attempt);
             return;
           }
           await sleep(retryDelayMs * attempt);
@@ -272,7 +277,7 @@ export function parseKafkaUrl(url: string): { brokers: string[]; clientId: strin
 }
 
 /** Opens a Kafka bus on real brokers through @platformatic/kafka. */
-export async function openKafkaBus(url: string): Promise<KafkaBus> {
+export async function openKafkaBus(url: string, overrides: KafkaBusOptions = {}): Promise<KafkaBus> {
   const { brokers, clientId, maxAttempts } = parseKafkaUrl(url);
   const { Producer, Consumer } = await import('@platformatic/kafka');
   const clients: KafkaClients = {
@@ -293,5 +298,5 @@ export async function openKafkaBus(url: string): Promise<KafkaBus> {
         autocreateTopics: true,
       }) as unknown as KafkaConsumerLike,
   };
-  return new KafkaBus(clients, { maxAttempts });
+  return new KafkaBus(clients, { ...(maxAttempts ? { maxAttempts } : {}), ...overrides });
 }

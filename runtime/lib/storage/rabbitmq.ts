@@ -23,9 +23,13 @@ import {
   type Bus,
   type BusEvent,
   type BusHandler,
+  type DeadLetter,
+  type DeadLetterListener,
   type DeliveryInfo,
+  parseEvent,
   type SubscribeOptions,
   type Subscription,
+  UnprocessableEventError,
   withId,
 } from './bus.ts';
 
@@ -40,6 +44,8 @@ export interface RabbitBusOptions {
   minBackoffMs?: number;
   maxBackoffMs?: number;
   onError?: (err: unknown, context: { what: string }) => void;
+  /** Told about every message this consumer sends to a dead-letter queue. */
+  onDeadLetter?: DeadLetterListener;
 }
 
 const OUR_PARAMS = ['exchange', 'prefetch', 'delivery_limit', 'publish_timeout_ms'];
@@ -85,8 +91,8 @@ export class RabbitBus implements Bus {
   readonly exchange: string;
   readonly dlx: string;
   private readonly url: string;
-  private readonly opts: Required<Omit<RabbitBusOptions, 'onError' | 'exchange'>> &
-    Pick<RabbitBusOptions, 'onError'>;
+  private readonly opts: Required<Omit<RabbitBusOptions, 'onError' | 'exchange' | 'onDeadLetter'>> &
+    Pick<RabbitBusOptions, 'onError' | 'onDeadLetter'>;
   private conn: ChannelModel | undefined;
   private pub: ConfirmChannel | undefined;
   private waiters: (() => void)[] = [];
@@ -106,6 +112,7 @@ export class RabbitBus implements Bus {
       minBackoffMs: options.minBackoffMs ?? 100,
       maxBackoffMs: options.maxBackoffMs ?? 5_000,
       onError: options.onError,
+      onDeadLetter: options.onDeadLetter,
     };
   }
 
@@ -246,6 +253,7 @@ export class RabbitBus implements Bus {
       maxAttempts: options.maxAttempts ?? this.opts.maxAttempts,
       retryDelayMs: options.retryDelayMs ?? 200,
       report: (err, what) => this.report(err, what),
+      deadLetter: (dead) => this.opts.onDeadLetter?.(dead),
     });
     this.subs.add(sub);
     if (this.conn) {
@@ -304,6 +312,7 @@ interface SubscriptionSettings {
   maxAttempts: number;
   retryDelayMs: number;
   report: (err: unknown, what: string) => void;
+  deadLetter: (dead: DeadLetter) => void;
 }
 
 class RabbitSubscription implements Attachable {
@@ -369,30 +378,47 @@ class RabbitSubscription implements Attachable {
     this.attached = false;
   }
 
+  private deadLettered(id: string, topic: string, reason: string, attempts: number): void {
+    this.settings.deadLetter({ id, queue: `${this.queue}.dlq`, topic, reason, attempts });
+  }
+
   private async deliver(ch: Channel, msg: ConsumeMessage): Promise<void> {
     // Messages of a dead channel were requeued by the broker; handling them would only duplicate.
     if (this.ch !== ch || this.stopped) return;
-    let event: BusEvent;
-    try {
-      event = JSON.parse(msg.content.toString('utf8')) as BusEvent;
-    } catch (err) {
-      this.settings.report(err, `malformed message on ${this.queue}`);
+    const headers = msg.properties.headers ?? {};
+    const attempt = Number(headers['x-delivery-count'] ?? 0) + 1;
+    const parsed = parseEvent(msg.content.toString('utf8'));
+    if ('reason' in parsed) {
+      const id =
+        typeof msg.properties.messageId === 'string'
+          ? msg.properties.messageId
+          : `${this.queue}#${msg.fields.deliveryTag}`;
+      this.deadLettered(id, msg.fields.routingKey, parsed.reason, attempt);
       ch.nack(msg, false, false); // straight to the dead-letter queue
       return;
     }
-    const headers = msg.properties.headers ?? {};
+    const event = parsed.event;
     const info: DeliveryInfo = {
       topic: msg.fields.routingKey,
       seq: msg.fields.deliveryTag,
-      attempt: Number(headers['x-delivery-count'] ?? 0) + 1,
+      attempt,
       publishedAt: Number(headers['x-published-at'] ?? Date.now()),
     };
     try {
       await this.handler(event, info);
     } catch (err) {
       this.settings.report(err, `handler ${this.queue}`);
+      const reason = err instanceof Error ? err.message : String(err);
+      if (err instanceof UnprocessableEventError) {
+        this.deadLettered(event.id, info.topic, reason, attempt);
+        if (this.ch === ch) ch.nack(msg, false, false);
+        return;
+      }
       await sleep(this.settings.retryDelayMs * info.attempt);
-      if (this.ch === ch) ch.nack(msg, false, true);
+      if (this.ch !== ch) return;
+      // Past the queue's delivery limit the broker dead-letters this requeue.
+      if (attempt >= this.settings.maxAttempts) this.deadLettered(event.id, info.topic, reason, attempt);
+      ch.nack(msg, false, true);
       return;
     }
     // If the channel died meanwhile the broker redelivers; the consumer's idempotency absorbs it.

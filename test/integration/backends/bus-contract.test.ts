@@ -8,7 +8,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Bus, type BusEvent, openBus } from '../../../runtime/lib/storage/bus.ts';
+import {
+  type Bus,
+  type BusEvent,
+  type DeadLetter,
+  type DeadLetterListener,
+  openBus,
+  UnprocessableEventError,
+} from '../../../runtime/lib/storage/bus.ts';
 import { openKafkaBus } from '../../../runtime/lib/storage/kafka.ts';
 import { openRabbitBus } from '../../../runtime/lib/storage/rabbitmq.ts';
 import { sleep } from '../../../src/core/sleep.ts';
@@ -18,7 +25,7 @@ import { type RabbitServer, rabbitSkipReason, startRabbit } from '../../helpers/
 
 interface Broker {
   /** Opens a client; `fresh` names isolate tests from each other. */
-  open(fresh: string): Promise<Bus>;
+  open(fresh: string, onDeadLetter?: DeadLetterListener): Promise<Bus>;
   /** The broker goes away for a moment and comes back (clients must reconnect by themselves). */
   restart(): Promise<void>;
   /** A URL where no broker answers. */
@@ -32,8 +39,8 @@ const brokers: Record<string, { skip: string | undefined; start(): Promise<Broke
     async start() {
       const dir = mkdtempSync(join(tmpdir(), 'bus-contract-'));
       const clients = new Set<Bus>();
-      const open = async () => {
-        const b = await openBus(`embedded://${dir}`);
+      const open = async (_fresh: string, onDeadLetter?: DeadLetterListener) => {
+        const b = await openBus(`embedded://${dir}`, onDeadLetter ? { onDeadLetter } : {});
         clients.add(b);
         return b;
       };
@@ -54,8 +61,12 @@ const brokers: Record<string, { skip: string | undefined; start(): Promise<Broke
     async start() {
       const server: RabbitServer = await startRabbit();
       return {
-        open: (fresh) =>
-          openRabbitBus(`${server.url}?exchange=${fresh}`, { minBackoffMs: 50, maxBackoffMs: 500 }),
+        open: (fresh, onDeadLetter) =>
+          openRabbitBus(`${server.url}?exchange=${fresh}`, {
+            minBackoffMs: 50,
+            maxBackoffMs: 500,
+            ...(onDeadLetter ? { onDeadLetter } : {}),
+          }),
         restart: () => server.restart(),
         deadUrl: 'amqp://guest:guest@127.0.0.1:1',
         async stop() {
@@ -69,7 +80,8 @@ const brokers: Record<string, { skip: string | undefined; start(): Promise<Broke
     async start() {
       const server: KafkaServer = await startKafka();
       return {
-        open: (fresh) => openKafkaBus(`${server.url}?client_id=${fresh}`),
+        open: (fresh, onDeadLetter) =>
+          openKafkaBus(`${server.url}?client_id=${fresh}`, onDeadLetter ? { onDeadLetter } : {}),
         restart: () => server.restart(2000),
         deadUrl: 'kafka://127.0.0.1:1',
         stop: () => server.stop(),
@@ -83,8 +95,8 @@ for (const [name, def] of Object.entries(brokers)) {
   describe.skipIf(def.skip)(`bus contract: ${name}`, () => {
     let broker: Broker;
     const open: Bus[] = [];
-    const bus = async (fresh: string) => {
-      const b = await broker.open(fresh);
+    const bus = async (fresh: string, onDeadLetter?: DeadLetterListener) => {
+      const b = await broker.open(fresh, onDeadLetter);
       open.push(b);
       return b;
     };
@@ -129,8 +141,9 @@ for (const [name, def] of Object.entries(brokers)) {
       await until(() => ['e1', 'e2', 'e3'].every((id) => a.has(id) && c.has(id)), 'deliveries', 600, 50);
     }, 120_000);
 
-    it('retries a failing handler, then gives up on the event and moves on', async () => {
-      const b = await bus(`c2${name}`);
+    it('retries a failing handler, then dead-letters the event, says why, and moves on', async () => {
+      const dead: DeadLetter[] = [];
+      const b = await bus(`c2${name}`, (d) => dead.push(d));
       const seen = new Set<string>();
       const attempts: number[] = [];
       b.subscribe(
@@ -148,8 +161,40 @@ for (const [name, def] of Object.entries(brokers)) {
       await b.publish('contract.jobs', { id: 'poison' });
       await b.publish('contract.jobs', { id: 'after' });
       await until(() => seen.has('after') && attempts.length >= 3, 'the next event', 600, 50);
+      await until(() => dead.length > 0, 'the dead letter', 200, 50);
       await sleep(500);
       expect(attempts).toEqual([1, 2, 3]);
+      expect(dead).toEqual([
+        expect.objectContaining({
+          id: 'poison',
+          topic: 'contract.jobs',
+          reason: 'always fails',
+          attempts: 3,
+        }),
+      ]);
+      expect(dead[0]?.queue).toMatch(/dlq|bus_dead/);
+    }, 120_000);
+
+    it('dead-letters an event that can never be processed at once, without retries', async () => {
+      const dead: DeadLetter[] = [];
+      const b = await bus(`c4${name}`, (d) => dead.push(d));
+      const seen = new Set<string>();
+      let calls = 0;
+      // Its own group: Kafka balances a group's members over the union of their topics.
+      b.subscribe('contract.checked', 'checker', (e) => {
+        seen.add(e.id);
+        if (e.id !== 'invalid') return;
+        calls++;
+        throw new UnprocessableEventError('contentId is missing');
+      });
+      await attached(b, 'contract.checked', () => seen);
+      await b.publish('contract.checked', { id: 'invalid' });
+      await until(() => dead.length > 0, 'the dead letter', 600, 50);
+      await sleep(500);
+      expect(calls).toBe(1);
+      expect(dead).toEqual([
+        expect.objectContaining({ id: 'invalid', reason: 'contentId is missing', attempts: 1 }),
+      ]);
     }, 120_000);
 
     it('loses no acknowledged event across a broker restart', async () => {

@@ -5,7 +5,7 @@
  */
 import amqp from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Bus, type BusEvent, openBus } from '../../../runtime/lib/storage/bus.ts';
+import { type Bus, type BusEvent, type DeadLetter, openBus } from '../../../runtime/lib/storage/bus.ts';
 import { bindingKey, openRabbitBus, parseAmqpUrl } from '../../../runtime/lib/storage/rabbitmq.ts';
 import { sleep } from '../../../src/core/sleep.ts';
 import { until } from '../../helpers/poll.ts';
@@ -128,6 +128,41 @@ describe.skipIf(skip)('RabbitMQ bus (real broker)', () => {
     // Duplicates are redeliveries only; the set of distinct ids is what idempotent consumers count.
     expect(deliveries).toBeGreaterThanOrEqual(seen.size);
   }, 180_000);
+
+  it('dead-letters a null and a non-JSON message at once and says so', async () => {
+    const dead: DeadLetter[] = [];
+    const b = await openRabbitBus(`${server.url}?exchange=t4`, { onDeadLetter: (d) => dead.push(d) });
+    open.push(b);
+    const seen: string[] = [];
+    b.subscribe('raw.events', 'analytics', (e) => {
+      seen.push(e.id);
+    });
+    await new Promise((r) => setTimeout(r, 500));
+    const conn = await amqp.connect(server.url);
+    const ch = await conn.createConfirmChannel();
+    for (const body of ['null', 'not json'])
+      ch.publish('t4', 'raw.events', Buffer.from(body), { persistent: true });
+    await ch.waitForConfirms();
+    await b.publish('raw.events', { id: 'fine' });
+    await until(
+      () => seen.includes('fine') && dead.length === 2,
+      'the good event and two dead letters',
+      3000,
+      20,
+    );
+    let inDlq = 0;
+    for (let i = 0; i < 100 && inDlq < 2; i++) {
+      if (await ch.get('analytics:raw.events.dlq', { noAck: true })) inDlq++;
+      else await new Promise((r) => setTimeout(r, 20));
+    }
+    await conn.close();
+    expect(inDlq).toBe(2);
+    expect(dead.map((d) => [d.queue, d.reason])).toEqual([
+      ['analytics:raw.events.dlq', 'the message is JSON null, not an event object'],
+      ['analytics:raw.events.dlq', 'the message is not JSON'],
+    ]);
+    expect(seen).toEqual(['fine']);
+  });
 
   it('fails to open with a clear message when the broker is unreachable', async () => {
     await expect(openBus('amqp://guest:guest@127.0.0.1:1')).rejects.toThrow(
