@@ -12,14 +12,17 @@
  * after a warm-up each, so background noise on the shared machine hits all alike; the ratio of
  * the medians is the figure. On a shared machine req/s mostly measures who got the CPU, so the
  * CPU time each proxy process spent per request (from /proc) is reported too: its inverse ratio
- * is what the req/s ratio would be with a core each. Targets: gateway >= 0.5 × nginx req/s, p99 <= 2 × nginx p99.
+ * is what the req/s ratio would be with a core each. Targets, for the gateway with every feature on
+ * (access log, a bearer JWT verified per request, rate limiting): >= 0.5 × nginx req/s, p99 <= 2 ×
+ * nginx p99; the 1-minute load average is recorded with each run.
  *
  * Env: DURATION (10s), THREADS (2), CONNECTIONS (50), ROUNDS (2), WARMUP (2s).
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { freePort } from '../src/core/ports.ts';
 import { median, printTable, writeResult } from './harness.ts';
 
@@ -31,6 +34,7 @@ const ROUNDS = Number(process.env.ROUNDS ?? 2);
 const RPS_TARGET = 0.5;
 const P99_TARGET = 2;
 const GATEWAY_MAIN = join(import.meta.dirname, '..', 'runtime', 'gateway', 'src', 'main.ts');
+const FEATURES = 'gateway, every feature (access log, JWT, rate limit)';
 
 interface WrkResult {
   rps: number;
@@ -42,6 +46,8 @@ interface WrkResult {
   non2xx: number;
   /** CPU time the proxy process(es) spent per request (user + system), in microseconds. */
   cpuUsPerReq?: number;
+  /** 1-minute load average when the run started. */
+  load1?: number;
 }
 
 function which(bin: string): boolean {
@@ -71,11 +77,16 @@ function parseWrk(out: string): WrkResult {
   return { rps, p50Ms: pct('50'), p90Ms: pct('90'), p99Ms: pct('99'), requests, errors, non2xx };
 }
 
-function wrk(url: string, duration: string): WrkResult {
-  const out = execFileSync('wrk', [`-t${THREADS}`, `-c${CONNECTIONS}`, `-d${duration}`, '--latency', url], {
-    encoding: 'utf8',
-    timeout: 120_000,
-  });
+function wrk(url: string, duration: string, headers: string[] = []): WrkResult {
+  const head = headers.flatMap((h) => ['-H', h]);
+  const out = execFileSync(
+    'wrk',
+    [`-t${THREADS}`, `-c${CONNECTIONS}`, `-d${duration}`, '--latency', ...head, url],
+    {
+      encoding: 'utf8',
+      timeout: 120_000,
+    },
+  );
   return parseWrk(out);
 }
 
@@ -212,12 +223,31 @@ async function main(): Promise<void> {
   try {
     const [upPort, nginxPort, nginx2Port] = [await freePort(), await freePort(), await freePort()];
     const upstream = `http://127.0.0.1:${upPort}`;
+    // The every-feature gateway verifies a bearer JWT per request (cached verification, as in
+    // production); the upstream nginx also serves the signing key as the JWKS (the benchmark's own
+    // event loop is blocked while wrk runs, so it cannot serve it).
+    const pair = await generateKeyPair('EdDSA', { extractable: true });
+    const jwks = JSON.stringify({
+      keys: [{ ...(await exportJWK(pair.publicKey)), kid: 'bench', alg: 'EdDSA', use: 'sig' }],
+    });
+    const token = await new SignJWT({ role: 'viewer' })
+      .setProtectedHeader({ alg: 'EdDSA', kid: 'bench' })
+      .setSubject('bench-user')
+      .setIssuer('platformctl-auth')
+      .setAudience('platform')
+      .setIssuedAt()
+      .setExpirationTime('2h')
+      .sign(pair.privateKey);
 
     const upConf = nginxConf(
       dir,
       'upstream',
       `  access_log off;
-  server { listen 127.0.0.1:${upPort} reuseport; location / { return 200 "ok\\n"; } }`,
+  server {
+    listen 127.0.0.1:${upPort} reuseport;
+    location = /.well-known/jwks.json { default_type application/json; return 200 '${jwks}'; }
+    location / { return 200 "ok\\n"; }
+  }`,
     );
     const proxyServer = (name: string, port: number) => `  access_log ${dir}/${name}/logs/access.log;
   upstream up { server 127.0.0.1:${upPort}; keepalive 128; }
@@ -250,6 +280,14 @@ async function main(): Promise<void> {
         services: { up: { instances: [{ id: 'up-1', url: upstream, version: 'v1' }] } },
       }),
     );
+    const featuresConfig = join(dir, 'gateway-features.json');
+    writeFileSync(
+      featuresConfig,
+      JSON.stringify({
+        routes: [{ prefix: '/', service: 'up', auth: 'required' }],
+        services: { up: { instances: [{ id: 'up-1', url: upstream, version: 'v1' }] } },
+      }),
+    );
     const nodeArgs = process.env.GATEWAY_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
     /** Starts a Node contender on a free port; returns its URL and pid once it answers. */
     const startNode = async (name: string, args: string[], env: Record<string, string>, ready = '/') => {
@@ -266,8 +304,24 @@ async function main(): Promise<void> {
       return { url: `http://127.0.0.1:${port}/bench`, pids: withChildren(c.pid!) };
     };
     const gatewayEnv = { GATEWAY_CONFIG: gwConfig, DATA_DIR: join(dir, 'gw-data') };
-    const contenders: Record<string, { url: string; pids: number[] }> = {
+    const contenders: Record<string, { url: string; pids: number[]; headers?: string[] }> = {
       nginx: { url: `http://127.0.0.1:${nginxPort}/bench`, pids: withChildren(nginxProxy!.pid!) },
+      [FEATURES]: {
+        ...(await startNode(
+          'gateway-features',
+          [...nodeArgs, GATEWAY_MAIN],
+          {
+            GATEWAY_CONFIG: featuresConfig,
+            DATA_DIR: join(dir, 'gw-features-data'),
+            AUTH_JWKS_URL: `${upstream}/.well-known/jwks.json`,
+            // On, with a budget the benchmark never exhausts: the bucket is checked per request.
+            RATE_LIMIT_RPS: '1000000000',
+            RATE_LIMIT_BURST: '1000000000',
+          },
+          '/readyz',
+        )),
+        headers: [`Authorization: Bearer ${token}`],
+      },
       gateway: await startNode('gateway', [...nodeArgs, GATEWAY_MAIN], gatewayEnv, '/readyz'),
       'gateway, ACCESS_LOG=false': await startNode(
         'gateway-nolog',
@@ -290,18 +344,21 @@ async function main(): Promise<void> {
       'node:http hello (no proxy)': await startNode('hello', ['-e', NODE_HELLO], {}),
     };
     const targets = Object.fromEntries(Object.entries(contenders).map(([k, v]) => [k, v.url]));
+    const headersOf = Object.fromEntries(Object.entries(contenders).map(([k, v]) => [k, v.headers ?? []]));
     const processes = Object.fromEntries(Object.entries(contenders).map(([k, v]) => [k, v.pids]));
     const runs: Record<string, WrkResult[]> = Object.fromEntries(Object.keys(targets).map((k) => [k, []]));
     for (let round = 1; round <= ROUNDS; round++) {
       for (const [name, url] of Object.entries(targets)) {
-        wrk(url, WARMUP);
+        wrk(url, WARMUP, headersOf[name]);
         const pids = processes[name] ?? [];
         const before = cpuMs(pids);
-        const r = wrk(url, DURATION);
+        const load1 = loadavg()[0]!;
+        const r = wrk(url, DURATION, headersOf[name]);
+        r.load1 = load1;
         r.cpuUsPerReq = ((cpuMs(pids) - before) * 1000) / Math.max(1, r.requests);
         runs[name]?.push(r);
         console.error(
-          `round ${round} ${name}: ${r.rps.toFixed(0)} req/s, p99 ${r.p99Ms.toFixed(2)} ms, cpu ${r.cpuUsPerReq.toFixed(1)} us/req, errors ${r.errors}, non-2xx ${r.non2xx}`,
+          `round ${round} ${name}: ${r.rps.toFixed(0)} req/s, p99 ${r.p99Ms.toFixed(2)} ms, cpu ${r.cpuUsPerReq.toFixed(1)} us/req, errors ${r.errors}, non-2xx ${r.non2xx}, load ${load1.toFixed(1)}`,
         );
       }
     }
@@ -315,9 +372,13 @@ async function main(): Promise<void> {
           p99Ms: median(rs.map((r) => r.p99Ms)),
           cpuUsPerReq: median(rs.map((r) => r.cpuUsPerReq ?? Number.NaN)),
           errors: rs.reduce((a, r) => a + r.errors + r.non2xx, 0),
+          load1: median(rs.map((r) => r.load1 ?? Number.NaN)),
         },
       ]),
-    ) as Record<string, { rps: number; p50Ms: number; p99Ms: number; cpuUsPerReq: number; errors: number }>;
+    ) as Record<
+      string,
+      { rps: number; p50Ms: number; p99Ms: number; cpuUsPerReq: number; errors: number; load1: number }
+    >;
     const ref = summary.nginx!;
     const rows = Object.entries(summary).map(([name, s]) => [
       name,
@@ -329,6 +390,7 @@ async function main(): Promise<void> {
       s.cpuUsPerReq.toFixed(1),
       (ref.cpuUsPerReq / s.cpuUsPerReq).toFixed(2),
       s.errors,
+      s.load1.toFixed(1),
     ]);
     printTable(
       [
@@ -341,10 +403,12 @@ async function main(): Promise<void> {
         'cpu us/req',
         'efficiency vs nginx',
         'errors',
+        'load avg',
       ],
       rows,
     );
-    const gwS = summary.gateway!;
+    // The target figure: the gateway with every feature on (access log, JWT, rate limit).
+    const gwS = summary[FEATURES]!;
     const rpsRatio = gwS.rps / ref.rps;
     const p99Ratio = gwS.p99Ms / ref.p99Ms;
     // Requests per CPU-second relative to nginx: what the req/s ratio would be with a core each.
