@@ -98,7 +98,9 @@ export const contentService: ServiceDefinition<typeof contentEnv> = {
       configureSharp: (sharp) => {
         sharp.concurrency(env.SHARP_CONCURRENCY);
         sharp.cache(
-          env.CONTENT_SHARP_CACHE_MB > 0 ? { memory: env.CONTENT_SHARP_CACHE_MB, items: 20, files: 0 } : false,
+          env.CONTENT_SHARP_CACHE_MB > 0
+            ? { memory: env.CONTENT_SHARP_CACHE_MB, items: 20, files: 0 }
+            : false,
         );
       },
       views: {
