@@ -35,7 +35,7 @@ const DIGITS = /^\d+$/;
  * interrupted once it starts (libvips' timeout does not reach the encoder), so a large one would
  * hold a transform slot, and hundreds of MB, for longer than any caller waits.
  */
-export const MAX_AVIF_DIMENSION = 2048;
+export const MAX_AVIF_DIMENSION = 1600;
 
 /** The value as received, shortened, for messages that say what was wrong with it. */
 function shown(raw: unknown): string {

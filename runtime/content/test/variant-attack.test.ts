@@ -37,9 +37,9 @@ async function attack(loops: number, ms: number, signed: boolean): Promise<Map<n
   await Promise.all(
     Array.from({ length: loops }, async () => {
       while (Date.now() < deadline) {
-        width = 100 + ((width + 7) % 1900);
-        // q is never avif's default (50), so no request matches a preset by chance.
-        const query = { w: String(width), q: String(51 + (width % 40)), format: 'avif' };
+        width = 100 + ((width + 7) % 1000);
+        // q is never webp's default (80), so no request matches a preset by chance.
+        const query = { w: String(width), q: String(30 + (width % 40)), format: 'webp' };
         const sig = signed ? `&sig=${signVariant(bigId, query, KEY)}` : '';
         const res = await fetch(`${gw.url}/content/${bigId}/variant?${new URLSearchParams(query)}${sig}`);
         await res.arrayBuffer();
@@ -144,5 +144,30 @@ describe('the variant attack, replayed', () => {
       if (status !== 200) await new Promise((r) => setTimeout(r, 500));
     }
     expect(status).toBe(200);
+  });
+
+  it('a waiting render dropped with a client that left answers its other requesters 503, not 500', async () => {
+    const signed = (query: Record<string, string>) =>
+      `${content.url}/content/${bigId}/variant?${new URLSearchParams(query)}&sig=${signVariant(bigId, query, KEY)}`;
+    // A slow render holds the only slot...
+    const slow = fetch(signed({ w: '2400', format: 'png' })).then(async (r) => {
+      await r.arrayBuffer();
+      return r.status;
+    });
+    await new Promise((r) => setTimeout(r, 150));
+    // ...so this one waits in the queue, and a second client asks for the same variant (joining it).
+    const waiting = { w: '1001', format: 'webp' };
+    const gone = new AbortController();
+    const first = fetch(signed(waiting), { signal: gone.signal }).catch(() => 'aborted');
+    await new Promise((r) => setTimeout(r, 50));
+    const second = fetch(signed(waiting)).then(async (r) => {
+      await r.arrayBuffer();
+      return r.status;
+    });
+    await new Promise((r) => setTimeout(r, 50));
+    gone.abort();
+    await first;
+    expect([200, 503]).toContain(await second);
+    expect([200, 503]).toContain(await slow);
   });
 });

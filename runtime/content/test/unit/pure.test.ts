@@ -179,11 +179,11 @@ describe('affordable avif', () => {
     const big = parseVariantParams({ w: '3000', format: 'avif' }, undefined, { maxDimension: 4096 });
     expect(big).toEqual({
       ok: false,
-      error: expect.stringMatching(/avif variants are at most 2048 .*got 3000x-/),
+      error: expect.stringMatching(/avif variants are at most 1600 .*got 3000x-/),
     });
     const negotiated = parseVariantParams({ w: '3000' }, 'image/avif,image/webp', { maxDimension: 4096 });
     expect(negotiated.ok && negotiated.params.format).toBe('webp');
-    const small = parseVariantParams({ w: '2000' }, 'image/avif,image/webp', { maxDimension: 4096 });
+    const small = parseVariantParams({ w: '1600' }, 'image/avif,image/webp', { maxDimension: 4096 });
     expect(small.ok && small.params.format).toBe('avif');
   });
 });
