@@ -9,6 +9,9 @@
  * - Everything else is fire-and-forget from the engine's point of view: `notify` never throws and
  *   the engine never waits for it before acting (a rollback is never delayed by a slow webhook);
  *   commands call `flush()` with a time cap before exiting.
+ * - Deliveries to one hook about one subject (a service's rollout, a drill) go out in the order
+ *   they were raised: a receiver must never see `rolledBack` before `started` because the first
+ *   delivery was retried or slow. Different hooks and subjects stay concurrent.
  */
 import type { WebhookSpec } from '../core/config/schema.ts';
 import { sleep } from '../core/sleep.ts';
@@ -169,10 +172,17 @@ function subscribed(hook: WebhookSpec, event: HookEventName): boolean {
   return hook.events === undefined || hook.events.includes(event);
 }
 
+/** What a notice is about; its deliveries to one hook are ordered. */
+function subjectOf(n: Notice): string {
+  return n.event === 'drill.page' ? `drill:${n.drill}` : `rollout:${n.service}`;
+}
+
 export class Notifier {
   private readonly hooks: WebhookSpec[];
   private readonly options: Required<Omit<NotifierOptions, 'onResult'>> & Pick<NotifierOptions, 'onResult'>;
   private readonly pending = new Set<Promise<unknown>>();
+  /** The last delivery queued per hook and subject; the next one starts after it settles. */
+  private readonly queues = new Map<string, Promise<unknown>>();
 
   constructor(hooks: WebhookSpec[], options: NotifierOptions = {}) {
     this.hooks = hooks;
@@ -196,7 +206,16 @@ export class Notifier {
   /** Sends an event in the background; never throws. */
   notify(n: Notice): void {
     for (const hook of this.hooks.filter((h) => n.event !== 'rollout.gate' && subscribed(h, n.event))) {
-      const p = this.deliver(hook, n).finally(() => this.pending.delete(p));
+      const key = `${hook.name}\0${subjectOf(n)}`;
+      const previous = this.queues.get(key) ?? Promise.resolve();
+      // deliver() never rejects, so the chain never breaks on a failed delivery.
+      const p: Promise<unknown> = previous
+        .then(() => this.deliver(hook, n))
+        .finally(() => {
+          this.pending.delete(p);
+          if (this.queues.get(key) === p) this.queues.delete(key);
+        });
+      this.queues.set(key, p);
       this.pending.add(p);
     }
   }

@@ -123,6 +123,19 @@ describe('webhooks', () => {
     ]);
   });
 
+  it("delivers one rollout's events to a hook in order, even when the first is retried", async () => {
+    failures.set('/flaky-ordered', 1);
+    const n = new Notifier([hook('ordered', '/flaky-ordered', 'generic')], { baseDelayMs: 50 });
+    n.notify({ ...notice, event: 'rollout.started' });
+    n.notify(notice);
+    await n.flush();
+    expect(bodiesAt('/flaky-ordered').map((b) => b.event)).toEqual([
+      'rollout.started',
+      'rollout.started',
+      'rollout.rolledBack',
+    ]);
+  });
+
   it('the pre-rollout gate blocks on a non-2xx answer and only asks generic hooks', async () => {
     const gate = { service: 'content', release: 'v2', stable: 'v1', strategy: 'canary', at: notice.at };
     const denied = await new Notifier([
