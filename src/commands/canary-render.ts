@@ -9,6 +9,7 @@ import type { ResolvedStep } from '../delivery/strategy.ts';
 const BAD = new Set(['rollout.aborting', 'rollout.rolledBack', 'analysis.fail', 'release.retire-failed']);
 const GOOD = new Set(['rollout.promoted', 'analysis.pass', 'release.ready']);
 const WAIT = new Set(['rollout.paused', 'rollout.inconclusive', 'analysis.inconclusive', 'control.received']);
+const WARN = new Set(['early-abort.metrics-unavailable']);
 
 /** One line per decision: `17:42:03.120 analysis.pass  step 2/5: …`. */
 export function eventLine(out: Output, e: RolloutEvent): string {
@@ -20,7 +21,9 @@ export function eventLine(out: Output, e: RolloutEvent): string {
       ? s.green('✓')
       : WAIT.has(e.type)
         ? s.yellow('‖')
-        : s.dim('•');
+        : WARN.has(e.type)
+          ? s.yellow('!')
+          : s.dim('•');
   return `${time} ${mark} ${e.message}`;
 }
 

@@ -127,6 +127,8 @@ export class Rollout {
   private deployed = false;
   /** Set when a human promoted past an analysis or pause, for the final decision's reason. */
   private promotedBy: string | undefined;
+  /** Set while the early-abort check cannot read metrics, so the warning is said once, not per tick. */
+  private earlyAbortBlind = false;
 
   constructor(opts: RolloutOptions, stable: string) {
     this.opts = opts;
@@ -514,7 +516,7 @@ export class Rollout {
       windowOverrideMs ?? (exposedSince === undefined ? undefined : Date.now() - exposedSince + this.tickMs);
     if (windowMs === undefined || windowMs <= 0) return undefined;
     try {
-      return await checkEarlyAbort(
+      const evidence = await checkEarlyAbort(
         this.opts.source,
         this.opts.service,
         this.state.stable,
@@ -522,8 +524,25 @@ export class Rollout {
         Math.min(Math.ceil(windowMs), MAX_EARLY_ABORT_WINDOW_MS),
         settings,
       );
-    } catch {
-      // A metrics hiccup must not stop the rollout; the interval analysis will see it.
+      if (this.earlyAbortBlind) {
+        this.earlyAbortBlind = false;
+        this.emit(
+          'early-abort.metrics-restored',
+          `early-abort check reads metrics from ${this.opts.source.name} again`,
+        );
+      }
+      return evidence;
+    } catch (err) {
+      // A metrics hiccup must not stop the rollout (the interval analysis counts it as
+      // inconclusive), but nobody may believe the early-abort check is guarding the canary meanwhile.
+      if (!this.earlyAbortBlind) {
+        this.earlyAbortBlind = true;
+        this.emit(
+          'early-abort.metrics-unavailable',
+          `early-abort check cannot read metrics from ${this.opts.source.name}: ${(err as Error).message}; only the interval analysis judges ${this.opts.release} until they are back`,
+          { source: this.opts.source.name, error: (err as Error).message },
+        );
+      }
       return undefined;
     }
   }

@@ -401,6 +401,30 @@ ${FAST}`,
     }
   });
 
+  it('says once when the early-abort check cannot read metrics, and when it can again', async () => {
+    const p = new FakePlatform('v1');
+    const source = p.source();
+    let failuresLeft = 4;
+    const query = source.query;
+    source.query = async (service, version, windowMs) => {
+      // Only once the canary has traffic: that is when the early-abort check starts asking.
+      if ((p.weights.v2 ?? 0) > 0 && failuresLeft > 0) {
+        failuresLeft--;
+        throw new Error('gateway does not answer');
+      }
+      return query(service, version, windowMs);
+    };
+    const result = await startRollout(options(p, FAST, { source }));
+    const said = result.events.filter((e) => e.type.startsWith('early-abort.metrics-'));
+    expect(said.map((e) => e.type)).toEqual([
+      'early-abort.metrics-unavailable',
+      'early-abort.metrics-restored',
+    ]);
+    expect(said[0]?.message).toBe(
+      'early-abort check cannot read metrics from fake: gateway does not answer; only the interval analysis judges v2 until they are back',
+    );
+  });
+
   it('a metrics outage is inconclusive, never a rollback or a pass', async () => {
     const p = new FakePlatform('v1');
     const opts = options(p, FAST);
@@ -414,5 +438,6 @@ ${FAST}`,
     expect(result.exitCode).toBe(ExitCode.deadlineExceeded);
     expect(result.state.outcome?.reason).toContain('metrics unavailable: gateway does not answer');
     expect(p.weights).toEqual({ v1: 100 });
+    expect(result.events.filter((e) => e.type === 'early-abort.metrics-unavailable')).toHaveLength(1);
   });
 });
