@@ -29,6 +29,8 @@ export const runtimeEnvSchema = z.object({
   AUTH_JWKS_URL: z.url().optional(),
   OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional(),
   TRACES_DIR: z.string().optional(),
+  /** `true` also traces /healthz, /readyz, /health/dependencies and /metrics (off: scrapes flooded `traces`). */
+  TRACE_PROBES: z.enum(['true', 'false']).default('false'),
 });
 
 /** The gateway's routing file (see gateway-config.ts), set by whoever starts a gateway. */

@@ -27,6 +27,8 @@ export interface ServiceConfig<Extra = Record<string, never>> {
   authJwksUrl: string | undefined;
   otlpEndpoint: string | undefined;
   tracesDir: string | undefined;
+  /** Trace probe and scrape requests too (off by default). */
+  traceProbes: boolean;
   extra: Extra;
 }
 
@@ -82,6 +84,7 @@ export function parseConfig<S extends z.ZodObject = z.ZodObject<Record<string, n
     authJwksUrl: c.AUTH_JWKS_URL,
     otlpEndpoint: c.OTEL_EXPORTER_OTLP_ENDPOINT,
     tracesDir: c.TRACES_DIR === undefined ? undefined : resolve(c.TRACES_DIR),
+    traceProbes: c.TRACE_PROBES === 'true',
     extra: (own?.data ?? {}) as z.infer<S>,
   };
 }

@@ -21,7 +21,7 @@ import { type RequestContext, requestContext } from './request-context.ts';
 import { type Blobs, openBlobs } from './storage/blobs.ts';
 import { type Bus, type DeadLetter, openBus } from './storage/bus.ts';
 import { type Db, type Migration, type OpenDbOptions, openDb } from './storage/db.ts';
-import { type ActiveSpan, initTracing, type Tracing } from './tracing.ts';
+import { type ActiveSpan, initTracing, propagationOnly, type Tracing } from './tracing.ts';
 import { drainUnreadBody } from './unread-body.ts';
 
 declare module 'fastify' {
@@ -225,7 +225,10 @@ export async function createService<S extends z.ZodObject = z.ZodObject<Record<s
     }
     const route = request.routeOptions.url ?? 'unmatched';
     const traceparent = request.headers.traceparent;
-    const span = tracing.startServerSpan(
+    // Prometheus scrapes every 5 s and probes every second: traced, they buried real requests in
+    // `platformctl traces`. Their ids are still propagated and logged.
+    const tracer = QUIET_ROUTES.has(route) && !config.traceProbes ? propagationOnly : tracing;
+    const span = tracer.startServerSpan(
       `${request.method} ${route}`,
       typeof traceparent === 'string' ? traceparent : undefined,
       { 'http.request.method': request.method, 'http.route': route, 'http.request_id': String(request.id) },

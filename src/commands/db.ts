@@ -1,5 +1,21 @@
 import type { CommandContext } from '../core/context.ts';
-import { UsageError } from '../core/errors.ts';
+import { PlatformError, UsageError } from '../core/errors.ts';
+
+/** A database that went away mid-migration is an outage to report, not a bug in platformctl. */
+function toMigrateError(err: unknown, shown: string): unknown {
+  const e = err as { code?: string; dependency?: string };
+  if (e?.code === 'DATABASE_UNAVAILABLE' || e?.dependency === 'database') {
+    return new PlatformError(
+      'DATABASE_UNREACHABLE',
+      `the database ${shown} stopped answering during the migration`,
+      {
+        hint: 'run `platformctl db migrate` again once it is back (applied migrations are recorded; the rest run then)',
+        cause: err,
+      },
+    );
+  }
+  return err;
+}
 
 interface MigrateOptions {
   service?: string;
@@ -19,28 +35,39 @@ export async function migrate(ctx: CommandContext, _args: string[], opts: Migrat
   }
   const data = await import('../data/service-databases.ts');
   const { openDb } = await import('../../runtime/lib/storage/db.ts');
-  const results: { service: string; url: string; applied: string[] }[] = [];
+  const { ensureDatabase } = await import('../data/ensure-database.ts');
+  const results: { service: string; url: string; applied: string[]; database?: string }[] = [];
   for (const service of data.selectServices(opts.service)) {
     // URLs from the process environment first, else the environment's secrets.
     const { secretsEnvFor } = await import('../secrets/inject.ts');
     const source = { ...secretsEnvFor(root, envName, service), ...process.env };
     const url = data.databaseUrlFor(root, service, environment.backends.database, source);
+    const postgres = url.startsWith('postgres');
     if (opts.dryRun) {
-      results.push({ service, url: data.redact(url), applied: [] });
+      const database = postgres ? await ensureDatabase(url, { dryRun: true }) : undefined;
+      results.push({ service, url: data.redact(url), applied: [], ...(database ? { database } : {}) });
       continue;
     }
     const progress = await ctx.out.progress(`migrating ${service} (${data.redact(url)})`);
+    let database: string | undefined;
+    try {
+      database = postgres ? await ensureDatabase(url) : undefined;
+    } catch (err) {
+      progress.fail();
+      throw err;
+    }
     const db = await openDb(url);
     try {
       results.push({
         service,
         url: data.redact(url),
         applied: await db.migrate(await data.migrationsFor(service)),
+        ...(database ? { database } : {}),
       });
       progress.stop();
     } catch (err) {
       progress.fail();
-      throw err;
+      throw toMigrateError(err, data.redact(url));
     } finally {
       await db.close();
     }
@@ -49,8 +76,8 @@ export async function migrate(ctx: CommandContext, _args: string[], opts: Migrat
     results
       .map((r) =>
         opts.dryRun
-          ? `${r.service}: would migrate ${r.url}`
-          : `${r.service}: ${r.applied.length ? `applied ${r.applied.join(', ')}` : 'up to date'} (${r.url})`,
+          ? `${r.service}: ${r.database === 'would create' ? 'would create the database and ' : ''}would migrate ${r.url}`
+          : `${r.service}: ${r.database === 'created' ? 'created the database, ' : ''}${r.applied.length ? `applied ${r.applied.join(', ')}` : 'up to date'} (${r.url})`,
       )
       .join('\n'),
   );

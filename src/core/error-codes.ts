@@ -58,6 +58,11 @@ export const ERROR_CODES = {
     meaning: 'a confirmation is needed and there is no terminal: pass --yes',
   },
   CRASH_LOOP: { exit: ExitCode.failure, meaning: 'an instance keeps crashing and is no longer restarted' },
+  DATABASE_MISSING: {
+    exit: ExitCode.failure,
+    meaning: 'a service database does not exist and the role may not create it (the hint has the SQL)',
+  },
+  DATABASE_UNREACHABLE: { exit: ExitCode.failure, meaning: 'the PostgreSQL server does not answer' },
   DB_URL_INVALID: { exit: ExitCode.usage, meaning: 'a database URL flag of `db copy` has the wrong scheme' },
   DEMO_FAILED: { exit: ExitCode.failure, meaning: 'cannot reach …: …' },
   DEPENDENCY_CYCLE: { exit: ExitCode.failure, meaning: 'services depend on each other in a cycle: …' },

@@ -31,7 +31,7 @@ export interface ProjectorOptions {
    * slice instead of per event); queries still see their own writes through `catchUp`. Default 500.
    */
   delayMs?: number;
-  /** Projected log rows older than this are deleted. Default 24 h. */
+  /** Projected log rows older than this are deleted. Default `INGEST_LOG_RETENTION_MS` (2 days). */
   logRetentionMs?: number;
   onError?: (err: unknown) => void;
   /** Called when a background run has caught up with the log. */
@@ -62,6 +62,12 @@ const MINUTE = 60_000;
 const DAY = 86_400_000;
 /** Minute rollups are kept for the longest trending window the API serves (7 days) and a day. */
 export const MINUTE_ROLLUP_RETENTION_MS = 8 * DAY;
+/**
+ * How long the ingest log keeps projected events, and the dedup horizon: two days, so the daily
+ * data-lake export of yesterday (`platformctl analytics export`) still finds every batch received
+ * yesterday, even when it runs late in the day. The one figure the docs quote.
+ */
+export const INGEST_LOG_RETENTION_MS = 2 * DAY;
 const SEEN_CHUNK = 250;
 const values = (n: number) => Array.from({ length: n }, () => '(?, ?)').join(',');
 const SEEN_VALUES = values(SEEN_CHUNK);
@@ -97,9 +103,7 @@ export class Projector {
     this.windowMs = options.coViewWindowMs ?? 30 * MINUTE;
     this.recentPerUser = options.recentPerUser ?? 10;
     this.sliceEvents = options.sliceEvents ?? 50_000;
-    // Two days, so the daily data-lake export of yesterday (`platformctl analytics export`) still
-    // finds every batch received yesterday, even when it runs late in the day.
-    this.retentionMs = options.logRetentionMs ?? 2 * DAY;
+    this.retentionMs = options.logRetentionMs ?? INGEST_LOG_RETENTION_MS;
     this.delayMs = options.delayMs ?? 500;
     this.onIdle = options.onIdle ?? (() => {});
     this.onProgress = options.onProgress ?? (() => {});

@@ -115,4 +115,35 @@ describe('tracing and the http client', () => {
     const downServer = inTrace.find((s) => s.kind === 'server' && s.parentSpanId === client?.spanId);
     expect(server && client && downServer).toBeTruthy();
   });
+
+  it('does not trace probes and scrapes unless TRACE_PROBES=true', async () => {
+    const spansOf = async (name: string, env: Record<string, string>) => {
+      const tracesDir = join(dir, `traces-${name}`);
+      const svc = await createService(
+        {
+          name,
+          routes(app) {
+            app.get('/work', async () => ({ ok: true }));
+          },
+        },
+        {
+          env: { PORT: '0', DATA_DIR: join(dir, name), TRACES_DIR: tracesDir, ...env },
+          logDestination: silent(),
+        },
+      );
+      running.push(svc);
+      const url = (await svc.listen()).url;
+      for (const path of ['/metrics', '/healthz', '/readyz', '/health/dependencies', '/work'])
+        await (await fetch(`${url}${path}`)).text();
+      await svc.deps.tracing.shutdown();
+      return readFileSync(join(tracesDir, `${name}.jsonl`), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as { name: string }).name);
+    };
+    expect(await spansOf('quiet', {})).toEqual(['GET /work']);
+    expect((await spansOf('loud', { TRACE_PROBES: 'true' })).sort()).toEqual(
+      ['GET /health/dependencies', 'GET /healthz', 'GET /metrics', 'GET /readyz', 'GET /work'].sort(),
+    );
+  });
 });

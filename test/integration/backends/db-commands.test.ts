@@ -78,6 +78,35 @@ describe.skipIf(skip)('db commands (real PostgreSQL)', () => {
     expect(again.services.every((s: { applied: string[] }) => s.applied.length === 0)).toBe(true);
   });
 
+  it('creates a missing service database, or says exactly which SQL to run when it may not', async () => {
+    const base = serverUrl.replace(/\/postgres$/, '');
+    const created = await runCli(['db', 'migrate', '--env', 'prod', '--service', 'auth', '--json'], {
+      cwd: ws.dir,
+      env: { AUTH_DATABASE_URL: `${base}/auth_fresh` },
+    });
+    expect(created.exitCode, created.stderr).toBe(0);
+    expect(JSON.parse(created.stdout).services[0]).toMatchObject({ database: 'created' });
+    expect(server.psql("SELECT count(*) FROM pg_database WHERE datname = 'auth_fresh'").trim()).toBe('1');
+
+    server.psql('CREATE ROLE app LOGIN');
+    const denied = await runCli(['db', 'migrate', '--env', 'prod', '--service', 'content'], {
+      cwd: ws.dir,
+      env: { CONTENT_DATABASE_URL: `${base.replace('postgres@', 'app@')}/content_denied` },
+    });
+    expect(denied.exitCode).toBe(1);
+    expect(denied.stderr).toMatch(/database "content_denied" does not exist .* may not create it/);
+    expect(denied.stderr).toContain('CREATE DATABASE "content_denied";');
+    expect(denied.stderr).not.toMatch(/bug/i);
+
+    const unreachable = await runCli(['db', 'migrate', '--env', 'prod', '--service', 'content'], {
+      cwd: ws.dir,
+      env: { CONTENT_DATABASE_URL: 'postgres://postgres@127.0.0.1:1/content' },
+    });
+    expect(unreachable.exitCode).toBe(1);
+    expect(unreachable.stderr).toMatch(/cannot connect to PostgreSQL at 127\.0\.0\.1:1/);
+    expect(unreachable.stderr).not.toMatch(/bug|retry shortly/i);
+  }, 60_000);
+
   it('copies SQLite data to PostgreSQL idempotently', async () => {
     const target = `${serverUrl.replace(/\/postgres$/, '')}/content`;
     const first = await runCli(
