@@ -10,7 +10,7 @@ import { plannedConnections, plannedDurationMs, runLoad } from '../load/run.ts';
 import { loadScenario } from '../load/scenario.ts';
 import { buildSummary, type LoadSummary, type TrendMetric } from '../load/summary.ts';
 import { resolveTarget } from '../load/target.ts';
-import { fileDescriptorLimit } from '../load/validity.ts';
+import { fileDescriptorLimit, nonDefaultLimits } from '../load/validity.ts';
 
 interface RunFlags {
   rate?: string;
@@ -239,6 +239,10 @@ function renderSummary(ctx: CommandContext, s: LoadSummary): string {
     }
   }
   if (!s.valid) parts.push(st.red(`INVALID RUN: ${s.validity.reasons.join('; ')}`));
+  const ownLimits = nonDefaultLimits(s.validity.limits);
+  // A run judged valid against loosened limits must not read like one judged against the defaults.
+  if (ownLimits.length > 0)
+    parts.push(st.yellow(`validity limits set by the scenario: ${ownLimits.join(', ')}`));
   else if (generatorLate && lag) {
     parts.push(
       st.yellow(

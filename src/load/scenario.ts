@@ -11,6 +11,7 @@ import { readYamlFile, validateWith } from '../core/config/yaml-source.ts';
 import { durationSchema } from '../core/duration.ts';
 import { UsageError } from '../core/errors.ts';
 import { parseThresholdExpression, parseThresholdKey, type ThresholdKey } from './thresholds.ts';
+import { VALIDITY_LIMITS, type ValidityLimits } from './validity.ts';
 
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
 const headersSchema = z.record(z.string(), z.union([z.string(), z.number()]).transform(String));
@@ -157,6 +158,12 @@ const scenarioSchema = strict({
   }),
   requests: z.array(requestSchema).min(1, { error: 'a scenario needs at least one request' }),
   thresholds: z.record(z.string(), z.array(thresholdItem)).default({}),
+  /** Run-validity limits other than the documented defaults (docs/guides/load.md, "Run validity"). */
+  validity: strict({
+    maxAvgScheduleLag: durationSchema.optional(),
+    maxDroppedRatio: z.number().min(0).max(1).optional(),
+    maxGeneratorErrorRatio: z.number().min(0).max(1).optional(),
+  }).optional(),
 });
 export type ScenarioSpec = z.output<typeof scenarioSchema>;
 
@@ -181,6 +188,8 @@ export interface Scenario {
   executor: ExecutorSpec;
   requests: (RequestSpec & { bodyPath?: string })[];
   thresholds: ThresholdSpec[];
+  /** The limits the run's validity is judged against: the defaults, or the scenario's `validity:`. */
+  validity: ValidityLimits;
 }
 
 /** Overrides from `load run` flags; applied to the document before validation. */
@@ -215,6 +224,11 @@ export function loadScenario(file: string, overrides: ScenarioOverrides = {}, di
     executor: spec.executor,
     requests: spec.requests.map(resolveBody),
     thresholds: overrides.noThresholds ? [] : flattenThresholds(spec.thresholds),
+    validity: {
+      maxAvgScheduleLagMs: spec.validity?.maxAvgScheduleLag ?? VALIDITY_LIMITS.maxAvgScheduleLagMs,
+      maxDroppedRatio: spec.validity?.maxDroppedRatio ?? VALIDITY_LIMITS.maxDroppedRatio,
+      maxGeneratorErrorRatio: spec.validity?.maxGeneratorErrorRatio ?? VALIDITY_LIMITS.maxGeneratorErrorRatio,
+    },
   };
 }
 

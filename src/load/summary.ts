@@ -82,7 +82,7 @@ export interface LoadSummary {
 
 export function buildSummary(r: RunResult): LoadSummary {
   const agg = r.aggregate;
-  const validity = judgeValidity(agg, r.openModel);
+  const validity = judgeValidity(agg, r.openModel, r.scenario.validity);
   const seconds = Math.max(r.elapsedMs / 1000, 0.001);
   const metrics: LoadSummary['metrics'] = {};
   const trend = (match?: (n: string) => boolean): TrendMetric => {

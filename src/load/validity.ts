@@ -6,27 +6,41 @@
 import { readFileSync } from 'node:fs';
 import type { Aggregate } from './metrics.ts';
 
-/** The documented limits (docs/guides/load.md, "Run validity"). */
-export const VALIDITY_LIMITS = {
+/** The limits a run is judged against. */
+export interface ValidityLimits {
   /** Average lateness of iterations against their schedule (open model), ms. */
-  maxAvgScheduleLagMs: 25,
+  maxAvgScheduleLagMs: number;
   /** Share of scheduled iterations dropped because `maxInFlight` were outstanding. */
-  maxDroppedRatio: 0.01,
+  maxDroppedRatio: number;
   /** Share of iterations the generator could not send (EMFILE, EADDRNOTAVAIL...). */
+  maxGeneratorErrorRatio: number;
+}
+
+/**
+ * The documented default limits (docs/guides/load.md, "Run validity"); a scenario's `validity:`
+ * block may set others, and the summary reports the ones the run was judged against.
+ */
+export const VALIDITY_LIMITS: Readonly<ValidityLimits> = Object.freeze({
+  maxAvgScheduleLagMs: 25,
+  maxDroppedRatio: 0.01,
   maxGeneratorErrorRatio: 0.01,
-} as const;
+});
 
 export interface RunValidity {
   valid: boolean;
   /** One sentence per limit exceeded; empty when valid. */
   reasons: string[];
-  limits: typeof VALIDITY_LIMITS;
+  limits: Readonly<ValidityLimits>;
 }
 
-/** Judges a finished run's measurements against VALIDITY_LIMITS. */
-export function judgeValidity(agg: Aggregate, openModel: boolean): RunValidity {
+/** Judges a finished run's measurements against `limits` (the documented defaults unless given). */
+export function judgeValidity(
+  agg: Aggregate,
+  openModel: boolean,
+  limits: Readonly<ValidityLimits> = VALIDITY_LIMITS,
+): RunValidity {
   const reasons: string[] = [];
-  const L = VALIDITY_LIMITS;
+  const L = limits;
   if (openModel && agg.lagCount > 0) {
     const avg = agg.lagSum / agg.lagCount;
     if (avg > L.maxAvgScheduleLagMs) {
@@ -50,6 +64,24 @@ export function judgeValidity(agg: Aggregate, openModel: boolean): RunValidity {
   return { valid: reasons.length === 0, reasons, limits: L };
 }
 
+/** The limits that differ from the documented defaults, e.g. `schedule lag 500 ms`; empty when none do. */
+export function nonDefaultLimits(limits: Readonly<ValidityLimits>): string[] {
+  const D = VALIDITY_LIMITS;
+  const said: string[] = [];
+  if (limits.maxAvgScheduleLagMs !== D.maxAvgScheduleLagMs) {
+    said.push(`schedule lag ${limits.maxAvgScheduleLagMs} ms (default ${D.maxAvgScheduleLagMs} ms)`);
+  }
+  if (limits.maxDroppedRatio !== D.maxDroppedRatio) {
+    said.push(`dropped ${pct(limits.maxDroppedRatio)} (default ${pct(D.maxDroppedRatio)})`);
+  }
+  if (limits.maxGeneratorErrorRatio !== D.maxGeneratorErrorRatio) {
+    said.push(
+      `generator errors ${pct(limits.maxGeneratorErrorRatio)} (default ${pct(D.maxGeneratorErrorRatio)})`,
+    );
+  }
+  return said;
+}
+
 /**
  * The process's open-file limit (soft, hard) on Linux, or null elsewhere. Node raises the soft
  * limit to the hard one at start-up, so this is what the generator really has; only root can raise
@@ -70,5 +102,5 @@ export function fileDescriptorLimit(): { soft: number; hard: number } | null {
 }
 
 function pct(x: number): string {
-  return `${x * 100}%`;
+  return `${Number((x * 100).toFixed(3))}%`;
 }

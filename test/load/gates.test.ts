@@ -13,7 +13,7 @@ import {
   newHistogram,
   trendOf,
 } from '../../src/load/metrics.ts';
-import { judgeValidity, VALIDITY_LIMITS } from '../../src/load/validity.ts';
+import { judgeValidity, nonDefaultLimits, VALIDITY_LIMITS } from '../../src/load/validity.ts';
 import { scenarioFrom } from './scenario-file.ts';
 
 function problemsOf(yaml: string) {
@@ -115,6 +115,19 @@ describe('run validity', () => {
     expect(v.reasons[1]).toContain('948 of 1000 iterations were dropped');
     expect(v.reasons[2]).toContain('EMFILE 40');
     expect(v.limits).toBe(VALIDITY_LIMITS);
+  });
+
+  it("judges against the scenario's own limits when it sets them", () => {
+    const agg = new Aggregate(['a'], true, 1);
+    agg.add(delta({ iterations: 100, dropped: 3, lagSum: 100 * 300, lagCount: 100, lagMax: 900 }));
+    expect(judgeValidity(agg, true).valid).toBe(false);
+    const limits = { ...VALIDITY_LIMITS, maxAvgScheduleLagMs: 2000, maxDroppedRatio: 0.05 };
+    expect(judgeValidity(agg, true, limits)).toEqual({ valid: true, reasons: [], limits });
+    expect(nonDefaultLimits(limits)).toEqual([
+      'schedule lag 2000 ms (default 25 ms)',
+      'dropped 5% (default 1%)',
+    ]);
+    expect(nonDefaultLimits(VALIDITY_LIMITS)).toEqual([]);
   });
 
   it("counts the generator's own errors apart from failed requests", () => {

@@ -6,6 +6,7 @@ import { loadScenario } from '../../src/load/scenario.ts';
 import { arrivalSchedule } from '../../src/load/schedule.ts';
 import { compileValue } from '../../src/load/template.ts';
 import { parseThresholdExpression, parseThresholdKey } from '../../src/load/thresholds.ts';
+import { VALIDITY_LIMITS } from '../../src/load/validity.ts';
 import { scenarioFrom } from './scenario-file.ts';
 
 function problemsOf(yaml: string) {
@@ -75,6 +76,28 @@ thresholds: { http_reqs: ['count>1'] }
     expect(() => scenarioFrom('requests: [{ name: a, method: GET, path: / }]', { rate: 1, vus: 1 })).toThrow(
       UsageError,
     );
+  });
+
+  it('takes run-validity limits from a validity block, the documented defaults otherwise', () => {
+    const own = scenarioFrom(`requests: [{ name: a, method: GET, path: / }]
+validity: { maxAvgScheduleLag: 2s, maxDroppedRatio: 0.05 }
+`);
+    expect(own.validity).toEqual({
+      maxAvgScheduleLagMs: 2000,
+      maxDroppedRatio: 0.05,
+      maxGeneratorErrorRatio: 0.01,
+    });
+    expect(scenarioFrom('requests: [{ name: a, method: GET, path: / }]').validity).toEqual(VALIDITY_LIMITS);
+    const problems = problemsOf(`requests: [{ name: a, method: GET, path: / }]
+validity:
+  maxScheduleLag: 2s
+  maxDroppedRatio: 5
+`);
+    expect(problems.find((p) => p.path === 'validity.maxScheduleLag')).toMatchObject({
+      line: 3,
+      fix: expect.stringContaining('maxAvgScheduleLag'),
+    });
+    expect(problems.find((p) => p.path === 'validity.maxDroppedRatio')).toMatchObject({ line: 4 });
   });
 
   it('ships valid sample scenarios', () => {
