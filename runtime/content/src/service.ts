@@ -16,7 +16,8 @@
  *   variant URLs with arbitrary parameters; the first signs, all verify (rotation).
  * - CONTENT_VARIANT_UNSIGNED (default `off`): `on` lets unsigned arbitrary parameters through
  *   (development only: anyone can then make the service render and store any variant).
- * - CONTENT_TRANSFORM_CONCURRENCY (default 2), CONTENT_TRANSFORM_QUEUE (default 8): transforms
+ * - CONTENT_TRANSFORM_CONCURRENCY (default: cores - 1, at least 1, so a core stays free for cached
+ *   and raw reads), CONTENT_TRANSFORM_QUEUE (default 8): transforms
  *   running and waiting; when full, 503 + Retry-After + `x-overloaded` (the gateway does not
  *   count it toward ejection).
  * - CONTENT_TRANSFORM_MAX_WAIT_MS (default 3000): a render that would wait longer for a slot is
@@ -24,6 +25,7 @@
  *   CONTENT_TRANSFORM_TIMEOUT_S (default 6): a render running longer is stopped (503).
  * - CONTENT_SHARP_CACHE_MB (default 32): libvips operation cache (sharp.cache); 0 turns it off.
  */
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import type { ServiceDefinition } from '../../lib/server.ts';
 import { type OutboxRelay, startOutboxRelay } from '../../lib/storage/outbox.ts';
@@ -51,7 +53,7 @@ export const contentEnv = z.object({
     })
     .optional(),
   CONTENT_VARIANT_UNSIGNED: z.enum(['on', 'off']).default('off'),
-  CONTENT_TRANSFORM_CONCURRENCY: int(2, 1, 64),
+  CONTENT_TRANSFORM_CONCURRENCY: int(Math.max(1, availableParallelism() - 1), 1, 64),
   CONTENT_TRANSFORM_QUEUE: int(8, 0, 10_000),
   CONTENT_TRANSFORM_MAX_WAIT_MS: int(3000, 0, 600_000),
   CONTENT_TRANSFORM_TIMEOUT_S: int(6, 1, 3600),
