@@ -86,7 +86,22 @@ export function controlPlaneUnavailable(): string | undefined {
   }
 }
 
-/** Builds the control-plane binary if the cache lacks it; returns its path. */
+/**
+ * Builds the control-plane binary if the cache lacks it; returns its path. Asynchronous, so a
+ * test worker stays responsive through a first build of many minutes (progress on stderr).
+ */
+export async function buildControlPlane(): Promise<string> {
+  const child = spawn('bash', [BUILD_SCRIPT], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  const code = await new Promise<number | null>((res) => child.on('close', res));
+  if (code !== 0) throw new Error(`test/kube/build.sh failed (exit ${code}); its output is above`);
+  return out.trim().split('\n').at(-1) as string;
+}
+
+/** The control-plane binary, built first if the cache lacks it (synchronous; see buildControlPlane). */
 export function controlPlaneBinary(): string {
   const out = execFileSync('bash', [BUILD_SCRIPT], {
     encoding: 'utf8',
@@ -279,7 +294,7 @@ export async function startControlPlane(opts: StartOptions = {}): Promise<Contro
   const started = Date.now();
   const say = opts.log ?? (() => undefined);
   const log = (line: string) => say(`${((Date.now() - started) / 1000).toFixed(1)}s ${line}`);
-  const binary = controlPlaneBinary();
+  const binary = await buildControlPlane();
   const ownDir = !opts.dir;
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'platformctl-kube-'));
   const pki = join(dir, 'pki');
