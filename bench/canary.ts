@@ -22,8 +22,9 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from '../src/core/ports.ts';
+import { obtainToken } from '../src/load/setup.ts';
 import { startCli } from '../test/helpers/cli.ts';
+import { freePorts } from '../test/helpers/runtime-platform.ts';
 import { steadyTraffic } from '../test/helpers/traffic.ts';
 import { median, printTable, writeResult } from './harness.ts';
 
@@ -42,7 +43,9 @@ function cli(dir: string, args: string[]): { status: number; stdout: string; std
   return { status: r.status ?? 1, stdout: r.stdout, stderr: r.stderr };
 }
 
-const traffic = (url: string, rps: number) => steadyTraffic(url, rps, { maxSeconds: 600 });
+/** The signed-in user the traffic comes from: `up` limits anonymous clients to 50 requests/s per address. */
+let bearer: Record<string, string> = {};
+const traffic = (url: string, rps: number) => steadyTraffic(url, rps, { headers: bearer, maxSeconds: 600 });
 
 /** Runs `deploy --wait` in the background so traffic keeps flowing from this process. */
 async function deploy(
@@ -157,7 +160,7 @@ async function gateTrials(dir: string, url: string) {
           ? `${defaults}delivery:\n  analysis: { progressDeadline: 6s, inconclusiveLimit: 1000 }\n`
           : defaults,
       );
-      const load = steadyTraffic(url, 2, { maxSeconds: 120 });
+      const load = steadyTraffic(url, 2, { headers: bearer, maxSeconds: 120 });
       const r = await deploy(dir, good, []);
       await load.stop();
       if (r.code !== 8) throw new Error(`expected exit 8 (out of time), got ${r.code}:\n${r.stdout}`);
@@ -210,7 +213,7 @@ async function gateTrials(dir: string, url: string) {
 
 const dir = mkdtempSync(join(tmpdir(), 'bench-canary-'));
 try {
-  const [gw, web] = [await freePort(), await freePort()];
+  const [gw, web, auth] = await freePorts(3);
   // No `delivery` section: the defaults (10% → analysis 3 × 2s → 50% → analysis → 100%).
   writeFileSync(
     join(dir, 'platform.yaml'),
@@ -218,8 +221,10 @@ try {
 environments:
   dev: { cloud: aws, region: eu-west-1, provider: local }
 services:
-  gateway: { path: builtin:gateway, port: ${gw}, kind: gateway, dependsOn: [web] }
-  web: { path: ./web, port: ${web}, routes: [/auth/web] }
+  gateway: { path: builtin:gateway, port: ${gw}, kind: gateway, dependsOn: [web, auth] }
+  # the bench outlives the default 10-minute access token
+  auth: { path: builtin:auth, port: ${auth}, routes: [/auth, /.well-known], env: { AUTH_ACCESS_TTL_SECONDS: '3600' } }
+  web: { path: ./web, port: ${web}, routes: [/web] }
 `,
   );
   cpSync(FIXTURE, join(dir, 'web'), { recursive: true });
@@ -231,7 +236,9 @@ services:
   );
   const built = cli(dir, ['release', 'build', 'web', '--json']);
   const bad = (JSON.parse(built.stdout) as { version: string }).version;
-  const url = `http://127.0.0.1:${gw}/auth/web/x`;
+  const gateway = `http://127.0.0.1:${gw}`;
+  bearer = { authorization: `Bearer ${(await obtainToken(gateway, { signup: true })).token}` };
+  const url = `${gateway}/web/x`;
 
   const trials: Trial[] = [];
   for (let i = 0; i < RUNS; i++) {

@@ -7,17 +7,25 @@ import type { ChildProcess } from 'node:child_process';
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../../src/core/ports.ts';
 import { sleep } from '../../src/core/sleep.ts';
+import { obtainToken } from '../../src/load/setup.ts';
 import { runCli, startCli, workspace } from '../helpers/cli.ts';
 import { waitFor } from '../helpers/poll.ts';
+import { freePorts } from '../helpers/runtime-platform.ts';
 import { steadyTraffic } from '../helpers/traffic.ts';
 
 const FIXTURE = join(import.meta.dirname, 'fixtures', 'web');
 
-/** Steady open-model traffic through the gateway until stopped; every response is recorded. */
+/** The signed-in user the traffic below comes from (see beforeAll). */
+let bearer: Record<string, string> = {};
+
+/**
+ * Steady open-model traffic through the gateway until stopped; every response is recorded. It is
+ * a signed-in user's: `up` limits anonymous clients to 50 requests/s per address, and up to 120
+ * requests/s come from this one.
+ */
 const traffic = (url: string, rps: number, headers: Record<string, string> = {}) =>
-  steadyTraffic(url, rps, { headers, maxSeconds: 120 });
+  steadyTraffic(url, rps, { headers: { ...bearer, ...headers }, maxSeconds: 120 });
 
 /** Background CLI processes still running; killed after the suite so a failure leaves none behind. */
 const children = new Set<ChildProcess>();
@@ -79,15 +87,16 @@ describe('deploy and canary on the local platform', () => {
   }
 
   beforeAll(async () => {
-    const [gw, web] = [await freePort(), await freePort()];
+    const [gw, web, auth] = await freePorts(3);
     ws = workspace({
       'platform.yaml': `name: canary-e2e
 environments:
   dev: { cloud: aws, region: eu-west-1, provider: local }
 services:
-  gateway: { path: builtin:gateway, port: ${gw}, kind: gateway, dependsOn: [web] }
-  # under /auth/ because the gateway requires a JWT on other prefixes and this platform has no auth service
-  web: { path: ./web, port: ${web}, routes: [/auth/web] }
+  gateway: { path: builtin:gateway, port: ${gw}, kind: gateway, dependsOn: [web, auth] }
+  # the suite can outlive the default 10-minute access token on a busy machine
+  auth: { path: builtin:auth, port: ${auth}, routes: [/auth, /.well-known], env: { AUTH_ACCESS_TTL_SECONDS: '3600' } }
+  web: { path: ./web, port: ${web}, routes: [/web] }
 delivery:
   steps:
     - setWeight: 20
@@ -105,7 +114,9 @@ delivery:
     cpSync(FIXTURE, join(ws.dir, 'web'), { recursive: true });
     const up = await runCli(['up', '--detach'], { cwd: ws.dir, timeoutMs: 120_000 });
     expect(up.exitCode, up.stderr).toBe(0);
-    url = `http://127.0.0.1:${gw}/auth/web/x`;
+    const gateway = `http://127.0.0.1:${gw}`;
+    bearer = { authorization: `Bearer ${(await obtainToken(gateway, { signup: true })).token}` };
+    url = `${gateway}/web/x`;
   });
 
   afterAll(async () => {
