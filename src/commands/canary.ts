@@ -141,7 +141,9 @@ async function control(
       );
     }
     const platform = ctx.loadPlatform();
-    const provider = await openDeliveryProvider(platform, opts.env);
+    // The rollout's own environment unless told otherwise: the runner of a cluster rollout is
+    // gone, and the local provider must not be the one asked to finish it.
+    const provider = await openDeliveryProvider(platform, opts.env ?? st.environment);
     const done = await finishOrphan(root, st, provider, type === 'abort' ? 'abort' : 'promote');
     ctx.out.result(done, () => renderState(ctx.out, done));
     return ExitCode.ok;

@@ -180,6 +180,7 @@ export async function deploy(ctx: CommandContext, args: string[], opts: DeployFl
       root: platform.root,
       service,
       release: opts.release,
+      ...(opts.env ? { environment: opts.env } : {}),
       strategy,
       conditions,
       provider,

@@ -52,6 +52,8 @@ export interface RolloutOptions {
   root: string;
   service: string;
   release: string;
+  /** The environment of platform.yaml (absent: the local one); recorded in the state. */
+  environment?: string;
   strategy: ResolvedStrategy;
   /** Compiled conditions by source text (see strategy.compileConditions). */
   conditions: Map<string, Condition>;
@@ -148,6 +150,7 @@ export class Rollout {
       startedAt: now,
       updatedAt: now,
       pid: process.pid,
+      ...(opts.environment ? { environment: opts.environment } : {}),
       message: 'starting',
       analyses: [],
       events: [],

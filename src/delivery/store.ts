@@ -67,6 +67,8 @@ export interface RolloutState {
   exposedAt?: string;
   /** The process running the rollout (for liveness checks by other terminals). */
   pid: number;
+  /** The environment of platform.yaml it runs in (absent: the local one), for a runner that is gone. */
+  environment?: string;
   message: string;
   /** Why the rollout ended, when it has. */
   outcome?: {
