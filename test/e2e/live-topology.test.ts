@@ -7,6 +7,7 @@ import { readFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, isPortFree } from '../../src/core/ports.ts';
+import { gatewayAdminPort } from '../../src/providers/local/edge-defaults.ts';
 import { REPO_ROOT, runCli, workspace } from '../helpers/cli.ts';
 
 const FIXTURE = join(REPO_ROOT, 'test', 'fixtures', 'local', 'fixture-service');
@@ -100,12 +101,16 @@ services:
     expect((await status()).services.find((s) => s.name === 'billing')?.healthy).toBe(true);
 
     const token = readFileSync(join(ws.dir, '.platform', 'admin-token'), 'utf8').trim();
-    const state = (await (
-      await fetch(`http://127.0.0.1:${base}/admin/state`, { headers: { authorization: `Bearer ${token}` } })
-    ).json()) as {
-      routes: { prefix: string; service: string }[];
-      services: Record<string, { instances: unknown[] }>;
-    };
+    const state =
+      (await // The admin API answers on the gateway's admin listener only (ADMIN_PORT, set by up).
+      (
+        await fetch(`http://127.0.0.1:${gatewayAdminPort(base)}/admin/state`, {
+          headers: { authorization: `Bearer ${token}` },
+        })
+      ).json()) as {
+        routes: { prefix: string; service: string }[];
+        services: Record<string, { instances: unknown[] }>;
+      };
     expect(state.routes).toContainEqual(expect.objectContaining({ prefix: '/billing', service: 'billing' }));
     expect(state.services.billing?.instances).toHaveLength(1);
 
