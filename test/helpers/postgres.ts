@@ -6,12 +6,15 @@
  * `findPostgres()` is undefined when no server binaries are installed; tests skip then, but only
  * outside CI (in CI a missing binary is a failure: `.ci/run` installs postgresql).
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { freePort } from '../../src/core/ports.ts';
 import { sleep } from '../../src/core/sleep.ts';
+
+const execFileAsync = promisify(execFile);
 
 export interface PostgresServer {
   url: string;
@@ -62,20 +65,8 @@ export async function startPostgres(): Promise<PostgresServer> {
   const data = join(dir, 'data');
   run('initdb', ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-sync']);
   const port = await freePort();
-  const start = () =>
-    run('pg_ctl', [
-      '-D',
-      data,
-      '-l',
-      join(dir, 'server.log'),
-      '-w',
-      '-t',
-      '60',
-      '-o',
-      `-k ${dir} -p ${port} -h 127.0.0.1 -c fsync=off -c max_connections=100`,
-      'start',
-    ]);
-  start();
+  const serverOptions = `-k ${dir} -p ${port} -h 127.0.0.1 -c fsync=off -c max_connections=100`;
+  run('pg_ctl', ['-D', data, '-l', join(dir, 'server.log'), '-w', '-t', '60', '-o', serverOptions, 'start']);
   const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
   let stopped = false;
   return {
@@ -85,9 +76,12 @@ export async function startPostgres(): Promise<PostgresServer> {
       return run('psql', ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-Atc', sql, database]);
     },
     async restart(downMs = 0) {
-      run('pg_ctl', ['-D', data, '-m', 'fast', '-w', 'stop']);
+      // Asynchronous, so that load running in this process keeps going while the server is away.
+      const ctl = (args: string[]) =>
+        execFileAsync(join(bin, 'pg_ctl'), args, { uid, gid, cwd: dir, timeout: 60_000 });
+      await ctl(['-D', data, '-m', 'fast', '-w', 'stop']);
       await sleep(downMs);
-      start();
+      await ctl(['-D', data, '-l', join(dir, 'server.log'), '-w', '-t', '60', '-o', serverOptions, 'start']);
     },
     stop() {
       if (stopped) return;

@@ -20,6 +20,8 @@ export interface RabbitServer {
   url: string;
   /** Stops and starts the broker application. */
   restart(): Promise<void>;
+  /** Stops the broker application for `downMs`, then starts it again (asynchronously: load keeps running). */
+  outage(downMs: number): Promise<void>;
   /** Runs rabbitmqctl with args. */
   ctl(args: string[]): string;
   stop(): void;
@@ -89,6 +91,13 @@ export async function startRabbit(): Promise<RabbitServer> {
     async restart() {
       // Asynchronous so that publishers and consumers keep running while the broker goes away.
       for (const args of [['stop_app'], ['start_app'], ['await_startup', '--timeout', '90']]) {
+        await execFileAsync(CTL, ['-n', node, ...args], { env, timeout: 120_000 });
+      }
+    },
+    async outage(downMs) {
+      await execFileAsync(CTL, ['-n', node, 'stop_app'], { env, timeout: 120_000 });
+      await new Promise((r) => setTimeout(r, downMs));
+      for (const args of [['start_app'], ['await_startup', '--timeout', '90']]) {
         await execFileAsync(CTL, ['-n', node, ...args], { env, timeout: 120_000 });
       }
     },
