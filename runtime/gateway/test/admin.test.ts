@@ -128,7 +128,7 @@ describe('admin API', () => {
     ]);
   });
 
-  it('reports exact per-version percentiles, requests and errors over the window', async () => {
+  it('reports per-version percentiles, requests and errors over the window', async () => {
     // 20 requests with latencies 50, 100, …, 1000 ms, in parallel.
     const latencies = Array.from({ length: 20 }, (_, i) => (i + 1) * 50);
     await Promise.all(latencies.map((ms) => fetch(`${gw.url}/api/x?ms=${ms}`).then((r) => r.text())));
@@ -146,13 +146,14 @@ describe('admin API', () => {
     const v1 = stats.services.api?.versions.v1 as Record<string, number>;
     expect(v1.requests).toBe(20);
     expect(v1.errors).toBe(0);
-    // The gateway's latency is the upstream's plus its own overhead (well under 50 ms).
+    // The gateway's latency is the upstream's plus its own overhead, which depends on how busy
+    // the machine is: only the upstream's share is a fact here (no timing upper bounds in tests).
+    // The percentile arithmetic itself is checked exactly below, with injected times.
     expect(v1.p50).toBeGreaterThanOrEqual(500);
-    expect(v1.p50).toBeLessThan(550);
     expect(v1.p95).toBeGreaterThanOrEqual(950);
-    expect(v1.p95).toBeLessThan(1000);
     expect(v1.p99).toBeGreaterThanOrEqual(1000);
-    expect(v1.p99).toBeLessThan(1050);
+    expect(v1.p50).toBeLessThan(v1.p95 as number);
+    expect(v1.p95).toBeLessThanOrEqual(v1.p99 as number);
     expect(stats.services.api?.versions.v2).toMatchObject({ requests: 4, errors: 4, errorRate: 1 });
     expect(stats.services.api?.total.requests).toBe(24);
   });
