@@ -4,30 +4,21 @@
  * idempotent, and works the same against an S3-compatible store. Parquet and the SQL queries over
  * it are in analytics-lake.test.ts.
  */
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buffer } from 'node:stream/consumers';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exportDay } from '../../../runtime/analytics/src/export.ts';
 import { encodeEvents } from '../../../runtime/analytics/src/ingest.ts';
-import { logMigrations } from '../../../runtime/analytics/src/schema.ts';
 import { openBlobs } from '../../../runtime/lib/storage/blobs.ts';
 import { type Db, openDb } from '../../../runtime/lib/storage/db.ts';
-import { runCli, workspace } from '../../helpers/cli.ts';
-import { type S3Server, startS3 } from '../../helpers/s3.ts';
+import { runCli } from '../../helpers/cli.ts';
+import { ingestLogUrl, type LakeWorkspace, lakeWorkspace } from './lake-workspace.ts';
 
-const YAML = `apiVersion: platformctl/v1
-name: lake
-environments:
-  local: { cloud: aws, region: eu-west-1, provider: local }
-services:
-  analytics: { path: "builtin:analytics", port: 18081, routes: [/analytics] }
-`;
 const DAY = Date.parse('2026-03-14T00:00:00Z');
 
 async function seed(log: Db): Promise<void> {
-  await log.migrate(logMigrations);
   const batch = (n: number, at: number, from: number) =>
     [
       at,
@@ -52,31 +43,21 @@ function lines(gz: Buffer): Record<string, unknown>[] {
 }
 
 describe('analytics export', () => {
-  let ws: ReturnType<typeof workspace>;
-  let s3: S3Server;
-
+  let lake: LakeWorkspace;
   beforeAll(async () => {
-    ws = workspace({ 'platform.yaml': YAML });
-    mkdirSync(join(ws.dir, '.platform', 'data', 'analytics'), { recursive: true });
-    const log = await openDb(
-      `sqlite://${join(ws.dir, '.platform', 'data', 'analytics', 'analytics-log.db')}`,
-    );
-    await seed(log);
-    await log.close();
-    s3 = await startS3();
+    lake = await lakeWorkspace(seed);
   });
-  afterAll(async () => {
-    ws?.dispose();
-    await s3?.stop();
-  });
+  afterAll(() => lake?.dispose());
 
   it('writes the day’s events as gzip JSON lines in a dt= partition, idempotently', async () => {
     const run = () =>
-      runCli(['analytics', 'export', '--date', '2026-03-14', '--format', 'jsonl', '--json'], { cwd: ws.dir });
+      runCli(['analytics', 'export', '--date', '2026-03-14', '--format', 'jsonl', '--json'], {
+        cwd: lake.dir,
+      });
     const first = await run();
     expect(first.exitCode, first.stderr).toBe(0);
     expect(JSON.parse(first.stdout)).toMatchObject({ date: '2026-03-14', events: 7 });
-    const dir = join(ws.dir, '.platform', 'data', 'lake', 'events', 'dt=2026-03-14');
+    const dir = join(lake.dir, '.platform', 'data', 'lake', 'events', 'dt=2026-03-14');
     expect(readdirSync(dir).sort()).toEqual(['_SUCCESS', 'part-00000.jsonl.gz']);
     const rows = lines(readFileSync(join(dir, 'part-00000.jsonl.gz')));
     expect(rows.map((r) => r.id)).toEqual(['e100', 'e101', 'e102', 'e200', 'e201', 'e202', 'e203']);
@@ -93,19 +74,17 @@ describe('analytics export', () => {
     const again = await run();
     expect(JSON.parse(again.stdout)).toMatchObject({ events: 7 });
     expect(readdirSync(dir).sort()).toEqual(['_SUCCESS', 'part-00000.jsonl.gz']);
-    const bad = await runCli(['analytics', 'export', '--date', '2026-02-30'], { cwd: ws.dir });
+    const bad = await runCli(['analytics', 'export', '--date', '2026-02-30'], { cwd: lake.dir });
     expect(bad.exitCode).toBe(2);
     expect(bad.stderr).toContain('YYYY-MM-DD');
   });
 
   it('splits parts and writes to an S3-compatible store', async () => {
     const saved = { ...process.env };
-    Object.assign(process.env, s3.env);
+    Object.assign(process.env, lake.s3.env);
     try {
-      const blobs = await openBlobs(s3.url('lake'));
-      const log = await openDb(
-        `sqlite://${join(ws.dir, '.platform', 'data', 'analytics', 'analytics-log.db')}`,
-      );
+      const blobs = await openBlobs(lake.s3.url('lake'));
+      const log = await openDb(ingestLogUrl(lake.dir));
       const result = await exportDay(log, blobs, '2026-03-14', { eventsPerPart: 3, format: 'jsonl' });
       await log.close();
       expect(result.parts).toEqual([

@@ -5,23 +5,14 @@
  * with DuckDB, from a local lake and from an S3-compatible one.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StoredEvent } from '../../../runtime/analytics/src/events.ts';
 import { encodeEvents } from '../../../runtime/analytics/src/ingest.ts';
-import { logMigrations } from '../../../runtime/analytics/src/schema.ts';
-import { openDb } from '../../../runtime/lib/storage/db.ts';
-import { REPO_ROOT, runCli, workspace } from '../../helpers/cli.ts';
-import { type S3Server, startS3 } from '../../helpers/s3.ts';
+import { REPO_ROOT, runCli } from '../../helpers/cli.ts';
+import { type LakeWorkspace, lakeWorkspace } from './lake-workspace.ts';
 
-const YAML = `apiVersion: platformctl/v1
-name: lake
-environments:
-  local: { cloud: aws, region: eu-west-1, provider: local }
-services:
-  analytics: { path: "builtin:analytics", port: 18081, routes: [/analytics] }
-`;
 const DAYS = ['2026-03-02', '2026-03-03', '2026-03-10'];
 const at = (day: string, ms = 0) => Date.parse(`${day}T00:00:00Z`) + ms;
 
@@ -62,31 +53,21 @@ function pyarrowMissing(): string | undefined {
 }
 
 describe('the analytics data lake', () => {
-  let ws: ReturnType<typeof workspace>;
-  let s3: S3Server;
+  let lake: LakeWorkspace;
   const rows = history();
-  const lakeDir = () => join(ws.dir, '.platform', 'data', 'lake');
+  const lakeDir = () => join(lake.dir, '.platform', 'data', 'lake');
   const query = (args: string[], env: Record<string, string> = {}) =>
-    runCli(['analytics', 'query', ...args], { cwd: ws.dir, env, timeoutMs: 60_000 });
+    runCli(['analytics', 'query', ...args], { cwd: lake.dir, env, timeoutMs: 60_000 });
 
   beforeAll(async () => {
-    ws = workspace({ 'platform.yaml': YAML });
-    mkdirSync(join(ws.dir, '.platform', 'data', 'analytics'), { recursive: true });
-    const log = await openDb(
-      `sqlite://${join(ws.dir, '.platform', 'data', 'analytics', 'analytics-log.db')}`,
-    );
-    await log.migrate(logMigrations);
-    await log.runMany(
-      'INSERT INTO ingest_log (received_at, events) VALUES (?, ?)',
-      rows.map((r) => [r.receivedAt, encodeEvents([r.event])] as const),
-    );
-    await log.close();
-    s3 = await startS3();
+    lake = await lakeWorkspace(async (log) => {
+      await log.runMany(
+        'INSERT INTO ingest_log (received_at, events) VALUES (?, ?)',
+        rows.map((r) => [r.receivedAt, encodeEvents([r.event])] as const),
+      );
+    });
   });
-  afterAll(async () => {
-    ws?.dispose();
-    await s3?.stop();
-  });
+  afterAll(() => lake?.dispose());
 
   it('exports Parquet per day; pyarrow reads exactly the ingest log, typed by the schema file', async () => {
     const empty = await query(['--saved', 'daily-active-users']);
@@ -94,7 +75,7 @@ describe('the analytics data lake', () => {
     expect(empty.stderr).toMatch(/has no events partitions\n.*analytics export/);
 
     for (const day of DAYS) {
-      const r = await runCli(['analytics', 'export', '--date', day, '--json'], { cwd: ws.dir });
+      const r = await runCli(['analytics', 'export', '--date', day, '--json'], { cwd: lake.dir });
       expect(r.exitCode, r.stderr).toBe(0);
       expect(JSON.parse(r.stdout)).toMatchObject({
         date: day,
@@ -186,7 +167,7 @@ print(json.dumps({
     const bad = await query(['SELECT nope FROM events']);
     expect(bad.exitCode).toBe(2);
     expect(bad.stderr).toMatch(/the query failed: .*nope.*\n.*columns id, type, content_id/);
-    const target = join(ws.dir, 'stolen.csv');
+    const target = join(lake.dir, 'stolen.csv');
     const write = await query([`COPY (SELECT * FROM events) TO '${target}'`]);
     expect(write.exitCode).toBe(2);
     expect(existsSync(target)).toBe(false);
@@ -196,9 +177,9 @@ print(json.dumps({
   });
 
   it('exports to and queries from an S3-compatible lake', async () => {
-    const env = { ...s3.env, ANALYTICS_EXPORT_URL: s3.url('lake') } as Record<string, string>;
+    const env = { ...lake.s3.env, ANALYTICS_EXPORT_URL: lake.s3.url('lake') } as Record<string, string>;
     for (const day of DAYS) {
-      const r = await runCli(['analytics', 'export', '--date', day], { cwd: ws.dir, env });
+      const r = await runCli(['analytics', 'export', '--date', day], { cwd: lake.dir, env });
       expect(r.exitCode, r.stderr).toBe(0);
     }
     const r = await query(['SELECT count(*) AS n, count(DISTINCT dt) AS days FROM events', '--json'], env);
