@@ -111,14 +111,15 @@ describe.skipIf(skip)('PostgreSQL Db (real server)', () => {
   });
 
   it('speaks the analytics upsert dialect (ON CONFLICT … excluded, RETURNING, BYTEA)', async () => {
+    // `seen` is keyed by (event time, id) since analytics-005, as the projector writes it.
     const ins = await db.query<{ id: string }>(
-      'INSERT INTO seen (id) VALUES (?), (?) ON CONFLICT (id) DO NOTHING RETURNING id',
-      ['e1', 'e2'],
+      'INSERT INTO seen (ts, id) VALUES (?, ?), (?, ?) ON CONFLICT (ts, id) DO NOTHING RETURNING id',
+      [1, 'e1', 1, 'e2'],
     );
     expect(ins).toHaveLength(2);
     const again = await db.query(
-      'INSERT INTO seen (id) VALUES (?) ON CONFLICT (id) DO NOTHING RETURNING id',
-      ['e1'],
+      'INSERT INTO seen (ts, id) VALUES (?, ?) ON CONFLICT (ts, id) DO NOTHING RETURNING id',
+      [1, 'e1'],
     );
     expect(again).toEqual([]);
     const upsert = `INSERT INTO item_totals (content_id, views, viewers, last_ts) VALUES (?, ?, ?, ?)
