@@ -88,9 +88,6 @@ export interface Variant {
   cached: boolean;
 }
 
-const VIEW_FLUSH_MS = 20;
-const VIEW_BATCH = 500;
-
 /**
  * libaom's effort for AVIF variants. sharp's default (4) took 122 s for one noisy 1800×1800
  * variant on a busy 2-core machine, 2 took 4 s and 0 took 0.8 s (WebP: 1 s): at the default a
