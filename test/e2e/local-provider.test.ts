@@ -7,6 +7,7 @@ import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isPortFree } from '../../src/core/ports.ts';
+import { gatewayAdminPort } from '../../src/providers/local/edge-defaults.ts';
 import { REPO_ROOT, runCli, startCli, workspace } from '../helpers/cli.ts';
 import { alive, waitFor } from '../helpers/poll.ts';
 import { freePorts } from '../helpers/runtime-platform.ts';
@@ -222,6 +223,26 @@ describe('failures', () => {
       expect(r.exitCode, r.stderr).toBe(1);
       expect(r.stderr).toContain(
         `port ${p.ports[1]} for api (instance 1) is already in use by process ${process.pid}`,
+      );
+      expect(r.stderr).toContain('hint:');
+    } finally {
+      await new Promise((r) => holder.close(r));
+      await runCli(['down'], { cwd: ws.dir });
+      ws.dispose();
+    }
+  });
+
+  it('a busy gateway admin port is reported before anything starts', async () => {
+    const p = await platformYaml();
+    const ws = workspace({ 'platform.yaml': p.yaml });
+    const admin = gatewayAdminPort(p.ports[0] as number);
+    const holder: Server = createServer();
+    await new Promise<void>((r) => holder.listen(admin, '127.0.0.1', () => r()));
+    try {
+      const r = await runCli(['up', '--detach'], { cwd: ws.dir });
+      expect(r.exitCode, r.stderr).toBe(1);
+      expect(r.stderr).toContain(
+        `port ${admin} for gateway (instance 1, admin listener) is already in use by process ${process.pid}`,
       );
       expect(r.stderr).toContain('hint:');
     } finally {

@@ -34,7 +34,7 @@ import {
 import { adminToken } from './admin-token.ts';
 import { callControl } from './control.ts';
 import { downDependencies } from './dependency-probe.ts';
-import { gatewayAdminUrl } from './edge-defaults.ts';
+import { gatewayAdminPort, gatewayAdminUrl } from './edge-defaults.ts';
 import { GatewayAdmin, versionMetricsOf } from './gateway-client.ts';
 import { lastLines, logFiles, readLogs } from './logs.ts';
 import { readPinned, recordRolloutEnd } from './pinned-releases.ts';
@@ -145,7 +145,12 @@ export class LocalProvider implements Provider {
     for (const p of plan.services) {
       if (!plan.run.includes(p.name)) continue;
       const live = state?.instances.some((i) => i.service === p.name && i.port === p.basePort);
-      if (!live) await assertPortFree(p.basePort, `${p.name} (instance 1)`);
+      if (live) continue;
+      await assertPortFree(p.basePort, `${p.name} (instance 1)`);
+      // A gateway also listens on its admin port (ADMIN_PORT); a busy one would only show as a
+      // gateway that never becomes ready.
+      if (p.kind === 'gateway')
+        await assertPortFree(gatewayAdminPort(p.basePort), `${p.name} (instance 1, admin listener)`);
     }
   }
 
