@@ -20,13 +20,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { Pool } from 'undici';
 import { freePort } from '../src/core/ports.ts';
+import { benchSigner, serveJwks } from './bench-token.ts';
 import { printTable, writeResult } from './harness.ts';
 
 const SOAK_S = Number(process.env.SOAK_S ?? 300);
@@ -107,27 +105,10 @@ async function status(base: string): Promise<Status> {
 
 /** A JWKS endpoint with one signing key, and a producer token signed with it. */
 async function producerToken(): Promise<{ jwksUrl: string; token: string; close: () => void }> {
-  const pair = await generateKeyPair('EdDSA', { extractable: true });
-  const jwks = JSON.stringify({
-    keys: [{ ...(await exportJWK(pair.publicKey)), kid: 'soak', alg: 'EdDSA', use: 'sig' }],
-  });
-  const server = createServer((_req, res) =>
-    res.writeHead(200, { 'content-type': 'application/json' }).end(jwks),
-  );
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const token = await new SignJWT({ role: 'viewer', scope: 'analytics:write' })
-    .setProtectedHeader({ alg: 'EdDSA', kid: 'soak' })
-    .setSubject('svc_soak-producer')
-    .setIssuer('platformctl-auth')
-    .setAudience('platform')
-    .setIssuedAt()
-    .setExpirationTime('2h')
-    .sign(pair.privateKey);
-  return {
-    jwksUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}/.well-known/jwks.json`,
-    token,
-    close: () => server.close(),
-  };
+  const signer = await benchSigner('soak');
+  const served = await serveJwks(signer.jwks);
+  const token = await signer.token('svc_soak-producer', { role: 'viewer', scope: 'analytics:write' });
+  return { jwksUrl: served.url, token, close: served.close };
 }
 
 const auth = await producerToken();

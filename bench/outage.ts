@@ -12,15 +12,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import sharp from 'sharp';
 import { type ServiceProcess, startService } from '../runtime/auth/test/helpers/service-process.ts';
 import { createDatabase, startPostgres } from '../test/helpers/postgres.ts';
 import { startRabbit } from '../test/helpers/rabbitmq.ts';
+import { benchSigner, serveJwks } from './bench-token.ts';
 import { printTable, writeResult } from './harness.ts';
 
 const OUTAGE_MS = Number(process.env.OUTAGE_S ?? 10) * 1000;
@@ -70,25 +68,11 @@ try {
   );
   // Posting events needs an identity, which the gateway sets from a verified token: a signing key
   // served as JWKS from this process, and one token for the load.
-  const pair = await generateKeyPair('EdDSA', { extractable: true });
-  const jwks = JSON.stringify({
-    keys: [{ ...(await exportJWK(pair.publicKey)), kid: 'bench', alg: 'EdDSA', use: 'sig' }],
-  });
-  const token = await new SignJWT({ role: 'editor' })
-    .setProtectedHeader({ alg: 'EdDSA', kid: 'bench' })
-    .setSubject('bench-user')
-    .setIssuer('platformctl-auth')
-    .setAudience('platform')
-    .setIssuedAt()
-    .setExpirationTime('2h')
-    .sign(pair.privateKey);
-  const jwksServer = createServer((_req, res) =>
-    res.writeHead(200, { 'content-type': 'application/json' }).end(jwks),
-  );
-  await new Promise<void>((r) => jwksServer.listen(0, '127.0.0.1', r));
-  const jwksUrl = `http://127.0.0.1:${(jwksServer.address() as AddressInfo).port}/.well-known/jwks.json`;
+  const signer = await benchSigner('bench');
+  const token = await signer.token('bench-user', { role: 'editor' });
+  const jwksServer = await serveJwks(signer.jwks);
   const gateway = await startService('gateway', {
-    AUTH_JWKS_URL: jwksUrl,
+    AUTH_JWKS_URL: jwksServer.url,
     GATEWAY_CONFIG: config,
     ADMIN_TOKEN: ADMIN,
     LOG_LEVEL: 'info',

@@ -22,8 +22,8 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { freePort } from '../src/core/ports.ts';
+import { benchSigner } from './bench-token.ts';
 import { median, printTable, writeResult } from './harness.ts';
 
 const DURATION = process.env.DURATION ?? '10s';
@@ -226,18 +226,8 @@ async function main(): Promise<void> {
     // The every-feature gateway verifies a bearer JWT per request (cached verification, as in
     // production); the upstream nginx also serves the signing key as the JWKS (the benchmark's own
     // event loop is blocked while wrk runs, so it cannot serve it).
-    const pair = await generateKeyPair('EdDSA', { extractable: true });
-    const jwks = JSON.stringify({
-      keys: [{ ...(await exportJWK(pair.publicKey)), kid: 'bench', alg: 'EdDSA', use: 'sig' }],
-    });
-    const token = await new SignJWT({ role: 'viewer' })
-      .setProtectedHeader({ alg: 'EdDSA', kid: 'bench' })
-      .setSubject('bench-user')
-      .setIssuer('platformctl-auth')
-      .setAudience('platform')
-      .setIssuedAt()
-      .setExpirationTime('2h')
-      .sign(pair.privateKey);
+    const { jwks, token: sign } = await benchSigner('bench');
+    const token = await sign('bench-user', { role: 'viewer' });
 
     const upConf = nginxConf(
       dir,
