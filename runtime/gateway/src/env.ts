@@ -58,6 +58,10 @@ export const gatewayEnvSchema = gatewayFileEnvSchema.extend({
    */
   ADMIN_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   ADMIN_HOST: z.string().default('127.0.0.1'),
+  /** gRPC server reflection from every runtime proto; default on unless NODE_ENV=production. */
+  GRPC_REFLECTION: z.enum(['true', 'false', '1', '0', 'yes', 'no']).optional(),
+  /** Directories (comma-separated) whose .proto files reflection serves; default runtime/<service>/proto. */
+  GRPC_PROTO_DIRS: z.string().optional(),
   /** Processes serving requests (node:cluster); 1 = this process alone. */
   GATEWAY_WORKERS: z.coerce.number().int().min(1).max(64).default(1),
 });

@@ -25,6 +25,8 @@ import { type ClientLimits, ConnectionCap, serverTimeouts } from './client-guard
 import type { ClusterPeers, ControlOp } from './control.ts';
 import type { GatewaySettings } from './env.ts';
 import { FaultTable } from './faults.ts';
+import { routeHttp2Connections } from './grpc-preface.ts';
+import { GrpcProxy } from './grpc-proxy.ts';
 import { requestIdFrom, upstreamHeaders } from './headers.ts';
 import { idOnlySpan } from './ids.ts';
 import { bearerToken, JwtVerifier } from './jwt.ts';
@@ -74,6 +76,8 @@ export class Gateway implements AttemptOwner {
   readonly peers: ClusterPeers | undefined;
   readonly connectionCap: ConnectionCap;
   readonly adminServer: Server | undefined;
+  /** gRPC calls: HTTP/2 connections on the public port are handed to it (grpc-proxy.ts). */
+  readonly grpc: GrpcProxy;
   routes: RoutingTable;
   optionalAuth: PathPatterns;
   defaultRateLimit: RateLimit;
@@ -145,6 +149,11 @@ export class Gateway implements AttemptOwner {
         ? undefined
         : createServer(serverTimeouts(clientLimits), (req, res) => this.handle(req, res, true));
     this.connectionCap.attach(this.server, clientLimits);
+    this.grpc = new GrpcProxy(this, {
+      reflection: grpcReflectionOn(env.GRPC_REFLECTION, process.env.NODE_ENV),
+      protoDirs: env.GRPC_PROTO_DIRS?.split(',').map((d) => d.trim()),
+    });
+    routeHttp2Connections(this.server, (socket) => this.grpc.accept(socket), clientLimits.headersTimeoutMs);
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
       if (socket.writable && !socket.destroyed) {
         const status =
@@ -172,6 +181,7 @@ export class Gateway implements AttemptOwner {
   /** Stops accepting, lets in-flight requests finish (up to the timeout), then closes upstream pools. */
   async close(timeoutMs = this.env.SHUTDOWN_TIMEOUT_MS): Promise<void> {
     this.shuttingDown = true;
+    const grpcClosed = this.grpc.close(timeoutMs);
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeIdleConnections();
     if (this.inFlight > 0) {
@@ -183,7 +193,7 @@ export class Gateway implements AttemptOwner {
       ]);
     }
     this.server.closeAllConnections();
-    await closed;
+    await Promise.all([closed, grpcClosed]);
     if (this.adminServer?.listening) {
       const admin = this.adminServer;
       await new Promise<void>((resolve) => {
@@ -656,6 +666,10 @@ export class Gateway implements AttemptOwner {
     if (x.hasBody && !x.req.complete) drainUnreadBody(x.req);
     if (--this.inFlight === 0 && this.#drained) this.#drained();
   }
+}
+
+function grpcReflectionOn(flag: string | undefined, nodeEnv: string | undefined): boolean {
+  return flag === undefined ? nodeEnv !== 'production' : ['true', '1', 'yes'].includes(flag);
 }
 
 function listenOn(server: Server, port: number, host: string): Promise<void> {
