@@ -7,6 +7,7 @@
  * dependencies stay external so native modules and heavy SDKs load from node_modules only in the
  * commands that need them.
  */
+import { randomUUID } from 'node:crypto';
 import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
@@ -37,7 +38,12 @@ await build({
   platform: 'node',
   target: 'node22',
   external,
-  define: { PLATFORMCTL_VERSION: JSON.stringify(pkg.version) },
+  define: {
+    PLATFORMCTL_VERSION: JSON.stringify(pkg.version),
+    // New on every build: keys the validated-config cache (src/core/config/validated-cache.ts), so
+    // a rebuilt schema never trusts what an older build accepted.
+    PLATFORMCTL_BUILD_ID: JSON.stringify(`${pkg.version}+${randomUUID()}`),
+  },
   // yaml is CommonJS and requires node builtins (process); an ESM bundle needs a real require.
   banner: {
     js: "import { createRequire as __platformctlRequire } from 'node:module'; const require = __platformctlRequire(import.meta.url);",

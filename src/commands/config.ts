@@ -1,4 +1,3 @@
-import { stringify } from 'yaml';
 import type { CommandContext } from '../core/context.ts';
 
 export async function validate(ctx: CommandContext) {
@@ -13,5 +12,7 @@ export async function validate(ctx: CommandContext) {
 
 export async function show(ctx: CommandContext) {
   const { config } = ctx.loadPlatform();
+  // The YAML writer only for `show`: `validate`, the everyday check, does without it.
+  const { stringify } = await import('yaml');
   ctx.out.result(config, () => stringify(config));
 }

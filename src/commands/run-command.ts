@@ -24,6 +24,7 @@ export async function runCommand(
     .slice(0, -2)
     .flatMap((a) => (Array.isArray(a) ? a.map(String) : a === undefined ? [] : [String(a)]));
   const ctx = new CommandContext(command.optsWithGlobals(), process.argv.slice(2));
+  await ctx.preparePlatform();
   let exitCode: number = 0;
   let errorCode: string | undefined;
   if (meta.diagnostic) await noteDiagnosis(ctx, command);

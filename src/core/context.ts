@@ -3,9 +3,15 @@
  * to the platform config. Commands never read process.argv or process.env for these themselves.
  */
 import { resolve } from 'node:path';
-import { type LoadedPlatform, loadPlatform } from './config/load.ts';
-import { loadPlatformOrRunning } from './config/running-config.ts';
+import type { LoadedPlatform } from './config/load.ts';
+import { loadCachedPlatform } from './config/validated-cache.ts';
 import { colorAllowed, Output } from './output.ts';
+
+/** The full loaders (YAML parser and schema), imported only when the cache cannot answer. */
+interface Loaders {
+  loadPlatform: typeof import('./config/load.ts').loadPlatform;
+  loadPlatformOrRunning: typeof import('./config/running-config.ts').loadPlatformOrRunning;
+}
 
 /** Global flags, as parsed by commander on the root program. */
 export interface GlobalFlags {
@@ -33,6 +39,7 @@ export class CommandContext {
   /** Where the audit record goes when no platform.yaml existed before the command (e.g. init). */
   auditRoot: string | undefined;
   private platform: LoadedPlatform | undefined;
+  private loaders: Loaders | undefined;
 
   constructor(flags: GlobalFlags, argv: string[], env: NodeJS.ProcessEnv = process.env) {
     this.env = env;
@@ -54,9 +61,31 @@ export class CommandContext {
     });
   }
 
-  /** The validated platform.yaml (loaded once, on first use). */
+  /**
+   * Makes `loadPlatform` ready to answer synchronously: from the validated-config cache when
+   * platform.yaml is unchanged (no YAML parser, no zod), else by importing the full loaders.
+   * Never throws: problems with the file surface when a command asks for the platform.
+   */
+  async preparePlatform(): Promise<void> {
+    if (this.platform || this.loaders) return;
+    this.platform = loadCachedPlatform(this.cwd, this.configPath, this.env);
+    if (this.platform) return;
+    const [{ loadPlatform }, { loadPlatformOrRunning }] = await Promise.all([
+      import('./config/load.ts'),
+      import('./config/running-config.ts'),
+    ]);
+    this.loaders = { loadPlatform, loadPlatformOrRunning };
+  }
+
+  private requireLoaders(): Loaders {
+    if (!this.loaders)
+      throw new Error('CommandContext.preparePlatform() must run before loading the platform');
+    return this.loaders;
+  }
+
+  /** The validated platform.yaml (loaded once, on first use; after `preparePlatform`). */
   loadPlatform(): LoadedPlatform {
-    this.platform ??= loadPlatform(this.cwd, this.configPath, this.env);
+    this.platform ??= this.requireLoaders().loadPlatform(this.cwd, this.configPath, this.env);
     return this.platform;
   }
 
@@ -66,7 +95,9 @@ export class CommandContext {
    * with, after a warning, instead of refusing.
    */
   loadRunningPlatform(): LoadedPlatform {
-    this.platform ??= loadPlatformOrRunning(this.cwd, this.configPath, this.env, (m) => this.out.warn(m));
+    this.platform ??= this.requireLoaders().loadPlatformOrRunning(this.cwd, this.configPath, this.env, (m) =>
+      this.out.warn(m),
+    );
     return this.platform;
   }
 }

@@ -3,14 +3,22 @@
  * Layers, lowest first: schema defaults, the file, `PLATFORMCTL_*` environment overrides.
  * Flags are applied by commands on top of the returned object.
  */
-import { existsSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { dirname, relative } from 'node:path';
 import { parse as parseScalar } from 'yaml';
-import { ConfigError, PlatformError } from '../errors.ts';
+import { ConfigError } from '../errors.ts';
+import { CONFIG_FILE, locateConfigFile } from './locate.ts';
 import { type PlatformConfig, platformSchema } from './schema.ts';
-import { readYamlFile, validateWith } from './yaml-source.ts';
+import {
+  currentBuildId,
+  overrideEntries,
+  readValidated,
+  validatedCacheKey,
+  writeValidated,
+} from './validated-cache.ts';
+import { parseYaml, readYamlFile, validateWith, type YamlSource } from './yaml-source.ts';
 
-export const CONFIG_FILE = 'platform.yaml';
+export { CONFIG_FILE, findConfigFile } from './locate.ts';
 
 /** A loaded platform: its validated config, the file it came from and the project directory. */
 export interface LoadedPlatform {
@@ -18,18 +26,6 @@ export interface LoadedPlatform {
   file: string;
   /** Directory holding platform.yaml; `.platform/` state lives beside it. */
   root: string;
-}
-
-/** Looks for platform.yaml in `cwd` and its parents, like git does for `.git`. */
-export function findConfigFile(cwd: string): string | undefined {
-  let dir = resolve(cwd);
-  for (;;) {
-    const candidate = join(dir, CONFIG_FILE);
-    if (existsSync(candidate)) return candidate;
-    const parent = dirname(dir);
-    if (parent === dir) return undefined;
-    dir = parent;
-  }
 }
 
 /**
@@ -41,24 +37,35 @@ export function loadPlatform(
   explicit?: string,
   env: NodeJS.ProcessEnv = process.env,
 ): LoadedPlatform {
-  const file = explicit ? resolve(cwd, explicit) : findConfigFile(cwd);
-  if (!file || !existsSync(file)) {
-    throw new PlatformError(
-      'CONFIG_NOT_FOUND',
-      explicit ? `config file not found: ${explicit}` : `no ${CONFIG_FILE} in ${cwd} or its parents`,
-      {
-        hint: 'run `platformctl init` to create one, or pass --config <file> / -C <dir>',
-      },
-    );
-  }
+  const file = locateConfigFile(cwd, explicit);
+  const root = dirname(file);
   const display = relative(cwd, file) || CONFIG_FILE;
-  const source = readYamlFile(file, display.startsWith('..') ? file : display);
+  const displayName = display.startsWith('..') ? file : display;
+  // With a build id, the file is read once as text: its hash keys the validated-config cache.
+  const buildId = currentBuildId();
+  const text = buildId ? readText(file) : undefined;
+  const key = buildId && text !== undefined ? validatedCacheKey(buildId, text, env) : undefined;
+  const cached = key ? readValidated(root, key) : undefined;
+  if (cached) return { config: cached, file, root };
+  const source: YamlSource =
+    text !== undefined ? parseYaml(text, displayName) : readYamlFile(file, displayName);
   const withOverrides = applyEnvOverrides(source.value, env);
+  let config: PlatformConfig;
   try {
-    const config = validateWith(platformSchema, source, withOverrides);
-    return { config, file, root: dirname(file) };
+    config = validateWith(platformSchema, source, withOverrides);
   } catch (err) {
     throw err instanceof ConfigError ? blameOverrides(err, env) : err;
+  }
+  if (key) writeValidated(root, key, config);
+  return { config, file, root };
+}
+
+/** The file's text, or undefined when it cannot be read (readYamlFile then reports why). */
+function readText(file: string): string | undefined {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
   }
 }
 
@@ -102,13 +109,6 @@ function blameOverrides(err: ConfigError, env: NodeJS.ProcessEnv): ConfigError {
           }
         : p;
     }),
-  );
-}
-
-function overrideEntries(env: NodeJS.ProcessEnv): [string, string][] {
-  return Object.entries(env).filter(
-    (e): e is [string, string] =>
-      e[0].startsWith('PLATFORMCTL_') && e[0].includes('__') && e[1] !== undefined,
   );
 }
 
