@@ -4,7 +4,9 @@
  * Plain node:http code (the gateway) and fastify services both build bodies here, and CLI clients
  * read them with `readProblem`, so the three agree by construction.
  */
-import { STATUS_CODES } from 'node:http';
+import { http } from './node-http.ts';
+
+const { STATUS_CODES } = http;
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 

@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import { readYamlFile, validateWith } from '../core/config/yaml-source.ts';
-import { durationSchema } from '../core/duration.ts';
+import { durationSchema } from '../core/duration-schema.ts';
 
 const strict = z.strictObject;
 const service = z

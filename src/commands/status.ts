@@ -1,16 +1,12 @@
-import {
-  MAX_STATS_WINDOW_MS,
-  MIN_STATS_WINDOW_MS,
-  type StatsReport,
-} from '../../runtime/contract/gateway-admin.ts';
+import type { StatsReport } from '../../runtime/contract/gateway-admin.ts';
+import { MAX_STATS_WINDOW_MS, MIN_STATS_WINDOW_MS } from '../../runtime/contract/stats-window.ts';
 import { type ActiveFaultView, activeFaults } from '../chaos/fault-view.ts';
 import type { CommandContext } from '../core/context.ts';
 import { formatDuration, parseDuration } from '../core/duration.ts';
 import { UsageError } from '../core/errors.ts';
 import { sleep } from '../core/sleep.ts';
 import { type TopRow, topRows } from '../observability/top-rows.ts';
-import { GatewayAdmin } from '../providers/local/gateway-client.ts';
-import { LocalProvider } from '../providers/local/local-provider.ts';
+import type { GatewayAdmin } from '../providers/local/gateway-client.ts';
 import { openProvider, type PlatformStatus, type Provider, requireLocal } from '../providers/provider.ts';
 import { dependencyLines, renderStatus, serviceColor } from './local-render.ts';
 
@@ -71,8 +67,11 @@ async function faultsInForce(
 ): Promise<ActiveFaultView[]> {
   let gateway: Awaited<ReturnType<GatewayAdmin['faults']>> = [];
   // The gateway's faults are the local provider's; on Kubernetes they are Chaos Mesh objects.
+  // The gateway client (and zod with it) is imported only when there is a gateway to ask.
+  const { LocalProvider } = await import('../providers/local/local-provider.ts');
   if (provider instanceof LocalProvider && st.running && st.gatewayUrl) {
     try {
+      const { GatewayAdmin } = await import('../providers/local/gateway-client.ts');
       gateway = await new GatewayAdmin(st.gatewayAdminUrl ?? st.gatewayUrl, provider.token(), 1500).faults();
     } catch {
       gateway = [];
@@ -118,6 +117,7 @@ export async function top(ctx: CommandContext, _args: string[], opts: { window?:
       return { running: st.running, windowMs, rows: [] as TopRow[], error: 'the platform is not running' };
     let stats: StatsReport;
     try {
+      const { GatewayAdmin } = await import('../providers/local/gateway-client.ts');
       stats = await new GatewayAdmin(st.gatewayAdminUrl ?? st.gatewayUrl, provider.token(), 1500).stats(
         windowMs,
       );

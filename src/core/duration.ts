@@ -1,14 +1,2 @@
 /** Durations in config files and flags; parsing is shared with the runtime kit. */
-import { z } from 'zod';
-import { parseDuration } from '../../runtime/lib/duration.ts';
-
 export { formatDuration, parseDuration } from '../../runtime/lib/duration.ts';
-
-/** zod type for a duration field; the output is milliseconds. */
-export const durationSchema = z
-  .string({ error: 'expected a duration such as "500ms", "30s" or "5m"' })
-  .refine((s) => parseDuration(s) !== undefined, {
-    error: 'expected a duration such as "500ms", "30s" or "5m"',
-    params: { fix: 'write a number followed by ms, s, m or h, e.g. "30s"' },
-  })
-  .transform((s) => parseDuration(s) as number);

@@ -10,7 +10,7 @@ import { basename, join } from 'node:path';
 import { z } from 'zod';
 import { type Action, actionSchema, probeSchema } from '../chaos/experiment.ts';
 import { readYamlFile, validateWith } from '../core/config/yaml-source.ts';
-import { durationSchema } from '../core/duration.ts';
+import { durationSchema } from '../core/duration-schema.ts';
 import { PlatformError } from '../core/errors.ts';
 
 const strict = z.strictObject;

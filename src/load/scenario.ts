@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { closest } from '../core/closest.ts';
 import { strict } from '../core/config/strict.ts';
 import { readYamlFile, validateWith } from '../core/config/yaml-source.ts';
-import { durationSchema } from '../core/duration.ts';
+import { durationSchema } from '../core/duration-schema.ts';
 import { UsageError } from '../core/errors.ts';
 import { parseThresholdExpression, parseThresholdKey, type ThresholdKey } from './thresholds.ts';
 import { VALIDITY_LIMITS, type ValidityLimits } from './validity.ts';

@@ -3,7 +3,7 @@
  * known ones) so a typo never silently does nothing.
  */
 import { z } from 'zod';
-import { durationSchema } from '../duration.ts';
+import { durationSchema } from '../duration-schema.ts';
 import { strict } from './strict.ts';
 
 const NAME = /^[a-z][a-z0-9-]{0,39}$/;

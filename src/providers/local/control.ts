@@ -3,8 +3,9 @@
  * the canary engine) ask the process that owns the children to change something. HTTP on
  * 127.0.0.1 with an ephemeral port, Bearer admin token, JSON bodies validated with zod.
  */
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
 import { z } from 'zod';
+import { http } from '../../../runtime/lib/node-http.ts';
 import { isCatalogueCode } from '../../core/error-codes.ts';
 import { PlatformError, toPlatformError } from '../../core/errors.ts';
 import { requireRelease } from './releases.ts';
@@ -60,7 +61,7 @@ export interface ControlServer {
  * supervisor and exits). `POST /up` answers 202 at once; callers poll state.json for readiness.
  */
 export function serveControl(sup: Supervisor, token: string, onStop: () => void): Promise<ControlServer> {
-  const server: Server = createServer((req, res) => {
+  const server: Server = http.createServer((req, res) => {
     void (async () => {
       const send = (status: number, body: unknown) => {
         res.writeHead(status, { 'content-type': 'application/json' });

@@ -32,19 +32,37 @@ import {
   type UpOptions,
 } from '../provider.ts';
 import { adminToken } from './admin-token.ts';
-import { callControl } from './control.ts';
 import { downDependencies } from './dependency-probe.ts';
 import { gatewayAdminPort, gatewayAdminUrl } from './edge-defaults.ts';
-import { GatewayAdmin, versionMetricsOf } from './gateway-client.ts';
+import type { GatewayAdmin } from './gateway-client.ts';
 import { lastLines, logFiles, readLogs } from './logs.ts';
 import { readPinned, recordRolloutEnd } from './pinned-releases.ts';
-import { makePlan } from './plan.ts';
 import { assertPortFree } from './port-check.ts';
 import { packageRoot, requireRelease } from './releases.ts';
 import type { Plan } from './service-plan.ts';
 import { type LocalState, readState, reconcile, removeState, writeState } from './state.ts';
 
 export const STATS_WINDOW_MS = 10_000;
+
+/**
+ * The supervisor's control client, the gateway's admin client and the planner are imported when a
+ * call needs them: with them come zod and the secrets store, and `status` of a stopped platform
+ * (the everyday command) needs none of it.
+ */
+const gatewayClient = () => import('./gateway-client.ts');
+
+/** `callControl` (control.ts), imported on first use. */
+async function callControl(
+  url: string,
+  token: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  timeoutMs?: number,
+): Promise<LocalState> {
+  const control = await import('./control.ts');
+  return control.callControl(url, token, method, path, body, timeoutMs);
+}
 
 /** A routed service the gateway has not seen a request for yet. */
 const NO_TRAFFIC: WindowStats = {
@@ -96,7 +114,7 @@ export class LocalProvider implements Provider {
   // ------------------------------------------------------------------ up / down
 
   /** Builds the plan for `up` (releases are built or reused here, before anything starts). */
-  plan(opts: UpOptions & { dryRun?: boolean; fromSource?: boolean } = {}): Promise<Plan> {
+  async plan(opts: UpOptions & { dryRun?: boolean; fromSource?: boolean } = {}): Promise<Plan> {
     const { state, running } = this.current();
     const live: Record<string, { version: string; entry: string }> = {};
     if (running) {
@@ -105,6 +123,7 @@ export class LocalProvider implements Provider {
         if (first && svc.versions[0]) live[name] = { version: svc.versions[0], entry: first.entry };
       }
     }
+    const { makePlan } = await import('./plan.ts');
     return makePlan(this.platform, {
       services: opts.services,
       replicas: opts.replicas,
@@ -289,6 +308,7 @@ export class LocalProvider implements Provider {
     let stats: StatsReport | undefined;
     if (running && state.gatewayUrl) {
       try {
+        const { GatewayAdmin } = await gatewayClient();
         stats = await new GatewayAdmin(gatewayAdminUrl(state.gatewayUrl), this.token(), 1500).stats(
           STATS_WINDOW_MS,
         );
@@ -436,18 +456,20 @@ export class LocalProvider implements Provider {
 
   // ------------------------------------------------------------------ gateway: metrics, faults
 
-  private gateway(): GatewayAdmin {
+  private async gateway(): Promise<GatewayAdmin> {
     const state = this.running();
     if (!state.gatewayUrl) {
       throw new PlatformError('NO_GATEWAY', 'no gateway is running', {
         hint: 'add a service of kind gateway to platform.yaml and run `platformctl up`',
       });
     }
+    const { GatewayAdmin } = await gatewayClient();
     return new GatewayAdmin(gatewayAdminUrl(state.gatewayUrl), this.token());
   }
 
   async metrics(service: string, version: string, windowMs: number): Promise<VersionMetrics> {
-    return versionMetricsOf(await this.gateway().stats(windowMs, service), service, version);
+    const { versionMetricsOf } = await gatewayClient();
+    return versionMetricsOf(await (await this.gateway()).stats(windowMs, service), service, version);
   }
 
   async kill(instanceId: string): Promise<void> {
@@ -465,17 +487,17 @@ export class LocalProvider implements Provider {
     signal(inst.pid as number, 'SIGKILL');
   }
 
-  injectFault(fault: FaultSpec): Promise<string> {
+  async injectFault(fault: FaultSpec): Promise<string> {
     this.requireService(fault.service);
-    return this.gateway().addFault(fault);
+    return (await this.gateway()).addFault(fault);
   }
 
-  clearFaults(id?: string): Promise<void> {
-    return this.gateway().clearFaults(id);
+  async clearFaults(id?: string): Promise<void> {
+    return (await this.gateway()).clearFaults(id);
   }
 
-  renewFault(id: string, ttlMs: number): Promise<void> {
-    return this.gateway().renewFault(id, ttlMs);
+  async renewFault(id: string, ttlMs: number): Promise<void> {
+    return (await this.gateway()).renewFault(id, ttlMs);
   }
 
   // The chaos engine fills this seam (e.g. by pointing BUS_URL/DATABASE_URL at a blackholed path or
