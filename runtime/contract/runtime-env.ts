@@ -31,6 +31,10 @@ export const runtimeEnvSchema = z.object({
   TRACES_DIR: z.string().optional(),
   /** `true` also traces /healthz, /readyz, /health/dependencies and /metrics (off: scrapes flooded `traces`). */
   TRACE_PROBES: z.enum(['true', 'false']).default('false'),
+  /** `production` turns gRPC server reflection off unless GRPC_REFLECTION says otherwise. */
+  NODE_ENV: z.string().optional(),
+  /** Serve gRPC server reflection: default on, off when NODE_ENV=production. */
+  GRPC_REFLECTION: z.enum(['true', 'false']).optional(),
 });
 
 /** The gateway's routing file (see gateway-config.ts), set by whoever starts a gateway. */

@@ -29,6 +29,8 @@ export interface ServiceConfig<Extra = Record<string, never>> {
   tracesDir: string | undefined;
   /** Trace probe and scrape requests too (off by default). */
   traceProbes: boolean;
+  /** Serve gRPC server reflection (GRPC_REFLECTION, else on unless NODE_ENV=production). */
+  grpcReflection: boolean;
   extra: Extra;
 }
 
@@ -85,6 +87,7 @@ export function parseConfig<S extends z.ZodObject = z.ZodObject<Record<string, n
     otlpEndpoint: c.OTEL_EXPORTER_OTLP_ENDPOINT,
     tracesDir: c.TRACES_DIR === undefined ? undefined : resolve(c.TRACES_DIR),
     traceProbes: c.TRACE_PROBES === 'true',
+    grpcReflection: c.GRPC_REFLECTION ? c.GRPC_REFLECTION === 'true' : c.NODE_ENV !== 'production',
     extra: (own?.data ?? {}) as z.infer<S>,
   };
 }

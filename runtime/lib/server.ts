@@ -2,7 +2,9 @@
  * Service bootstrap: one call turns a route module into a production-shaped service with request
  * ids, per-request logs, RED metrics, tracing, `/healthz` `/readyz` `/metrics`, uniform JSON errors
  * (bad input is never a 5xx), body limits and graceful shutdown. Each service's `main.ts` is just
- * `runService({ name, migrations, routes })`.
+ * `runService({ name, migrations, routes })`. A service that also declares `grpc` services serves
+ * them on the same port (HTTP/2 prior-knowledge connections are split off, see protocol-split.ts)
+ * with the same request ids, logs, metrics, tracing, limits and drain (see grpc-server.ts).
  */
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
@@ -12,11 +14,13 @@ import { tracedBus } from './bus-tracing.ts';
 import { loadConfig, parseConfig, type ServiceConfig } from './config.ts';
 import { DependencyHealth } from './dependency-health.ts';
 import { classifyError, sendProblem } from './error-answer.ts';
+import type { GrpcServiceSpec, GrpcSide } from './grpc-server.ts';
 import { createHttpClient, type HttpClient } from './http-client.ts';
 import { HttpError, notFound } from './http-errors.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { createMetrics, type ServiceMetrics } from './metrics.ts';
 import { DEFAULT_RETRY_AFTER_S } from './problem.ts';
+import { type ProtocolSplit, splitProtocols } from './protocol-split.ts';
 import { type RequestContext, requestContext } from './request-context.ts';
 import { type Blobs, openBlobs } from './storage/blobs.ts';
 import { type Bus, type DeadLetter, openBus } from './storage/bus.ts';
@@ -71,6 +75,11 @@ export interface ServiceDefinition<S extends z.ZodObject = z.ZodObject<Record<st
   fastify?: Partial<FastifyServerOptions>;
   /** Registers the service's routes. */
   routes(app: FastifyInstance, deps: ServiceDeps<z.infer<S>>): void | Promise<void>;
+  /**
+   * gRPC services served on the same port as the routes (called after `routes`, so handlers can
+   * share what the routes built). Requests are limited to `bodyLimit` bytes like REST bodies.
+   */
+  grpc?(deps: ServiceDeps<z.infer<S>>): readonly GrpcServiceSpec[] | Promise<readonly GrpcServiceSpec[]>;
   /** Runs after the server listens (start bus consumers, relays). */
   start?(deps: ServiceDeps<z.infer<S>>): void | Promise<void>;
   /**
@@ -88,8 +97,15 @@ export interface RunningService<Extra = Record<string, never>> {
   deps: ServiceDeps<Extra>;
   /** Starts listening; resolves with the bound port. */
   listen(): Promise<{ port: number; host: string; url: string }>;
-  /** Graceful stop: refuse new connections, drain in-flight requests, run onClose hooks, close bus then db. */
+  /** The gRPC methods served on the same port (empty without `grpc` services). */
+  grpcMethods: readonly string[];
+  /**
+   * Graceful stop: refuse new connections, drain in-flight requests and gRPC calls, run onClose
+   * hooks, close bus then db.
+   */
   close(): Promise<void>;
+  /** Ends every connection now, HTTP/1.1 and HTTP/2 alike (when a drain takes too long). */
+  closeConnections(): void;
 }
 
 export interface CreateServiceOptions {
@@ -286,19 +302,24 @@ export async function createService<S extends z.ZodObject = z.ZodObject<Record<s
     done();
   });
 
-  app.setErrorHandler((err, request, reply) => {
+  /** What a request's throw answers, logged and noted for health alike for REST and gRPC. */
+  const classify = (err: unknown, requestLog: Logger): { error: HttpError; failure: string | undefined } => {
     const { error, kind } = classifyError(err);
-    if (error.statusCode >= 500) {
-      // What the client never sees (an unexpected error's own message) goes to the log line.
-      const cause = kind === 'unexpected' && err instanceof Error ? err.message : error.message;
-      failures.set(request, `${error.code}: ${cause}`);
-    }
-    if (kind === 'unexpected') request.log.error({ err }, 'unhandled error');
+    // What the client never sees (an unexpected error's own message) goes to the log line.
+    const cause = kind === 'unexpected' && err instanceof Error ? err.message : error.message;
+    const failure = error.statusCode >= 500 ? `${error.code}: ${cause}` : undefined;
+    if (kind === 'unexpected') requestLog.error({ err }, 'unhandled error');
     else if (error.dependency) {
       const cause = error.cause instanceof Error ? error.cause.message : undefined;
-      request.log.warn({ code: error.code, dependency: error.dependency, cause }, 'dependency unavailable');
+      requestLog.warn({ code: error.code, dependency: error.dependency, cause }, 'dependency unavailable');
       health.report(error.dependency, error.cause ?? error);
     }
+    return { error, failure };
+  };
+
+  app.setErrorHandler((err, request, reply) => {
+    const { error, failure } = classify(err, request.log as Logger);
+    if (failure) failures.set(request, failure);
     return sendProblem(reply, error);
   });
 
@@ -352,12 +373,36 @@ export async function createService<S extends z.ZodObject = z.ZodObject<Record<s
 
   await def.routes(app, deps);
 
+  let grpcSide: GrpcSide | undefined;
+  let split: ProtocolSplit | undefined;
+  const grpcServices = def.grpc ? await def.grpc(deps) : [];
+  if (grpcServices.length > 0) {
+    // Loaded only by services that serve gRPC: the others never pay for @grpc/grpc-js.
+    const { createGrpcSide } = await import('./grpc-server.ts');
+    const side = createGrpcSide({
+      services: grpcServices,
+      maxMessageBytes: def.bodyLimit ?? 1024 * 1024,
+      reflection: config.grpcReflection,
+      log,
+      metrics,
+      tracing,
+      requestLogging: def.requestLogging !== false,
+      shuttingDown: () => shuttingDown,
+      classify,
+    });
+    grpcSide = side;
+    split = splitProtocols(app.server, { http2: (socket) => side.injectConnection(socket) });
+  }
+
   let closing: Promise<void> | undefined;
   async function close(): Promise<void> {
     closing ??= (async () => {
       shuttingDown = true;
       health.stop();
-      await app.close();
+      // Connections that never said a word are idle ones; gRPC connections get GOAWAY and finish
+      // their calls while the HTTP server drains its own (it waits for both kinds to close).
+      split?.closePending();
+      await Promise.all([app.close(), grpcSide?.close()]);
       for (const fn of closers.reverse()) {
         try {
           await fn();
@@ -387,7 +432,13 @@ export async function createService<S extends z.ZodObject = z.ZodObject<Record<s
       const host = config.host.includes(':') ? `[${config.host}]` : config.host;
       return { port, host: config.host, url: `http://${host}:${port}` };
     },
+    grpcMethods: grpcSide?.methods ?? [],
     close,
+    closeConnections() {
+      split?.closePending();
+      grpcSide?.forceClose();
+      app.server.closeAllConnections();
+    },
   };
 }
 
@@ -418,7 +469,7 @@ export async function runService<S extends z.ZodObject = z.ZodObject<Record<stri
     log.info({ signal }, 'shutting down');
     const force = setTimeout(() => {
       log.warn('drain took too long; closing remaining connections');
-      service.app.server.closeAllConnections();
+      service.closeConnections();
     }, 8000);
     force.unref();
     const hard = setTimeout(() => process.exit(1), 9500);
