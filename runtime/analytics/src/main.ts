@@ -1,6 +1,7 @@
 /**
- * analytics: event ingest (HTTP batches and the bus), per-minute rollups, unique viewers
- * (HyperLogLog), trending and co-view recommendations. Env: the runtime contract plus
+ * analytics: event ingest (HTTP batches, gRPC and the bus), per-minute rollups, unique viewers
+ * (HyperLogLog), trending and co-view recommendations, over REST and over gRPC on the same port
+ * (proto/analytics.proto; both call operations.ts). Env: the runtime contract plus
  * - `ANALYTICS_LOG_URL`: the ingest log database (default `sqlite://$DATA_DIR/analytics-log.db`);
  * - `ANALYTICS_SYNC`: `normal` (default) | `full`, see ingest.ts;
  * - `ANALYTICS_CONSUME`: `true` (default) | `false`, consume `content.*` from the bus;
@@ -27,8 +28,10 @@ import { type Subscription, UnprocessableEventError } from '../../lib/storage/bu
 import { type Db, openDb } from '../../lib/storage/db.ts';
 import { IngestQuota } from './event-identity.ts';
 import { fromBusEvent, MAX_BATCH } from './events.ts';
+import { analyticsGrpc } from './grpc-api.ts';
 import { Ingestor } from './ingest.ts';
 import { registerAnalyticsMetrics } from './metrics.ts';
+import { type AnalyticsOperations, analyticsOperations } from './operations.ts';
 import { ProjectionLag } from './projection-lag.ts';
 import { ProjectorWorker } from './projector-worker.ts';
 import { registerRoutes, unprojected } from './routes.ts';
@@ -52,13 +55,14 @@ export function analyticsService(): ServiceDefinition<typeof env> {
   let ingestor: Ingestor;
   let projector: ProjectorWorker;
   let logDb: Db;
+  let ops: AnalyticsOperations;
   return {
     name: 'analytics',
     env,
     migrations,
     bus: true,
     dbOptions: (config) => ({ synchronous: config.extra.ANALYTICS_SYNC === 'full' ? 'FULL' : 'NORMAL' }),
-    // 1000 events of ~200 bytes each, with room to spare.
+    // 1000 events of ~200 bytes each, with room to spare (a gRPC message's limit too).
     bodyLimit: 2 * 1024 * 1024,
     async routes(app, deps) {
       const { config } = deps;
@@ -104,8 +108,11 @@ export function analyticsService(): ServiceDefinition<typeof env> {
         burst: config.extra.ANALYTICS_USER_EVENTS_BURST,
       });
       registerAnalyticsMetrics(deps.metrics.registry, { lag, ingestor, projector });
-      registerRoutes(app, { db: deps.db, logDb, ingestor, projector, quota });
+      const analytics = { db: deps.db, logDb, ingestor, projector, quota };
+      ops = analyticsOperations(analytics);
+      registerRoutes(app, ops, analytics);
     },
+    grpc: () => [analyticsGrpc(ops)],
     readiness: async () => {
       await logDb.ping();
     },

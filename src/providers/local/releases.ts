@@ -1,11 +1,14 @@
 /**
  * Immutable, versioned releases of a service: one esbuild bundle (ESM, node platform) of the
- * service's `src/main.ts` plus a manifest, under `.platform/releases/<service>/<version>/`. The
+ * service's `src/main.ts`, a copy of its `proto/` directory when it has one (gRPC services load
+ * their protos at run time, beside the bundle) and a manifest, under
+ * `.platform/releases/<service>/<version>/`. The
  * local provider runs releases, never sources, so two versions can run side by side (canaries).
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
+  cpSync,
   existsSync,
   readdirSync,
   readFileSync,
@@ -40,6 +43,11 @@ export interface Release extends ReleaseManifest {
 
 /** Native addons cannot be bundled; they load from platformctl's node_modules at run time. */
 export const NATIVE_EXTERNALS = ['better-sqlite3', 'argon2', 'sharp', 'esbuild', 'pino-pretty'];
+/**
+ * Packages that read their own files at run time (`__dirname`-relative protos: grpc-js's channelz
+ * and xDS protos, reflection's protos) and so cannot be bundled either.
+ */
+export const FILE_EXTERNALS = ['@grpc/grpc-js', '@grpc/proto-loader', '@grpc/reflection'];
 const BUNDLE = 'main.mjs';
 const VERSION = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
@@ -102,6 +110,18 @@ function packageVersion(dir: string): string {
     }
   }
   return '0.0.0';
+}
+
+const PROTO_DIR = 'proto';
+
+/** The `.proto` files under a service's `proto/` directory (relative, sorted); none without one. */
+function protoFiles(serviceDir: string): { dir: string; files: string[] } {
+  const dir = join(serviceDir, PROTO_DIR);
+  if (!existsSync(dir)) return { dir, files: [] };
+  const files = (readdirSync(dir, { recursive: true }) as string[])
+    .filter((f) => f.endsWith('.proto'))
+    .sort();
+  return { dir, files };
 }
 
 export function releaseDir(root: string, service: string, version: string): string {
@@ -211,7 +231,7 @@ export async function buildRelease(
       target: 'node22',
       write: false,
       outfile: BUNDLE,
-      external: NATIVE_EXTERNALS,
+      external: [...NATIVE_EXTERNALS, ...FILE_EXTERNALS],
       logLevel: 'silent',
       legalComments: 'none',
       // CommonJS dependencies bundled into ESM still call require() for Node built-ins.
@@ -231,7 +251,11 @@ export async function buildRelease(
   }
   const bundle = result.outputFiles?.find((f) => f.path.endsWith(BUNDLE));
   if (!bundle) throw new PlatformError('RELEASE_BUILD_FAILED', `esbuild produced no bundle for ${service}`);
-  const checksum = createHash('sha256').update(bundle.contents).digest('hex');
+  const protos = protoFiles(dirname(dirname(source)));
+  const hash = createHash('sha256').update(bundle.contents);
+  // A proto is part of what a release serves: a changed proto is a new release even if the code is not.
+  for (const file of protos.files) hash.update(`\0${file}\0`).update(readFileSync(join(protos.dir, file)));
+  const checksum = hash.digest('hex');
   const base = packageVersion(dirname(source));
   const version =
     opts.version ??
@@ -265,6 +289,7 @@ export async function buildRelease(
   rmSync(tmp, { recursive: true, force: true });
   ensureDir(tmp);
   writeFileSync(join(tmp, BUNDLE), bundle.contents);
+  if (protos.files.length > 0) cpSync(protos.dir, join(tmp, PROTO_DIR), { recursive: true });
   // Externals (native addons) resolve from here: Node looks for node_modules beside the bundle.
   symlinkSync(join(packageRoot(), 'node_modules'), join(tmp, 'node_modules'), 'dir');
   writeFileSync(join(tmp, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
