@@ -32,6 +32,9 @@ export type GrpcCodeValue = (typeof GrpcCode)[keyof typeof GrpcCode];
 
 const HTTP_OF_GRPC: Record<number, number> = {
   [GrpcCode.OK]: 200,
+  // The client gave up: counted like an HTTP client closing its connection (nginx's 499), so a
+  // caller's cancellations do not read as the service's errors in a canary analysis.
+  [GrpcCode.CANCELLED]: 499,
   [GrpcCode.INVALID_ARGUMENT]: 400,
   [GrpcCode.UNAUTHENTICATED]: 401,
   [GrpcCode.PERMISSION_DENIED]: 403,
@@ -45,9 +48,9 @@ const HTTP_OF_GRPC: Record<number, number> = {
 /**
  * The HTTP status a gRPC status counts as in metrics and logs: OK→200, INVALID_ARGUMENT→400,
  * UNAUTHENTICATED→401, PERMISSION_DENIED→403, NOT_FOUND→404, RESOURCE_EXHAUSTED→429,
- * UNIMPLEMENTED→501, UNAVAILABLE→503, DEADLINE_EXCEEDED→504, every other code 500. The gateway
- * and the services count with this one table, so a canary's error ratio reads the same wherever a
- * call was counted.
+ * UNIMPLEMENTED→501, UNAVAILABLE→503, DEADLINE_EXCEEDED→504, CANCELLED→499, every other code
+ * 500. The gateway (runtime/gateway/src/grpc-status.ts) counts with the same table, so a canary's
+ * error ratio reads the same wherever a call was counted; grpc-status.test.ts holds them together.
  */
 export function httpStatusOfGrpc(code: number): number {
   return HTTP_OF_GRPC[code] ?? 500;

@@ -53,6 +53,16 @@ export interface GetRecommendationsResponse {
 /** proto3 cannot tell 0 from unset; for these parameters both mean "the default", as in the proto. */
 const unsetIfZero = (n: number | undefined) => (n === 0 ? undefined : n);
 
+/**
+ * An event as REST's JSON would carry it: proto3 zero values ('' and 0, which some clients put on
+ * the wire and others leave out) are absent keys, so `country: ""` means "unknown", not a bad code.
+ */
+function eventBody(event: EventMessage): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(event)) if (value !== '' && value !== 0) out[key] = value;
+  return out;
+}
+
 /** The Analytics service for the service kit's `grpc` hook. */
 export function analyticsGrpc(ops: AnalyticsOperations): GrpcServiceSpec {
   return {
@@ -60,13 +70,13 @@ export function analyticsGrpc(ops: AnalyticsOperations): GrpcServiceSpec {
     service: ANALYTICS_GRPC_SERVICE,
     handlers: {
       Ingest: (request: IngestRequest, ctx: GrpcContext): Promise<IngestResult> =>
-        ops.ingest({ events: request.events ?? [] }, ctx.headers),
+        ops.ingest({ events: (request.events ?? []).map(eventBody) }, ctx.headers),
 
       IngestStream: async (events: AsyncIterable<EventMessage>, ctx: GrpcContext): Promise<IngestResult> => {
         // Refuse an unidentified stream before reading it, not after its first full batch.
         callerOf(ctx.headers);
         const total: IngestResult = { accepted: 0, duplicates: 0 };
-        let batch: EventMessage[] = [];
+        let batch: Record<string, unknown>[] = [];
         const flush = async () => {
           const r = await ops.ingest({ events: batch }, ctx.headers);
           total.accepted += r.accepted;
@@ -74,7 +84,7 @@ export function analyticsGrpc(ops: AnalyticsOperations): GrpcServiceSpec {
           batch = [];
         };
         for await (const event of events) {
-          batch.push(event);
+          batch.push(eventBody(event));
           if (batch.length === MAX_BATCH) await flush();
         }
         if (batch.length > 0 || total.accepted + total.duplicates === 0) await flush();
