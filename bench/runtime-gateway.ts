@@ -16,7 +16,9 @@
  * (access log, a bearer JWT verified per request, rate limiting): >= 0.5 × nginx req/s, p99 <= 2 ×
  * nginx p99; the 1-minute load average is recorded with each run.
  *
- * Env: DURATION (10s), THREADS (2), CONNECTIONS (50), ROUNDS (2), WARMUP (2s).
+ * Env: DURATION (10s), THREADS (2), CONNECTIONS (50), ROUNDS (2), WARMUP (2s); CONTENDERS (names to
+ * run besides nginx and the every-feature gateway, `;`-separated; default all); BASELINE (a
+ * checkout whose every-feature gateway runs interleaved too, to measure a change in the same run).
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -35,6 +37,13 @@ const RPS_TARGET = 0.5;
 const P99_TARGET = 2;
 const GATEWAY_MAIN = join(import.meta.dirname, '..', 'runtime', 'gateway', 'src', 'main.ts');
 const FEATURES = 'gateway, every feature (access log, JWT, rate limit)';
+/** Another checkout (e.g. /work/main) whose every-feature gateway runs interleaved as a baseline. */
+const BASELINE = process.env.BASELINE ?? '';
+/** `;`-separated contender names to run besides nginx and the every-feature gateway(s); empty = all. */
+const CONTENDERS = (process.env.CONTENDERS ?? '')
+  .split(';')
+  .map((s) => s.trim())
+  .filter(Boolean);
 
 interface WrkResult {
   rps: number;
@@ -220,6 +229,13 @@ async function main(): Promise<void> {
     for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
   };
   process.on('exit', cleanup);
+  // Interrupted (Ctrl-C, a timeout's SIGTERM): stop the servers it started instead of orphaning them.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const)
+    process.once(signal, () => {
+      cleanup();
+      rmSync(dir, { recursive: true, force: true });
+      process.exit(130);
+    });
   try {
     const [upPort, nginxPort, nginx2Port] = [await freePort(), await freePort(), await freePort()];
     const upstream = `http://127.0.0.1:${upPort}`;
@@ -294,45 +310,75 @@ async function main(): Promise<void> {
       return { url: `http://127.0.0.1:${port}/bench`, pids: withChildren(c.pid!) };
     };
     const gatewayEnv = { GATEWAY_CONFIG: gwConfig, DATA_DIR: join(dir, 'gw-data') };
-    const contenders: Record<string, { url: string; pids: number[]; headers?: string[] }> = {
-      nginx: { url: `http://127.0.0.1:${nginxPort}/bench`, pids: withChildren(nginxProxy!.pid!) },
-      [FEATURES]: {
-        ...(await startNode(
-          'gateway-features',
-          [...nodeArgs, GATEWAY_MAIN],
-          {
-            GATEWAY_CONFIG: featuresConfig,
-            DATA_DIR: join(dir, 'gw-features-data'),
-            AUTH_JWKS_URL: `${upstream}/.well-known/jwks.json`,
-            // On, with a budget the benchmark never exhausts: the bucket is checked per request.
-            RATE_LIMIT_RPS: '1000000000',
-            RATE_LIMIT_BURST: '1000000000',
-          },
-          '/readyz',
-        )),
-        headers: [`Authorization: Bearer ${token}`],
-      },
-      gateway: await startNode('gateway', [...nodeArgs, GATEWAY_MAIN], gatewayEnv, '/readyz'),
-      'gateway, ACCESS_LOG=false': await startNode(
-        'gateway-nolog',
-        [...nodeArgs, GATEWAY_MAIN],
-        { ...gatewayEnv, ACCESS_LOG: 'false' },
+    /** The gateway with every feature on, from this checkout or (BASELINE) another one. */
+    const featuresGateway = async (name: string, main: string) => ({
+      ...(await startNode(
+        name,
+        [...nodeArgs, main],
+        {
+          GATEWAY_CONFIG: featuresConfig,
+          DATA_DIR: join(dir, `${name}-data`),
+          AUTH_JWKS_URL: `${upstream}/.well-known/jwks.json`,
+          // On, with a budget the benchmark never exhausts: the bucket is checked per request.
+          RATE_LIMIT_RPS: '1000000000',
+          RATE_LIMIT_BURST: '1000000000',
+        },
         '/readyz',
-      ),
-      'nginx, 2 workers': {
-        url: `http://127.0.0.1:${nginx2Port}/bench`,
-        pids: withChildren(nginxProxy2!.pid!),
-      },
-      'gateway, 2 workers': await startNode(
-        'gateway-2w',
-        [...nodeArgs, GATEWAY_MAIN],
-        { ...gatewayEnv, GATEWAY_WORKERS: '2' },
-        '/readyz',
-      ),
-      'undici dispatch, bare': await startNode('undici-bare', ['-e', UNDICI_BARE], { UPSTREAM: upstream }),
-      'node:http proxy': await startNode('node-proxy', ['-e', NODE_HTTP_PROXY], { UPSTREAM: upstream }),
-      'node:http hello (no proxy)': await startNode('hello', ['-e', NODE_HELLO], {}),
-    };
+      )),
+      headers: [`Authorization: Bearer ${token}`],
+    });
+    type Contender = { url: string; pids: number[]; headers?: string[] };
+    const starters: [string, () => Promise<Contender>][] = [
+      [
+        'nginx',
+        async () => ({ url: `http://127.0.0.1:${nginxPort}/bench`, pids: withChildren(nginxProxy!.pid!) }),
+      ],
+      [FEATURES, () => featuresGateway('gateway-features', GATEWAY_MAIN)],
+      ...(BASELINE
+        ? [
+            [
+              `${FEATURES}, baseline ${BASELINE}`,
+              () =>
+                featuresGateway('gateway-baseline', join(BASELINE, 'runtime', 'gateway', 'src', 'main.ts')),
+            ] as [string, () => Promise<Contender>],
+          ]
+        : []),
+      ['gateway', () => startNode('gateway', [...nodeArgs, GATEWAY_MAIN], gatewayEnv, '/readyz')],
+      [
+        'gateway, ACCESS_LOG=false',
+        () =>
+          startNode(
+            'gateway-nolog',
+            [...nodeArgs, GATEWAY_MAIN],
+            { ...gatewayEnv, ACCESS_LOG: 'false' },
+            '/readyz',
+          ),
+      ],
+      [
+        'nginx, 2 workers',
+        async () => ({ url: `http://127.0.0.1:${nginx2Port}/bench`, pids: withChildren(nginxProxy2!.pid!) }),
+      ],
+      [
+        'gateway, 2 workers',
+        () =>
+          startNode(
+            'gateway-2w',
+            [...nodeArgs, GATEWAY_MAIN],
+            { ...gatewayEnv, GATEWAY_WORKERS: '2' },
+            '/readyz',
+          ),
+      ],
+      ['undici dispatch, bare', () => startNode('undici-bare', ['-e', UNDICI_BARE], { UPSTREAM: upstream })],
+      ['node:http proxy', () => startNode('node-proxy', ['-e', NODE_HTTP_PROXY], { UPSTREAM: upstream })],
+      ['node:http hello (no proxy)', () => startNode('hello', ['-e', NODE_HELLO], {})],
+    ];
+    // CONTENDERS narrows the run (nginx and the every-feature gateway always run: they are the target).
+    const wanted = CONTENDERS.length === 0 ? undefined : new Set(CONTENDERS);
+    const contenders: Record<string, Contender> = {};
+    for (const [name, start] of starters) {
+      if (wanted && name !== 'nginx' && !name.startsWith(FEATURES) && !wanted.has(name)) continue;
+      contenders[name] = await start();
+    }
     const targets = Object.fromEntries(Object.entries(contenders).map(([k, v]) => [k, v.url]));
     const headersOf = Object.fromEntries(Object.entries(contenders).map(([k, v]) => [k, v.headers ?? []]));
     const processes = Object.fromEntries(Object.entries(contenders).map(([k, v]) => [k, v.pids]));
@@ -403,10 +449,10 @@ async function main(): Promise<void> {
     const p99Ratio = gwS.p99Ms / ref.p99Ms;
     // Requests per CPU-second relative to nginx: what the req/s ratio would be with a core each.
     const cpuEfficiencyRatio = ref.cpuUsPerReq / gwS.cpuUsPerReq;
-    const twoWorkers = {
-      rpsRatio: summary['gateway, 2 workers']!.rps / summary['nginx, 2 workers']!.rps,
-      p99Ratio: summary['gateway, 2 workers']!.p99Ms / summary['nginx, 2 workers']!.p99Ms,
-    };
+    const gw2 = summary['gateway, 2 workers'];
+    const nginx2 = summary['nginx, 2 workers'];
+    const twoWorkers =
+      gw2 && nginx2 ? { rpsRatio: gw2.rps / nginx2.rps, p99Ratio: gw2.p99Ms / nginx2.p99Ms } : undefined;
     const command = `wrk -t${THREADS} -c${CONNECTIONS} -d${DURATION} --latency <proxy>/bench`;
     const file = writeResult('runtime-gateway', {
       command,
@@ -419,9 +465,12 @@ async function main(): Promise<void> {
       twoWorkers,
       targets: { rpsRatio: RPS_TARGET, p99Ratio: P99_TARGET },
       met: rpsRatio >= RPS_TARGET && p99Ratio <= P99_TARGET,
+      loadAverageAtEnd: loadavg(),
     });
     console.log(
-      `gateway/nginx: req/s ratio ${rpsRatio.toFixed(2)} (target >= ${RPS_TARGET}), p99 ratio ${p99Ratio.toFixed(2)} (target <= ${P99_TARGET}), requests per CPU-second ratio ${cpuEfficiencyRatio.toFixed(2)}; 2 workers each: req/s ratio ${twoWorkers.rpsRatio.toFixed(2)}, p99 ratio ${twoWorkers.p99Ratio.toFixed(2)} -> ${file}`,
+      `gateway/nginx: req/s ratio ${rpsRatio.toFixed(2)} (target >= ${RPS_TARGET}), p99 ratio ${p99Ratio.toFixed(2)} (target <= ${P99_TARGET}), requests per CPU-second ratio ${cpuEfficiencyRatio.toFixed(2)}${twoWorkers ? `; 2 workers each: req/s ratio ${twoWorkers.rpsRatio.toFixed(2)}, p99 ratio ${twoWorkers.p99Ratio.toFixed(2)}` : ''}; load average ${loadavg()
+        .map((l) => l.toFixed(1))
+        .join(' ')} -> ${file}`,
     );
   } finally {
     cleanup();

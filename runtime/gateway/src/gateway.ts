@@ -1,6 +1,6 @@
 /**
  * The gateway: a node:http server whose handler authenticates, rate-limits, picks an upstream
- * version and instance, applies chaos faults, and proxies through per-instance undici pools with
+ * version and instance, applies chaos faults, and proxies through per-instance keep-alive pools with
  * retries and passive circuit breaking. Built on plain node:http (no framework) because every
  * microsecond here is paid by every request of the platform.
  */
@@ -508,11 +508,11 @@ export class Gateway implements AttemptOwner {
     inst.pool.dispatch(
       {
         path: x.url,
-        method: x.method as 'GET',
-        headers: x.upstreamHeaders,
+        method: x.method,
+        headers: x.upstreamHeaders as string[],
         body: x.body,
-        headersTimeout: t?.headersMs ?? this.env.UPSTREAM_HEADERS_TIMEOUT_MS,
-        bodyTimeout: t?.bodyMs ?? this.env.UPSTREAM_BODY_TIMEOUT_MS,
+        headersTimeoutMs: t?.headersMs ?? this.env.UPSTREAM_HEADERS_TIMEOUT_MS,
+        bodyTimeoutMs: t?.bodyMs ?? this.env.UPSTREAM_BODY_TIMEOUT_MS,
       },
       handler,
     );

@@ -2,7 +2,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { uuid } from './ids.ts';
 
-/** RFC 9110 §7.6.1 connection-specific headers, plus ones undici refuses or the gateway owns. */
+/** RFC 9110 §7.6.1 connection-specific headers, plus ones the gateway sets itself or owns. */
 const HOP_BY_HOP = new Set([
   'connection',
   'keep-alive',
@@ -53,7 +53,7 @@ export interface ForwardInfo {
   scope?: string | undefined;
 }
 
-/** Flat [name, value, …] list for undici from the client's raw headers. */
+/** Flat [name, value, …] list for the upstream request from the client's raw headers. */
 export function upstreamHeaders(
   rawHeaders: readonly string[],
   headers: IncomingHttpHeaders,

@@ -3,7 +3,7 @@
  * keys and refetches when a token names an unknown `kid` (key rotation), at most once per
  * cooldown so forged kids cannot make us hammer the auth service.
  */
-import { createRemoteJWKSet, errors, type JWTPayload, jwtVerify } from 'jose';
+import { createRemoteJWKSet, errors, type JWKSCacheInput, type JWTPayload, jwksCache, jwtVerify } from 'jose';
 
 export interface Identity {
   userId: string;
@@ -32,8 +32,14 @@ export class JwtVerifier {
   /**
    * Verified tokens until min(exp, 60 s): a signature check costs far more than a Map lookup and
    * clients send the same token many times. Keyed by the whole token, so nothing forged can hit it.
+   * Each entry remembers which fetch of the key set verified it (`keys`): once the key set has been
+   * fetched again (a rotation brought a new `kid`, or the copy went stale), an entry is verified
+   * afresh before it is trusted, so a key the auth service withdrew stops admitting its tokens at
+   * the next fetch, not up to a minute later.
    */
-  readonly #cache = new Map<string, { identity: Identity; until: number }>();
+  readonly #cache = new Map<string, { identity: Identity; until: number; keys: number | undefined }>();
+  /** jose records here when the key set was last fetched (`uat`); see `jwksCache` in jose. */
+  readonly #keySet: { uat?: number } = {};
 
   constructor(opts: JwtVerifierOptions) {
     this.#opts = opts;
@@ -41,13 +47,25 @@ export class JwtVerifier {
       cooldownDuration: opts.cooldownMs,
       cacheMaxAge: 10 * 60_000,
       timeoutDuration: 5_000,
+      [jwksCache]: this.#keySet as JWKSCacheInput,
     });
+  }
+
+  /** When the key set in use was fetched (jose's `uat`), or undefined before the first fetch. */
+  get #keysFetchedAt(): number | undefined {
+    return this.#keySet.uat;
+  }
+
+  /** Tokens currently held as verified (bounded by CACHE_MAX). */
+  get cachedTokens(): number {
+    return this.#cache.size;
   }
 
   async verify(token: string, now = Date.now()): Promise<VerifyResult> {
     const cached = this.#cache.get(token);
     if (cached) {
-      if (cached.until > now) return { ok: true, identity: cached.identity };
+      if (cached.until > now && cached.keys === this.#keysFetchedAt)
+        return { ok: true, identity: cached.identity };
       this.#cache.delete(token);
     }
     let payload: JWTPayload;
@@ -68,7 +86,7 @@ export class JwtVerifier {
     };
     if (this.#cache.size >= CACHE_MAX) this.#cache.delete(this.#cache.keys().next().value as string);
     const exp = typeof payload.exp === 'number' ? payload.exp * 1000 : now;
-    this.#cache.set(token, { identity, until: Math.min(exp, now + CACHE_TTL_MS) });
+    this.#cache.set(token, { identity, until: Math.min(exp, now + CACHE_TTL_MS), keys: this.#keysFetchedAt });
     return { ok: true, identity };
   }
 }

@@ -1,12 +1,18 @@
 /**
- * One upstream attempt, driven through undici's low-level dispatch API: response bytes go
- * straight from the upstream socket to the client response with backpressure (pause/resume),
- * with no intermediate stream objects. Request bodies are streamed by undici from the client's
- * IncomingMessage (or sent from a small buffer when the request may need a replay on retry).
+ * One upstream attempt, driven through the kit's lean HTTP/1.1 client (runtime/lib/http1-client):
+ * response bytes go straight from the upstream socket to the client response with backpressure
+ * (pause/resume), with no intermediate stream objects. Request bodies are streamed from the
+ * client's IncomingMessage (or sent from a small buffer when the request may need a replay on
+ * retry).
  */
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
-import type { Dispatcher } from 'undici';
+import {
+  type Http1Controller,
+  Http1Errors,
+  type Http1Handler,
+  type Http1Headers,
+} from '../../lib/http1-client.ts';
 import { DEPENDENCY_HEADER } from '../../lib/problem.ts';
 import type { ActiveSpan } from '../../lib/tracing.ts';
 import { BODY_TOO_LARGE } from './body-limit.ts';
@@ -40,7 +46,7 @@ export interface Exchange {
   attempts: number;
   tried: Set<Instance> | undefined;
   setCookie: string | undefined;
-  controller: Dispatcher.DispatchController | undefined;
+  controller: Http1Controller | undefined;
   clientGone: boolean;
   done: boolean;
   status: number;
@@ -80,13 +86,12 @@ const CONNECT_ERRORS = new Set([
   'ENOTFOUND',
   'EAI_AGAIN',
   'EPIPE',
-  'UND_ERR_CONNECT_TIMEOUT',
-  'UND_ERR_SOCKET',
-  'UND_ERR_CLOSED',
+  Http1Errors.CONNECT_TIMEOUT,
+  Http1Errors.CLOSED,
 ]);
 
 /** How a connection dies when the upstream hangs up while the gateway is still writing the body. */
-const HANG_UP_ERRORS = new Set(['EPIPE', 'ECONNRESET', 'UND_ERR_SOCKET']);
+const HANG_UP_ERRORS = new Set(['EPIPE', 'ECONNRESET', Http1Errors.CLOSED]);
 
 export function errorCodeOf(err: unknown): string {
   const e = err as { code?: unknown; cause?: { code?: unknown } };
@@ -95,7 +100,7 @@ export function errorCodeOf(err: unknown): string {
   return 'UNKNOWN';
 }
 
-export class UpstreamAttempt implements Dispatcher.DispatchHandler {
+export class UpstreamAttempt implements Http1Handler {
   readonly #x: Exchange;
   readonly #inst: Instance;
   readonly #owner: AttemptOwner;
@@ -115,16 +120,13 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
     return true;
   }
 
-  onRequestStart(controller: Dispatcher.DispatchController): void {
+  onRequestStart(controller: Http1Controller): void {
     this.#x.controller = controller;
     if (this.#x.clientGone) controller.abort(new Error('client closed the connection'));
   }
 
-  onResponseStart(
-    controller: Dispatcher.DispatchController,
-    statusCode: number,
-    headers: IncomingHttpHeaders,
-  ): void {
+  onResponseStart(controller: Http1Controller, statusCode: number, parsed: Http1Headers | undefined): void {
+    const headers = (parsed ?? {}) as IncomingHttpHeaders;
     const x = this.#x;
     const breaker = this.#inst.breaker;
     this.#status = statusCode;
@@ -178,7 +180,7 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
     }
   }
 
-  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+  onResponseData(controller: Http1Controller, chunk: Buffer): void {
     const res = this.#x.res;
     if (!res.write(chunk) && !res.destroyed) {
       controller.pause();
@@ -193,7 +195,7 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
     this.#owner.finish(x, this.#status);
   }
 
-  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+  onResponseError(_controller: Http1Controller, err: Error): void {
     if (err === RETRY_ABORT) return;
     if (!this.#release()) return;
     const x = this.#x;
@@ -221,13 +223,24 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
       this.#owner.finish(x, this.#status || 502);
       return;
     }
-    if (code === 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH') {
+    if (code === Http1Errors.BODY_LENGTH_MISMATCH) {
       breaker.release();
       this.#owner.fail(x, 400, 'BAD_REQUEST_BODY', 'the request body ended before its announced length');
       return;
     }
+    if (code === Http1Errors.INVALID_HEADER) {
+      // A header the gateway would forward (a verified token's claim, say) cannot be framed safely.
+      breaker.release();
+      this.#owner.fail(
+        x,
+        400,
+        'BAD_REQUEST_HEADERS',
+        'the request cannot be forwarded: a header value is invalid',
+      );
+      return;
+    }
     const bodyInFlight = x.hasBody && !x.req.complete;
-    if (code === 'UND_ERR_HEADERS_TIMEOUT' && bodyInFlight) {
+    if (code === Http1Errors.HEADERS_TIMEOUT && bodyInFlight) {
       // The upstream waited for a body the client never finished sending: the client's fault.
       breaker.release();
       this.#owner.fail(x, 408, 'REQUEST_TIMEOUT', 'the request body did not arrive in time');
@@ -248,7 +261,7 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
     }
     breaker.failure(Date.now());
     if (CONNECT_ERRORS.has(code) && this.#owner.retry(x, code)) return;
-    if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT') {
+    if (code === Http1Errors.HEADERS_TIMEOUT || code === Http1Errors.CONNECT_TIMEOUT) {
       this.#owner.fail(x, 504, 'UPSTREAM_TIMEOUT', `upstream ${this.#inst.id} did not answer in time`);
     } else {
       this.#owner.fail(x, 502, 'UPSTREAM_UNAVAILABLE', `upstream ${this.#inst.id} failed: ${code}`);

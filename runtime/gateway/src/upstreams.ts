@@ -1,9 +1,11 @@
 /**
- * Upstream services and their instances: one keep-alive undici Pool per instance, a circuit
- * breaker per instance, and least-pending balancing (round-robin among ties) within a version.
+ * Upstream services and their instances: one keep-alive pool of the kit's lean HTTP/1.1 client
+ * per instance, a circuit breaker per instance, and least-pending balancing (round-robin among
+ * ties) within a version.
  */
-import { Pool } from 'undici';
+
 import type { InstanceSpec, ServiceSpec, TrafficSpec } from '../../contract/gateway-config.ts';
+import { Http1Pool } from '../../lib/http1-client.ts';
 import { CircuitBreaker } from './circuit-breaker.ts';
 import { type TrafficPolicy, trafficPolicy } from './traffic.ts';
 
@@ -20,7 +22,7 @@ export class Instance {
   readonly id: string;
   readonly url: string;
   readonly version: string;
-  readonly pool: Pool;
+  readonly pool: Http1Pool;
   readonly breaker: CircuitBreaker;
   pending = 0;
 
@@ -28,11 +30,12 @@ export class Instance {
     this.id = spec.id;
     this.url = spec.url;
     this.version = spec.version;
-    this.pool = new Pool(new URL(spec.url).origin, {
+    this.pool = new Http1Pool(new URL(spec.url).origin, {
       connections: opts.connections,
       pipelining: 1,
-      keepAliveTimeout: 30_000,
-      connect: { timeout: opts.connectTimeoutMs },
+      // Capped by the upstream's own `keep-alive: timeout=` hint (less a second).
+      keepAliveTimeoutMs: 30_000,
+      connectTimeoutMs: opts.connectTimeoutMs,
     });
     this.breaker = new CircuitBreaker({
       failures: opts.breakerFailures,
