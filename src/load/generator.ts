@@ -14,7 +14,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { Dispatcher, Pool } from 'undici';
-import { FastPool } from './fast-client.ts';
+import { type Http1Controller, Http1Errors, Http1Pool } from '../../runtime/lib/http1-client.ts';
 import { type IntervalDelta, IntervalRecorder } from './metrics.ts';
 import { type CompiledRequest, compileRequest, isFailure, weightedPicker } from './request-plan.ts';
 import type { Scenario } from './scenario.ts';
@@ -63,7 +63,17 @@ export function peakRatePerSecond(ex: Scenario['executor']): number {
   return 0;
 }
 
-type DispatchController = Parameters<NonNullable<Dispatcher.DispatchHandler['onRequestStart']>>[0];
+/** The shared client's timeouts are reported as ETIMEDOUT, as the max-throughput mode always did. */
+const TIMEOUT_CODES = new Set<string>([
+  Http1Errors.CONNECT_TIMEOUT,
+  Http1Errors.HEADERS_TIMEOUT,
+  Http1Errors.BODY_TIMEOUT,
+]);
+
+/** undici's controller, or the shared HTTP/1.1 client's (max-throughput mode). */
+type DispatchController =
+  | Parameters<NonNullable<Dispatcher.DispatchHandler['onRequestStart']>>[0]
+  | Http1Controller;
 
 /** One outstanding request; reused by its VU in the closed model. */
 class Exchange implements Dispatcher.DispatchHandler {
@@ -117,7 +127,7 @@ export class Generator {
   readonly recorder: IntervalRecorder;
   private readonly cfg: GeneratorConfig;
   private readonly pool: Pool | null;
-  private readonly fast: FastPool | null;
+  private readonly fast: Http1Pool | null;
   private readonly requests: CompiledRequest[];
   private readonly pick: () => number;
   private readonly origin: number;
@@ -163,7 +173,19 @@ export class Generator {
     }
     const useFast = !needsUndici(ex, cfg.target);
     if (!useFast && !UndiciPool) throw new Error('loadHttpClient() must run before the generator is created');
-    this.fast = useFast ? new FastPool(cfg.target, connections, ex.pipelining, sc.timeoutMs) : null;
+    // The same lean HTTP/1.1 client the gateway proxies with (runtime/lib/http1-client.ts); it
+    // needs neither the response headers nor, unless a check reads it, the body.
+    this.fast = useFast
+      ? new Http1Pool(cfg.target, {
+          connections,
+          pipelining: ex.pipelining,
+          connectTimeoutMs: Math.min(sc.timeoutMs, 10_000),
+          headersTimeoutMs: sc.timeoutMs,
+          bodyTimeoutMs: sc.timeoutMs,
+          keepAliveTimeoutMs: 30_000,
+          parseHeaders: false,
+        })
+      : null;
     this.pool = useFast
       ? null
       : new (UndiciPool as PoolClass)(cfg.target, {
@@ -359,7 +381,8 @@ export class Generator {
     const now = performance.now();
     const req = ex.req;
     if (err) {
-      const code = (err as NodeJS.ErrnoException).code ?? err.name;
+      const raw = (err as NodeJS.ErrnoException).code ?? err.name;
+      const code = TIMEOUT_CODES.has(raw) ? 'ETIMEDOUT' : raw;
       this.recorder.recordError(req.index, code);
       for (const c of req.checks) this.recorder.check(`${req.name}: ${c.name}`, false);
     } else {

@@ -1,6 +1,7 @@
 /**
- * The lean max-throughput client against real node:http servers: content-length, chunked, split
- * packets, connection: close, 204/HEAD, pipelining and a refused connection.
+ * The max-throughput mode (the HTTP/1.1 client shared with the gateway, runtime/lib/http1-client.ts)
+ * against real node:http servers: content-length, chunked, split packets, connection: close,
+ * 204/HEAD, pipelining and a refused connection.
  */
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -38,6 +38,8 @@ export class AccessLog {
   readonly #prefix: string;
   #isoMs = 0;
   #iso = '';
+  /** JSON-encoded upstream names, versions, instances and user ids: a handful, seen on every line. */
+  readonly #encoded = new Map<string, string>();
 
   constructor(logger: Logger, enabled: boolean) {
     const dest = (logger as unknown as Record<symbol, Destination | undefined>)[pino.symbols.streamSym];
@@ -61,14 +63,29 @@ export class AccessLog {
       this.#isoMs = now;
       this.#iso = new Date(now).toISOString();
     }
-    let line = `{"level":"${e.status >= 500 ? 'warn' : 'info'}","time":"${this.#iso}"${this.#prefix},"msg":"request","reqId":"${e.reqId}","traceId":"${e.traceId}","method":"${e.method}","path":${JSON.stringify(e.path)},"status":${e.status},"durationMs":${e.durationMs}`;
+    const path = PLAIN.test(e.path) ? `"${e.path}"` : JSON.stringify(e.path);
+    let line = `{"level":"${e.status >= 500 ? 'warn' : 'info'}","time":"${this.#iso}"${this.#prefix},"msg":"request","reqId":"${e.reqId}","traceId":"${e.traceId}","method":"${e.method}","path":${path},"status":${e.status},"durationMs":${e.durationMs}`;
     // Not `service`/`version`/`instance`: those name the gateway itself in every line of the kit.
-    if (e.service) line += `,"upstream":${JSON.stringify(e.service)}`;
-    if (e.version) line += `,"upstreamVersion":${JSON.stringify(e.version)}`;
-    if (e.instance) line += `,"upstreamInstance":${JSON.stringify(e.instance)}`;
+    if (e.service) line += `,"upstream":${this.#json(e.service)}`;
+    if (e.version) line += `,"upstreamVersion":${this.#json(e.version)}`;
+    if (e.instance) line += `,"upstreamInstance":${this.#json(e.instance)}`;
     if (e.attempts > 1) line += `,"attempts":${e.attempts}`;
-    if (e.userId) line += `,"userId":${JSON.stringify(e.userId)}`;
+    if (e.userId) line += `,"userId":${this.#json(e.userId)}`;
     if (e.error) line += `,"error":${JSON.stringify(e.error)}`;
     this.#dest?.write(`${line}}\n`);
   }
+
+  /** JSON.stringify(s), remembered for the first ENCODED_MAX distinct values. */
+  #json(s: string): string {
+    let v = this.#encoded.get(s);
+    if (v === undefined) {
+      v = JSON.stringify(s);
+      if (this.#encoded.size < ENCODED_MAX) this.#encoded.set(s, v);
+    }
+    return v;
+  }
 }
+
+/** Printable ASCII without `"` or `\\`: a path made only of these needs no escaping in JSON. */
+const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+const ENCODED_MAX = 4096;

@@ -342,6 +342,12 @@ export class Gateway implements AttemptOwner {
       this.error(x, 503, 'AUTH_UNAVAILABLE', 'token verification is not configured');
       return;
     }
+    const known = this.verifier.cached(token);
+    if (known) {
+      x.identity = known;
+      this.admit(x);
+      return;
+    }
     this.verifier.verify(token).then(
       (result) => {
         if (x.clientGone) return;

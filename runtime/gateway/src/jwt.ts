@@ -61,13 +61,25 @@ export class JwtVerifier {
     return this.#cache.size;
   }
 
+  /**
+   * The identity of a token verified earlier and still trusted, without a promise: the gateway's
+   * hot path (every request of a client after its first) stays synchronous.
+   */
+  cached(token: string, now = Date.now()): Identity | undefined {
+    const hit = this.#cache.get(token);
+    if (!hit) return undefined;
+    if (hit.until > now && hit.keys === this.#keysFetchedAt) return hit.identity;
+    this.#cache.delete(token);
+    return undefined;
+  }
+
   async verify(token: string, now = Date.now()): Promise<VerifyResult> {
-    const cached = this.#cache.get(token);
-    if (cached) {
-      if (cached.until > now && cached.keys === this.#keysFetchedAt)
-        return { ok: true, identity: cached.identity };
-      this.#cache.delete(token);
-    }
+    const identity = this.cached(token, now);
+    if (identity) return { ok: true, identity };
+    return this.#verifyAndCache(token, now);
+  }
+
+  async #verifyAndCache(token: string, now: number): Promise<VerifyResult> {
     let payload: JWTPayload;
     try {
       ({ payload } = await jwtVerify(token, this.#jwks, {
