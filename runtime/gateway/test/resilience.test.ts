@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
+import { RetryBudget } from '../../lib/retry-budget.ts';
 import { CircuitBreaker } from '../src/circuit-breaker.ts';
-import { RetryBudget } from '../src/retry-budget.ts';
 import {
   ADMIN_TOKEN,
   admin,

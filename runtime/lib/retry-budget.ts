@@ -1,7 +1,8 @@
 /**
- * Retries allowed as a fraction of recent requests (plus a floor so that a quiet gateway can
+ * Retries allowed as a fraction of recent requests (plus a floor so that a quiet caller can
  * still retry), over a sliding window of one-second buckets. Bounding retries keeps a struggling
- * upstream from receiving a retry storm on top of its normal load.
+ * upstream from receiving a retry storm on top of its normal load. The gateway keeps one for its
+ * upstream retries; service-to-service clients (grpc-client.ts) keep one per upstream.
  */
 export interface RetryBudgetOptions {
   ratio: number;
