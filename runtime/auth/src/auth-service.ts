@@ -325,6 +325,31 @@ export class AuthService {
     }
   }
 
+  /**
+   * The principal of an access token as the records say now, not as the token said when it was
+   * issued: the user's current role, or the service client's while it is not revoked. A principal
+   * that no longer exists or was revoked is 401, like a bad token. Other services ask this (gRPC
+   * `GetPrincipal`) before letting a caller do something its role decides.
+   */
+  async currentPrincipal(token: string): Promise<Principal & { tokenRole: Role }> {
+    const claimed = await this.verifyAccess(token);
+    const gone = () =>
+      new AuthError(401, 'INVALID_TOKEN', "the token's principal no longer exists or was revoked");
+    if (claimed.clientId !== undefined) {
+      const row = await this.#db.get<Pick<ClientRow, 'role' | 'revoked_at'>>(
+        `SELECT role, revoked_at FROM service_clients WHERE id = ?`,
+        [claimed.clientId],
+      );
+      if (!row || row.revoked_at !== null) throw gone();
+      return { ...claimed, role: row.role, tokenRole: claimed.role };
+    }
+    const user = await this.#db.get<Pick<UserRow, 'role'>>(`SELECT role FROM users WHERE id = ?`, [
+      claimed.sub,
+    ]);
+    if (!user) throw gone();
+    return { ...claimed, role: user.role, tokenRole: claimed.role };
+  }
+
   // ---- admin ----------------------------------------------------------------------------------
 
   async listUsers(): Promise<PublicUser[]> {

@@ -1,6 +1,6 @@
 /**
- * The auth service definition: env schema, storage, routes. `main.ts` runs it; tests run main.ts
- * as a child process.
+ * The auth service definition: env schema, storage, REST routes and the gRPC service
+ * (proto/auth.proto, on the same port). `main.ts` runs it; tests run main.ts as a child process.
  *
  * Env (besides the common runtime contract):
  * - AUTH_ISSUER (default `platformctl-auth`), AUTH_AUDIENCE (default `platform`)
@@ -19,8 +19,9 @@
  *   starts (1 s, doubling, at most 5 minutes; see throttle.ts).
  */
 import { z } from 'zod';
-import type { ServiceDefinition } from '../../lib/server.ts';
+import type { ServiceDefinition, ServiceDeps } from '../../lib/server.ts';
 import { type AuditType, AuthService } from './auth-service.ts';
+import { authGrpcService } from './grpc-api.ts';
 import { deriveKek } from './key-crypto.ts';
 import { KeyStore } from './key-store.ts';
 import { migrations } from './migrations.ts';
@@ -49,6 +50,9 @@ export const authEnv = z.object({
   AUTH_LOGIN_FREE_FAILURES: int(DEFAULT_THROTTLE.account.freeFailures, 1, 1000),
   AUTH_IP_FREE_FAILURES: int(DEFAULT_THROTTLE.ip.freeFailures, 1, 100_000),
 });
+
+/** The domain each running instance built in `routes`, for its `grpc` hook (same deps object). */
+const instances = new WeakMap<ServiceDeps<z.infer<typeof authEnv>>, AuthService>();
 
 export const authService: ServiceDefinition<typeof authEnv> = {
   name: 'auth',
@@ -97,6 +101,7 @@ export const authService: ServiceDefinition<typeof authEnv> = {
       audit,
     });
     registerAuthRoutes(app, { auth, keys, trustProxyHops: env.AUTH_TRUST_PROXY_HOPS });
+    instances.set(deps, auth);
     // Rotate by age even when nobody logs in, so the JWKS never advertises an overdue key.
     const ageCheck = setInterval(
       () => {
@@ -106,5 +111,10 @@ export const authService: ServiceDefinition<typeof authEnv> = {
     );
     ageCheck.unref();
     deps.onClose(() => clearInterval(ageCheck));
+  },
+  grpc(deps) {
+    const auth = instances.get(deps);
+    if (!auth) throw new Error('auth: routes() must run before grpc()');
+    return [authGrpcService(auth)];
   },
 };
