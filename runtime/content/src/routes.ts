@@ -6,13 +6,15 @@
  * reachable except through the gateway (bind it to 127.0.0.1 / a private network policy).
  * Reading (`GET /content/:id`, `/raw`, `/variant`) does not require an identity: ids are random
  * UUIDs or content digests, and the gateway lets public reads through unauthenticated.
- * Listing, uploading and deleting require one.
+ * Listing, uploading and deleting require one; uploads and deletes take the caller's role from
+ * auth as it is now (principal-check.ts), not from the possibly older token claim.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { HttpError } from '../../lib/http-errors.ts';
 import { contentDisposition } from './content-disposition.ts';
 import type { ContentItem, ContentService, Identity } from './content-service.ts';
 import { parseContentRef } from './ids.ts';
+import type { PrincipalCheck } from './principal-check.ts';
 import { etagMatches, parseRange } from './range.ts';
 import { ClientGoneError, QueueFullError } from './transform-queue.ts';
 import type { VariantPolicy } from './variant-policy.ts';
@@ -27,6 +29,8 @@ export interface ContentRouteOptions {
   /** Which variants a request may have rendered (presets, signatures). */
   variants: VariantPolicy;
   uploadRoles: Set<string>;
+  /** Asks auth for the caller's current role before an upload or a delete. */
+  principals: PrincipalCheck;
 }
 
 function identity(req: FastifyRequest): Identity | undefined {
@@ -75,7 +79,7 @@ export function registerContentRoutes(app: FastifyInstance, opts: ContentRouteOp
   };
 
   app.post('/content', async (req, reply) => {
-    const who = requireIdentity(req);
+    const who = await opts.principals.current(requireIdentity(req), req.headers.authorization);
     if (!opts.uploadRoles.has(who.role))
       throw new HttpError(403, 'FORBIDDEN', `role ${who.role} may not upload`);
     const declared = Number(req.headers['content-length'] ?? Number.NaN);
@@ -122,9 +126,10 @@ export function registerContentRoutes(app: FastifyInstance, opts: ContentRouteOp
   });
 
   app.delete('/content/:id', async (req, reply) => {
-    const who = requireIdentity(req);
+    const claimed = requireIdentity(req);
     const ref = parseContentRef((req.params as { id?: unknown }).id);
     if (!ref || !('id' in ref)) throw new HttpError(400, 'INVALID_ID', 'content ids are UUIDs');
+    const who = await opts.principals.current(claimed, req.headers.authorization);
     await content.delete(ref.id, who);
     return reply.code(204).send();
   });

@@ -24,13 +24,18 @@
  *   refused at once (503), so the answer beats the gateway's 10 s upstream timeout;
  *   CONTENT_TRANSFORM_TIMEOUT_S (default 6): a render running longer is stopped (503).
  * - CONTENT_SHARP_CACHE_MB (default 32): libvips operation cache (sharp.cache); 0 turns it off.
+ * - CONTENT_AUTH_DEADLINE_MS (default 500): deadline of the gRPC call that asks auth (at AUTH_URL,
+ *   the same port as its REST API) for a caller's current role before an upload or a delete,
+ *   retries included; past it content trusts the gateway's token claim (principal-check.ts).
  */
 import { availableParallelism } from 'node:os';
+import { Counter } from 'prom-client';
 import { z } from 'zod';
-import type { ServiceDefinition } from '../../lib/server.ts';
+import type { ServiceDefinition, ServiceDeps } from '../../lib/server.ts';
 import { type OutboxRelay, startOutboxRelay } from '../../lib/storage/outbox.ts';
 import { ContentService } from './content-service.ts';
 import { migrations } from './migrations.ts';
+import { type CheckOutcome, PrincipalCheck } from './principal-check.ts';
 import { registerContentRoutes } from './routes.ts';
 import { TransformQueue } from './transform-queue.ts';
 import { DEFAULT_PRESETS, parsePresets, VariantPolicy, type VariantPreset } from './variant-policy.ts';
@@ -58,7 +63,39 @@ export const contentEnv = z.object({
   CONTENT_TRANSFORM_MAX_WAIT_MS: int(3000, 0, 600_000),
   CONTENT_TRANSFORM_TIMEOUT_S: int(6, 1, 3600),
   CONTENT_SHARP_CACHE_MB: int(32, 0, 4096),
+  CONTENT_AUTH_DEADLINE_MS: int(500, 10, 60_000),
 });
+
+/** The principal check's auth client: none without AUTH_URL (grpc-js loads only when needed). */
+async function principalCheck(deps: ServiceDeps<z.infer<typeof contentEnv>>) {
+  const checks = new Counter({
+    name: 'content_principal_checks_total',
+    help: "Checks of a caller's current role with auth before uploads and deletes, by outcome",
+    labelNames: ['outcome'] as const,
+    registers: [deps.metrics.registry],
+  });
+  const onOutcome = (outcome: CheckOutcome) => checks.inc({ outcome });
+  const authUrl = deps.config.authUrl;
+  if (!authUrl) {
+    deps.log.warn("AUTH_URL is not set: uploads and deletes trust the role in the gateway's token as it is");
+    return new PrincipalCheck({ auth: undefined, log: deps.log, onOutcome });
+  }
+  const [{ createGrpcClient }, { loadProtos }, { authProto, AUTH_SERVICE }, grpc] = await Promise.all([
+    import('../../lib/grpc-client.ts'),
+    import('../../lib/grpc-server.ts'),
+    import('../../auth/proto/auth-api.ts'),
+    import('@grpc/grpc-js'),
+  ]);
+  const auth = createGrpcClient({
+    url: authUrl,
+    definition: grpc.loadPackageDefinition(loadProtos([authProto()])),
+    service: AUTH_SERVICE,
+    tracing: deps.tracing,
+    deadlineMs: deps.config.extra.CONTENT_AUTH_DEADLINE_MS,
+  });
+  deps.onClose(() => auth.close());
+  return new PrincipalCheck({ auth, log: deps.log, onOutcome });
+}
 
 export const contentService: ServiceDefinition<typeof contentEnv> = {
   name: 'content',
@@ -117,6 +154,7 @@ export const contentService: ServiceDefinition<typeof contentEnv> = {
       },
     });
     await content.init();
+    const principals = await principalCheck(deps);
     await app.register(async (scope) => {
       registerContentRoutes(scope, {
         content,
@@ -131,6 +169,7 @@ export const contentService: ServiceDefinition<typeof contentEnv> = {
           maxDimension: env.CONTENT_MAX_DIMENSION,
         }),
         uploadRoles: new Set(env.CONTENT_UPLOAD_ROLES.split(',').map((r) => r.trim())),
+        principals,
       });
     });
     relay = startOutboxRelay({

@@ -1,14 +1,14 @@
 /**
  * Immutable, versioned releases of a service: one esbuild bundle (ESM, node platform) of the
- * service's `src/main.ts`, a copy of its `proto/` directory when it has one (gRPC services load
- * their protos at run time, beside the bundle) and a manifest, under
+ * service's `src/main.ts`, the protos it serves or calls (gRPC services and clients load them at
+ * run time, from `proto/` beside the bundle; see releaseProtos) and a manifest, under
  * `.platform/releases/<service>/<version>/`. The
  * local provider runs releases, never sources, so two versions can run side by side (canaries).
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
-  cpSync,
+  copyFileSync,
   existsSync,
   readdirSync,
   readFileSync,
@@ -17,7 +17,7 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import type { LoadedPlatform } from '../../core/config/load.ts';
 import { PlatformError, UsageError, unknownServiceError } from '../../core/errors.ts';
 import { ensureDir, statePaths } from '../../core/state-dir.ts';
@@ -114,14 +114,42 @@ function packageVersion(dir: string): string {
 
 const PROTO_DIR = 'proto';
 
-/** The `.proto` files under a service's `proto/` directory (relative, sorted); none without one. */
-function protoFiles(serviceDir: string): { dir: string; files: string[] } {
-  const dir = join(serviceDir, PROTO_DIR);
-  if (!existsSync(dir)) return { dir, files: [] };
-  const files = (readdirSync(dir, { recursive: true }) as string[])
-    .filter((f) => f.endsWith('.proto'))
-    .sort();
-  return { dir, files };
+/** One `.proto` a release carries: its path under the release's `proto/`, and where it comes from. */
+interface ReleaseProto {
+  name: string;
+  path: string;
+}
+
+/**
+ * The `.proto` files a release carries under `proto/`: those of the service's own `proto/`
+ * directory, and those of every other `proto/` directory the bundle took a module from (a service's
+ * typed API beside its proto, e.g. runtime/auth/proto/auth-api.ts in content, which calls auth), so
+ * a client finds the protos of the services it calls beside its bundle too. Two different files
+ * under one name cannot both be there: that is a build error.
+ */
+function releaseProtos(serviceDir: string, bundledInputs: readonly string[]): ReleaseProto[] {
+  const dirs = new Set([join(serviceDir, PROTO_DIR)]);
+  for (const input of bundledInputs) if (basename(dirname(input)) === PROTO_DIR) dirs.add(dirname(input));
+  const byName = new Map<string, ReleaseProto>();
+  for (const dir of dirs) {
+    if (!existsSync(dir)) continue;
+    for (const name of readdirSync(dir, { recursive: true }) as string[]) {
+      if (!name.endsWith('.proto')) continue;
+      const path = join(dir, name);
+      const known = byName.get(name);
+      if (known && !readFileSync(known.path).equals(readFileSync(path))) {
+        throw new PlatformError(
+          'RELEASE_BUILD_FAILED',
+          `two different protos named ${name}: ${known.path} and ${path}`,
+          {
+            hint: 'give one of them another file name',
+          },
+        );
+      }
+      byName.set(name, { name, path });
+    }
+  }
+  return [...byName.values()].sort((a, b) => a.name.localeCompare(b.name));
 }
 
 export function releaseDir(root: string, service: string, version: string): string {
@@ -234,6 +262,8 @@ export async function buildRelease(
       external: [...NATIVE_EXTERNALS, ...FILE_EXTERNALS],
       logLevel: 'silent',
       legalComments: 'none',
+      // Which modules went in: the protos of the services the bundle calls go with it.
+      metafile: true,
       // CommonJS dependencies bundled into ESM still call require() for Node built-ins.
       banner: {
         js: "import { createRequire as __pctlCreateRequire } from 'node:module'; const require = __pctlCreateRequire(import.meta.url);",
@@ -251,10 +281,11 @@ export async function buildRelease(
   }
   const bundle = result.outputFiles?.find((f) => f.path.endsWith(BUNDLE));
   if (!bundle) throw new PlatformError('RELEASE_BUILD_FAILED', `esbuild produced no bundle for ${service}`);
-  const protos = protoFiles(dirname(dirname(source)));
+  const inputs = Object.keys(result.metafile?.inputs ?? {}).map((input) => resolve(input));
+  const protos = releaseProtos(dirname(dirname(source)), inputs);
   const hash = createHash('sha256').update(bundle.contents);
   // A proto is part of what a release serves: a changed proto is a new release even if the code is not.
-  for (const file of protos.files) hash.update(`\0${file}\0`).update(readFileSync(join(protos.dir, file)));
+  for (const proto of protos) hash.update(`\0${proto.name}\0`).update(readFileSync(proto.path));
   const checksum = hash.digest('hex');
   const base = packageVersion(dirname(source));
   const version =
@@ -289,7 +320,10 @@ export async function buildRelease(
   rmSync(tmp, { recursive: true, force: true });
   ensureDir(tmp);
   writeFileSync(join(tmp, BUNDLE), bundle.contents);
-  if (protos.files.length > 0) cpSync(protos.dir, join(tmp, PROTO_DIR), { recursive: true });
+  for (const proto of protos) {
+    ensureDir(dirname(join(tmp, PROTO_DIR, proto.name)));
+    copyFileSync(proto.path, join(tmp, PROTO_DIR, proto.name));
+  }
   // Externals (native addons) resolve from here: Node looks for node_modules beside the bundle.
   symlinkSync(join(packageRoot(), 'node_modules'), join(tmp, 'node_modules'), 'dir');
   writeFileSync(join(tmp, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
