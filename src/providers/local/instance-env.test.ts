@@ -39,4 +39,11 @@ describe('instance environment', () => {
       '/own',
     );
   });
+
+  it('serves gRPC reflection locally, unless the service turns it off', () => {
+    expect(instanceEnv(rec, spec, ctx).GRPC_REFLECTION).toBe('true');
+    expect(instanceEnv(rec, { ...spec, env: { GRPC_REFLECTION: 'false' } }, ctx).GRPC_REFLECTION).toBe(
+      'false',
+    );
+  });
 });

@@ -36,6 +36,9 @@ export function instanceEnv(rec: InstanceRecord, spec: ServicePlan, ctx: EnvCont
     BUS_URL: `embedded://${ctx.paths.bus}`,
     ADMIN_TOKEN: ctx.token,
     TRACES_DIR: ctx.paths.traces,
+    // Local environments are for development: gRPC server reflection on (grpcurl list/describe),
+    // although instances run with NODE_ENV=production. The shell's or a service's `env:` can turn it off.
+    GRPC_REFLECTION: process.env.GRPC_REFLECTION === 'false' ? 'false' : 'true',
   };
   const env: Record<string, string> = {
     // Every (re)start compiles the same modules: Node keeps the stripped TypeScript and V8's code
