@@ -232,12 +232,21 @@ function wrap(
     responseMetadata.set('x-request-id', reqId);
     call.sendMetadata(responseMetadata);
 
+    /** What grpc-js answered a call the handler no longer owns: its deadline passed, or the client left. */
+    const abandoned = () => {
+      const deadline = call.getDeadline();
+      const ms = deadline instanceof Date ? deadline.getTime() : deadline;
+      return Number.isFinite(ms) && ms <= Date.now() ? GrpcCode.DEADLINE_EXCEEDED : GrpcCode.CANCELLED;
+    };
     let finished = false;
     const finish = (code: number, failure?: string) => {
       if (finished) return;
       finished = true;
       // A call the client abandoned is answered by grpc-js, not by us: count what the client saw.
-      const status = call.cancelled && code === GrpcCode.OK ? GrpcCode.CANCELLED : code;
+      const status = call.cancelled ? abandoned() : code;
+      // Too slow for the caller is the service's failure like any 5xx, and its log line says so.
+      if (status === GrpcCode.DEADLINE_EXCEEDED)
+        failure ??= "DEADLINE_EXCEEDED: the caller's deadline passed first";
       const http = httpStatusOfGrpc(status);
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       metrics.observe('POST', path, http, seconds);
@@ -258,9 +267,14 @@ function wrap(
       }
     };
     const fail = (err: unknown) => {
+      // Whatever the handler threw after its call was abandoned (often the abort itself) reaches
+      // nobody and is no fault of the service.
+      if (call.cancelled) {
+        finish(abandoned());
+        return;
+      }
       const { error, failure } = options.classify(err, log);
-      const code =
-        call.cancelled && aborter.signal.aborted ? GrpcCode.CANCELLED : grpcCodeOfHttp(error.statusCode);
+      const code = grpcCodeOfHttp(error.statusCode);
       const trailers = new grpc.Metadata();
       trailers.set('x-request-id', reqId);
       trailers.set('x-error-code', error.code);

@@ -1,11 +1,12 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import type * as grpc from '@grpc/grpc-js';
+import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { callClientStream, callUnary, grpcClient, reflectionServices } from '../../../test/helpers/grpc.ts';
+import { traceFile } from '../../contract/state-paths.ts';
 import type { GrpcContext } from '../grpc-server.ts';
 import { GrpcCode } from '../grpc-status.ts';
 import { badRequest, HttpError } from '../http-errors.ts';
@@ -30,6 +31,9 @@ function echo(ctx: GrpcContext, text: string) {
     traceId: ctx.traceId,
   };
 }
+
+/** Request ids of Wait calls whose handler saw the abort signal. */
+const aborted: string[] = [];
 
 /** A kit service with one route and the Echo gRPC service; `release` lets Slow calls answer. */
 function kitService(release: Promise<void>): ServiceDefinition {
@@ -58,6 +62,13 @@ function kitService(release: Promise<void>): ServiceDefinition {
             await release;
             return echo(ctx, `slow ${request.name}`);
           },
+          Wait: (_request: SayRequest, ctx: GrpcContext) =>
+            new Promise((_resolve, reject) => {
+              ctx.signal.addEventListener('abort', () => {
+                aborted.push(ctx.reqId);
+                reject(new Error('the handler saw the abort'));
+              });
+            }),
           Collect: async (requests: AsyncIterable<SayRequest>, ctx: GrpcContext) => {
             const names: string[] = [];
             for await (const r of requests) names.push(r.name ?? '');
@@ -187,6 +198,37 @@ describe('gRPC beside REST on one port', () => {
     expect(text).toMatch(new RegExp(`http_requests_total\\{[^}]*${route}[^}]*code="500"`));
   });
 
+  it('aborts the handler of a call past its deadline or cancelled, and counts what the client saw', async () => {
+    const late = await callUnary(
+      client,
+      'Wait',
+      {},
+      { 'x-request-id': 'req-deadline' },
+      { deadline: Date.now() + 300 },
+    );
+    expect(late.error?.code).toBe(GrpcCode.DEADLINE_EXCEEDED);
+    const call = (
+      client as unknown as { Wait(r: SayRequest, md: grpc.Metadata, cb: () => void): grpc.ClientUnaryCall }
+    ).Wait({}, new grpc.Metadata(), () => {});
+    setTimeout(() => call.cancel(), 200);
+    await new Promise((r) => setTimeout(r, 600));
+    expect(aborted).toContain('req-deadline');
+    expect(aborted).toHaveLength(2);
+    const text = await (await fetch(`${base}/metrics`)).text();
+    const route = `route="/${SERVICE}/Wait"`;
+    expect(text).toMatch(new RegExp(`http_requests_total\\{[^}]*${route}[^}]*code="504"[^}]*\\} 1$`, 'm'));
+    expect(text).toMatch(new RegExp(`http_requests_total\\{[^}]*${route}[^}]*code="499"[^}]*\\} 1$`, 'm'));
+    // Too slow is logged like any 5xx, with the reason; a client leaving is no error of the service.
+    const errors = lines.filter((l) => l.route === `/${SERVICE}/Wait` && l.level === 'error');
+    expect(errors).toEqual([
+      expect.objectContaining({
+        reqId: 'req-deadline',
+        status: 504,
+        error: expect.stringMatching(/^DEADLINE_EXCEEDED/),
+      }),
+    ]);
+  });
+
   it('serves client-streaming and server-streaming methods', async () => {
     const collected = await callClientStream(client, 'Collect', [
       { name: 'a' },
@@ -223,6 +265,37 @@ describe('gRPC and the service lifecycle', () => {
     } finally {
       await prod.close();
     }
+  });
+
+  it("records a server span per call under the caller's trace, with the gRPC status", async () => {
+    const tracesDir = join(dir, 'traces');
+    const traced = await createService(kitService(Promise.resolve()), {
+      env: { PORT: '0', DATA_DIR: join(dir, 'traced'), LOG_LEVEL: 'silent', TRACES_DIR: tracesDir },
+    });
+    const { port } = await traced.listen();
+    const c = grpcClient(`127.0.0.1:${port}`, PROTO, SERVICE);
+    const traceId = '0af7651916cd43dd8448eb211c80319c';
+    await callUnary(c, 'Say', { name: 'traced' }, { traceparent: `00-${traceId}-b7ad6b7169203331-01` });
+    await callUnary(c, 'Say', {}, { traceparent: `00-${traceId}-b7ad6b7169203331-01` });
+    c.close();
+    await traced.close(); // flushes the spans
+    const spans = readFileSync(traceFile(tracesDir, 'kit-grpc'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const calls = spans.filter((sp) => sp.name === `${SERVICE}/Say`);
+    expect(calls).toHaveLength(2);
+    for (const sp of calls) {
+      expect(sp).toMatchObject({ traceId, parentSpanId: 'b7ad6b7169203331', kind: 'server', status: 'ok' });
+    }
+    expect(
+      calls.map((sp) => (sp.attributes as Record<string, unknown>)['rpc.grpc.status_code']).sort(),
+    ).toEqual([GrpcCode.OK, GrpcCode.INVALID_ARGUMENT]);
+    expect(calls[0]?.attributes).toMatchObject({
+      'rpc.system': 'grpc',
+      'rpc.service': SERVICE,
+      'rpc.method': 'Say',
+    });
   });
 
   it('drains an in-flight call on close and refuses calls that arrive while closing', async () => {
