@@ -22,6 +22,13 @@ export const runtimeEnvSchema = z.object({
   DATABASE_URL: z.string().optional(),
   BUS_URL: z.string().optional(),
   BLOBS_URL: z.string().optional(),
+  /** The password for BUS_URL's user when the URL has none (kept in a Secret, the URL in a ConfigMap). */
+  BUS_PASSWORD: z.string().optional(),
+  /**
+   * Backends (`database,bus,blobs`) this service may run embedded (SQLite, the embedded bus, files)
+   * inside a Kubernetes pod; set by `gitops render` only when platform.yaml asks for them there.
+   */
+  EMBEDDED_BACKENDS: z.string().optional(),
   ADMIN_TOKEN: z.string().optional(),
   AUTH_URL: z.url().optional(),
   CONTENT_URL: z.url().optional(),

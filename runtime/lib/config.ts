@@ -92,6 +92,39 @@ export function parseConfig<S extends z.ZodObject = z.ZodObject<Record<string, n
   };
 }
 
+/** The backends a service can open, and the variable naming each. */
+export const BACKEND_URL_VARIABLES = {
+  database: 'DATABASE_URL',
+  bus: 'BUS_URL',
+  blobs: 'BLOBS_URL',
+} as const;
+export type BackendKind = keyof typeof BACKEND_URL_VARIABLES;
+
+/**
+ * Fails closed where the embedded fallbacks cannot work: in a Kubernetes pod (the kubelet sets
+ * `KUBERNETES_SERVICE_HOST` in every one) the defaults are a SQLite file, a bus directory
+ * `<DATA_DIR>/../bus` on a read-only root file system and blobs on a pod-local volume, none shared
+ * between replicas. A backend the service opens without its URL there is a configuration error,
+ * unless `EMBEDDED_BACKENDS` lists it (platform.yaml asked for it explicitly). Throws
+ * `EnvConfigError`.
+ */
+export function assertBackendsConfigured(
+  service: string,
+  env: NodeJS.ProcessEnv,
+  used: readonly BackendKind[],
+): void {
+  const set = withoutEmpty(env);
+  if (set.KUBERNETES_SERVICE_HOST === undefined) return;
+  const allowed = new Set((set.EMBEDDED_BACKENDS ?? '').split(',').map((s) => s.trim()));
+  const problems = used
+    .filter((kind) => set[BACKEND_URL_VARIABLES[kind]] === undefined && !allowed.has(kind))
+    .map(
+      (kind) =>
+        `${BACKEND_URL_VARIABLES[kind]}: not set, and this pod runs on Kubernetes, where the embedded ${kind} cannot work; render the manifests with the managed backends (platform.yaml environments.<env>.backends, gitops render --terraform-outputs) or allow it with EMBEDDED_BACKENDS=${kind}`,
+    );
+  if (problems.length) throw new EnvConfigError(service, problems);
+}
+
 /** `parseConfig`, but on invalid env prints the problems to stderr and exits 1 (service entry points). */
 export function loadConfig<S extends z.ZodObject = z.ZodObject<Record<string, never>>>(
   defaultName: string,

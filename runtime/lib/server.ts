@@ -11,7 +11,7 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController
 import type { DestinationStream } from 'pino';
 import type { z } from 'zod';
 import { tracedBus } from './bus-tracing.ts';
-import { loadConfig, parseConfig, type ServiceConfig } from './config.ts';
+import { assertBackendsConfigured, loadConfig, parseConfig, type ServiceConfig } from './config.ts';
 import { DependencyHealth } from './dependency-health.ts';
 import { classifyError, sendProblem } from './error-answer.ts';
 import type { GrpcServiceSpec, GrpcSide } from './grpc-server.ts';
@@ -132,6 +132,14 @@ export async function createService<S extends z.ZodObject = z.ZodObject<Record<s
   options: CreateServiceOptions = {},
 ): Promise<RunningService<z.infer<S>>> {
   const config = parseConfig(def.name, options.env ?? process.env, def.env);
+  const wantsDb = def.db === true || (def.migrations?.length ?? 0) > 0;
+  assertBackendsConfigured(
+    def.name,
+    options.env ?? process.env,
+    (['database', 'bus', 'blobs'] as const).filter((k) =>
+      k === 'database' ? wantsDb : k === 'bus' ? def.bus : def.blobs,
+    ),
+  );
   const log = createLogger({
     service: config.service,
     version: config.version,
@@ -152,7 +160,6 @@ export async function createService<S extends z.ZodObject = z.ZodObject<Record<s
     tracesDir: config.tracesDir,
   });
 
-  const wantsDb = def.db === true || (def.migrations?.length ?? 0) > 0;
   const dbOptions = typeof def.dbOptions === 'function' ? def.dbOptions(config) : def.dbOptions;
   const db = wantsDb ? await openDb(config.databaseUrl, dbOptions) : undefined;
   if (db && def.migrations) {

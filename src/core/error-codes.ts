@@ -251,6 +251,10 @@ export const ERROR_CODES = {
   TEMPLATE_BROKEN: { exit: ExitCode.failure, meaning: 'template …: … uses unknown placeholder {{…}}' },
   TEMPLATE_UNKNOWN: { exit: ExitCode.usage, meaning: 'no template named "…"' },
   TERRAFORM_FAILED: { exit: ExitCode.failure, meaning: 'terraform … failed in … (exit …)' },
+  TERRAFORM_OUTPUTS_INVALID: {
+    exit: ExitCode.usage,
+    meaning: '… is not a `terraform output -json` document',
+  },
   TERRAFORM_NOT_FOUND: {
     exit: ExitCode.failure,
     meaning: 'terraform was not found (looked for "…" on PATH)',

@@ -5,6 +5,7 @@
  * services you add get a database edge only, since platform.yaml does not say more.
  */
 import type { PlatformConfig, StepSpec } from '../core/config/schema.ts';
+import { dataOf } from '../data/service-data.ts';
 
 export const ARCHITECTURE_COMMAND = 'platformctl docs generate --only architecture';
 
@@ -12,22 +13,6 @@ export const ARCHITECTURE_COMMAND = 'platformctl docs generate --only architectu
 const id = (name: string) => (name === 'end' ? 'end_' : name.replace(/[^A-Za-z0-9_]/g, '_'));
 // Mermaid labels: quoted, line breaks as <br/> (literal newlines render differently across versions).
 const label = (text: string) => `"${text.replace(/"/g, '#quot;').replace(/\n/g, '<br/>')}"`;
-
-/** What the built-in runtime services store and exchange. */
-const BUILTIN_DATA: Record<
-  string,
-  { blobs?: boolean; publishes?: string[]; consumes?: string[]; db: boolean }
-> = {
-  gateway: { db: false },
-  auth: { db: true },
-  content: { db: true, blobs: true, publishes: ['content.uploaded', 'content.viewed'] },
-  analytics: { db: true, consumes: ['content.*'] },
-};
-
-function dataOf(path: string): { blobs?: boolean; publishes?: string[]; consumes?: string[]; db: boolean } {
-  const builtin = path.startsWith('builtin:') ? BUILTIN_DATA[path.slice('builtin:'.length)] : undefined;
-  return builtin ?? { db: true };
-}
 
 function requestPath(config: PlatformConfig): string[] {
   const lines = ['flowchart LR', '  client(["Client"])'];

@@ -9,15 +9,18 @@ import type { PlatformConfig } from '../core/config/schema.ts';
 import { UsageError } from '../core/errors.ts';
 import { keyVaultName, primarySite } from '../stacks/site.ts';
 import { injectionTarget, namesForService } from './names.ts';
+import { type ExternalStore, remoteKey, storePrefix } from './store-names.ts';
 
-export const EXTERNAL_STORES = ['vault', 'aws', 'azure', 'gcp'] as const;
-export type ExternalStore = (typeof EXTERNAL_STORES)[number];
+export { EXTERNAL_STORES, type ExternalStore, remoteKey } from './store-names.ts';
 
 export interface RenderExternalOptions {
   config: PlatformConfig;
   env: string;
   store: ExternalStore;
-  /** Secret names (values never needed): taken from a backend's list. */
+  /**
+   * Secret names (values never needed): taken from a backend's list. A Kubernetes environment's
+   * managed-backend credentials (managedSecretNames) are added, since Terraform declares them.
+   */
   names: string[];
   clusterStore?: boolean;
   refreshInterval?: string;
@@ -36,24 +39,6 @@ const STORE_NAME: Record<ExternalStore, string> = {
   azure: 'platformctl-azure-key-vault',
   gcp: 'platformctl-gcp-secret-manager',
 };
-
-/**
- * The name a secret has in the cloud store. Vault and AWS keep the platformctl path layout
- * (`<prefix>/<env>/<name>`, `*` spelled `_shared`); GCP allows only `[A-Za-z0-9_-]` and Azure only
- * `[A-Za-z0-9-]`, so dots become `--` there (and, on Azure, underscores become `-`).
- */
-export function remoteKey(store: ExternalStore, prefix: string, env: string, name: string): string {
-  const safe = name.replace(/^\*\./, '_shared.');
-  switch (store) {
-    case 'vault':
-    case 'aws':
-      return `${prefix}/${env}/${safe}`;
-    case 'gcp':
-      return `${prefix}-${env}-${safe.replace(/\./g, '--')}`;
-    case 'azure':
-      return `${prefix}-${env}-${safe.replace(/\./g, '--').replace(/_/g, '-')}`.replace(/^-+/, '');
-  }
-}
 
 function namespaceOf(config: PlatformConfig, env: string): string {
   return config.environments[env]?.namespace ?? `${config.name}-${env}`;
@@ -110,7 +95,7 @@ const HEADER = (env: string) =>
 export function renderExternalSecrets(o: RenderExternalOptions): RenderedManifest[] {
   const kind = o.clusterStore ? 'ClusterSecretStore' : 'SecretStore';
   const namespace = namespaceOf(o.config, o.env);
-  const prefix = o.config.secrets?.vault?.prefix ?? 'platformctl';
+  const prefix = storePrefix(o.config);
   const labels = { 'app.kubernetes.io/managed-by': 'platformctl', 'platformctl.dev/environment': o.env };
   const storeDoc = {
     apiVersion: 'external-secrets.io/v1',

@@ -9,8 +9,15 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { EnvironmentSpec, PlatformConfig } from '../core/config/schema.ts';
 import { PlatformError } from '../core/errors.ts';
+import {
+  BROKER_USER,
+  DATABASE_USER,
+  generatedSecretNames,
+  managedSecretNames,
+} from '../data/managed-backends.ts';
 import { targetOf } from '../providers/kubernetes/manifests.ts';
-import { App } from './cdk.ts';
+import { storeKey } from '../secrets/store-names.ts';
+import { App, TerraformOutput } from './cdk.ts';
 import { broker } from './constructs/broker.ts';
 import { cluster } from './constructs/cluster.ts';
 import { database } from './constructs/database.ts';
@@ -18,9 +25,10 @@ import { edge } from './constructs/edge.ts';
 import { encryptionKey } from './constructs/keys.ts';
 import { lakeCatalog } from './constructs/lake-catalog.ts';
 import { type Network, network } from './constructs/network.ts';
-import { secrets } from './constructs/secrets.ts';
+import { PLATFORM_SECRETS, secrets } from './constructs/secrets.ts';
 import { type Bucket, buckets } from './constructs/storage.ts';
 import { interconnect } from './constructs/vpn.ts';
+import { STACK_OUTPUTS } from './outputs.ts';
 import { type PlanOptions, planStacks, type StackSpec } from './plan.ts';
 import { PlatformStack } from './platform-stack.ts';
 import { siteOf } from './site.ts';
@@ -88,24 +96,49 @@ function build(app: App, config: PlatformConfig, options: SynthOptions): StackSp
     const stack = new PlatformStack(app, spec, site);
     const env = config.environments[spec.env] as EnvironmentSpec;
     const regionKey = `${spec.env}/${spec.cloud}/${spec.region}`;
+    // Secret Manager (GCP) is one per project, so only the primary region declares and writes
+    // there; Secrets Manager (AWS) is regional, so each region has its own copy under the same name.
+    const declaresSecrets = site.cloud !== 'gcp' || spec.region === spec.primaryRegion;
+    const storeName = (name: string) => storeKey(config, site.cloud, spec.env, name);
     if (spec.role === 'core') {
       const net = network(stack, site);
       networks.set(regionKey, net);
-      cluster(stack, site, net, {
+      const k8s = cluster(stack, site, net, {
         namespace: targetOf(config, spec.env).namespace,
         serviceAccounts: Object.keys(config.services),
       });
-      secrets(stack, site, net, encryptionKey(stack, site, 'secrets'));
+      const declared = declaresSecrets
+        ? [
+            ...new Set([
+              ...PLATFORM_SECRETS,
+              ...generatedSecretNames(site.cloud, brokerWanted(env)),
+              ...managedSecretNames(config, spec.env),
+            ]),
+          ].map((name) => ({ name, storeName: storeName(name) }))
+        : [];
+      secrets(stack, site, net, encryptionKey(stack, site, 'secrets'), declared);
+      new TerraformOutput(stack, STACK_OUTPUTS.clusterName, { value: k8s.name });
+      new TerraformOutput(stack, STACK_OUTPUTS.workloadIdentity, { value: k8s.workloadIdentity });
     } else if (spec.role === 'data') {
       const net = networks.get(regionKey) as Network;
-      database(stack, site, net);
+      if (site.cloud !== 'azure') stack.useRandom();
+      const db = database(stack, site, net, {
+        user: DATABASE_USER,
+        secretName: storeName('*.PGPASSWORD'),
+        writeSecret: declaresSecrets,
+      });
+      new TerraformOutput(stack, STACK_OUTPUTS.databaseHost, { value: db.endpoint });
       const key = encryptionKey(stack, site, 'data');
       const [content, lake] = buckets(stack, site, net, key);
       contentBuckets.set(regionKey, content as Bucket);
+      new TerraformOutput(stack, STACK_OUTPUTS.contentBucket, { value: (content as Bucket).name });
       lakeCatalog(stack, site, lake as Bucket, net, key);
       if (brokerWanted(env)) {
-        if (site.cloud === 'aws') stack.useRandom();
-        broker(stack, site, net, key);
+        const mq = broker(stack, site, net, key, {
+          user: BROKER_USER,
+          secretName: storeName('*.BUS_PASSWORD'),
+        });
+        new TerraformOutput(stack, STACK_OUTPUTS.brokerEndpoint, { value: mq.endpoint });
       }
     } else if (spec.role === 'edge') {
       edge(stack, site, contentBuckets.get(`${spec.env}/${spec.cloud}/${spec.primaryRegion}`) as Bucket);

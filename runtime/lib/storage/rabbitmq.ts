@@ -15,7 +15,9 @@
  * must for any at-least-once bus).
  *
  * URL: `amqp://user:pass@host:5672/vhost?exchange=platform&prefetch=64&delivery_limit=5&publish_timeout_ms=30000`
- * (other query parameters, e.g. `heartbeat`, go to amqplib).
+ * (other query parameters, e.g. `heartbeat`, go to amqplib). A URL with a user and no password
+ * takes the password from `BUS_PASSWORD` (as node-postgres takes `PGPASSWORD`), so manifests can
+ * keep the broker's address in a ConfigMap and only the password in a Secret.
  */
 import amqp, { type Channel, type ChannelModel, type ConfirmChannel, type ConsumeMessage } from 'amqplib';
 import { dependencyUnavailable, type HttpError } from '../http-errors.ts';
@@ -50,8 +52,12 @@ export interface RabbitBusOptions {
 
 const OUR_PARAMS = ['exchange', 'prefetch', 'delivery_limit', 'publish_timeout_ms'];
 
-export function parseAmqpUrl(url: string): { connectUrl: string; options: RabbitBusOptions } {
+export function parseAmqpUrl(
+  url: string,
+  env: NodeJS.ProcessEnv = process.env,
+): { connectUrl: string; options: RabbitBusOptions } {
   const u = new URL(url);
+  if (u.username && !u.password && env.BUS_PASSWORD) u.password = encodeURIComponent(env.BUS_PASSWORD);
   const int = (name: string): number | undefined => {
     const raw = u.searchParams.get(name);
     if (raw === null) return undefined;

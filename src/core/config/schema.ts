@@ -16,11 +16,31 @@ import { CLOUDS, PROVIDERS } from './constants.ts';
 
 export { CLOUDS, type Cloud, PROVIDERS, type ProviderName } from './constants.ts';
 
+/**
+ * Each backend left out follows the environment's provider: a local environment runs SQLite, the
+ * embedded bus and files; a Kubernetes one the managed PostgreSQL, broker and object storage
+ * Terraform creates (the embedded ones need a host directory shared by processes, which pods with
+ * a read-only root file system on several nodes do not have). Writing `embedded` on a Kubernetes
+ * environment is the explicit opt-in `gitops render` honours.
+ */
 const backendsSchema = strict({
-  database: z.enum(['sqlite', 'postgres']).default('sqlite'),
-  bus: z.enum(['embedded', 'rabbitmq']).default('embedded'),
-  blobs: z.enum(['file', 's3']).default('file'),
+  database: z.enum(['sqlite', 'postgres']).optional(),
+  bus: z.enum(['embedded', 'rabbitmq']).optional(),
+  blobs: z.enum(['file', 's3']).optional(),
 });
+
+/** The backends of an environment with every left-out one filled in for its provider. */
+export function resolveBackends(
+  provider: (typeof PROVIDERS)[number],
+  given: z.output<typeof backendsSchema> = {},
+): { database: 'sqlite' | 'postgres'; bus: 'embedded' | 'rabbitmq'; blobs: 'file' | 's3' } {
+  const managed = provider === 'kubernetes';
+  return {
+    database: given.database ?? (managed ? 'postgres' : 'sqlite'),
+    bus: given.bus ?? (managed ? 'rabbitmq' : 'embedded'),
+    blobs: given.blobs ?? (managed ? 's3' : 'file'),
+  };
+}
 
 const environmentSchema = strict({
   /** Where this environment's infrastructure lives. */
@@ -43,8 +63,8 @@ const environmentSchema = strict({
   registry: z.string().min(1).optional(),
   /** Kubernetes: Prometheus base URL the provider's `metrics()` queries (PromQL). */
   prometheus: z.url({ error: 'must be an http(s) URL' }).optional(),
-  backends: backendsSchema.default({ database: 'sqlite', bus: 'embedded', blobs: 'file' }),
-});
+  backends: backendsSchema.optional(),
+}).transform((env) => ({ ...env, backends: resolveBackends(env.provider, env.backends) }));
 export type EnvironmentSpec = z.output<typeof environmentSchema>;
 
 const conditionList = z.array(z.string().min(1));

@@ -7,6 +7,7 @@ import type { Construct } from '../cdk.ts';
 import * as aws from '../resources/aws.ts';
 import * as az from '../resources/azure.ts';
 import * as gcp from '../resources/gcp.ts';
+import * as random from '../resources/random.ts';
 import type { Site } from '../site.ts';
 import { gcpProject } from './gcp-project.ts';
 import { encryptionKey } from './keys.ts';
@@ -15,6 +16,15 @@ import type { Network } from './network.ts';
 export interface Database {
   /** Host name (or instance connection name on GCP) the services connect to. */
   endpoint: string;
+}
+
+/** Where the services' database password goes: the secret store name of `*.PGPASSWORD`. */
+export interface DatabaseCredential {
+  secretName: string;
+  /** The role the services sign in as (managed-backends.ts DATABASE_USER). */
+  user: string;
+  /** GCP's Secret Manager is one per project: only the primary region's stack writes the secret. */
+  writeSecret: boolean;
 }
 
 const PG_MAJOR = '16';
@@ -27,7 +37,7 @@ export function flexibleServerStorageMb(gb: number): number {
   );
 }
 
-function awsDatabase(scope: Construct, site: Site, net: Network): Database {
+function awsDatabase(scope: Construct, site: Site, net: Network, credential: DatabaseCredential): Database {
   const key = encryptionKey(scope, site, 'rds');
   const subnets = new aws.AwsDbSubnetGroup(scope, 'db-subnets', {
     name: `${site.regional}-db`,
@@ -48,6 +58,9 @@ function awsDatabase(scope: Construct, site: Site, net: Network): Database {
     ],
     egress: [],
   });
+  // Generated here and written to the secret the services' ExternalSecret reads (PGPASSWORD): the
+  // runtime signs in with a password, not with RDS IAM tokens.
+  const password = new random.RandomPassword(scope, 'pg-password', { length: 32, special: false });
   const db = new aws.AwsDbInstance(scope, 'postgres', {
     identifier: `${site.regional}-pg`,
     engine: 'postgres',
@@ -59,9 +72,8 @@ function awsDatabase(scope: Construct, site: Site, net: Network): Database {
     storage_encrypted: true,
     kms_key_id: key?.id ?? '',
     db_name: 'platform',
-    username: 'platform_admin',
-    // RDS keeps the master password in Secrets Manager and rotates it; it never enters our state.
-    manage_master_user_password: true,
+    username: credential.user,
+    password: password.attr('result'),
     multi_az: site.isProd,
     publicly_accessible: false,
     db_subnet_group_name: subnets.attr('name'),
@@ -75,6 +87,10 @@ function awsDatabase(scope: Construct, site: Site, net: Network): Database {
     iam_database_authentication_enabled: true,
     performance_insights_enabled: true,
     performance_insights_kms_key_id: key?.id ?? '',
+  });
+  new aws.AwsSecretsmanagerSecretVersion(scope, 'pg-password-secret', {
+    secret_id: credential.secretName,
+    secret_string: password.attr('result'),
   });
   return { endpoint: db.attr('address') };
 }
@@ -124,7 +140,7 @@ function azureDatabase(scope: Construct, site: Site, net: Network): Database {
   return { endpoint: server.attr('fqdn') };
 }
 
-function gcpDatabase(scope: Construct, site: Site, net: Network): Database {
+function gcpDatabase(scope: Construct, site: Site, net: Network, credential: DatabaseCredential): Database {
   const key = encryptionKey(scope, site, 'sql');
   const project = gcpProject(scope);
   const grant = key?.allow(
@@ -158,11 +174,28 @@ function gcpDatabase(scope: Construct, site: Site, net: Network): Database {
     },
     { dependsOn: grant ? [grant] : [] },
   );
+  if (credential.writeSecret) {
+    const password = new random.RandomPassword(scope, 'pg-password', { length: 32, special: false });
+    new gcp.GcpSqlUser(scope, 'pg-user', {
+      name: credential.user,
+      instance: instance.attr('name'),
+      password: password.attr('result'),
+    });
+    new gcp.GcpSecretManagerSecretVersion(scope, 'pg-password-secret', {
+      secret: `projects/${site.project}/secrets/${credential.secretName}`,
+      secret_data: password.attr('result'),
+    });
+  }
   return { endpoint: instance.attr('private_ip_address') };
 }
 
-export function database(scope: Construct, site: Site, net: Network): Database {
-  if (site.cloud === 'aws') return awsDatabase(scope, site, net);
+export function database(
+  scope: Construct,
+  site: Site,
+  net: Network,
+  credential: DatabaseCredential,
+): Database {
+  if (site.cloud === 'aws') return awsDatabase(scope, site, net, credential);
   if (site.cloud === 'azure') return azureDatabase(scope, site, net);
-  return gcpDatabase(scope, site, net);
+  return gcpDatabase(scope, site, net, credential);
 }

@@ -1,7 +1,8 @@
 /**
  * Secrets: a store per environment and region (Secrets Manager / Key Vault / Secret Manager) with
- * the secrets the runtime services need declared but not valued: values are set out of band
- * (`platformctl secrets`), so they never enter platform.yaml, flags or Terraform state.
+ * the secrets the runtime services need declared under the names their ExternalSecrets read
+ * (secrets/store-names.ts). Values are set out of band (`platformctl secrets`), so they never enter
+ * platform.yaml, flags or Terraform state, except the backend passwords the data stack generates.
  */
 import type { Construct } from '../cdk.ts';
 import * as aws from '../resources/aws.ts';
@@ -12,8 +13,18 @@ import { gcpProject } from './gcp-project.ts';
 import type { EncryptionKey } from './keys.ts';
 import type { Network } from './network.ts';
 
-/** The secrets the runtime services read (gateway admin token, auth signing key). */
-export const PLATFORM_SECRETS = ['admin-token', 'auth-signing-key', 'database-url'] as const;
+/**
+ * The secrets every platform declares, as platformctl names: the admin API token every service
+ * checks and the key auth encrypts its signing keys with. Backend credentials come on top
+ * (data/managed-backends.ts managedSecretNames).
+ */
+export const PLATFORM_SECRETS = ['*.ADMIN_TOKEN', 'auth.AUTH_KEY_ENCRYPTION_KEY'] as const;
+
+/** A secret to declare: its platformctl name and its name in this cloud's store. */
+export interface DeclaredSecret {
+  name: string;
+  storeName: string;
+}
 
 export interface SecretStore {
   /** Secrets Manager prefix / Key Vault URI / Secret Manager project. */
@@ -25,17 +36,18 @@ export function secrets(
   site: Site,
   net: Network,
   key: EncryptionKey | undefined,
+  declared: DeclaredSecret[],
 ): SecretStore {
   if (site.cloud === 'aws') {
-    for (const name of PLATFORM_SECRETS) {
-      new aws.AwsSecretsmanagerSecret(scope, `secret-${name}`, {
-        name: `${site.regional}/${name}`,
+    for (const { name, storeName } of declared) {
+      new aws.AwsSecretsmanagerSecret(scope, `secret-${idOf(name)}`, {
+        name: storeName,
         description: `${name} for ${site.prefix}`,
         kms_key_id: key?.id ?? '',
         recovery_window_in_days: site.isProd ? 30 : 7,
       });
     }
-    return { location: `${site.regional}/` };
+    return { location: 'Secrets Manager' };
   }
   if (site.cloud === 'azure') {
     const client = new az.AzClientConfig(scope, 'client', {});
@@ -63,12 +75,12 @@ export function secrets(
     'secretmanager-agent',
     `serviceAccount:service-${project.attr('number')}@gcp-sa-secretmanager.iam.gserviceaccount.com`,
   );
-  for (const name of PLATFORM_SECRETS) {
+  for (const { name, storeName } of declared) {
     new gcp.GcpSecretManagerSecret(
       scope,
-      `secret-${name}`,
+      `secret-${idOf(name)}`,
       {
-        secret_id: `${site.regional}-${name}`,
+        secret_id: storeName,
         replication: {
           user_managed: {
             replicas: [
@@ -80,5 +92,10 @@ export function secrets(
       { dependsOn: grant ? [grant] : [] },
     );
   }
-  return { location: `projects/${site.project}/secrets/${site.regional}-` };
+  return { location: `projects/${site.project}/secrets/` };
+}
+
+/** A construct id for a secret name (`*.ADMIN_TOKEN` -> `shared-ADMIN_TOKEN`). */
+function idOf(name: string): string {
+  return name.replace(/^\*\./, 'shared-').replace(/\./g, '-');
 }

@@ -150,7 +150,7 @@ export const AwsDbInstance = defineResource<{
   kms_key_id: string;
   db_name: string;
   username: string;
-  manage_master_user_password: boolean;
+  password: string;
   multi_az: boolean;
   publicly_accessible: boolean;
   db_subnet_group_name: string;

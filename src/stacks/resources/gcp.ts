@@ -136,6 +136,9 @@ export const GcpSqlDatabaseInstance = defineResource<{
     user_labels?: Labels;
   };
 }>('google_sql_database_instance', 'settings.user_labels');
+export const GcpSqlUser = defineResource<{ name: string; instance: string; password: string }>(
+  'google_sql_user',
+);
 export const GcpStorageBucket = defineResource<{
   name: string;
   location: string;
