@@ -18,6 +18,10 @@ export function registerGitops(program: Command): void {
     .option('--flux', 'write Flux GitRepository + Kustomizations instead of Argo CD Applications')
     .option('--repo-url <url>', 'Git URL Argo CD / Flux pull from (default: the origin remote)')
     .option('--revision <branch>', 'branch Argo CD / Flux follow', 'main')
+    .option(
+      '--terraform-outputs <file...>',
+      "`terraform output -json` of the environment's core and data stacks: database, broker, bucket and workload identity for the overlays",
+    )
     .option('--dry-run', 'list the files and write nothing')
     .option('--check', 'write nothing; exit 5 if the directory differs from what platform.yaml renders')
     .action(lazyAction(async () => (await import('./gitops.ts')).render, { mutating: true }));
@@ -25,6 +29,10 @@ export function registerGitops(program: Command): void {
     ['Argo CD app-of-apps for staging', 'platformctl gitops render --env staging'],
     ['Flux for prod, into deploy/', 'platformctl gitops render --env prod --flux --out deploy'],
     ['fail CI when the committed directory is stale', 'platformctl gitops render --env staging --check'],
+    [
+      'with the managed backends Terraform created',
+      'platformctl gitops render --env staging --terraform-outputs core.json data.json',
+    ],
     ['check an overlay renders', 'kubectl kustomize gitops/services/content/overlays/staging'],
   ]);
   const promote = gitops

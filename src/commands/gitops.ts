@@ -23,10 +23,12 @@ interface RenderOptions {
   revision: string;
   dryRun?: boolean;
   check?: boolean;
+  terraformOutputs?: string[];
 }
 
 export async function render(ctx: CommandContext, _args: string[], opts: RenderOptions) {
   const { renderGitops } = await import('../gitops/render.ts');
+  const { readStackOutputs } = await import('../stacks/outputs.ts');
   const platform = ctx.loadPlatform();
   const outDir = resolve(ctx.cwd, opts.out);
   let probe = outDir;
@@ -44,7 +46,9 @@ export async function render(ctx: CommandContext, _args: string[], opts: RenderO
       'pass --repo-url https://github.com/<owner>/<repo>.git (or add an origin remote)',
     );
   }
-  const { files, tags } = renderGitops(platform, {
+  const terraformOutputs = readStackOutputs((opts.terraformOutputs ?? []).map((f) => resolve(ctx.cwd, f)));
+  const { files, tags, warnings } = renderGitops(platform, {
+    terraformOutputs,
     environment: opts.env,
     outDir,
     repoPath,
@@ -52,6 +56,7 @@ export async function render(ctx: CommandContext, _args: string[], opts: RenderO
     revision: opts.revision,
     ...(opts.flux ? { flux: true } : {}),
   });
+  for (const w of warnings) ctx.out.warn(w);
   const changes = [...files].map(([path, text]) => {
     const file = join(outDir, path);
     const before = existsSync(file) ? readFileSync(file, 'utf8') : undefined;

@@ -83,13 +83,15 @@ function kindsInUse(config: PlatformConfig): Set<BackendKind> {
 
 /**
  * The secrets an environment's managed backends need, as platformctl names (`*.PGPASSWORD`, …):
- * Terraform declares them (and writes the ones it generates), the ExternalSecrets read them.
+ * Terraform declares them (and writes the ones it generates), the ExternalSecrets read them. With
+ * `service`, only those of the backends that service opens (the gateway gets no database password).
  */
-export function managedSecretNames(config: PlatformConfig, env: string): string[] {
+export function managedSecretNames(config: PlatformConfig, env: string, service?: string): string[] {
   const wiring = backendWiring(config, env);
   const cloud = config.environments[env]?.cloud;
   if (!wiring || !cloud) return [];
-  const used = kindsInUse(config);
+  const path = service === undefined ? undefined : config.services[service]?.path;
+  const used = path === undefined ? kindsInUse(config) : new Set(backendsUsed(path));
   const names = BACKEND_KINDS.filter((k) => used.has(k)).flatMap((k) =>
     wiring[k] === 'terraform'
       ? CREDENTIALS[cloud][k]
@@ -134,12 +136,8 @@ export function serviceBackendConfig(
     return value;
   };
   const embedded = used.filter((k) => wiring[k] === 'embedded');
-  let needsSecrets = false;
   for (const kind of used) {
-    const how = wiring[kind];
-    if (how === 'secret') needsSecrets = true;
-    if (how !== 'terraform') continue;
-    needsSecrets ||= CREDENTIALS[spec.cloud][kind].length > 0;
+    if (wiring[kind] !== 'terraform') continue;
     if (kind === 'database') {
       const host = output(STACK_OUTPUTS.databaseHost);
       // libpq semantics: TLS required (both clouds refuse plaintext), certificates not pinned here.
@@ -166,5 +164,5 @@ export function serviceBackendConfig(
     data.EMBEDDED_BACKENDS = embedded.join(',');
     if (embedded.includes('bus')) data.BUS_URL = 'embedded:///data/bus';
   }
-  return { data, missing, needsSecrets };
+  return { data, missing, needsSecrets: managedSecretNames(config, env, service).length > 0 };
 }

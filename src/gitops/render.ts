@@ -3,7 +3,8 @@
  * app-of-apps) or Flux (Kustomizations) syncs.
  *
  *   <out>/services/<service>/base/             the scaffold template's Kustomize base
- *   <out>/services/<service>/overlays/<env>/   namespace, image tag, env patches, the route
+ *   <out>/services/<service>/overlays/<env>/   namespace, image tag, env patches, the route, and on
+ *                                              Kubernetes the managed backends' ConfigMap + identity
  *   <out>/mesh/<env>/                          Istio only: STRICT mTLS PeerAuthentication + DestinationRule
  *   <out>/argocd/<env>/root.yaml               the app-of-apps; apps/<service>.yaml one Application each
  *   <out>/flux/<env>/                          with --flux: a GitRepository and one Kustomization each
@@ -29,6 +30,8 @@ import {
   WEIGHTS_ANNOTATION,
 } from '../providers/kubernetes/manifests.ts';
 import { loadTemplate, renderTemplate } from '../scaffold/template.ts';
+import type { StackOutputs } from '../stacks/outputs.ts';
+import { backendsOverlay } from './backends-overlay.ts';
 import { networkPolicy } from './network-policy.ts';
 
 export interface GitopsRenderOptions {
@@ -40,6 +43,12 @@ export interface GitopsRenderOptions {
   repoUrl: string;
   revision: string;
   flux?: boolean;
+  /**
+   * The environment's primary-region stack outputs (`terraform output -json`, stacks/outputs.ts):
+   * database, broker and bucket endpoints, the workload identity. Left out, the overlays lack them
+   * and `warnings` says which; the services then refuse to start rather than run embedded.
+   */
+  terraformOutputs?: StackOutputs;
 }
 
 export interface GitopsRender {
@@ -47,6 +56,8 @@ export interface GitopsRender {
   files: Map<string, string>;
   /** The image tag each service's overlay pins. */
   tags: Record<string, string>;
+  /** Problems the manifests will show at run time (missing Terraform outputs). */
+  warnings: string[];
 }
 
 const ARGO_NAMESPACE = 'argocd';
@@ -118,11 +129,16 @@ function overlay(
   target: KubeTarget,
   spec: ServiceSpec,
   tag: string,
+  backends: ReturnType<typeof backendsOverlay>,
 ): Kustomization {
   const own = k8s.get(`overlays/${environment}/kustomization.yaml`);
   const k = parse(own ?? (k8s.get('overlays/staging/kustomization.yaml') as string)) as Kustomization;
   k.namespace = target.namespace;
-  k.resources = ['../../base', ...(routed(spec) ? ['route.yaml'] : [])];
+  k.resources = [
+    '../../base',
+    ...(routed(spec) ? ['route.yaml'] : []),
+    ...(backends.configMap ? ['backends.yaml'] : []),
+  ];
   k.labels = [
     {
       pairs: { 'platformctl.dev/environment': environment },
@@ -144,6 +160,7 @@ function overlay(
       return patch;
     });
   }
+  k.patches = [...(k.patches ?? []), ...backends.patches];
   return k;
 }
 
@@ -221,6 +238,7 @@ export function renderGitops(platform: LoadedPlatform, opts: GitopsRenderOptions
   const target = targetOf(config, opts.environment);
   const files = new Map<string, string>();
   const tags: Record<string, string> = {};
+  const missing = new Set<string>();
   const repo = (p: string) => [opts.repoPath, p].filter(Boolean).join('/').replace(/^\.\//, '');
   const appNames: string[] = [];
   const envName = opts.environment;
@@ -235,9 +253,13 @@ export function renderGitops(platform: LoadedPlatform, opts: GitopsRenderOptions
     const existing = join(opts.outDir, overlayPath(name, envName));
     const tag = (existsSync(existing) && pinnedTag(readFileSync(existing, 'utf8'))) || 'latest';
     tags[name] = tag;
+    const backends = backendsOverlay(config, envName, name, opts.terraformOutputs ?? {});
+    for (const m of backends.missing) missing.add(m);
+    if (backends.configMap)
+      files.set(`services/${name}/overlays/${envName}/backends.yaml`, yamlDocs([backends.configMap]));
     files.set(
       overlayPath(name, envName),
-      `# Rendered by platformctl gitops render; \`gitops promote\` bumps images[0].newTag.\n${stringify(overlay(k8s, envName, target, spec, tag), { lineWidth: 0 })}`,
+      `# Rendered by platformctl gitops render; \`gitops promote\` bumps images[0].newTag.\n${stringify(overlay(k8s, envName, target, spec, tag, backends), { lineWidth: 0 })}`,
     );
     if (routed(spec))
       files.set(`services/${name}/overlays/${envName}/route.yaml`, yamlDocs([routeFor(target, name, spec)]));
@@ -331,5 +353,10 @@ export function renderGitops(platform: LoadedPlatform, opts: GitopsRenderOptions
       ]),
     );
   }
-  return { files, tags };
+  const warnings = missing.size
+    ? [
+        `no Terraform output ${[...missing].sort().join(', ')} for ${envName}: the services that need them will refuse to start; pass --terraform-outputs with \`terraform output -json\` of the ${envName} core and data stacks`,
+      ]
+    : [];
+  return { files, tags, warnings };
 }

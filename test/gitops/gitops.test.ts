@@ -120,6 +120,7 @@ describe('platformctl gitops render', () => {
       const kinds = docs.map((d) => d.kind).sort();
       expect(kinds).toEqual(
         [
+          'ConfigMap',
           'Deployment',
           'HTTPRoute',
           'HorizontalPodAutoscaler',

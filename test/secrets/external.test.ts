@@ -33,11 +33,17 @@ describe('ExternalSecret rendering', () => {
         'gateway-secrets',
       ]);
       const content = secrets.find((s) => s.metadata.name === 'content-secrets');
+      // In the environment's own cloud store, the managed backends' settings come along: on Azure,
+      // whose services the runtime cannot use, the whole URLs (content opens all three).
+      const managed = store === 'azure' ? ['BLOBS_URL', 'BUS_URL', 'DATABASE_URL'] : [];
       expect(content.spec.data.map((d: { secretKey: string }) => d.secretKey)).toEqual([
+        ...managed,
         'S3_SECRET',
         'SENTRY_DSN',
       ]);
-      expect(content.spec.data[1].remoteRef.key).toBe(
+      const gateway = secrets.find((s) => s.metadata.name === 'gateway-secrets');
+      expect(gateway.spec.data.map((d: { secretKey: string }) => d.secretKey)).toEqual(['SENTRY_DSN']);
+      expect(content.spec.data[managed.length + 1].remoteRef.key).toBe(
         remoteKey(store, 'platformctl', 'prod', 'content.SENTRY_DSN'),
       );
       expect(content.spec.secretStoreRef).toEqual({ kind: 'SecretStore', name: storeDoc.metadata.name });

@@ -266,6 +266,10 @@ function gcpNetwork(scope: Construct, site: Site): Network {
   });
   const peering = new gcp.GcpComputeGlobalAddress(scope, 'private-services-range', {
     name: `${site.regional}-private-services`,
+    // Block 6 of the site's space (the database block): Cloud SQL's private IP is then inside the
+    // VPC range the services' NetworkPolicy lets PostgreSQL traffic reach. Left to Google, the
+    // range could be any /20 of 10.0.0.0/8.
+    address: subnetCidr(site, 6).split('/')[0] as string,
     purpose: 'VPC_PEERING',
     address_type: 'INTERNAL',
     prefix_length: 20,

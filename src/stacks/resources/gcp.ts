@@ -43,6 +43,7 @@ export const GcpComputeFirewall = defineResource<{
 }>('google_compute_firewall');
 export const GcpComputeGlobalAddress = defineResource<{
   name: string;
+  address?: string;
   purpose?: string;
   address_type?: string;
   prefix_length?: number;
