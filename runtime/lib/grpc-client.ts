@@ -107,13 +107,11 @@ export function createGrpcClient(options: GrpcClientOptions): GrpcClient {
   const budget = new RetryBudget(options.retryBudget ?? { ratio: 0.2, minPerWindow: 10 });
 
   function attempt(
-    method: string,
+    call: UnaryMethod,
     request: object,
     metadata: grpc.Metadata,
     deadline: number,
   ): Promise<{ response?: unknown; error?: grpc.ServiceError }> {
-    const call = (client as unknown as Record<string, UnaryMethod>)[method];
-    if (typeof call !== 'function') throw new Error(`${options.service} has no method ${method}`);
     return new Promise((resolve) => {
       call.call(client, request, metadata, { deadline }, (error, response) =>
         resolve(error ? { error } : { response }),
@@ -124,6 +122,8 @@ export function createGrpcClient(options: GrpcClientOptions): GrpcClient {
   return {
     async unary<Res>(method: string, request: object, call: GrpcCallOptions = {}): Promise<Res> {
       const path = `${options.service}/${method}`;
+      const fn = (client as unknown as Record<string, UnaryMethod | undefined>)[method];
+      if (typeof fn !== 'function') throw new Error(`${options.service} has no method ${method}`);
       const deadline = Date.now() + (call.deadlineMs ?? deadlineMs);
       const ctx = currentRequest();
       const attempts = call.idempotent ? maxAttempts : 1;
@@ -140,7 +140,7 @@ export function createGrpcClient(options: GrpcClientOptions): GrpcClient {
         for (const [k, v] of Object.entries(call.metadata ?? {})) metadata.set(k, v);
         if (ctx) metadata.set('x-request-id', ctx.reqId);
         metadata.set('traceparent', span.traceparent);
-        const { response, error } = await attempt(method, request, metadata, deadline);
+        const { response, error } = await attempt(fn, request, metadata, deadline);
         const code = error ? error.code : GrpcCode.OK;
         span.setAttribute('rpc.grpc.status_code', code);
         span.end(httpStatusOfGrpc(code) >= 500 ? (error?.details ?? true) : false);

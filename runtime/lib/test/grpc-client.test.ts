@@ -115,6 +115,13 @@ describe('createGrpcClient', () => {
     client.close();
   });
 
+  it('refuses a method the service does not have, before sending anything', async () => {
+    const client = createGrpcClient({ url, definition, service: SERVICE });
+    await expect(client.unary('Pong', {})).rejects.toThrow(`${SERVICE} has no method Pong`);
+    expect(client.retryBudget().requests).toBe(0);
+    client.close();
+  });
+
   it('does not retry an answer: UNAUTHENTICATED is final', async () => {
     const client = createGrpcClient({ url, definition, service: SERVICE, backoffMs: 1 });
     const err = await client.unary('Ping', { name: 'denied' }, { idempotent: true }).catch((e: unknown) => e);
