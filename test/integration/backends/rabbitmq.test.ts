@@ -19,6 +19,15 @@ describe('amqp url and patterns', () => {
     expect(bindingKey('content.*')).toBe('content.#');
     expect(bindingKey('content.viewed')).toBe('content.viewed');
   });
+  it('takes the password of a URL that has none from BUS_PASSWORD (the URL in a ConfigMap, the password in a Secret)', () => {
+    const from = (url: string, env: NodeJS.ProcessEnv) => new URL(parseAmqpUrl(url, env).connectUrl);
+    expect(
+      from('amqps://platform@b-1.mq.eu-west-1.amazonaws.com:5671', { BUS_PASSWORD: 'p@ss/w:rd' }).password,
+    ).toBe(encodeURIComponent('p@ss/w:rd'));
+    // A password in the URL wins; no user means nothing to sign in as.
+    expect(from('amqp://u:inline@h:1', { BUS_PASSWORD: 'other' }).password).toBe('inline');
+    expect(from('amqp://h:1', { BUS_PASSWORD: 'other' }).password).toBe('');
+  });
   it('names the supported schemes for an unknown one', async () => {
     await expect(openBus('nats://x')).rejects.toThrow(/supported: embedded:\/\/.*amqp.*kafka/);
   });
@@ -43,6 +52,22 @@ describe.skipIf(skip)('RabbitMQ bus (real broker)', () => {
     for (const b of open) await b.close().catch(() => {});
     server?.stop();
   }, 60_000);
+
+  it('signs in with BUS_PASSWORD when the URL has the user only', async () => {
+    const u = new URL(server.url);
+    const password = decodeURIComponent(u.password);
+    u.password = '';
+    const saved = process.env.BUS_PASSWORD;
+    process.env.BUS_PASSWORD = password;
+    try {
+      const b = await openBus(`${u.toString()}?exchange=pw`);
+      open.push(b);
+      await b.ping();
+    } finally {
+      if (saved === undefined) delete process.env.BUS_PASSWORD;
+      else process.env.BUS_PASSWORD = saved;
+    }
+  });
 
   it('delivers every event to every group and shares work inside a group', async () => {
     const b = await bus('t1');
