@@ -22,6 +22,8 @@ import {
   kubeApi,
   startControlPlane,
 } from '../helpers/kube-controlplane.ts';
+import { waitFor } from '../helpers/poll.ts';
+import { renderProduction } from '../helpers/production-render.ts';
 
 const unavailable = controlPlaneUnavailable();
 let cp: ControlPlane;
@@ -165,6 +167,64 @@ describe.skipIf(unavailable)('rendered manifests on a real API server (strict se
       expect(applied.some((a) => a.startsWith('ExternalSecret '))).toBe(true);
     }
   });
+
+  it('the managed backends reach the pods: overlays rendered with the stacks outputs, applied, read back', async () => {
+    const binary = controlPlaneBinary();
+    const r = await renderProduction(ws.dir, 'staging', {
+      describe: `${binary} kustomize`,
+      build: (dir) => execFileSync(binary, ['kustomize', dir], { encoding: 'utf8', maxBuffer: 16 << 20 }),
+    });
+    const ns = provider.target.namespace;
+    for (const objects of Object.values(r.manifests)) await applyAll(objects as KubeObject[], ns);
+    await applyAll(r.externalSecrets as KubeObject[], ns);
+
+    // What the API server stores, not what we rendered: the pods the Deployment controller made.
+    const pods = await waitFor(
+      'content pods with envFrom',
+      async () => {
+        const list = await api.list('v1', 'Pod', ns, 'app.kubernetes.io/name=content');
+        return list.some((p) => p.spec.containers[0].envFrom) ? list : undefined;
+      },
+      600,
+    );
+    const pod = pods.find((p) => p.spec.containers[0].envFrom) as (typeof pods)[number];
+    const envFrom = pod.spec.containers[0].envFrom as {
+      configMapRef?: { name: string };
+      secretRef?: { name: string; optional?: boolean };
+    }[];
+    const cm = await api.get('v1', 'ConfigMap', envFrom[0]?.configMapRef?.name ?? 'missing', ns);
+    const db = new URL(cm?.data.DATABASE_URL);
+    expect(db.hostname).toBe(r.outputs.database_host);
+    expect(db.hostname).toMatch(/\.rds\.amazonaws\.com$/);
+    expect(db.pathname).toBe('/content');
+    expect(new URL(cm?.data.BUS_URL).host).toBe(new URL(r.outputs.broker_endpoint as string).host);
+    expect(new URL(cm?.data.BLOBS_URL).hostname).toBe(r.outputs.content_bucket);
+    expect(JSON.stringify(cm?.data)).not.toMatch(/:[^/@]+@/); // no password in a ConfigMap
+    // Passwords: the Secret the stored ExternalSecret fills, from the names Terraform declares.
+    expect(envFrom[1]?.secretRef).toEqual({ name: 'content-secrets', optional: false });
+    const es = await api.get('external-secrets.io/v1', 'ExternalSecret', 'content-secrets', ns);
+    const keys = Object.fromEntries(
+      (es?.spec.data as { secretKey: string; remoteRef: { key: string } }[]).map((d) => [
+        d.secretKey,
+        d.remoteRef.key,
+      ]),
+    );
+    const declared = Object.values(r.core.resource?.aws_secretsmanager_secret ?? {}).map((s) => s.name);
+    expect(declared).toContain(keys.PGPASSWORD);
+    expect(declared).toContain(keys.BUS_PASSWORD);
+    // The pod runs as the service account that carries the role Terraform trusts it with.
+    expect(pod.spec.serviceAccountName).toBe('content');
+    const sa = await api.get('v1', 'ServiceAccount', 'content', ns);
+    expect(sa?.metadata.annotations['eks.amazonaws.com/role-arn']).toBe(r.outputs.workload_identity);
+    expect(r.outputs.workload_identity).toMatch(
+      /^arn:aws:iam::\d+:role\/globalcontent-staging-\w+-platform-services$/,
+    );
+    // The gateway opens no backend: no database URL, and its secrets are optional.
+    const gw = await api.get('apps/v1', 'Deployment', 'gateway', ns);
+    const gwFrom = gw?.spec.template.spec.containers[0].envFrom;
+    expect((await api.get('v1', 'ConfigMap', gwFrom[0].configMapRef.name, ns))?.data ?? {}).toEqual({});
+    expect(gwFrom[1].secretRef.optional).toBe(true);
+  }, 600_000);
 
   it('chaos render: the Chaos Mesh Workflow matches the Workflow CRD', async () => {
     const r = await runCli(['chaos', 'render', 'experiments/content-latency.yaml'], {
