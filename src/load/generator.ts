@@ -15,6 +15,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Dispatcher, Pool } from 'undici';
 import { type Http1Controller, Http1Errors, Http1Pool } from '../../runtime/lib/http1-client.ts';
+import { GrpcPool, grpcStatusKey, replyJson } from './grpc-client.ts';
 import { type IntervalDelta, IntervalRecorder } from './metrics.ts';
 import { type CompiledRequest, compileRequest, isFailure, weightedPicker } from './request-plan.ts';
 import type { Scenario } from './scenario.ts';
@@ -128,6 +129,7 @@ export class Generator {
   private readonly cfg: GeneratorConfig;
   private readonly pool: Pool | null;
   private readonly fast: Http1Pool | null;
+  private readonly grpc: GrpcPool | null;
   private readonly requests: CompiledRequest[];
   private readonly pick: () => number;
   private readonly origin: number;
@@ -196,6 +198,10 @@ export class Generator {
           bodyTimeout: sc.timeoutMs,
           connect: { timeout: Math.min(sc.timeoutMs, 10_000) },
         });
+    // HTTP/2 multiplexes: a couple of sessions per worker carry any number of calls.
+    this.grpc = this.requests.some((r) => r.grpc)
+      ? new GrpcPool(cfg.target, ex.connections ?? 2, sc.timeoutMs)
+      : null;
     this.origin = cfg.startAt - performance.timeOrigin;
     this.schedule = ex.type === 'ramping-vus' ? null : arrivalSchedule(ex);
     this.openCtx = { vu: 0, iter: 0, data: cfg.data, env: cfg.env };
@@ -221,6 +227,7 @@ export class Generator {
     this.schedulingDone = true;
     clearTimeout(this.tickTimer);
     this.fast?.destroy();
+    this.grpc?.destroy();
     void this.pool?.destroy().catch(() => {});
     this.end();
   }
@@ -367,7 +374,8 @@ export class Generator {
       this.completed(ex, err as Error);
       return;
     }
-    if (this.fast) this.fast.dispatch(opts, ex, req.static);
+    if (req.grpc) this.grpc?.dispatch(opts, ex);
+    else if (this.fast) this.fast.dispatch(opts, ex, req.static);
     else this.pool?.dispatch(opts as Dispatcher.DispatchOptions, ex);
   }
 
@@ -388,7 +396,8 @@ export class Generator {
     } else {
       const sent = ex.sentAt || ex.intended;
       const failed = isFailure(req, ex.status);
-      this.recorder.record(req.index, now - sent, now - Math.min(ex.intended, sent), ex.status, failed);
+      const status = req.grpc ? grpcStatusKey(ex.status) : ex.status;
+      this.recorder.record(req.index, now - sent, now - Math.min(ex.intended, sent), status, failed);
       if (req.checks.length > 0) this.runChecks(ex);
     }
     if (ex.vu) {
@@ -401,7 +410,8 @@ export class Generator {
 
   private runChecks(ex: Exchange): void {
     const req = ex.req;
-    const body = req.needsBody ? Buffer.concat(ex.chunks).toString('utf8') : '';
+    const bytes = req.needsBody ? Buffer.concat(ex.chunks) : undefined;
+    const body = !bytes ? '' : req.grpc ? replyJson(req.grpc, bytes) : bytes.toString('utf8');
     let parsed: unknown;
     let parsedOnce = false;
     const json = () => {
@@ -439,6 +449,7 @@ export class Generator {
     this.recorder.partial = performance.now() - this.origin - this.currentInterval * 1000 < 500;
     this.onInterval(this.recorder, this.inFlight, this.activeVus);
     this.fast?.destroy();
+    this.grpc?.close();
     void this.pool?.close().catch(() => {});
     this.finish();
   }

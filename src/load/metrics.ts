@@ -92,13 +92,14 @@ export class IntervalRecorder {
     this.failed = names.map(() => 0);
   }
 
-  /** Records one response (latencies in ms). */
-  record(req: number, rawMs: number, correctedMs: number, status: number, failed: boolean): void {
+  /** Records one response (latencies in ms); `status` is an HTTP status or a key such as `grpc OK`. */
+  record(req: number, rawMs: number, correctedMs: number, status: number | string, failed: boolean): void {
     this.raw[req]?.recordValue(toMicros(rawMs));
     this.corrected[req]?.recordValue(toMicros(correctedMs));
     this.count[req] = (this.count[req] ?? 0) + 1;
     if (failed) this.failed[req] = (this.failed[req] ?? 0) + 1;
-    if (status >= 0 && status < 600) this.byStatus[status] = (this.byStatus[status] as number) + 1;
+    if (typeof status === 'number' && status >= 0 && status < 600)
+      this.byStatus[status] = (this.byStatus[status] as number) + 1;
     else this.status(String(status));
   }
 

@@ -3,6 +3,7 @@
  * the weighted mix becomes a cumulative table, and checks become predicates.
  */
 import { readFileSync } from 'node:fs';
+import { frameMessage, type GrpcCodec, grpcCodec } from './grpc-client.ts';
 import type { CheckSpec, RequestSpec } from './scenario.ts';
 import { compileString, compileValue, hasTemplate, jsonPathGet, type TemplateContext } from './template.ts';
 
@@ -22,6 +23,8 @@ export interface CompiledRequest {
   checks: CompiledCheck[];
   /** The response body must be collected (body checks or captures). */
   needsBody: boolean;
+  /** A gRPC call: the codec of its method (the status is the gRPC status, the body its reply frames). */
+  grpc: GrpcCodec | undefined;
   /** Nothing is templated: options() always returns the same object. */
   static: boolean;
   /** Dispatch options; the same object every time when nothing is templated. */
@@ -51,7 +54,16 @@ export function compileRequest(
   if (spec.auth && input.token) headersSrc.authorization = `Bearer ${input.token}`;
   let body: ((c: TemplateContext) => string | Buffer) | undefined;
   let staticBody = true;
-  if (spec.bodyPath) {
+  const codec = spec.grpc ? grpcCodec(spec.grpc.method) : undefined;
+  if (spec.grpc && codec) {
+    // Metadata on top of the defaults; the HTTP body headers of the defaults do not apply.
+    delete headersSrc['content-type'];
+    delete headersSrc['content-length'];
+    Object.assign(headersSrc, lower(spec.grpc.metadata));
+    const message = compileValue(spec.grpc.message);
+    staticBody = !hasTemplate(JSON.stringify(spec.grpc.message));
+    body = (c) => frameMessage(codec.serialize(message(c)));
+  } else if (spec.bodyPath) {
     const buf = readFileSync(spec.bodyPath);
     body = () => buf;
     headersSrc['content-type'] ??= 'application/octet-stream';
@@ -101,6 +113,7 @@ export function compileRequest(
     expect: spec.expect ? new Set(spec.expect) : null,
     checks,
     needsBody,
+    grpc: codec,
     static: isStatic,
     options,
   };
@@ -158,7 +171,8 @@ export function weightedPicker(weights: number[]): () => number {
   };
 }
 
-/** Whether a status counts as a failure for http_req_failed. */
+/** Whether a status counts as a failure for http_req_failed (for a gRPC call: any status but OK). */
 export function isFailure(req: CompiledRequest, status: number): boolean {
+  if (req.grpc) return status !== 0;
   return req.expect ? !req.expect.has(status) : status < 200 || status >= 400;
 }

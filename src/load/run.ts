@@ -14,6 +14,7 @@ import {
   loadHttpClient,
   peakRatePerSecond,
 } from './generator.ts';
+import { loadGrpcCodecs } from './grpc-client.ts';
 import {
   Aggregate,
   decodeHistogram,
@@ -126,6 +127,8 @@ export async function runLoad(scenario: Scenario, opts: RunOptions): Promise<Run
   opts.signal?.addEventListener('abort', onSignal, { once: true });
 
   const startedAt = new Date().toISOString();
+  // In this thread in any case: a gRPC method the protos lack is a usage error before anything runs.
+  await loadGrpcCodecs(scenario);
   if (workers === 1) await loadHttpClient(scenario.executor, opts.target);
   try {
     if (workers === 1) {
@@ -193,6 +196,7 @@ async function startWorkerThread(): Promise<void> {
     } else if (msg.type === 'stop') gen?.stop();
   });
   await loadHttpClient(base.scenario.executor, base.target);
+  await loadGrpcCodecs(base.scenario);
   port.postMessage({ type: 'ready' });
 }
 

@@ -29,7 +29,7 @@ const checkSchema = z.union([
 ]);
 export type CheckSpec = z.output<typeof checkSchema>;
 
-const requestSchema = strict({
+const requestFields = {
   name: z.string().regex(/^[A-Za-z0-9_.-]+$/, {
     error: 'request names are letters, digits, dot, dash or underscore',
   }),
@@ -55,11 +55,38 @@ const requestSchema = strict({
   tags: z.record(z.string(), z.string()).default({}),
   /** Send the auth token (when the scenario has `auth`). */
   auth: z.boolean().default(true),
+};
+
+/** A gRPC call (k6's `client.invoke(method, message, { metadata })`), sent as HTTP/2 to the target. */
+const grpcCallSchema = strict({
+  /** `package.Service/Method`, e.g. platform.analytics.v1.Analytics/Ingest. */
+  method: z.string().regex(/^[A-Za-z_][\w.]*\.[A-Za-z_]\w*\/[A-Za-z_]\w*$/, {
+    error: 'a gRPC method is package.Service/Method, e.g. platform.analytics.v1.Analytics/Ingest',
+  }),
+  /** The request message as JSON (proto3 JSON names); string values may use {{templates}}. */
+  message: z.record(z.string(), z.unknown()).default({}),
+  /** Metadata sent with the call (lower-case keys; `authorization` comes from `auth`). */
+  metadata: headersSchema.default({}),
 });
+export type GrpcCallSpec = z.output<typeof grpcCallSchema>;
+
+/**
+ * A request is HTTP (method + path) or a gRPC call (`grpc:`); a gRPC call is a POST of its
+ * method's path over HTTP/2, so both share the request's tags, weight and summary lines.
+ */
+const requestSchema = z.preprocess(
+  (raw) => {
+    if (typeof raw !== 'object' || raw === null || !('grpc' in raw)) return raw;
+    const r = raw as Record<string, unknown>;
+    const method = (r.grpc as { method?: unknown } | null)?.method;
+    return { method: 'POST', path: typeof method === 'string' ? `/${method}` : '/', ...r };
+  },
+  strict({ ...requestFields, grpc: grpcCallSchema.optional() }),
+);
 export type RequestSpec = z.output<typeof requestSchema>;
 
 const setupSchema = strict({
-  ...requestSchema.shape,
+  ...requestFields,
   weight: z.number().optional(),
   /** How many times to send it. */
   repeat: z.number().int().min(1).max(1000).default(1),
@@ -148,6 +175,13 @@ const scenarioSchema = strict({
   }).optional(),
   data: z.record(z.string(), z.array(z.union([z.string(), z.number(), z.boolean()])).min(1)).default({}),
   setup: z.array(setupSchema).default([]),
+  /** The protos gRPC requests are encoded with (k6's `client.load(importPaths, ...files)`). */
+  grpc: strict({
+    /** .proto files, relative to the scenario file. */
+    protos: z.array(z.string().min(1)).min(1),
+    /** Directories imports are resolved in, relative to the scenario file (default: each proto's own). */
+    importPaths: z.array(z.string().min(1)).default([]),
+  }).optional(),
   executor: executorSchema.default({
     type: 'constant-arrival-rate',
     rate: 10,
@@ -185,6 +219,8 @@ export interface Scenario {
   auth: ScenarioSpec['auth'];
   data: Record<string, (string | number | boolean)[]>;
   setup: (SetupSpec & { bodyPath?: string })[];
+  /** Absolute paths of the protos gRPC requests are encoded with. */
+  grpc: { protos: string[]; importPaths: string[] } | undefined;
   executor: ExecutorSpec;
   requests: (RequestSpec & { bodyPath?: string })[];
   thresholds: ThresholdSpec[];
@@ -221,6 +257,10 @@ export function loadScenario(file: string, overrides: ScenarioOverrides = {}, di
     auth: spec.auth,
     data: spec.data,
     setup: spec.setup.map(resolveBody),
+    grpc: spec.grpc && {
+      protos: spec.grpc.protos.map((p) => resolve(base, p)),
+      importPaths: spec.grpc.importPaths.map((p) => resolve(base, p)),
+    },
     executor: spec.executor,
     requests: spec.requests.map(resolveBody),
     thresholds: overrides.noThresholds ? [] : flattenThresholds(spec.thresholds),
@@ -316,6 +356,7 @@ function checkSemantics(spec: ScenarioSpec, ctx: z.RefinementCtx): void {
       });
     }
     names.add(r.name);
+    if (r.grpc) checkGrpcRequest(spec, r, i, ctx);
     const bodies = [r.body !== undefined, r.rawBody !== undefined, r.bodyFile !== undefined].filter(Boolean);
     if (bodies.length > 1) {
       ctx.addIssue({
@@ -392,6 +433,41 @@ function checkSemantics(spec: ScenarioSpec, ctx: z.RefinementCtx): void {
         params: { fix: `add "data: { ${list}: [...] }" or capture it in a setup request` },
       });
     }
+  }
+}
+
+function checkGrpcRequest(spec: ScenarioSpec, r: RequestSpec, i: number, ctx: z.RefinementCtx): void {
+  const issue = (path: (string | number)[], message: string, fix: string) =>
+    ctx.addIssue({ code: 'custom', path: ['requests', i, ...path], message, params: { fix } });
+  if (!spec.grpc) {
+    issue(
+      ['grpc'],
+      'a gRPC request needs the protos its messages are encoded with',
+      'add "grpc: { protos: [path/to/service.proto] }" at the top of the scenario',
+    );
+  }
+  if (r.body !== undefined || r.rawBody !== undefined || r.bodyFile !== undefined) {
+    issue(
+      [],
+      'a gRPC request sends grpc.message, not a body',
+      'move the message under grpc.message and drop body/rawBody/bodyFile',
+    );
+  }
+  if (r.expect)
+    issue(['expect'], 'a gRPC call succeeds with status OK only; expect lists HTTP statuses', 'drop expect');
+  if (r.method !== 'POST' || r.path !== `/${r.grpc?.method}`) {
+    issue(
+      [],
+      'a gRPC request has no method or path of its own',
+      'drop method and path: grpc.method says where the call goes',
+    );
+  }
+  if (r.checks.some((c) => 'status' in c)) {
+    issue(
+      ['checks'],
+      'a gRPC call has no HTTP status to check',
+      'check the reply with jsonPath or bodyContains; non-OK statuses already count as failed',
+    );
   }
 }
 

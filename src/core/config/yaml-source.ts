@@ -180,6 +180,7 @@ interface SchemaDef {
   shape?: Record<string, z.ZodType>;
   innerType?: z.ZodType;
   in?: z.ZodType;
+  out?: z.ZodType;
   valueType?: z.ZodType;
   element?: z.ZodType;
 }
@@ -191,7 +192,11 @@ function knownKeysAt(schema: z.ZodType, path: readonly PropertyKey[]): string[] 
   while (node) {
     const def: SchemaDef = (node as unknown as { _zod: { def: SchemaDef } })._zod.def;
     if (def.innerType) node = def.innerType;
-    else if (def.type === 'pipe') node = def.in;
+    else if (def.type === 'pipe') {
+      // z.preprocess(fn, schema) is a pipe from a transform into the schema that has the keys.
+      const from = def.in as unknown as { _zod: { def: SchemaDef } } | undefined;
+      node = from?._zod.def.type === 'transform' ? def.out : def.in;
+    }
     else if (i === path.length) return def.type === 'object' && def.shape ? Object.keys(def.shape) : [];
     else if (def.type === 'object') node = def.shape?.[String(path[i++])];
     else if (def.type === 'record') {
