@@ -16,7 +16,7 @@ export function registerLoad(program: Command): void {
   const run = load
     .command('run')
     .description(
-      'Run a load scenario (YAML). Open model by default (arrival rate, latency from the intended send time); exits 3 when a threshold fails.',
+      'Run a load scenario (YAML) of HTTP requests and gRPC calls. Open model by default (arrival rate, latency from the intended send time); exits 3 when a threshold fails.',
     )
     .argument('<scenario>', 'scenario file, e.g. scenarios/browse-content.yaml')
     .option('--rate <n>', 'constant arrival rate in requests/s (switches to constant-arrival-rate)')
@@ -27,7 +27,7 @@ export function registerLoad(program: Command): void {
       'base URL (default: the scenario, else the local gateway from .platform/state.json, else http://127.0.0.1:8080)',
     )
     .option('--workers <n>', 'worker threads (default: 1 unless the rate needs more; at most the CPU count)')
-    .option('--connections <n>', 'HTTP connections per worker')
+    .option('--connections <n>', 'HTTP connections per worker (HTTP/2 sessions for gRPC calls)')
     .option('--pipelining <n>', 'requests pipelined per connection (1 = off)')
     .option('--html <file>', 'write a self-contained HTML report')
     .option('--out <file>', 'write per-second measurements as JSON lines')
@@ -43,6 +43,10 @@ export function registerLoad(program: Command): void {
     [
       'closed model with 50 users against staging',
       'platformctl load run scenarios/browse-content.yaml --vus 50 --duration 2m --target https://staging.example.com',
+    ],
+    [
+      'drive analytics over gRPC through the gateway',
+      'platformctl load run scenarios/grpc-analytics.yaml --rate 200 --duration 1m',
     ],
     [
       'machine-readable summary only',

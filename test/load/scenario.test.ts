@@ -103,7 +103,12 @@ validity:
   it('ships valid sample scenarios', () => {
     const dir = join(import.meta.dirname, '..', '..', 'scenarios');
     const files = readdirSync(dir).filter((f) => f.endsWith('.yaml'));
-    expect(files.sort()).toEqual(['browse-content.yaml', 'ingest-events.yaml', 'upload-content.yaml']);
+    expect(files.sort()).toEqual([
+      'browse-content.yaml',
+      'grpc-analytics.yaml',
+      'ingest-events.yaml',
+      'upload-content.yaml',
+    ]);
     for (const f of files) expect(loadScenario(join(dir, f)).requests.length).toBeGreaterThan(0);
   });
 });

@@ -26,7 +26,6 @@ import { type ClientLimits, ConnectionCap, serverTimeouts } from './client-guard
 import type { ClusterPeers, ControlOp } from './control.ts';
 import type { GatewaySettings } from './env.ts';
 import { FaultTable } from './faults.ts';
-import { routeHttp2Connections } from './grpc-preface.ts';
 import { GrpcProxy } from './grpc-proxy.ts';
 import { requestIdFrom, upstreamHeaders } from './headers.ts';
 import { idOnlySpan } from './ids.ts';
@@ -153,7 +152,7 @@ export class Gateway implements AttemptOwner {
       reflection: grpcReflectionOn(env.GRPC_REFLECTION, process.env.NODE_ENV),
       protoDirs: env.GRPC_PROTO_DIRS?.split(',').map((d) => d.trim()),
     });
-    routeHttp2Connections(this.server, (socket) => this.grpc.accept(socket), clientLimits.headersTimeoutMs);
+    this.grpc.attach(this.server, clientLimits.headersTimeoutMs);
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
       if (socket.writable && !socket.destroyed) {
         const status =

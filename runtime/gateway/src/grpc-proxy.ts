@@ -18,22 +18,16 @@ import {
   type ServerHttp2Session,
   type ServerHttp2Stream,
 } from 'node:http2';
-import type { Socket } from 'node:net';
+import type { Server, Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { GrpcCode, grpcCodeOfHttp, httpStatusOfGrpc } from '../../lib/grpc-status.ts';
+import { type ProtocolSplit, splitProtocols } from '../../lib/protocol-split.ts';
 import type { ActiveSpan } from '../../lib/tracing.ts';
 import { AccessLog } from './access-log.ts';
 import type { Gateway } from './gateway.ts';
 import { GatewayReflection, protoFiles, REFLECTION_SERVICES } from './grpc-reflection.ts';
 import { ConnectTimeoutError, SessionPool } from './grpc-sessions.ts';
-import {
-  encodeGrpcMessage,
-  formatGrpcTimeout,
-  GrpcStatus,
-  grpcStatusOfGatewayError,
-  grpcStatusOfHttp,
-  httpStatusOfGrpc,
-  parseGrpcTimeout,
-} from './grpc-status.ts';
+import { encodeGrpcMessage, formatGrpcTimeout, grpcStatusOfHttp, parseGrpcTimeout } from './grpc-wire.ts';
 import { requestIdFrom } from './headers.ts';
 import { idOnlySpan } from './ids.ts';
 import { bearerToken, type Identity } from './jwt.ts';
@@ -134,6 +128,7 @@ export class GrpcProxy {
   readonly #protoDirs: readonly string[] | undefined;
   #inFlight = 0;
   #drained: (() => void) | undefined;
+  #split: ProtocolSplit | undefined;
 
   constructor(gateway: Gateway, opts: { reflection: boolean; protoDirs?: readonly string[] | undefined }) {
     this.#gw = gateway;
@@ -153,6 +148,14 @@ export class GrpcProxy {
     this.server.on('stream', (stream, headers) => this.#onStream(stream, headers));
   }
 
+  /**
+   * Puts the preface check in front of the public HTTP/1.1 server: connections that open with the
+   * HTTP/2 preface come here, the others stay the server's.
+   */
+  attach(server: Server, sniffTimeoutMs: number): void {
+    this.#split = splitProtocols(server, { http2: (socket) => this.accept(socket), sniffTimeoutMs });
+  }
+
   /** Takes over a client connection that opened with the HTTP/2 preface. */
   accept(socket: Socket): void {
     if (this.#gw.shuttingDown) {
@@ -164,6 +167,7 @@ export class GrpcProxy {
 
   /** GOAWAY to every client, waits (up to `timeoutMs`) for calls in flight, then cuts the rest. */
   async close(timeoutMs: number): Promise<void> {
+    this.#split?.closePending();
     for (const s of this.#sessions) s.close();
     if (this.#inFlight > 0) {
       await Promise.race([
@@ -208,7 +212,7 @@ export class GrpcProxy {
       deadline: undefined,
       timer: undefined,
       trailers: undefined,
-      grpcStatus: GrpcStatus.OK,
+      grpcStatus: GrpcCode.OK,
       errorCode: undefined,
       ending: false,
       done: false,
@@ -218,7 +222,7 @@ export class GrpcProxy {
       if (call.done) return;
       // The client cancelled (RST_STREAM) or went away: so does the upstream call.
       call.upstream?.close(constants.NGHTTP2_CANCEL);
-      call.grpcStatus = GrpcStatus.CANCELLED;
+      call.grpcStatus = GrpcCode.CANCELLED;
       this.#finish(call, 499);
     });
     const contentType = headers['content-type'] ?? '';
@@ -230,7 +234,7 @@ export class GrpcProxy {
       return;
     }
     if (this.#gw.shuttingDown) {
-      this.#fail(call, GrpcStatus.UNAVAILABLE, 'SHUTTING_DOWN', 'the gateway is shutting down');
+      this.#fail(call, GrpcCode.UNAVAILABLE, 'SHUTTING_DOWN', 'the gateway is shutting down');
       return;
     }
     const timeoutMs = parseGrpcTimeout(headers['grpc-timeout']);
@@ -248,7 +252,7 @@ export class GrpcProxy {
     const m = PLATFORM_METHOD.exec(path);
     const route = m ? this.#routeFor(m[1] as string) : undefined;
     if (!route) {
-      this.#fail(call, GrpcStatus.UNIMPLEMENTED, 'NO_ROUTE', `no platform service serves ${path}`);
+      this.#fail(call, GrpcCode.UNIMPLEMENTED, 'NO_ROUTE', `no platform service serves ${path}`);
       return;
     }
     call.route = route;
@@ -256,7 +260,7 @@ export class GrpcProxy {
     const token = mode === 'none' ? undefined : bearerToken(headers.authorization);
     if (token === undefined) {
       if (mode === 'required') {
-        this.#fail(call, GrpcStatus.UNAUTHENTICATED, 'UNAUTHORIZED', 'missing bearer token');
+        this.#fail(call, GrpcCode.UNAUTHENTICATED, 'UNAUTHORIZED', 'missing bearer token');
         return;
       }
       this.#admit(call);
@@ -264,7 +268,7 @@ export class GrpcProxy {
     }
     const verifier = this.#gw.verifier;
     if (!verifier) {
-      this.#fail(call, GrpcStatus.UNAVAILABLE, 'AUTH_UNAVAILABLE', 'token verification is not configured');
+      this.#fail(call, GrpcCode.UNAVAILABLE, 'AUTH_UNAVAILABLE', 'token verification is not configured');
       return;
     }
     verifier.verify(token).then(
@@ -274,17 +278,17 @@ export class GrpcProxy {
           if (result.reason === 'signing keys unavailable') {
             this.#fail(
               call,
-              GrpcStatus.UNAVAILABLE,
+              GrpcCode.UNAVAILABLE,
               'AUTH_UNAVAILABLE',
               'cannot fetch the signing keys to verify the token',
             );
-          } else this.#fail(call, GrpcStatus.UNAUTHENTICATED, 'UNAUTHORIZED', result.reason);
+          } else this.#fail(call, GrpcCode.UNAUTHENTICATED, 'UNAUTHORIZED', result.reason);
           return;
         }
         call.identity = result.identity;
         this.#admit(call);
       },
-      (err: unknown) => this.#fail(call, GrpcStatus.INTERNAL, 'INTERNAL', (err as Error).message),
+      (err: unknown) => this.#fail(call, GrpcCode.INTERNAL, 'INTERNAL', (err as Error).message),
     );
   }
 
@@ -333,7 +337,7 @@ export class GrpcProxy {
     if (!this.#reflectionEnabled) {
       this.#fail(
         call,
-        GrpcStatus.UNIMPLEMENTED,
+        GrpcCode.UNIMPLEMENTED,
         'REFLECTION_OFF',
         'server reflection is off (NODE_ENV=production without GRPC_REFLECTION=true)',
       );
@@ -349,7 +353,7 @@ export class GrpcProxy {
       },
       (err: unknown) => {
         this.#gw.logger.error({ err }, 'cannot load the protos for gRPC reflection');
-        this.#fail(call, GrpcStatus.INTERNAL, 'REFLECTION_FAILED', 'the gateway cannot load its protos');
+        this.#fail(call, GrpcCode.INTERNAL, 'REFLECTION_FAILED', 'the gateway cannot load its protos');
       },
     );
   }
@@ -363,7 +367,7 @@ export class GrpcProxy {
     gw.metrics.rateLimited(call.route?.prefix ?? 'none');
     this.#fail(
       call,
-      GrpcStatus.RESOURCE_EXHAUSTED,
+      GrpcCode.RESOURCE_EXHAUSTED,
       'RATE_LIMITED',
       `too many anonymous requests; retry after ${decision.retryAfterS}s`,
     );
@@ -385,7 +389,7 @@ export class GrpcProxy {
         gw.metrics.rateLimited(route.prefix);
         this.#fail(
           call,
-          GrpcStatus.RESOURCE_EXHAUSTED,
+          GrpcCode.RESOURCE_EXHAUSTED,
           'RATE_LIMITED',
           `too many requests; retry after ${decision.retryAfterS}s`,
         );
@@ -394,7 +398,7 @@ export class GrpcProxy {
     }
     const service = gw.registry.get(route.service);
     if (!service || service.instances.length === 0) {
-      this.#fail(call, GrpcStatus.UNAVAILABLE, 'NO_UPSTREAM', `service ${route.service} has no instances`);
+      this.#fail(call, GrpcCode.UNAVAILABLE, 'NO_UPSTREAM', `service ${route.service} has no instances`);
       return;
     }
     call.service = service;
@@ -418,7 +422,7 @@ export class GrpcProxy {
         call.version ??= service.pick(undefined, Date.now())?.version;
         this.#fail(
           call,
-          grpcStatusOfGatewayError(fault.abort.status),
+          grpcCodeOfHttp(fault.abort.status),
           'FAULT_INJECTED',
           `fault ${fault.abort.faultId} injected`,
           fault.abort.status,
@@ -438,7 +442,7 @@ export class GrpcProxy {
     if (!inst) {
       this.#fail(
         call,
-        GrpcStatus.UNAVAILABLE,
+        GrpcCode.UNAVAILABLE,
         'NO_HEALTHY_UPSTREAM',
         `every instance of ${service.name} is ejected or down`,
       );
@@ -494,7 +498,7 @@ export class GrpcProxy {
         call.errorCode = 'UPSTREAM_TIMEOUT';
         this.#fail(
           call,
-          GrpcStatus.DEADLINE_EXCEEDED,
+          GrpcCode.DEADLINE_EXCEEDED,
           'UPSTREAM_TIMEOUT',
           `upstream ${inst?.id ?? 'reflection'} did not answer in time`,
         );
@@ -545,10 +549,10 @@ export class GrpcProxy {
       client.respond(out, { waitForTrailers: true });
       client.once('wantTrailers', () => {
         const trailers = call.trailers ?? {
-          'grpc-status': String(GrpcStatus.INTERNAL),
+          'grpc-status': String(GrpcCode.INTERNAL),
           'grpc-message': 'the upstream ended the call without a status',
         };
-        call.grpcStatus = Number(trailers['grpc-status'] ?? GrpcStatus.UNKNOWN);
+        call.grpcStatus = Number(trailers['grpc-status'] ?? GrpcCode.UNKNOWN);
         client.sendTrailers(trailers);
         this.#finish(call, httpStatusOfGrpc(call.grpcStatus));
       });
@@ -600,13 +604,13 @@ export class GrpcProxy {
     if (code === 'UND_ERR_CONNECT_TIMEOUT') {
       this.#fail(
         call,
-        GrpcStatus.UNAVAILABLE,
+        GrpcCode.UNAVAILABLE,
         code,
         `upstream ${inst?.id} did not accept a connection in time`,
       );
       return;
     }
-    this.#fail(call, GrpcStatus.UNAVAILABLE, code, `upstream ${inst?.id ?? 'reflection'} failed: ${code}`);
+    this.#fail(call, GrpcCode.UNAVAILABLE, code, `upstream ${inst?.id ?? 'reflection'} failed: ${code}`);
   }
 
   #retry(call: GrpcCall, reason: string): boolean {
@@ -665,7 +669,7 @@ export class GrpcProxy {
     // The caller's own budget ran out: says nothing about the instance (released when the
     // cancelled attempt closes).
     const up = call.upstream;
-    this.#fail(call, GrpcStatus.DEADLINE_EXCEEDED, 'DEADLINE_EXCEEDED', 'the call exceeded its grpc-timeout');
+    this.#fail(call, GrpcCode.DEADLINE_EXCEEDED, 'DEADLINE_EXCEEDED', 'the call exceeded its grpc-timeout');
     up?.close(constants.NGHTTP2_CANCEL);
   }
 
@@ -763,7 +767,7 @@ function transportCode(err: unknown): string {
 
 function grpcStatusOf(headers: IncomingHttpHeaders): number {
   const v = Number(headers['grpc-status']);
-  return Number.isInteger(v) ? v : GrpcStatus.UNKNOWN;
+  return Number.isInteger(v) ? v : GrpcCode.UNKNOWN;
 }
 
 /** The upstream's response headers for the client, without HTTP/2 pseudo-headers other than :status. */
@@ -780,6 +784,6 @@ function responseHeaders(headers: IncomingHttpHeaders, requestId: string): Outgo
 function forwardedTrailers(trailers: IncomingHttpHeaders): OutgoingHttpHeaders {
   const out: OutgoingHttpHeaders = {};
   for (const name of Object.keys(trailers)) if (name.charCodeAt(0) !== 58) out[name] = trailers[name];
-  if (out['grpc-status'] === undefined) out['grpc-status'] = String(GrpcStatus.UNKNOWN);
+  if (out['grpc-status'] === undefined) out['grpc-status'] = String(GrpcCode.UNKNOWN);
   return out;
 }

@@ -20,7 +20,11 @@ export const REFLECTION_SERVICES = new Set([
 /** `runtime/` of this checkout: every `runtime/<service>/proto/*.proto` is served by default. */
 const RUNTIME_DIR = fileURLToPath(new URL('../../', import.meta.url));
 
-/** The `.proto` files under `dirs` (each a directory), or under every `runtime/<service>/proto`. */
+/**
+ * The `.proto` files under `dirs` (each a directory), or under every `runtime/<service>/proto`.
+ * A name seen before is skipped: a release carries the protos of the services it calls too
+ * (content's has auth.proto), and loading one definition twice is an error.
+ */
 export function protoFiles(dirs?: readonly string[]): string[] {
   const roots =
     dirs ??
@@ -28,6 +32,7 @@ export function protoFiles(dirs?: readonly string[]): string[] {
       .filter((d) => d.isDirectory())
       .map((d) => join(RUNTIME_DIR, d.name, 'proto'));
   const files: string[] = [];
+  const seen = new Set<string>();
   for (const dir of roots) {
     let names: string[];
     try {
@@ -35,7 +40,11 @@ export function protoFiles(dirs?: readonly string[]): string[] {
     } catch {
       continue;
     }
-    for (const name of names.sort()) if (name.endsWith('.proto')) files.push(join(dir, name));
+    for (const name of names.sort()) {
+      if (!name.endsWith('.proto') || seen.has(name)) continue;
+      seen.add(name);
+      files.push(join(dir, name));
+    }
   }
   return files;
 }

@@ -3,16 +3,21 @@
  * proxied to @grpc/grpc-js upstreams by package name, with the JWT check, version choice,
  * deadlines, retries, limits, metrics and reflection of the HTTP/1.1 side.
  */
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { connect, constants } from 'node:http2';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { benchSigner, serveJwks } from '../../../bench/bench-token.ts';
 import { GatewayMetricSource } from '../../../src/providers/metrics/gateway.ts';
+import { protoFiles } from '../src/grpc-reflection.ts';
 import {
   type EchoClient,
   echoClient,
   echoGrpcUpstream,
   type GatewayProcess,
   type GrpcUpstream,
+  PROTO_DIR,
   type SayReply,
   say,
   spawnGateway,
@@ -338,5 +343,26 @@ describe('a canary of a gRPC service', () => {
     expect(metrics).toMatch(/gateway_requests_total\{[^}]*service="echo",version="v2",code="500"[^}]*\} 20/);
     expect(metrics).toMatch(/gateway_requests_total\{[^}]*service="echo",version="v2",code="404"[^}]*\} 5/);
     expect(metrics).toMatch(/gateway_upstream_retries_total\{[^}]*service="echo"[^}]*\} [1-9]/);
+  });
+});
+
+describe('the protos gateway reflection serves', () => {
+  it('takes each proto name once when releases carry the protos of the services they call', () => {
+    const root = mkdtempSync(join(tmpdir(), 'gw-protos-'));
+    try {
+      const [own, caller, empty] = ['echo', 'caller', 'empty'].map((d) => join(root, d, 'proto'));
+      for (const dir of [own, caller, empty]) mkdirSync(dir as string, { recursive: true });
+      copyFileSync(join(PROTO_DIR, 'echo.proto'), join(own as string, 'echo.proto'));
+      copyFileSync(join(PROTO_DIR, 'echo.proto'), join(caller as string, 'echo.proto'));
+      expect(protoFiles([own as string, caller as string, empty as string, join(root, 'missing')])).toEqual([
+        join(own as string, 'echo.proto'),
+      ]);
+      // By default every runtime service's own protos.
+      expect(protoFiles().map((f) => f.split('/').slice(-3).join('/'))).toContain(
+        'analytics/proto/analytics.proto',
+      );
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });

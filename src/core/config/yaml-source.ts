@@ -196,8 +196,7 @@ function knownKeysAt(schema: z.ZodType, path: readonly PropertyKey[]): string[] 
       // z.preprocess(fn, schema) is a pipe from a transform into the schema that has the keys.
       const from = def.in as unknown as { _zod: { def: SchemaDef } } | undefined;
       node = from?._zod.def.type === 'transform' ? def.out : def.in;
-    }
-    else if (i === path.length) return def.type === 'object' && def.shape ? Object.keys(def.shape) : [];
+    } else if (i === path.length) return def.type === 'object' && def.shape ? Object.keys(def.shape) : [];
     else if (def.type === 'object') node = def.shape?.[String(path[i++])];
     else if (def.type === 'record') {
       node = def.valueType;

@@ -46,4 +46,24 @@ describe('instance environment', () => {
       'false',
     );
   });
+
+  it("points the gateway's gRPC reflection at the protos beside every service's release", () => {
+    const gateway: ServicePlan = {
+      ...spec,
+      name: 'gateway',
+      kind: 'gateway',
+      entry: '/r/gateway/v1/main.mjs',
+    };
+    const analytics: ServicePlan = { ...spec, name: 'analytics', entry: '/r/analytics/v2/main.mjs' };
+    // The supervisor hands over a one-shot iterator of its plans.
+    const plans = new Map([
+      ['gateway', gateway],
+      ['analytics', analytics],
+      ['content', spec],
+    ]).values();
+    const env = instanceEnv({ ...rec, service: 'gateway' }, gateway, { ...ctx, plans });
+    expect(env.GRPC_PROTO_DIRS).toBe(['/r/analytics/v2/proto', '/r/proto'].join(','));
+    expect(env.ANALYTICS_URL).toBeDefined();
+    expect(instanceEnv(rec, spec, ctx).GRPC_PROTO_DIRS).toBeUndefined();
+  });
 });

@@ -3,7 +3,7 @@
  * what the supervisor inherited (minus platformctl's and npm's own settings), the contract's
  * variables, where every other service is, and the service's own env from the plan.
  */
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { type RuntimeEnv, serviceUrlVariable } from '../../../runtime/contract/runtime-env.ts';
 import type { statePaths } from '../../core/state-dir.ts';
 import { gatewayAdminPort } from './edge-defaults.ts';
@@ -49,16 +49,24 @@ export function instanceEnv(rec: InstanceRecord, spec: ServicePlan, ctx: EnvCont
     ...runtime,
   };
   let auth: ServicePlan | undefined;
+  const protoDirs: string[] = [];
+  // One pass: `plans` may be a one-shot iterator.
   for (const p of ctx.plans) {
     env[serviceUrlVariable(p.name)] = `http://127.0.0.1:${p.basePort}`;
     if (p.name === 'auth') auth = p;
+    if (p.kind !== 'gateway') protoDirs.push(join(dirname(p.entry), 'proto'));
   }
   const links: RuntimeEnv = {
     ...(auth ? { AUTH_JWKS_URL: `http://127.0.0.1:${auth.basePort}/.well-known/jwks.json` } : {}),
     ...(spec.kind === 'gateway' ? { GATEWAY_CONFIG: ctx.gatewayConfig } : {}),
   };
-  // The gateway's metrics and admin API listen apart from its public port (see edge-defaults.ts).
-  if (spec.kind === 'gateway') env.ADMIN_PORT = String(gatewayAdminPort(rec.port));
+  if (spec.kind === 'gateway') {
+    // The gateway's metrics and admin API listen apart from its public port (see edge-defaults.ts).
+    env.ADMIN_PORT = String(gatewayAdminPort(rec.port));
+    // gRPC reflection through the gateway (`grpcurl <gateway> list`) from the protos each release
+    // carries beside its bundle.
+    env.GRPC_PROTO_DIRS = protoDirs.join(',');
+  }
   Object.assign(env, links, spec.env);
   return env;
 }
