@@ -49,8 +49,8 @@ const HTTP_OF_GRPC: Record<number, number> = {
  * The HTTP status a gRPC status counts as in metrics and logs: OK→200, INVALID_ARGUMENT→400,
  * UNAUTHENTICATED→401, PERMISSION_DENIED→403, NOT_FOUND→404, RESOURCE_EXHAUSTED→429,
  * UNIMPLEMENTED→501, UNAVAILABLE→503, DEADLINE_EXCEEDED→504, CANCELLED→499, every other code
- * 500. The gateway (runtime/gateway/src/grpc-status.ts) counts with the same table, so a canary's
- * error ratio reads the same wherever a call was counted; grpc-status.test.ts holds them together.
+ * 500. The gateway (runtime/gateway/src/grpc-proxy.ts) counts with this table too, so a canary's
+ * error ratio reads the same wherever a call was counted.
  */
 export function httpStatusOfGrpc(code: number): number {
   return HTTP_OF_GRPC[code] ?? 500;

@@ -271,6 +271,12 @@ export class GrpcProxy {
       this.#fail(call, GrpcCode.UNAVAILABLE, 'AUTH_UNAVAILABLE', 'token verification is not configured');
       return;
     }
+    const known = verifier.cached(token);
+    if (known) {
+      call.identity = known;
+      this.#admit(call);
+      return;
+    }
     verifier.verify(token).then(
       (result) => {
         if (call.done) return;
