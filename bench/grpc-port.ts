@@ -12,7 +12,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
 import { createRequire } from 'node:module';
-import { loadavg } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Agent, request } from 'undici';
 import { callUnary, grpcClient } from '../test/helpers/grpc.ts';
@@ -66,7 +66,7 @@ async function serve(kind: 'plain' | 'grpc') {
       ...process.env,
       PORT: '0',
       LOG_LEVEL: 'warn',
-      DATA_DIR: `/tmp/bench-grpc-port-${kind}-${process.pid}`,
+      DATA_DIR: join(tmpdir(), `bench-grpc-port-${kind}-${process.pid}`),
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
