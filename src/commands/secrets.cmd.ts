@@ -103,6 +103,10 @@ Vault backend: VAULT_ADDR, and VAULT_TOKEN or VAULT_ROLE_ID + VAULT_SECRET_ID (A
     .option('--names-from <env>', "take secret names from this environment's store (default: --env)")
     .option('--cluster-store', 'render a ClusterSecretStore instead of a namespaced SecretStore')
     .option('--refresh <interval>', 'ExternalSecret refreshInterval', '1h')
+    .option(
+      '--terraform-outputs <file...>',
+      "`terraform output -json` of the environment's core stack: the identity the store's service account assumes",
+    )
     .action(lazyAction(async () => (await load()).secretsRenderExternal));
   examples(render, [
     ['prod from Vault', 'platformctl secrets render-external --env prod --store vault'],

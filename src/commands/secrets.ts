@@ -272,6 +272,7 @@ export async function secretsRenderExternal(
     namesFrom?: string;
     clusterStore?: boolean;
     refresh: string;
+    terraformOutputs?: string[];
   },
 ) {
   const { config, root } = ctx.loadPlatform();
@@ -282,7 +283,10 @@ export async function secretsRenderExternal(
   assertEnv(config, namesEnv);
   const backend = selectBackend(root, config, ctx.env, opts.backend);
   const names = (await backend.list(namesEnv)).map((s) => s.name);
+  const { readStackOutputs, STACK_OUTPUTS } = await import('../stacks/outputs.ts');
+  const outputs = readStackOutputs((opts.terraformOutputs ?? []).map((f) => resolve(ctx.cwd, f)));
   const manifests = renderExternalSecrets({
+    workloadIdentity: outputs[STACK_OUTPUTS.workloadIdentity],
     config,
     env: opts.env,
     store: opts.store as ExternalStore,

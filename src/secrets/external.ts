@@ -8,9 +8,10 @@ import { stringify } from 'yaml';
 import type { PlatformConfig } from '../core/config/schema.ts';
 import { UsageError } from '../core/errors.ts';
 import { managedSecretNames } from '../data/managed-backends.ts';
+import { IDENTITY_ANNOTATION } from '../gitops/backends-overlay.ts';
 import { keyVaultName, primarySite } from '../stacks/site.ts';
 import { injectionTarget, namesForService } from './names.ts';
-import { type ExternalStore, remoteKey, storePrefix } from './store-names.ts';
+import { type ExternalStore, externalSecretsAccount, remoteKey, storePrefix } from './store-names.ts';
 
 export { EXTERNAL_STORES, type ExternalStore, remoteKey } from './store-names.ts';
 
@@ -25,6 +26,11 @@ export interface RenderExternalOptions {
   names: string[];
   clusterStore?: boolean;
   refreshInterval?: string;
+  /**
+   * The identity Terraform trusts the store's service account with (output `workload_identity`):
+   * annotated on it when the store is the environment's own cloud.
+   */
+  workloadIdentity?: string;
 }
 
 export interface RenderedManifest {
@@ -50,7 +56,7 @@ function storeSpec(o: RenderExternalOptions): Record<string, unknown> {
   const region = envSpec?.region ?? 'REGION';
   // The names Terraform gives the environment's primary site (synth), so the store finds them.
   const site = primarySite(o.config, o.env);
-  const sa = { name: `${o.config.name}-external-secrets` };
+  const sa = { name: externalSecretsAccount(o.config) };
   switch (o.store) {
     case 'vault':
       return {
@@ -118,6 +124,23 @@ export function renderExternalSecrets(o: RenderExternalOptions): RenderedManifes
     spec: { provider: storeSpec(o) },
   };
   const out: RenderedManifest[] = [{ file: 'secret-store.yaml', yaml: HEADER(o.env) + stringify(storeDoc) }];
+  // The account the store signs in as; on the environment's cloud it carries the identity.
+  const cloud = o.config.environments[o.env]?.cloud;
+  const annotation =
+    o.workloadIdentity !== undefined && cloud !== undefined && o.store === cloud
+      ? IDENTITY_ANNOTATION[cloud]
+      : undefined;
+  const account = {
+    apiVersion: 'v1',
+    kind: 'ServiceAccount',
+    metadata: {
+      name: externalSecretsAccount(o.config),
+      namespace,
+      labels,
+      ...(annotation ? { annotations: { [annotation]: o.workloadIdentity } } : {}),
+    },
+  };
+  out.push({ file: 'service-account.yaml', yaml: HEADER(o.env) + stringify(account) });
 
   const seen = new Map<string, string>();
   for (const name of names) {

@@ -26,6 +26,14 @@ export function remoteKey(store: ExternalStore, prefix: string, env: string, nam
   }
 }
 
+/**
+ * The service account the SecretStore authenticates as: `secrets render-external` creates it (with
+ * the cloud identity annotation), Terraform trusts it beside the services' own.
+ */
+export function externalSecretsAccount(config: PlatformConfig): string {
+  return `${config.name}-external-secrets`;
+}
+
 /** The first part of every secret's store name (`secrets.vault.prefix`, default `platformctl`). */
 export function storePrefix(config: PlatformConfig): string {
   return config.secrets?.vault?.prefix ?? 'platformctl';

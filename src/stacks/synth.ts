@@ -16,7 +16,7 @@ import {
   managedSecretNames,
 } from '../data/managed-backends.ts';
 import { targetOf } from '../providers/kubernetes/manifests.ts';
-import { storeKey } from '../secrets/store-names.ts';
+import { externalSecretsAccount, storeKey } from '../secrets/store-names.ts';
 import { App, TerraformOutput } from './cdk.ts';
 import { broker } from './constructs/broker.ts';
 import { cluster } from './constructs/cluster.ts';
@@ -105,7 +105,8 @@ function build(app: App, config: PlatformConfig, options: SynthOptions): StackSp
       networks.set(regionKey, net);
       const k8s = cluster(stack, site, net, {
         namespace: targetOf(config, spec.env).namespace,
-        serviceAccounts: Object.keys(config.services),
+        // The services' accounts and the one the ExternalSecrets' store signs in as.
+        serviceAccounts: [...Object.keys(config.services), externalSecretsAccount(config)],
       });
       const declared = declaresSecrets
         ? [

@@ -177,7 +177,21 @@ export async function renderProduction(dir: string, env: string, tool: Kustomize
   }
   const cloud = primary.cloud as ProductionRender['cloud'];
   const externalSecrets = docs(
-    await cli(['secrets', 'render-external', '--env', env, '--store', cloud, '--out', '-'], dir),
+    await cli(
+      [
+        'secrets',
+        'render-external',
+        '--env',
+        env,
+        '--store',
+        cloud,
+        '--out',
+        '-',
+        '--terraform-outputs',
+        ...files,
+      ],
+      dir,
+    ),
   );
   return { env, cloud, core, data, outputs, manifests, externalSecrets };
 }

@@ -59,6 +59,25 @@ const all = (d: TfDoc, type: string) => Object.values(d.resource?.[type] ?? {});
 const objects = (r: ProductionRender): KubeDoc[] => Object.values(r.manifests).flat();
 const ofKind = (docs: KubeDoc[], kind: string) => docs.filter((d) => d.kind === kind);
 
+/** The service account the SecretStore signs in as (wherever its provider keeps the reference). */
+function storeAccount(r: ProductionRender): string | undefined {
+  const find = (o: unknown): string | undefined => {
+    if (typeof o !== 'object' || o === null) return undefined;
+    const ref = (o as { serviceAccountRef?: { name?: string } }).serviceAccountRef;
+    if (ref?.name) return ref.name;
+    for (const v of Object.values(o)) {
+      const hit = find(v);
+      if (hit) return hit;
+    }
+    return undefined;
+  };
+  const store = ofKind(r.externalSecrets, 'SecretStore')[0];
+  return store ? `${store.metadata.namespace}:${find(store.spec)}` : undefined;
+}
+
+/** Every ServiceAccount rendered: the services' (manifests) and the store's (ExternalSecrets). */
+const accounts = (r: ProductionRender) => ofKind([...objects(r), ...r.externalSecrets], 'ServiceAccount');
+
 /** `${type.name.attr}` -> the resource it names (and the attribute). */
 function referenced(d: TfDoc, expression: string | undefined) {
   const m = /^\$\{([a-z0-9_]+)\.([A-Za-z0-9_-]+)\.(.+)\}$/.exec(expression ?? '');
@@ -173,13 +192,16 @@ const checks = {
 
   serviceAccounts(r: ProductionRender): string[] {
     const problems: string[] = [];
-    const accounts = new Set(
-      ofKind(objects(r), 'ServiceAccount').map((s) => `${s.metadata.namespace}:${s.metadata.name}`),
-    );
-    const used = ofKind(objects(r), 'Deployment').map((d) => {
-      const sa = `${d.metadata.namespace}:${d.spec.template.spec.serviceAccountName}`;
-      if (!accounts.has(sa))
-        problems.push(`Deployment ${d.metadata.name} runs as ${sa}, which no manifest creates`);
+    const created = new Set(accounts(r).map((s) => `${s.metadata.namespace}:${s.metadata.name}`));
+    const runs = [
+      ...ofKind(objects(r), 'Deployment').map((d) => ({
+        who: `Deployment ${d.metadata.name}`,
+        sa: `${d.metadata.namespace}:${d.spec.template.spec.serviceAccountName}`,
+      })),
+      { who: 'the SecretStore', sa: storeAccount(r) ?? 'none' },
+    ];
+    const used = runs.map(({ who, sa }) => {
+      if (!created.has(sa)) problems.push(`${who} runs as ${sa}, which no manifest creates`);
       return `system:serviceaccount:${sa}`;
     });
     const trusted = trust(r).subjects;
@@ -197,7 +219,7 @@ const checks = {
       problems.push(
         `output workload_identity names ${ref ? `${ref.type}.${ref.name}` : 'no resource'}, not the identity the cloud trusts the pods with (${trust(r).identity})`,
       );
-    for (const sa of ofKind(objects(r), 'ServiceAccount'))
+    for (const sa of accounts(r))
       if (sa.metadata.annotations?.[key] !== r.outputs.workload_identity)
         problems.push(
           `ServiceAccount ${sa.metadata.name}: ${key} is ${sa.metadata.annotations?.[key]}, not ${r.outputs.workload_identity}`,
@@ -379,7 +401,7 @@ describe.skipIf(!tool)('one platform.yaml, one production (kustomize)', () => {
     it('renders what the checks read', () => {
       expect(r.cloud).toBe(cloud);
       expect(Object.keys(r.manifests).sort()).toEqual(Object.keys(USES).sort());
-      expect(trust(r).subjects).toHaveLength(4);
+      expect(trust(r).subjects).toHaveLength(5); // four services and the SecretStore's account
       expect(ofKind(r.externalSecrets, 'ExternalSecret').length).toBeGreaterThan(0);
     });
 
@@ -406,6 +428,13 @@ describe.skipIf(!tool)('one platform.yaml, one production (kustomize)', () => {
       expect(checks.serviceAccounts(renamed).join('\n')).toMatch(
         /the cloud trusts system:serviceaccount:.*:auth, which no pod runs as/,
       );
+      // The store's account: dropped from the ExternalSecrets, nothing creates what it signs in as.
+      const storeless = mutated((c) => {
+        c.externalSecrets = c.externalSecrets.filter((d) => d.kind !== 'ServiceAccount');
+      });
+      expect(checks.serviceAccounts(storeless)).toEqual([
+        expect.stringMatching(/^the SecretStore runs as .*-external-secrets, which no manifest creates/),
+      ]);
     });
 
     it('service accounts carry the identity Terraform trusts them with', () => {
@@ -416,6 +445,13 @@ describe.skipIf(!tool)('one platform.yaml, one production (kustomize)', () => {
         (sa.metadata.annotations as Record<string, string>)[IDENTITY_ANNOTATION[cloud]] = 'someone-else';
       });
       expect(checks.identityAnnotations(wrong)).toEqual([expect.stringMatching(/^ServiceAccount content:/)]);
+      const bareStore = mutated((c) => {
+        const sa = ofKind(c.externalSecrets, 'ServiceAccount')[0] as KubeDoc;
+        delete sa.metadata.annotations;
+      });
+      expect(checks.identityAnnotations(bareStore)).toEqual([
+        expect.stringMatching(/^ServiceAccount acme-external-secrets:/),
+      ]);
       const otherIdentity = mutated((c) => {
         (c.core.output as Record<string, { value: string }>).workload_identity = {
           value: {

@@ -16,7 +16,13 @@ describe('ExternalSecret rendering', () => {
       const out = renderExternalSecrets({ config, env: 'prod', store, names });
       const docs = out.map((m) => parseAllDocuments(m.yaml).map((d) => d.toJS()));
       expect(docs.every((d) => d.length === 1)).toBe(true);
-      const [storeDoc, ...secrets] = docs.map((d) => d[0]);
+      const [storeDoc, account, ...secrets] = docs.map((d) => d[0]);
+      // The account the store signs in as (Terraform trusts it; no outputs given, no annotation).
+      expect(account).toMatchObject({
+        kind: 'ServiceAccount',
+        metadata: { name: 'acme-external-secrets', namespace: 'acme' },
+      });
+      expect(account.metadata.annotations).toBeUndefined();
       expect(storeDoc).toMatchObject({
         apiVersion: 'external-secrets.io/v1',
         kind: 'SecretStore',

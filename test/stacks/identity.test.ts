@@ -10,6 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { loadPlatform } from '../../src/core/config/load.ts';
 import { renderGitops } from '../../src/gitops/render.ts';
+import { externalSecretsAccount } from '../../src/secrets/store-names.ts';
 import { synthesize } from '../../src/stacks/synth.ts';
 import { PLATFORM_YAML } from './fixture.ts';
 
@@ -49,7 +50,9 @@ function manifestSubjects(env: string): string[] {
         subjects.push(`system:serviceaccount:${namespace}:${sa.metadata.name}`);
     }
   }
-  return subjects.sort();
+  // The account the ExternalSecrets' SecretStore signs in as (secrets render-external) is trusted too.
+  const store = `system:serviceaccount:${namespace}:${externalSecretsAccount(platform.config)}`;
+  return [...subjects, store].sort();
 }
 
 describe.each(['staging', 'prod'])('%s: cloud trust = the manifests’ service accounts', (env) => {
@@ -57,7 +60,7 @@ describe.each(['staging', 'prod'])('%s: cloud trust = the manifests’ service a
   const region = 'eu-west-1';
 
   it('has one service account per service, in the environment namespace', () => {
-    expect(expected).toHaveLength(2);
+    expect(expected).toHaveLength(3);
     expect(expected[0]).toMatch(new RegExp(`^system:serviceaccount:acme-${env}:`));
   });
 
