@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -325,5 +326,45 @@ describe('gRPC and the service lifecycle', () => {
     const after = await callUnary(c, 'Say', { name: 'late' }, {}, { deadline: Date.now() + 2000 });
     expect(after.error?.code).toBe(GrpcCode.UNAVAILABLE);
     c.close();
+  });
+});
+
+describe('gRPC on SIGTERM (runService)', () => {
+  it('finishes an in-flight call, force-closes a call that never ends at the deadline, exits 0', async () => {
+    const proc = spawn(process.execPath, [join(import.meta.dirname, 'fixtures', 'grpc-slow-service.ts')], {
+      env: { ...process.env, PORT: '0', DATA_DIR: join(dir, 'sigterm'), LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    proc.stdout.on('data', (d) => {
+      out += String(d);
+    });
+    const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
+    let port: number | undefined;
+    for (let i = 0; i < 500 && port === undefined; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      const line = out.split('\n').find((l) => l.includes('"msg":"listening"'));
+      if (line) port = JSON.parse(line).port;
+    }
+    expect(port).toBeTypeOf('number');
+    const c = grpcClient(`127.0.0.1:${port}`, PROTO, SERVICE);
+    try {
+      // One answered call first: the connection is up, so the next two are sent at once.
+      expect((await callUnary(c, 'Say', {})).response?.text).toBe('hello');
+      const stuck = callUnary(c, 'Wait', {});
+      const slow = callUnary(c, 'Slow', {});
+      await new Promise((r) => setTimeout(r, 150));
+      proc.kill('SIGTERM');
+      const done = await slow;
+      expect(done.error).toBeUndefined();
+      expect(done.response?.text).toBe('slow done');
+      // Only the 8 s force-close ends the stuck call; the process still stops cleanly.
+      expect((await stuck).error).toBeDefined();
+      expect(await exited).toBe(0);
+      expect(out).toContain('drain took too long');
+    } finally {
+      c.close();
+      proc.kill('SIGKILL');
+    }
   });
 });
