@@ -3,7 +3,8 @@
  * written against the real platform under `platformctl up`, with the real grpcurl (built from
  * upstream, test/grpcurl): the block is extracted from the guide, its lines run in order in one
  * shell (so `TOKEN=…` carries over, as in the user's terminal), and each must exit 0 or with the
- * exit code its comment documents.
+ * exit code its comment documents. Behind it, the demo's uploads must have gone through content's
+ * gRPC call to auth (their spans in the platform's traces).
  *
  * Stand-ins, and why: the guide says 127.0.0.1:8080; the test puts the gateway on a free port
  * (PLATFORMCTL_SERVICES__<NAME>__PORT, the documented overrides) and writes that port into the
@@ -16,6 +17,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { traceFile } from '../../runtime/contract/state-paths.ts';
 import { freePort, isPortFree } from '../../src/core/ports.ts';
 import { BIN, REPO_ROOT } from '../helpers/cli.ts';
 import { grpcurlPath, grpcurlSkipReason } from '../helpers/grpcurl.ts';
@@ -149,5 +151,28 @@ describe.skipIf(skip !== undefined)('the gRPC guide, as written', () => {
     const refused = result('Analytics/GetTrending');
     expect(refused.code).toBe(80);
     expect(refused.stderr).toContain('Code: Unauthenticated');
+
+    // Behind the demo's uploads, content asked auth over gRPC: its client spans, auth's server spans under them.
+    const spans = (service: string) =>
+      readFileSync(traceFile(join(dir, '.platform', 'traces'), service), 'utf8')
+        .trim()
+        .split('\n')
+        .map(
+          (l) =>
+            JSON.parse(l) as {
+              spanId: string;
+              parentSpanId?: string;
+              name: string;
+              kind: string;
+              status: string;
+            },
+        );
+    const asked = spans('content').filter(
+      (s) => s.name === 'platform.auth.v1.Auth/GetPrincipal' && s.kind === 'client',
+    );
+    expect(asked.length).toBeGreaterThan(0);
+    expect(asked.every((s) => s.status === 'ok')).toBe(true);
+    const answered = new Set(spans('auth').map((s) => s.parentSpanId));
+    expect(asked.every((s) => answered.has(s.spanId))).toBe(true);
   }, 900_000);
 });
