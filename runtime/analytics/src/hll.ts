@@ -105,6 +105,20 @@ export function hllFromBytes(bytes: Uint8Array | null | undefined): HllRegisters
 }
 
 /**
+ * Byte-wise max of stored bytes (dense or sparse, as hllToBytes writes them) into `into`: the union
+ * without decoding to a fresh array first. Mutates and returns `into`.
+ */
+export function hllMergeBytes(into: HllRegisters, bytes: Uint8Array): HllRegisters {
+  if (bytes.length === HLL_REGISTERS) return hllMerge(into, bytes);
+  if (bytes[0] !== 1 || (bytes.length - 1) % 3 !== 0) return hllMerge(into, hllFromBytes(bytes));
+  for (let o = 1; o < bytes.length; o += 3) {
+    const index = (bytes[o]! << 8) | bytes[o + 1]!;
+    if (index < HLL_REGISTERS && bytes[o + 2]! > into[index]!) into[index] = bytes[o + 2]!;
+  }
+  return into;
+}
+
+/**
  * Storage encoding: sketches of few viewers (most item-days) are stored sparse — a 0x01 marker
  * then 3 bytes per non-zero register (index big-endian, rank) — and dense (the 4096 registers)
  * once that would be larger.

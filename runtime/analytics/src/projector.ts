@@ -52,11 +52,33 @@ interface ItemAcc {
   other: number;
   lastTs: number;
   minutes: Map<number, number>;
-  /** Viewer ids per day, for the day's HyperLogLog. */
-  days: Map<number, string[]>;
-  /** Viewer ids per minute, for trending by distinct viewers. */
-  minuteViewers: Map<number, string[]>;
 }
+
+/** Viewer ids of one slice by bucket (day or minute), then item: what a sketch table receives. */
+type ViewersByBucket = Map<number, Map<string, string[]>>;
+
+function addViewer(into: ViewersByBucket, bucket: number, contentId: string, userId: string): void {
+  let byItem = into.get(bucket);
+  if (!byItem) {
+    byItem = new Map();
+    into.set(bucket, byItem);
+  }
+  const users = byItem.get(contentId);
+  if (users) users.push(userId);
+  else byItem.set(contentId, [userId]);
+}
+
+/**
+ * The HyperLogLog tables (hll.ts), one sketch per item and bucket: unique viewers per day, and
+ * distinct viewers per minute for trending (rows per view there were the projector's largest write).
+ */
+const DAY_SKETCHES = { table: 'item_day_viewers', bucket: 'day', key: 'content_id, day' } as const;
+const MINUTE_SKETCHES = {
+  table: 'item_minute_sketches',
+  bucket: 'minute',
+  key: 'minute, content_id',
+} as const;
+type SketchTable = typeof DAY_SKETCHES | typeof MINUTE_SKETCHES;
 
 const MINUTE = 60_000;
 const DAY = 86_400_000;
@@ -194,7 +216,7 @@ export class Projector {
     await this.db.run('DELETE FROM seen WHERE ts < ?', [now - this.retentionMs]);
     const oldestMinute = Math.floor((now - MINUTE_ROLLUP_RETENTION_MS) / MINUTE);
     await this.db.run('DELETE FROM item_minutes WHERE minute < ?', [oldestMinute]);
-    await this.db.run('DELETE FROM item_minute_viewers WHERE minute < ?', [oldestMinute]);
+    await this.db.run('DELETE FROM item_minute_sketches WHERE minute < ?', [oldestMinute]);
   }
 
   private async project(tx: Tx): Promise<number> {
@@ -257,6 +279,8 @@ export class Projector {
     // Nested maps and flat arrays rather than composite string keys and small objects: this loop
     // runs for every event and allocation (GC) was its largest cost.
     const items = new Map<string, ItemAcc>();
+    const dayViewers: ViewersByBucket = new Map();
+    const minuteViewers: ViewersByBucket = new Map();
     const userViews = new Map<string, Recent>();
     let applied = 0;
 
@@ -272,8 +296,6 @@ export class Projector {
           other: 0,
           lastTs: 0,
           minutes: new Map(),
-          days: new Map(),
-          minuteViewers: new Map(),
         };
         items.set(contentId, item);
       }
@@ -283,13 +305,8 @@ export class Projector {
         const minute = Math.floor(ts / MINUTE);
         item.minutes.set(minute, (item.minutes.get(minute) ?? 0) + 1);
         if (userId) {
-          const day = Math.floor(ts / DAY);
-          const users = item.days.get(day);
-          if (users) users.push(userId);
-          else item.days.set(day, [userId]);
-          const inMinute = item.minuteViewers.get(minute);
-          if (inMinute) inMinute.push(userId);
-          else item.minuteViewers.set(minute, [userId]);
+          addViewer(dayViewers, Math.floor(ts / DAY), contentId, userId);
+          addViewer(minuteViewers, minute, contentId, userId);
           const u = userViews.get(userId);
           if (u) u.push(contentId, ts);
           else userViews.set(userId, [contentId, ts]);
@@ -301,12 +318,9 @@ export class Projector {
     if (items.size > 0) {
       const totals: SqlParams[] = [];
       const minutes: SqlParams[] = [];
-      const viewers: SqlParams[] = [];
       for (const [cid, t] of items) {
         totals.push([cid, t.views, t.uploads, t.other, t.lastTs]);
         for (const [minute, n] of t.minutes) minutes.push([cid, minute, n]);
-        for (const [minute, users] of t.minuteViewers)
-          for (const u of new Set(users)) viewers.push([cid, minute, u]);
       }
       // Portable upsert (SQLite and PostgreSQL): target columns qualified, no scalar max().
       await tx.runMany(
@@ -323,15 +337,9 @@ export class Projector {
           minutes,
         );
       }
-      if (viewers.length > 0) {
-        await tx.runMany(
-          `INSERT INTO item_minute_viewers (content_id, minute, user_id) VALUES (?, ?, ?)
-           ON CONFLICT (content_id, minute, user_id) DO NOTHING`,
-          viewers,
-        );
-      }
     }
-    await this.applyViewers(tx, items);
+    await this.applySketches(tx, DAY_SKETCHES, dayViewers);
+    await this.applySketches(tx, MINUTE_SKETCHES, minuteViewers);
     this.pendingRecent = await this.applyCoViews(tx, userViews);
     return applied;
   }
@@ -358,35 +366,33 @@ export class Projector {
     return rows;
   }
 
-  private async applyViewers(tx: Tx, items: Map<string, ItemAcc>): Promise<void> {
-    const touched: string[] = [];
-    let firstDay = Number.POSITIVE_INFINITY;
-    for (const [contentId, item] of items) {
-      if (item.days.size === 0) continue;
-      touched.push(contentId);
-      for (const day of item.days.keys()) if (day < firstDay) firstDay = day;
-    }
-    if (touched.length === 0) return;
-    const stored = new Map<string, Uint8Array>();
-    for (const r of await this.readByItem<{ content_id: string; day: number; registers: Uint8Array }>(
-      tx,
-      'SELECT content_id, day, registers FROM item_day_viewers WHERE content_id IN (?) AND day >= ?',
-      touched,
-      [firstDay],
-    )) {
-      stored.set(`${r.content_id}\n${Number(r.day)}`, r.registers);
-    }
+  /**
+   * Adds a slice's viewers to the stored sketches of `where`: per bucket, the touched items'
+   * sketches are read with a few `IN (…)` queries, merged (hllAddMany) and written back when a
+   * register changed.
+   */
+  private async applySketches(tx: Tx, where: SketchTable, viewers: ViewersByBucket): Promise<void> {
+    const { table, bucket: column, key } = where;
     const writes: SqlParams[] = [];
-    for (const contentId of touched) {
-      for (const [day, users] of items.get(contentId)!.days) {
-        const bytes = hllAddMany(stored.get(`${contentId}\n${day}`), users);
-        if (bytes) writes.push([contentId, day, bytes]);
+    for (const [bucket, byItem] of viewers) {
+      const stored = new Map<string, Uint8Array>();
+      for (const r of await this.readByItem<{ content_id: string; registers: Uint8Array }>(
+        tx,
+        `SELECT content_id, registers FROM ${table} WHERE content_id IN (?) AND ${column} = ?`,
+        [...byItem.keys()],
+        [bucket],
+      )) {
+        stored.set(r.content_id, r.registers);
+      }
+      for (const [contentId, users] of byItem) {
+        const bytes = hllAddMany(stored.get(contentId), users);
+        if (bytes) writes.push([contentId, bucket, bytes]);
       }
     }
     if (writes.length > 0) {
       await tx.runMany(
-        `INSERT INTO item_day_viewers (content_id, day, registers) VALUES (?, ?, ?)
-         ON CONFLICT (content_id, day) DO UPDATE SET registers = excluded.registers`,
+        `INSERT INTO ${table} (content_id, ${column}, registers) VALUES (?, ?, ?)
+         ON CONFLICT (${key}) DO UPDATE SET registers = excluded.registers`,
         writes,
       );
     }

@@ -10,6 +10,7 @@
  */
 import type { Migration } from '../../lib/storage/db.ts';
 import { CO_VIEW_CAPACITY, type Counter, encodeSketch } from './co-view-sketch.ts';
+import { hllAddMany } from './hll.ts';
 
 export const logMigrations: Migration[] = [
   {
@@ -122,5 +123,49 @@ export const migrations: Migration[] = [
       DROP TABLE seen;
       CREATE TABLE seen (ts INTEGER NOT NULL, id TEXT NOT NULL, PRIMARY KEY (ts, id)) WITHOUT ROWID;
     `,
+  },
+  {
+    // Trending's distinct viewers were one row per (item, minute, viewer): a row and an index entry
+    // for nearly every view, the projector's largest write, and a table growing with traffic. Now one
+    // HyperLogLog sketch per item and minute (hll.ts; sparse while small, at most 4 KiB), keyed by
+    // minute first so each slice writes at the recent end of the tree and trending reads a range.
+    id: 'analytics-006-minute-viewer-sketches',
+    up: async (tx) => {
+      await tx.exec(`
+        CREATE TABLE item_minute_sketches (
+          minute INTEGER NOT NULL,
+          content_id TEXT NOT NULL,
+          registers BLOB NOT NULL,
+          PRIMARY KEY (minute, content_id)
+        ) WITHOUT ROWID
+      `);
+      let after: [number, string] = [Number.MIN_SAFE_INTEGER, ''];
+      for (;;) {
+        const keys = await tx.query<{ minute: number; content_id: string }>(
+          `SELECT DISTINCT minute, content_id FROM item_minute_viewers
+           WHERE minute > ? OR (minute = ? AND content_id > ?) ORDER BY minute, content_id LIMIT 500`,
+          [after[0], after[0], after[1]],
+        );
+        if (keys.length === 0) break;
+        for (const { minute, content_id } of keys) {
+          const users = await tx.query<{ user_id: string }>(
+            'SELECT user_id FROM item_minute_viewers WHERE content_id = ? AND minute = ?',
+            [content_id, minute],
+          );
+          const registers = hllAddMany(
+            undefined,
+            users.map((u) => u.user_id),
+          ) as Uint8Array;
+          await tx.run('INSERT INTO item_minute_sketches (minute, content_id, registers) VALUES (?, ?, ?)', [
+            minute,
+            content_id,
+            registers,
+          ]);
+        }
+        const last = keys[keys.length - 1]!;
+        after = [Number(last.minute), last.content_id];
+      }
+      await tx.exec('DROP TABLE item_minute_viewers');
+    },
   },
 ];

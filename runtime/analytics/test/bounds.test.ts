@@ -8,10 +8,10 @@ import { describe, expect, it } from 'vitest';
 import { openDb } from '../../lib/storage/db.ts';
 import { addToSketch, type Counter, topOfSketch } from '../src/co-view-sketch.ts';
 import { DedupWindow } from '../src/dedup-window.ts';
-import { createHll, hllAdd, hllAddMany, hllFromBytes, hllToBytes } from '../src/hll.ts';
+import { createHll, hllAdd, hllAddMany, hllEstimate, hllFromBytes, hllToBytes } from '../src/hll.ts';
 import { ProjectionLag } from '../src/projection-lag.ts';
 import { Projector } from '../src/projector.ts';
-import { recommendations } from '../src/queries.ts';
+import { recommendations, trending } from '../src/queries.ts';
 import { RecentViews } from '../src/recent-views.ts';
 import { logMigrations, migrations } from '../src/schema.ts';
 
@@ -230,6 +230,71 @@ describe('projector state', () => {
     expect((await recommendations(db, 'item-0', 100)).length).toBeLessThanOrEqual(16);
     await db.close();
     await log.close();
+  });
+
+  it('keeps trending viewers as one sketch per item and minute, not a row per view', async () => {
+    const db = await openDb('sqlite://:memory:');
+    const log = await openDb('sqlite://:memory:');
+    await db.migrate(migrations);
+    await log.migrate(logMigrations);
+    const minute = Math.floor(Date.now() / 60_000) * 60_000;
+    const projector = new Projector(db, log);
+    const viewers = new Map<string, Set<string>>();
+    let id = 0;
+    for (let batch = 0; batch < 20; batch++) {
+      const events = Array.from({ length: 500 }, (_, i) => {
+        const item = `item-${(batch * 7 + i) % 50}`;
+        const user = `user-${(batch * 131 + i * 17) % 3000}`;
+        const set = viewers.get(item) ?? new Set();
+        set.add(user);
+        viewers.set(item, set);
+        // Two minutes, so an item's window union spans two sketches.
+        return [`e${id++}`, 'view', item, user, minute + (batch % 2) * 60_000];
+      });
+      await log.run('INSERT INTO ingest_log (received_at, events) VALUES (?, ?)', [
+        Date.now(),
+        JSON.stringify(events),
+      ]);
+    }
+    expect(await projector.catchUp(60_000)).toBe(true);
+    const rows = await db.get<{ n: number }>('SELECT COUNT(*) AS n FROM item_minute_sketches');
+    expect(rows?.n).toBe(100);
+    const top = await trending(db, 10 * 60_000, 50, minute + 2 * 60_000);
+    expect(top).toHaveLength(50);
+    for (const item of top) {
+      // The union of an item's minute sketches is the sketch of all its viewers, within the
+      // estimate's error of the exact count.
+      const all = createHll();
+      for (const user of viewers.get(item.contentId)!) hllAdd(all, user);
+      expect(item.viewers).toBe(hllEstimate(all));
+      expect(Math.abs(item.viewers / viewers.get(item.contentId)!.size - 1)).toBeLessThan(0.05);
+      expect(item.views).toBe(200);
+    }
+    await db.close();
+    await log.close();
+  });
+
+  it('migrates per-view trending rows into per-minute sketches with the same distinct viewers', async () => {
+    const db = await openDb('sqlite://:memory:');
+    await db.migrate(migrations.slice(0, 5));
+    const now = Date.now();
+    const minute = Math.floor(now / 60_000);
+    const rows: [string, number, string][] = [];
+    for (let u = 0; u < 30; u++) rows.push(['hot', minute, `u${u}`], ['hot', minute - 1, `u${u + 10}`]);
+    rows.push(['cold', minute, 'u1']);
+    await db.runMany('INSERT INTO item_minute_viewers (content_id, minute, user_id) VALUES (?, ?, ?)', rows);
+    await db.runMany('INSERT INTO item_minutes (content_id, minute, views) VALUES (?, ?, ?)', [
+      ['hot', minute, 30],
+      ['hot', minute - 1, 30],
+      ['cold', minute, 5],
+    ]);
+    await db.migrate(migrations);
+    expect(await trending(db, 10 * 60_000, 5, now)).toEqual([
+      { contentId: 'hot', viewers: 40, views: 60 },
+      { contentId: 'cold', viewers: 1, views: 5 },
+    ]);
+    expect(await db.query("SELECT name FROM sqlite_master WHERE name = 'item_minute_viewers'")).toEqual([]);
+    await db.close();
   });
 
   it('migrates co-view pairs into per-item sketches, keeping the heaviest partners exactly', async () => {
