@@ -3,9 +3,19 @@
  * current request's `x-request-id` and a child `traceparent` (and recording a client span when
  * tracing is enabled).
  */
-import { Agent, fetch, Headers, type RequestInit, type Response } from 'undici';
+import type { Agent, RequestInit, Response } from 'undici';
 import { currentRequest } from './request-context.ts';
 import { propagationOnly, type Tracing } from './tracing.ts';
+
+/**
+ * undici, imported on a client's first request: services create their clients while starting, and
+ * loading undici then was about a tenth of a cold start before `/readyz` (restarts wait for it).
+ */
+let undici: Promise<typeof import('undici')> | undefined;
+const loadUndici = () => {
+  undici ??= import('undici');
+  return undici;
+};
 
 export interface HttpClientOptions {
   /** Base URL the paths are resolved against, e.g. `AUTH_URL`. */
@@ -38,12 +48,14 @@ export class HttpClientError extends Error {
 
 /** Creates a client for one upstream service. */
 export function createHttpClient(options: HttpClientOptions): HttpClient {
-  const dispatcher = new Agent({ connections: options.connections ?? 64, keepAliveTimeout: 30_000 });
+  let dispatcher: Agent | undefined;
   const tracing = options.tracing ?? propagationOnly;
   const timeoutMs = options.timeoutMs ?? 10_000;
   const base = options.baseUrl.endsWith('/') ? options.baseUrl : `${options.baseUrl}/`;
 
   async function doFetch(path: string, init: RequestInit = {}): Promise<Response> {
+    const { Agent, fetch, Headers } = await loadUndici();
+    dispatcher ??= new Agent({ connections: options.connections ?? 64, keepAliveTimeout: 30_000 });
     const url = new URL(path.replace(/^\//, ''), base);
     const ctx = currentRequest();
     const headers = new Headers(init.headers as ConstructorParameters<typeof Headers>[0]);
@@ -74,6 +86,7 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
     fetch: doFetch,
     async json<T>(path: string, init: RequestInit & { json?: unknown } = {}): Promise<T> {
       const { json, ...rest } = init;
+      const { Headers } = await loadUndici();
       const headers = new Headers(rest.headers as ConstructorParameters<typeof Headers>[0]);
       headers.set('accept', 'application/json');
       if (json !== undefined) headers.set('content-type', 'application/json');
@@ -86,6 +99,8 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
       if (!res.ok) throw new HttpClientError(path, res.status, text);
       return (text === '' ? undefined : JSON.parse(text)) as T;
     },
-    close: () => dispatcher.close(),
+    close: async () => {
+      await dispatcher?.close();
+    },
   };
 }
