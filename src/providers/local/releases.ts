@@ -1,8 +1,8 @@
 /**
  * Immutable, versioned releases of a service: one esbuild bundle (ESM, node platform) of the
- * service's `src/main.ts`, the protos it serves or calls (gRPC services and clients load them at
- * run time, from `proto/` beside the bundle; see releaseProtos) and a manifest, under
- * `.platform/releases/<service>/<version>/`. The
+ * service's `src/main.ts` — `main.mjs` and the chunks it imports lazily — the protos it serves or
+ * calls (gRPC services and clients load them at run time, from `proto/` beside the bundle; see
+ * releaseProtos) and a manifest, under `.platform/releases/<service>/<version>/`. The
  * local provider runs releases, never sources, so two versions can run side by side (canaries).
  */
 import { execFileSync } from 'node:child_process';
@@ -18,6 +18,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
+import type { Plugin } from 'esbuild';
 import type { LoadedPlatform } from '../../core/config/load.ts';
 import { PlatformError, UsageError, unknownServiceError } from '../../core/errors.ts';
 import { ensureDir, statePaths } from '../../core/state-dir.ts';
@@ -27,7 +28,7 @@ export interface ReleaseManifest {
   version: string;
   gitSha: string;
   createdAt: string;
-  /** sha256 of the bundle, hex. */
+  /** sha256 of the release's files (entry, chunks, protos; see releaseChecksum), hex. */
   checksum: string;
   /** Bundle file name inside the release directory. */
   entry: string;
@@ -48,7 +49,36 @@ export const NATIVE_EXTERNALS = ['better-sqlite3', 'argon2', 'sharp', 'esbuild',
  * and xDS protos, reflection's protos) and so cannot be bundled either.
  */
 export const FILE_EXTERNALS = ['@grpc/grpc-js', '@grpc/proto-loader', '@grpc/reflection'];
-const BUNDLE = 'main.mjs';
+const ENTRY_NAME = 'main';
+const BUNDLE = `${ENTRY_NAME}.mjs`;
+/** Where esbuild places the outputs in memory (`write: false`: nothing is written there). */
+const OUTDIR = resolve('release-bundle');
+
+/**
+ * Packages a service imports lazily (`await import('undici')`) stay real imports, resolved from
+ * platformctl's node_modules at run time as the native addons are: bundled into a split chunk, a
+ * CommonJS package would lose its named exports (esbuild gives such a chunk a default export only,
+ * where Node's own loader finds the names). The service's own lazily imported modules are bundled.
+ */
+const lazyPackagesExternal: Plugin = {
+  name: 'lazy-packages-external',
+  setup(b) {
+    b.onResolve({ filter: /^[^./]/ }, (args) =>
+      args.kind === 'dynamic-import' ? { path: args.path, external: true } : undefined,
+    );
+  },
+};
+
+/**
+ * sha256 over the release's files (the entry and its chunks in name order, then the protos), each
+ * as its name, NUL, its length, NUL and its bytes: one figure that any changed file changes.
+ */
+function releaseChecksum(files: readonly { name: string; contents: Uint8Array }[]): string {
+  const hash = createHash('sha256');
+  for (const f of files) hash.update(`${f.name}\0${f.contents.length}\0`).update(f.contents);
+  return hash.digest('hex');
+}
+
 const VERSION = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 /** The platformctl installation root (where runtime/ and node_modules/ live). */
@@ -252,16 +282,23 @@ export async function buildRelease(
   let result: Awaited<ReturnType<typeof build>>;
   try {
     result = await build({
-      entryPoints: [source],
+      entryPoints: { [ENTRY_NAME]: source },
       bundle: true,
+      // Modules a service imports lazily (the S3, PostgreSQL, RabbitMQ and Kafka backends…) go to
+      // chunks read only when used: one 8 MB file was parsed on every start, and a cold start (what
+      // every restart waits for) took about twice the CPU (issue 21).
+      splitting: true,
+      chunkNames: 'chunks/[name]-[hash]',
+      outExtension: { '.js': '.mjs' },
       format: 'esm',
       platform: 'node',
       target: 'node22',
       write: false,
-      outfile: BUNDLE,
+      outdir: OUTDIR,
       external: [...NATIVE_EXTERNALS, ...FILE_EXTERNALS],
       logLevel: 'silent',
       legalComments: 'none',
+      plugins: [lazyPackagesExternal],
       // Which modules went in: the protos of the services the bundle calls go with it.
       metafile: true,
       // CommonJS dependencies bundled into ESM still call require() for Node built-ins.
@@ -279,14 +316,18 @@ export async function buildRelease(
       { hint: 'fix the error in the service source and build again', cause: err },
     );
   }
-  const bundle = result.outputFiles?.find((f) => f.path.endsWith(BUNDLE));
-  if (!bundle) throw new PlatformError('RELEASE_BUILD_FAILED', `esbuild produced no bundle for ${service}`);
+  const files = (result.outputFiles ?? [])
+    .map((f) => ({ name: relative(OUTDIR, f.path), contents: f.contents }))
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  if (!files.some((f) => f.name === BUNDLE))
+    throw new PlatformError('RELEASE_BUILD_FAILED', `esbuild produced no bundle for ${service}`);
   const inputs = Object.keys(result.metafile?.inputs ?? {}).map((input) => resolve(input));
   const protos = releaseProtos(dirname(dirname(source)), inputs);
-  const hash = createHash('sha256').update(bundle.contents);
   // A proto is part of what a release serves: a changed proto is a new release even if the code is not.
-  for (const proto of protos) hash.update(`\0${proto.name}\0`).update(readFileSync(proto.path));
-  const checksum = hash.digest('hex');
+  const checksum = releaseChecksum([
+    ...files,
+    ...protos.map((proto) => ({ name: `${PROTO_DIR}/${proto.name}`, contents: readFileSync(proto.path) })),
+  ]);
   const base = packageVersion(dirname(source));
   const version =
     opts.version ??
@@ -319,7 +360,10 @@ export async function buildRelease(
   const tmp = `${dir}.tmp-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
   ensureDir(tmp);
-  writeFileSync(join(tmp, BUNDLE), bundle.contents);
+  for (const f of files) {
+    ensureDir(dirname(join(tmp, f.name)));
+    writeFileSync(join(tmp, f.name), f.contents);
+  }
   for (const proto of protos) {
     ensureDir(dirname(join(tmp, PROTO_DIR, proto.name)));
     copyFileSync(proto.path, join(tmp, PROTO_DIR, proto.name));
