@@ -17,11 +17,21 @@
  * nginx p99; the 1-minute load average is recorded with each run.
  *
  * Env: DURATION (10s), THREADS (2), CONNECTIONS (50), ROUNDS (2), WARMUP (2s); CONTENDERS (names to
- * run besides nginx and the every-feature gateway, `;`-separated; default all); BASELINE (a
- * checkout whose every-feature gateway runs interleaved too, to measure a change in the same run).
+ * run besides nginx and the every-feature gateway, `;`-separated; default all); BASELINE
+ * (`;`-separated checkouts whose every-feature gateways run interleaved too, to measure a change in
+ * the same run).
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../src/core/ports.ts';
@@ -37,8 +47,13 @@ const RPS_TARGET = 0.5;
 const P99_TARGET = 2;
 const GATEWAY_MAIN = join(import.meta.dirname, '..', 'runtime', 'gateway', 'src', 'main.ts');
 const FEATURES = 'gateway, every feature (access log, JWT, rate limit)';
-/** Another checkout (e.g. /work/main) whose every-feature gateway runs interleaved as a baseline. */
-const BASELINE = process.env.BASELINE ?? '';
+/** The sketch of nginx as the data plane with the same features (see docs/decisions/0004). */
+const NGINX_FEATURES = 'nginx, every feature (JSON log, auth_request + token cache, limit_req)';
+/** Other checkouts (`;`-separated) whose every-feature gateways run interleaved as baselines. */
+const BASELINES = (process.env.BASELINE ?? '')
+  .split(';')
+  .map((s) => s.trim())
+  .filter(Boolean);
 /** `;`-separated contender names to run besides nginx and the every-feature gateway(s); empty = all. */
 const CONTENDERS = (process.env.CONTENDERS ?? '')
   .split(';')
@@ -208,6 +223,38 @@ http.createServer((req, res) => {
 }).listen(Number(process.env.PORT), '127.0.0.1');
 `;
 
+/**
+ * For the nginx data-plane sketch: the gateway's own JwtVerifier behind nginx's `auth_request`,
+ * answering 200 with the verified identity (cacheable until the token's expiry, at most 60 s) or
+ * 401.
+ */
+const JWT_VERIFY_SERVICE = `
+const { createServer } = await import('node:http');
+const { JwtVerifier, bearerToken } = await import(${JSON.stringify(join(import.meta.dirname, '..', 'runtime', 'gateway', 'src', 'jwt.ts'))});
+const verifier = new JwtVerifier({ jwksUrl: process.env.JWKS_URL, issuer: 'platformctl-auth', audience: 'platform', cooldownMs: 30000 });
+createServer(async (req, res) => {
+  const token = bearerToken(req.headers.authorization);
+  const result = token ? await verifier.verify(token) : { ok: false };
+  if (!result.ok) return res.writeHead(401, { 'content-length': 0 }).end();
+  res.writeHead(200, { 'x-user-id': result.identity.userId, 'cache-control': 'max-age=60', 'content-length': 0 }).end();
+}).listen(Number(process.env.PORT), '127.0.0.1');
+`;
+
+/** The floor of the gateway's design since issue 21: the kit's HTTP/1.1 client with no features. */
+const HTTP1_BARE = `
+const { createServer } = await import('node:http');
+const { Http1Pool } = await import(${JSON.stringify(join(import.meta.dirname, '..', 'runtime', 'lib', 'http1-client.ts'))});
+const pool = new Http1Pool(process.env.UPSTREAM, { connections: 128 });
+createServer((req, res) => {
+  pool.dispatch({ method: req.method, path: req.url, headers: ['x-forwarded-for', req.socket.remoteAddress] }, {
+    onResponseStart(c, status, headers) { delete headers.connection; delete headers['keep-alive']; res.writeHead(status, headers); },
+    onResponseData(c, chunk) { res.write(chunk); },
+    onResponseEnd() { res.end(); },
+    onResponseError() { if (!res.headersSent) res.writeHead(502); res.end(); },
+  });
+}).listen(Number(process.env.PORT), '127.0.0.1');
+`;
+
 /** Not a proxy: the ceiling of any proxy built on node:http on this machine. */
 const NODE_HELLO = `
 require('node:http').createServer((req, res) => {
@@ -237,7 +284,13 @@ async function main(): Promise<void> {
       process.exit(130);
     });
   try {
-    const [upPort, nginxPort, nginx2Port] = [await freePort(), await freePort(), await freePort()];
+    const [upPort, nginxPort, nginx2Port, nginxFeaturesPort, verifyPort] = [
+      await freePort(),
+      await freePort(),
+      await freePort(),
+      await freePort(),
+      await freePort(),
+    ];
     const upstream = `http://127.0.0.1:${upPort}`;
     // The every-feature gateway verifies a bearer JWT per request (cached verification, as in
     // production); the upstream nginx also serves the signing key as the JWKS (the benchmark's own
@@ -269,6 +322,49 @@ async function main(): Promise<void> {
   }`;
     const proxyConf = nginxConf(dir, 'proxy', proxyServer('proxy', nginxPort));
     const proxy2Conf = nginxConf(dir, 'proxy2', proxyServer('proxy2', nginx2Port), 2);
+    // What nginx as the data plane would pay for the gateway's features (decision 0004): a JSON
+    // access line, a rate-limit bucket per client, and the JWT checked by the gateway's verifier
+    // through auth_request, its answers cached per token (the verified-token cache) so most
+    // requests never leave nginx.
+    const featuresConf = nginxConf(
+      dir,
+      'proxy-features',
+      `  log_format gw escape=json '{"time":"$time_iso8601","msg":"request","reqId":"$request_id","method":"$request_method","path":"$uri","status":$status,"durationMs":$request_time,"upstream":"$upstream_addr","userId":"$jwt_user"}';
+  access_log ${dir}/proxy-features/logs/access.log gw;
+  proxy_cache_path ${dir}/proxy-features/tmp/tokens keys_zone=tokens:10m max_size=64m inactive=60s;
+  limit_req_zone $binary_remote_addr zone=perclient:10m rate=1000000r/s;
+  upstream up { server 127.0.0.1:${upPort}; keepalive 128; }
+  upstream verify { server 127.0.0.1:${verifyPort}; keepalive 16; }
+  server {
+    listen 127.0.0.1:${nginxFeaturesPort};
+    location = /_verify {
+      internal;
+      proxy_pass http://verify;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_pass_request_body off;
+      proxy_set_header Content-Length "";
+      proxy_cache tokens;
+      proxy_cache_key $http_authorization;
+    }
+    location / {
+      limit_req zone=perclient burst=1000000 nodelay;
+      auth_request /_verify;
+      auth_request_set $jwt_user $upstream_http_x_user_id;
+      proxy_pass http://up;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header X-Request-Id $request_id;
+      proxy_set_header X-User-Id $jwt_user;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+    }
+  }`,
+    );
+    // nginx's workers run as an unprivileged user when started by root: they must reach the token
+    // cache under the (private) temporary directory.
+    chmodSync(dir, 0o755);
+    mkdirSync(join(dir, 'proxy-features', 'tmp', 'tokens'), { recursive: true, mode: 0o777 });
+    chmodSync(join(dir, 'proxy-features', 'tmp', 'tokens'), 0o777);
     const [, nginxProxy, nginxProxy2] = [upConf, proxyConf, proxy2Conf].map((conf) => {
       const c = spawn('nginx', ['-p', dir, '-c', conf], { stdio: ['ignore', 'ignore', 'inherit'] });
       children.push(c);
@@ -277,6 +373,36 @@ async function main(): Promise<void> {
     await waitForHttp(`${upstream}/`);
     await waitForHttp(`http://127.0.0.1:${nginxPort}/`);
     await waitForHttp(`http://127.0.0.1:${nginx2Port}/`);
+    /** nginx with every feature (and the verifier it asks), started only when that contender runs. */
+    const startNginxFeatures = async () => {
+      const verifier = spawn(process.execPath, ['--input-type=module', '-e', JWT_VERIFY_SERVICE], {
+        env: { ...process.env, PORT: String(verifyPort), JWKS_URL: `${upstream}/.well-known/jwks.json` },
+        stdio: ['ignore', 'ignore', 'inherit'],
+      });
+      children.push(verifier);
+      const c = spawn('nginx', ['-p', dir, '-c', featuresConf], { stdio: ['ignore', 'ignore', 'inherit'] });
+      children.push(c);
+      const headers = [`Authorization: Bearer ${token}`];
+      let status = 0;
+      for (let i = 0; i < 200 && status !== 200; i++) {
+        const r = await fetch(`http://127.0.0.1:${nginxFeaturesPort}/bench`, {
+          headers: { authorization: `Bearer ${token}` },
+        }).catch(() => undefined);
+        await r?.arrayBuffer();
+        status = r?.status ?? 0;
+        if (status !== 200) await new Promise((done) => setTimeout(done, 50));
+      }
+      if (status !== 200) {
+        const log = readFileSync(join(dir, 'proxy-features', 'logs', 'error.log'), 'utf8');
+        throw new Error(`nginx with every feature answers ${status}; its error log:\n${log.slice(-2000)}`);
+      }
+      // nginx and the verifier together: the verifier's CPU is part of what this data plane costs.
+      return {
+        url: `http://127.0.0.1:${nginxFeaturesPort}/bench`,
+        pids: [...withChildren(c.pid!), verifier.pid!],
+        headers,
+      };
+    };
 
     const gwConfig = join(dir, 'gateway.json');
     writeFileSync(
@@ -334,15 +460,11 @@ async function main(): Promise<void> {
         async () => ({ url: `http://127.0.0.1:${nginxPort}/bench`, pids: withChildren(nginxProxy!.pid!) }),
       ],
       [FEATURES, () => featuresGateway('gateway-features', GATEWAY_MAIN)],
-      ...(BASELINE
-        ? [
-            [
-              `${FEATURES}, baseline ${BASELINE}`,
-              () =>
-                featuresGateway('gateway-baseline', join(BASELINE, 'runtime', 'gateway', 'src', 'main.ts')),
-            ] as [string, () => Promise<Contender>],
-          ]
-        : []),
+      [NGINX_FEATURES, startNginxFeatures],
+      ...BASELINES.map((base, i): [string, () => Promise<Contender>] => [
+        `${FEATURES}, baseline ${base}`,
+        () => featuresGateway(`gateway-baseline-${i}`, join(base, 'runtime', 'gateway', 'src', 'main.ts')),
+      ]),
       ['gateway', () => startNode('gateway', [...nodeArgs, GATEWAY_MAIN], gatewayEnv, '/readyz')],
       [
         'gateway, ACCESS_LOG=false',
@@ -368,15 +490,26 @@ async function main(): Promise<void> {
             '/readyz',
           ),
       ],
+      [
+        'http1-client dispatch, bare',
+        () => startNode('http1-bare', ['--input-type=module', '-e', HTTP1_BARE], { UPSTREAM: upstream }),
+      ],
       ['undici dispatch, bare', () => startNode('undici-bare', ['-e', UNDICI_BARE], { UPSTREAM: upstream })],
       ['node:http proxy', () => startNode('node-proxy', ['-e', NODE_HTTP_PROXY], { UPSTREAM: upstream })],
       ['node:http hello (no proxy)', () => startNode('hello', ['-e', NODE_HELLO], {})],
     ];
-    // CONTENDERS narrows the run (nginx and the every-feature gateway always run: they are the target).
+    // CONTENDERS narrows the run (nginx, the every-feature gateway and nginx with every feature always run).
     const wanted = CONTENDERS.length === 0 ? undefined : new Set(CONTENDERS);
     const contenders: Record<string, Contender> = {};
     for (const [name, start] of starters) {
-      if (wanted && name !== 'nginx' && !name.startsWith(FEATURES) && !wanted.has(name)) continue;
+      if (
+        wanted &&
+        name !== 'nginx' &&
+        name !== NGINX_FEATURES &&
+        !name.startsWith(FEATURES) &&
+        !wanted.has(name)
+      )
+        continue;
       contenders[name] = await start();
     }
     const targets = Object.fromEntries(Object.entries(contenders).map(([k, v]) => [k, v.url]));
