@@ -45,7 +45,11 @@ export interface Http1Controller {
   resume(): void;
 }
 
-/** Response headers with lower-case names; a repeated header becomes an array. */
+/**
+ * Response headers with lower-case names; a repeated header becomes an array. The framing headers
+ * the client consumes itself (transfer-encoding, keep-alive, and connection when it only says
+ * keep-alive or close) are left out, so a proxy has nothing to delete before relaying them.
+ */
 export type Http1Headers = Record<string, string | string[] | undefined>;
 
 /** The callbacks of one request, in the order they happen; after an error there are no more. */
@@ -215,14 +219,22 @@ function parseHead(head: string, out: Http1Headers | undefined): { ok: boolean; 
       case 'transfer-encoding':
         framing.chunked = /(?:^|,)\s*chunked\s*$/i.test(value);
         if (!framing.chunked) framing.close = true;
+        continue;
+      case 'connection': {
+        const lower = value.toLowerCase();
+        if (lower === 'keep-alive') continue;
+        if (lower === 'close') {
+          framing.close = true;
+          continue;
+        }
+        // Other tokens name more hop-by-hop headers, which a proxy needs to see.
+        if (/(?:^|,)\s*close\s*(?:,|$)/.test(lower)) framing.close = true;
         break;
-      case 'connection':
-        if (/(?:^|,)\s*close\s*(?:,|$)/i.test(value)) framing.close = true;
-        break;
+      }
       case 'keep-alive': {
         const m = /timeout=(\d+)/i.exec(value);
         if (m) framing.keepAliveMs = Number(m[1]) * 1000;
-        break;
+        continue;
       }
     }
     if (out) {
