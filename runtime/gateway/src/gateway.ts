@@ -193,6 +193,7 @@ export class Gateway implements AttemptOwner {
     }
     this.server.closeAllConnections();
     await Promise.all([closed, grpcClosed]);
+    this.#accessLog.flush();
     if (this.adminServer?.listening) {
       const admin = this.adminServer;
       await new Promise<void>((resolve) => {

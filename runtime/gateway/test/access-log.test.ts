@@ -1,0 +1,83 @@
+/**
+ * Access lines into a real buffered pino destination (sonic-boom, as main.ts sets it up): gathered
+ * and handed over in batches, never lost at a flush, and unbatched for an unbuffered destination.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type AccessEntry, AccessLog } from '../src/access-log.ts';
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+function entry(i: number): AccessEntry {
+  return {
+    reqId: `r-${i}`,
+    traceId: 'abc',
+    method: 'GET',
+    path: i % 2 ? `/x/${i}` : `/caf\u00e9/"q"/${i}`,
+    status: 200,
+    durationMs: 1.5,
+    service: 'content',
+    version: 'v1',
+    instance: 'content-1',
+    attempts: 1,
+    userId: i % 3 ? 'user-1' : undefined,
+    error: undefined,
+  };
+}
+
+function buffered() {
+  const dir = mkdtempSync(join(tmpdir(), 'access-log-'));
+  dirs.push(dir);
+  const file = join(dir, 'out.log');
+  const destination = pino.destination({ dest: file, sync: true, minLength: 8192 });
+  const logger = pino({ level: 'info', base: { service: 'gateway' } }, destination);
+  const lines = () => {
+    destination.flushSync();
+    return readFileSync(file, 'utf8').split('\n').filter(Boolean);
+  };
+  return { log: new AccessLog(logger, true), lines };
+}
+
+describe('access log', () => {
+  it('gathers lines for a buffered destination and hands them over whole at flush', async () => {
+    const { log, lines } = buffered();
+    for (let i = 0; i < 10; i++) log.write(entry(i));
+    expect(lines()).toHaveLength(0);
+    log.flush();
+    const written = lines().map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(written.map((l) => l.reqId)).toEqual(Array.from({ length: 10 }, (_, i) => `r-${i}`));
+    expect(written[0]).toMatchObject({ path: '/caf\u00e9/"q"/0', upstream: 'content', service: 'gateway' });
+    expect(written[1]).toMatchObject({ path: '/x/1', userId: 'user-1' });
+    expect(written[0]).not.toHaveProperty('userId');
+  });
+
+  it('hands a full batch over at once, and the rest after a short wait', async () => {
+    const { log, lines } = buffered();
+    for (let i = 0; i < 70; i++) log.write(entry(i));
+    expect(lines()).toHaveLength(64);
+    await new Promise((r) => setTimeout(r, 120));
+    expect(lines()).toHaveLength(70);
+  });
+
+  it('writes each line at once to an unbuffered destination', () => {
+    const chunks: string[] = [];
+    const stream = new Writable({
+      write(chunk: Buffer, _e, cb) {
+        chunks.push(chunk.toString());
+        cb();
+      },
+    });
+    const log = new AccessLog(pino({ level: 'info' }, stream), true);
+    log.write(entry(1));
+    log.write(entry(2));
+    expect(chunks).toHaveLength(2);
+    expect(JSON.parse(chunks[1] as string)).toMatchObject({ reqId: 'r-2', msg: 'request' });
+  });
+});
