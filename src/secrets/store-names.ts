@@ -39,6 +39,11 @@ export function storePrefix(config: PlatformConfig): string {
   return config.secrets?.vault?.prefix ?? 'platformctl';
 }
 
+/** What every secret name of an environment starts with in a store (IAM grants match on it). */
+export function storeKeyPrefix(config: PlatformConfig, store: ExternalStore, env: string): string {
+  return remoteKey(store, storePrefix(config), env, '');
+}
+
 /** A secret's name in an environment's store, with the platform's prefix. */
 export function storeKey(config: PlatformConfig, store: ExternalStore, env: string, name: string): string {
   return remoteKey(store, storePrefix(config), env, name);

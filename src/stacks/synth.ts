@@ -16,10 +16,10 @@ import {
   managedSecretNames,
 } from '../data/managed-backends.ts';
 import { targetOf } from '../providers/kubernetes/manifests.ts';
-import { externalSecretsAccount, storeKey } from '../secrets/store-names.ts';
+import { externalSecretsAccount, storeKey, storeKeyPrefix } from '../secrets/store-names.ts';
 import { App, TerraformOutput } from './cdk.ts';
 import { broker } from './constructs/broker.ts';
-import { cluster } from './constructs/cluster.ts';
+import { cluster, workloadAccountId } from './constructs/cluster.ts';
 import { database } from './constructs/database.ts';
 import { edge } from './constructs/edge.ts';
 import { encryptionKey } from './constructs/keys.ts';
@@ -28,6 +28,7 @@ import { type Network, network } from './constructs/network.ts';
 import { PLATFORM_SECRETS, secrets } from './constructs/secrets.ts';
 import { type Bucket, buckets } from './constructs/storage.ts';
 import { interconnect } from './constructs/vpn.ts';
+import { contentBucketAccess, workloadAccess } from './constructs/workload-access.ts';
 import { STACK_OUTPUTS } from './outputs.ts';
 import { type PlanOptions, planStacks, type StackSpec } from './plan.ts';
 import { PlatformStack } from './platform-stack.ts';
@@ -117,7 +118,10 @@ function build(app: App, config: PlatformConfig, options: SynthOptions): StackSp
             ]),
           ].map((name) => ({ name, storeName: storeName(name) }))
         : [];
-      secrets(stack, site, net, encryptionKey(stack, site, 'secrets'), declared);
+      const store = secrets(stack, site, net, encryptionKey(stack, site, 'secrets'), declared);
+      workloadAccess(stack, site, k8s, store, {
+        secretPrefix: storeKeyPrefix(config, site.cloud, spec.env),
+      });
       new TerraformOutput(stack, STACK_OUTPUTS.clusterName, { value: k8s.name });
       new TerraformOutput(stack, STACK_OUTPUTS.workloadIdentity, { value: k8s.workloadIdentity });
     } else if (spec.role === 'data') {
@@ -132,6 +136,7 @@ function build(app: App, config: PlatformConfig, options: SynthOptions): StackSp
       const key = encryptionKey(stack, site, 'data');
       const [content, lake] = buckets(stack, site, net, key);
       contentBuckets.set(regionKey, content as Bucket);
+      contentBucketAccess(stack, site, (content as Bucket).name, workloadAccountId(site));
       new TerraformOutput(stack, STACK_OUTPUTS.contentBucket, { value: (content as Bucket).name });
       lakeCatalog(stack, site, lake as Bucket, net, key);
       if (brokerWanted(env)) {

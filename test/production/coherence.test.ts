@@ -59,6 +59,9 @@ const all = (d: TfDoc, type: string) => Object.values(d.resource?.[type] ?? {});
 const objects = (r: ProductionRender): KubeDoc[] => Object.values(r.manifests).flat();
 const ofKind = (docs: KubeDoc[], kind: string) => docs.filter((d) => d.kind === kind);
 
+/** A Terraform reference as the synthesized JSON spells it: `${type.name.attr}`. */
+const interpolation = (ref: string) => `\${${ref}}`;
+
 /** The service account the SecretStore signs in as (wherever its provider keeps the reference). */
 function storeAccount(r: ProductionRender): string | undefined {
   const find = (o: unknown): string | undefined => {
@@ -362,6 +365,75 @@ const checks = {
     return problems;
   },
 
+  /** The identity the pods assume may use the bucket their BLOBS_URL names and the secrets their ExternalSecrets read. */
+  identityAccess(r: ProductionRender): string[] {
+    const problems: string[] = [];
+    const identity = trust(r).identity ?? '';
+    const keys = ofKind(r.externalSecrets, 'ExternalSecret').flatMap((e) =>
+      e.spec.data.map((d: { remoteRef: { key: string } }) => d.remoteRef.key as string),
+    );
+    if (r.cloud === 'aws') {
+      const glob = (pattern: string) =>
+        new RegExp(
+          `^${pattern
+            .split('*')
+            .map((p) => p.replace(/[.?+^$()[\]{}|\\]/g, '\\$&'))
+            .join('.*')}$`,
+        );
+      const statements = all(r.core, 'aws_iam_role_policy')
+        .filter((p) => p.role === interpolation(`${identity}.name`))
+        .flatMap((p) => JSON.parse(String(p.policy)).Statement as { Action: string[]; Resource: string }[]);
+      const allows = (action: string, resource: string) =>
+        statements.some(
+          (s) =>
+            [s.Action].flat().includes(action) && [s.Resource].flat().some((x) => glob(x).test(resource)),
+        );
+      const bucket = `arn:aws:s3:::${r.outputs.content_bucket}`;
+      for (const action of ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'])
+        if (!allows(action, `${bucket}/content/a`))
+          problems.push(`the pods' role may not ${action} in ${bucket}`);
+      if (!allows('s3:ListBucket', bucket)) problems.push(`the pods' role may not list ${bucket}`);
+      const region = r.core.provider?.aws?.[0]?.region;
+      for (const key of keys)
+        if (
+          !allows(
+            'secretsmanager:GetSecretValue',
+            `arn:aws:secretsmanager:${region}:123456789012:secret:${key}-Ab12Cd`,
+          )
+        )
+          problems.push(`the role may not read ${key}`);
+    } else if (r.cloud === 'gcp') {
+      const email = r.outputs.workload_identity;
+      const bucketGrant = all(r.data, 'google_storage_bucket_iam_member').find(
+        (m) =>
+          referenced(r.data, String(m.bucket))?.args.name === r.outputs.content_bucket &&
+          m.member === `serviceAccount:${email}` &&
+          m.role === 'roles/storage.objectAdmin',
+      );
+      if (!bucketGrant) problems.push(`${email} may not use the bucket ${r.outputs.content_bucket}`);
+      const granted = new Set(
+        all(r.core, 'google_secret_manager_secret_iam_member')
+          .filter(
+            (m) =>
+              m.member === `serviceAccount:${interpolation(`${identity}.email`)}` &&
+              m.role === 'roles/secretmanager.secretAccessor',
+          )
+          .map((m) => referenced(r.core, String(m.secret_id))?.args.secret_id),
+      );
+      for (const key of keys) if (!granted.has(key)) problems.push(`${email} may not read ${key}`);
+    } else {
+      const vault = Object.keys(r.core.resource?.azurerm_key_vault ?? {})[0];
+      const ok = all(r.core, 'azurerm_role_assignment').some(
+        (a) =>
+          a.scope === interpolation(`azurerm_key_vault.${vault}.id`) &&
+          a.principal_id === interpolation(`${identity}.principal_id`) &&
+          a.role_definition_name === 'Key Vault Secrets User',
+      );
+      if (!ok) problems.push(`${identity} may not read the Key Vault's secrets`);
+    }
+    return problems;
+  },
+
   /** The database is reachable through the services' NetworkPolicy (Cloud SQL's IP is known before apply). */
   databaseEgress(r: ProductionRender): string[] {
     const host = r.outputs.database_host ?? '';
@@ -454,11 +526,13 @@ describe.skipIf(!tool)('one platform.yaml, one production (kustomize)', () => {
       ]);
       const otherIdentity = mutated((c) => {
         (c.core.output as Record<string, { value: string }>).workload_identity = {
-          value: {
-            aws: '${aws_iam_role.node-role.arn}',
-            azure: '${azurerm_kubernetes_cluster.aks.id}',
-            gcp: '${google_service_account.node-sa.email}',
-          }[cloud],
+          value: interpolation(
+            {
+              aws: 'aws_iam_role.node-role.arn',
+              azure: 'azurerm_kubernetes_cluster.aks.id',
+              gcp: 'google_service_account.node-sa.email',
+            }[cloud],
+          ),
         };
       });
       expect(checks.identityAnnotations(otherIdentity).join('\n')).toMatch(
@@ -564,6 +638,25 @@ describe.skipIf(!tool)('one platform.yaml, one production (kustomize)', () => {
           );
       });
       expect(checks.endpoints(noPassword).join('\n')).toMatch(/^analytics: /m);
+    });
+
+    it('the identity the pods assume may use their bucket and read their secrets', () => {
+      expect(checks.identityAccess(r)).toEqual([]);
+      const revoked = mutated((c) => {
+        const type = {
+          aws: 'aws_iam_role_policy',
+          azure: 'azurerm_role_assignment',
+          gcp: 'google_secret_manager_secret_iam_member',
+        }[cloud];
+        delete c.core.resource?.[type];
+      });
+      expect(checks.identityAccess(revoked).length).toBeGreaterThan(0);
+      if (cloud === 'gcp') {
+        const noBucket = mutated((c) => {
+          delete c.data.resource?.google_storage_bucket_iam_member;
+        });
+        expect(checks.identityAccess(noBucket)).toEqual([expect.stringMatching(/may not use the bucket/)]);
+      }
     });
 
     it('the services may reach the database through their NetworkPolicy', () => {

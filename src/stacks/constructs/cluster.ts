@@ -20,6 +20,13 @@ export interface Cluster {
   oidcIssuer: string;
   /** The cloud identity the platform's pods assume (role ARN / client id / service account email). */
   workloadIdentity: string;
+  /** Who that identity is to grants: the role's name (AWS), principal id (Azure), IAM member (GCP). */
+  workloadPrincipal: string;
+}
+
+/** The Google service account the platform's pods act as (its account id). */
+export function workloadAccountId(site: Site): string {
+  return `${site.env}-platform-svc`.slice(0, 30);
 }
 
 const KUBERNETES_VERSION = '1.33';
@@ -144,7 +151,12 @@ function awsCluster(scope: Construct, site: Site, net: Network, workloads: Workl
       ],
     }),
   });
-  return { name: cluster.attr('name'), oidcIssuer: issuer, workloadIdentity: workload.attr('arn') };
+  return {
+    name: cluster.attr('name'),
+    oidcIssuer: issuer,
+    workloadIdentity: workload.attr('arn'),
+    workloadPrincipal: workload.attr('name'),
+  };
 }
 
 function azureCluster(scope: Construct, site: Site, net: Network, workloads: Workloads): Cluster {
@@ -208,7 +220,12 @@ function azureCluster(scope: Construct, site: Site, net: Network, workloads: Wor
       subject: workloadSubject(workloads.namespace, sa),
     });
   }
-  return { name: cluster.attr('name'), oidcIssuer: issuer, workloadIdentity: identity.attr('client_id') };
+  return {
+    name: cluster.attr('name'),
+    oidcIssuer: issuer,
+    workloadIdentity: identity.attr('client_id'),
+    workloadPrincipal: identity.attr('principal_id'),
+  };
 }
 
 function gcpCluster(scope: Construct, site: Site, net: Network, workloads: Workloads): Cluster {
@@ -275,7 +292,7 @@ function gcpCluster(scope: Construct, site: Site, net: Network, workloads: Workl
     },
   });
   const workload = new gcp.GcpServiceAccount(scope, 'workload-sa', {
-    account_id: `${site.env}-platform-svc`.slice(0, 30),
+    account_id: workloadAccountId(site),
     display_name: `${site.regional} platform services`,
   });
   for (const sa of workloads.serviceAccounts) {
@@ -289,6 +306,7 @@ function gcpCluster(scope: Construct, site: Site, net: Network, workloads: Workl
     name: cluster.attr('name'),
     oidcIssuer: `https://container.googleapis.com/v1/projects/${site.project}/locations/${site.region}/clusters/${site.regional}`,
     workloadIdentity: workload.attr('email'),
+    workloadPrincipal: `serviceAccount:${workload.attr('email')}`,
   };
 }
 

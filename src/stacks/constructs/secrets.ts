@@ -29,6 +29,10 @@ export interface DeclaredSecret {
 export interface SecretStore {
   /** Secrets Manager prefix / Key Vault URI / Secret Manager project. */
   location: string;
+  /** Azure: the Key Vault's id (role assignments are scoped to it). */
+  vaultId?: string;
+  /** GCP: the ids of the secrets declared (access is granted per secret). */
+  secretIds?: string[];
 }
 
 export function secrets(
@@ -68,15 +72,16 @@ export function secrets(
         virtual_network_subnet_ids: net.privateSubnetIds,
       },
     });
-    return { location: vault.attr('vault_uri') };
+    return { location: vault.attr('vault_uri'), vaultId: vault.attr('id') };
   }
   const project = gcpProject(scope);
   const grant = key?.allow(
     'secretmanager-agent',
     `serviceAccount:service-${project.attr('number')}@gcp-sa-secretmanager.iam.gserviceaccount.com`,
   );
+  const secretIds: string[] = [];
   for (const { name, storeName } of declared) {
-    new gcp.GcpSecretManagerSecret(
+    const secret = new gcp.GcpSecretManagerSecret(
       scope,
       `secret-${idOf(name)}`,
       {
@@ -91,8 +96,9 @@ export function secrets(
       },
       { dependsOn: grant ? [grant] : [] },
     );
+    secretIds.push(secret.attr('id'));
   }
-  return { location: `projects/${site.project}/secrets/` };
+  return { location: `projects/${site.project}/secrets/`, secretIds };
 }
 
 /** A construct id for a secret name (`*.ADMIN_TOKEN` -> `shared-ADMIN_TOKEN`). */

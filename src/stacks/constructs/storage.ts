@@ -30,6 +30,11 @@ const LIFECYCLE: Record<BucketPurpose, { coolDays: number; archiveDays: number; 
   datalake: { coolDays: 30, archiveDays: 90, noncurrentDays: 7 },
 };
 
+/** The S3 bucket name of a purpose (known before the data stack exists: the core stack grants on it). */
+export function awsBucketName(site: Site, purpose: BucketPurpose): string {
+  return `${site.regional}-${purpose}`;
+}
+
 function awsBucket(
   scope: Construct,
   site: Site,
@@ -38,7 +43,7 @@ function awsBucket(
 ): Bucket {
   const life = LIFECYCLE[purpose];
   const bucket = new aws.AwsS3Bucket(scope, `${purpose}-bucket`, {
-    bucket: `${site.regional}-${purpose}`,
+    bucket: awsBucketName(site, purpose),
     force_destroy: false,
   });
   const id = bucket.attr('id');

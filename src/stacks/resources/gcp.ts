@@ -189,6 +189,11 @@ export const GcpSecretManagerSecret = defineResource<{
   };
   labels?: Labels;
 }>('google_secret_manager_secret', 'labels');
+export const GcpSecretManagerSecretIamMember = defineResource<{
+  secret_id: string;
+  role: string;
+  member: string;
+}>('google_secret_manager_secret_iam_member');
 export const GcpSecretManagerSecretVersion = defineResource<{ secret: string; secret_data: string }>(
   'google_secret_manager_secret_version',
 );
