@@ -6,6 +6,7 @@ import { renderPlatformYaml } from '../core/config/template.ts';
 import type { CommandContext } from '../core/context.ts';
 import { PlatformError } from '../core/errors.ts';
 import { askChoice, askText } from '../core/prompts.ts';
+import { writeProjectFiles } from '../scaffold/project.ts';
 
 interface InitOptions {
   name?: string;
@@ -56,10 +57,12 @@ export async function init(ctx: CommandContext, _args: string[], opts: InitOptio
 
   writeFileSync(file, renderPlatformYaml({ name, owner, cloud, region }));
   const gitignore = ignoreStateDir(ctx.cwd);
+  const project = writeProjectFiles(ctx.cwd, name);
+  for (const w of project.warnings) ctx.out.warn(`${w.message}\nhint: ${w.hint}`);
   ctx.auditRoot = ctx.cwd;
-  ctx.out.result({ file, gitignore, name, owner, cloud, region }, () => {
-    ctx.out.success(`wrote ${file}`);
-    return `Next:\n  platformctl config validate\n  platformctl up`;
+  ctx.out.result({ file, gitignore, files: project.written, name, owner, cloud, region }, () => {
+    ctx.out.success(`wrote ${[file, ...project.written].join(', ')}`);
+    return `Next:\n  npm install\n  platformctl config validate\n  platformctl up`;
   });
 }
 

@@ -9,6 +9,7 @@ import type { PlatformConfig } from '../core/config/schema.ts';
 import { addMappingEntry } from '../core/config/yaml-edit.ts';
 import { PlatformError, unknownServiceError } from '../core/errors.ts';
 import { mergeThreeWay } from './merge.ts';
+import { runtimeLibPackage } from './project.ts';
 import { type Answers, loadTemplate, renderTemplate, TEMPLATES_DIR } from './template.ts';
 
 const RUNTIME_DIR = join(import.meta.dirname, '..', '..', 'runtime');
@@ -135,6 +136,7 @@ export function newService(input: NewServiceInput): {
 }
 
 function answersFor(a: {
+  root: string;
   name: string;
   owner: string;
   port: number;
@@ -145,6 +147,10 @@ function answersFor(a: {
   helm: boolean;
   templateVersion: number;
 }): Answers {
+  // A repository that depends on platformctl imports the kit from that package, which its
+  // Dockerfile's `npm ci` installs inside the build context; a path to wherever this CLI happens to
+  // be installed would point outside it.
+  const kit = runtimeLibPackage(a.root);
   return {
     name: a.name,
     owner: a.owner,
@@ -154,8 +160,8 @@ function answersFor(a: {
     servicePath: a.servicePath,
     helm: a.helm,
     helmNote: a.helm ? ' or `helm/`' : '',
-    runtimeLib: posix(relative(join(a.dir, 'src'), RUNTIME_LIB)),
-    runtimeLibFromTest: posix(relative(join(a.dir, 'test'), RUNTIME_LIB)),
+    runtimeLib: kit ?? posix(relative(join(a.dir, 'src'), RUNTIME_LIB)),
+    runtimeLibFromTest: kit ?? posix(relative(join(a.dir, 'test'), RUNTIME_LIB)),
     templateVersion: a.templateVersion,
   };
 }

@@ -77,12 +77,31 @@ describe('platformctl init', () => {
       cwd,
       encoding: 'utf8',
     });
-    expect(status.split('\n').filter(Boolean).sort()).toEqual(['?? .gitignore', '?? platform.yaml']);
+    expect(status.split('\n').filter(Boolean).sort()).toEqual([
+      '?? .dockerignore',
+      '?? .gitignore',
+      '?? .nvmrc',
+      '?? package.json',
+      '?? platform.yaml',
+    ]);
     // The user's own lines stay; a second init does not add the pattern twice.
     expect((await runCli(['init', '--no-input', '--force', ...FLAGS], { cwd })).exitCode).toBe(0);
     const ignore = readFileSync(join(cwd, '.gitignore'), 'utf8');
     expect(ignore.startsWith('node_modules\n')).toBe(true);
     expect(ignore.match(/\.platform/g)).toHaveLength(1);
+  });
+
+  it('leaves an existing package.json alone, and says so when platformctl is only a devDependency', async () => {
+    const cwd = tempDir();
+    const own = `${JSON.stringify({ name: 'mine', devDependencies: { platformctl: '^0.1.0' } })}\n`;
+    writeFileSync(join(cwd, 'package.json'), own);
+    const r = await runCli(['init', '--no-input', ...FLAGS], { cwd });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(readFileSync(join(cwd, 'package.json'), 'utf8')).toBe(own);
+    // The service images prune dev dependencies: the runtime they bundle against would go with them.
+    expect(r.stderr).toMatch(/platformctl is a devDependency/);
+    expect(r.stderr).toMatch(/hint: run `npm install --save-prod platformctl`/);
+    expect(existsSync(join(cwd, '.nvmrc'))).toBe(true);
   });
 
   it('asks the questions on a real terminal', async () => {

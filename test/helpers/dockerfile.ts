@@ -10,7 +10,10 @@
  * installed in the repository, so it is hard-linked in its place. `npm prune --omit=dev` after it
  * runs for real, so a runtime import of a devDependency still fails the start. Like Docker's layer
  * cache, both results are kept under ~/.cache/platformctl-images keyed by package.json and the
- * lockfile, so four Dockerfiles with the same install steps install once.
+ * lockfile, so four Dockerfiles with the same install steps install once (`layerCache: false`
+ * keeps them in the scratch directory instead, for a context whose lockfile changes every run).
+ *
+ * `COPY . .` leaves out what the context's `.dockerignore` names, as Docker does.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -26,7 +29,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, matchesGlob } from 'node:path';
 
 export interface Instruction {
   op: string;
@@ -84,9 +87,11 @@ const ABSOLUTE = /(^|[\s=:'"])(\/(?:[\w.-]+\/?)*)/g;
 export function buildDockerfile(
   dockerfile: string,
   context: string,
-  opts: { log?: (line: string) => void } = {},
+  opts: { log?: (line: string) => void; layerCache?: boolean } = {},
 ): BuiltImage {
   const scratch = mkdtempSync(join(tmpdir(), 'pctl-image-'));
+  const layers = opts.layerCache === false ? join(scratch, 'layers') : CACHE;
+  const ignored = dockerignore(context);
   const stages: Stage[] = [];
   const hostPath = (stage: Stage, path: string) => join(stage.root, path);
   const resolveIn = (stage: Stage, path: string) =>
@@ -143,12 +148,12 @@ export function buildDockerfile(
             dest.endsWith('/') || paths.length > 1 || p === '.'
               ? join(resolveIn(current, dest), p === '.' ? '' : (p.split('/').pop() as string))
               : resolveIn(current, dest);
-          copyInto(src, target, !source && p === '.');
+          copyInto(src, target, !source && p === '.' ? ignored : undefined);
         }
         break;
       }
       case 'RUN':
-        run(current, ins.args, opts.log, hostPath);
+        run(current, ins.args, { log: opts.log, hostPath, context, layers });
         break;
       case 'HEALTHCHECK':
       case 'LABEL':
@@ -164,32 +169,53 @@ export function buildDockerfile(
   return { runtime, stages, hostPath, dispose: () => rmSync(scratch, { recursive: true, force: true }) };
 }
 
-/** The build context without what `.dockerignore` would leave out anyway. */
-const CONTEXT_SKIP = new Set(['node_modules', '.git', 'dist', '.platform', 'cdktf.out', 'coverage']);
+/** The context's `.dockerignore` patterns (Docker's syntax: paths relative to the context, globs). */
+function dockerignore(context: string): string[] {
+  const file = join(context, '.dockerignore');
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf8')
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'))
+    .map((l) => l.replace(/^\/+|\/+$/g, ''));
+}
 
-function copyInto(src: string, target: string, wholeContext: boolean): void {
+/** A path is ignored when it or a directory above it matches a pattern (Docker's rule). */
+function isIgnored(rel: string, patterns: string[]): boolean {
+  const parts = rel.split('/');
+  return parts.some((_, i) => {
+    const prefix = parts.slice(0, i + 1).join('/');
+    return patterns.some((p) => matchesGlob(prefix, p));
+  });
+}
+
+function copyInto(src: string, target: string, ignore?: string[]): void {
   mkdirSync(dirname(target), { recursive: true });
   cpSync(src, target, {
     recursive: true,
     dereference: false,
-    filter: wholeContext
-      ? (file) => !CONTEXT_SKIP.has(file.slice(src.length + 1).split('/')[0] ?? '')
+    filter: ignore?.length
+      ? (file) => file === src || !isIgnored(file.slice(src.length + 1), ignore)
       : undefined,
   });
 }
 
-function run(
-  stage: Stage,
-  command: string,
-  log: ((line: string) => void) | undefined,
-  hostPath: (stage: Stage, path: string) => string,
-): void {
+interface RunContext {
+  log?: (line: string) => void;
+  hostPath: (stage: Stage, path: string) => string;
+  /** The build context, whose installed tree stands in for `npm ci`. */
+  context: string;
+  /** Where install layers are kept. */
+  layers: string;
+}
+
+function run(stage: Stage, command: string, { log, hostPath, context, layers }: RunContext): void {
   const cwd = hostPath(stage, stage.workdir);
   for (const part of command.split(/\s*&&\s*/)) {
     if (/^npm ci\b/.test(part)) {
       // See the module comment: the lockfile's tree, installed already, stands in for `npm ci`.
       log?.(`RUN ${part}  (the installed lockfile tree, hard-linked)`);
-      execFileSync('cp', ['-al', installedLayer(cwd), join(cwd, 'node_modules')]);
+      execFileSync('cp', ['-al', installedLayer(cwd, context, layers), join(cwd, 'node_modules')]);
       // npm rewrites its hidden lockfile in place: a hard link would carry that into the repository.
       const hidden = join(cwd, 'node_modules', '.package-lock.json');
       if (existsSync(hidden)) {
@@ -200,7 +226,7 @@ function run(
       continue;
     }
     if (/^npm prune --omit=dev$/.test(part)) {
-      const cached = layerDir(cwd, 'pruned');
+      const cached = layerDir(layers, cwd, 'pruned');
       log?.(`RUN ${part}${existsSync(cached) ? '  (cached layer)' : ''}`);
       if (!existsSync(cached)) {
         npm(cwd, ['prune', '--omit=dev'], stage.env);
@@ -228,20 +254,19 @@ function run(
 
 const CACHE = join(homedir(), '.cache', 'platformctl-images');
 
-/** A cache folder keyed by the manifest and lockfile in `dir`, as a layer cache would be. */
-function layerDir(dir: string, kind: string): string {
+/** A layer folder keyed by the manifest and lockfile in `dir`, as a layer cache would be. */
+function layerDir(layers: string, dir: string, kind: string): string {
   const hash = createHash('sha256');
   for (const f of ['package.json', 'package-lock.json']) hash.update(readFileSync(join(dir, f)));
   hash.update(process.version);
   // Named node_modules: packages find their own dependencies by walking up to a `node_modules`.
-  return join(CACHE, `${kind}-${hash.digest('hex').slice(0, 16)}`, 'node_modules');
+  return join(layers, `${kind}-${hash.digest('hex').slice(0, 16)}`, 'node_modules');
 }
 
-/** The repository's installed tree for this lockfile (the lockfiles must match). */
-function installedLayer(dir: string): string {
-  const layer = layerDir(dir, 'installed');
+/** The build context's installed tree for this lockfile (the lockfiles must match). */
+function installedLayer(dir: string, repo: string, layers: string): string {
+  const layer = layerDir(layers, dir, 'installed');
   if (existsSync(layer)) return layer;
-  const repo = process.cwd();
   if (
     readFileSync(join(repo, 'package-lock.json'), 'utf8') !==
     readFileSync(join(dir, 'package-lock.json'), 'utf8')
