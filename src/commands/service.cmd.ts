@@ -15,7 +15,10 @@ export function registerService(program: Command): void {
     .option('--port <port>', 'local port (default: the next free one)')
     .option('--owner <team>', 'owning team (prompted on a terminal)')
     .option('--helm', 'also generate a Helm chart')
-    .option('--registry <registry>', 'container registry for the image', 'ghcr.io/acme')
+    .option(
+      '--registry <registry>',
+      "container registry for the image (default: the one platform.yaml's Kubernetes environments pull from)",
+    )
     .option('--dry-run', 'list the files that would be written, write nothing')
     .action(lazyAction(async () => (await import('./service.ts')).create, { mutating: true }));
   examples(create, [
@@ -48,7 +51,10 @@ export function registerService(program: Command): void {
     .option('--template <name>', 'template whose deploy files to use', 'node-http')
     .option('--owner <team>', 'owning team', 'platform')
     .option('--helm', 'also generate a Helm chart')
-    .option('--registry <registry>', 'container registry for the image', 'ghcr.io/acme')
+    .option(
+      '--registry <registry>',
+      "container registry for the image (default: the one platform.yaml's Kubernetes environments pull from)",
+    )
     .option('--dry-run', 'list the files that would be written, write nothing')
     .action(lazyAction(async () => (await import('./service.ts')).adopt, { mutating: true }));
   examples(adopt, [

@@ -4,6 +4,7 @@ import { ExitCode, UsageError, unknownServiceError } from '../core/errors.ts';
 import { isPortFree } from '../core/ports.ts';
 import { askChoice, askText } from '../core/prompts.ts';
 import { statePaths } from '../core/state-dir.ts';
+import { pushRegistry } from '../providers/kubernetes/manifests.ts';
 import { readState } from '../providers/local/state.ts';
 import {
   adoptService,
@@ -22,7 +23,7 @@ interface NewOptions {
   port?: string;
   owner?: string;
   helm?: boolean;
-  registry: string;
+  registry?: string;
   dryRun?: boolean;
 }
 
@@ -72,7 +73,7 @@ export async function create(ctx: CommandContext, [name]: string[], opts: NewOpt
     busyPorts: await busyPorts(root, config),
     owner,
     helm: Boolean(opts.helm),
-    registry: opts.registry,
+    registry: registryFor(config, opts.registry),
     dryRun: Boolean(opts.dryRun),
     templatesDir: ctx.env.PLATFORMCTL_TEMPLATES_DIR,
   });
@@ -92,6 +93,21 @@ export async function create(ctx: CommandContext, [name]: string[], opts: NewOpt
       return `${renderChanges(ctx, result.changes)}${opts.dryRun ? '' : `\n\nNext:\n  npx vitest run --root ${result.servicePath}\n  platformctl up ${name}`}`;
     },
   );
+}
+
+/**
+ * The registry the service's workflow pushes to: `--registry`, else the one the manifests pull from,
+ * so the image CI pushes is the image the Kubernetes environments deploy.
+ */
+function registryFor(config: PlatformConfig, flag: string | undefined): string {
+  if (flag) return flag;
+  const registry = pushRegistry(config);
+  if (!registry)
+    throw new UsageError(
+      "platform.yaml's Kubernetes environments pull from different registries, and a workflow pushes to one",
+      'pass --registry <registry>, or give the environments the same `registry`',
+    );
+  return registry;
 }
 
 /**
@@ -135,7 +151,7 @@ export async function upgrade(ctx: CommandContext, [name]: string[], opts: { dry
 export async function adopt(
   ctx: CommandContext,
   [name]: string[],
-  opts: { template: string; owner: string; helm?: boolean; registry: string; dryRun?: boolean },
+  opts: { template: string; owner: string; helm?: boolean; registry?: string; dryRun?: boolean },
 ) {
   const { config, root } = ctx.loadPlatform();
   const spec = config.services[name as string];
@@ -148,7 +164,7 @@ export async function adopt(
     template: opts.template,
     owner: opts.owner,
     helm: Boolean(opts.helm),
-    registry: opts.registry,
+    registry: registryFor(config, opts.registry),
     dryRun: Boolean(opts.dryRun),
     templatesDir: ctx.env.PLATFORMCTL_TEMPLATES_DIR,
   });

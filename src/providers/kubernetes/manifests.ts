@@ -51,6 +51,19 @@ export function targetOf(config: PlatformConfig, environment: string): KubeTarge
   };
 }
 
+/**
+ * The one registry a service's CI pushes to: the registry every Kubernetes environment pulls from
+ * (`ghcr.io/<platform>` unless platform.yaml says otherwise). `undefined` when the environments
+ * name different registries, since one pushed image could not serve them all.
+ */
+export function pushRegistry(config: PlatformConfig): string | undefined {
+  const kube = Object.entries(config.environments).filter(([, e]) => e.provider === 'kubernetes');
+  // With no Kubernetes environment, the default every future one would get.
+  const names = kube.length ? kube.map(([name]) => name) : [''];
+  const registries = new Set(names.map((name) => targetOf(config, name).registry));
+  return registries.size === 1 ? [...registries][0] : undefined;
+}
+
 /** A version as a DNS-1035 label fragment (Service names may not contain dots or capitals). */
 export function versionSlug(version: string): string {
   return (
