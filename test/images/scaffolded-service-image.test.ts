@@ -29,11 +29,12 @@ let started: StartedImage | undefined;
 beforeAll(async () => {
   project = await platformProject({ name: 'acme-media', service: SERVICE, template: 'node-http' });
 }, 600_000);
+// Two node_modules trees to delete: slow on a busy machine.
 afterAll(async () => {
   await started?.stop();
   image?.dispose();
   project?.dispose();
-});
+}, 300_000);
 
 describe('a service scaffolded into a new platform repository', () => {
   it('gets from init what its Dockerfile and workflow read: package.json, .nvmrc, .dockerignore', () => {
