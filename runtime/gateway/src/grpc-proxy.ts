@@ -14,7 +14,6 @@ import {
   createServer,
   type Http2Server,
   type IncomingHttpHeaders,
-  type OutgoingHttpHeaders,
   type ServerHttp2Session,
   type ServerHttp2Stream,
 } from 'node:http2';
@@ -22,15 +21,23 @@ import type { Server, Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { GrpcCode, grpcCodeOfHttp, httpStatusOfGrpc } from '../../lib/grpc-status.ts';
 import { type ProtocolSplit, splitProtocols } from '../../lib/protocol-split.ts';
-import type { ActiveSpan } from '../../lib/tracing.ts';
 import { AccessLog } from './access-log.ts';
 import type { Gateway } from './gateway.ts';
+import {
+  forwardedTrailers,
+  type GrpcCall,
+  grpcStatusOf,
+  NOT_DELIVERED,
+  responseHeaders,
+  transportCode,
+  upstreamHeaders,
+} from './grpc-call.ts';
 import { GatewayReflection, protoFiles, REFLECTION_SERVICES } from './grpc-reflection.ts';
-import { ConnectTimeoutError, SessionPool } from './grpc-sessions.ts';
-import { encodeGrpcMessage, formatGrpcTimeout, grpcStatusOfHttp, parseGrpcTimeout } from './grpc-wire.ts';
+import { SessionPool } from './grpc-sessions.ts';
+import { encodeGrpcMessage, grpcStatusOfHttp, parseGrpcTimeout } from './grpc-wire.ts';
 import { requestIdFrom } from './headers.ts';
 import { idOnlySpan } from './ids.ts';
-import { bearerToken, type Identity } from './jwt.ts';
+import { bearerToken } from './jwt.ts';
 import { errorCodeOf } from './proxy.ts';
 import type { Route, RoutingTable } from './routing-table.ts';
 import { chooseVersion } from './traffic.ts';
@@ -42,79 +49,10 @@ const PLATFORM_METHOD =
 /** Calls buffered up to this size can be sent again to another instance. */
 const REPLAY_BUFFER_MAX = 64 * 1024;
 const DEFAULT_RETRIES = 2;
-/** Connection-specific request headers (RFC 9113 §8.2.2) and the ones the gateway sets itself. */
-const DROPPED_REQUEST_HEADERS = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'transfer-encoding',
-  'upgrade',
-  'host',
-  'http2-settings',
-  'grpc-timeout',
-  'x-user-id',
-  'x-user-role',
-  'x-user-scope',
-  'x-request-id',
-  'traceparent',
-  'x-forwarded-for',
-  'x-forwarded-proto',
-  'x-forwarded-host',
-  'forwarded',
-]);
-/** Transport failures that prove the upstream never saw the call: safe to send it elsewhere. */
-const NOT_DELIVERED = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'UND_ERR_CONNECT_TIMEOUT',
-  'ERR_HTTP2_GOAWAY_SESSION',
-  'ERR_HTTP2_INVALID_SESSION',
-  // A stream still pending when its session failed: never sent.
-  'ERR_HTTP2_STREAM_CANCEL',
-]);
 const UNSERVED: Record<string, string> = {
   NO_UPSTREAM: 'no ready instance',
   NO_HEALTHY_UPSTREAM: 'every instance ejected',
 };
-
-/** One gRPC call while it is in flight. */
-interface GrpcCall {
-  stream: ServerHttp2Stream;
-  headers: IncomingHttpHeaders;
-  start: number;
-  path: string;
-  requestId: string;
-  span: ActiveSpan;
-  clientIp: string;
-  route: Route | undefined;
-  service: UpstreamService | undefined;
-  version: string | undefined;
-  instance: Instance | undefined;
-  identity: Identity | undefined;
-  /** The reflection server instead of a platform service. */
-  local: boolean;
-  attempts: number;
-  tried: Set<Instance> | undefined;
-  /** Request bytes received so far, while they still fit the replay buffer. */
-  sent: Buffer[] | undefined;
-  sentBytes: number;
-  clientEnded: boolean;
-  upstream: ClientHttp2Stream | undefined;
-  /** Absolute deadline from `grpc-timeout` (performance.now() ms). */
-  deadline: number | undefined;
-  timer: NodeJS.Timeout | undefined;
-  /** Trailers to send once the response body has gone out. */
-  trailers: OutgoingHttpHeaders | undefined;
-  grpcStatus: number;
-  errorCode: string | undefined;
-  /** A gateway-made status is on its way out: nothing else may answer. */
-  ending: boolean;
-  done: boolean;
-}
 
 export class GrpcProxy {
   readonly server: Http2Server;
@@ -485,7 +423,7 @@ export class GrpcProxy {
     };
     let up: ClientHttp2Stream;
     try {
-      up = session.request(this.#upstreamHeaders(call, pool.origin));
+      up = session.request(upstreamHeaders(call, pool.origin));
     } catch (err) {
       release();
       this.#attemptFailed(call, inst, errorCodeOf(err), false);
@@ -641,35 +579,6 @@ export class GrpcProxy {
     return true;
   }
 
-  #upstreamHeaders(call: GrpcCall, origin: string): OutgoingHttpHeaders {
-    const h = call.headers;
-    const out: OutgoingHttpHeaders = {
-      ':method': 'POST',
-      ':scheme': 'http',
-      ':authority': new URL(origin).host,
-      ':path': call.path,
-    };
-    for (const name of Object.keys(h)) {
-      if (name.charCodeAt(0) === 58 || DROPPED_REQUEST_HEADERS.has(name)) continue;
-      out[name] = h[name];
-    }
-    const prior = h['x-forwarded-for'];
-    out['x-forwarded-for'] =
-      typeof prior === 'string' && prior ? `${prior}, ${call.clientIp}` : call.clientIp;
-    out['x-forwarded-proto'] = 'http';
-    out['x-request-id'] = call.requestId;
-    out.traceparent = call.span.traceparent;
-    const id = call.identity;
-    if (id) {
-      out['x-user-id'] = id.userId;
-      if (id.role !== undefined) out['x-user-role'] = id.role;
-      if (id.scope !== undefined) out['x-user-scope'] = id.scope;
-    }
-    if (call.deadline !== undefined)
-      out['grpc-timeout'] = formatGrpcTimeout(call.deadline - performance.now());
-    return out;
-  }
-
   #deadlineExceeded(call: GrpcCall): void {
     if (call.done || call.ending) return;
     // The caller's own budget ran out: says nothing about the instance (released when the
@@ -759,37 +668,4 @@ export class GrpcProxy {
     }
     if (--this.#inFlight === 0 && this.#drained) this.#drained();
   }
-}
-
-/** The error code of a failed upstream stream; a cancelled pending stream says why its session failed. */
-function transportCode(err: unknown): string {
-  const code = errorCodeOf(err);
-  if (code !== 'ERR_HTTP2_STREAM_CANCEL') return code;
-  const cause = (err as { cause?: unknown }).cause;
-  if (cause instanceof ConnectTimeoutError) return cause.code;
-  const causeCode = cause === undefined ? undefined : errorCodeOf(cause);
-  return causeCode && causeCode !== 'UNKNOWN' ? causeCode : code;
-}
-
-function grpcStatusOf(headers: IncomingHttpHeaders): number {
-  const v = Number(headers['grpc-status']);
-  return Number.isInteger(v) ? v : GrpcCode.UNKNOWN;
-}
-
-/** The upstream's response headers for the client, without HTTP/2 pseudo-headers other than :status. */
-function responseHeaders(headers: IncomingHttpHeaders, requestId: string): OutgoingHttpHeaders {
-  const out: OutgoingHttpHeaders = { ':status': 200 };
-  for (const name of Object.keys(headers)) {
-    if (name.charCodeAt(0) === 58 || name === 'connection' || name === 'date') continue;
-    out[name] = headers[name];
-  }
-  out['x-request-id'] ??= requestId;
-  return out;
-}
-
-function forwardedTrailers(trailers: IncomingHttpHeaders): OutgoingHttpHeaders {
-  const out: OutgoingHttpHeaders = {};
-  for (const name of Object.keys(trailers)) if (name.charCodeAt(0) !== 58) out[name] = trailers[name];
-  if (out['grpc-status'] === undefined) out['grpc-status'] = String(GrpcCode.UNKNOWN);
-  return out;
 }
