@@ -4,20 +4,22 @@
  * (registry, name, and the tag the workflow's GitOps bump pins), every service has a build job, the
  * Dockerfile each build uses exists, and the image job runs build → load → scan + SBOM → push.
  *
- * Two platforms: this repository's (the built-in services, whose workflows `service adopt` wrote)
- * and a new one made by `init` + `service new` with no registry flag.
+ * The manifests come from test/helpers/production-render.ts (synth, `gitops render` with the
+ * Terraform outputs, real kustomize), for two platforms: this repository's (the built-in services,
+ * whose workflows `service adopt` wrote) and a new one made by `init` + `service new` with no
+ * registry flag.
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import { type LoadedPlatform, loadPlatform } from '../../src/core/config/load.ts';
-import { overlayPath, renderGitops, setPinnedTag } from '../../src/gitops/render.ts';
+import { overlayPath, setPinnedTag } from '../../src/gitops/render.ts';
 import { sourceDirOf } from '../../src/scaffold/service.ts';
 import { loadTemplate, renderTemplate } from '../../src/scaffold/template.ts';
 import { REPO_ROOT, runCli, workspace } from '../helpers/cli.ts';
-import { kustomize } from '../helpers/kustomize.ts';
+import { type Kustomize, kustomize } from '../helpers/kustomize.ts';
+import { type KubeDoc, type ProductionRender, renderProduction } from '../helpers/production-render.ts';
 
 const kz = kustomize();
 const SHA = 'c0ffee0123456789abcdef0123456789abcdef01';
@@ -45,109 +47,113 @@ function renderedWorkflow(platform: LoadedPlatform, service: string): string | u
   return files.get(`.github/workflows/${service}.yml`);
 }
 
-/** The image of the service's Deployment in the rendered GitOps overlay, as kustomize builds it. */
-function deployedImage(dir: string, service: string, environment: string): string {
-  const built = (kz as NonNullable<typeof kz>).build(join(dir, dirname(overlayPath(service, environment))));
-  const deployment = parseAllDocuments(built)
-    .map((d) => d.toJS())
-    .find((o) => o?.kind === 'Deployment' && o.metadata?.name === service);
+/** The image of the service's Deployment among kustomize's output. */
+function imageOf(objects: KubeDoc[], service: string, where: string): string {
+  const deployment = objects.find((o) => o.kind === 'Deployment' && o.metadata.name === service);
   const image = deployment?.spec?.template?.spec?.containers?.[0]?.image;
-  if (typeof image !== 'string') throw new Error(`no ${service} Deployment image in ${environment}`);
+  if (typeof image !== 'string') throw new Error(`no ${service} Deployment image in ${where}`);
   return image;
 }
 
-/** Writes each Kubernetes environment's GitOps render under `out`; returns the environments. */
-function renderAll(platform: LoadedPlatform, out: string): string[] {
-  const envs = Object.entries(platform.config.environments)
-    .filter(([, e]) => e.provider === 'kubernetes')
-    .map(([name]) => name);
-  for (const environment of envs) {
-    const { files } = renderGitops(platform, {
-      environment,
-      outDir: out,
-      repoPath: 'gitops',
-      repoUrl: 'https://github.com/acme/platform.git',
-      revision: 'main',
-    });
-    for (const [path, text] of files) {
-      mkdirSync(dirname(join(out, path)), { recursive: true });
-      writeFileSync(join(out, path), text);
-    }
-  }
-  return envs;
+/**
+ * Every Kubernetes environment of the platform.yaml in `dir`, rendered as a user does
+ * (test/helpers/production-render.ts: synth, gitops render with the Terraform outputs, kustomize).
+ */
+async function renderEnvironments(dir: string): Promise<ProductionRender[]> {
+  const platform = loadPlatform(dir, undefined, {});
+  const renders: ProductionRender[] = [];
+  for (const [env, spec] of Object.entries(platform.config.environments))
+    if (spec.provider === 'kubernetes') renders.push(await renderProduction(dir, env, kz as Kustomize));
+  return renders;
 }
 
-/** Every cross-check between one platform's workflows and its manifests. */
-function checkAgreement(platform: LoadedPlatform, services: string[]): void {
-  const out = mkdtempSync(join(tmpdir(), 'pctl-agreement-'));
-  try {
-    const envs = renderAll(platform, out);
-    expect(envs.length).toBeGreaterThan(0);
-    for (const service of services) {
-      const file = join(platform.root, '.github', 'workflows', `${service}.yml`);
-      // A build job for every service, and the committed file is what the template renders now.
-      expect(existsSync(file), `${service} has no workflow at ${file}`).toBe(true);
-      const text = readFileSync(file, 'utf8');
-      expect(text, `${file} is stale: run \`platformctl service upgrade ${service}\``).toBe(
-        renderedWorkflow(platform, service),
-      );
-      const wf = parseYaml(text) as Workflow;
-      const steps = wf.jobs.image?.steps ?? [];
-      const at = (pred: (s: Step) => boolean) => steps.findIndex(pred);
-      const build = at((s) => Boolean(s.uses?.startsWith('docker/build-push-action@')));
-      const scan = at((s) => Boolean(s.uses?.startsWith('aquasecurity/trivy-action@')));
-      const sbom = at((s) => Boolean(s.uses?.startsWith('anchore/sbom-action@')));
-      const push = at((s) => /docker push/.test(s.run ?? ''));
-      expect(build, `${service}: no build step`).toBeGreaterThanOrEqual(0);
+/**
+ * Every cross-check between one platform's workflows (in `platform.root`) and its manifests
+ * (`renders`, whose GitOps directory is `gitopsDir`).
+ */
+function checkAgreement(
+  platform: LoadedPlatform,
+  renders: ProductionRender[],
+  gitopsDir: string,
+  services: string[],
+): void {
+  const envs = renders.map((r) => r.env);
+  expect(envs.length).toBeGreaterThan(0);
+  for (const service of services) {
+    const file = join(platform.root, '.github', 'workflows', `${service}.yml`);
+    // A build job for every service, and the committed file is what the template renders now.
+    expect(existsSync(file), `${service} has no workflow at ${file}`).toBe(true);
+    const text = readFileSync(file, 'utf8');
+    expect(text, `${file} is stale: run \`platformctl service upgrade ${service}\``).toBe(
+      renderedWorkflow(platform, service),
+    );
+    const wf = parseYaml(text) as Workflow;
+    const steps = wf.jobs.image?.steps ?? [];
+    const at = (pred: (s: Step) => boolean) => steps.findIndex(pred);
+    const build = at((s) => Boolean(s.uses?.startsWith('docker/build-push-action@')));
+    const scan = at((s) => Boolean(s.uses?.startsWith('aquasecurity/trivy-action@')));
+    const sbom = at((s) => Boolean(s.uses?.startsWith('anchore/sbom-action@')));
+    const push = at((s) => /docker push/.test(s.run ?? ''));
+    expect(build, `${service}: no build step`).toBeGreaterThanOrEqual(0);
 
-      // The Dockerfile the build uses exists in the repository, built from its root.
-      const buildWith = steps[build]?.with ?? {};
-      expect(buildWith.context).toBe('.');
-      expect(existsSync(join(platform.root, String(buildWith.file))), `${service}: ${buildWith.file}`).toBe(
-        true,
-      );
+    // The Dockerfile the build uses exists in the repository, built from its root.
+    const buildWith = steps[build]?.with ?? {};
+    expect(buildWith.context).toBe('.');
+    expect(existsSync(join(platform.root, String(buildWith.file))), `${service}: ${buildWith.file}`).toBe(
+      true,
+    );
 
-      // build (loaded into the runner's Docker, not pushed) → scan + SBOM of that image → push it.
-      // biome-ignore lint/suspicious/noTemplateCurlyInString: GitHub expressions, not JS templates
-      const ref = '${{ env.IMAGE }}:${{ github.sha }}';
-      expect(buildWith).toMatchObject({ load: true, push: false, tags: ref });
-      expect(steps[scan]?.with?.['image-ref']).toBe(ref);
-      expect(steps[sbom]?.with?.image).toBe(ref);
-      expect(steps[push]?.run).toContain('docker push "$IMAGE:$GITHUB_SHA"');
-      expect([build < scan, scan < sbom, sbom < push]).toEqual([true, true, true]);
+    // build (loaded into the runner's Docker, not pushed) → scan + SBOM of that image → push it.
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: GitHub expressions, not JS templates
+    const ref = '${{ env.IMAGE }}:${{ github.sha }}';
+    expect(buildWith).toMatchObject({ load: true, push: false, tags: ref });
+    expect(steps[scan]?.with?.['image-ref']).toBe(ref);
+    expect(steps[sbom]?.with?.image).toBe(ref);
+    expect(steps[push]?.run).toContain('docker push "$IMAGE:$GITHUB_SHA"');
+    expect([build < scan, scan < sbom, sbom < push]).toEqual([true, true, true]);
 
-      // What the workflow pushes is what every Kubernetes environment deploys (registry and name).
-      const image = wf.env?.IMAGE as string;
-      for (const environment of envs)
-        expect(
-          deployedImage(out, service, environment).replace(/:[^:/]+$/, ''),
-          `${service} in ${environment}`,
-        ).toBe(image);
+    // What the workflow pushes is what every Kubernetes environment deploys (registry and name).
+    const image = wf.env?.IMAGE as string;
+    for (const r of renders)
+      expect(
+        imageOf(r.manifests[service] ?? [], service, r.env).replace(/:[^:/]+$/, ''),
+        `${service} in ${r.env}`,
+      ).toBe(image);
 
-      // The GitOps bump pins the pushed tag in an overlay `gitops render` writes; built, that overlay
-      // deploys exactly the pushed image.
-      const bump = (wf.jobs['gitops-bump']?.steps ?? []).map((s) => s.run ?? '').join('\n');
-      const m = /npx platformctl gitops promote (\S+) --to (\S+) --image-tag \$\{\{ github\.sha \}\}/.exec(
-        bump,
-      );
-      expect(m, `${service}: the gitops-bump job does not promote the pushed tag:\n${bump}`).not.toBeNull();
-      const [, promoted, target] = m as unknown as [string, string, string];
-      expect(promoted).toBe(service);
-      expect(envs).toContain(target);
-      const overlay = join(out, overlayPath(service, target));
-      writeFileSync(overlay, setPinnedTag(readFileSync(overlay, 'utf8'), SHA));
-      expect(deployedImage(out, service, target)).toBe(`${image}:${SHA}`);
-    }
-  } finally {
-    rmSync(out, { recursive: true, force: true });
+    // The GitOps bump pins the pushed tag in an overlay `gitops render` writes; built, that overlay
+    // deploys exactly the pushed image.
+    const bump = (wf.jobs['gitops-bump']?.steps ?? []).map((s) => s.run ?? '').join('\n');
+    const m = /npx platformctl gitops promote (\S+) --to (\S+) --image-tag \$\{\{ github\.sha \}\}/.exec(
+      bump,
+    );
+    expect(m, `${service}: the gitops-bump job does not promote the pushed tag:\n${bump}`).not.toBeNull();
+    const [, promoted, target] = m as unknown as [string, string, string];
+    expect(promoted).toBe(service);
+    expect(envs).toContain(target);
+    const overlay = join(gitopsDir, overlayPath(service, target));
+    const pinned = readFileSync(overlay, 'utf8');
+    writeFileSync(overlay, setPinnedTag(pinned, SHA));
+    const built = parseAllDocuments((kz as Kustomize).build(dirname(overlay))).map(
+      (d) => d.toJS() as KubeDoc,
+    );
+    writeFileSync(overlay, pinned);
+    expect(imageOf(built, service, target)).toBe(`${image}:${SHA}`);
   }
 }
 
 describe.skipIf(!kz)('CI workflows and GitOps manifests from one platform.yaml', () => {
-  it("this repository's platform: every service's workflow pushes what the manifests deploy", () => {
-    const platform = loadPlatform(REPO_ROOT, undefined, {});
-    checkAgreement(platform, Object.keys(platform.config.services));
-  });
+  it("this repository's platform: every service's workflow pushes what the manifests deploy", async () => {
+    // Rendered in a copy of platform.yaml, so synth and gitops render write nothing into the checkout.
+    const ws = workspace();
+    try {
+      copyFileSync(join(REPO_ROOT, 'platform.yaml'), join(ws.dir, 'platform.yaml'));
+      const renders = await renderEnvironments(ws.dir);
+      const platform = loadPlatform(REPO_ROOT, undefined, {});
+      checkAgreement(platform, renders, join(ws.dir, 'gitops'), Object.keys(platform.config.services));
+    } finally {
+      ws.dispose();
+    }
+  }, 600_000);
 
   describe('a new platform made by init + service new (no --registry)', () => {
     let ws: ReturnType<typeof workspace>;
@@ -163,7 +169,7 @@ describe.skipIf(!kz)('CI workflows and GitOps manifests from one platform.yaml',
     }, 60_000);
     afterAll(() => ws?.dispose());
 
-    it('the scaffolded service pushes to the registry its manifests pull from', () => {
+    it('the scaffolded service pushes to the registry its manifests pull from', async () => {
       // The built-in services' code and Dockerfiles ship inside platformctl, not in this repository:
       // only the services whose code lives here have a workflow here.
       const platform = loadPlatform(ws.dir, undefined, {});
@@ -171,8 +177,8 @@ describe.skipIf(!kz)('CI workflows and GitOps manifests from one platform.yaml',
         .filter(([, s]) => !s.path.startsWith('builtin:'))
         .map(([name]) => name);
       expect(own).toEqual(['billing']);
-      checkAgreement(platform, own);
-    });
+      checkAgreement(platform, await renderEnvironments(ws.dir), join(ws.dir, 'gitops'), own);
+    }, 600_000);
 
     it('refuses to guess when the Kubernetes environments pull from different registries', async () => {
       const file = join(ws.dir, 'platform.yaml');
