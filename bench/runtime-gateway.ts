@@ -280,8 +280,11 @@ async function main(): Promise<void> {
   for (const signal of ['SIGINT', 'SIGTERM'] as const)
     process.once(signal, () => {
       cleanup();
-      rmSync(dir, { recursive: true, force: true });
-      process.exit(130);
+      // As in the finally below: let the servers exit before their directory goes.
+      setTimeout(() => {
+        rmSync(dir, { recursive: true, force: true });
+        process.exit(130);
+      }, 200);
     });
   try {
     const [upPort, nginxPort, nginx2Port, nginxFeaturesPort, verifyPort] = [
@@ -518,6 +521,8 @@ async function main(): Promise<void> {
     const runs: Record<string, WrkResult[]> = Object.fromEntries(Object.keys(targets).map((k) => [k, []]));
     for (let round = 1; round <= ROUNDS; round++) {
       for (const [name, url] of Object.entries(targets)) {
+        // wrk runs synchronously: yield between runs so a SIGINT/SIGTERM handler gets to stop the servers.
+        await new Promise((resolve) => setImmediate(resolve));
         wrk(url, WARMUP, headersOf[name]);
         const pids = processes[name] ?? [];
         const before = cpuMs(pids);
