@@ -179,7 +179,8 @@ async function main(): Promise<void> {
     for (let round = 0; round < ROUNDS; round++) {
       for (const [name, run] of Object.entries(kinds)) {
         loads.push(loadavg()[0] as number);
-        (runs[name] ??= []).push(await run());
+        const result = await run();
+        runs[name] = [...(runs[name] ?? []), result];
       }
     }
   } finally {
