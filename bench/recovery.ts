@@ -61,6 +61,15 @@ async function until200(url: string, headers: Record<string, string>, limitMs = 
  * The reference: the same release started by hand with the supervised instance's exact
  * environment (read from /proc; only PORT and INSTANCE_ID differ) straight to /readyz.
  */
+/** CPU time (user + system, ms) a live process has used, from /proc. */
+function cpuMsOf(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+}
+
+/** CPU time the bare starts used up to /readyz: what a busy machine inflates far less than wall time. */
+const bareCpu: number[] = [];
+
 async function bareStart(pid: number, entry: string): Promise<number> {
   const env = Object.fromEntries(
     readFileSync(`/proc/${pid}/environ`, 'utf8')
@@ -76,7 +85,9 @@ async function bareStart(pid: number, entry: string): Promise<number> {
   });
   try {
     await until200(`http://127.0.0.1:${port}/readyz`, {});
-    return performance.now() - start;
+    const wall = performance.now() - start;
+    bareCpu.push(cpuMsOf(child.pid as number));
+    return wall;
   } finally {
     child.kill('SIGKILL');
     await new Promise((r) => child.once('exit', r));
@@ -206,7 +217,10 @@ try {
   );
   const phase = (k: keyof Phases) => median(split.map((p) => p[k]));
   console.log(
-    `\nwhere the time goes (medians): detect exit ${phase('detect').toFixed(0)} ms, spawn ${phase('spawn').toFixed(0)} ms, service start to /readyz ${phase('start').toFixed(0)} ms, ready → first 200 via gateway ${phase('route').toFixed(0)} ms`,
+    `\nCPU time of a bare start to /readyz (median): ${median(bareCpu).toFixed(0)} ms (user + system)`,
+  );
+  console.log(
+    `where the time goes (medians): detect exit ${phase('detect').toFixed(0)} ms, spawn ${phase('spawn').toFixed(0)} ms, service start to /readyz ${phase('start').toFixed(0)} ms, ready → first 200 via gateway ${phase('route').toFixed(0)} ms`,
   );
   const file = writeResult('recovery', {
     service: SERVICE,
@@ -215,6 +229,8 @@ try {
     bareStartMs: bare.map((x) => Math.round(x)),
     medianRecoveryMs: Math.round(m),
     medianBareStartMs: Math.round(c),
+    bareStartCpuMs: bareCpu,
+    medianBareStartCpuMs: median(bareCpu),
     twoReplicasMs: replicated.map((x) => Math.round(x)),
     medianTwoReplicasMs: Math.round(median(replicated)),
     ratio: Number((m / c).toFixed(2)),
