@@ -57,7 +57,7 @@ export const GCS_S3_ENDPOINT = 'https://storage.googleapis.com';
 /** How each backend reaches an environment's services (undefined for a local environment). */
 export function backendWiring(config: PlatformConfig, env: string): Record<BackendKind, Wiring> | undefined {
   const spec = config.environments[env];
-  if (!spec || spec.provider !== 'kubernetes') return undefined;
+  if (spec?.provider !== 'kubernetes') return undefined;
   const managed = MANAGED_WIRING[spec.cloud];
   const { database, bus, blobs } = spec.backends;
   return {

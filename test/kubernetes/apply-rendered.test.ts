@@ -203,11 +203,11 @@ describe.skipIf(unavailable)('rendered manifests on a real API server (strict se
     // Passwords: the Secret the stored ExternalSecret fills, from the names Terraform declares.
     expect(envFrom[1]?.secretRef).toEqual({ name: 'content-secrets', optional: false });
     const es = await api.get('external-secrets.io/v1', 'ExternalSecret', 'content-secrets', ns);
+    expect(es).toBeDefined();
     const keys = Object.fromEntries(
-      (es?.spec.data as { secretKey: string; remoteRef: { key: string } }[]).map((d) => [
-        d.secretKey,
-        d.remoteRef.key,
-      ]),
+      ((es as NonNullable<typeof es>).spec.data as { secretKey: string; remoteRef: { key: string } }[]).map(
+        (d) => [d.secretKey, d.remoteRef.key],
+      ),
     );
     const declared = Object.values(r.core.resource?.aws_secretsmanager_secret ?? {}).map((s) => s.name);
     expect(declared).toContain(keys.PGPASSWORD);
