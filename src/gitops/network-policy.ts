@@ -1,11 +1,12 @@
 /**
  * NetworkPolicies computed from the platform's call graph instead of one template for every
  * service: each service's pods accept only their callers (the Gateway API data plane for the
- * gateway, the gateway for routed services, `dependsOn` callers for the rest) and Prometheus on
+ * gateway, the gateway for routed services, the call graph's callers for the rest) and Prometheus on
  * their port, and reach only DNS, the services they call, the OTLP collector, and the managed
  * backends and cloud APIs Terraform gives the environment. Pod-to-pod traffic not in the graph is
  * denied, because every pod of the platform is selected by a policy with both directions.
  */
+import { callGraph } from '../core/config/call-graph.ts';
 import type { PlatformConfig, ServiceSpec } from '../core/config/schema.ts';
 import { type KubeObject, type KubeTarget, NAME_LABEL } from '../providers/kubernetes/manifests.ts';
 import { primarySite } from '../stacks/site.ts';
@@ -29,20 +30,6 @@ export const GKE_METADATA = [
   { cidr: '169.254.169.252/32', port: 988 },
 ];
 const PRIVATE_RANGES = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'];
-
-/** Who calls whom: the gateway calls every routed service; `dependsOn` names the rest. */
-export function callGraph(config: PlatformConfig): Map<string, Set<string>> {
-  const graph = new Map<string, Set<string>>();
-  for (const [name, spec] of Object.entries(config.services)) {
-    const callees = new Set(spec.dependsOn);
-    if (spec.kind === 'gateway') {
-      for (const [other, s] of Object.entries(config.services))
-        if (other !== name && s.kind !== 'worker' && s.routes.length > 0) callees.add(other);
-    }
-    graph.set(name, callees);
-  }
-  return graph;
-}
 
 /** The address space Terraform gives the environment's primary network (its managed backends live there). */
 export function environmentCidr(config: PlatformConfig, environment: string): string | undefined {

@@ -26,12 +26,13 @@ import {
   namespaceObjects,
   routed,
   targetOf,
-  trafficObject,
+  trafficObjects,
   WEIGHTS_ANNOTATION,
 } from '../providers/kubernetes/manifests.ts';
 import { loadTemplate, renderTemplate } from '../scaffold/template.ts';
 import type { StackOutputs } from '../stacks/outputs.ts';
 import { backendsOverlay } from './backends-overlay.ts';
+import { type KustomizePatch, linksPatch } from './links-overlay.ts';
 import { networkPolicy } from './network-policy.ts';
 
 export interface GitopsRenderOptions {
@@ -130,6 +131,7 @@ function overlay(
   spec: ServiceSpec,
   tag: string,
   backends: ReturnType<typeof backendsOverlay>,
+  links: KustomizePatch | undefined,
 ): Kustomization {
   const own = k8s.get(`overlays/${environment}/kustomization.yaml`);
   const k = parse(own ?? (k8s.get('overlays/staging/kustomization.yaml') as string)) as Kustomization;
@@ -160,17 +162,18 @@ function overlay(
       return patch;
     });
   }
-  k.patches = [...(k.patches ?? []), ...backends.patches];
+  k.patches = [...(k.patches ?? []), ...backends.patches, ...(links ? [links] : [])];
   return k;
 }
 
-function routeFor(target: KubeTarget, name: string, spec: ServiceSpec): KubeObject {
+function routesFor(target: KubeTarget, name: string, spec: ServiceSpec): KubeObject[] {
   // GitOps runs one version per service behind its stable Service; canaries are the provider's job.
-  const obj = trafficObject(target, name, spec, { weights: { stable: 100 } }, (s) => s);
-  delete obj.metadata.annotations?.[WEIGHTS_ANNOTATION];
-  delete obj.metadata.annotations;
-  delete obj.metadata.namespace;
-  return obj;
+  return trafficObjects(target, name, spec, { weights: { stable: 100 } }, (s) => s).map((obj) => {
+    delete obj.metadata.annotations?.[WEIGHTS_ANNOTATION];
+    delete obj.metadata.annotations;
+    delete obj.metadata.namespace;
+    return obj;
+  });
 }
 
 function argoApplication(
@@ -259,10 +262,10 @@ export function renderGitops(platform: LoadedPlatform, opts: GitopsRenderOptions
       files.set(`services/${name}/overlays/${envName}/backends.yaml`, yamlDocs([backends.configMap]));
     files.set(
       overlayPath(name, envName),
-      `# Rendered by platformctl gitops render; \`gitops promote\` bumps images[0].newTag.\n${stringify(overlay(k8s, envName, target, spec, tag, backends), { lineWidth: 0 })}`,
+      `# Rendered by platformctl gitops render; \`gitops promote\` bumps images[0].newTag.\n${stringify(overlay(k8s, envName, target, spec, tag, backends, linksPatch(config, target, name)), { lineWidth: 0 })}`,
     );
     if (routed(spec))
-      files.set(`services/${name}/overlays/${envName}/route.yaml`, yamlDocs([routeFor(target, name, spec)]));
+      files.set(`services/${name}/overlays/${envName}/route.yaml`, yamlDocs(routesFor(target, name, spec)));
     appNames.push(name);
   }
 

@@ -8,6 +8,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
+import { serviceUrlVariable } from '../../runtime/contract/runtime-env.ts';
 import { runCli, workspace } from '../helpers/cli.ts';
 import { kustomize } from '../helpers/kustomize.ts';
 import {
@@ -27,7 +28,7 @@ environments:
 services:
   gateway: { path: builtin:gateway, port: 8080, kind: gateway, dependsOn: [auth] }
   auth: { path: builtin:auth, port: 8081, routes: [/auth] }
-  content: { path: builtin:content, port: 8082, routes: [/content], dependsOn: [auth] }
+  content: { path: builtin:content, port: 8082, routes: [/content] }
   analytics: { path: builtin:analytics, port: 8083, routes: [/analytics] }
   thumbs: { path: services/thumbs, port: 8090, kind: worker, dependsOn: [content] }
 `;
@@ -39,7 +40,10 @@ const PORTS: Record<string, number> = {
   analytics: 8083,
   thumbs: 8090,
 };
-/** Caller -> callees: the gateway calls the routed services; dependsOn adds the rest. */
+/**
+ * Caller -> callees: the gateway calls the routed services; dependsOn adds the rest, and the
+ * built-in content calls auth (gRPC GetPrincipal at AUTH_URL) without saying so in platform.yaml.
+ */
 const NEEDED = [
   ['gateway', 'auth'],
   ['gateway', 'content'],
@@ -191,6 +195,67 @@ describe.skipIf(!tool)(`gitops render: NetworkPolicies against the call graph ($
       .filter(([, c]) => !allowed(staging.policies.concat(qa.policies), c))
       .map(([n]) => n);
     expect(refused).toEqual([]);
+  });
+
+  it('the links each pod gets (<NAME>_URL) are exactly the service-to-service edges its policies allow', () => {
+    type Container = {
+      env?: { name: string; value?: string }[];
+      ports?: { name: string; containerPort: number }[];
+    };
+    const deployments = staging.docs.filter((d) => d.kind === 'Deployment');
+    const containerOf = (d: Record<string, unknown>) =>
+      (d.spec as { template: { spec: { containers: Container[] } } }).template.spec
+        .containers[0] as Container;
+    /** The pod a cluster URL reaches: its Service by DNS name, the Service port, the pod port behind it. */
+    const resolve = (url: URL): { service: string; port: number } => {
+      const [name, ns, svc, ...rest] = url.hostname.split('.');
+      expect([svc, ...rest].join('.'), url.href).toBe('svc.cluster.local');
+      const service = staging.docs.find(
+        (d) => d.kind === 'Service' && (d.metadata as { name: string; namespace: string }).name === name,
+      ) as { metadata: { namespace: string }; spec: { ports: { port: number; targetPort: string }[] } };
+      expect(service, `Service for ${url.href}`).toBeDefined();
+      expect(service.metadata.namespace).toBe(ns);
+      const port = service.spec.ports.find((p) => p.port === Number(url.port || 80));
+      const backend = deployments.find((d) => (d.metadata as { name: string }).name === name) as Record<
+        string,
+        unknown
+      >;
+      const containerPort = containerOf(backend).ports?.find(
+        (p) => p.name === port?.targetPort,
+      )?.containerPort;
+      return { service: name as string, port: containerPort as number };
+    };
+    const linked = new Set<string>();
+    const refused: string[] = [];
+    for (const d of deployments) {
+      const from = (d.metadata as { name: string }).name;
+      for (const e of containerOf(d).env ?? []) {
+        if (!e.value?.startsWith('http://')) continue;
+        const url = new URL(e.value);
+        const to = resolve(url);
+        expect([serviceUrlVariable(to.service), 'AUTH_JWKS_URL'], `${from} ${e.name}`).toContain(e.name);
+        if (e.name === 'AUTH_JWKS_URL') expect(to.service).toBe('auth');
+        linked.add(`${from}->${to.service}`);
+        if (
+          !allowed(staging.policies, {
+            from: pod(staging, from),
+            to: pod(staging, to.service),
+            port: to.port,
+          })
+        )
+          refused.push(`${from} ${e.name}=${e.value}`);
+      }
+    }
+    expect(refused).toEqual([]);
+    const unlinked: string[] = [];
+    for (const from of SERVICES)
+      for (const to of SERVICES) {
+        const edge = { from: pod(staging, from), to: pod(staging, to), port: PORTS[to] as number };
+        if (from !== to && allowed(staging.policies, edge) && !linked.has(`${from}->${to}`))
+          unlinked.push(`${from}->${to}`);
+      }
+    expect(unlinked).toEqual([]);
+    expect([...linked].sort()).toEqual(NEEDED.map(([a, b]) => `${a}->${b}`).sort());
   });
 
   it('denies every other pod-to-pod edge', () => {

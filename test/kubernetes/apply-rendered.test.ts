@@ -126,6 +126,42 @@ describe.skipIf(unavailable)('rendered manifests on a real API server (strict se
         expect(applied).toContain(`Service ${ns}/${svc}`);
       }
       for (const svc of ['auth', 'content', 'analytics']) expect(applied).toContain(`HTTPRoute ${ns}/${svc}`);
+      // gRPC from outside reaches the platform gateway: a GRPCRoute the CRD accepts, to the h2c port.
+      expect(applied.filter((a) => a.startsWith('GRPCRoute '))).toEqual([`GRPCRoute ${ns}/gateway`]);
+      const grpcRoute = await api.get('gateway.networking.k8s.io/v1', 'GRPCRoute', 'gateway', ns);
+      expect(grpcRoute.spec.parentRefs).toEqual([expect.objectContaining({ name: 'globalcontent-gateway' })]);
+      expect(grpcRoute.spec.rules).toEqual([
+        { backendRefs: [expect.objectContaining({ name: 'gateway', port: 81, weight: 100 })] },
+      ]);
+      const gatewaySvc = await api.get('v1', 'Service', 'gateway', ns);
+      expect(gatewaySvc.spec.ports).toEqual([
+        expect.objectContaining({ name: 'web', port: 80, targetPort: 'http' }),
+        expect.objectContaining({ port: 81, targetPort: 'http', appProtocol: 'kubernetes.io/h2c' }),
+      ]);
+      // In-cluster links as stored: content finds auth (its gRPC GetPrincipal) at auth's Service.
+      const env = async (svc: string) =>
+        Object.fromEntries(
+          (
+            (await api.get('apps/v1', 'Deployment', svc, ns)).spec.template.spec.containers[0].env as {
+              name: string;
+              value?: string;
+            }[]
+          )
+            .filter((e) => e.name.endsWith('_URL'))
+            .map((e) => [e.name, e.value]),
+        );
+      const at = (svc: string) => `http://${svc}.${ns}.svc.cluster.local`;
+      expect(await env('content')).toEqual({
+        AUTH_URL: at('auth'),
+        AUTH_JWKS_URL: `${at('auth')}/.well-known/jwks.json`,
+      });
+      expect(await env('gateway')).toEqual({
+        AUTH_URL: at('auth'),
+        AUTH_JWKS_URL: `${at('auth')}/.well-known/jwks.json`,
+        CONTENT_URL: at('content'),
+        ANALYTICS_URL: at('analytics'),
+      });
+      expect(await env('analytics')).toEqual({});
       if (flavour === 'argocd') {
         expect(applied.filter((a) => a.startsWith('Application argocd/'))).toHaveLength(5); // root + 4
         const app = await api.get(

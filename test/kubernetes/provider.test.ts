@@ -417,6 +417,71 @@ describe.skipIf(unavailable)('kubernetes provider on a real control plane', () =
     });
   });
 
+  it('gRPC at the cluster Gateway: a GRPCRoute beside the HTTPRoute with the same canary weights and pin, to an h2c port', async () => {
+    const p = provider();
+    const ns = p.target.namespace;
+    const grpcWeights = async () =>
+      (
+        (await api.get('gateway.networking.k8s.io/v1', 'GRPCRoute', 'edge', ns)) as Route | undefined
+      )?.spec.rules
+        .at(-1)
+        ?.backendRefs.map((b) => `${b.name}=${b.weight}`)
+        .join(',');
+    await p.deploy('edge', { service: 'edge', version: 'v1' }, { replicas: 1 });
+    expect(await grpcWeights()).toBe('edge-v1=100');
+    await p.deploy('edge', { service: 'edge', version: 'v2' }, { replicas: 1, initialWeight: 10 });
+    expect(await routeWeights(ns, 'edge')).toBe('edge-v1=90,edge-v2=10');
+    expect(await grpcWeights()).toBe('edge-v1=90,edge-v2=10');
+    await p.setTraffic('edge', { weights: { v1: 50, v2: 50 }, header: 'x-canary: always' });
+    const route = await api.get('gateway.networking.k8s.io/v1', 'GRPCRoute', 'edge', ns);
+    expect(route.spec.parentRefs).toEqual([expect.objectContaining({ name: 'shop-gateway' })]);
+    expect(route.spec.rules).toEqual([
+      {
+        matches: [{ headers: [{ type: 'Exact', name: 'x-canary', value: 'always' }] }],
+        backendRefs: [expect.objectContaining({ name: 'edge-v2', port: 81, weight: 1 })],
+      },
+      {
+        backendRefs: [
+          expect.objectContaining({ name: 'edge-v1', port: 81, weight: 50 }),
+          expect.objectContaining({ name: 'edge-v2', port: 81, weight: 50 }),
+        ],
+      },
+    ]);
+    // The port the GRPCRoute names is the pod's one port, declared h2c; the shared port declares nothing.
+    const svc = await api.get('v1', 'Service', 'edge-v2', ns);
+    expect(svc.spec.ports).toEqual([
+      expect.objectContaining({ name: 'web', port: 80, targetPort: 'http' }),
+      expect.objectContaining({
+        name: 'grpc',
+        port: 81,
+        targetPort: 'http',
+        appProtocol: 'kubernetes.io/h2c',
+      }),
+    ]);
+    expect(svc.spec.ports[0].appProtocol).toBeUndefined();
+    await p.retire('edge', 'v1');
+    expect(await grpcWeights()).toBe('edge-v2=100');
+    await p.down();
+    expect(await api.get('gateway.networking.k8s.io/v1', 'GRPCRoute', 'edge', ns)).toBeUndefined();
+  });
+
+  it('tells each version where the services it calls are (cluster DNS of their Services), and no others', async () => {
+    const p = provider();
+    const ns = p.target.namespace;
+    await p.deploy('edge', { service: 'edge', version: 'v1' }, { replicas: 1 });
+    await p.deploy('web', { service: 'web', version: 'v1' }, { replicas: 1 });
+    const env = async (name: string) =>
+      (
+        (await api.get('apps/v1', 'Deployment', name, ns)).spec.template.spec.containers[0].env as {
+          name: string;
+          value?: string;
+        }[]
+      ).filter((e) => e.name.endsWith('_URL'));
+    // The gateway calls the routed service `web`, not the worker; `web` calls no one.
+    expect(await env('edge-v1')).toEqual([{ name: 'WEB_URL', value: `http://web.${ns}.svc.cluster.local` }]);
+    expect(await env('web-v1')).toEqual([]);
+  });
+
   it('with Istio: VirtualService weights read back after every change, plus STRICT mTLS', async () => {
     const p = provider({ mesh: 'istio' });
     const ns = p.target.namespace;

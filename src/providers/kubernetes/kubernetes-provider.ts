@@ -23,6 +23,7 @@ import {
   withoutVersion,
   withVersionAt,
 } from '../../../runtime/contract/traffic-weights.ts';
+import { serviceLinks } from '../../core/config/call-graph.ts';
 import type { LoadedPlatform } from '../../core/config/load.ts';
 import type { ServiceSpec } from '../../core/config/schema.ts';
 import { PlatformError, UsageError, unknownServiceError } from '../../core/errors.ts';
@@ -50,6 +51,7 @@ import { objectPath } from './kube-rest.ts';
 import { isNotFound, KubeSession } from './kube-session.ts';
 import {
   baseObjects,
+  clusterUrl,
   FIELD_MANAGER,
   type KubeObject,
   type KubeTarget,
@@ -58,7 +60,7 @@ import {
   namespaceObjects,
   routed,
   targetOf,
-  trafficObject,
+  trafficObjects,
   VERSION_LABEL,
   versionName,
   versionObjects,
@@ -298,7 +300,11 @@ export class KubernetesProvider implements Provider {
   private async deleteTraffic(service: string): Promise<void> {
     if (this.target.mesh === 'istio')
       await this.session.deleteObject('networking.istio.io/v1', 'VirtualService', service);
-    else await this.session.deleteObject('gateway.networking.k8s.io/v1', 'HTTPRoute', service);
+    else {
+      await this.session.deleteObject('gateway.networking.k8s.io/v1', 'HTTPRoute', service);
+      if (this.spec(service).kind === 'gateway')
+        await this.session.deleteObject('gateway.networking.k8s.io/v1', 'GRPCRoute', service);
+    }
   }
 
   private async removeVersion(service: string, spec: ServiceSpec, version: string): Promise<void> {
@@ -319,7 +325,8 @@ export class KubernetesProvider implements Provider {
       .filter((v) => v !== release.version);
     const initial = opts.initialWeight ?? (others.length ? 0 : 100);
     for (const obj of baseObjects(this.target, service, spec)) await this.apply(obj, opts.onEvent);
-    const objects = versionObjects(this.target, service, spec, release.version, replicas);
+    const links = serviceLinks(this.platform.config, service, (callee) => clusterUrl(this.target, callee));
+    const objects = versionObjects(this.target, service, spec, release.version, replicas, links);
     const deployment = objects[0] as KubeObject;
     deployment.metadata.annotations = {
       ...deployment.metadata.annotations,
@@ -401,13 +408,12 @@ export class KubernetesProvider implements Provider {
     // Whole percentages totalling 100: rounding each share on its own can give 99 or 101.
     const weights = apportion(traffic.weights);
     const pinTo = [...versions].reverse().find((v) => v in weights);
-    await this.apply(
-      trafficObject(this.target, service, spec, {
-        weights,
-        ...(traffic.header ? { header: traffic.header } : {}),
-        ...(pinTo ? { pinTo } : {}),
-      }),
-    );
+    const split = {
+      weights,
+      ...(traffic.header ? { header: traffic.header } : {}),
+      ...(pinTo ? { pinTo } : {}),
+    };
+    for (const obj of trafficObjects(this.target, service, spec, split)) await this.apply(obj);
   }
 
   async scale(service: string, replicas: number, opts: { version?: string } = {}): Promise<ServiceStatus> {

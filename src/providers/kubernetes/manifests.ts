@@ -91,6 +91,41 @@ function versionLabels(target: KubeTarget, service: string, version: string): Re
   return { ...serviceLabels(target, service), [VERSION_LABEL]: version };
 }
 
+/** The Service port REST and gRPC share (the pod's one port, protocol sniffed by the runtime). */
+export const SERVICE_PORT = 80;
+/** The same pod port declared as HTTP/2 prior knowledge, for the GRPCRoute's backends. */
+export const GRPC_SERVICE_PORT = 81;
+/** KEP-3726 / GEP-1911: the backend speaks HTTP/2 over cleartext with prior knowledge. */
+export const H2C_APP_PROTOCOL = 'kubernetes.io/h2c';
+
+/**
+ * A Service's ports. The shared port declares no protocol: its connections are HTTP/1.1 (REST) and
+ * h2c (gRPC), and every value a mesh or a Gateway reads would force one of them on the other. A port
+ * named `http` is "plaintext HTTP/1.1" to Istio's sidecars (gRPC calls through it would be
+ * downgraded and fail), and `kubernetes.io/h2c` would make the data plane send REST over HTTP/2,
+ * which the runtime hands to its gRPC server. Named `web` (no protocol prefix) and without
+ * `appProtocol`, Istio detects each connection's protocol and keeps it upstream. The second port
+ * reaches the same pod port but is declared h2c, the combination Gateway API conformance-tests for
+ * GRPCRoute backends, so external gRPC is proxied as HTTP/2 whatever the implementation's default.
+ */
+export function servicePorts(): Record<string, unknown>[] {
+  return [
+    { name: 'web', port: SERVICE_PORT, targetPort: 'http', protocol: 'TCP' },
+    {
+      name: 'grpc',
+      port: GRPC_SERVICE_PORT,
+      targetPort: 'http',
+      protocol: 'TCP',
+      appProtocol: H2C_APP_PROTOCOL,
+    },
+  ];
+}
+
+/** Where other pods reach a service: its stable Service's cluster DNS name (REST and gRPC). */
+export function clusterUrl(target: KubeTarget, service: string): string {
+  return `http://${service}.${target.namespace}.svc.cluster.local`;
+}
+
 /** The stable in-cluster name of a service (every version behind it) and its account. */
 export function baseObjects(target: KubeTarget, service: string, spec: ServiceSpec): KubeObject[] {
   const metadata = { name: service, namespace: target.namespace, labels: serviceLabels(target, service) };
@@ -104,20 +139,24 @@ export function baseObjects(target: KubeTarget, service: string, spec: ServiceSp
       metadata,
       spec: {
         selector: { [NAME_LABEL]: service },
-        ports: [{ name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' }],
+        ports: servicePorts(),
       },
     });
   }
   return out;
 }
 
-/** One version of a service: its Deployment and (for HTTP services) its own backend Service. */
+/**
+ * One version of a service: its Deployment and (for HTTP services) its own backend Service.
+ * `links` are the `<NAME>_URL` variables of the services it calls (call-graph.ts serviceLinks).
+ */
 export function versionObjects(
   target: KubeTarget,
   service: string,
   spec: ServiceSpec,
   version: string,
   replicas: number,
+  links: Record<string, string> = {},
 ): KubeObject[] {
   const name = versionName(service, version);
   const labels = versionLabels(target, service, version);
@@ -131,6 +170,7 @@ export function versionObjects(
   const env = [
     ...Object.entries(spec.env).map(([k, v]) => ({ name: k, value: v })),
     ...Object.entries(runtime).map(([name, value]) => ({ name, value })),
+    ...Object.entries(links).map(([name, value]) => ({ name, value })),
     { name: 'INSTANCE_ID' satisfies RuntimeEnvName, valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
     { name: 'DATA_DIR' satisfies RuntimeEnvName, value: '/data' },
   ];
@@ -198,7 +238,7 @@ export function versionObjects(
     apiVersion: 'v1',
     kind: 'Service',
     metadata: { name, namespace: target.namespace, labels },
-    spec: { selector, ports: [{ name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' }] },
+    spec: { selector, ports: servicePorts() },
   };
   return [deployment, svc];
 }
@@ -276,6 +316,46 @@ export function httpRoute(
         : [{ group: '', kind: 'Service', name: service, port: 80 }],
       rules,
     },
+  };
+}
+
+/**
+ * Gateway API GRPCRoute beside the platform gateway's HTTPRoute, so gRPC from outside the cluster
+ * reaches the runtime gateway (which routes `/platform.<service>.v<N>.<Service>/<Method>` itself,
+ * reflection included): every gRPC method, to the version Services' h2c port, with the HTTPRoute's
+ * weights and its preview-header pin, so a canary of the gateway takes the same share of gRPC as of
+ * REST. Internal services get none: their gRPC callers come through the runtime gateway or the mesh.
+ */
+export function grpcRoute(
+  target: KubeTarget,
+  service: string,
+  split: Split,
+  nameOf: (service: string, version: string) => string = versionName,
+): KubeObject {
+  const backendRefs = Object.entries(split.weights).map(([version, weight]) => ({
+    name: nameOf(service, version),
+    port: GRPC_SERVICE_PORT,
+    weight,
+  }));
+  const pin = parseHeader(split.header);
+  const rules: Record<string, unknown>[] = [];
+  if (pin && split.pinTo) {
+    rules.push({
+      matches: [{ headers: [{ type: 'Exact', name: pin.name, value: pin.value }] }],
+      backendRefs: [{ name: nameOf(service, split.pinTo), port: GRPC_SERVICE_PORT, weight: 1 }],
+    });
+  }
+  rules.push({ backendRefs });
+  return {
+    apiVersion: 'gateway.networking.k8s.io/v1',
+    kind: 'GRPCRoute',
+    metadata: {
+      name: service,
+      namespace: target.namespace,
+      labels: serviceLabels(target, service),
+      annotations: { [WEIGHTS_ANNOTATION]: JSON.stringify(split.weights) },
+    },
+    spec: { parentRefs: [{ name: target.gateway }], rules },
   };
 }
 
@@ -362,17 +442,21 @@ export function peerAuthentication(target: KubeTarget): KubeObject {
   };
 }
 
-/** The traffic object of a service for the target's mesh. */
-export function trafficObject(
+/**
+ * The traffic objects of a service for the target's mesh: its HTTPRoute (plus, for the platform
+ * gateway, its GRPCRoute) or its VirtualService, whose HTTP routes carry gRPC too. The first is the
+ * one whose weights annotation the provider reads back.
+ */
+export function trafficObjects(
   target: KubeTarget,
   service: string,
   spec: ServiceSpec,
   split: Split,
   nameOf: (service: string, version: string) => string = versionName,
-): KubeObject {
-  return target.mesh === 'istio'
-    ? virtualService(target, service, spec, split, nameOf)
-    : httpRoute(target, service, spec, split, nameOf);
+): KubeObject[] {
+  if (target.mesh === 'istio') return [virtualService(target, service, spec, split, nameOf)];
+  const http = httpRoute(target, service, spec, split, nameOf);
+  return edge(spec) ? [http, grpcRoute(target, service, split, nameOf)] : [http];
 }
 
 /** Whether a service takes HTTP traffic through the mesh (workers do not). */
