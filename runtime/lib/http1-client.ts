@@ -702,6 +702,9 @@ class Connection {
     // Answered before the body was sent: the request framing cannot be finished on this socket.
     const stillSending = done.sending;
     if (stillSending) done.bodyCleanup?.();
+    // A handler that paused for backpressure may hear of the end before it resumes; the socket
+    // must not stay paused for the next request on it (that handler's resume() is a no-op now).
+    if (this.socket?.isPaused()) this.socket.resume();
     if (!reusable || this.closeAfter || stillSending) this.teardown(null);
     else {
       const next = this.queue[0];

@@ -354,6 +354,35 @@ describe('Http1Pool', () => {
     expect(paused).toBeGreaterThan(0);
   });
 
+  it('does not leave a connection paused when a response ends while its handler holds it paused', async () => {
+    const s = await rawServer((socket) => {
+      socket.write('HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\n0123456789');
+    });
+    const p = pool(s.url, { connections: 1, headersTimeoutMs: 2000 });
+    const first = await new Promise<string>((resolve, reject) => {
+      let body = '';
+      p.dispatch(
+        { method: 'GET', path: '/', headers: [] },
+        {
+          onResponseStart() {},
+          onResponseData(c, chunk) {
+            body += chunk.toString();
+            // Backpressure that is only relieved long after this response has ended.
+            c.pause();
+            setTimeout(() => c.resume(), 5000).unref();
+          },
+          onResponseEnd: () => resolve(body),
+          onResponseError: (_c, err) => reject(err),
+        },
+      );
+    });
+    expect(first).toBe('0123456789');
+    const second = await request(p);
+    expect(second.error).toBeUndefined();
+    expect(second.body).toBe('0123456789');
+    expect(s.stats.connections).toBe(1);
+  });
+
   it('encodes a cacheable request once and sends the same bytes each time', async () => {
     const seen: string[] = [];
     const s = await rawServer((socket, head) => {
