@@ -64,8 +64,6 @@ export class GrpcProxy {
   #reflection: Promise<GatewayReflection> | undefined;
   #routesFor: { table: RoutingTable; byService: Map<string, Route> } | undefined;
   readonly #protoDirs: readonly string[] | undefined;
-  #inFlight = 0;
-  #drained: (() => void) | undefined;
   #split: ProtocolSplit | undefined;
 
   constructor(gateway: Gateway, opts: { reflection: boolean; protoDirs?: readonly string[] | undefined }) {
@@ -103,19 +101,25 @@ export class GrpcProxy {
     this.server.emit('connection', socket);
   }
 
-  /** GOAWAY to every client, waits (up to `timeoutMs`) for calls in flight, then cuts the rest. */
+  /**
+   * GOAWAY to every client; each connection closes once its calls are done (trailers sent), or is
+   * cut when `timeoutMs` runs out. Then the access lines gathered so far are handed on.
+   */
   async close(timeoutMs: number): Promise<void> {
     this.#split?.closePending();
-    for (const s of this.#sessions) s.close();
-    if (this.#inFlight > 0) {
-      await Promise.race([
-        new Promise<void>((resolve) => {
-          this.#drained = resolve;
-        }),
-        new Promise<void>((resolve) => setTimeout(resolve, timeoutMs).unref()),
-      ]);
-    }
+    const sessions = [...this.#sessions];
+    const closed = sessions.map((s) => new Promise<void>((resolve) => s.once('close', () => resolve())));
+    for (const s of sessions) s.close();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all(closed),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, timeoutMs);
+      }),
+    ]);
+    clearTimeout(timer);
     for (const s of this.#sessions) s.destroy();
+    this.#accessLog.flush();
     if (this.#reflection) (await this.#reflection.catch(() => undefined))?.close();
   }
 
@@ -124,7 +128,6 @@ export class GrpcProxy {
     const parent = headers.traceparent;
     const traceparent = typeof parent === 'string' ? parent : undefined;
     const tracing = this.#gw.tracing;
-    this.#inFlight++;
     const call: GrpcCall = {
       stream,
       headers,
@@ -666,6 +669,5 @@ export class GrpcProxy {
         error: call.errorCode ?? (call.grpcStatus === 0 ? undefined : `grpc-status ${call.grpcStatus}`),
       });
     }
-    if (--this.#inFlight === 0 && this.#drained) this.#drained();
   }
 }

@@ -144,7 +144,8 @@ export interface GatewayProcess {
   address: string;
   url: string;
   stdout: () => string;
-  stop(): Promise<void>;
+  /** SIGTERM, then resolves with the exit code once the process is gone. */
+  stop(): Promise<number | null>;
 }
 
 /** The gateway as a child process with `config` as its GATEWAY_CONFIG; resolves once it listens. */
@@ -187,6 +188,7 @@ export async function spawnGateway(
         await exited;
       }
       rmSync(dir, { recursive: true, force: true });
+      return child.exitCode;
     },
   };
 }

@@ -366,3 +366,57 @@ describe('the protos gateway reflection serves', () => {
     }
   });
 });
+
+describe('gRPC on a clustered gateway (GATEWAY_WORKERS=2)', () => {
+  it('serves calls on connections any worker accepted', async () => {
+    const upstream = await echoGrpcUpstream('echo-1', 'v1');
+    const gw = await spawnGateway(
+      {
+        routes: [{ prefix: '/echo', service: 'echo', auth: 'none' }],
+        services: { echo: { instances: [{ id: 'echo-1', url: upstream.url, version: 'v1' }] } },
+      },
+      { GATEWAY_WORKERS: '2', ACCESS_LOG: 'false' },
+    );
+    try {
+      // A connection each, so the primary hands them to both workers.
+      const outcomes = await Promise.all(
+        Array.from({ length: 20 }, async (_, i) => {
+          const r = await rawCall(gw.address, '/platform.echo.v1.Echo/Say', {}, sayFrame(`c${i}`));
+          return r.grpcStatus;
+        }),
+      );
+      expect(outcomes).toEqual(Array.from({ length: 20 }, () => '0'));
+      expect(upstream.calls).toBe(20);
+    } finally {
+      await gw.stop();
+      await upstream.close();
+    }
+  });
+});
+
+describe('gRPC and the gateway shutting down', () => {
+  it('lets a call in flight finish on SIGTERM (trailers and access line included), then exits 0', async () => {
+    const upstream = await echoGrpcUpstream('echo-1', 'v1');
+    const gw = await spawnGateway(
+      {
+        routes: [{ prefix: '/echo', service: 'echo', auth: 'none' }],
+        services: { echo: { instances: [{ id: 'echo-1', url: upstream.url, version: 'v1' }] } },
+      },
+      { ACCESS_LOG: 'true' },
+    );
+    try {
+      const slow = rawCall(gw.address, '/platform.echo.v1.Echo/Say', {}, sayFrame('slow', 1500));
+      // Sent once the upstream has it.
+      while (upstream.calls === 0) await new Promise((r) => setTimeout(r, 20));
+      const exitCode = gw.stop();
+      expect(await slow).toMatchObject({ status: 200, grpcStatus: '0' });
+      expect(await exitCode).toBe(0);
+      expect(gw.stdout()).toMatch(
+        /"msg":"request".*"method":"GRPC","path":"\/platform\.echo\.v1\.Echo\/Say","status":200/,
+      );
+    } finally {
+      await gw.stop();
+      await upstream.close();
+    }
+  });
+});
