@@ -111,7 +111,7 @@ describe('gRPC through the gateway process', () => {
     gw = await spawnGateway(
       {
         routes: [
-          { prefix: '/echo', service: 'echo' },
+          { prefix: '/echo', service: 'echo', timeouts: { headersMs: 1500 } },
           { prefix: '/limited', service: 'limited', rateLimit: { rps: 1, burst: 2 } },
           { prefix: '/empty', service: 'empty' },
         ],
@@ -212,6 +212,12 @@ describe('gRPC through the gateway process', () => {
       sayFrame('slow', 3000),
     );
     expect(raw).toMatchObject({ status: 200, grpcStatus: '4' });
+  });
+
+  it("answers DEADLINE_EXCEEDED when the upstream misses the route's headers timeout", async () => {
+    const raw = await rawCall(gw.address, '/platform.echo.v1.Echo/Say', auth(), sayFrame('slow', 4000));
+    expect(raw).toMatchObject({ status: 200, grpcStatus: '4', trailersOnly: true });
+    expect(raw.message).toMatch(/did not answer in time/);
   });
 
   it('refuses calls over the route rate limit with RESOURCE_EXHAUSTED', async () => {
