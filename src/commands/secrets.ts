@@ -287,6 +287,7 @@ export async function secretsRenderExternal(
   const outputs = readStackOutputs((opts.terraformOutputs ?? []).map((f) => resolve(ctx.cwd, f)));
   const manifests = renderExternalSecrets({
     workloadIdentity: outputs[STACK_OUTPUTS.workloadIdentity],
+    tenantId: outputs[STACK_OUTPUTS.tenantId],
     config,
     env: opts.env,
     store: opts.store as ExternalStore,

@@ -31,6 +31,8 @@ export interface RenderExternalOptions {
    * annotated on it when the store is the environment's own cloud.
    */
   workloadIdentity?: string;
+  /** Azure: the tenant of that identity (output `tenant_id`); the store authenticates there. */
+  tenantId?: string;
 }
 
 export interface RenderedManifest {
@@ -75,6 +77,7 @@ function storeSpec(o: RenderExternalOptions): Record<string, unknown> {
       return {
         azurekv: {
           authType: 'WorkloadIdentity',
+          ...(o.tenantId ? { tenantId: o.tenantId } : {}),
           vaultUrl: `https://${site ? keyVaultName(site) : `${o.config.name}-${o.env}`}.vault.azure.net`,
           serviceAccountRef: sa,
         },

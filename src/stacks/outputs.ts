@@ -12,6 +12,8 @@ export const STACK_OUTPUTS = {
   clusterName: 'cluster_name',
   /** IAM role ARN (IRSA) / managed identity client id / Google service account email. */
   workloadIdentity: 'workload_identity',
+  /** Azure: the Entra ID tenant the managed identity belongs to (the SecretStore needs it). */
+  tenantId: 'tenant_id',
   /** PostgreSQL host (RDS address, Flexible Server FQDN, Cloud SQL private IP). */
   databaseHost: 'database_host',
   /** Amazon MQ `amqps://…:5671` / Service Bus endpoint / Pub/Sub topic. */

@@ -124,6 +124,7 @@ function build(app: App, config: PlatformConfig, options: SynthOptions): StackSp
       });
       new TerraformOutput(stack, STACK_OUTPUTS.clusterName, { value: k8s.name });
       new TerraformOutput(stack, STACK_OUTPUTS.workloadIdentity, { value: k8s.workloadIdentity });
+      if (store.tenantId) new TerraformOutput(stack, STACK_OUTPUTS.tenantId, { value: store.tenantId });
     } else if (spec.role === 'data') {
       const net = networks.get(regionKey) as Network;
       if (site.cloud !== 'azure') stack.useRandom();

@@ -18,6 +18,7 @@ import type { Kustomize } from './kustomize.ts';
 
 export type TfDoc = {
   resource?: Record<string, Record<string, Record<string, unknown>>>;
+  data?: Record<string, Record<string, Record<string, unknown>>>;
   output?: Record<string, { value: string }>;
   provider?: Record<string, Record<string, unknown>[]>;
 };
@@ -77,6 +78,8 @@ function appliedValue(type: string, attr: string, args: Record<string, unknown>,
       return `${a('name')}.postgres.database.azure.com`;
     case 'azurerm_user_assigned_identity.client_id':
       return `00000000-0000-4000-8000-${a('name').length.toString().padStart(12, '0')}`;
+    case 'azurerm_client_config.tenant_id':
+      return '11111111-2222-4333-8444-555555555555';
     case 'azurerm_servicebus_namespace.endpoint':
       return `https://${a('name')}.servicebus.windows.net:443/`;
     case 'google_service_account.email':
@@ -91,10 +94,10 @@ function appliedValue(type: string, attr: string, args: Record<string, unknown>,
 
 /** `${type.name.attr}` -> the applied value, from the stack that declares the resource. */
 function resolveOutput(doc: TfDoc, core: TfDoc, expression: string, region: string, project: string): string {
-  const m = /^\$\{([a-z0-9_]+)\.([A-Za-z0-9_-]+)\.(.+)\}$/.exec(expression);
+  const m = /^\$\{(data\.)?([a-z0-9_]+)\.([A-Za-z0-9_-]+)\.(.+)\}$/.exec(expression);
   if (!m) return expression;
-  const [, type, name, attr] = m as unknown as [string, string, string, string];
-  const args = doc.resource?.[type]?.[name];
+  const [, data, type, name, attr] = m as unknown as [string, string | undefined, string, string, string];
+  const args = (data ? doc.data : doc.resource)?.[type]?.[name];
   if (!args) throw new Error(`output ${expression} names no resource of the stack`);
   let value = appliedValue(type, attr, args, region).replace('PROJECT', project);
   if (value === 'PRIVATE_SERVICES_RANGE+3') {

@@ -261,6 +261,15 @@ const checks = {
       const vault = all(r.core, 'azurerm_key_vault')[0]?.name;
       if (store?.azurekv?.vaultUrl !== `https://${vault}.vault.azure.net`)
         problems.push(`SecretStore vaultUrl ${store?.azurekv?.vaultUrl}, Key Vault ${vault}`);
+      // Workload identity needs the tenant: the one Terraform's client config (and the vault) is in.
+      const tenant = r.core.output?.tenant_id?.value;
+      if (
+        tenant !== interpolation('data.azurerm_client_config.client.tenant_id') ||
+        store?.azurekv?.tenantId !== r.outputs.tenant_id
+      )
+        problems.push(
+          `SecretStore tenantId ${store?.azurekv?.tenantId}, output tenant_id ${r.outputs.tenant_id} (${tenant})`,
+        );
     } else {
       const project = r.core.provider?.google?.[0]?.project;
       const [gke] = all(r.core, 'google_container_cluster');
@@ -578,6 +587,15 @@ describe.skipIf(!tool)('one platform.yaml, one production (kustomize)', () => {
         else provider.gcpsm.auth.workloadIdentity.clusterName = 'other';
       });
       expect(checks.secretStore(moved)).toHaveLength(1);
+      if (cloud === 'azure') {
+        expect(r.outputs.tenant_id).toMatch(/^[0-9a-f-]{36}$/);
+        const otherTenant = mutated((c) => {
+          (ofKind(c.externalSecrets, 'SecretStore')[0] as KubeDoc).spec.provider.azurekv.tenantId = 'other';
+        });
+        expect(checks.secretStore(otherTenant)).toEqual([
+          expect.stringMatching(/^SecretStore tenantId other/),
+        ]);
+      }
     });
 
     it('the cluster_name output is the cluster Terraform creates', () => {

@@ -31,6 +31,8 @@ export interface SecretStore {
   location: string;
   /** Azure: the Key Vault's id (role assignments are scoped to it). */
   vaultId?: string;
+  /** Azure: the tenant the vault and the workload identity are in. */
+  tenantId?: string;
   /** GCP: the ids of the secrets declared (access is granted per secret). */
   secretIds?: string[];
 }
@@ -72,7 +74,11 @@ export function secrets(
         virtual_network_subnet_ids: net.privateSubnetIds,
       },
     });
-    return { location: vault.attr('vault_uri'), vaultId: vault.attr('id') };
+    return {
+      location: vault.attr('vault_uri'),
+      vaultId: vault.attr('id'),
+      tenantId: client.attr('tenant_id'),
+    };
   }
   const project = gcpProject(scope);
   const grant = key?.allow(
