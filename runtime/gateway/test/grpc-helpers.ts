@@ -66,16 +66,19 @@ export interface GrpcUpstream {
   version: string;
   url: string;
   calls: number;
+  /** Calls the client side cancelled before the answer. */
+  cancelled: number;
   close(): Promise<void>;
 }
 
 /** An Echo server on a free 127.0.0.1 port, answering as instance `id` of `version`. */
 export async function echoGrpcUpstream(id: string, version: string): Promise<GrpcUpstream> {
   const server = new grpc.Server();
-  const state: GrpcUpstream = { id, version, url: '', calls: 0, close: async () => {} };
+  const state: GrpcUpstream = { id, version, url: '', calls: 0, cancelled: 0, close: async () => {} };
   server.addService(EchoService.service, {
     say: (call: grpc.ServerUnaryCall<SayRequest, SayReply>, done: grpc.sendUnaryData<SayReply>) => {
       state.calls++;
+      call.on('cancelled', () => state.cancelled++);
       const { text = '', failWith = 0, delayMs = 0 } = call.request;
       setTimeout(() => {
         if (failWith) done({ code: failWith, details: `${id} fails on purpose` });

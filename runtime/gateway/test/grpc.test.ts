@@ -220,6 +220,31 @@ describe('gRPC through the gateway process', () => {
     expect(raw.message).toMatch(/did not answer in time/);
   });
 
+  it('cancels the upstream call when the client cancels, and counts it as 499', async () => {
+    const before = stable.cancelled + canary.cancelled;
+    const calls = stable.calls + canary.calls;
+    const session = connect(`http://${gw.address}`);
+    const stream = session.request({
+      ':method': 'POST',
+      ':path': '/platform.echo.v1.Echo/Say',
+      'content-type': 'application/grpc',
+      te: 'trailers',
+      ...auth(),
+    });
+    stream.on('error', () => {});
+    stream.end(sayFrame('cancel me', 3000));
+    while (stable.calls + canary.calls === calls) await new Promise((r) => setTimeout(r, 20));
+    stream.close(constants.NGHTTP2_CANCEL);
+    while (stable.cancelled + canary.cancelled === before) await new Promise((r) => setTimeout(r, 20));
+    session.close();
+    const metrics = await (
+      await fetch(`${gw.url}/metrics`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
+    ).text();
+    expect(metrics).toMatch(
+      /gateway_requests_total\{[^}]*route="\/echo",service="echo",[^}]*code="499"[^}]*\} 1/,
+    );
+  });
+
   it('refuses calls over the route rate limit with RESOURCE_EXHAUSTED', async () => {
     const codes: number[] = [];
     for (let i = 0; i < 6; i++) {
