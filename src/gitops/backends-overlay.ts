@@ -7,7 +7,7 @@
  */
 import type { PlatformConfig } from '../core/config/schema.ts';
 import { backendWiring, serviceBackendConfig } from '../data/managed-backends.ts';
-import type { KubeObject } from '../providers/kubernetes/manifests.ts';
+import { backendsConfigName, type KubeObject } from '../providers/kubernetes/manifests.ts';
 import { STACK_OUTPUTS, type StackOutputs } from '../stacks/outputs.ts';
 
 /** The annotation (and, on Azure, pod label) a service account needs per cloud. */
@@ -46,7 +46,7 @@ export function backendsOverlay(
   const spec = config.environments[env];
   if (!spec || !backendWiring(config, env)) return { patches: [], missing: [] };
   const { data, missing, needsSecrets } = serviceBackendConfig(config, env, service, outputs);
-  const name = `${service}-backends`;
+  const name = backendsConfigName(service);
   const configMap: KubeObject = {
     apiVersion: 'v1',
     kind: 'ConfigMap',

@@ -77,6 +77,14 @@ describe('kubernetes manifests', () => {
     ]);
     for (const o of objects)
       expect(unknownFields(o, MODEL[o.kind] as string), `${o.kind}/${o.metadata.name}`).toEqual([]);
+    // A version deployed by the provider reads the backends ConfigMap and Secret GitOps renders.
+    const web = objects[2] as unknown as {
+      spec: { template: { spec: { containers: { envFrom?: unknown }[] } } };
+    };
+    expect(web.spec.template.spec.containers[0]?.envFrom).toEqual([
+      { configMapRef: { name: 'web-backends', optional: true } },
+      { secretRef: { name: 'web-secrets', optional: true } },
+    ]);
     // The check does catch a typo.
     const typo = structuredClone(objects[2]) as Record<string, unknown>;
     (typo.spec as Record<string, unknown>).replicaz = 1;

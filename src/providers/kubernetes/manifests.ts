@@ -79,6 +79,11 @@ export function versionName(service: string, version: string): string {
   return `${service}-${versionSlug(version)}`.slice(0, 63).replace(/-+$/, '');
 }
 
+/** The ConfigMap holding a service's managed-backend URLs (gitops/backends-overlay.ts writes it). */
+export function backendsConfigName(service: string): string {
+  return `${service}-backends`;
+}
+
 export function imageOf(target: KubeTarget, service: string, version: string): string {
   return `${target.registry}/${service}:${version}`;
 }
@@ -211,6 +216,14 @@ export function versionObjects(
               image: imageOf(target, service, version),
               ports: [{ name: 'http', containerPort: spec.port, protocol: 'TCP' }],
               env,
+              // The managed backends' settings and passwords, under the names `gitops render` and
+              // `secrets render-external` give them: a version deployed here reads the same
+              // objects. Optional, so a service that needs none starts; one that needs a backend
+              // and finds no URL stops at start (runtime/lib/config.ts) instead of running embedded.
+              envFrom: [
+                { configMapRef: { name: backendsConfigName(service), optional: true } },
+                { secretRef: { name: `${service}-secrets`, optional: true } },
+              ],
               readinessProbe: probe(spec.health.readiness, 5),
               livenessProbe: probe(spec.health.liveness, 10),
               resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } },
