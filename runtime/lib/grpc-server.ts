@@ -28,6 +28,7 @@ import { HttpError } from './http-errors.ts';
 import type { Logger } from './logger.ts';
 import type { ServiceMetrics } from './metrics.ts';
 import { retryAfterFor } from './problem.ts';
+import { reflectionDefinition } from './reflection-descriptors.ts';
 import { type RequestContext, requestContext } from './request-context.ts';
 import type { ActiveSpan, Tracing } from './tracing.ts';
 
@@ -169,7 +170,9 @@ export function createGrpcSide(options: GrpcSideOptions): GrpcSide {
     }
     server.addService(service, impl);
   }
-  if (options.reflection) new ReflectionService(definition).addToServer(server);
+  if (options.reflection) {
+    new ReflectionService(reflectionDefinition(files, PROTO_LOADER_OPTIONS)).addToServer(server);
+  }
   const injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
   return {
     injectConnection: (socket) => injector.injectConnection(socket),

@@ -86,14 +86,26 @@ const reflectionDir = join(
   'proto',
 );
 
-/**
- * The services a server lists over reflection (`grpcurl list`), or the error status when it
- * serves no reflection (UNIMPLEMENTED).
- */
-export async function reflectionServices(
+type ReflectionReply = {
+  listServicesResponse?: { service?: { name: string }[] };
+  fileDescriptorResponse?: { fileDescriptorProto?: Buffer[] };
+};
+
+/** google.protobuf.FileDescriptorProto from the descriptor.proto proto-loader ships. */
+function fileDescriptorProto(): protoLoader.MessageTypeDefinition<unknown, unknown> {
+  const definition = protoLoader.loadSync('google/protobuf/descriptor.proto', LOADER);
+  return definition['google.protobuf.FileDescriptorProto'] as protoLoader.MessageTypeDefinition<
+    unknown,
+    unknown
+  >;
+}
+
+/** One reflection request and its first reply, or the error status (UNIMPLEMENTED when off). */
+async function reflect(
   address: string,
   version: 'v1' | 'v1alpha',
-): Promise<{ services?: string[]; error?: grpc.ServiceError }> {
+  request: Record<string, string>,
+): Promise<{ reply?: ReflectionReply; error?: grpc.ServiceError }> {
   const client = grpcClient(
     address,
     join(reflectionDir, 'grpc', 'reflection', version, 'reflection.proto'),
@@ -103,17 +115,54 @@ export async function reflectionServices(
     return await new Promise((resolve) => {
       const call = (
         client as unknown as {
-          ServerReflectionInfo(): grpc.ClientDuplexStream<unknown, Record<string, unknown>>;
+          ServerReflectionInfo(): grpc.ClientDuplexStream<unknown, ReflectionReply>;
         }
       ).ServerReflectionInfo();
-      call.on('data', (res: { listServicesResponse?: { service?: { name: string }[] } }) => {
-        resolve({ services: (res.listServicesResponse?.service ?? []).map((s) => s.name).sort() });
+      call.on('data', (reply: ReflectionReply) => {
+        resolve({ reply });
         call.end();
       });
       call.on('error', (error: grpc.ServiceError) => resolve({ error }));
-      call.write({ listServices: '*' });
+      call.write(request);
     });
   } finally {
     client.close();
   }
+}
+
+/**
+ * The services a server lists over reflection (`grpcurl list`), or the error status when it
+ * serves no reflection (UNIMPLEMENTED).
+ */
+export async function reflectionServices(
+  address: string,
+  version: 'v1' | 'v1alpha',
+): Promise<{ services?: string[]; error?: grpc.ServiceError }> {
+  const { reply, error } = await reflect(address, version, { listServices: '*' });
+  if (error) return { error };
+  return { services: (reply?.listServicesResponse?.service ?? []).map((s) => s.name).sort() };
+}
+
+/**
+ * The fields of each message in the file that defines `symbol`, as the server's reflection
+ * describes them (`grpcurl describe`), each as `name` or `name/jsonName` when a JSON name is set:
+ * the FileDescriptorProto bytes decoded with google/protobuf/descriptor.proto, not with the code
+ * that encoded them.
+ */
+export async function reflectionFieldNames(
+  address: string,
+  version: 'v1' | 'v1alpha',
+  symbol: string,
+): Promise<Record<string, string[]>> {
+  const { reply, error } = await reflect(address, version, { fileContainingSymbol: symbol });
+  if (error) throw error;
+  const out: Record<string, string[]> = {};
+  for (const bytes of reply?.fileDescriptorResponse?.fileDescriptorProto ?? []) {
+    const file = fileDescriptorProto().deserialize(bytes) as {
+      messageType?: { name: string; field?: { name: string; jsonName?: string }[] }[];
+    };
+    for (const m of file.messageType ?? [])
+      out[m.name] = (m.field ?? []).map((f) => (f.jsonName ? `${f.name}/${f.jsonName}` : f.name));
+  }
+  return out;
 }

@@ -38,8 +38,8 @@ describe.skipIf(skip !== undefined)('grpcurl against the services in development
     expect(list.exitCode, list.stderr).toBe(0);
     expect(list.stdout.split('\n')).toContain('platform.auth.v1.Auth');
     const described = await grpcurl(['-plaintext', address(auth), 'describe', 'platform.auth.v1.Principal']);
-    // The services' reflection names fields as proto-loader loaded them (camelCase); the numbers are the proto's.
-    expect(described.stdout).toMatch(/\.platform\.auth\.v1\.Role token_?[rR]ole = 4;/);
+    // Reflection describes auth.proto as written (snake_case), although handlers see camelCase.
+    expect(described.stdout).toMatch(/\.platform\.auth\.v1\.Role token_role = 4;/);
 
     const credentials = JSON.stringify({ email: 'ops@example.com', password: 'ops-correct-horse-42' });
     const post = (path: string) =>

@@ -8,7 +8,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadPlatform } from '../../../src/core/config/load.ts';
 import { LocalProvider } from '../../../src/providers/local/local-provider.ts';
 import { workspace } from '../../../test/helpers/cli.ts';
-import { callClientStream, callUnary, grpcClient, reflectionServices } from '../../../test/helpers/grpc.ts';
+import {
+  callClientStream,
+  callUnary,
+  grpcClient,
+  reflectionFieldNames,
+  reflectionServices,
+} from '../../../test/helpers/grpc.ts';
 import { freePorts } from '../../../test/helpers/runtime-platform.ts';
 import { loadProtos } from '../../lib/grpc-server.ts';
 import { GrpcCode } from '../../lib/grpc-status.ts';
@@ -275,6 +281,18 @@ describe('analytics gRPC API (dev: reflection on)', () => {
       expect(error).toBeUndefined();
       expect(services).toContain(SERVICE);
     }
+  });
+
+  it('describes analytics.proto over reflection as written (snake_case fields)', async () => {
+    const messages = await reflectionFieldNames(up.address, 'v1', SERVICE);
+    expect(messages.Event).toEqual([
+      'id/id',
+      'type/type',
+      'content_id/contentId',
+      'user_id/userId',
+      'ts/ts',
+      'country/country',
+    ]);
   });
 });
 

@@ -63,13 +63,13 @@ export class GatewayReflection {
 
   /** Loads `files` (each with its own directory as include path) and starts the reflection server. */
   static async start(files: readonly string[]): Promise<GatewayReflection> {
-    const [grpc, loader, { ReflectionService }] = await Promise.all([
+    const [grpc, { reflectionDefinition }, { ReflectionService }] = await Promise.all([
       import('@grpc/grpc-js'),
-      import('@grpc/proto-loader'),
+      import('../../lib/reflection-descriptors.ts'),
       import('@grpc/reflection'),
     ]);
     const includeDirs = [...new Set(files.map((f) => join(f, '..')))];
-    const definition = loader.loadSync([...files], { includeDirs });
+    const definition = reflectionDefinition(files, { includeDirs });
     const server = new grpc.Server();
     new ReflectionService(definition).addToServer(server);
     const injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure());

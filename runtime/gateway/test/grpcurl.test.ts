@@ -50,6 +50,11 @@ describe.skipIf(skip !== undefined)('grpcurl through the gateway', () => {
     expect(describeOut.stdout).toContain(
       'rpc Count ( .platform.echo.v1.CountRequest ) returns ( stream .platform.echo.v1.SayReply );',
     );
+    // Field names as the .proto writes them, so code generated from reflection matches the file.
+    const message = await grpcurl(['-plaintext', gw.address, 'describe', 'platform.echo.v1.SayRequest']);
+    expect(message.exitCode, message.stderr).toBe(0);
+    expect(message.stdout).toMatch(/int32 fail_with = 2;/);
+    expect(message.stdout).toMatch(/int32 delay_ms = 3;/);
   });
 
   it('calls a method with a bearer token and is refused without one', async () => {

@@ -6,7 +6,13 @@ import { Writable } from 'node:stream';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { callClientStream, callUnary, grpcClient, reflectionServices } from '../../../test/helpers/grpc.ts';
+import {
+  callClientStream,
+  callUnary,
+  grpcClient,
+  reflectionFieldNames,
+  reflectionServices,
+} from '../../../test/helpers/grpc.ts';
 import { traceFile } from '../../contract/state-paths.ts';
 import type { GrpcContext } from '../grpc-server.ts';
 import { GrpcCode } from '../grpc-status.ts';
@@ -249,6 +255,19 @@ describe('gRPC beside REST on one port', () => {
     for (const version of ['v1', 'v1alpha'] as const) {
       const { services } = await reflectionServices(address, version);
       expect(services).toContain(SERVICE);
+    }
+  });
+
+  it('reflection describes the fields as the .proto writes them (snake_case), not as handlers see them', async () => {
+    for (const version of ['v1', 'v1alpha'] as const) {
+      const messages = await reflectionFieldNames(address, version, 'platform.kittest.v1.SayReply');
+      // Names as written; JSON names as protoc computes them (what grpcurl prints and REST uses).
+      expect(messages.SayReply).toEqual([
+        'text/text',
+        'request_id/requestId',
+        'user_id/userId',
+        'trace_id/traceId',
+      ]);
     }
   });
 });
