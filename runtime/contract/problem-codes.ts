@@ -26,6 +26,11 @@ export const PROBLEM_CODES = {
   BAD_PATH: { status: 400, meaning: 'a request path is not acceptable (traversal, bad percent-encoding)' },
   BAD_REQUEST: { status: 400, meaning: 'a request is malformed' },
   BAD_REQUEST_BODY: { status: 400, meaning: 'a request body ended before its announced length' },
+  BAD_REQUEST_HEADERS: {
+    status: 400,
+    meaning:
+      'a header the gateway would forward (a claim of the verified token, say) cannot be framed safely',
+  },
   BAD_SIGNATURE: { status: 403, meaning: 'a signed variant URL does not verify' },
   BAD_UPSTREAM_RESPONSE: { status: 502, meaning: 'an upstream answered something that is not HTTP' },
   BAD_WINDOW: { status: 400, meaning: 'a stats window outside 1s to 5m' },
