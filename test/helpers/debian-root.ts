@@ -36,8 +36,17 @@ function run(cmd: string, args: string[], timeoutMs = 15 * 60_000): void {
   execFileSync(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutMs });
 }
 
+/** Why the cached root filesystem can be neither found nor made, or undefined when it can. */
+export function rootfsUnavailable(): string | undefined {
+  if (existsSync(ROOTFS)) return undefined;
+  if (process.getuid?.() !== 0) return 'debootstrap needs root';
+  if (spawnSync('debootstrap', ['--version'], { stdio: 'ignore' }).status !== 0)
+    return `debootstrap is not installed and ${ROOTFS} is not cached`;
+  return undefined;
+}
+
 /** Makes the cached root filesystem (first run: a few minutes; needs Debian's mirror). */
-function cachedRootfs(): string {
+export function cachedRootfs(): string {
   if (existsSync(ROOTFS)) return ROOTFS;
   mkdirSync(CACHE, { recursive: true });
   const work = mkdtempSync(join(tmpdir(), 'pctl-debootstrap-'));

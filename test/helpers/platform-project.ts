@@ -14,6 +14,8 @@ export interface PlatformProject {
   initPackageJson: Record<string, unknown>;
   /** What `init` reported it wrote (--json). */
   initFiles: string[];
+  /** The platformctl tarball in `dir` that package.json's `file:` dependency names. */
+  tarball: string;
   dispose(): void;
 }
 
@@ -73,7 +75,8 @@ export async function platformProject(opts: {
       ].concat(opts.registry ? ['--registry', opts.registry] : []),
       dir,
     );
-    return { dir, initPackageJson, initFiles: init.files, dispose: ws.dispose };
+    const tarball = packed?.filename as string;
+    return { dir, initPackageJson, initFiles: init.files, tarball, dispose: ws.dispose };
   } catch (err) {
     ws.dispose();
     throw err;
