@@ -32,6 +32,7 @@ import {
 import { loadTemplate, renderTemplate } from '../scaffold/template.ts';
 import type { StackOutputs } from '../stacks/outputs.ts';
 import { backendsOverlay } from './backends-overlay.ts';
+import { gatewayRoutesOverlay } from './gateway-routes-overlay.ts';
 import { type KustomizePatch, linksPatch } from './links-overlay.ts';
 import { networkPolicy } from './network-policy.ts';
 
@@ -131,7 +132,7 @@ function overlay(
   spec: ServiceSpec,
   tag: string,
   backends: ReturnType<typeof backendsOverlay>,
-  links: KustomizePatch | undefined,
+  extra: (KustomizePatch | undefined)[],
 ): Kustomization {
   const own = k8s.get(`overlays/${environment}/kustomization.yaml`);
   const k = parse(own ?? (k8s.get('overlays/staging/kustomization.yaml') as string)) as Kustomization;
@@ -140,6 +141,7 @@ function overlay(
     '../../base',
     ...(routed(spec) ? ['route.yaml'] : []),
     ...(backends.configMap ? ['backends.yaml'] : []),
+    ...(spec.kind === 'gateway' ? ['gateway-routes.yaml'] : []),
   ];
   k.labels = [
     {
@@ -162,7 +164,7 @@ function overlay(
       return patch;
     });
   }
-  k.patches = [...(k.patches ?? []), ...backends.patches, ...(links ? [links] : [])];
+  k.patches = [...(k.patches ?? []), ...backends.patches, ...extra.filter((p) => p !== undefined)];
   return k;
 }
 
@@ -260,9 +262,12 @@ export function renderGitops(platform: LoadedPlatform, opts: GitopsRenderOptions
     for (const m of backends.missing) missing.add(m);
     if (backends.configMap)
       files.set(`services/${name}/overlays/${envName}/backends.yaml`, yamlDocs([backends.configMap]));
+    const routing = spec.kind === 'gateway' ? gatewayRoutesOverlay(config, target, name) : undefined;
+    if (routing)
+      files.set(`services/${name}/overlays/${envName}/gateway-routes.yaml`, yamlDocs([routing.configMap]));
     files.set(
       overlayPath(name, envName),
-      `# Rendered by platformctl gitops render; \`gitops promote\` bumps images[0].newTag.\n${stringify(overlay(k8s, envName, target, spec, tag, backends, linksPatch(config, target, name)), { lineWidth: 0 })}`,
+      `# Rendered by platformctl gitops render; \`gitops promote\` bumps images[0].newTag.\n${stringify(overlay(k8s, envName, target, spec, tag, backends, [linksPatch(config, target, name), routing?.patch]), { lineWidth: 0 })}`,
     );
     if (routed(spec))
       files.set(`services/${name}/overlays/${envName}/route.yaml`, yamlDocs(routesFor(target, name, spec)));

@@ -11,6 +11,7 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSyn
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
+import { parseGatewayConfig } from '../../runtime/gateway/src/gateway-config.ts';
 import { loadPlatform } from '../../src/core/config/load.ts';
 import { KubernetesProvider } from '../../src/providers/kubernetes/kubernetes-provider.ts';
 import type { KubeObject } from '../../src/providers/kubernetes/manifests.ts';
@@ -162,6 +163,26 @@ describe.skipIf(unavailable)('rendered manifests on a real API server (strict se
         ANALYTICS_URL: at('analytics'),
       });
       expect(await env('analytics')).toEqual({});
+      // The gateway's routing file: each route of platform.yaml to its service's stable Service.
+      const routes = await api.get('v1', 'ConfigMap', 'gateway-routes', ns);
+      const routing = parseGatewayConfig(JSON.parse(routes.data['gateway.json']), 'gateway-routes');
+      expect(routing.routes.map((r) => `${r.prefix} ${r.service}`)).toEqual([
+        '/auth auth',
+        '/.well-known auth',
+        '/content content',
+        '/analytics analytics',
+      ]);
+      for (const svc of ['auth', 'content', 'analytics'])
+        expect(routing.services[svc]?.instances.map((i) => i.url)).toEqual([at(svc)]);
+      const gatewayPod = (await api.get('apps/v1', 'Deployment', 'gateway', ns)).spec.template.spec;
+      expect(gatewayPod.containers[0].env).toContainEqual({
+        name: 'GATEWAY_CONFIG',
+        value: '/etc/platformctl/gateway.json',
+      });
+      expect(gatewayPod.volumes).toContainEqual({
+        name: 'routes',
+        configMap: expect.objectContaining({ name: 'gateway-routes' }),
+      });
       if (flavour === 'argocd') {
         expect(applied.filter((a) => a.startsWith('Application argocd/'))).toHaveLength(5); // root + 4
         const app = await api.get(

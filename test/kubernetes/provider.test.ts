@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseGatewayConfig } from '../../runtime/gateway/src/gateway-config.ts';
 import { loadPlatform } from '../../src/core/config/load.ts';
 import { ExitCode } from '../../src/core/errors.ts';
 import type { MetricSource } from '../../src/delivery/metrics.ts';
@@ -480,6 +481,35 @@ describe.skipIf(unavailable)('kubernetes provider on a real control plane', () =
     // The gateway calls the routed service `web`, not the worker; `web` calls no one.
     expect(await env('edge-v1')).toEqual([{ name: 'WEB_URL', value: `http://web.${ns}.svc.cluster.local` }]);
     expect(await env('web-v1')).toEqual([]);
+  });
+
+  it('gives the gateway its routing file (each route to its stable Service), which the gateway itself accepts', async () => {
+    const p = provider();
+    const ns = p.target.namespace;
+    await p.deploy('edge', { service: 'edge', version: 'v1' }, { replicas: 1 });
+    const cm = await api.get('v1', 'ConfigMap', 'edge-routes', ns);
+    // The gateway's own parser (what it runs at start), not a re-reading of what we rendered.
+    const routing = parseGatewayConfig(JSON.parse(cm.data['gateway.json']), 'edge-routes');
+    expect(routing.routes).toEqual([{ prefix: '/web', service: 'web' }]);
+    expect(routing.services).toEqual({
+      web: { instances: [{ id: 'web', url: `http://web.${ns}.svc.cluster.local`, version: 'stable' }] },
+    });
+    const pod = (await api.get('apps/v1', 'Deployment', 'edge-v1', ns)).spec.template.spec;
+    expect(pod.volumes).toContainEqual({
+      name: 'routes',
+      configMap: expect.objectContaining({ name: 'edge-routes' }),
+    });
+    expect(pod.containers[0].volumeMounts).toContainEqual({
+      name: 'routes',
+      mountPath: '/etc/platformctl',
+      readOnly: true,
+    });
+    expect(pod.containers[0].env).toContainEqual({
+      name: 'GATEWAY_CONFIG',
+      value: '/etc/platformctl/gateway.json',
+    });
+    await p.down();
+    expect(await api.get('v1', 'ConfigMap', 'edge-routes', ns)).toBeUndefined();
   });
 
   it('with Istio: VirtualService weights read back after every change, plus STRICT mTLS', async () => {

@@ -46,6 +46,7 @@ import type {
 } from '../provider.ts';
 import { CHAOS_PLURALS, httpChaos, networkPartition } from './chaos.ts';
 import { clearChaos, createChaos, deleteChaos } from './chaos-api.ts';
+import { gatewayRoutesConfigMap, gatewayRoutesName, mountGatewayRoutes } from './gateway-routes.ts';
 import { missingKindError, missingNamespaceError } from './kube-errors.ts';
 import { objectPath } from './kube-rest.ts';
 import { isNotFound, KubeSession } from './kube-session.ts';
@@ -292,6 +293,8 @@ export class KubernetesProvider implements Provider {
       if (routed(spec)) await this.deleteTraffic(name);
       for (const obj of baseObjects(this.target, name, spec))
         await this.session.deleteObject(obj.apiVersion, obj.kind, obj.metadata.name);
+      if (spec.kind === 'gateway')
+        await this.session.deleteObject('v1', 'ConfigMap', gatewayRoutesName(name));
       opts.onEvent?.({ type: 'instance.stopped', instance: name, service: name });
     }
     await this.clearFaults();
@@ -328,6 +331,11 @@ export class KubernetesProvider implements Provider {
     const links = serviceLinks(this.platform.config, service, (callee) => clusterUrl(this.target, callee));
     const objects = versionObjects(this.target, service, spec, release.version, replicas, links);
     const deployment = objects[0] as KubeObject;
+    if (spec.kind === 'gateway') {
+      // The routing file first: a gateway pod cannot start without its ConfigMap volume.
+      await this.apply(gatewayRoutesConfigMap(this.platform.config, this.target, service), opts.onEvent);
+      mountGatewayRoutes(deployment, service);
+    }
     deployment.metadata.annotations = {
       ...deployment.metadata.annotations,
       [DEPLOYED_AT]: new Date().toISOString(),
