@@ -3,7 +3,8 @@
  * app-of-apps) or Flux (Kustomizations) syncs.
  *
  *   <out>/services/<service>/base/             the scaffold template's Kustomize base
- *   <out>/services/<service>/overlays/<env>/   namespace, image tag, env patches, the route, and on
+ *   <out>/services/<service>/overlays/<env>/   namespace, image tag, env patches, the service links,
+ *                                              the route(s), the gateway's routing ConfigMap, and on
  *                                              Kubernetes the managed backends' ConfigMap + identity
  *   <out>/mesh/<env>/                          Istio only: STRICT mTLS PeerAuthentication + DestinationRule
  *   <out>/argocd/<env>/root.yaml               the app-of-apps; apps/<service>.yaml one Application each
