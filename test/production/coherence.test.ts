@@ -51,6 +51,8 @@ const WIRING = {
 const URL_VAR = { database: 'DATABASE_URL', bus: 'BUS_URL', blobs: 'BLOBS_URL' } as const;
 
 const tool = kustomize();
+if (!tool)
+  console.warn('skipped: coherence of the rendered production needs kustomize (Go to build it, or kubectl)');
 
 // ---------------------------------------------------------------------------------------------
 // Reading the artefacts
