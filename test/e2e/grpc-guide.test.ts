@@ -12,7 +12,6 @@
  * resolves to this checkout's CLI through a node_modules/.bin link, as in a project that has it
  * installed. grpcurl is put first on PATH.
  */
-import { spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
@@ -21,6 +20,7 @@ import { traceFile } from '../../runtime/contract/state-paths.ts';
 import { freePort, isPortFree } from '../../src/core/ports.ts';
 import { BIN, REPO_ROOT } from '../helpers/cli.ts';
 import { grpcurlPath, grpcurlSkipReason } from '../helpers/grpcurl.ts';
+import { runShell, type ShellRun } from '../helpers/shell.ts';
 
 const GUIDE = readFileSync(join(REPO_ROOT, 'docs', 'guides', 'grpc.md'), 'utf8');
 const SERVICES = ['gateway', 'auth', 'content', 'analytics'];
@@ -47,12 +47,6 @@ function guideBlock(heading: string): Step[] {
     .filter((s) => s.command !== '');
 }
 
-interface Ran {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
 const skip = grpcurlSkipReason();
 if (skip) console.warn(`skipping the gRPC guide walk-through: ${skip}`);
 
@@ -75,23 +69,8 @@ describe.skipIf(skip !== undefined)('the gRPC guide, as written', () => {
   }, 120_000);
 
   /** Runs `script` in one bash, as lines typed into a terminal would run. */
-  function run(script: string, timeoutMs = 600_000): Promise<Ran> {
-    return new Promise((resolve) => {
-      const child = spawn('bash', ['-c', script], { cwd: dir, env, detached: true });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d) => {
-        stdout += d;
-      });
-      child.stderr.on('data', (d) => {
-        stderr += d;
-      });
-      const timer = setTimeout(() => process.kill(-(child.pid as number), 'SIGKILL'), timeoutMs);
-      child.on('close', (code) => {
-        clearTimeout(timer);
-        resolve({ code: code ?? 128, stdout, stderr });
-      });
-    });
+  function run(script: string, timeoutMs = 600_000): Promise<ShellRun> {
+    return runShell(script, { shell: 'bash', cwd: dir, env, timeoutMs });
   }
 
   it('every line of "Try it with grpcurl" works against the platform', async () => {

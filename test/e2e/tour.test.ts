@@ -20,6 +20,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { freePort, isPortFree } from '../../src/core/ports.ts';
 import { sleep } from '../../src/core/sleep.ts';
 import { REPO_ROOT } from '../helpers/cli.ts';
+import { runShell, type ShellRun } from '../helpers/shell.ts';
 
 interface Step {
   command: string;
@@ -59,13 +60,6 @@ function checkout(dir: string): void {
   execFileSync('tar', ['-xf', join(dir, '..', 'checkout.tar')], { cwd: dir });
 }
 
-interface Ran {
-  code: number;
-  stdout: string;
-  stderr: string;
-  seconds: number;
-}
-
 describe('the README tour', () => {
   const base = mkdtempSync(join(tmpdir(), 'platformctl-tour-'));
   const dir = join(base, 'platformctl');
@@ -82,26 +76,10 @@ describe('the README tour', () => {
   const log: string[] = [];
 
   /** Runs one README line as a user's shell would; stops it (and its group) on timeout. */
-  function sh(command: string, timeoutMs = 600_000): Promise<Ran> {
-    const started = Date.now();
-    return new Promise((resolve) => {
-      const child = spawn('sh', ['-c', command], { cwd: dir, env, detached: true });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d) => {
-        stdout += d;
-      });
-      child.stderr.on('data', (d) => {
-        stderr += d;
-      });
-      const timer = setTimeout(() => process.kill(-(child.pid as number), 'SIGKILL'), timeoutMs);
-      child.on('close', (code, signal) => {
-        clearTimeout(timer);
-        const seconds = (Date.now() - started) / 1000;
-        log.push(`${command}  → exit ${code ?? signal} in ${seconds.toFixed(1)}s`);
-        resolve({ code: code ?? 128, stdout, stderr, seconds });
-      });
-    });
+  async function sh(command: string, timeoutMs = 600_000): Promise<ShellRun> {
+    const ran = await runShell(command, { shell: 'sh', cwd: dir, env, timeoutMs });
+    log.push(`${command}  → exit ${ran.code} in ${ran.seconds.toFixed(1)}s`);
+    return ran;
   }
 
   afterAll(async () => {

@@ -12,6 +12,7 @@
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
+import type { KubeObject } from '../../src/providers/kubernetes/manifests.ts';
 import { STACK_OUTPUTS } from '../../src/stacks/outputs.ts';
 import { runCli } from './cli.ts';
 import type { Kustomize } from './kustomize.ts';
@@ -23,16 +24,8 @@ export type TfDoc = {
   provider?: Record<string, Record<string, unknown>[]>;
 };
 
-/** A Kubernetes object as kustomize prints it. */
-export type KubeDoc = {
-  apiVersion: string;
-  kind: string;
-  metadata: {
-    name: string;
-    namespace?: string;
-    labels?: Record<string, string>;
-    annotations?: Record<string, string>;
-  };
+/** A Kubernetes object as kustomize prints it (the provider's object shape, specs left free-form). */
+export type KubeDoc = KubeObject & {
   // biome-ignore lint/suspicious/noExplicitAny: manifests are free-form; checks read what they need.
   spec?: any;
   data?: Record<string, string>;

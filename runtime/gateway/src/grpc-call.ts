@@ -13,6 +13,7 @@ import { GrpcCode } from '../../lib/grpc-status.ts';
 import type { ActiveSpan } from '../../lib/tracing.ts';
 import { ConnectTimeoutError } from './grpc-sessions.ts';
 import { formatGrpcTimeout } from './grpc-wire.ts';
+import { GATEWAY_OWNED } from './headers.ts';
 import type { Identity } from './jwt.ts';
 import { errorCodeOf } from './proxy.ts';
 import type { Route } from './routing-table.ts';
@@ -28,15 +29,7 @@ const DROPPED_REQUEST_HEADERS = new Set([
   'host',
   'http2-settings',
   'grpc-timeout',
-  'x-user-id',
-  'x-user-role',
-  'x-user-scope',
-  'x-request-id',
-  'traceparent',
-  'x-forwarded-for',
-  'x-forwarded-proto',
-  'x-forwarded-host',
-  'forwarded',
+  ...GATEWAY_OWNED,
 ]);
 /** Transport failures that prove the upstream never saw the call: safe to send it elsewhere. */
 export const NOT_DELIVERED = new Set([

@@ -19,7 +19,7 @@ const HOP_BY_HOP = new Set([
 ]);
 
 /** Set by the gateway only: a client must not be able to claim an identity or a forwarding chain. */
-const GATEWAY_OWNED = new Set([
+export const GATEWAY_OWNED = new Set([
   'x-user-id',
   'x-user-role',
   'x-user-scope',
