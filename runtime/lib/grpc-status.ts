@@ -39,6 +39,12 @@ const HTTP_OF_GRPC: Record<number, number> = {
   [GrpcCode.UNAUTHENTICATED]: 401,
   [GrpcCode.PERMISSION_DENIED]: 403,
   [GrpcCode.NOT_FOUND]: 404,
+  // The caller's request met the resource's state (google.rpc.Code's HTTP mapping): 4xx, so a
+  // conflict answered over gRPC is not a server error in a canary's analysis.
+  [GrpcCode.ALREADY_EXISTS]: 409,
+  [GrpcCode.ABORTED]: 409,
+  [GrpcCode.FAILED_PRECONDITION]: 400,
+  [GrpcCode.OUT_OF_RANGE]: 400,
   [GrpcCode.RESOURCE_EXHAUSTED]: 429,
   [GrpcCode.UNIMPLEMENTED]: 501,
   [GrpcCode.UNAVAILABLE]: 503,
@@ -47,8 +53,8 @@ const HTTP_OF_GRPC: Record<number, number> = {
 
 /**
  * The HTTP status a gRPC status counts as in metrics and logs: OK→200, INVALID_ARGUMENT→400,
- * UNAUTHENTICATED→401, PERMISSION_DENIED→403, NOT_FOUND→404, RESOURCE_EXHAUSTED→429,
- * UNIMPLEMENTED→501, UNAVAILABLE→503, DEADLINE_EXCEEDED→504, CANCELLED→499, every other code
+ * UNAUTHENTICATED→401, PERMISSION_DENIED→403, NOT_FOUND→404, ALREADY_EXISTS and ABORTED→409,
+ * FAILED_PRECONDITION and OUT_OF_RANGE→400, RESOURCE_EXHAUSTED→429, UNIMPLEMENTED→501, UNAVAILABLE→503, DEADLINE_EXCEEDED→504, CANCELLED→499, every other code
  * 500. The gateway (runtime/gateway/src/grpc-proxy.ts) counts with this table too, so a canary's
  * error ratio reads the same wherever a call was counted.
  */
