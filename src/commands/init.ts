@@ -56,7 +56,7 @@ export async function init(ctx: CommandContext, _args: string[], opts: InitOptio
   });
 
   writeFileSync(file, renderPlatformYaml({ name, owner, cloud, region }));
-  const gitignore = ignoreStateDir(ctx.cwd);
+  const gitignore = keepOutOfGit(ctx.cwd);
   const project = writeProjectFiles(ctx.cwd, name);
   for (const w of project.warnings) ctx.out.warn(`${w.message}\nhint: ${w.hint}`);
   ctx.auditRoot = ctx.cwd;
@@ -66,22 +66,33 @@ export async function init(ctx: CommandContext, _args: string[], opts: InitOptio
   });
 }
 
-const STATE_DIR_PATTERN = '/.platform/';
+/** What init keeps out of git, each with the spellings of it a user's .gitignore may already have. */
+const IGNORED = [
+  {
+    pattern: '/.platform/',
+    spellings: ['.platform', '.platform/', '/.platform', '/.platform/'],
+    why: 'platformctl state: master key, secrets, audit log, local data',
+  },
+  {
+    // init writes a package.json, so the next `npm install` makes one.
+    pattern: 'node_modules/',
+    spellings: ['node_modules', 'node_modules/', '/node_modules', '/node_modules/'],
+    why: 'dependencies npm installs',
+  },
+] as const;
 
 /**
- * Keeps `.platform/` (master key, encrypted secrets, audit log, local data) out of git: adds the
- * pattern to `.gitignore` unless a line already ignores it. Returns the file it wrote, if any.
+ * Keeps `.platform/` (master key, encrypted secrets, audit log, local data) and `node_modules/`
+ * out of git: adds each pattern to `.gitignore` unless a line already ignores it. Returns the file
+ * it wrote, if any.
  */
-function ignoreStateDir(dir: string): string | undefined {
+function keepOutOfGit(dir: string): string | undefined {
   const file = join(dir, '.gitignore');
   const current = existsSync(file) ? readFileSync(file, 'utf8') : '';
-  const lines = current.split(/\r?\n/).map((l) => l.trim());
-  if (lines.some((l) => ['.platform', '.platform/', '/.platform', STATE_DIR_PATTERN].includes(l)))
-    return undefined;
+  const lines = new Set(current.split(/\r?\n/).map((l) => l.trim()));
+  const missing = IGNORED.filter((i) => !i.spellings.some((s) => lines.has(s)));
+  if (missing.length === 0) return undefined;
   const separator = current === '' || current.endsWith('\n') ? '' : '\n';
-  appendFileSync(
-    file,
-    `${separator}# platformctl state: master key, secrets, audit log, local data\n${STATE_DIR_PATTERN}\n`,
-  );
+  appendFileSync(file, separator + missing.map((i) => `# ${i.why}\n${i.pattern}\n`).join(''));
   return file;
 }

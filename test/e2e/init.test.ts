@@ -89,6 +89,21 @@ describe('platformctl init', () => {
     const ignore = readFileSync(join(cwd, '.gitignore'), 'utf8');
     expect(ignore.startsWith('node_modules\n')).toBe(true);
     expect(ignore.match(/\.platform/g)).toHaveLength(1);
+    expect(ignore.match(/node_modules/g)).toHaveLength(1);
+  });
+
+  it('keeps node_modules out of git in a fresh repository (init writes a package.json)', async () => {
+    const cwd = tempDir();
+    execFileSync('git', ['init', '-q'], { cwd });
+    expect((await runCli(['init', '--no-input', ...FLAGS], { cwd })).exitCode).toBe(0);
+    mkdirSync(join(cwd, 'node_modules', 'platformctl'), { recursive: true });
+    writeFileSync(join(cwd, 'node_modules', 'platformctl', 'package.json'), '{}');
+    const status = execFileSync('git', ['status', '--porcelain', '--untracked-files=all'], {
+      cwd,
+      encoding: 'utf8',
+    });
+    expect(status).not.toMatch(/node_modules/);
+    expect(status).toMatch(/\?\? \.gitignore/);
   });
 
   it('leaves an existing package.json alone, and says so when platformctl is only a devDependency', async () => {
