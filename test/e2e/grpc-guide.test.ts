@@ -20,32 +20,10 @@ import { traceFile } from '../../runtime/contract/state-paths.ts';
 import { freePort, isPortFree } from '../../src/core/ports.ts';
 import { BIN, REPO_ROOT } from '../helpers/cli.ts';
 import { grpcurlPath, grpcurlSkipReason } from '../helpers/grpcurl.ts';
-import { runShell, type ShellRun } from '../helpers/shell.ts';
+import { runShell, type ShellRun, shBlock } from '../helpers/shell.ts';
 
 const GUIDE = readFileSync(join(REPO_ROOT, 'docs', 'guides', 'grpc.md'), 'utf8');
 const SERVICES = ['gateway', 'auth', 'content', 'analytics'];
-
-interface Step {
-  command: string;
-  /** Exit codes the line's comment documents besides 0. */
-  documented: number[];
-}
-
-/** The lines of the first ```sh block after `heading`, comments split off. */
-function guideBlock(heading: string): Step[] {
-  const at = GUIDE.indexOf(`\n${heading}\n`);
-  if (at === -1) throw new Error(`docs/guides/grpc.md has no "${heading}" section`);
-  const block = /```sh\n([\s\S]*?)```/.exec(GUIDE.slice(at))?.[1] ?? '';
-  return block
-    .split('\n')
-    .map((line) => {
-      const hash = line.search(/\s#\s/);
-      const command = (hash === -1 ? line : line.slice(0, hash)).trim();
-      const comment = hash === -1 ? '' : line.slice(hash);
-      return { command, documented: [...comment.matchAll(/exit (\d+)/g)].map((m) => Number(m[1])) };
-    })
-    .filter((s) => s.command !== '');
-}
 
 const skip = grpcurlSkipReason();
 if (skip) console.warn(`skipping the gRPC guide walk-through: ${skip}`);
@@ -87,7 +65,7 @@ describe.skipIf(skip !== undefined)('the gRPC guide, as written', () => {
     });
     const gateway = `127.0.0.1:${ports[0]}`;
 
-    const steps = guideBlock('## Try it with grpcurl');
+    const steps = shBlock(GUIDE, '## Try it with grpcurl', 'docs/guides/grpc.md');
     expect(steps.map((s) => s.command.split(' ')[0])).toContain('grpcurl');
     // Each line, then its exit status on both streams: one shell, so variables carry over.
     const marker = '__grpc_guide_step__';

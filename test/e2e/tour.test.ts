@@ -20,29 +20,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { freePort, isPortFree } from '../../src/core/ports.ts';
 import { sleep } from '../../src/core/sleep.ts';
 import { REPO_ROOT } from '../helpers/cli.ts';
-import { runShell, type ShellRun } from '../helpers/shell.ts';
-
-interface Step {
-  command: string;
-  /** Exit codes the line's comment documents besides 0. */
-  documented: number[];
-}
-
-/** The lines of the first ```sh block after `heading`, comments split off. */
-function readmeBlock(readme: string, heading: string): Step[] {
-  const at = readme.indexOf(`\n${heading}\n`);
-  if (at === -1) throw new Error(`README.md has no "${heading}" section`);
-  const block = /```sh\n([\s\S]*?)```/.exec(readme.slice(at))?.[1] ?? '';
-  return block
-    .split('\n')
-    .map((line) => {
-      const hash = line.search(/\s#\s/);
-      const command = (hash === -1 ? line : line.slice(0, hash)).trim();
-      const comment = hash === -1 ? '' : line.slice(hash);
-      return { command, documented: [...comment.matchAll(/exit (\d+)/g)].map((m) => Number(m[1])) };
-    })
-    .filter((s) => s.command !== '');
-}
+import { runShell, type ShellRun, shBlock } from '../helpers/shell.ts';
 
 const README = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
 const SERVICES = ['gateway', 'auth', 'content', 'analytics'];
@@ -99,7 +77,7 @@ describe('the README tour', () => {
       env[`PLATFORMCTL_SERVICES__${s.toUpperCase()}__PORT`] = String(ports[i]);
     });
 
-    const setup = readmeBlock(README, '## Set up').map((s) => s.command);
+    const setup = shBlock(README, '## Set up', 'README.md').map((s) => s.command);
     // The block this test knows how to run; a changed set-up needs this test changed with it.
     expect(setup).toEqual(['npm ci && npx platformctl up', 'npm test']);
     if (process.env.PLATFORMCTL_TOUR_NPM_CI === '1') {
@@ -128,7 +106,7 @@ describe('the README tour', () => {
   }, 600_000);
 
   it('the tour: every line works as written, and the canary promotes', async () => {
-    const steps = readmeBlock(README, '## A tour');
+    const steps = shBlock(README, '## A tour', 'README.md');
     expect(steps.length).toBeGreaterThan(10);
     for (const step of steps) {
       const r = await sh(step.command);
