@@ -618,6 +618,32 @@ export class Gateway implements AttemptOwner {
     }
   }
 
+  /**
+   * Counts one answered request, HTTP/1.1 or gRPC, in the RED metrics and in the stats window that
+   * canary analysis reads. `routeLabel` is the metrics' route label; `route` the route it matched.
+   */
+  countOutcome(
+    routeLabel: string,
+    route: Route | undefined,
+    upstreamChosen: boolean,
+    serviceName: string,
+    version: string,
+    status: number,
+    ms: number,
+    errorCode: string | undefined,
+  ): void {
+    this.metrics.observe(routeLabel, serviceName || 'none', version || 'none', status, ms / 1000);
+    if (upstreamChosen) this.stats.record(serviceName, version || 'none', ms, status >= 500);
+    else if (route && status >= 500) {
+      // Found no upstream at all: counted against the service (as version "none"), or the error
+      // ratio would read 0% while every client gets a 503.
+      this.stats.record(serviceName, 'none', ms, true);
+    }
+    if (status >= 500 && route && errorCode && UNSERVED.has(errorCode)) {
+      this.metrics.unserved(serviceName, UNSERVED.get(errorCode) as string);
+    }
+  }
+
   /** Records the outcome once: metrics, the stats window, the access log. */
   finish(x: Exchange, status: number): void {
     if (x.done) return;
@@ -626,22 +652,16 @@ export class Gateway implements AttemptOwner {
     const ms = performance.now() - x.start;
     const serviceName = x.service?.name ?? x.route?.service ?? '';
     const version = x.instance?.version ?? x.version ?? '';
-    this.metrics.observe(
+    this.countOutcome(
       x.route?.prefix ?? 'none',
-      serviceName || 'none',
-      version || 'none',
+      x.route,
+      x.service !== undefined,
+      serviceName,
+      version,
       status,
-      ms / 1000,
+      ms,
+      x.errorCode,
     );
-    if (x.service) this.stats.record(serviceName, version || 'none', ms, status >= 500);
-    else if (x.route && status >= 500) {
-      // Found no upstream at all: counted against the service (as version "none"), or the error
-      // ratio would read 0% while every client gets a 503.
-      this.stats.record(serviceName, 'none', ms, true);
-    }
-    if (status >= 500 && x.route && x.errorCode && UNSERVED.has(x.errorCode)) {
-      this.metrics.unserved(serviceName, UNSERVED.get(x.errorCode) as string);
-    }
     const span = x.span;
     if (this.tracing.enabled) {
       span.setAttribute('http.status_code', status);

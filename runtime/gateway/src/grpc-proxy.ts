@@ -49,11 +49,6 @@ const PLATFORM_METHOD =
 /** Calls buffered up to this size can be sent again to another instance. */
 const REPLAY_BUFFER_MAX = 64 * 1024;
 const DEFAULT_RETRIES = 2;
-const UNSERVED: Record<string, string> = {
-  NO_UPSTREAM: 'no ready instance',
-  NO_HEALTHY_UPSTREAM: 'every instance ejected',
-};
-
 export class GrpcProxy {
   readonly server: Http2Server;
   readonly #gw: Gateway;
@@ -633,17 +628,16 @@ export class GrpcProxy {
     const ms = performance.now() - call.start;
     const serviceName = call.local ? 'gateway' : (call.service?.name ?? call.route?.service ?? '');
     const version = call.instance?.version ?? call.version ?? '';
-    gw.metrics.observe(
+    gw.countOutcome(
       call.route?.prefix ?? (call.local ? 'grpc-reflection' : 'none'),
-      serviceName || 'none',
-      version || 'none',
+      call.route,
+      call.service !== undefined,
+      serviceName,
+      version,
       status,
-      ms / 1000,
+      ms,
+      call.errorCode,
     );
-    if (call.service) gw.stats.record(serviceName, version || 'none', ms, status >= 500);
-    else if (call.route && status >= 500) gw.stats.record(serviceName, 'none', ms, true);
-    const unserved = call.errorCode ? UNSERVED[call.errorCode] : undefined;
-    if (unserved && call.route) gw.metrics.unserved(serviceName, unserved);
     const span = call.span;
     if (gw.tracing.enabled) {
       span.setAttribute('rpc.grpc.status_code', call.grpcStatus);
