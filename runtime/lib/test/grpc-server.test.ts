@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +18,7 @@ import { GrpcCode } from '../grpc-status.ts';
 import { badRequest, HttpError } from '../http-errors.ts';
 import { currentRequest } from '../request-context.ts';
 import { createService, type RunningService, type ServiceDefinition } from '../server.ts';
+import { spawnService } from './fixtures/spawn-service.ts';
 
 const PROTO = join(import.meta.dirname, 'fixtures', 'kit-echo.proto');
 const SERVICE = 'platform.kittest.v1.Echo';
@@ -350,21 +350,10 @@ describe('gRPC and the service lifecycle', () => {
 
 describe('gRPC on SIGTERM (runService)', () => {
   it('finishes an in-flight call, force-closes a call that never ends at the deadline, exits 0', async () => {
-    const proc = spawn(process.execPath, [join(import.meta.dirname, 'fixtures', 'grpc-slow-service.ts')], {
-      env: { ...process.env, PORT: '0', DATA_DIR: join(dir, 'sigterm'), LOG_LEVEL: 'info' },
-      stdio: ['ignore', 'pipe', 'inherit'],
+    const { proc, port, output, exited } = await spawnService('grpc-slow-service.ts', {
+      DATA_DIR: join(dir, 'sigterm'),
+      LOG_LEVEL: 'info',
     });
-    let out = '';
-    proc.stdout.on('data', (d) => {
-      out += String(d);
-    });
-    const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
-    let port: number | undefined;
-    for (let i = 0; i < 500 && port === undefined; i++) {
-      await new Promise((r) => setTimeout(r, 20));
-      const line = out.split('\n').find((l) => l.includes('"msg":"listening"'));
-      if (line) port = JSON.parse(line).port;
-    }
     expect(port).toBeTypeOf('number');
     const c = grpcClient(`127.0.0.1:${port}`, PROTO, SERVICE);
     try {
@@ -380,7 +369,7 @@ describe('gRPC on SIGTERM (runService)', () => {
       // Only the 8 s force-close ends the stuck call; the process still stops cleanly.
       expect((await stuck).error).toBeDefined();
       expect(await exited).toBe(0);
-      expect(out).toContain('drain took too long');
+      expect(output()).toContain('drain took too long');
     } finally {
       c.close();
       proc.kill('SIGKILL');

@@ -9,6 +9,7 @@ import { EnvConfigError, parseConfig } from '../config.ts';
 import { badRequest, dependencyUnavailable } from '../http-errors.ts';
 import { currentRequest } from '../request-context.ts';
 import { createService, type RunningService } from '../server.ts';
+import { spawnService } from './fixtures/spawn-service.ts';
 
 let dir: string;
 let service: RunningService;
@@ -209,21 +210,7 @@ describe('config', () => {
 
 describe('graceful shutdown', () => {
   it('drains an in-flight request on SIGTERM, then exits 0', async () => {
-    const proc = spawn(process.execPath, [join(import.meta.dirname, 'fixtures', 'slow-service.ts')], {
-      env: { ...process.env, PORT: '0', DATA_DIR: join(dir, 'slow') },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let out = '';
-    proc.stdout.on('data', (d) => {
-      out += String(d);
-    });
-    const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
-    let port: number | undefined;
-    for (let i = 0; i < 500 && port === undefined; i++) {
-      await new Promise((r) => setTimeout(r, 20));
-      const line = out.split('\n').find((l) => l.includes('"msg":"listening"'));
-      if (line) port = JSON.parse(line).port;
-    }
+    const { proc, port, exited } = await spawnService('slow-service.ts', { DATA_DIR: join(dir, 'slow') });
     expect(port).toBeTypeOf('number');
     const inFlight = fetch(`http://127.0.0.1:${port}/slow`);
     await new Promise((r) => setTimeout(r, 100));
