@@ -160,10 +160,25 @@ function answersFor(a: {
     servicePath: a.servicePath,
     helm: a.helm,
     helmNote: a.helm ? ' or `helm/`' : '',
+    bumpEnvironment: firstBumpEnvironment(a.config),
     runtimeLib: kit ?? posix(relative(join(a.dir, 'src'), RUNTIME_LIB)),
     runtimeLibFromTest: kit ?? posix(relative(join(a.dir, 'test'), RUNTIME_LIB)),
     templateVersion: a.templateVersion,
   };
+}
+
+/**
+ * The environment a service's workflow pins each pushed image in: the first Kubernetes environment
+ * that is not protected, since protected ones take images through a reviewed `gitops promote`.
+ * A platform without one gets its first Kubernetes environment, and one with no Kubernetes at all
+ * its first environment, whose `gitops promote` then says why it cannot pin there.
+ */
+function firstBumpEnvironment(config: PlatformConfig): string {
+  const envs = Object.entries(config.environments);
+  const kube = envs.filter(([, e]) => e.provider === 'kubernetes');
+  // The schema requires at least one environment, so envs[0] exists.
+  const [name] = kube.find(([, e]) => !e.protected) ?? kube[0] ?? (envs[0] as (typeof envs)[number]);
+  return name;
 }
 
 /**
@@ -237,7 +252,13 @@ export function upgradeService(opts: {
   }
   const stored = JSON.parse(readFileSync(metaFile, 'utf8')) as StoredAnswers;
   const template = loadTemplate(stored.template, opts.templatesDir ?? TEMPLATES_DIR);
-  const answers = { ...stored.answers, templateVersion: template.manifest.version };
+  // Answers a template gained after this service was made are computed from today's platform.yaml;
+  // the stored ones keep what the service was made with.
+  const answers = {
+    bumpEnvironment: firstBumpEnvironment(opts.config),
+    ...stored.answers,
+    templateVersion: template.manifest.version,
+  };
   const rendered = renderTemplate(template, answers);
   const include = stored.include;
   const theirs = include

@@ -233,6 +233,22 @@ describe('service new without a terminal', () => {
     ws.dispose();
   });
 
+  it("pins pushed images in the platform's first unprotected Kubernetes environment, whatever its name", async () => {
+    const ws = project();
+    const yaml = readFileSync(join(ws.dir, 'platform.yaml'), 'utf8')
+      .replace('  prod:\n', '  live:\n')
+      .replace('  staging:\n', '  qa:\n');
+    writeFileSync(join(ws.dir, 'platform.yaml'), yaml);
+    const r = await runCli(['service', 'new', 'billing', '--template', 'node-http', '--owner', 'x'], {
+      cwd: ws.dir,
+    });
+    expect(r.exitCode, r.stderr).toBe(0);
+    const wf = parseYaml(readFileSync(join(ws.dir, '.github', 'workflows', 'billing.yml'), 'utf8'));
+    const bump = wf.jobs['gitops-bump'].steps.map((s: { run?: string }) => s.run ?? '').join('\n');
+    expect(bump).toMatch(/gitops promote billing --to qa --image-tag/);
+    ws.dispose();
+  });
+
   it('refuses an existing service name and a taken port', async () => {
     const ws = project();
     expect(
