@@ -7,7 +7,7 @@
  * outside CI (in CI a missing binary is a failure: `.ci/run` installs postgresql).
  */
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -23,6 +23,8 @@ export interface PostgresServer {
   psql(sql: string, database?: string): string;
   /** Stops the server (fast shutdown: sessions are told "the database system is shutting down"), waits `downMs`, starts it again on the same port with the same data. */
   restart(downMs?: number): Promise<void>;
+  /** The last `lines` lines of the server's log (what it says about sessions it ended), for failing tests. */
+  logTail(lines?: number): string;
   stop(): void;
 }
 
@@ -82,6 +84,13 @@ export async function startPostgres(): Promise<PostgresServer> {
       await ctl(['-D', data, '-m', 'fast', '-w', 'stop']);
       await sleep(downMs);
       await ctl(['-D', data, '-l', join(dir, 'server.log'), '-w', '-t', '60', '-o', serverOptions, 'start']);
+    },
+    logTail(lines = 40) {
+      try {
+        return readFileSync(join(dir, 'server.log'), 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+      } catch (err) {
+        return `(no server log: ${(err as Error).message})`;
+      }
     },
     stop() {
       if (stopped) return;

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type ServiceProcess, startService } from '../../../runtime/auth/test/helpers/service-process.ts';
 import { openBlobs } from '../../../runtime/lib/storage/blobs.ts';
 import { sleep } from '../../../src/core/sleep.ts';
@@ -92,6 +92,17 @@ describe.skipIf(skip)('services on PostgreSQL + RabbitMQ + S3', () => {
       .png()
       .toBuffer();
   }, 240_000);
+
+  // A fault test that fails says what the services and the database logged: a crash or a wedge
+  // under a restart is otherwise invisible in CI, where the run cannot be repeated by hand.
+  beforeEach(({ onTestFailed }) => {
+    onTestFailed(() => {
+      const tails = [auth, content, analytics].filter(Boolean).map((s) => s.tail(60));
+      console.error(
+        [...tails, `--- postgres server log (last 30 lines)\n${pgServer?.logTail(30)}`].join('\n'),
+      );
+    });
+  });
 
   afterAll(async () => {
     await Promise.all([auth?.stop(), content?.stop(), analytics?.stop()]);

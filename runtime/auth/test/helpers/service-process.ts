@@ -18,6 +18,11 @@ export interface ServiceProcess {
   /** Parsed JSON log lines so far. */
   logs(): Record<string, unknown>[];
   stderr(): string;
+  /**
+   * The last `lines` lines of stdout and of stderr and how the process ended (if it did), for a
+   * failing test to print: without them a service that crashed under a fault leaves no trace in CI.
+   */
+  tail(lines?: number): string;
   /** SIGTERM, wait for exit (SIGKILL after 10 s); resolves with the exit code. */
   stop(): Promise<number | null>;
 }
@@ -65,6 +70,14 @@ export async function startService(name: string, env: Record<string, string>): P
     proc,
     stdout: () => out,
     stderr: () => err,
+    tail(lines = 40) {
+      const last = (text: string) => text.trimEnd().split('\n').slice(-lines).join('\n');
+      const state =
+        proc.exitCode !== null || proc.signalCode !== null
+          ? `exited (code ${proc.exitCode}, signal ${proc.signalCode})`
+          : `running (pid ${proc.pid})`;
+      return `--- ${name}: ${state}\n--- ${name} stdout (last ${lines} lines)\n${last(out)}\n--- ${name} stderr (last ${lines} lines)\n${last(err)}`;
+    },
     logs: () =>
       out
         .split('\n')
