@@ -401,5 +401,12 @@ export function openPostgres(url: string, overrides: PostgresOptions = {}): Post
   // An idle client whose backend is killed emits 'error' on the pool; without a listener that
   // would crash the process. The pool discards the client; the next query reconnects.
   pool.on('error', () => {});
+  // The pool listens only while a client is idle. A lent-out client whose connection dies between
+  // two statements (a transaction awaiting its next one, or the server's goodbye arriving in the
+  // same packet as the last statement's answer during a restart) emits 'error' with nobody
+  // listening: an uncaught exception that killed the service. Nothing more is needed here: the
+  // client is no longer queryable, so its next statement fails as a connection error (503), and
+  // the client is released as broken and discarded.
+  pool.on('connect', (client) => client.on('error', () => {}));
   return new PostgresDb(pool, o.serialize ?? true);
 }

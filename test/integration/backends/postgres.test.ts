@@ -173,6 +173,33 @@ describe.skipIf(skip)('PostgreSQL Db (real server)', () => {
     await db.ping();
   });
 
+  it('survives a connection killed while a transaction holds it between statements', async () => {
+    // The server's goodbye (57P01) reaches a client that is checked out but has no statement
+    // running, as when PostgreSQL shuts down between two statements of a view batch. node-postgres
+    // then emits 'error' on the client, which the pool does not listen to while it is lent out:
+    // without a listener of the adapter's own that is an uncaught exception and the service dies.
+    const crashes: unknown[] = [];
+    const onCrash = (err: unknown) => crashes.push(err);
+    process.prependListener('uncaughtException', onCrash);
+    try {
+      const err = await db
+        .transaction(async (tx) => {
+          await tx.query('SELECT 1');
+          server.psql(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = 'svc' AND pid <> pg_backend_pid()",
+          );
+          await sleep(300);
+          await tx.query('SELECT 1');
+        })
+        .catch((e: unknown) => e);
+      expect(crashes).toEqual([]);
+      expect(err).toMatchObject({ statusCode: 503, code: 'DATABASE_UNAVAILABLE' });
+      await db.ping();
+    } finally {
+      process.off('uncaughtException', onCrash);
+    }
+  });
+
   it('answers 503 when the server is unreachable', async () => {
     const dead = await openDb('postgres://postgres@127.0.0.1:1/none?connect_timeout_ms=500');
     await expect(dead.ping()).rejects.toMatchObject({ statusCode: 503 });
