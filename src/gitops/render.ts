@@ -109,21 +109,17 @@ function yamlDocs(objects: unknown[]): string {
 
 function templateFiles(platform: LoadedPlatform, target: KubeTarget, name: string, spec: ServiceSpec) {
   const template = loadTemplate('node-http');
-  // Only the k8s/ files are kept; the other answers just satisfy the template's placeholders.
-  const files = renderTemplate(template, {
-    name,
-    owner: spec.owner ?? platform.config.owner ?? 'platform',
-    port: spec.port,
-    platform: platform.config.name,
-    image: `${target.registry}/${name}`,
-    servicePath: spec.path,
-    helm: false,
-    helmNote: '',
-    runtimeLib: '../runtime/lib',
-    runtimeLibFromTest: '../runtime/lib',
-    templateVersion: template.manifest.version,
-  });
-  return new Map([...files].filter(([path]) => path.startsWith('k8s/')).map(([p, t]) => [p.slice(4), t]));
+  const files = renderTemplate(
+    template,
+    {
+      name,
+      port: spec.port,
+      platform: platform.config.name,
+      image: `${target.registry}/${name}`,
+    },
+    'k8s/',
+  );
+  return new Map([...files].map(([p, t]) => [p.slice('k8s/'.length), t]));
 }
 
 function overlay(

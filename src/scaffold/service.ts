@@ -10,7 +10,13 @@ import { addMappingEntry } from '../core/config/yaml-edit.ts';
 import { PlatformError, unknownServiceError } from '../core/errors.ts';
 import { mergeThreeWay } from './merge.ts';
 import { runtimeLibPackage } from './project.ts';
-import { type Answers, loadTemplate, renderTemplate, TEMPLATES_DIR } from './template.ts';
+import {
+  type Answers,
+  type LoadedTemplate,
+  loadTemplate,
+  renderTemplate,
+  TEMPLATES_DIR,
+} from './template.ts';
 
 const RUNTIME_DIR = join(import.meta.dirname, '..', '..', 'runtime');
 const RUNTIME_LIB = join(RUNTIME_DIR, 'lib');
@@ -43,7 +49,8 @@ export interface FileChange {
   conflicts?: number;
 }
 
-interface StoredAnswers {
+/** What `service new` and `service adopt` keep in `.platformctl/answers.json`. */
+export interface StoredAnswers {
   template: string;
   templateVersion: number;
   answers: Answers;
@@ -225,6 +232,31 @@ export function adoptService(
   return { servicePath, changes };
 }
 
+/**
+ * What the current template makes of a service's stored answers: the files `service upgrade`
+ * merges in (for adopted services, only those under the prefixes they manage).
+ */
+export function renderStored(
+  stored: StoredAnswers,
+  config: PlatformConfig,
+  templatesDir = TEMPLATES_DIR,
+): { template: LoadedTemplate; answers: Answers; files: Map<string, string> } {
+  const template = loadTemplate(stored.template, templatesDir);
+  // Answers a template gained after this service was made are computed from today's platform.yaml;
+  // the stored ones keep what the service was made with.
+  const answers = {
+    bumpEnvironment: firstBumpEnvironment(config),
+    ...stored.answers,
+    templateVersion: template.manifest.version,
+  };
+  const rendered = renderTemplate(template, answers);
+  const include = stored.include;
+  const files = include
+    ? new Map([...rendered].filter(([p]) => include.some((prefix) => p.startsWith(prefix))))
+    : rendered;
+  return { template, answers, files };
+}
+
 export function upgradeService(opts: {
   root: string;
   config: PlatformConfig;
@@ -251,19 +283,7 @@ export function upgradeService(opts: {
     );
   }
   const stored = JSON.parse(readFileSync(metaFile, 'utf8')) as StoredAnswers;
-  const template = loadTemplate(stored.template, opts.templatesDir ?? TEMPLATES_DIR);
-  // Answers a template gained after this service was made are computed from today's platform.yaml;
-  // the stored ones keep what the service was made with.
-  const answers = {
-    bumpEnvironment: firstBumpEnvironment(opts.config),
-    ...stored.answers,
-    templateVersion: template.manifest.version,
-  };
-  const rendered = renderTemplate(template, answers);
-  const include = stored.include;
-  const theirs = include
-    ? new Map([...rendered].filter(([p]) => include.some((prefix) => p.startsWith(prefix))))
-    : rendered;
+  const { template, answers, files: theirs } = renderStored(stored, opts.config, opts.templatesDir);
   const base = readBase(dir);
   const paths = [...new Set([...base.keys(), ...theirs.keys()])].sort();
   refuseUnresolvedConflicts(

@@ -56,8 +56,12 @@ export type Answers = Record<string, string | number | boolean>;
 
 const PLACEHOLDER = /\{\{([A-Za-z][A-Za-z0-9]*)\}\}/g;
 
-/** Renders every file of the template for these answers; unknown placeholders are template bugs. */
-export function renderTemplate(template: LoadedTemplate, answers: Answers): Map<string, string> {
+/**
+ * Renders the template's files for these answers (those under `under`, when given, so a caller
+ * needing part of a template answers only that part's placeholders); unknown placeholders are
+ * template bugs.
+ */
+export function renderTemplate(template: LoadedTemplate, answers: Answers, under = ''): Map<string, string> {
   const out = new Map<string, string>();
   const fill = (text: string, where: string) =>
     text.replace(PLACEHOLDER, (_, key: string) => {
@@ -73,6 +77,7 @@ export function renderTemplate(template: LoadedTemplate, answers: Answers): Map<
       return String(answers[key]);
     });
   for (const [path, text] of [...template.files].sort(([a], [b]) => a.localeCompare(b))) {
+    if (!path.startsWith(under)) continue;
     const gate = Object.entries(template.manifest.optional ?? {}).find(([prefix]) => path.startsWith(prefix));
     if (gate && !answers[gate[1]]) continue;
     out.set(path.replaceAll('__name__', String(answers.name)), fill(text, path));

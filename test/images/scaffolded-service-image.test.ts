@@ -57,6 +57,33 @@ describe('a service scaffolded into a new platform repository', () => {
     ]);
   });
 
+  it("runs the platformctl it installed, as the workflow's `npx platformctl` steps do", () => {
+    // The package as npm installs it, not this checkout: what `files` ships must be enough to run.
+    const npx = (args: string[]) =>
+      execFileSync('npx', ['--no-install', 'platformctl', ...args], {
+        cwd: project.dir,
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, CI: 'true', NO_COLOR: '1' },
+      });
+    expect(existsSync(join(project.dir, 'node_modules', 'platformctl', 'dist'))).toBe(true);
+    expect(existsSync(join(project.dir, 'node_modules', 'platformctl', 'test'))).toBe(false);
+    expect(npx(['config', 'validate'])).toMatch(/4 services|5 services/);
+    const render = JSON.parse(
+      npx([
+        '--json',
+        'gitops',
+        'render',
+        '--env',
+        'staging',
+        '--repo-url',
+        'https://github.com/acme/acme-media.git',
+      ]),
+    );
+    expect(JSON.stringify(render)).toContain(SERVICE);
+    expect(existsSync(join(project.dir, 'gitops', 'services', SERVICE, 'overlays', 'staging'))).toBe(true);
+  }, 120_000);
+
   it("passes its workflow's test job: npm ci, lint and tests as the workflow runs them", () => {
     const wf = parseYaml(readFileSync(join(project.dir, '.github', 'workflows', `${SERVICE}.yml`), 'utf8'));
     const steps = (wf.jobs.test.steps as { run?: string; 'working-directory'?: string }[]).filter(

@@ -15,8 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import { type LoadedPlatform, loadPlatform } from '../../src/core/config/load.ts';
 import { overlayPath, setPinnedTag } from '../../src/gitops/render.ts';
-import { sourceDirOf } from '../../src/scaffold/service.ts';
-import { loadTemplate, renderTemplate } from '../../src/scaffold/template.ts';
+import { renderStored, type StoredAnswers, sourceDirOf } from '../../src/scaffold/service.ts';
 import { REPO_ROOT, runCli, workspace } from '../helpers/cli.ts';
 import { type Kustomize, kustomize } from '../helpers/kustomize.ts';
 import { type KubeDoc, type ProductionRender, renderProduction } from '../helpers/production-render.ts';
@@ -39,12 +38,8 @@ function renderedWorkflow(platform: LoadedPlatform, service: string): string | u
   const spec = platform.config.services[service];
   const answersFile = spec && join(sourceDirOf(platform.root, spec.path), '.platformctl', 'answers.json');
   if (!answersFile || !existsSync(answersFile)) return undefined;
-  const stored = JSON.parse(readFileSync(answersFile, 'utf8')) as {
-    template: string;
-    answers: Record<string, string | number | boolean>;
-  };
-  const files = renderTemplate(loadTemplate(stored.template), stored.answers);
-  return files.get(`.github/workflows/${service}.yml`);
+  const stored = JSON.parse(readFileSync(answersFile, 'utf8')) as StoredAnswers;
+  return renderStored(stored, platform.config).files.get(`.github/workflows/${service}.yml`);
 }
 
 /** The image of the service's Deployment among kustomize's output. */
