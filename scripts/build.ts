@@ -8,9 +8,10 @@
  * commands that need them.
  */
 import { randomUUID } from 'node:crypto';
-import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
+import { renderHelpPages } from '../src/help-pages.ts';
 
 const root = join(import.meta.dirname, '..');
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
@@ -78,7 +79,15 @@ try {
 }
 // Root `--help` lists every verb without declaring every command; the list is computed from the
 // same sources at build time so it cannot drift from them.
-const { describeVerbs } = (await import(join(staging, 'cli.js'))) as { describeVerbs(): unknown };
-writeFileSync(join(staging, 'verbs.json'), `${JSON.stringify(describeVerbs())}\n`);
+const cli = (await import(join(staging, 'cli.js'))) as {
+  describeVerbs(): unknown;
+  buildProgram(): Parameters<typeof renderHelpPages>[0];
+};
+writeFileSync(join(staging, 'verbs.json'), `${JSON.stringify(cli.describeVerbs())}\n`);
+// Every command's --help, rendered by the built program itself: the launcher answers help requests
+// from these files without loading the bundle (src/help-pages.ts).
+mkdirSync(join(staging, 'help'));
+for (const [name, file] of Object.entries(renderHelpPages(cli.buildProgram())))
+  writeFileSync(join(staging, 'help', `${name}.json`), `${JSON.stringify(file)}\n`);
 renameSync(staging, outdir);
 rmSync(retired, { recursive: true, force: true });
