@@ -3,8 +3,6 @@
  * one rendered message and exit code, and writes the audit record of mutating commands.
  */
 import type { Command } from 'commander';
-import { appendAudit } from '../core/audit.ts';
-import { auditKey } from '../core/audit-key.ts';
 import { CommandContext } from '../core/context.ts';
 import { ReportedError, toPlatformError } from '../core/errors.ts';
 import { statePaths } from '../core/state-dir.ts';
@@ -37,14 +35,27 @@ export async function runCommand(
     exitCode = error.exitCode;
     errorCode = error.code;
   }
-  if (meta.mutating) recordAudit(ctx, command, exitCode, errorCode);
+  if (meta.mutating) await recordAudit(ctx, command, exitCode, errorCode);
   process.exitCode = exitCode;
 }
 
-function recordAudit(ctx: CommandContext, command: Command, exitCode: number, errorCode?: string): void {
+/**
+ * Appends the audit record of a mutating command. The audit log and its key (HMAC, derived from the
+ * secrets' master key) are imported here, not at start: read-only commands never need them.
+ */
+async function recordAudit(
+  ctx: CommandContext,
+  command: Command,
+  exitCode: number,
+  errorCode?: string,
+): Promise<void> {
   const root = ctx.auditRoot ?? tryRoot(ctx);
   if (!root) return;
   try {
+    const [{ appendAudit }, { auditKey }] = await Promise.all([
+      import('../core/audit.ts'),
+      import('../core/audit-key.ts'),
+    ]);
     appendAudit(
       statePaths(root).audit,
       {

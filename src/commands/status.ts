@@ -1,13 +1,14 @@
-import type { StatsReport } from '../../runtime/contract/gateway-admin.ts';
+import type { Fault, StatsReport } from '../../runtime/contract/gateway-admin.ts';
 import { MAX_STATS_WINDOW_MS, MIN_STATS_WINDOW_MS } from '../../runtime/contract/stats-window.ts';
 import { type ActiveFaultView, activeFaults } from '../chaos/fault-view.ts';
+import type { LoadedPlatform } from '../core/config/load.ts';
 import type { CommandContext } from '../core/context.ts';
 import { formatDuration, parseDuration } from '../core/duration.ts';
 import { UsageError } from '../core/errors.ts';
 import { sleep } from '../core/sleep.ts';
 import { type TopRow, topRows } from '../observability/top-rows.ts';
-import type { GatewayAdmin } from '../providers/local/gateway-client.ts';
-import { openProvider, type PlatformStatus, type Provider, requireLocal } from '../providers/provider.ts';
+import { localAdminToken, localStatus } from '../providers/local/local-status.ts';
+import { openProvider, type PlatformStatus, requireLocal, selectEnvironment } from '../providers/provider.ts';
 import { dependencyLines, renderStatus, serviceColor } from './local-render.ts';
 
 const REFRESH_MS = 2000;
@@ -36,48 +37,61 @@ function live(ctx: CommandContext, render: () => Promise<string>): Promise<void>
   });
 }
 
+/**
+ * What `status` reads: a local environment's state directly (local-status.ts, no provider, so a
+ * stopped platform's status loads only the state reader), any other through its provider.
+ */
+interface StatusSource {
+  status(): Promise<PlatformStatus>;
+  /** The gateway's faults in force (local platforms; on Kubernetes they are Chaos Mesh objects). */
+  gatewayFaults(st: PlatformStatus): Promise<Fault[]>;
+}
+
+async function statusSource(
+  platform: LoadedPlatform,
+  environment: string | undefined,
+): Promise<StatusSource> {
+  if (selectEnvironment(platform, environment).env.provider !== 'local') {
+    const provider = await openProvider(platform, environment);
+    return { status: () => provider.status(), gatewayFaults: async () => [] };
+  }
+  return {
+    status: () => localStatus(platform),
+    async gatewayFaults(st) {
+      if (!st.running || !st.gatewayUrl) return [];
+      try {
+        // The gateway client (and zod with it) is imported only when there is a gateway to ask.
+        const { GatewayAdmin } = await import('../providers/local/gateway-client.ts');
+        const token = await localAdminToken(platform.root);
+        return await new GatewayAdmin(st.gatewayAdminUrl ?? st.gatewayUrl, token, 1500).faults();
+      } catch {
+        return [];
+      }
+    },
+  };
+}
+
 export async function status(ctx: CommandContext, _args: string[], opts: { watch?: boolean; env?: string }) {
   const platform = ctx.loadRunningPlatform();
-  const provider = await openProvider(platform, opts.env);
+  const source = await statusSource(platform, opts.env);
   if (opts.watch && !ctx.json) {
     await live(
       ctx,
       async () =>
-        `${renderStatus(ctx.out, await provider.status())}\n${ctx.out.style.dim(`refreshing every ${REFRESH_MS / 1000}s — Ctrl-C to quit`)}`,
+        `${renderStatus(ctx.out, await source.status())}\n${ctx.out.style.dim(`refreshing every ${REFRESH_MS / 1000}s — Ctrl-C to quit`)}`,
     );
     return;
   }
   if (opts.watch) {
     // JSON lines, one snapshot per refresh.
-    await everyRefresh(async () => ctx.out.jsonLine(await provider.status()));
+    await everyRefresh(async () => ctx.out.jsonLine(await source.status()));
     return;
   }
-  const st = await provider.status();
-  const faults = await faultsInForce(provider, platform.root, st);
+  const st = await source.status();
+  const faults = activeFaults(platform.root, await source.gatewayFaults(st));
   ctx.out.result({ ...st, activeFaults: faults }, () =>
     [renderStatus(ctx.out, st), ...renderFaults(ctx, faults)].join('\n'),
   );
-}
-
-/** The chaos faults in force (gateway faults with their lease, and what a chaos run recorded). */
-async function faultsInForce(
-  provider: Provider,
-  root: string,
-  st: PlatformStatus,
-): Promise<ActiveFaultView[]> {
-  let gateway: Awaited<ReturnType<GatewayAdmin['faults']>> = [];
-  // The gateway's faults are the local provider's; on Kubernetes they are Chaos Mesh objects.
-  // The gateway client (and zod with it) is imported only when there is a gateway to ask.
-  const { LocalProvider } = await import('../providers/local/local-provider.ts');
-  if (provider instanceof LocalProvider && st.running && st.gatewayUrl) {
-    try {
-      const { GatewayAdmin } = await import('../providers/local/gateway-client.ts');
-      gateway = await new GatewayAdmin(st.gatewayAdminUrl ?? st.gatewayUrl, provider.token(), 1500).faults();
-    } catch {
-      gateway = [];
-    }
-  }
-  return activeFaults(root, gateway);
 }
 
 function renderFaults(ctx: CommandContext, faults: ActiveFaultView[]): string[] {

@@ -260,6 +260,26 @@ export interface ChangeGuard {
 }
 
 /**
+ * The environment a command runs against: `environment` (`--env`), else the first local one, else
+ * the first declared.
+ */
+export function selectEnvironment(
+  platform: LoadedPlatform,
+  environment?: string,
+): { name: string; env: LoadedPlatform['config']['environments'][string] } {
+  const envs = platform.config.environments;
+  const name =
+    environment ?? Object.entries(envs).find(([, e]) => e.provider === 'local')?.[0] ?? Object.keys(envs)[0];
+  const env = name ? envs[name] : undefined;
+  if (!name || !env) {
+    throw new PlatformError('UNKNOWN_ENVIRONMENT', `no environment "${environment}" in platform.yaml`, {
+      hint: `use one of: ${Object.keys(envs).join(', ')}`,
+    });
+  }
+  return { name, env };
+}
+
+/**
  * The provider of an environment of platform.yaml (default: the first environment using the local
  * provider, else `dev`). Implementations load lazily so commands only pay for the one they use. With
  * a `guard`, a protected environment is refused unless `--allow-prod` was given.
@@ -269,15 +289,7 @@ export async function openProvider(
   environment?: string,
   guard?: ChangeGuard,
 ): Promise<Provider> {
-  const envs = platform.config.environments;
-  const name =
-    environment ?? Object.entries(envs).find(([, e]) => e.provider === 'local')?.[0] ?? Object.keys(envs)[0];
-  const env = name ? envs[name] : undefined;
-  if (!env) {
-    throw new PlatformError('UNKNOWN_ENVIRONMENT', `no environment "${environment}" in platform.yaml`, {
-      hint: `use one of: ${Object.keys(envs).join(', ')}`,
-    });
-  }
+  const { name, env } = selectEnvironment(platform, environment);
   if (guard && env.protected && !guard.allowProd) {
     throw new PlatformError('PROTECTED_ENVIRONMENT', `environment "${name}" is protected`, {
       hint: `pass --allow-prod to ${guard.change} there (--yes does not unlock it)`,
@@ -289,7 +301,7 @@ export async function openProvider(
   }
   if (env.provider === 'kubernetes') {
     const { KubernetesProvider } = await import('./kubernetes/kubernetes-provider.ts');
-    return new KubernetesProvider(platform, name as string);
+    return new KubernetesProvider(platform, name);
   }
   throw notSupported(env.provider, `environment "${name}" from this command`);
 }

@@ -22,7 +22,7 @@ import { adminToken } from '../../providers/local/admin-token.ts';
 import { sampleFiles } from '../../providers/local/demo.ts';
 import { runningDemoTraffic } from '../../providers/local/demo-traffic.ts';
 import { GatewayAdmin } from '../../providers/local/gateway-client.ts';
-import { STATS_WINDOW_MS } from '../../providers/local/local-provider.ts';
+import { STATS_WINDOW_MS } from '../../providers/local/local-status.ts';
 import type { Provider } from '../../providers/provider.ts';
 import { PAGE } from './page.ts';
 

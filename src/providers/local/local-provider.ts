@@ -6,11 +6,10 @@
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import type { StatsReport, WindowStats } from '../../../runtime/contract/gateway-admin.ts';
 import type { LoadedPlatform } from '../../core/config/load.ts';
 import { PlatformError, UsageError, unknownServiceError } from '../../core/errors.ts';
 import { isPortFree } from '../../core/ports.ts';
-import { isAlive, isPaused } from '../../core/process-alive.ts';
+import { isAlive } from '../../core/process-alive.ts';
 import { sleep, until } from '../../core/sleep.ts';
 import { ensureDir, statePaths } from '../../core/state-dir.ts';
 import type { VersionMetrics } from '../metrics/source.ts';
@@ -26,23 +25,20 @@ import {
   type Provider,
   type ProviderEvent,
   type ReleaseRef,
-  type ServiceMetrics,
   type ServiceStatus,
   type TrafficSpec,
   type UpOptions,
 } from '../provider.ts';
 import { adminToken } from './admin-token.ts';
-import { downDependencies } from './dependency-probe.ts';
 import { gatewayAdminPort, gatewayAdminUrl } from './edge-defaults.ts';
 import type { GatewayAdmin } from './gateway-client.ts';
+import { currentState, localStatus } from './local-status.ts';
 import { lastLines, logFiles, readLogs } from './logs.ts';
 import { readPinned, recordRolloutEnd } from './pinned-releases.ts';
 import { assertPortFree } from './port-check.ts';
 import { packageRoot, requireRelease } from './releases.ts';
 import type { Plan } from './service-plan.ts';
-import { type LocalState, readState, reconcile, removeState, writeState } from './state.ts';
-
-export const STATS_WINDOW_MS = 10_000;
+import { type LocalState, readState, reconcile, removeState } from './state.ts';
 
 /**
  * The supervisor's control client, the gateway's admin client and the planner are imported when a
@@ -64,18 +60,6 @@ async function callControl(
   return control.callControl(url, token, method, path, body, timeoutMs);
 }
 
-/** A routed service the gateway has not seen a request for yet. */
-const NO_TRAFFIC: WindowStats = {
-  requests: 0,
-  errors: 0,
-  errorRate: 0,
-  rps: 0,
-  p50: 0,
-  p95: 0,
-  p99: 0,
-  max: 0,
-};
-
 export class LocalProvider implements Provider {
   readonly name = 'local' as const;
   readonly platform: LoadedPlatform;
@@ -91,14 +75,8 @@ export class LocalProvider implements Provider {
   }
 
   /** The state reconciled with reality; a dead supervisor's leftovers are written back as cleaned. */
-  current(): ReturnType<typeof reconcile> {
-    const r = reconcile(readState(this.paths.state));
-    if (r.changed && !r.running) {
-      if (r.state.instances.length === 0 && Object.keys(r.state.services).length === 0)
-        removeState(this.paths.state);
-      else writeState(this.paths.state, r.state);
-    }
-    return r;
+  current(): ReturnType<typeof currentState> {
+    return currentState(this.platform.root);
   }
 
   private running(): LocalState & { supervisor: NonNullable<LocalState['supervisor']> } {
@@ -301,69 +279,8 @@ export class LocalProvider implements Provider {
 
   // ------------------------------------------------------------------ status
 
-  async status(): Promise<PlatformStatus> {
-    const { state, running } = this.current();
-    const services: ServiceStatus[] = [];
-    const names = [...Object.keys(this.platform.config.services), ...Object.keys(state.services)];
-    let stats: StatsReport | undefined;
-    if (running && state.gatewayUrl) {
-      try {
-        const { GatewayAdmin } = await gatewayClient();
-        stats = await new GatewayAdmin(gatewayAdminUrl(state.gatewayUrl), this.token(), 1500).stats(
-          STATS_WINDOW_MS,
-        );
-      } catch {
-        stats = undefined;
-      }
-    }
-    for (const name of new Set(names)) {
-      const rec = state.services[name];
-      const spec = this.platform.config.services[name];
-      const instances = state.instances
-        .filter((i) => i.service === name)
-        .map(({ entry: _e, logFile: _l, everReady: _r, ...i }) =>
-          // A SIGSTOPped process fails its health checks, but "unhealthy" would send the on-call
-          // looking at its code: it is paused, and SIGCONT (or a restart) brings it back.
-          i.pid && isPaused(i.pid) ? { ...i, state: 'paused' as const } : i,
-        );
-      const dependenciesDown = running ? await downDependencies(instances) : [];
-      const measured = stats?.services[name]?.total;
-      let metrics: ServiceMetrics | undefined;
-      // With the gateway answering, a routed service without traffic has zero metrics, not none.
-      if (stats && (measured || (rec && spec?.kind !== 'gateway'))) {
-        const { max: _max, ...c } = measured ?? NO_TRAFFIC;
-        metrics = { windowMs: stats.windowMs, ...c };
-      }
-      services.push({
-        name,
-        kind: rec?.kind ?? spec?.kind ?? 'service',
-        versions: rec?.versions ?? [],
-        desiredReplicas: rec ? Object.values(rec.replicas).reduce((s, n) => s + n, 0) : 0,
-        instances,
-        healthy: instances.length > 0 && instances.every((i) => i.state === 'ready'),
-        ...(rec?.traffic ? { traffic: rec.traffic } : {}),
-        ...(metrics ? { metrics } : {}),
-        ...(dependenciesDown.length > 0 ? { dependenciesDown } : {}),
-      });
-    }
-    return {
-      provider: 'local',
-      running,
-      ...(running && state.gatewayUrl
-        ? { gatewayUrl: state.gatewayUrl, gatewayAdminUrl: gatewayAdminUrl(state.gatewayUrl) }
-        : {}),
-      ...(running && state.supervisor
-        ? {
-            supervisor: {
-              pid: state.supervisor.pid,
-              startedAt: state.supervisor.startedAt,
-              detached: state.supervisor.detached,
-            },
-          }
-        : {}),
-      services,
-      metricsAvailable: stats !== undefined,
-    };
+  status(): Promise<PlatformStatus> {
+    return localStatus(this.platform);
   }
 
   // ------------------------------------------------------------------ logs

@@ -1,0 +1,55 @@
+/**
+ * What the everyday read-only commands load from the built CLI: `status` of a stopped local
+ * platform reads the state file without the local provider (supervisor client, releases, ports,
+ * logs), and neither it nor `config validate` loads the audit log and its key, which only
+ * mutating commands write. Read from the bundle's source maps, so it holds for what users run.
+ */
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { BIN, REPO_ROOT } from '../helpers/cli.ts';
+
+const project = mkdtempSync(join(tmpdir(), 'startup-imports-'));
+copyFileSync(join(REPO_ROOT, 'platform.yaml'), join(project, 'platform.yaml'));
+afterAll(() => rmSync(project, { recursive: true, force: true }));
+
+/** The source files (repository paths) of every bundle chunk `platformctl <args>` loads. */
+function sourcesLoaded(args: string[]): string[] {
+  const hook = `
+    import module from 'node:module';
+    const files = [];
+    module.registerHooks({ load(url, c, next) { if (url.includes('/dist/cli/')) files.push(url); return next(url, c); } });
+    process.on('exit', () => process.stderr.write('\\nLOADED ' + JSON.stringify(files) + '\\n'));
+  `;
+  const r = spawnSync(
+    process.execPath,
+    ['--import', `data:text/javascript,${encodeURIComponent(hook)}`, BIN, ...args],
+    { cwd: project, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } },
+  );
+  expect(r.status, r.stderr).toBe(0);
+  const files = JSON.parse(/LOADED (.*)/.exec(r.stderr)?.[1] ?? '[]') as string[];
+  return files.flatMap((url) => {
+    const map = JSON.parse(readFileSync(`${new URL(url).pathname}.map`, 'utf8')) as { sources: string[] };
+    return map.sources.map((s) => s.replace(/^(\.\.\/)+/, ''));
+  });
+}
+
+describe('start-up imports of read-only commands', () => {
+  it('status of a stopped platform loads the state reader, not the provider or the audit log', () => {
+    const sources = sourcesLoaded(['status']);
+    expect(sources).toContain('src/providers/local/state.ts');
+    expect(sources).not.toContain('src/providers/local/local-provider.ts');
+    expect(sources).not.toContain('src/providers/local/releases.ts');
+    expect(sources).not.toContain('src/core/audit.ts');
+  });
+
+  it('config validate loads neither the audit log nor its key', () => {
+    sourcesLoaded(['config', 'validate']); // fills the validated-config cache
+    const sources = sourcesLoaded(['config', 'validate']);
+    expect(sources).toContain('src/core/config/validated-cache.ts');
+    expect(sources).not.toContain('src/core/audit.ts');
+    expect(sources).not.toContain('src/core/audit-key.ts');
+  });
+});
