@@ -436,6 +436,8 @@ export async function createService<S extends z.ZodObject = z.ZodObject<Record<s
       health.start(DEPENDENCY_CHECK_MS);
       if (def.start) await def.start(deps);
       started = true;
+      // The span exporters load now, after readiness rather than before it (tracing.ts).
+      tracing.warmUp();
       const host = config.host.includes(':') ? `[${config.host}]` : config.host;
       return { port, host: config.host, url: `http://${host}:${port}` };
     },

@@ -3,7 +3,8 @@
  * trace id (taken from the caller's `traceparent` or new) that appears in logs and is forwarded
  * on outgoing calls. Recording spans is opt-in: only when `OTEL_EXPORTER_OTLP_ENDPOINT` or
  * `TRACES_DIR` is set is the OpenTelemetry SDK imported (it costs start-up time and memory), with
- * an OTLP/HTTP exporter and/or a JSON-lines file exporter read by `platformctl traces`.
+ * an OTLP/HTTP exporter and/or a JSON-lines file exporter read by `platformctl traces`; and then
+ * only once the service is ready or a span has ended, so it never delays readiness.
  */
 import { randomBytes } from 'node:crypto';
 import { appendFile, mkdir } from 'node:fs/promises';
@@ -44,6 +45,8 @@ export interface Tracing {
     parent: string | undefined,
     attributes?: Record<string, string | number>,
   ): ActiveSpan;
+  /** Loads the exporters now (a service calls it once it is ready) instead of at the first span's end. */
+  warmUp(): void;
   /** Flushes pending spans. */
   shutdown(): Promise<void>;
 }
@@ -100,15 +103,116 @@ export const propagationOnly: Tracing = {
   enabled: false,
   startServerSpan: (_name, traceparent) => idOnlySpan(traceparent),
   startClientSpan: (_name, parent) => idOnlySpan(parent),
+  warmUp: () => {},
   shutdown: async () => {},
 };
 
-/** Sets up tracing for a service; loads the OpenTelemetry SDK only if an exporter is configured. */
+/** A finished span, as the SDK gets it: recorded by us, exported by the SDK's processors. */
+interface FinishedSpan {
+  name: string;
+  kind: number;
+  traceId: string;
+  spanId: string;
+  parentSpanId: string | undefined;
+  startMs: number;
+  endMs: number;
+  attributes: Record<string, string | number | boolean>;
+  error: boolean | string | undefined;
+}
+
+/** Spans kept while the SDK loads; beyond this they are dropped (a service flooded while starting). */
+const MAX_PENDING_SPANS = 10_000;
+const SERVER = 1;
+const CLIENT = 2;
+
+/**
+ * Sets up tracing for a service; loads the OpenTelemetry SDK only if an exporter is configured,
+ * and then not before the first span ends or `warmUp()` is called: importing the SDK was about
+ * half of a service's start to ready, which a restart waits for. Ids, times and attributes are
+ * recorded here as the request runs and handed to the SDK (same ids, same times) when the span
+ * ends, so nothing depends on when the SDK arrived.
+ */
 export async function initTracing(options: TracingOptions): Promise<Tracing> {
   if (!options.otlpEndpoint && !options.tracesDir) return propagationOnly;
 
+  const pending: FinishedSpan[] = [];
+  let record: ((span: FinishedSpan) => void) | undefined;
+  let sdk: Promise<SdkPipeline> | undefined;
+  const load = (): Promise<SdkPipeline> => {
+    sdk ??= loadSdk(options).then((pipeline) => {
+      record = pipeline.record;
+      for (const span of pending.splice(0)) pipeline.record(span);
+      return pipeline;
+    });
+    return sdk;
+  };
+  const now = () => performance.timeOrigin + performance.now();
+
+  function start(
+    kind: number,
+    name: string,
+    parent: string | undefined,
+    attributes: Record<string, string | number> | undefined,
+  ): ActiveSpan {
+    const p = parseTraceparent(parent);
+    // The SDK's default sampler follows the parent: a caller that does not sample, is not sampled.
+    const sampled = !p || (Number.parseInt(p.flags, 16) & 1) === 1;
+    const traceId = p?.traceId ?? hex(16);
+    const spanId = hex(8);
+    const attrs: Record<string, string | number | boolean> = { ...attributes };
+    const startMs = now();
+    let ended = false;
+    return {
+      traceId,
+      spanId,
+      traceparent: formatTraceparent(traceId, spanId, sampled ? '01' : '00'),
+      setAttribute: (key, value) => {
+        attrs[key] = value;
+      },
+      end: (error) => {
+        if (ended || !sampled) return;
+        ended = true;
+        const span = {
+          name,
+          kind,
+          traceId,
+          spanId,
+          parentSpanId: p?.spanId,
+          startMs,
+          endMs: now(),
+          attributes: attrs,
+          error,
+        };
+        if (record) return record(span);
+        if (pending.length < MAX_PENDING_SPANS) pending.push(span);
+        void load();
+      },
+    };
+  }
+
+  return {
+    enabled: true,
+    startServerSpan: (name, traceparent, attributes) => start(SERVER, name, traceparent, attributes),
+    startClientSpan: (name, parent, attributes) => start(CLIENT, name, parent, attributes),
+    warmUp: () => {
+      void load();
+    },
+    shutdown: async () => {
+      if (!sdk && pending.length === 0) return;
+      await (await load()).shutdown();
+    },
+  };
+}
+
+interface SdkPipeline {
+  record(span: FinishedSpan): void;
+  shutdown(): Promise<void>;
+}
+
+/** The OpenTelemetry SDK with the configured exporters, fed spans that have already ended. */
+async function loadSdk(options: TracingOptions): Promise<SdkPipeline> {
   const api = await import('@opentelemetry/api');
-  const { NodeTracerProvider, BatchSpanProcessor } = await import('@opentelemetry/sdk-trace-node');
+  const { BasicTracerProvider, BatchSpanProcessor } = await import('@opentelemetry/sdk-trace-base');
   const { resourceFromAttributes } = await import('@opentelemetry/resources');
   type SpanProcessor = InstanceType<typeof BatchSpanProcessor>;
 
@@ -123,57 +227,41 @@ export async function initTracing(options: TracingOptions): Promise<Tracing> {
       new BatchSpanProcessor(new FileSpanExporter(traceFile(options.tracesDir, options.service), options)),
     );
   }
-  const provider = new NodeTracerProvider({
+  // The SDK takes the span's ids from here: they were handed out (traceparent) when it started.
+  let ids = { traceId: '', spanId: '' };
+  const provider = new BasicTracerProvider({
     resource: resourceFromAttributes({
       'service.name': options.service,
       'service.version': options.version,
       'service.instance.id': options.instance,
     }),
     spanProcessors,
+    idGenerator: { generateTraceId: () => ids.traceId, generateSpanId: () => ids.spanId },
   });
   const tracer = provider.getTracer(options.service, options.version);
-
-  function start(
-    kind: number,
-    name: string,
-    parent: string | undefined,
-    attributes: Record<string, string | number> | undefined,
-  ): ActiveSpan {
-    const p = parseTraceparent(parent);
-    const parentContext = p
-      ? api.trace.setSpanContext(api.ROOT_CONTEXT, {
-          traceId: p.traceId,
-          spanId: p.spanId,
-          traceFlags: Number.parseInt(p.flags, 16),
-          isRemote: true,
-        })
-      : api.ROOT_CONTEXT;
-    const span = tracer.startSpan(name, { kind, ...(attributes ? { attributes } : {}) }, parentContext);
-    const sc = span.spanContext();
-    return {
-      traceId: sc.traceId,
-      spanId: sc.spanId,
-      traceparent: formatTraceparent(sc.traceId, sc.spanId, sc.traceFlags.toString(16).padStart(2, '0')),
-      setAttribute: (key, value) => {
-        span.setAttribute(key, value);
-      },
-      end: (error) => {
-        if (error) {
-          span.setStatus({
-            code: api.SpanStatusCode.ERROR,
-            ...(typeof error === 'string' ? { message: error } : {}),
-          });
-        }
-        span.end();
-      },
-    };
-  }
-
   return {
-    enabled: true,
-    startServerSpan: (name, traceparent, attributes) =>
-      start(api.SpanKind.SERVER, name, traceparent, attributes),
-    startClientSpan: (name, parent, attributes) => start(api.SpanKind.CLIENT, name, parent, attributes),
+    record(s) {
+      ids = s;
+      const parent = s.parentSpanId
+        ? api.trace.setSpanContext(api.ROOT_CONTEXT, {
+            traceId: s.traceId,
+            spanId: s.parentSpanId,
+            traceFlags: api.TraceFlags.SAMPLED,
+            isRemote: true,
+          })
+        : api.ROOT_CONTEXT;
+      const span = tracer.startSpan(
+        s.name,
+        { kind: s.kind, attributes: s.attributes, startTime: s.startMs },
+        parent,
+      );
+      if (s.error)
+        span.setStatus({
+          code: api.SpanStatusCode.ERROR,
+          ...(typeof s.error === 'string' ? { message: s.error } : {}),
+        });
+      span.end(s.endMs);
+    },
     shutdown: () => provider.shutdown(),
   };
 }

@@ -69,6 +69,8 @@ async function main(): Promise<void> {
   // A (re)started worker applies the admin changes the others already have before it listens.
   if (worker) for (const op of await worker.replay) gateway.applyControl(op);
   const port = await gateway.listen();
+  // The span exporters load now that the gateway serves, not before (runtime/lib/tracing.ts).
+  tracing.warmUp();
   logger.info(
     {
       port,
