@@ -17,6 +17,8 @@ import { median, printTable, writeResult } from './harness.ts';
 
 const EVENTS = Number(process.env.EVENTS ?? 200_000);
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
+/** Events per projection slice (the projector's default when unset). */
+const SLICE_EVENTS = process.env.SLICE_EVENTS ? Number(process.env.SLICE_EVENTS) : undefined;
 const ROOT = process.env.PROJECTOR_ROOT ?? join(import.meta.dirname, '..');
 
 const { openDb } = (await import(
@@ -51,7 +53,7 @@ async function round(): Promise<{ cpuUsPerEvent: number; wallS: number }> {
       rows.push([start, JSON.stringify(events)]);
     }
     await log.runMany('INSERT INTO ingest_log (received_at, events) VALUES (?, ?)', rows);
-    const projector = new Projector(db, log);
+    const projector = new Projector(db, log, SLICE_EVENTS ? { sliceEvents: SLICE_EVENTS } : {});
     const cpu = process.cpuUsage();
     const t0 = performance.now();
     while (!(await projector.catchUp(60_000))) {

@@ -11,7 +11,9 @@
  * Traffic: CONNECTIONS (32) keep-alive clients post batches of BATCH (100) `view` events with
  * random UUID ids (the costly case for the dedup structures), over ITEMS (10000) items with
  * Zipf-like popularity and USERS (1000000) users — enough distinct users and items that any
- * structure growing with them shows within minutes. The gateway runs with its defaults (access
+ * structure growing with them shows within minutes. A batch refused with 503 and Retry-After
+ * (admission control while the projector catches up) is sent again after that wait, so only what
+ * the service acknowledged (202) counts. The gateway runs with its defaults (access
  * log on) and verifies a bearer JWT on every request: a server-side producer's service token with
  * the `analytics:write` scope (signed here, its key served as the JWKS the gateway fetches), as
  * the analytics service only accepts events from a verified caller. The analytics service runs
@@ -153,19 +155,34 @@ try {
   const pool = new Pool(`http://127.0.0.1:${gatewayPort}`, { connections: CONNECTIONS, pipelining: 1 });
   let acknowledged = 0;
   let errors = 0;
+  /** 503 INGEST_LAGGING answers: admission control while the projector catches up. */
+  let refused = 0;
   const deadline = Date.now() + SOAK_S * 1000;
   async function client(): Promise<void> {
+    let pending: string | undefined;
     while (Date.now() < deadline) {
       try {
+        // A refused batch is sent again after Retry-After, as a producer would (same ids, so a
+        // batch that was in fact logged is answered as duplicates, never counted twice).
+        pending ??= body(Date.now());
         const res = await pool.request({
           path: '/analytics/events',
           method: 'POST',
           headers: { 'content-type': 'application/json', authorization: `Bearer ${auth.token}` },
-          body: body(Date.now()),
+          body: pending,
         });
-        const json = (await res.body.json()) as { accepted?: number };
-        if (res.statusCode === 202) acknowledged += json.accepted ?? 0;
-        else if (errors++ === 0) console.error(`first error: HTTP ${res.statusCode} ${JSON.stringify(json)}`);
+        const json = (await res.body.json()) as { accepted?: number; code?: string };
+        if (res.statusCode === 202) {
+          acknowledged += json.accepted ?? 0;
+          pending = undefined;
+        } else if (res.statusCode === 503 && res.headers['retry-after'] !== undefined) {
+          refused++;
+          const waitMs = Number(res.headers['retry-after']) * 1000;
+          await new Promise((r) => setTimeout(r, Math.min(waitMs, Math.max(0, deadline - Date.now()))));
+        } else {
+          pending = undefined;
+          if (errors++ === 0) console.error(`first error: HTTP ${res.statusCode} ${JSON.stringify(json)}`);
+        }
       } catch {
         errors++;
       }
@@ -175,6 +192,7 @@ try {
   interface Sample {
     t: number;
     eventsPerSecond: number;
+    refused: number;
     lagSeconds: number;
     rssMiB: number;
     load1: number;
@@ -183,6 +201,7 @@ try {
   const started = Date.now();
   const sampler = (async () => {
     let lastAck = 0;
+    let lastRefused = 0;
     let lastAt = started;
     while (Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, Math.min(SAMPLE_S * 1000, Math.max(0, deadline - Date.now()))));
@@ -191,16 +210,18 @@ try {
       const sample = {
         t: Math.round((now - started) / 1000),
         eventsPerSecond: Math.round(((acknowledged - lastAck) * 1000) / (now - lastAt)),
+        refused: refused - lastRefused,
         lagSeconds: s.lagSeconds,
         rssMiB: Math.round(rssMiB(analytics.pid!)),
         load1: Number(loadavg()[0]!.toFixed(1)),
       };
       samples.push(sample);
       console.error(
-        `t=${sample.t}s ${sample.eventsPerSecond} events/s, lag ${sample.lagSeconds.toFixed(2)} s, rss ${sample.rssMiB} MiB ` +
+        `t=${sample.t}s ${sample.eventsPerSecond} events/s (${sample.refused} batches refused), lag ${sample.lagSeconds.toFixed(2)} s, rss ${sample.rssMiB} MiB ` +
           `(V8 heaps: main ${Math.round(s.memory.heapBytes / 2 ** 20)}, projector ${Math.round(s.memory.projectorHeapBytes / 2 ** 20)} MiB), load ${sample.load1}`,
       );
       lastAck = acknowledged;
+      lastRefused = refused;
       lastAt = now;
     }
   })();
@@ -222,8 +243,8 @@ try {
   }
 
   printTable(
-    ['t s', 'events/s acked', 'lag s', 'RSS MiB', 'load avg'],
-    samples.map((s) => [s.t, s.eventsPerSecond, s.lagSeconds.toFixed(2), s.rssMiB, s.load1]),
+    ['t s', 'events/s acked', 'batches refused', 'lag s', 'RSS MiB', 'load avg'],
+    samples.map((s) => [s.t, s.eventsPerSecond, s.refused, s.lagSeconds.toFixed(2), s.rssMiB, s.load1]),
   );
   const at60 = samples.find((s) => s.t >= 60) ?? samples[0]!;
   const last = samples[samples.length - 1]!;
@@ -238,7 +259,8 @@ try {
     allApplied,
   };
   console.log(
-    `\n${acknowledged} events acknowledged in ${SOAK_S} s (${Math.round(meanRate)}/s mean), ${errors} errors; ` +
+    `\n${acknowledged} events acknowledged in ${SOAK_S} s (${Math.round(meanRate)}/s mean), ${errors} errors, ` +
+      `${refused} batches refused with 503 INGEST_LAGGING (retried after Retry-After); ` +
       `lag at end ${endLag.toFixed(2)} s (target < 2), drained ${drainSeconds.toFixed(1)} s later; ` +
       `RSS ${at60.rssMiB} MiB at ${at60.t} s -> ${last.rssMiB} MiB at ${last.t} s (${(growth * 100).toFixed(1)} %, target < 10 %), ` +
       `max ${maxRss} MiB (target < 512); applied ${final.projected.applied} of ${acknowledged} acknowledged`,
@@ -254,6 +276,7 @@ try {
     },
     acknowledged,
     errors,
+    refused,
     meanEventsPerSecond: meanRate,
     samples,
     endLagSeconds: endLag,

@@ -47,6 +47,10 @@ export const PROBLEM_CODES = {
   EVENT_TYPE_FORBIDDEN: { status: 403, meaning: 'the caller may not send events of that type' },
   FAULT_INJECTED: { status: 'varies', meaning: 'a chaos fault aborted the request (status as configured)' },
   FORBIDDEN: { status: 403, meaning: 'the caller may not do this' },
+  INGEST_LAGGING: {
+    status: 503,
+    meaning: 'the analytics read models trail ingest past ANALYTICS_MAX_LAG_MS; nothing was recorded',
+  },
   INGEST_RATE_LIMITED: { status: 429, meaning: "a user's analytics ingest budget is spent" },
   INTERNAL: { status: 500, meaning: 'an unexpected error; details are in the log under the request id' },
   INVALID_BODY: { status: 400, meaning: 'an admin API body does not match its schema' },

@@ -2,15 +2,16 @@
  * The ingestor's duplicate window: the last `capacity` accepted event ids, answered from memory.
  *
  * Held as 64-bit fingerprints (two MurmurHash3 seeds) in typed arrays, not as strings in a Map:
- * 2M ids as strings took ~160 MB of heap (and their GC marking time); as fingerprints the window
- * is a fixed 12 bytes per table slot (at most half full) plus 8 bytes per ring slot — 64 MB for
- * 2M ids, allocated once, never growing. Two different ids share a fingerprint with probability
+ * 2M ids as strings took ~160 MB of heap (and their GC marking time). The fingerprints live once,
+ * in a ring in acceptance order (8 bytes per id); the hash table holds only ring slots (4 bytes
+ * per table slot, at most half full), so the window is a fixed 16 bytes per id — 32 MB for 2M
+ * ids, allocated once, never growing. Two different ids share a fingerprint with probability
  * ~2^-64 per pair, i.e. about 10^-13 for an id against a full 2M window; such an id would be
  * reported as a duplicate. (Beyond the window the projector's `seen` table decides exactly.)
  *
- * Structure: an open-addressing hash table with linear probing (fingerprint → ring slot) and a
- * ring of fingerprints in acceptance order, so the oldest id is evicted in O(1). Deletion shifts
- * later entries of the probe run back (no tombstones), so the table never degrades.
+ * Structure: an open-addressing hash table with linear probing (home = low fingerprint half) whose
+ * entries point into the ring, so the oldest id is evicted in O(1). Deletion shifts later entries
+ * of the probe run back (no tombstones), so the table never degrades.
  */
 import { murmur3 } from './hll.ts';
 
@@ -20,11 +21,9 @@ const EMPTY = 0;
 export class DedupWindow {
   readonly capacity: number;
   private readonly mask: number;
-  /** Table: fingerprint halves and the ring slot that remembered them; lo === 0 marks a free slot. */
-  private readonly tHi: Uint32Array;
-  private readonly tLo: Uint32Array;
-  private readonly tSlot: Uint32Array;
-  /** Ring in acceptance order. */
+  /** Table: ring slot + 1 of a remembered id; EMPTY marks a free table slot. */
+  private readonly table: Uint32Array;
+  /** Ring in acceptance order: the fingerprint halves (lo is never 0 for a used slot). */
   private readonly rHi: Uint32Array;
   private readonly rLo: Uint32Array;
   private next = 0;
@@ -35,9 +34,7 @@ export class DedupWindow {
     let size = 2;
     while (size < this.capacity * 2) size *= 2;
     this.mask = size - 1;
-    this.tHi = new Uint32Array(size);
-    this.tLo = new Uint32Array(size);
-    this.tSlot = new Uint32Array(size);
+    this.table = new Uint32Array(size);
     this.rHi = new Uint32Array(this.capacity);
     this.rLo = new Uint32Array(this.capacity);
   }
@@ -47,9 +44,13 @@ export class DedupWindow {
     return this.count;
   }
 
+  /** Bytes held by the window's arrays (fixed at construction). */
+  get bytes(): number {
+    return this.table.byteLength + this.rHi.byteLength + this.rLo.byteLength;
+  }
+
   has(id: string): boolean {
-    const lo = fingerprintLo(id);
-    return this.find(murmur3(id, SEED_HI), lo) !== -1;
+    return this.find(murmur3(id, SEED_HI), fingerprintLo(id)) !== -1;
   }
 
   /** Remembers `id` as the newest entry, evicting the oldest when full. */
@@ -58,24 +59,22 @@ export class DedupWindow {
     const lo = fingerprintLo(id);
     const slot = this.next;
     this.next = (slot + 1) % this.capacity;
-    const oldLo = this.rLo[slot]!;
-    if (oldLo !== EMPTY) {
-      // Forget the evicted id only if this ring slot is still where it was remembered last.
-      const at = this.find(this.rHi[slot]!, oldLo);
-      if (at !== -1 && this.tSlot[at] === slot) this.removeAt(at);
+    if (this.rLo[slot] !== EMPTY) {
+      // Forget the evicted id only if the table still points at this ring slot (a later add of the
+      // same id moved it to a newer slot).
+      const at = this.findSlot(this.rLo[slot]!, slot);
+      if (at !== -1) this.removeAt(at);
     }
+    const at = this.find(hi, lo);
     this.rHi[slot] = hi;
     this.rLo[slot] = lo;
-    const at = this.find(hi, lo);
     if (at !== -1) {
-      this.tSlot[at] = slot;
+      this.table[at] = slot + 1;
       return;
     }
     let i = lo & this.mask;
-    while (this.tLo[i] !== EMPTY) i = (i + 1) & this.mask;
-    this.tHi[i] = hi;
-    this.tLo[i] = lo;
-    this.tSlot[i] = slot;
+    while (this.table[i] !== EMPTY) i = (i + 1) & this.mask;
+    this.table[i] = slot + 1;
     this.count++;
   }
 
@@ -85,12 +84,24 @@ export class DedupWindow {
     if (at !== -1) this.removeAt(at);
   }
 
+  /** Table index of the entry with this fingerprint, or -1. */
   private find(hi: number, lo: number): number {
     let i = lo & this.mask;
     for (;;) {
-      const l = this.tLo[i]!;
-      if (l === EMPTY) return -1;
-      if (l === lo && this.tHi[i] === hi) return i;
+      const e = this.table[i]!;
+      if (e === EMPTY) return -1;
+      if (this.rLo[e - 1] === lo && this.rHi[e - 1] === hi) return i;
+      i = (i + 1) & this.mask;
+    }
+  }
+
+  /** Table index of the entry pointing at ring `slot` (whose low half is `lo`), or -1. */
+  private findSlot(lo: number, slot: number): number {
+    let i = lo & this.mask;
+    for (;;) {
+      const e = this.table[i]!;
+      if (e === EMPTY) return -1;
+      if (e === slot + 1) return i;
       i = (i + 1) & this.mask;
     }
   }
@@ -101,19 +112,16 @@ export class DedupWindow {
     let i = hole;
     for (;;) {
       i = (i + 1) & this.mask;
-      const lo = this.tLo[i]!;
-      if (lo === EMPTY) break;
-      const home = lo & this.mask;
+      const e = this.table[i]!;
+      if (e === EMPTY) break;
+      const home = this.rLo[e - 1]! & this.mask;
       // Move the entry at i into the hole unless its home lies cyclically in (hole, i].
       const stays = hole <= i ? home > hole && home <= i : home > hole || home <= i;
       if (stays) continue;
-      this.tHi[hole] = this.tHi[i]!;
-      this.tLo[hole] = lo;
-      this.tSlot[hole] = this.tSlot[i]!;
+      this.table[hole] = e;
       hole = i;
     }
-    this.tLo[hole] = EMPTY;
-    this.tHi[hole] = 0;
+    this.table[hole] = EMPTY;
   }
 }
 

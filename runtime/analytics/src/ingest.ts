@@ -8,7 +8,7 @@
  * survive power loss or a kernel crash (the last commits may roll back); set
  * `ANALYTICS_SYNC=full` for an fsync per commit when that matters more than throughput.
  *
- * Duplicates: ids of recently accepted events are kept in memory (a fixed 64 MB for the default 2M
+ * Duplicates: ids of recently accepted events are kept in memory (a fixed 32 MB for the default 2M
  * ids, rebuilt from the log at start) so a replayed batch is answered `{duplicates: n}` without touching disk. That count is
  * exact within the window; beyond it a duplicate is logged again and the projector's persistent
  * `seen` table makes it a no-op, so idempotency never depends on the window.
@@ -22,13 +22,24 @@ export interface IngestResult {
   duplicates: number;
 }
 
+/**
+ * Thrown by `ingest` with `refuseWhenLagging` when the read models still trail the log past the
+ * admission threshold after the admission wait: nothing was appended, the caller retries later.
+ */
+export class ProjectionLaggingError extends Error {
+  constructor() {
+    super('the read models trail ingest; retry later');
+    this.name = 'ProjectionLaggingError';
+  }
+}
+
 export class Ingestor {
   private readonly db: Db;
   private readonly capacity: number;
   /** The duplicate window (bounded, O(1) eviction of the oldest id; see dedup-window.ts). */
   private readonly recent: DedupWindow;
   private readonly onAppended: (seq: number) => void;
-  private readonly admit: (() => Promise<void>) | undefined;
+  private readonly admit: (() => Promise<boolean>) | undefined;
   private pending: { text: string; ids: Set<string>; resolve: () => void; reject: (err: unknown) => void }[] =
     [];
   /** Log sequence number of the newest batch appended by this process. */
@@ -39,11 +50,11 @@ export class Ingestor {
 
   /**
    * `db` is the ingest log database. `admit` runs before each ingest and may delay it (admission
-   * control while projection lags; see projection-lag.ts).
+   * control while projection lags; see projection-lag.ts); false means the lag persisted.
    */
   constructor(
     db: Db,
-    options: { dedupCapacity?: number; onAppended?: (seq: number) => void; admit?: () => Promise<void> } = {},
+    options: { dedupCapacity?: number; onAppended?: (seq: number) => void; admit?: () => Promise<boolean> } = {},
   ) {
     this.db = db;
     this.capacity = options.dedupCapacity ?? 2_000_000;
@@ -71,9 +82,18 @@ export class Ingestor {
    * Durably appends the events not seen before; resolves after the commit. Requests arriving in
    * the same event-loop turn share one transaction (group commit): one WAL append for many
    * requests, and no request is answered before its own rows are committed.
+   *
+   * While projection lags, `admit` holds the call first. If the lag persists, the events are
+   * appended anyway unless `refuseWhenLagging` is set: then `ProjectionLaggingError` is thrown and
+   * nothing is appended. HTTP and gRPC ingest refuse (their clients retry, so the acknowledged rate
+   * is the rate the projector sustains); the bus consumer appends, since it takes one message at a
+   * time and the admission wait already paces it.
    */
-  async ingest(events: readonly StoredEvent[]): Promise<IngestResult> {
-    if (this.admit) await this.admit();
+  async ingest(
+    events: readonly StoredEvent[],
+    options: { refuseWhenLagging?: boolean } = {},
+  ): Promise<IngestResult> {
+    if (this.admit && !(await this.admit()) && options.refuseWhenLagging) throw new ProjectionLaggingError();
     return this.append(events);
   }
 

@@ -9,7 +9,7 @@ import { badRequest, HttpError } from '../../lib/http-errors.ts';
 import type { Db } from '../../lib/storage/db.ts';
 import { bindToCaller, callerOf, type IngestQuota } from './event-identity.ts';
 import { EventValidationError, parseEventBody, type StoredEvent } from './events.ts';
-import type { Ingestor, IngestResult } from './ingest.ts';
+import { type Ingestor, type IngestResult, ProjectionLaggingError } from './ingest.ts';
 import type { ProjectorStats } from './projector.ts';
 import {
   type ContentStats,
@@ -75,7 +75,9 @@ export interface AnalyticsOperations {
    * Records a body as `POST /analytics/events` takes it (one event or `{ events: [...] }`) for
    * the caller the gateway verified (`x-user-id`, `x-user-scope` in `headers`): validated all or
    * nothing, bound to the caller, charged to the caller's budget, durably logged, duplicates
-   * (ids seen before) not counted again.
+   * (ids seen before) not counted again. While the read models trail the log past
+   * `ANALYTICS_MAX_LAG_MS` for longer than the admission wait: a 503 `INGEST_LAGGING` with
+   * Retry-After, nothing recorded.
    */
   ingest(body: unknown, headers: IncomingHttpHeaders): Promise<IngestResult>;
   /** One item's stats over the last `minutes` (1-1440, default 60). */
@@ -111,7 +113,16 @@ export function analyticsOperations(deps: AnalyticsDeps): AnalyticsOperations {
       const events = parseEvents(body);
       bindToCaller(events, caller);
       quota.take(caller, events.length);
-      return ingestor.ingest(events);
+      try {
+        return await ingestor.ingest(events, { refuseWhenLagging: true });
+      } catch (err) {
+        if (err instanceof ProjectionLaggingError) {
+          throw new HttpError(503, 'INGEST_LAGGING', `${err.message} (nothing was recorded)`, {
+            retryAfterS: 1,
+          });
+        }
+        throw err;
+      }
     },
     async contentStats(contentId, minutes) {
       const id = contentIdParam(contentId);

@@ -73,16 +73,17 @@ export class ProjectionLag {
   }
 
   /**
-   * Resolves once the lag is at most `maxLagMs`, or after `maxWaitMs` regardless: ingest slows to
-   * the projector's pace instead of letting the read models fall further behind, but a stalled
-   * projector never makes ingest fail (the log is durable; the lag alert fires instead).
+   * Resolves true once the lag is at most `maxLagMs`, or false when it is still above after
+   * `maxWaitMs`: ingest slows to the projector's pace instead of letting the read models fall
+   * further behind. What a caller does with false is its choice (HTTP ingest refuses with 503 so
+   * that what is acknowledged is what the projector sustains; the bus consumer appends anyway).
    */
-  async admit(maxLagMs: number, maxWaitMs: number): Promise<void> {
-    if (this.lagMs() <= maxLagMs) return;
+  async admit(maxLagMs: number, maxWaitMs: number): Promise<boolean> {
+    if (this.lagMs() <= maxLagMs) return true;
     const deadline = Date.now() + maxWaitMs;
     while (this.lagMs() > maxLagMs) {
       const left = deadline - Date.now();
-      if (left <= 0) return;
+      if (left <= 0) return false;
       await new Promise<void>((resolve) => {
         // Woken by the next projector report; the timer re-checks the deadline if none comes.
         const timer = setTimeout(resolve, Math.min(left, 50));
@@ -92,5 +93,6 @@ export class ProjectionLag {
         });
       });
     }
+    return true;
   }
 }

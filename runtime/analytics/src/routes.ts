@@ -1,6 +1,7 @@
 /** HTTP API of the analytics service (under the gateway prefix `/analytics`). */
 import { getHeapStatistics } from 'node:v8';
 import type { FastifyInstance } from 'fastify';
+import { HttpError } from '../../lib/http-errors.ts';
 import type { Db } from '../../lib/storage/db.ts';
 import type { AnalyticsDeps, AnalyticsOperations } from './operations.ts';
 
@@ -10,8 +11,14 @@ export function registerRoutes(app: FastifyInstance, ops: AnalyticsOperations, d
   const { db, logDb, ingestor, projector } = deps;
 
   app.post('/analytics/events', async (request, reply) => {
-    const result = await ops.ingest(request.body, request.headers);
-    return reply.status(202).send(result);
+    try {
+      return reply.status(202).send(await ops.ingest(request.body, request.headers));
+    } catch (err) {
+      // Load shedding while projection catches up, not a failure: the gateway relays it without
+      // retrying elsewhere and keeps this instance in rotation (see gateway/src/proxy.ts).
+      if (err instanceof HttpError && err.code === 'INGEST_LAGGING') reply.header('x-overloaded', 'true');
+      throw err;
+    }
   });
 
   app.get('/analytics/content/:id/stats', async (request) =>

@@ -275,6 +275,38 @@ describe('events tied to identity', () => {
   });
 });
 
+describe('admission control', () => {
+  it('refuses ingest with 503 INGEST_LAGGING and Retry-After while projection lags, recording nothing', async () => {
+    // The projector waits an hour before it projects, so the lag only grows; no admission wait.
+    const s = await start('lagging', {
+      ANALYTICS_PROJECT_DELAY_MS: '3600000',
+      ANALYTICS_MAX_LAG_MS: '1',
+      ANALYTICS_ADMISSION_WAIT_MS: '0',
+    });
+    const first = await postEvents(s.base, { events: [view('lag-1', 'item-a', 'user-1')] });
+    expect(first).toEqual({ status: 202, body: { accepted: 1, duplicates: 0 } });
+    await until(
+      () => getJson<{ lagSeconds: number }>(s.base, '/analytics/status'),
+      (st) => st.lagSeconds > 0.001,
+      'the first batch to be older than the lag threshold',
+    );
+    const res = await fetch(`${s.base}/analytics/events`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...PRODUCER },
+      body: JSON.stringify({ events: [view('lag-2', 'item-a', 'user-2')] }),
+    });
+    expect(res.status).toBe(503);
+    expect(res.headers.get('retry-after')).toBe('1');
+    // Load shedding: the gateway relays it and keeps the instance in rotation.
+    expect(res.headers.get('x-overloaded')).toBe('true');
+    expect(((await res.json()) as { code: string }).code).toBe('INGEST_LAGGING');
+    const status = await getJson<{ acknowledged: number; lag: number }>(s.base, '/analytics/status');
+    expect(status.acknowledged).toBe(1);
+    expect(status.lag).toBe(1);
+    s.proc.kill('SIGKILL');
+  });
+});
+
 describe('durability', () => {
   it('keeps every acknowledged event across kill -9 and restart', async () => {
     const first = await start('crash');

@@ -25,6 +25,16 @@ describe('duplicate window', () => {
     expect(w.has('id-48999')).toBe(false);
   });
 
+  it('takes 16 bytes per id, fixed at construction: 32 MB for the default 2M ids', () => {
+    const w = new DedupWindow(2_000_000);
+    const bytes = w.bytes;
+    // A table of 2^22 ring slots (4 bytes each, at most half full) and the ring (8 bytes per id).
+    expect(bytes).toBe(2 ** 22 * 4 + 2_000_000 * 8);
+    expect(bytes / 2 ** 20).toBeLessThan(32);
+    for (let i = 0; i < 3_000; i++) w.add(`id-${i}`);
+    expect(w.bytes).toBe(bytes);
+  });
+
   it('answers exactly like a Map plus ring of the last N ids (property)', () => {
     const op = fc.oneof(
       fc.record({ add: fc.integer({ min: 0, max: 40 }) }),
@@ -180,21 +190,21 @@ describe('projection lag tracker', () => {
     expect(lag.entries).toBe(0);
   });
 
-  it('admits at once when caught up, waits for the projector when behind, and gives up at the deadline', async () => {
+  it('admits at once when caught up, waits for the projector when behind, and says so at the deadline', async () => {
     const lag = new ProjectionLag();
-    await lag.admit(1000, 1000);
+    expect(await lag.admit(1000, 1000)).toBe(true);
     lag.appended(5, Date.now() - 5000);
-    let admitted = false;
-    const waiting = lag.admit(1000, 60_000).then(() => {
-      admitted = true;
+    let admitted: boolean | undefined;
+    const waiting = lag.admit(1000, 60_000).then((ok) => {
+      admitted = ok;
     });
     await new Promise((r) => setTimeout(r, 30));
-    expect(admitted).toBe(false);
+    expect(admitted).toBeUndefined();
     lag.projected(5);
     await waiting;
     expect(admitted).toBe(true);
     lag.appended(6, Date.now() - 5000);
-    await lag.admit(1000, 20);
+    expect(await lag.admit(1000, 20)).toBe(false);
     expect(lag.lagMs()).toBeGreaterThan(1000);
   });
 });

@@ -131,3 +131,21 @@ describe('ingest log encoding', () => {
     expect(JSON.parse(encodeEvents(events))).toEqual(events);
   });
 });
+
+describe('ingest admission', () => {
+  it('refuses a lagging append when asked to, and appends it anyway otherwise (the bus path)', async () => {
+    const { Ingestor, ProjectionLaggingError } = await import('../src/ingest.ts');
+    const log = await openDb('sqlite://:memory:');
+    await log.migrate(logMigrations);
+    const ingestor = new Ingestor(log, { admit: async () => false });
+    const event = (id: string): StoredEvent => [id, 'view', 'item', 'user', Date.now()];
+    await expect(ingestor.ingest([event('a')], { refuseWhenLagging: true })).rejects.toBeInstanceOf(
+      ProjectionLaggingError,
+    );
+    // Refused means not remembered either: the retry is accepted, not answered as a duplicate.
+    expect(await ingestor.ingest([event('a')])).toEqual({ accepted: 1, duplicates: 0 });
+    expect(ingestor.acknowledged).toBe(1);
+    expect((await log.query('SELECT seq FROM ingest_log')).length).toBe(1);
+    await log.close();
+  });
+});
