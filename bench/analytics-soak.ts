@@ -17,7 +17,7 @@
  * log on) and verifies a bearer JWT on every request: a server-side producer's service token with
  * the `analytics:write` scope (signed here, its key served as the JWKS the gateway fetches), as
  * the analytics service only accepts events from a verified caller. The analytics service runs
- * with its defaults.
+ * with its defaults, and with the V8 options `up` gives it (node-options.ts).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -25,6 +25,7 @@ import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Pool } from 'undici';
+import { ANALYTICS_NODE_OPTIONS } from '../runtime/analytics/src/node-options.ts';
 import { freePort } from '../src/core/ports.ts';
 import { benchSigner, serveJwks } from './bench-token.ts';
 import { printTable, writeResult } from './harness.ts';
@@ -132,7 +133,8 @@ try {
           .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
       ),
     },
-    (process.env.ANALYTICS_NODE_ARGS ?? '').split(' ').filter(Boolean),
+    // The V8 options `up` starts analytics with, unless ANALYTICS_NODE_ARGS says otherwise ('' for none).
+    (process.env.ANALYTICS_NODE_ARGS ?? ANALYTICS_NODE_OPTIONS).split(' ').filter(Boolean),
   );
   const analyticsBase = `http://127.0.0.1:${analyticsPort}`;
   await waitReady(`${analyticsBase}/readyz`, analytics);

@@ -54,7 +54,11 @@ export class Ingestor {
    */
   constructor(
     db: Db,
-    options: { dedupCapacity?: number; onAppended?: (seq: number) => void; admit?: () => Promise<boolean> } = {},
+    options: {
+      dedupCapacity?: number;
+      onAppended?: (seq: number) => void;
+      admit?: () => Promise<boolean>;
+    } = {},
   ) {
     this.db = db;
     this.capacity = options.dedupCapacity ?? 2_000_000;
