@@ -48,6 +48,9 @@ export class Ingestor {
   /** Events acknowledged by this process (accepted, not duplicates). */
   acknowledged = 0;
 
+  /** Ingest calls refused because projection lagged (`ProjectionLaggingError`). */
+  refused = 0;
+
   /**
    * `db` is the ingest log database. `admit` runs before each ingest and may delay it (admission
    * control while projection lags; see projection-lag.ts); false means the lag persisted.
@@ -97,7 +100,10 @@ export class Ingestor {
     events: readonly StoredEvent[],
     options: { refuseWhenLagging?: boolean } = {},
   ): Promise<IngestResult> {
-    if (this.admit && !(await this.admit()) && options.refuseWhenLagging) throw new ProjectionLaggingError();
+    if (this.admit && !(await this.admit()) && options.refuseWhenLagging) {
+      this.refused++;
+      throw new ProjectionLaggingError();
+    }
     return this.append(events);
   }
 

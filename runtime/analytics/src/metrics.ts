@@ -1,7 +1,7 @@
 /**
  * The analytics service's own metrics, read at scrape time: how far projection trails ingest
- * (`analytics_projection_lag_seconds`, the `AnalyticsProjectionLagging` alert's input) and the
- * events acknowledged and applied.
+ * (`analytics_projection_lag_seconds`, the `AnalyticsProjectionLagging` alert's input), the
+ * events acknowledged and applied, and the ingest requests refused while projection lagged.
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Ingestor } from './ingest.ts';
@@ -28,6 +28,15 @@ export function registerAnalyticsMetrics(
     collect() {
       this.reset();
       this.inc(ingestor.acknowledged);
+    },
+  });
+  new Counter({
+    name: 'analytics_ingest_refused_total',
+    help: 'Ingest requests refused with 503 INGEST_LAGGING because projection lagged (nothing recorded)',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(ingestor.refused);
     },
   });
   new Counter({

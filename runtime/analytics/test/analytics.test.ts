@@ -303,6 +303,8 @@ describe('admission control', () => {
     const status = await getJson<{ acknowledged: number; lag: number }>(s.base, '/analytics/status');
     expect(status.acknowledged).toBe(1);
     expect(status.lag).toBe(1);
+    const metrics = await (await fetch(`${s.base}/metrics`)).text();
+    expect(metrics).toMatch(/^analytics_ingest_refused_total(\{[^}]*\})? 1$/m);
     s.proc.kill('SIGKILL');
   });
 });
