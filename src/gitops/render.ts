@@ -33,6 +33,7 @@ import {
 import { loadTemplate, renderTemplate } from '../scaffold/template.ts';
 import type { StackOutputs } from '../stacks/outputs.ts';
 import { backendsOverlay } from './backends-overlay.ts';
+import { envPatch } from './env-overlay.ts';
 import { gatewayRoutesOverlay } from './gateway-routes-overlay.ts';
 import { type KustomizePatch, linksPatch } from './links-overlay.ts';
 import { networkPolicy } from './network-policy.ts';
@@ -264,7 +265,7 @@ export function renderGitops(platform: LoadedPlatform, opts: GitopsRenderOptions
       files.set(`services/${name}/overlays/${envName}/gateway-routes.yaml`, yamlDocs([routing.configMap]));
     files.set(
       overlayPath(name, envName),
-      `# Rendered by platformctl gitops render; \`gitops promote\` bumps images[0].newTag.\n${stringify(overlay(k8s, envName, target, spec, tag, backends, [linksPatch(config, target, name), routing?.patch]), { lineWidth: 0 })}`,
+      `# Rendered by platformctl gitops render; \`gitops promote\` bumps images[0].newTag.\n${stringify(overlay(k8s, envName, target, spec, tag, backends, [envPatch(name, spec), linksPatch(config, target, name), routing?.patch]), { lineWidth: 0 })}`,
     );
     if (routed(spec))
       files.set(`services/${name}/overlays/${envName}/route.yaml`, yamlDocs(routesFor(target, name, spec)));

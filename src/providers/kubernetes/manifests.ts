@@ -8,6 +8,7 @@
  */
 import type { RuntimeEnv, RuntimeEnvName } from '../../../runtime/contract/runtime-env.ts';
 import type { PlatformConfig, ServiceSpec } from '../../core/config/schema.ts';
+import { serviceEnv } from '../../core/config/service-env.ts';
 
 export type KubeObject = {
   apiVersion: string;
@@ -173,7 +174,7 @@ export function versionObjects(
     SERVICE_VERSION: version,
   };
   const env = [
-    ...Object.entries(spec.env).map(([k, v]) => ({ name: k, value: v })),
+    ...Object.entries(serviceEnv(spec)).map(([k, v]) => ({ name: k, value: v })),
     ...Object.entries(runtime).map(([name, value]) => ({ name, value })),
     ...Object.entries(links).map(([name, value]) => ({ name, value })),
     { name: 'INSTANCE_ID' satisfies RuntimeEnvName, valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },

@@ -1,7 +1,7 @@
 /** From platform.yaml and the releases to the plan a supervisor runs. */
 
-import { ANALYTICS_NODE_OPTIONS } from '../../../runtime/analytics/src/node-options.ts';
 import type { LoadedPlatform } from '../../core/config/load.ts';
+import { serviceEnv } from '../../core/config/service-env.ts';
 import { UsageError, unknownServiceError } from '../../core/errors.ts';
 import { backendEnv, localEnvironment } from '../../data/backend-env.ts';
 import { secretsEnvFor } from '../../secrets/inject.ts';
@@ -89,11 +89,9 @@ export async function makePlan(platform: LoadedPlatform, opts: PlanOptions = {})
       // The plan lives only in memory and on the supervisor's authenticated control API.
       env: {
         ...(s.kind === 'gateway' && s.path === 'builtin:gateway' ? GATEWAY_UP_DEFAULTS : {}),
-        // The V8 heap sizing analytics needs to stay in bounded memory under sustained ingest.
-        ...(s.path === 'builtin:analytics' ? { NODE_OPTIONS: ANALYTICS_NODE_OPTIONS } : {}),
         ...(environment ? backendEnvOf(platform, name, environment) : {}),
         ...(environment ? secretsEnvFor(platform.root, environment.name, name) : {}),
-        ...s.env,
+        ...serviceEnv(s),
       },
     });
   }
