@@ -9,11 +9,20 @@
  * per batch instead of a transaction and a durable bus append per request. What this cannot save:
  * views still buffered when the process is killed (kill -9), or past `maxBuffered` during a very
  * long outage (the oldest are dropped and counted in the log).
+ *
+ * A view gets its event id when it is recorded, not when it is written, and keeps it through
+ * every retry: a COMMIT that went through but whose answer was lost (connection cut, server
+ * shutting down right after) looks like a failure, and the retry writes the same batch again.
+ * With the same ids the outbox ignores the rows it already has, and analytics (which counts each
+ * event id once) would absorb a resend as well, so the view is not counted twice.
  */
+import { randomUUID } from 'node:crypto';
 import type { Db } from '../../lib/storage/db.ts';
 import { enqueueOutbox } from '../../lib/storage/outbox.ts';
 
 export type ViewEvent = {
+  /** The event id, fixed when the view is recorded (see above). */
+  id: string;
   type: 'view';
   contentId: string;
   userId: string;
@@ -65,15 +74,20 @@ export class ViewOutbox {
     return this.#views.length;
   }
 
-  record(view: ViewEvent): void {
-    this.#views.push(view);
+  /** Buffers a view; returns it with the event id it will be published under. */
+  record(view: Omit<ViewEvent, 'id'>): ViewEvent {
+    const event = { ...view, id: randomUUID() };
+    this.#views.push(event);
     if (this.#views.length > this.#maxBuffered) {
       const dropped = this.#views.splice(0, this.#views.length - this.#maxBuffered).length;
       this.#options.onDropped?.(dropped);
     }
-    if (this.#failingSince !== undefined) return; // the retry timer is already set
-    if (this.#views.length >= this.#batch) void this.flush();
-    else this.#timer ??= setTimeout(() => this.#fire(), this.#flushMs);
+    // While failing, the retry timer is already set.
+    if (this.#failingSince === undefined) {
+      if (this.#views.length >= this.#batch) void this.flush();
+      else this.#timer ??= setTimeout(() => this.#fire(), this.#flushMs);
+    }
+    return event;
   }
 
   #fire(): void {
@@ -109,7 +123,8 @@ export class ViewOutbox {
         this.#delayMs = Math.min(this.#maxRetryMs, this.#delayMs * 2);
         return;
       }
-      // Removed only once committed: a failed transaction stored none of them.
+      // Removed only once known committed. A failed transaction stored none of them, or all of
+      // them if only the COMMIT's answer was lost: the retry's rows then conflict and are skipped.
       this.#views.splice(0, batch.length);
       stored += batch.length;
     }

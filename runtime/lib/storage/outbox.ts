@@ -31,6 +31,10 @@ export const outboxMigration: Migration = {
  * Records an event to publish once the surrounding transaction commits. Returns the event. The
  * event carries the W3C `traceparent` of the request being handled (unless it names its own, even
  * as undefined), so the consumer's span joins the producer's trace.
+ *
+ * An id names one event: enqueueing an id the outbox already holds does nothing, so a writer that
+ * cannot tell whether its COMMIT went through (the answer was lost) retries with the same ids
+ * without duplicating the events.
  */
 export async function enqueueOutbox<E extends Record<string, unknown>>(
   tx: SqlExecutor,
@@ -39,12 +43,11 @@ export async function enqueueOutbox<E extends Record<string, unknown>>(
 ): Promise<E & { id: string }> {
   const traceparent = 'traceparent' in event ? event.traceparent : currentRequest()?.traceparent;
   const full = { ...event, id: event.id ?? randomUUID(), ...(traceparent ? { traceparent } : {}) };
-  await tx.run('INSERT INTO outbox (id, topic, payload, created_at) VALUES (?, ?, ?, ?)', [
-    full.id,
-    topic,
-    JSON.stringify(full),
-    Date.now(),
-  ]);
+  // Same statement on SQLite (>= 3.24) and PostgreSQL; `id` is UNIQUE.
+  await tx.run(
+    'INSERT INTO outbox (id, topic, payload, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING',
+    [full.id, topic, JSON.stringify(full), Date.now()],
+  );
   return full;
 }
 
