@@ -4,7 +4,7 @@
  * on outgoing calls. Recording spans is opt-in: only when `OTEL_EXPORTER_OTLP_ENDPOINT` or
  * `TRACES_DIR` is set is the OpenTelemetry SDK imported (it costs start-up time and memory), with
  * an OTLP/HTTP exporter and/or a JSON-lines file exporter read by `platformctl traces`; and then
- * only once the service is ready or a span has ended, so it never delays readiness.
+ * only after the service is ready, so it never delays readiness.
  */
 import { randomBytes } from 'node:crypto';
 import { appendFile, mkdir } from 'node:fs/promises';
@@ -45,7 +45,7 @@ export interface Tracing {
     parent: string | undefined,
     attributes?: Record<string, string | number>,
   ): ActiveSpan;
-  /** Loads the exporters now (a service calls it once it is ready) instead of at the first span's end. */
+  /** Loads the exporters shortly (a service calls it once it is ready); spans wait for them until then. */
   warmUp(): void;
   /** Flushes pending spans. */
   shutdown(): Promise<void>;
@@ -120,17 +120,22 @@ interface FinishedSpan {
   error: boolean | string | undefined;
 }
 
-/** Spans kept while the SDK loads; beyond this they are dropped (a service flooded while starting). */
+/** Spans kept until the SDK is loaded; reaching this loads it at once (and beyond it they are dropped). */
 const MAX_PENDING_SPANS = 10_000;
+/**
+ * How long after readiness the SDK loads: the first requests of a (re)started service are served
+ * without its import competing for the CPU (they are what a restart's clients wait for).
+ */
+const WARM_UP_DELAY_MS = 1000;
 const SERVER = 1;
 const CLIENT = 2;
 
 /**
  * Sets up tracing for a service; loads the OpenTelemetry SDK only if an exporter is configured,
- * and then not before the first span ends or `warmUp()` is called: importing the SDK was about
- * half of a service's start to ready, which a restart waits for. Ids, times and attributes are
- * recorded here as the request runs and handed to the SDK (same ids, same times) when the span
- * ends, so nothing depends on when the SDK arrived.
+ * and then a second after the service is ready (`warmUp()`), when spans pile up, or at shutdown:
+ * importing the SDK was about a fifth of a traced service's start to ready, which a restart waits
+ * for. Ids, times and attributes are recorded here as the request runs and handed to the SDK (same
+ * ids, same times) once it is there, so nothing depends on when it arrived.
  */
 export async function initTracing(options: TracingOptions): Promise<Tracing> {
   if (!options.otlpEndpoint && !options.tracesDir) return propagationOnly;
@@ -185,7 +190,7 @@ export async function initTracing(options: TracingOptions): Promise<Tracing> {
         };
         if (record) return record(span);
         if (pending.length < MAX_PENDING_SPANS) pending.push(span);
-        void load();
+        else void load();
       },
     };
   }
@@ -195,7 +200,7 @@ export async function initTracing(options: TracingOptions): Promise<Tracing> {
     startServerSpan: (name, traceparent, attributes) => start(SERVER, name, traceparent, attributes),
     startClientSpan: (name, parent, attributes) => start(CLIENT, name, parent, attributes),
     warmUp: () => {
-      void load();
+      setTimeout(() => void load(), WARM_UP_DELAY_MS).unref();
     },
     shutdown: async () => {
       if (!sdk && pending.length === 0) return;
