@@ -7,6 +7,7 @@
  * with the same request ids, logs, metrics, tracing, limits and drain (see grpc-server.ts).
  */
 import { randomUUID } from 'node:crypto';
+import { flushCompileCache } from 'node:module';
 import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
 import type { DestinationStream } from 'pino';
 import type { z } from 'zod';
@@ -464,6 +465,10 @@ export async function runService<S extends z.ZodObject = z.ZodObject<Record<stri
   try {
     service = await createService(def);
     await service.listen();
+    // Node writes its compile cache (NODE_COMPILE_CACHE, which the supervisor sets) when a process
+    // exits normally; a service that crashes or is killed never does, and every restart compiled
+    // from scratch. Written once ready, the next (re)start finds it warm.
+    flushCompileCache();
   } catch (err) {
     process.stderr.write(
       `${def.name}: failed to start: ${err instanceof Error ? err.message : String(err)}\n`,

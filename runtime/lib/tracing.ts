@@ -8,6 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { appendFile, mkdir } from 'node:fs/promises';
+import { flushCompileCache } from 'node:module';
 import { join } from 'node:path';
 import { traceFile } from '../contract/state-paths.ts';
 
@@ -145,6 +146,8 @@ export async function initTracing(options: TracingOptions): Promise<Tracing> {
   let sdk: Promise<SdkPipeline> | undefined;
   const load = (): Promise<SdkPipeline> => {
     sdk ??= loadSdk(options).then((pipeline) => {
+      // The SDK's modules join the compile cache written at readiness (server.ts), for the next start.
+      flushCompileCache();
       record = pipeline.record;
       for (const span of pending.splice(0)) pipeline.record(span);
       return pipeline;

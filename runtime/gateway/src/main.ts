@@ -2,6 +2,7 @@
 
 import cluster from 'node:cluster';
 import { fstatSync } from 'node:fs';
+import { flushCompileCache } from 'node:module';
 import { pino } from 'pino';
 import { EnvConfigError } from '../../lib/config.ts';
 import { createLogger } from '../../lib/logger.ts';
@@ -71,6 +72,8 @@ async function main(): Promise<void> {
   const port = await gateway.listen();
   // The span exporters load now that the gateway serves, not before (runtime/lib/tracing.ts).
   tracing.warmUp();
+  // A killed gateway never writes its compile cache at exit: write it once serving (server.ts).
+  flushCompileCache();
   logger.info(
     {
       port,
