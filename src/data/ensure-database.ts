@@ -27,8 +27,15 @@ export async function ensureDatabase(
   const maintenance = new URL(url);
   maintenance.pathname = '/postgres';
   const client = new pg.Client({ connectionString: maintenance.toString(), connectionTimeoutMillis: 5000 });
+  // A connection that ends while we are connected, without the server's goodbye first (a network
+  // cut, a proxy or the server going away), makes the client emit 'error': unheard, an uncaught
+  // exception and a stack trace instead of an error message. Heard, the statement in progress (or
+  // the next) fails with a connection error, reported below.
+  client.on('error', () => {});
+  let connected = false;
   try {
     await client.connect();
+    connected = true;
     const found = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
     if (found.rowCount) return 'exists';
     if (options.dryRun) return 'would create';
@@ -42,6 +49,16 @@ export async function ensureDatabase(
         `database "${name}" does not exist on ${shown} and this role may not create it`,
         {
           hint: `run as a role allowed to create databases: ${createDatabaseSql(name)} then run \`platformctl db migrate\` again`,
+          cause: err,
+        },
+      );
+    }
+    if (connected && isConnectionError(err)) {
+      throw new PlatformError(
+        'DATABASE_UNREACHABLE',
+        `lost the connection to PostgreSQL at ${shown}: ${(err as Error).message}`,
+        {
+          hint: 'the session ended (server restart or shutdown, pg_terminate_backend, a network cut); run the command again once the server answers',
           cause: err,
         },
       );

@@ -5,11 +5,14 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrations as contentMigrations } from '../../../runtime/content/src/migrations.ts';
 import { openDb } from '../../../runtime/lib/storage/db.ts';
 import { enqueueOutbox } from '../../../runtime/lib/storage/outbox.ts';
+import { sleep } from '../../../src/core/sleep.ts';
 import { runCli, workspace } from '../../helpers/cli.ts';
+import { startPgCuttingProxy } from '../../helpers/pg-cutting-proxy.ts';
 import {
   createDatabase,
   type PostgresServer,
@@ -105,6 +108,67 @@ describe.skipIf(skip)('db commands (real PostgreSQL)', () => {
     expect(unreachable.exitCode).toBe(1);
     expect(unreachable.stderr).toMatch(/cannot connect to PostgreSQL at 127\.0\.0\.1:1/);
     expect(unreachable.stderr).not.toMatch(/bug|retry shortly/i);
+  }, 60_000);
+
+  /**
+   * Runs `db migrate` for a database that does not exist yet and, while the CLI's CREATE DATABASE
+   * runs, ends its session with `fault`. CREATE DATABASE waits (up to 5 s) while anyone is
+   * connected to its template: the window in which the session is ended mid-statement.
+   */
+  async function migrateAndEndSession(database: string, port: number, fault: () => void) {
+    const base = serverUrl.replace(/\/postgres$/, '');
+    const holder = new pg.Client({ connectionString: `${base}/template1` });
+    await holder.connect();
+    try {
+      const cli = runCli(['db', 'migrate', '--env', 'prod', '--service', 'auth'], {
+        cwd: ws.dir,
+        env: { AUTH_DATABASE_URL: `postgres://postgres@127.0.0.1:${port}/${database}` },
+      });
+      let running = '0';
+      for (let i = 0; i < 200 && running === '0'; i++) {
+        running = server
+          .psql(`SELECT count(*) FROM pg_stat_activity WHERE query = 'CREATE DATABASE "${database}";'`)
+          .trim();
+        if (running === '0') await sleep(25);
+      }
+      expect(running).toBe('1');
+      fault();
+      return await cli;
+    } finally {
+      await holder.end();
+    }
+  }
+
+  it('reports a session the server terminates mid-statement as an error with a hint', async () => {
+    const r = await migrateAndEndSession('auth_terminated', server.port, () => {
+      server.psql(
+        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'CREATE DATABASE%'`,
+      );
+    });
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toMatch(
+      /lost the connection to PostgreSQL at 127\.0\.0\.1:\d+: terminating connection due to administrator command/,
+    );
+    expect(r.stderr).toMatch(/hint: .*run the command again/);
+    expect(r.stderr).not.toMatch(/bug|\n\s+at /i);
+  }, 60_000);
+
+  it('reports a connection cut mid-statement as an error with a hint, not a crash', async () => {
+    // Cut without the server's goodbye: node-postgres emits 'error' on the client at once.
+    const proxy = await startPgCuttingProxy(server.port);
+    try {
+      const r = await migrateAndEndSession('auth_cut', proxy.port, () => {
+        expect(proxy.cut()).toBe(1);
+      });
+      expect(r.exitCode).toBe(1);
+      expect(r.stderr).toMatch(
+        /lost the connection to PostgreSQL at 127\.0\.0\.1:\d+: Connection terminated unexpectedly/,
+      );
+      expect(r.stderr).toMatch(/hint: .*run the command again/);
+      expect(r.stderr).not.toMatch(/bug|\n\s+at /i);
+    } finally {
+      await proxy.close();
+    }
   }, 60_000);
 
   it('copies SQLite data to PostgreSQL idempotently', async () => {
