@@ -1,17 +1,20 @@
 /**
  * The PostgreSQL Db adapter against a real private PostgreSQL cluster: every service's migrations,
- * transactions with the outbox, the analytics upsert dialect, and a killed connection → 503.
+ * transactions with the outbox, the analytics upsert dialect, a killed connection → 503, and a
+ * view batch whose COMMIT answer was lost stored once.
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrations as analyticsMigrations } from '../../../runtime/analytics/src/schema.ts';
 import { migrations as authMigrations } from '../../../runtime/auth/src/migrations.ts';
 import { migrations as contentMigrations } from '../../../runtime/content/src/migrations.ts';
+import { ViewOutbox } from '../../../runtime/content/src/view-outbox.ts';
 import { HttpError } from '../../../runtime/lib/http-errors.ts';
 import { type Db, openDb } from '../../../runtime/lib/storage/db.ts';
-import { enqueueOutbox } from '../../../runtime/lib/storage/outbox.ts';
+import { enqueueOutbox, outboxMigration } from '../../../runtime/lib/storage/outbox.ts';
 import { toPostgresDdl, toPostgresPlaceholders } from '../../../runtime/lib/storage/postgres.ts';
 import { sleep } from '../../../src/core/sleep.ts';
+import { startPgCuttingProxy } from '../../helpers/pg-cutting-proxy.ts';
 import {
   createDatabase,
   type PostgresServer,
@@ -197,6 +200,40 @@ describe.skipIf(skip)('PostgreSQL Db (real server)', () => {
       await db.ping();
     } finally {
       process.off('uncaughtException', onCrash);
+    }
+  });
+
+  it('stores a view batch whose COMMIT answer was lost once, under the ids the views were recorded with', async () => {
+    // The COMMIT reaches the server and commits; the connection is cut before its answer arrives,
+    // so the content service sees a 503 and writes the batch again.
+    const proxy = await startPgCuttingProxy(server.port);
+    const direct = await openDb(createDatabase(server, 'views'));
+    await direct.migrate([outboxMigration]);
+    const viaProxy = await openDb(`postgres://postgres@127.0.0.1:${proxy.port}/views?pool_max=2`);
+    const errors: unknown[] = [];
+    const outbox = new ViewOutbox(viaProxy, { flushMs: 1, retryMs: 5, onError: (e) => errors.push(e) });
+    try {
+      proxy.loseNextCommitAnswer();
+      const recorded = Array.from({ length: 5 }, (_, i) =>
+        outbox.record({ type: 'view', contentId: `c${i}`, userId: 'u', ts: i, traceparent: undefined }),
+      );
+      await outbox.flush();
+      expect(proxy.lostCommits).toBe(1);
+      expect(errors).toHaveLength(1);
+      expect(errors[0]).toMatchObject({ statusCode: 503, code: 'DATABASE_UNAVAILABLE' });
+      const ids = async () =>
+        (await direct.query<{ id: string }>('SELECT id FROM outbox ORDER BY seq')).map((r) => r.id);
+      const committed = await ids();
+      expect(committed).toHaveLength(5);
+      for (let i = 0; i < 300 && outbox.buffered > 0; i++) await sleep(10);
+      expect(outbox.buffered).toBe(0);
+      expect(await ids()).toEqual(committed);
+      expect(recorded.map((v) => v.id)).toEqual(committed);
+    } finally {
+      await outbox.close();
+      await viaProxy.close();
+      await direct.close();
+      await proxy.close();
     }
   });
 
