@@ -4,7 +4,7 @@
  * faults: `cut()` ends every connection now (mid-statement if one is running), and
  * `loseNextCommitAnswer()` lets the next COMMIT reach the server and commit, then ends that
  * connection before the answer reaches the client, so the client cannot know the COMMIT went
- * through.
+ * through. Statements are read from simple (`Q`) and extended (`P`, Parse) protocol messages.
  */
 import { createServer, Socket } from 'node:net';
 
@@ -13,8 +13,11 @@ export interface PgCuttingProxy {
   port: number;
   /** Ends every proxied connection now, on both sides. Returns how many were cut. */
   cut(): number;
-  /** The next simple-protocol `COMMIT` is forwarded and committed; its answer never arrives. */
-  loseNextCommitAnswer(): void;
+  /**
+   * The next `COMMIT` is forwarded and committed; its answer never arrives. With `after`, only the
+   * COMMIT of a transaction that ran a statement matching it (e.g. /INSERT INTO outbox/).
+   */
+  loseNextCommitAnswer(after?: RegExp): void;
   /** How many COMMIT answers were swallowed so far. */
   readonly lostCommits: number;
   close(): Promise<void>;
@@ -23,7 +26,7 @@ export interface PgCuttingProxy {
 /** Starts a proxy to `127.0.0.1:targetPort`. */
 export async function startPgCuttingProxy(targetPort: number): Promise<PgCuttingProxy> {
   const pairs = new Set<{ client: Socket; server: Socket }>();
-  let armed = false;
+  let armed: RegExp | undefined;
   let lostCommits = 0;
 
   const proxy = createServer((client) => {
@@ -43,6 +46,7 @@ export async function startPgCuttingProxy(targetPort: number): Promise<PgCutting
     let pending = Buffer.alloc(0);
     let started = false;
     let commitSent = false;
+    let matched = false;
     client.on('data', (chunk: Buffer) => {
       server.write(chunk);
       pending = Buffer.concat([pending, chunk]);
@@ -51,12 +55,16 @@ export async function startPgCuttingProxy(targetPort: number): Promise<PgCutting
         if (pending.length < header) break;
         const length = pending.readInt32BE(started ? 1 : 0) + (started ? 1 : 0);
         if (pending.length < length) break;
-        if (started && armed && pending[0] === 0x51 /* Q */) {
-          const sql = pending.subarray(5, length - 1).toString('utf8');
+        const sql = started ? statementOf(pending.subarray(0, length)) : undefined;
+        if (armed && sql !== undefined) {
           if (/^\s*COMMIT\s*;?\s*$/i.test(sql)) {
-            armed = false;
-            commitSent = true;
-          }
+            if (matched) {
+              armed = undefined;
+              commitSent = true;
+            }
+            matched = false;
+          } else if (/^\s*ROLLBACK\b/i.test(sql)) matched = false;
+          else if (armed.test(sql)) matched = true;
         }
         started = true;
         pending = pending.subarray(length);
@@ -89,8 +97,8 @@ export async function startPgCuttingProxy(targetPort: number): Promise<PgCutting
   return {
     port: address.port,
     cut,
-    loseNextCommitAnswer() {
-      armed = true;
+    loseNextCommitAnswer(after = /(?:)/) {
+      armed = after;
     },
     get lostCommits() {
       return lostCommits;
@@ -100,4 +108,15 @@ export async function startPgCuttingProxy(targetPort: number): Promise<PgCutting
       await new Promise<void>((resolve) => proxy.close(() => resolve()));
     },
   };
+}
+
+/** The SQL text of a Query (`Q`) or Parse (`P`) message; undefined for other messages. */
+function statementOf(message: Buffer): string | undefined {
+  if (message[0] === 0x51) return message.subarray(5, message.length - 1).toString('utf8');
+  if (message[0] === 0x50) {
+    const nameEnd = message.indexOf(0, 5);
+    const sqlEnd = message.indexOf(0, nameEnd + 1);
+    return message.subarray(nameEnd + 1, sqlEnd).toString('utf8');
+  }
+  return undefined;
 }
