@@ -62,7 +62,10 @@ export const ERROR_CODES = {
     exit: ExitCode.failure,
     meaning: 'a service database does not exist and the role may not create it (the hint has the SQL)',
   },
-  DATABASE_UNREACHABLE: { exit: ExitCode.failure, meaning: 'the PostgreSQL server does not answer' },
+  DATABASE_UNREACHABLE: {
+    exit: ExitCode.failure,
+    meaning: 'the PostgreSQL server does not answer, or ended the session while the command ran',
+  },
   DB_URL_INVALID: { exit: ExitCode.usage, meaning: 'a database URL flag of `db copy` has the wrong scheme' },
   DEMO_FAILED: { exit: ExitCode.failure, meaning: 'cannot reach …: …' },
   DEPENDENCY_CYCLE: { exit: ExitCode.failure, meaning: 'services depend on each other in a cycle: …' },
