@@ -6,7 +6,7 @@
  * - `ANALYTICS_SYNC`: `normal` (default) | `full`, see ingest.ts;
  * - `ANALYTICS_CONSUME`: `true` (default) | `false`, consume `content.*` from the bus;
  * - `ANALYTICS_PROJECT_DELAY_MS`: how long appended events are batched before projection (500);
- * - `ANALYTICS_PROJECTOR_NICE`: nice value of the projector thread (5; 0 = same as ingest);
+ * - `ANALYTICS_PROJECTOR_NICE`: nice value of the projector thread (0 = same as ingest, the default);
  * - `ANALYTICS_USER_EVENTS_PER_S` (2000), `ANALYTICS_USER_EVENTS_BURST` (10000): the ingest budget
  *   of one user token (service tokens with `analytics:write` are not limited), see event-identity.ts.
  * - `ANALYTICS_MAX_LAG_MS`: while the read models trail the log by more than this, new ingest
@@ -44,7 +44,7 @@ const env = z.object({
   ANALYTICS_SYNC: z.enum(['normal', 'full']).default('normal'),
   ANALYTICS_CONSUME: z.enum(['true', 'false']).default('true'),
   ANALYTICS_PROJECT_DELAY_MS: z.coerce.number().int().min(0).max(3_600_000).default(500),
-  ANALYTICS_PROJECTOR_NICE: z.coerce.number().int().min(0).max(19).default(5),
+  ANALYTICS_PROJECTOR_NICE: z.coerce.number().int().min(0).max(19).default(0),
   ANALYTICS_USER_EVENTS_PER_S: z.coerce.number().min(0).max(1_000_000).default(2000),
   ANALYTICS_USER_EVENTS_BURST: z.coerce.number().int().min(MAX_BATCH).max(10_000_000).default(10_000),
   ANALYTICS_MAX_LAG_MS: z.coerce.number().int().min(0).max(3_600_000).default(1000),

@@ -15,9 +15,10 @@ interface WorkerConfig {
   logUrl: string;
   synchronous: 'NORMAL' | 'FULL';
   /**
-   * Nice value of the projector thread (Linux: per thread). Default 5: ingest wins contention
-   * without starving projection on a busy host (at 10 it got ~2 % of a core next to a handful of
-   * other busy processes and fell minutes behind).
+   * Nice value of the projector thread (Linux: per thread). Default 0, the same as ingest: ingest
+   * is refused while projection lags (projection-lag.ts), so a projector ranked below ingest only
+   * lowers the rate that can be acknowledged — at nice 5 on a busy host its slices spent 55–85 %
+   * of their time waiting for a CPU (docs/benchmarks.md, issue 21).
    */
   nice?: number;
   options: Omit<ProjectorOptions, 'onError'>;
@@ -144,11 +145,10 @@ export class ProjectorWorker {
 
 async function runWorker(): Promise<void> {
   const config = workerData as WorkerConfig;
-  // Acknowledging events is the latency-critical path; projection can trail by a few seconds. On
-  // Linux a priority set from a thread applies to that thread only, so this lowers the projector
-  // alone: under CPU contention ingest keeps its share and the projector catches up when idle.
+  // On Linux a priority set from a thread applies to that thread only, so a nice value > 0 lowers
+  // the projector alone (ingest keeps its share under contention, the projector trails more).
   try {
-    setPriority(config.nice ?? 5);
+    if (config.nice) setPriority(config.nice);
   } catch {
     // Not permitted (some containers): run at normal priority.
   }

@@ -149,3 +149,12 @@ describe('ingest admission', () => {
     await log.close();
   });
 });
+
+describe('service defaults', () => {
+  it('runs the projector thread at the same priority as ingest unless told otherwise', async () => {
+    const { analyticsService } = await import('../src/main.ts');
+    const env = analyticsService().env;
+    expect(env.parse({}).ANALYTICS_PROJECTOR_NICE).toBe(0);
+    expect(env.parse({ ANALYTICS_PROJECTOR_NICE: '5' }).ANALYTICS_PROJECTOR_NICE).toBe(5);
+  });
+});
