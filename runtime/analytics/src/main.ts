@@ -10,7 +10,7 @@
  * - `ANALYTICS_USER_EVENTS_PER_S` (2000), `ANALYTICS_USER_EVENTS_BURST` (10000): the ingest budget
  *   of one user token (service tokens with `analytics:write` are not limited), see event-identity.ts.
  * - `ANALYTICS_MAX_LAG_MS`: while the read models trail the log by more than this, new ingest
- *   requests wait for the projector (1000; 0 = never wait), each at most
+ *   requests wait for the projector (500; 0 = never wait), each at most
  *   `ANALYTICS_ADMISSION_WAIT_MS` (2000); an HTTP/gRPC request still lagging then is refused with
  *   503 `INGEST_LAGGING` + Retry-After (nothing recorded), a bus event is appended anyway — see
  *   projection-lag.ts and ingest.ts;
@@ -47,7 +47,7 @@ const env = z.object({
   ANALYTICS_PROJECTOR_NICE: z.coerce.number().int().min(0).max(19).default(0),
   ANALYTICS_USER_EVENTS_PER_S: z.coerce.number().min(0).max(1_000_000).default(2000),
   ANALYTICS_USER_EVENTS_BURST: z.coerce.number().int().min(MAX_BATCH).max(10_000_000).default(10_000),
-  ANALYTICS_MAX_LAG_MS: z.coerce.number().int().min(0).max(3_600_000).default(1000),
+  ANALYTICS_MAX_LAG_MS: z.coerce.number().int().min(0).max(3_600_000).default(500),
   ANALYTICS_ADMISSION_WAIT_MS: z.coerce.number().int().min(0).max(60_000).default(2000),
   ANALYTICS_RECENT_USERS: z.coerce.number().int().min(1).max(10_000_000).default(100_000),
 });

@@ -157,4 +157,9 @@ describe('service defaults', () => {
     expect(env.parse({}).ANALYTICS_PROJECTOR_NICE).toBe(0);
     expect(env.parse({ ANALYTICS_PROJECTOR_NICE: '5' }).ANALYTICS_PROJECTOR_NICE).toBe(5);
   });
+
+  it('holds ingest back once the read models trail by more than half a second', async () => {
+    const { analyticsService } = await import('../src/main.ts');
+    expect(analyticsService().env.parse({}).ANALYTICS_MAX_LAG_MS).toBe(500);
+  });
 });
