@@ -58,7 +58,11 @@ export interface Http1Handler {
   onRequestStart?(controller: Http1Controller): void;
   /** `headers` is undefined when the pool was made with `parseHeaders: false`. */
   onResponseStart(controller: Http1Controller, statusCode: number, headers: Http1Headers | undefined): void;
-  onResponseData(controller: Http1Controller, chunk: Buffer): void;
+  /**
+   * `last` is true when this chunk completes a body of known length (onResponseEnd follows at
+   * once), so a proxy can end its own response with it in one write.
+   */
+  onResponseData(controller: Http1Controller, chunk: Buffer, last: boolean): void;
   onResponseEnd(): void;
   onResponseError(controller: Http1Controller, err: Error): void;
   /** When false no slice of the body is handed out at all. */
@@ -626,7 +630,11 @@ class Connection {
         case S.chunkData: {
           const n = Math.min(this.remaining, buf.length - pos);
           if (current.handler.wantsBody !== false)
-            current.handler.onResponseData(current, buf.subarray(pos, pos + n));
+            current.handler.onResponseData(
+              current,
+              buf.subarray(pos, pos + n),
+              this.state === S.body && n === this.remaining,
+            );
           if (this.socket !== socket) return;
           pos += n;
           this.remaining -= n;
@@ -683,7 +691,8 @@ class Connection {
           continue;
         }
         case S.untilClose:
-          if (current.handler.wantsBody !== false) current.handler.onResponseData(current, buf.subarray(pos));
+          if (current.handler.wantsBody !== false)
+            current.handler.onResponseData(current, buf.subarray(pos), false);
           return;
       }
     }

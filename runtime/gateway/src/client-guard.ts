@@ -30,6 +30,10 @@ export function serverTimeouts(limits: ClientLimits): ServerOptions {
     // Node checks the two request deadlines on this interval (30 s by default, which lets a
     // 10 s headers timeout run to 40 s).
     connectionsCheckingInterval: Math.max(250, Math.min(1000, limits.headersTimeoutMs / 4)),
+    // A request without content-length or transfer-encoding has no body: node then hands it over
+    // already ended instead of running a readable stream's life cycle for nothing (~2 µs of CPU
+    // per request, measured on node:http alone). Node < 24.12 ignores the option.
+    optimizeEmptyRequests: true,
   };
 }
 

@@ -106,6 +106,8 @@ export class UpstreamAttempt implements Http1Handler {
   readonly #owner: AttemptOwner;
   #status = 0;
   #ended = false;
+  /** The chunk that completes the body, held for res.end(): head and body leave in one write. */
+  #lastChunk: Buffer | undefined;
 
   constructor(x: Exchange, inst: Instance, owner: AttemptOwner) {
     this.#x = x;
@@ -180,7 +182,13 @@ export class UpstreamAttempt implements Http1Handler {
     }
   }
 
-  onResponseData(controller: Http1Controller, chunk: Buffer): void {
+  onResponseData(controller: Http1Controller, chunk: Buffer, last: boolean): void {
+    if (last) {
+      // onResponseEnd follows at once. res.write() then res.end() costs a second pass through the
+      // response's stream machinery and a tick to uncork; res.end(chunk) sends it all at once.
+      this.#lastChunk = chunk;
+      return;
+    }
     const res = this.#x.res;
     if (!res.write(chunk) && !res.destroyed) {
       controller.pause();
@@ -191,7 +199,7 @@ export class UpstreamAttempt implements Http1Handler {
   onResponseEnd(): void {
     if (!this.#release()) return;
     const x = this.#x;
-    x.res.end();
+    x.res.end(this.#lastChunk);
     this.#owner.finish(x, this.#status);
   }
 
