@@ -1,43 +1,34 @@
 /**
- * Prometheus metrics of the gateway. Label children are cached per label combination because
- * prom-client hashes the label object on every call, which shows up in the proxy's hot path.
+ * Prometheus metrics of the gateway. The two series every request touches are kept by RedSeries
+ * (red-series.ts) and exposed through the same registry; the rare events (ejections, 429s,
+ * retries, unserved requests) use prom-client's counters directly.
  */
-import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Registry } from 'prom-client';
+import { RedSeries } from './red-series.ts';
 
 export const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
-interface Children {
-  count: Counter.Internal;
-  duration: Histogram.Internal<string>;
-}
-
 export class GatewayMetrics {
   readonly registry: Registry;
-  readonly #requests: Counter<'route' | 'service' | 'version' | 'code'>;
-  readonly #duration: Histogram<'route' | 'service' | 'version'>;
+  readonly #red: RedSeries;
   readonly #ejections: Counter<'service' | 'instance'>;
   readonly #rateLimited: Counter<'route'>;
   readonly #retries: Counter<'service'>;
   readonly #unserved: Counter<'service' | 'reason'>;
-  readonly #children = new Map<string, Children>();
 
   constructor(opts: { defaultLabels?: Record<string, string>; registry?: Registry } = {}) {
     this.registry = opts.registry ?? new Registry();
     if (opts.defaultLabels) this.registry.setDefaultLabels(opts.defaultLabels);
     if (!opts.registry) collectDefaultMetrics({ register: this.registry });
-    this.#requests = new Counter({
-      name: 'gateway_requests_total',
-      help: 'Requests answered by the gateway, by route prefix, upstream service, version and status code',
-      labelNames: ['route', 'service', 'version', 'code'],
-      registers: [this.registry],
-    });
-    this.#duration = new Histogram({
-      name: 'gateway_request_duration_seconds',
-      help: 'Time from request to the end of the response, as the gateway saw it',
-      labelNames: ['route', 'service', 'version'],
+    this.#red = new RedSeries({
+      requestsName: 'gateway_requests_total',
+      requestsHelp:
+        'Requests answered by the gateway, by route prefix, upstream service, version and status code',
+      durationName: 'gateway_request_duration_seconds',
+      durationHelp: 'Time from request to the end of the response, as the gateway saw it',
       buckets: DURATION_BUCKETS,
-      registers: [this.registry],
     });
+    this.#red.register(this.registry);
     this.#ejections = new Counter({
       name: 'gateway_upstream_ejections_total',
       help: 'Upstream instances ejected by the circuit breaker',
@@ -69,19 +60,9 @@ export class GatewayMetrics {
     this.#unserved.inc({ service, reason });
   }
 
+  /** One answered request: its count by code and its duration (RED series, per route and version). */
   observe(route: string, service: string, version: string, code: number, seconds: number): void {
-    const durKey = `${route}\u0000${service}\u0000${version}`;
-    const key = `${durKey}\u0000${code}`;
-    let c = this.#children.get(key);
-    if (!c) {
-      c = {
-        count: this.#requests.labels(route, service, version, String(code)),
-        duration: this.#duration.labels(route, service, version),
-      };
-      this.#children.set(key, c);
-    }
-    c.count.inc();
-    c.duration.observe(seconds);
+    this.#red.observe(route, service, version, code, seconds);
   }
 
   ejected(service: string, instance: string): void {
