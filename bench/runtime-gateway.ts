@@ -7,7 +7,8 @@
  * process, undici keep-alive pool, pino access log). A third contender, a minimal node:http +
  * http.request proxy with a keep-alive agent, shows what undici's dispatch path buys over the
  * obvious Node implementation; a bare undici dispatch proxy is the floor of the gateway's design
- * (the gap is what routing, auth, metrics, stats and the access log cost); a node:http server answering by itself (no proxying) gives the
+ * (the gap is what routing, auth, metrics, stats and the access log cost); the same bare proxy reading requests with node's
+ * llhttp straight off the socket, without node:http's server objects, shows what node:http's server side costs; a node:http server answering by itself (no proxying) gives the
  * ceiling of any proxy built on Node's HTTP stack on this machine. Phases alternate per round (nginx, gateway, node:http, ...)
  * after a warm-up each, so background noise on the shared machine hits all alike; the ratio of
  * the medians is the figure. On a shared machine req/s mostly measures who got the CPU, so the
@@ -245,13 +246,61 @@ const HTTP1_BARE = `
 const { createServer } = await import('node:http');
 const { Http1Pool } = await import(${JSON.stringify(join(import.meta.dirname, '..', 'runtime', 'lib', 'http1-client.ts'))});
 const pool = new Http1Pool(process.env.UPSTREAM, { connections: 128 });
-createServer((req, res) => {
+// As the gateway does: bodyless requests handed over already ended, the last chunk sent by res.end().
+createServer({ optimizeEmptyRequests: true }, (req, res) => {
   pool.dispatch({ method: req.method, path: req.url, headers: ['x-forwarded-for', req.socket.remoteAddress] }, {
     onResponseStart(c, status, headers) { delete headers.connection; delete headers['keep-alive']; res.writeHead(status, headers); },
-    onResponseData(c, chunk) { res.write(chunk); },
-    onResponseEnd() { res.end(); },
+    onResponseData(c, chunk, last) { if (last) res.end(chunk); else res.write(chunk); },
+    onResponseEnd() { if (!res.writableEnded) res.end(); },
     onResponseError() { if (!res.headersSent) res.writeHead(502); res.end(); },
   });
+}).listen(Number(process.env.PORT), '127.0.0.1');
+`;
+
+/**
+ * What node:http's server side costs a proxy: the same bare proxy on the kit's client, but reading
+ * requests with node's own llhttp parser straight off the socket (`_http_common`'s HTTPParser,
+ * consuming the socket in C++ as node:http does) and writing each answer as one latin1 head plus
+ * the body, with no IncomingMessage, ServerResponse or stream machinery. Not a server anyone
+ * should run (no timeouts, pipelining order, bodies or errors); it measures the lever of a lean
+ * inbound path for docs/decisions/0004.
+ */
+const LLHTTP_BARE = `
+const net = await import('node:net');
+const { createRequire } = await import('node:module');
+const { HTTPParser } = createRequire(import.meta.url)('_http_common');
+const { Http1Pool } = await import(${JSON.stringify(join(import.meta.dirname, '..', 'runtime', 'lib', 'http1-client.ts'))});
+const pool = new Http1Pool(process.env.UPSTREAM, { connections: 128 });
+net.createServer({ noDelay: true }, (socket) => {
+  socket.on('error', () => {});
+  const parser = new HTTPParser();
+  parser.initialize(HTTPParser.REQUEST, {}, 0, 0);
+  const ip = socket.remoteAddress;
+  parser[HTTPParser.kOnHeadersComplete] = (major, minor, raw, method, url) => {
+    const headers = ['x-forwarded-for', ip];
+    for (let i = 0; i < raw.length; i += 2)
+      if (raw[i].length !== 4 || raw[i].toLowerCase() !== 'host') headers.push(raw[i], raw[i + 1]);
+    let head = '';
+    pool.dispatch({ method: 'GET', path: url, headers }, {
+      onResponseStart(c, status, h) {
+        head = 'HTTP/1.1 ' + status + ' OK\r\n';
+        for (const k in h) head += k + ': ' + h[k] + '\r\n';
+        head += '\r\n';
+      },
+      onResponseData(c, chunk) {
+        if (head) socket.write(head, 'latin1');
+        head = '';
+        socket.write(chunk);
+      },
+      onResponseEnd() { if (head) socket.write(head, 'latin1'); },
+      onResponseError() { socket.destroy(); },
+    });
+  };
+  parser[HTTPParser.kOnBody] = () => {};
+  parser[HTTPParser.kOnMessageComplete] = () => {};
+  socket._handle._consumed = true;
+  parser.consume(socket._handle);
+  parser[HTTPParser.kOnExecute] = (ret) => { if (ret instanceof Error) socket.destroy(); };
 }).listen(Number(process.env.PORT), '127.0.0.1');
 `;
 
@@ -496,6 +545,10 @@ async function main(): Promise<void> {
       [
         'http1-client dispatch, bare',
         () => startNode('http1-bare', ['--input-type=module', '-e', HTTP1_BARE], { UPSTREAM: upstream }),
+      ],
+      [
+        'llhttp server + http1-client, bare',
+        () => startNode('llhttp-bare', ['--input-type=module', '-e', LLHTTP_BARE], { UPSTREAM: upstream }),
       ],
       ['undici dispatch, bare', () => startNode('undici-bare', ['-e', UNDICI_BARE], { UPSTREAM: upstream })],
       ['node:http proxy', () => startNode('node-proxy', ['-e', NODE_HTTP_PROXY], { UPSTREAM: upstream })],

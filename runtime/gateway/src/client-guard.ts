@@ -21,12 +21,16 @@ export interface ClientLimits {
   maxConnectionsPerClient: number;
 }
 
-/** The node:http server options carrying the deadlines. */
+/**
+ * The node:http server options carrying the request deadlines. The two idle deadlines (keep-alive
+ * and socket) are IdleSweep's: node's own re-arm a timer per socket twice per request and
+ * refresh it on every read and write (~2 µs of CPU per request under load).
+ */
 export function serverTimeouts(limits: ClientLimits): ServerOptions {
   return {
     headersTimeout: limits.headersTimeoutMs,
     requestTimeout: limits.requestTimeoutMs,
-    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    keepAliveTimeout: 0,
     // Node checks the two request deadlines on this interval (30 s by default, which lets a
     // 10 s headers timeout run to 40 s).
     connectionsCheckingInterval: Math.max(250, Math.min(1000, limits.headersTimeoutMs / 4)),
@@ -60,9 +64,8 @@ export class ConnectionCap {
     return this.#turnedAway.has(socket);
   }
 
-  /** Wires the cap and the socket idle timeout into `server`. */
-  attach(server: Server, limits: ClientLimits): void {
-    if (limits.socketIdleTimeoutMs > 0) server.setTimeout(limits.socketIdleTimeoutMs, (s) => s.destroy());
+  /** Wires the cap into `server`. */
+  attach(server: Server): void {
     if (this.#max <= 0) return;
     server.on('connection', (socket: Socket) => this.#admit(socket));
   }
@@ -88,5 +91,89 @@ export class ConnectionCap {
       if (left <= 0) this.#open.delete(address);
       else this.#open.set(address, left);
     });
+  }
+}
+
+/** What the sweep knows of one connection. */
+interface Watch {
+  /** Requests begun and not finished on it. */
+  active: number;
+  /** bytesRead + bytesWritten at the last sweep. */
+  bytes: number;
+  /** Time since those last changed. */
+  quietMs: number;
+}
+
+const WATCH = Symbol('gateway idle watch');
+type Watched = Socket & { [WATCH]?: Watch };
+
+/**
+ * Closes client connections that sit idle too long: with no request in flight, after the
+ * keep-alive timeout; with one, when no byte moved either way for the socket timeout. One
+ * interval checks every connection's byte counters a few times per timeout, in place of node's
+ * timer per socket. A connection joins at its first request (HTTP/2 connections never do, and a
+ * silent new one is the protocol sniffer's and the headers timeout's to close).
+ */
+export class IdleSweep {
+  readonly #sockets = new Set<Watched>();
+  readonly #keepAliveMs: number;
+  readonly #socketIdleMs: number;
+  readonly #tickMs: number;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(limits: Pick<ClientLimits, 'keepAliveTimeoutMs' | 'socketIdleTimeoutMs'>) {
+    this.#keepAliveMs = limits.keepAliveTimeoutMs;
+    this.#socketIdleMs = limits.socketIdleTimeoutMs;
+    const shortest = Math.min(...[this.#keepAliveMs, this.#socketIdleMs].filter((ms) => ms > 0), 4000);
+    this.#tickMs = Math.max(100, Math.min(1000, Math.floor(shortest / 4)));
+  }
+
+  /** A request began on `socket`. */
+  begin(socket: Socket): void {
+    const s = socket as Watched;
+    let w = s[WATCH];
+    if (!w) {
+      if (this.#keepAliveMs <= 0 && this.#socketIdleMs <= 0) return;
+      w = { active: 0, bytes: 0, quietMs: 0 };
+      s[WATCH] = w;
+      this.#sockets.add(s);
+      s.once('close', () => this.#sockets.delete(s));
+      if (!this.#timer) {
+        this.#timer = setInterval(() => this.#sweep(), this.#tickMs);
+        this.#timer.unref();
+      }
+    }
+    w.active++;
+  }
+
+  /** That request finished (its answer is written or the exchange is over). */
+  end(socket: Socket): void {
+    const w = (socket as Watched)[WATCH];
+    if (w && w.active > 0) w.active--;
+  }
+
+  /** Stops sweeping (the gateway is closing; its connections are closed by then). */
+  stop(): void {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #sweep(): void {
+    if (this.#sockets.size === 0) {
+      this.stop();
+      return;
+    }
+    for (const s of this.#sockets) {
+      const w = s[WATCH] as Watch;
+      const bytes = s.bytesRead + s.bytesWritten;
+      if (bytes !== w.bytes) {
+        w.bytes = bytes;
+        w.quietMs = 0;
+        continue;
+      }
+      w.quietMs += this.#tickMs;
+      const limit = w.active > 0 ? this.#socketIdleMs : this.#keepAliveMs;
+      if (limit > 0 && w.quietMs >= limit) s.destroy();
+    }
   }
 }

@@ -22,7 +22,7 @@ import { DEFAULT_DRAIN, drainUnreadBody } from '../../lib/unread-body.ts';
 import { AccessLog } from './access-log.ts';
 import { handleAdmin } from './admin-api.ts';
 import { BodyMeter, declaredLength, formatBytes } from './body-limit.ts';
-import { type ClientLimits, ConnectionCap, serverTimeouts } from './client-guard.ts';
+import { type ClientLimits, ConnectionCap, IdleSweep, serverTimeouts } from './client-guard.ts';
 import type { ClusterPeers, ControlOp } from './control.ts';
 import type { GatewaySettings } from './env.ts';
 import { FaultTable } from './faults.ts';
@@ -74,6 +74,8 @@ export class Gateway implements AttemptOwner {
   readonly tracing: Tracing;
   readonly peers: ClusterPeers | undefined;
   readonly connectionCap: ConnectionCap;
+  /** Keep-alive and socket idle timeouts of both listeners' client connections. */
+  readonly idle: IdleSweep;
   readonly adminServer: Server | undefined;
   /** gRPC calls: HTTP/2 connections on the public port are handed to it (grpc-proxy.ts). */
   readonly grpc: GrpcProxy;
@@ -142,12 +144,13 @@ export class Gateway implements AttemptOwner {
     };
     this.server = createServer(serverTimeouts(clientLimits), (req, res) => this.handle(req, res));
     this.connectionCap = new ConnectionCap(clientLimits.maxConnectionsPerClient);
+    this.idle = new IdleSweep(clientLimits);
     // Metrics and the admin API on a listener of their own, never reachable through the public port.
     this.adminServer =
       env.ADMIN_PORT === undefined
         ? undefined
         : createServer(serverTimeouts(clientLimits), (req, res) => this.handle(req, res, true));
-    this.connectionCap.attach(this.server, clientLimits);
+    this.connectionCap.attach(this.server);
     this.grpc = new GrpcProxy(this, {
       reflection: grpcReflectionOn(env.GRPC_REFLECTION, process.env.NODE_ENV),
       protoDirs: env.GRPC_PROTO_DIRS?.split(',').map((d) => d.trim()),
@@ -201,6 +204,7 @@ export class Gateway implements AttemptOwner {
         admin.closeAllConnections();
       });
     }
+    this.idle.stop();
     await this.registry.close();
   }
 
@@ -238,6 +242,7 @@ export class Gateway implements AttemptOwner {
       req.socket.destroy();
       return;
     }
+    this.idle.begin(req.socket);
     this.inFlight++;
     const url = req.url ?? '/';
     const q = url.indexOf('?');
@@ -690,6 +695,7 @@ export class Gateway implements AttemptOwner {
     // Answered before the client finished sending (413, 401, an upstream's early answer): read
     // and drop the rest within bounds, then close, instead of leaving the client stalled.
     if (x.hasBody && !x.req.complete) drainUnreadBody(x.req);
+    this.idle.end(x.req.socket);
     if (--this.inFlight === 0 && this.#drained) this.#drained();
   }
 }

@@ -223,6 +223,50 @@ describe('slow and greedy clients', () => {
   });
 });
 
+describe('idle connections', () => {
+  const api = (url: string) => ({
+    routes: [{ prefix: '/api', service: 'api', auth: 'none' as const }],
+    services: { api: { instances: [{ id: 'a', url }] } },
+  });
+
+  it('closes a keep-alive connection left idle after its answer', async () => {
+    const upstream = await listen((_req, res) => res.end('ok'));
+    const gw = await startGateway(api(upstream.url), { CLIENT_KEEPALIVE_TIMEOUT_MS: '300' });
+    cleanup.push(upstream.close, gw.close);
+    const idle = dribble(Number(new URL(gw.url).port), 'GET /api/x HTTP/1.1\r\nhost: gw\r\n\r\n');
+    expect(await idle.closed).toMatch(/^HTTP\/1\.1 200 [\s\S]*\r\n\r\nok$/);
+  });
+
+  it('closes a connection whose request moves no byte either way for the socket timeout', async () => {
+    const upstream = await listen(() => {}); // never answers
+    const gw = await startGateway(api(upstream.url), {
+      CLIENT_SOCKET_TIMEOUT_MS: '500',
+      UPSTREAM_HEADERS_TIMEOUT_MS: '60000',
+    });
+    cleanup.push(upstream.close, gw.close);
+    const stuck = dribble(Number(new URL(gw.url).port), 'GET /api/x HTTP/1.1\r\nhost: gw\r\n\r\n');
+    expect(await stuck.closed).toBe('');
+  });
+
+  it('keeps a slow answer whose bytes keep moving for longer than the socket timeout', async () => {
+    const upstream = await listen((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      let n = 0;
+      const tick = setInterval(() => {
+        if (++n < 6) res.write(`${n}`);
+        else {
+          clearInterval(tick);
+          res.end('.');
+        }
+      }, 250);
+    });
+    const gw = await startGateway(api(upstream.url), { CLIENT_SOCKET_TIMEOUT_MS: '600' });
+    cleanup.push(upstream.close, gw.close);
+    const res = await fetch(`${gw.url}/api/x`);
+    expect(await res.text()).toBe('12345.');
+  });
+});
+
 describe('anonymous rate limit', () => {
   it('limits requests without a token per address, with Retry-After', async () => {
     const upstream = await listen((_req, res) => res.end('ok'));
