@@ -283,9 +283,9 @@ net.createServer({ noDelay: true }, (socket) => {
     let head = '';
     pool.dispatch({ method: 'GET', path: url, headers }, {
       onResponseStart(c, status, h) {
-        head = 'HTTP/1.1 ' + status + ' OK\r\n';
-        for (const k in h) head += k + ': ' + h[k] + '\r\n';
-        head += '\r\n';
+        head = 'HTTP/1.1 ' + status + ' OK\\r\\n';
+        for (const k in h) head += k + ': ' + h[k] + '\\r\\n';
+        head += '\\r\\n';
       },
       onResponseData(c, chunk) {
         if (head) socket.write(head, 'latin1');
