@@ -19,7 +19,8 @@
  *
  * Memory bounds (documented where each structure lives): the duplicate window (32 MB for 2M
  * ids), recent views (`ANALYTICS_RECENT_USERS`), the lag tracker (<= 100k entries), the
- * projector's SQLite page cache (32 MiB) and one slice of events (<= 50k). Everything else —
+ * projector's SQLite page cache (32 MiB) and one slice of events (<= 50k); the main thread's
+ * young generation by the V8 options it is started with (node-options.ts). Everything else —
  * totals, rollups, unique-viewer sketches, co-view sketches, `seen` — lives in the database.
  */
 import { resolve } from 'node:path';
