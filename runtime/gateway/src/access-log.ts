@@ -82,7 +82,7 @@ export class AccessLog {
       this.#iso = new Date(now).toISOString();
     }
     const path = PLAIN.test(e.path) ? `"${e.path}"` : JSON.stringify(e.path);
-    let line = `{"level":"${e.status >= 500 ? 'warn' : 'info'}","time":"${this.#iso}"${this.#prefix},"msg":"request","reqId":"${e.reqId}","traceId":"${e.traceId}","method":"${e.method}","path":${path},"status":${e.status},"durationMs":${e.durationMs}`;
+    let line = `{"level":"${e.status >= 500 ? 'warn' : 'info'}","time":"${this.#iso}"${this.#prefix},"msg":"request","reqId":"${e.reqId}","traceId":"${e.traceId}","method":"${e.method}","path":${path},"status":${e.status},"durationMs":${millis(e.durationMs)}`;
     // Not `service`/`version`/`instance`: those name the gateway itself in every line of the kit.
     if (e.service) line += `,"upstream":${this.#json(e.service)}`;
     if (e.version) line += `,"upstreamVersion":${this.#json(e.version)}`;
@@ -121,6 +121,22 @@ export class AccessLog {
     }
     return v;
   }
+}
+
+/**
+ * `ms` as JSON, rounded to the microsecond: the text `${Math.round(ms * 1000) / 1000}` gives, built
+ * from two integers. Printing the double took V8's float printer on every access line (~0.7 % of
+ * the gateway's CPU under load); small integers come from its number-string cache.
+ */
+export function millis(ms: number): string {
+  const us = Math.round(ms * 1000);
+  if (!Number.isSafeInteger(us) || us < 0) return `${us / 1000}`;
+  const whole = Math.floor(us / 1000);
+  const frac = us - whole * 1000;
+  if (frac === 0) return `${whole}`;
+  if (frac % 100 === 0) return `${whole}.${frac / 100}`;
+  if (frac % 10 === 0) return `${whole}.${frac < 100 ? '0' : ''}${frac / 10}`;
+  return `${whole}.${frac < 10 ? '00' : frac < 100 ? '0' : ''}${frac}`;
 }
 
 /** Printable ASCII without `"` or `\\`: a path made only of these needs no escaping in JSON. */

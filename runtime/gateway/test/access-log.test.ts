@@ -6,9 +6,10 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import fc from 'fast-check';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type AccessEntry, AccessLog } from '../src/access-log.ts';
+import { type AccessEntry, AccessLog, millis } from '../src/access-log.ts';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -79,5 +80,15 @@ describe('access log', () => {
     log.write(entry(2));
     expect(chunks).toHaveLength(2);
     expect(JSON.parse(chunks[1] as string)).toMatchObject({ reqId: 'r-2', msg: 'request' });
+  });
+
+  it('writes a duration exactly as JavaScript prints it rounded to the microsecond', () => {
+    const printed = (ms: number) => `${Math.round(ms * 1000) / 1000}`;
+    for (const ms of [0, 0.0004, 0.0005, 0.001, 0.05, 0.1, 1, 1.5, 1.05, 1.005, 12.25, 999.999, 3_600_000])
+      expect(millis(ms)).toBe(printed(ms));
+    fc.assert(
+      fc.property(fc.double({ min: 0, max: 1e9, noNaN: true }), (ms) => millis(ms) === printed(ms)),
+      { numRuns: 20_000 },
+    );
   });
 });
