@@ -4,7 +4,7 @@
  * The upstream is its own nginx instance answering `return 200` (so the upstream is never the
  * bottleneck and costs both proxies the same). The reference proxy is a second nginx instance
  * with one worker, keep-alive to the upstream and an access log, against the gateway (one Node
- * process, undici keep-alive pool, pino access log). A third contender, a minimal node:http +
+ * process, its lean HTTP/1.1 keep-alive pool runtime/lib/http1-client.ts, batched access log). A third contender, a minimal node:http +
  * http.request proxy with a keep-alive agent, shows what undici's dispatch path buys over the
  * obvious Node implementation; a bare undici dispatch proxy is the floor of the gateway's design
  * (the gap is what routing, auth, metrics, stats and the access log cost); the same bare proxy reading requests with node's
@@ -18,7 +18,8 @@
  * nginx p99; the 1-minute load average is recorded with each run.
  *
  * Env: DURATION (10s), THREADS (2), CONNECTIONS (50), ROUNDS (2), WARMUP (2s); CONTENDERS (names to
- * run besides nginx and the every-feature gateway, `;`-separated; default all); BASELINE
+ * run besides nginx and the every-feature gateway, `;`-separated; default all; `none` for only those;
+ * an unknown name stops the run); BASELINE
  * (`;`-separated checkouts whose every-feature gateways run interleaved too, to measure a change in
  * the same run).
  */
@@ -556,6 +557,12 @@ async function main(): Promise<void> {
     ];
     // CONTENDERS narrows the run (nginx, the every-feature gateway and nginx with every feature always run).
     const wanted = CONTENDERS.length === 0 ? undefined : new Set(CONTENDERS);
+    // A misspelt name would otherwise quietly run none of the optional contenders.
+    const unknown = CONTENDERS.filter((c) => c !== 'none' && !starters.some(([name]) => name === c));
+    if (unknown.length > 0)
+      throw new Error(
+        `unknown CONTENDERS ${unknown.join(', ')}; known (;-separated): none; ${starters.map(([n]) => n).join('; ')}`,
+      );
     const contenders: Record<string, Contender> = {};
     for (const [name, start] of starters) {
       if (
