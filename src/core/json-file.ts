@@ -1,5 +1,4 @@
 /** JSON files that other processes read while we write them (state, gateway config, rollouts). */
-import { randomBytes } from 'node:crypto';
 import { renameSync, writeFileSync } from 'node:fs';
 
 /**
@@ -7,7 +6,9 @@ import { renameSync, writeFileSync } from 'node:fs';
  * never a mix: the temp name is unique per process and call, and rename is atomic.
  */
 export function writeJsonAtomic(file: string, value: unknown): void {
-  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  // Math.random, not node:crypto: the name only has to differ from a concurrent writer's (the pid
+  // already separates processes), and loading node:crypto cost ~5 ms of every command's start.
+  const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
   writeFileSync(tmp, `${JSON.stringify(value, null, 2)}\n`);
   renameSync(tmp, file);
 }

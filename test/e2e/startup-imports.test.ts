@@ -3,6 +3,8 @@
  * platform reads the state file without the local provider (supervisor client, releases, ports,
  * logs), and neither it nor `config validate` loads the audit log and its key, which only
  * mutating commands write. Read from the bundle's source maps, so it holds for what users run.
+ * Neither loads Node builtins it does not use: no ES-module facades of builtins (they read every
+ * export and so run the lazy getters), no node:crypto, no stdin stream.
  */
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -51,5 +53,35 @@ describe('start-up imports of read-only commands', () => {
     expect(sources).toContain('src/core/config/validated-cache.ts');
     expect(sources).not.toContain('src/core/audit.ts');
     expect(sources).not.toContain('src/core/audit-key.ts');
+  });
+
+  // Each of these was loaded on every start before: crypto by the cache key's SHA-256 and json-file's
+  // temp names, fs/promises by the ES-module facade of node:fs and by touching process.stdin (here
+  // /dev/null, as in the benchmark), parseArgs by node:util's facade, the diagnostic report by
+  // node:process's facade.
+  const UNUSED_BUILTINS = [
+    'NativeModule crypto',
+    'NativeModule internal/fs/promises',
+    'NativeModule internal/util/parse_args/parse_args',
+    'NativeModule internal/process/report',
+  ];
+
+  it.each([[['status']], [['config', 'validate']]])('%j loads no builtin it does not use', (args) => {
+    sourcesLoaded(['config', 'validate']); // fills the validated-config cache
+    const hook = `process.on('exit', () => process.stderr.write('\\nBUILTINS ' + JSON.stringify(process.moduleLoadList) + '\\n'));`;
+    const r = spawnSync(
+      process.execPath,
+      ['--import', `data:text/javascript,${encodeURIComponent(hook)}`, BIN, ...args],
+      {
+        cwd: project,
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, NO_COLOR: '1' },
+      },
+    );
+    expect(r.status, r.stderr).toBe(0);
+    const loaded = JSON.parse(/BUILTINS (.*)/.exec(r.stderr)?.[1] ?? '[]') as string[];
+    expect(loaded).toContain('NativeModule fs'); // the list is Node's module record
+    expect(loaded.filter((m) => UNUSED_BUILTINS.includes(m))).toEqual([]);
   });
 });
