@@ -7,7 +7,7 @@
  * export and so run the lazy getters), no node:crypto, no stdin stream.
  */
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -83,5 +83,17 @@ describe('start-up imports of read-only commands', () => {
     const loaded = JSON.parse(/BUILTINS (.*)/.exec(r.stderr)?.[1] ?? '[]') as string[];
     expect(loaded).toContain('NativeModule fs'); // the list is Node's module record
     expect(loaded.filter((m) => UNUSED_BUILTINS.includes(m))).toEqual([]);
+  });
+
+  it('the build leaves no empty chunk to load (type-only modules became chunks of nothing)', () => {
+    const dir = join(REPO_ROOT, 'dist', 'cli');
+    // What is left of a chunk without the build's banner (require for CommonJS) and its map comment.
+    const code = (name: string) =>
+      readFileSync(join(dir, name), 'utf8')
+        .replace(/^import \{ createRequire as __platformctlRequire \}.*$/m, '')
+        .replace(/^\/\/# sourceMappingURL=.*$/m, '')
+        .trim();
+    const empty = readdirSync(dir).filter((name) => name.endsWith('.js') && code(name) === '');
+    expect(empty).toEqual([]);
   });
 });
