@@ -21,17 +21,29 @@ export interface DemoResult {
 
 export const DEMO_PASSWORD = 'demo-password-1234';
 
+/** How many times a request marked `resendWhenBusy` is sent again after a 503 with Retry-After. */
+const BUSY_RESENDS = 5;
+
 async function call(
   url: string,
-  init: RequestInit & { expect?: number[] },
+  init: RequestInit & { expect?: number[]; resendWhenBusy?: boolean },
 ): Promise<{ status: number; body: Record<string, unknown> }> {
   let res: Response;
-  try {
-    res = await fetch(url, { ...init, signal: AbortSignal.timeout(15_000) });
-  } catch (err) {
-    throw new PlatformError('DEMO_FAILED', `cannot reach ${url}: ${(err as Error).message}`, {
-      hint: 'check `platformctl status`',
-    });
+  for (let attempt = 0; ; attempt++) {
+    try {
+      res = await fetch(url, { ...init, signal: AbortSignal.timeout(15_000) });
+    } catch (err) {
+      throw new PlatformError('DEMO_FAILED', `cannot reach ${url}: ${(err as Error).message}`, {
+        hint: 'check `platformctl status`',
+      });
+    }
+    // A service shedding load (analytics while its read models catch up) says when to come back;
+    // only requests that are safe to send twice (events carry their ids) take it up on that.
+    const header = res.headers.get('retry-after');
+    const after = header === null ? Number.NaN : Number(header);
+    if (!(init.resendWhenBusy && res.status === 503 && after >= 0 && attempt < BUSY_RESENDS)) break;
+    await res.arrayBuffer();
+    await new Promise((r) => setTimeout(r, Math.min(after, 5) * 1000));
   }
   const text = await res.text();
   let body: Record<string, unknown> = {};
@@ -126,6 +138,7 @@ export async function seedDemo(
       headers: { ...auth, ...json },
       body: JSON.stringify({ events }),
       expect: [200, 202],
+      resendWhenBusy: true,
     });
     views = Number(res.body.accepted ?? events.length);
   }
