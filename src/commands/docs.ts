@@ -1,7 +1,6 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { parse } from 'yaml';
-import { buildProgram } from '../cli.ts';
 import type { LoadedPlatform } from '../core/config/load.ts';
 import { platformSchema } from '../core/config/schema.ts';
 import { renderPlatformYaml } from '../core/config/template.ts';
@@ -35,7 +34,12 @@ export async function docsGenerate(
   const dir = resolve(ctx.cwd, opts.out);
   const files: { file: string; text: string }[] = [];
   const wanted = (part: string) => opts.only === undefined || opts.only === part;
-  if (wanted('cli')) files.push({ file: join(dir, 'cli.md'), text: renderCliReference(buildProgram()) });
+  if (wanted('cli')) {
+    // Imported here, not at the top: a static import of the CLI's entry from a lazily loaded command
+    // made the bundler move cli.ts into a shared chunk, one more file for every command to load.
+    const { buildProgram } = await import('../cli.ts');
+    files.push({ file: join(dir, 'cli.md'), text: renderCliReference(buildProgram()) });
+  }
   if (wanted('errors')) files.push({ file: join(dir, 'errors.md'), text: renderErrorCodes() });
   if (wanted('architecture')) {
     const { config, source } = platformOrExample(ctx);

@@ -96,4 +96,11 @@ describe('start-up imports of read-only commands', () => {
     const empty = readdirSync(dir).filter((name) => name.endsWith('.js') && code(name) === '');
     expect(empty).toEqual([]);
   });
+
+  it("the launcher's entry chunk holds the CLI itself, not a re-export of a shared chunk", () => {
+    const map = JSON.parse(readFileSync(join(REPO_ROOT, 'dist', 'cli', 'cli.js.map'), 'utf8')) as {
+      sources: string[];
+    };
+    expect(map.sources.map((s) => s.replace(/^(\.\.\/)+/, ''))).toContain('src/cli.ts');
+  });
 });
