@@ -25,6 +25,8 @@ export function statePaths(root: string) {
     traces: join(dir, 'traces'),
     /** GATEWAY_CONFIG of a local gateway. */
     gatewayConfig: join(dir, 'gateway.json'),
+    /** The running drill's state; absent when no drill is on. */
+    activeDrill: join(dir, 'drills', 'active.json'),
   };
 }
 

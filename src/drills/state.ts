@@ -6,7 +6,7 @@
 import { existsSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PlatformError } from '../core/errors.ts';
-import { ensureDir, STATE_DIR } from '../core/state-dir.ts';
+import { ensureDir, STATE_DIR, statePaths } from '../core/state-dir.ts';
 import type { DrillUndo } from './faults.ts';
 import type { Impact } from './impact.ts';
 import type { Score, Times } from './scoring.ts';
@@ -66,7 +66,7 @@ export function drillsDir(root: string): string {
 }
 
 function activeFile(root: string): string {
-  return join(drillsDir(root), 'active.json');
+  return statePaths(root).activeDrill;
 }
 
 export function readActive(root: string): DrillState | undefined {

@@ -45,6 +45,9 @@ describe('start-up imports of read-only commands', () => {
     expect(sources).not.toContain('src/providers/local/local-provider.ts');
     expect(sources).not.toContain('src/providers/local/releases.ts');
     expect(sources).not.toContain('src/core/audit.ts');
+    // No drill is on: the drill timeline's modules stay unloaded.
+    expect(sources).not.toContain('src/drills/diagnosis.ts');
+    expect(sources).not.toContain('src/drills/state.ts');
   });
 
   it('config validate loads neither the audit log nor its key', () => {
