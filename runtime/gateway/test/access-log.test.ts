@@ -59,12 +59,15 @@ describe('access log', () => {
     expect(written[0]).not.toHaveProperty('userId');
   });
 
-  it('hands a full batch over at once, and the rest after a short wait', async () => {
+  it('hands a full batch of 256 lines over at once, and the rest after a short wait', async () => {
     const { log, lines } = buffered();
-    for (let i = 0; i < 70; i++) log.write(entry(i));
-    expect(lines()).toHaveLength(64);
+    // Fewer lines than a batch stay gathered: each batch costs a destination write (thread pool).
+    for (let i = 0; i < 255; i++) log.write(entry(i));
+    expect(lines()).toHaveLength(0);
+    for (let i = 255; i < 270; i++) log.write(entry(i));
+    expect(lines()).toHaveLength(256);
     await new Promise((r) => setTimeout(r, 120));
-    expect(lines()).toHaveLength(70);
+    expect(lines()).toHaveLength(270);
   });
 
   it('writes each line at once to an unbuffered destination', () => {
