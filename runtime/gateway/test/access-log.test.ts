@@ -1,6 +1,7 @@
 /**
  * Access lines into a real buffered pino destination (sonic-boom, as main.ts sets it up): gathered
- * and handed over in batches, never lost at a flush, and unbatched for an unbuffered destination.
+ * and handed over in batches, never lost at a flush or when the gateway closes, and unbatched for
+ * an unbuffered destination.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,6 +11,7 @@ import fc from 'fast-check';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type AccessEntry, AccessLog, millis } from '../src/access-log.ts';
+import { echoUpstream, startGateway } from './helpers.ts';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -68,6 +70,37 @@ describe('access log', () => {
     expect(lines()).toHaveLength(256);
     await new Promise((r) => setTimeout(r, 120));
     expect(lines()).toHaveLength(270);
+  });
+
+  it('has every request of a gateway in the file once it closed (fewer lines than a batch)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'access-log-'));
+    dirs.push(dir);
+    const file = join(dir, 'out.log');
+    // As main.ts: a buffered destination, flushed synchronously once the gateway has closed.
+    const destination = pino.destination({ dest: file, sync: true, minLength: 8192 });
+    const up = await echoUpstream('up');
+    const gw = await startGateway(
+      {
+        routes: [{ prefix: '/api', service: 'api', auth: 'none' }],
+        services: { api: { instances: [{ id: 'api-1', url: up.url, version: '1' }] } },
+      },
+      { ACCESS_LOG: 'true' },
+      pino({ level: 'info' }, destination),
+    );
+    try {
+      for (let i = 0; i < 20; i++)
+        await (await fetch(`${gw.url}/api/${i}`, { headers: { 'x-request-id': `close-${i}` } })).text();
+    } finally {
+      await gw.close();
+      await up.close();
+    }
+    destination.flushSync();
+    const ids = readFileSync(file, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => (JSON.parse(l) as { reqId?: string }).reqId)
+      .filter((id) => id?.startsWith('close-'));
+    expect(ids).toEqual(Array.from({ length: 20 }, (_, i) => `close-${i}`));
   });
 
   it('writes each line at once to an unbuffered destination', () => {
