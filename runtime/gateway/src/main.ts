@@ -12,6 +12,7 @@ import { runPrimary, workerPeers } from './cluster.ts';
 import { parseGatewayEnv } from './env.ts';
 import { Gateway } from './gateway.ts';
 import { loadGatewayConfig } from './gateway-config.ts';
+import { countDroppedLines, createLogDestination, LOG_BUFFER_MAX_BYTES } from './log-destination.ts';
 import { GatewayMetrics } from './metrics.ts';
 
 async function main(): Promise<void> {
@@ -47,7 +48,24 @@ async function main(): Promise<void> {
   // Workers of a clustered gateway share stdout: into a file each buffered write (whole lines) is
   // atomic, but into a pipe only writes up to PIPE_BUF are, so there they write line by line.
   const lineByLine = clustered && !fstatSync(1).isFile();
-  const destination = pino.destination({ dest: 1, sync: lineByLine, minLength: lineByLine ? 0 : 8192 });
+  const destination = createLogDestination(1, lineByLine);
+  const metrics = new GatewayMetrics({ registry: createMetrics(identity).registry });
+  // The warning about dropped lines goes to stderr: on the full destination it would be dropped too.
+  // One line a minute at most, written synchronously so it is not buffered in turn.
+  const stderrLogger = createLogger({
+    ...identity,
+    level: settings.logLevel,
+    destination: pino.destination({ dest: 2, sync: true }),
+  });
+  countDroppedLines(
+    destination,
+    (lines) => metrics.logLinesDropped(lines),
+    (lines) =>
+      stderrLogger.warn(
+        { droppedLines: lines, maxBytes: LOG_BUFFER_MAX_BYTES },
+        'log output is not keeping up: dropping log lines (gateway_access_log_dropped_lines_total)',
+      ),
+  );
   const flushTimer = setInterval(() => {
     try {
       if (!lineByLine) destination.flush();
@@ -62,7 +80,6 @@ async function main(): Promise<void> {
     otlpEndpoint: settings.otlpEndpoint,
     tracesDir: settings.tracesDir,
   });
-  const metrics = new GatewayMetrics({ registry: createMetrics(identity).registry });
   let current: Gateway | undefined;
   const worker = clustered ? workerPeers(workers, metrics.registry, () => current) : undefined;
   const gateway = new Gateway({ settings, config, logger, metrics, tracing, peers: worker?.peers });

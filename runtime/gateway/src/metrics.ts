@@ -15,6 +15,7 @@ export class GatewayMetrics {
   readonly #rateLimited: Counter<'route'>;
   readonly #retries: Counter<'service'>;
   readonly #unserved: Counter<'service' | 'reason'>;
+  readonly #logDropped: Counter;
 
   constructor(opts: { defaultLabels?: Record<string, string>; registry?: Registry } = {}) {
     this.registry = opts.registry ?? new Registry();
@@ -53,6 +54,16 @@ export class GatewayMetrics {
       labelNames: ['service', 'reason'],
       registers: [this.registry],
     });
+    this.#logDropped = new Counter({
+      name: 'gateway_access_log_dropped_lines_total',
+      help: "Log lines (access lines and the gateway's own) dropped because the log buffer was full",
+      registers: [this.registry],
+    });
+  }
+
+  /** Lines the log destination dropped because its buffer was full (log-destination.ts). */
+  logLinesDropped(lines: number): void {
+    this.#logDropped.inc(lines);
   }
 
   /** A request no instance could serve, and why (no ready instance, all ejected, a backend down). */

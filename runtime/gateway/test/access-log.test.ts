@@ -1,9 +1,11 @@
 /**
  * Access lines into a real buffered pino destination (sonic-boom, as main.ts sets it up): gathered
- * and handed over in batches, never lost at a flush or when the gateway closes, and unbatched for
- * an unbuffered destination.
+ * and handed over in batches, never lost at a flush or when the gateway closes, unbatched for an
+ * unbuffered destination, and dropped (counted, not held) once a stalled consumer fills the bound.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { once } from 'node:events';
+import { closeSync, constants, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -11,6 +13,8 @@ import fc from 'fast-check';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type AccessEntry, AccessLog, millis } from '../src/access-log.ts';
+import { countDroppedLines, createLogDestination, LOG_BUFFER_MAX_BYTES } from '../src/log-destination.ts';
+import { GatewayMetrics } from '../src/metrics.ts';
 import { echoUpstream, startGateway } from './helpers.ts';
 
 const dirs: string[] = [];
@@ -101,6 +105,71 @@ describe('access log', () => {
       .map((l) => (JSON.parse(l) as { reqId?: string }).reqId)
       .filter((id) => id?.startsWith('close-'));
     expect(ids).toEqual(Array.from({ length: 20 }, (_, i) => `close-${i}`));
+  });
+
+  it('drops lines past the bound when nobody reads the output, counts them and warns once per interval', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'access-log-'));
+    dirs.push(dir);
+    const fifo = join(dir, 'stdout');
+    execFileSync('mkfifo', [fifo]);
+    // A consumer that stalls: the pipe's reader is open but never reads, so once its 64 KiB are
+    // full every write answers EAGAIN and sonic-boom keeps the rest in memory.
+    const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+    const destination = createLogDestination(
+      openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK),
+      false,
+    );
+    const metrics = new GatewayMetrics();
+    const warnings: number[] = [];
+    let clock = 0;
+    countDroppedLines(
+      destination,
+      (lines) => metrics.logLinesDropped(lines),
+      (lines) => warnings.push(lines),
+      { intervalMs: 60_000, now: () => clock },
+    );
+    const log = new AccessLog(pino({ level: 'info' }, destination), true);
+    const held = destination as unknown as { _len: number; _bufs: string[]; _writingBuf: string };
+    const dropped = async () =>
+      (await metrics.registry.getSingleMetric('gateway_access_log_dropped_lines_total')?.get())?.values[0]
+        ?.value ?? 0;
+    const heldLines = () => [held._writingBuf, ...held._bufs].join('').split('\n').length - 1;
+
+    // ~60k lines (~14 MiB) in one go: nothing is released while they are pushed, so every line is
+    // either held or counted as dropped.
+    const first = 60_000;
+    for (let i = 0; i < first; i++) log.write(entry(i));
+    log.flush();
+    expect(held._len).toBeLessThanOrEqual(LOG_BUFFER_MAX_BYTES);
+    expect(held._len).toBeGreaterThan(LOG_BUFFER_MAX_BYTES / 2);
+    const droppedFirst = await dropped();
+    expect(droppedFirst).toBeGreaterThan(first / 2);
+    expect(droppedFirst + heldLines()).toBe(first);
+    // Warned at the first drop (one batch), and not again within the interval.
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toBeGreaterThan(0);
+
+    // The pipe took what it could; the consumer still stalls, so the next burst is dropped too, and
+    // warned about once more only because the interval has passed.
+    await once(destination, 'write');
+    clock = 30_000;
+    for (let i = 0; i < 20_000; i++) log.write(entry(i));
+    log.flush();
+    expect(warnings).toHaveLength(1);
+    clock = 60_000;
+    for (let i = 0; i < 20_000; i++) log.write(entry(i));
+    log.flush();
+    expect(held._len).toBeLessThanOrEqual(LOG_BUFFER_MAX_BYTES);
+    const droppedNow = await dropped();
+    expect(droppedNow).toBeGreaterThan(droppedFirst + 30_000);
+    expect(warnings).toHaveLength(2);
+    expect((warnings[0] as number) + (warnings[1] as number)).toBeLessThanOrEqual(droppedNow);
+
+    // Without a reader the retried write fails (EPIPE) instead of waiting forever; then close.
+    destination.on('error', () => {});
+    closeSync(reader);
+    await once(destination, 'error');
+    destination.destroy();
   });
 
   it('writes each line at once to an unbuffered destination', () => {
