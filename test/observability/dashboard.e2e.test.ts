@@ -103,7 +103,11 @@ services:
       headers: json,
       body: JSON.stringify({ email, password: PASSWORD }),
     });
-    expect(signup.status).toBeLessThan(300);
+    // On failure, the problem the platform answered and what its services logged say why.
+    if (signup.status >= 300) {
+      const logs = await runCli(['logs', 'all', '--since', '5m'], { cwd: ws.dir });
+      expect.fail(`signup answered ${signup.status} ${await signup.text()}\n${logs.stdout.slice(-8000)}`);
+    }
     const login = await fetch(`${gateway}/auth/login`, {
       method: 'POST',
       headers: json,
