@@ -103,7 +103,7 @@ export function analyticsService(): ServiceDefinition<typeof env> {
           lag.appended(seq);
           projector.nudge();
         },
-        admit: maxLagMs > 0 ? () => lag.admit(maxLagMs, maxWaitMs) : undefined,
+        admit: maxLagMs > 0 ? () => lag.admit(maxLagMs, maxWaitMs, () => projector.failing) : undefined,
       });
       await ingestor.init();
       const quota = new IngestQuota({

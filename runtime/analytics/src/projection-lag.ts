@@ -77,11 +77,16 @@ export class ProjectionLag {
    * `maxWaitMs`: ingest slows to the projector's pace instead of letting the read models fall
    * further behind. What a caller does with false is its choice (HTTP ingest refuses with 503 so
    * that what is acknowledged is what the projector sustains; the bus consumer appends anyway).
+   *
+   * While `stalled()` says the projector cannot write at all (its database is down), ingest is
+   * admitted at once: the durable log takes the events and the projector catches up once the
+   * database is back, so an outage of the read models does not become an outage of ingest
+   * (docs/guides/analytics.md; `bench:outage`). Slowness is throttled; a stall is ridden out.
    */
-  async admit(maxLagMs: number, maxWaitMs: number): Promise<boolean> {
-    if (this.lagMs() <= maxLagMs) return true;
+  async admit(maxLagMs: number, maxWaitMs: number, stalled: () => boolean = () => false): Promise<boolean> {
+    if (this.lagMs() <= maxLagMs || stalled()) return true;
     const deadline = Date.now() + maxWaitMs;
-    while (this.lagMs() > maxLagMs) {
+    while (this.lagMs() > maxLagMs && !stalled()) {
       const left = deadline - Date.now();
       if (left <= 0) return false;
       await new Promise<void>((resolve) => {

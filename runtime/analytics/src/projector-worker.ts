@@ -51,6 +51,8 @@ export class ProjectorWorker {
   stats: ProjectorStats = { applied: 0, duplicates: 0, slices: 0 };
   /** V8 heap the projector thread has committed (its own isolate), as last reported. */
   heapBytes = 0;
+  /** The thread's last slice failed (e.g. its database is down) and none has committed since. */
+  failing = false;
   private readonly onProgress: (position: number) => void;
 
   /** `onProgress` gets the log position after every slice the thread commits. */
@@ -79,11 +81,15 @@ export class ProjectorWorker {
         else if (m.type === 'progress') {
           this.stats = m.stats;
           this.heapBytes = m.heapBytes;
+          this.failing = false;
           this.onProgress(m.position);
         } else if (m.type === 'caughtUp') {
           this.waiting.get(m.id)?.();
           this.waiting.delete(m.id);
-        } else if (m.type === 'error') this.log.error({ err: m.message }, 'projection failed');
+        } else if (m.type === 'error') {
+          this.failing = true;
+          this.log.error({ err: m.message }, 'projection failed');
+        }
       });
       worker.once('error', reject);
       worker.on('exit', (code) => {

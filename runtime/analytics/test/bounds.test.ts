@@ -207,6 +207,21 @@ describe('projection lag tracker', () => {
     expect(await lag.admit(1000, 20)).toBe(false);
     expect(lag.lagMs()).toBeGreaterThan(1000);
   });
+
+  it('admits while the projector is stalled (its database down): the log rides the outage out', async () => {
+    const lag = new ProjectionLag();
+    lag.appended(5, Date.now() - 5000);
+    let stalled = true;
+    expect(await lag.admit(1000, 20, () => stalled)).toBe(true);
+    // A stall that begins while a caller waits lets that caller in too.
+    stalled = false;
+    const waiting = lag.admit(1000, 60_000, () => stalled);
+    stalled = true;
+    expect(await waiting).toBe(true);
+    // Once the projector writes again, its lag is throttled as before.
+    stalled = false;
+    expect(await lag.admit(1000, 20, () => stalled)).toBe(false);
+  });
 });
 
 describe('projector state', () => {
