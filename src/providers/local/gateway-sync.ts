@@ -31,6 +31,9 @@ export interface Topology {
   closed(): boolean;
 }
 
+/** How soon a push a gateway did not take is tried again. */
+const PUSH_RETRY_MS = 500;
+
 /** Key of the routing table among what a gateway was last told (service names cannot be empty). */
 const ROUTES_KEY = '';
 
@@ -42,6 +45,8 @@ export class GatewaySync {
   /** Per gateway instance: service (or ROUTES_KEY) → signature of what it was last told. */
   readonly #pushed = new Map<string, Map<string, string>>();
   #chain: Promise<void> = Promise.resolve();
+  /** The pending retry of a push some gateway did not take. */
+  #retry: NodeJS.Timeout | undefined;
 
   /** `configPath`: the GATEWAY_CONFIG file (statePaths().gatewayConfig). */
   constructor(configPath: string, token: string, topology: Topology) {
@@ -104,23 +109,35 @@ export class GatewaySync {
       );
       // Push only what changed for each live gateway, all in parallel: this is on the path from
       // "restart ready" to "serving through the gateway".
-      await Promise.all(gateways.map((g) => this.#push(g, config, force)));
+      const ok = await Promise.all(gateways.map((g) => this.#push(g, config, force)));
+      if (ok.every(Boolean)) return;
+      // A gateway that did not take a push (busy past the admin timeout, restarting) would keep
+      // routing by what it was told before until some other change syncs again, which may never
+      // come: try again soon, and keep trying while pushes fail.
+      this.#retry ??= setTimeout(() => {
+        this.#retry = undefined;
+        void this.sync();
+      }, PUSH_RETRY_MS);
+      this.#retry.unref?.();
     });
     return this.#chain;
   }
 
-  async #push(g: Managed, config: GatewayFile, force: boolean): Promise<void> {
+  /** Resolves false when the gateway did not take all of it (retried by `sync`). */
+  async #push(g: Managed, config: GatewayFile, force: boolean): Promise<boolean> {
     const admin = new GatewayAdmin(gatewayAdminUrl(g.rec.url), this.#token);
     const pushed = this.#pushed.get(g.rec.id) ?? new Map<string, string>();
     this.#pushed.set(g.rec.id, pushed);
     // Routes first: a service added by `up <name>` is routable as soon as it has instances.
     const routes = JSON.stringify(config.routes);
+    let ok = true;
     if (force || pushed.get(ROUTES_KEY) !== routes) {
       try {
         await admin.setRoutes(config.routes);
         pushed.set(ROUTES_KEY, routes);
       } catch {
         pushed.delete(ROUTES_KEY);
+        ok = false;
       }
     }
     await Promise.all(
@@ -133,10 +150,12 @@ export class GatewaySync {
           if (traffic) await admin.setTraffic(service, traffic);
           pushed.set(service, sig);
         } catch {
-          // Retried on the next sync; a restarting gateway reads the file anyway.
+          // Retried by sync; a restarting gateway reads the file anyway.
           pushed.delete(service);
+          ok = false;
         }
       }),
     );
+    return ok;
   }
 }
