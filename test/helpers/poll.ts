@@ -26,6 +26,25 @@ export async function waitFor<T>(
   throw new Error(`timed out waiting for ${what}${cause}`);
 }
 
+/**
+ * Calls `fn` every 40 ms until its value passes `ok`, at most `tries` times, and returns that
+ * value; a throw counts as "not yet". Times out naming the last value seen.
+ */
+export async function valueUntil<T>(
+  fn: () => Promise<T>,
+  ok: (v: T) => boolean,
+  what: string,
+  tries = 1500,
+): Promise<T> {
+  let last: T | undefined;
+  for (let i = 0; i < tries; i++) {
+    last = await fn().catch(() => undefined as T);
+    if (last !== undefined && ok(last)) return last;
+    await sleep(40);
+  }
+  throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(last)}`);
+}
+
 /** Waits until `predicate()` holds, at most `tries` checks `delayMs` apart (the product's `until`). */
 export async function until(
   predicate: () => boolean,

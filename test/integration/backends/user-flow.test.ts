@@ -14,6 +14,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type ServiceProcess, startService } from '../../../runtime/auth/test/helpers/service-process.ts';
 import { openBlobs } from '../../../runtime/lib/storage/blobs.ts';
 import { sleep } from '../../../src/core/sleep.ts';
+import { valueUntil } from '../../helpers/poll.ts';
 import {
   createDatabase,
   type PostgresServer,
@@ -25,16 +26,6 @@ import { type S3Server, startS3 } from '../../helpers/s3.ts';
 
 const skip = postgresSkipReason() ?? rabbitSkipReason();
 if (skip) console.warn(skip);
-
-async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, what: string, tries = 1500): Promise<T> {
-  let last: T | undefined;
-  for (let i = 0; i < tries; i++) {
-    last = await fn().catch(() => undefined as T);
-    if (last !== undefined && ok(last)) return last;
-    await sleep(40);
-  }
-  throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(last)}`);
-}
 
 describe.skipIf(skip)('services on PostgreSQL + RabbitMQ + S3', () => {
   let pgServer: PostgresServer;
@@ -81,7 +72,7 @@ describe.skipIf(skip)('services on PostgreSQL + RabbitMQ + S3', () => {
     const failed = started.find((r) => r.status === 'rejected');
     if (failed) throw (failed as PromiseRejectedResult).reason;
     // Consumers report ready once their queues are bound (earlier events would reach no queue).
-    await until(
+    await valueUntil(
       async () => (await fetch(`${analytics.url}/readyz`)).status,
       (s) => s === 200,
       'analytics ready',
@@ -155,7 +146,7 @@ describe.skipIf(skip)('services on PostgreSQL + RabbitMQ + S3', () => {
       await r.arrayBuffer();
     }
     // The variant and the range from byte 0 counted as views too: 2 + 5.
-    const stats = await until(
+    const stats = await valueUntil(
       async () =>
         (await (await fetch(`${analytics.url}/analytics/content/${contentId}/stats`)).json()) as {
           views: number;
@@ -185,21 +176,21 @@ describe.skipIf(skip)('services on PostgreSQL + RabbitMQ + S3', () => {
         await sleep(5);
       }
     })();
-    await until(
+    await valueUntil(
       async () => served,
       (n) => n > 30,
       'views before the restart',
     );
     await rabbit.restart();
     const mark = served;
-    await until(
+    await valueUntil(
       async () => served,
       (n) => n > mark + 30,
       'views after the restart',
     );
     viewing = false;
     await viewer;
-    const stats = await until(
+    const stats = await valueUntil(
       async () =>
         (await (await fetch(`${analytics.url}/analytics/content/${contentId}/stats`)).json()) as {
           views: number;
@@ -241,14 +232,14 @@ describe.skipIf(skip)('services on PostgreSQL + RabbitMQ + S3', () => {
         await sleep(5);
       }
     })();
-    await until(
+    await valueUntil(
       async () => served,
       (n) => n > 30,
       'views before the restart',
     );
     await pgServer.restart(2000);
     const mark = served;
-    await until(
+    await valueUntil(
       async () => served,
       (n) => n > mark + 30,
       'views after the restart',
@@ -257,7 +248,7 @@ describe.skipIf(skip)('services on PostgreSQL + RabbitMQ + S3', () => {
     await viewer;
     // Reads of a known item never needed the database, and no view of an answered read is lost.
     expect(failed).toEqual([]);
-    const counted = await until(stats, (v) => v >= before + served, 'all views counted', 3000);
+    const counted = await valueUntil(stats, (v) => v >= before + served, 'all views counted', 3000);
     await sleep(1500);
     expect(counted).toBe(before + served);
     expect(await stats()).toBe(before + served);
@@ -315,7 +306,7 @@ describe.skipIf(skip)('services on PostgreSQL + RabbitMQ + S3', () => {
     expect(String(originals.length)).toBe(items);
 
     // The database is back: the same upload now succeeds without restarting the service.
-    const retry = await until(
+    const retry = await valueUntil(
       async () =>
         (await fetch(`${content.url}/content`, { method: 'POST', headers: as(), body: unique })).status,
       (s) => s === 201,

@@ -11,8 +11,8 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ServiceProcess, startService } from '../../../runtime/auth/test/helpers/service-process.ts';
 import { type Db, openDb } from '../../../runtime/lib/storage/db.ts';
-import { sleep } from '../../../src/core/sleep.ts';
 import { type PgCuttingProxy, startPgCuttingProxy } from '../../helpers/pg-cutting-proxy.ts';
+import { valueUntil } from '../../helpers/poll.ts';
 import {
   createDatabase,
   type PostgresServer,
@@ -22,16 +22,6 @@ import {
 
 const skip = postgresSkipReason();
 if (skip) console.warn(skip);
-
-async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, what: string): Promise<T> {
-  let last: T | undefined;
-  for (let i = 0; i < 750; i++) {
-    last = await fn().catch(() => undefined as T);
-    if (last !== undefined && ok(last)) return last;
-    await sleep(40);
-  }
-  throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(last)}`);
-}
 
 describe.skipIf(skip)('a view batch whose COMMIT answer was lost', () => {
   let pgServer: PostgresServer;
@@ -92,7 +82,7 @@ describe.skipIf(skip)('a view batch whose COMMIT answer was lost', () => {
         "SELECT id, CASE WHEN sent_at IS NULL THEN 0 ELSE 1 END AS sent FROM outbox WHERE topic = 'content.viewed'",
       );
     // Everything the content service wrote is relayed: no batch is left to retry.
-    await until(viewRows, (r) => r.length >= 5 && r.every((x) => x.sent === 1), 'views relayed');
+    await valueUntil(viewRows, (r) => r.length >= 5 && r.every((x) => x.sent === 1), 'views relayed');
     expect(proxy.lostCommits).toBe(1);
     // The content service saw the lost answer as a failed write and wrote the batch again.
     expect(content.stdout()).toContain('"msg":"buffered views stored"');
@@ -103,8 +93,8 @@ describe.skipIf(skip)('a view batch whose COMMIT answer was lost', () => {
     const last = await fetch(`${content.url}/content/${id}/raw`, { headers });
     expect(last.status).toBe(200);
     await last.arrayBuffer();
-    await until(viewRows, (r) => r.length >= 6 && r.every((x) => x.sent === 1), 'the last view relayed');
-    await until(stats, (s) => s.views >= 6, 'views in analytics');
+    await valueUntil(viewRows, (r) => r.length >= 6 && r.every((x) => x.sent === 1), 'the last view relayed');
+    await valueUntil(stats, (s) => s.views >= 6, 'views in analytics');
     expect((await stats()).views).toBe(6);
     // One outbox row per view: the retry's rows had the same ids and were skipped.
     expect(await viewRows()).toHaveLength(6);
