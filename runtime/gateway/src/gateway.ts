@@ -347,7 +347,7 @@ export class Gateway implements AttemptOwner {
       this.error(x, 503, 'AUTH_UNAVAILABLE', 'token verification is not configured');
       return;
     }
-    const known = this.verifier.cached(token);
+    const known = this.verifier.cachedOn(req.socket, token);
     if (known) {
       x.identity = known;
       this.admit(x);
@@ -394,14 +394,14 @@ export class Gateway implements AttemptOwner {
         return;
       }
     }
-    const limit = route.rateLimit
-      ? { rps: route.rateLimit.rps, burst: route.rateLimit.burst ?? Math.max(1, route.rateLimit.rps * 2) }
-      : this.defaultRateLimit;
+    const own = route.ownRateLimit;
+    const limit = own ?? this.defaultRateLimit;
+    const now = Date.now();
     if (limit.rps > 0) {
-      const client = x.identity ? `u:${x.identity.userId}` : `ip:${x.clientIp}`;
+      const client = x.identity ? x.identity.clientKey : `ip:${x.clientIp}`;
       // A route with its own limit has its own buckets; the default limit is one budget per client.
-      const key = route.rateLimit ? `${route.prefix} ${client}` : client;
-      const decision = this.rateLimiter.take(key, limit);
+      const key = own ? `${route.prefix} ${client}` : client;
+      const decision = this.rateLimiter.take(key, limit, now);
       if (!decision.ok) {
         this.metrics.rateLimited(route.prefix);
         x.res.setHeader('retry-after', String(decision.retryAfterS));
@@ -416,7 +416,6 @@ export class Gateway implements AttemptOwner {
       return;
     }
     x.service = service;
-    const now = Date.now();
     const req = x.req;
     const choice = chooseVersion(
       service.policy,

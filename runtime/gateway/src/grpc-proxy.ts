@@ -321,12 +321,11 @@ export class GrpcProxy {
     const gw = this.#gw;
     const route = call.route as Route;
     if (!this.#anonymousAllowed(call)) return;
-    const limit = route.rateLimit
-      ? { rps: route.rateLimit.rps, burst: route.rateLimit.burst ?? Math.max(1, route.rateLimit.rps * 2) }
-      : gw.defaultRateLimit;
+    const own = route.ownRateLimit;
+    const limit = own ?? gw.defaultRateLimit;
     if (limit.rps > 0) {
-      const client = call.identity ? `u:${call.identity.userId}` : `ip:${call.clientIp}`;
-      const decision = gw.rateLimiter.take(route.rateLimit ? `${route.prefix} ${client}` : client, limit);
+      const client = call.identity ? call.identity.clientKey : `ip:${call.clientIp}`;
+      const decision = gw.rateLimiter.take(own ? `${route.prefix} ${client}` : client, limit);
       if (!decision.ok) {
         gw.metrics.rateLimited(route.prefix);
         this.#fail(

@@ -14,6 +14,8 @@ interface Bucket {
 export type RateDecision = { ok: true } | { ok: false; retryAfterS: number };
 
 const MAX_CLIENTS = 100_000;
+/** One answer for every admitted request: nothing to allocate on the common path. */
+const ALLOWED: RateDecision = Object.freeze({ ok: true });
 
 export class RateLimiter {
   readonly #buckets = new Map<string, Bucket>();
@@ -21,7 +23,7 @@ export class RateLimiter {
 
   /** Consumes a token for `key` under `limit`; `now` in milliseconds. */
   take(key: string, limit: RateLimit, now = Date.now()): RateDecision {
-    if (limit.rps <= 0) return { ok: true };
+    if (limit.rps <= 0) return ALLOWED;
     if (now - this.#lastSweep > 10_000) this.#sweep(now);
     let bucket = this.#buckets.get(key);
     if (!bucket) {
@@ -34,7 +36,7 @@ export class RateLimiter {
     }
     if (bucket.tokens >= 1) {
       bucket.tokens -= 1;
-      return { ok: true };
+      return ALLOWED;
     }
     return { ok: false, retryAfterS: Math.max(1, Math.ceil((1 - bucket.tokens) / limit.rps)) };
   }

@@ -1,10 +1,13 @@
 /** Longest-prefix routing of request paths to services, plus the per-route auth policy. */
 import type { AuthMode, RouteSpec } from '../../contract/gateway-config.ts';
+import type { RateLimit } from './rate-limiter.ts';
 
 export interface Route extends RouteSpec {
   /** Normalised prefix without a trailing slash ("/" stays "/"). */
   prefix: string;
   auth: AuthMode;
+  /** The route's own rate limit with its burst filled in (undefined: the gateway's default applies). */
+  ownRateLimit: RateLimit | undefined;
 }
 
 const PUBLIC_PREFIXES = ['/auth', '/.well-known'];
@@ -24,7 +27,9 @@ export class RoutingTable {
     this.routes = specs
       .map((s) => {
         const prefix = normalisePrefix(s.prefix);
-        return { ...s, prefix, auth: s.auth ?? defaultAuth(prefix) };
+        const rl = s.rateLimit;
+        const ownRateLimit = rl ? { rps: rl.rps, burst: rl.burst ?? Math.max(1, rl.rps * 2) } : undefined;
+        return { ...s, prefix, auth: s.auth ?? defaultAuth(prefix), ownRateLimit };
       })
       .sort((a, b) => b.prefix.length - a.prefix.length);
   }
@@ -51,15 +56,22 @@ export class PathPatterns {
     });
   }
 
+  /**
+   * Asked for every request on a route that requires a token: the path is split only when a
+   * pattern has its method and number of segments, so most requests allocate nothing here.
+   */
   matches(method: string, path: string): boolean {
     if (this.#patterns.length === 0) return false;
-    const segments = path.split('/');
-    return this.#patterns.some(
-      (p) =>
-        p.method === method &&
-        p.segments.length === segments.length &&
-        p.segments.every((s, i) => s === '*' || s === segments[i]),
-    );
+    let count = 1;
+    for (let i = path.indexOf('/'); i !== -1; i = path.indexOf('/', i + 1)) count++;
+    let segments: string[] | undefined;
+    for (const p of this.#patterns) {
+      if (p.method !== method || p.segments.length !== count) continue;
+      segments ??= path.split('/');
+      const parts = segments;
+      if (p.segments.every((s, i) => s === '*' || s === parts[i])) return true;
+    }
+    return false;
   }
 }
 

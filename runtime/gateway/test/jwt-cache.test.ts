@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
 import { afterEach, describe, expect, it } from 'vitest';
 import { JwtVerifier } from '../src/jwt.ts';
+import { echoUpstream, startGateway } from './helpers.ts';
 
 type KeyPair = Awaited<ReturnType<typeof generateKeyPair>>;
 
@@ -103,6 +104,39 @@ describe('verified-token cache', () => {
     expect(v.cached(fresh)).toMatchObject({ userId: 'user-new' });
   });
 
+  it("remembers a connection's last token, but never answers another token, an expired one or one of a withdrawn key from it", async () => {
+    const keys = await keyServer();
+    const k1 = await generateKeyPair('EdDSA', { extractable: true });
+    const k2 = await generateKeyPair('EdDSA', { extractable: true });
+    await keys.publish('k1', k1);
+    const v = verifier(keys.url);
+    const exp = Math.floor(Date.now() / 1000) + 30;
+    const alice = await sign(k1, 'k1', 'alice', exp);
+    const bob = await sign(k1, 'k1', 'bob');
+    expect(await v.verify(alice)).toMatchObject({ ok: true });
+    expect(await v.verify(bob)).toMatchObject({ ok: true });
+    const connection = {};
+    const other = {};
+    expect(v.cachedOn(connection, alice)).toMatchObject({ userId: 'alice' });
+    // Another token on the same connection is looked up, not taken from the remembered one.
+    expect(v.cachedOn(connection, bob)).toMatchObject({ userId: 'bob' });
+    expect(v.cachedOn(connection, alice)).toMatchObject({ userId: 'alice' });
+    expect(v.cachedOn(other, bob)).toMatchObject({ userId: 'bob' });
+    // A token never verified is not trusted because the connection's last token was.
+    expect(v.cachedOn(connection, await sign(k1, 'k1', 'mallory'))).toBeUndefined();
+    expect(v.cachedOn(connection, alice)).toMatchObject({ userId: 'alice' });
+    // Expiry holds for the remembered token too.
+    expect(v.cachedOn(connection, alice, exp * 1000)).toBeUndefined();
+
+    // Rotation: once the key set is fetched again, the remembered k1 tokens are verified afresh.
+    expect(v.cachedOn(connection, bob)).toMatchObject({ userId: 'bob' });
+    keys.withdraw('k1');
+    await keys.publish('k2', k2);
+    expect(await v.verify(await sign(k2, 'k2', 'carol'))).toMatchObject({ ok: true });
+    expect(v.cachedOn(connection, bob)).toBeUndefined();
+    expect(await v.verify(bob)).toEqual({ ok: false, reason: 'unknown signing key' });
+  });
+
   it('never caches a token that failed verification', async () => {
     const keys = await keyServer();
     const k1 = await generateKeyPair('EdDSA', { extractable: true });
@@ -113,5 +147,37 @@ describe('verified-token cache', () => {
     expect(await v.verify(forged)).toEqual({ ok: false, reason: 'bad signature' });
     expect(v.cached(forged)).toBeUndefined();
     expect(v.cachedTokens).toBe(0);
+  });
+});
+
+describe('rate limit per verified user', () => {
+  it('gives each user one bucket, whichever of their tokens they send, and other users their own', async () => {
+    const keys = await keyServer();
+    const k1 = await generateKeyPair('EdDSA', { extractable: true });
+    await keys.publish('k1', k1);
+    const upstream = await echoUpstream('content');
+    const gw = await startGateway(
+      {
+        routes: [{ prefix: '/content', service: 'content' }],
+        services: { content: { instances: [{ id: 'c', url: upstream.url }] } },
+      },
+      { AUTH_JWKS_URL: keys.url, AUTH_JWKS_COOLDOWN_MS: '0', RATE_LIMIT_RPS: '0.001', RATE_LIMIT_BURST: '2' },
+    );
+    try {
+      const now = Math.floor(Date.now() / 1000);
+      // Two distinct tokens of one user (different expiries), and a token of another user.
+      const alice1 = await sign(k1, 'k1', 'alice', now + 300);
+      const alice2 = await sign(k1, 'k1', 'alice', now + 301);
+      const bob = await sign(k1, 'k1', 'bob', now + 300);
+      expect(alice1).not.toBe(alice2);
+      const status = async (token: string) =>
+        (await fetch(`${gw.url}/content/x`, { headers: { authorization: `Bearer ${token}` } })).status;
+      expect([await status(alice1), await status(alice2), await status(alice1)]).toEqual([200, 200, 429]);
+      expect(await status(alice2)).toBe(429);
+      expect([await status(bob), await status(bob), await status(bob)]).toEqual([200, 200, 429]);
+    } finally {
+      await gw.close();
+      await upstream.close();
+    }
   });
 });

@@ -25,6 +25,18 @@ describe('RoutingTable', () => {
     expect(table.match('/auth/login')?.auth).toBe('none');
     expect(table.match('/content/1')?.auth).toBe('required');
   });
+
+  it("fills in a route's own rate limit once, with a burst of twice the rate when none is given", () => {
+    const limited = new RoutingTable([
+      { prefix: '/a', service: 'a', rateLimit: { rps: 3 } },
+      { prefix: '/b', service: 'b', rateLimit: { rps: 0.2, burst: 5 } },
+      { prefix: '/c', service: 'c', rateLimit: { rps: 0.2 } },
+    ]);
+    expect(limited.match('/a')?.ownRateLimit).toEqual({ rps: 3, burst: 6 });
+    expect(limited.match('/b')?.ownRateLimit).toEqual({ rps: 0.2, burst: 5 });
+    expect(limited.match('/c')?.ownRateLimit).toEqual({ rps: 0.2, burst: 1 });
+    expect(table.match('/content')?.ownRateLimit).toBeUndefined();
+  });
 });
 
 describe('isHostilePath', () => {
@@ -54,6 +66,17 @@ describe('PathPatterns', () => {
     expect(p.matches('POST', '/content/abc/raw')).toBe(false);
     expect(p.matches('GET', '/content/abc/raw/x')).toBe(false);
     expect(p.matches('GET', '/content/raw')).toBe(false);
+  });
+
+  it('tries every pattern of the method and segment count', () => {
+    const p = new PathPatterns(['GET /a/*', 'GET /b/*', 'HEAD /a/*/c']);
+    expect(p.matches('GET', '/b/x')).toBe(true);
+    expect(p.matches('GET', '/a/x')).toBe(true);
+    expect(p.matches('HEAD', '/a/x/c')).toBe(true);
+    expect(p.matches('HEAD', '/a/x')).toBe(false);
+    expect(p.matches('GET', '/c/x')).toBe(false);
+    expect(p.matches('GET', '/a/x/c')).toBe(false);
+    expect(new PathPatterns([]).matches('GET', '/a/x')).toBe(false);
   });
 });
 
