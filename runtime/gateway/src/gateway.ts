@@ -35,7 +35,7 @@ import { type AttemptOwner, type Exchange, UpstreamAttempt } from './proxy.ts';
 import { type RateLimit, RateLimiter } from './rate-limiter.ts';
 import { isHostilePath, PathPatterns, type Route, RoutingTable } from './routing-table.ts';
 import { StatsWindow } from './stats-window.ts';
-import { chooseVersion } from './traffic.ts';
+import { ANY_VERSION, chooseVersion } from './traffic.ts';
 import { UpstreamRegistry } from './upstreams.ts';
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
@@ -283,7 +283,8 @@ export class Gateway implements AttemptOwner {
       errorCode: undefined,
     };
     if (this.shuttingDown) res.shouldKeepAlive = false;
-    res.once('close', () => {
+    // `on`, not `once`: a response closes once, and once's wrapper would cost two more objects per request.
+    res.on('close', () => {
       if (x.done) return;
       x.clientGone = true;
       if (x.controller) x.controller.abort(new Error('client closed the connection'));
@@ -417,12 +418,12 @@ export class Gateway implements AttemptOwner {
     }
     x.service = service;
     const req = x.req;
-    const choice = chooseVersion(
-      service.policy,
-      req.headers[service.policy.headerName],
-      req.headers.cookie,
-      (v) => service.hasAvailable(v, now),
-    );
+    // Without weights there is nothing to choose: no closure or header reads per request.
+    const choice = service.policy.weights
+      ? chooseVersion(service.policy, req.headers[service.policy.headerName], req.headers.cookie, (v) =>
+          service.hasAvailable(v, now),
+        )
+      : ANY_VERSION;
     x.version = choice.version;
     if (choice.setCookie && choice.version !== undefined && service.policy.cookie) {
       x.setCookie = `${service.policy.cookie}=${encodeURIComponent(choice.version)}; Path=/; Max-Age=86400; HttpOnly; SameSite=Lax`;

@@ -41,6 +41,9 @@ export interface VersionChoice {
   setCookie: boolean;
 }
 
+/** The choice for a service without weights (any instance will do), shared: nothing to allocate. */
+export const ANY_VERSION: VersionChoice = Object.freeze({ version: undefined, setCookie: false });
+
 export function readCookie(header: string | undefined, name: string): string | undefined {
   if (!header) return undefined;
   for (const part of header.split(';')) {
@@ -69,7 +72,7 @@ export function chooseVersion(
   random: () => number = Math.random,
 ): VersionChoice {
   const weights = policy.weights;
-  if (!weights || weights.size === 0) return { version: undefined, setCookie: false };
+  if (!weights || weights.size === 0) return ANY_VERSION;
 
   const pinned = typeof headerValue === 'string' ? pinnedVersion(policy, headerValue) : undefined;
   if (pinned && available(pinned)) return { version: pinned, setCookie: false };
