@@ -15,7 +15,7 @@
  * The address is the upstream's URL (`AUTH_URL`): every service serves gRPC on its one port.
  */
 import * as grpc from '@grpc/grpc-js';
-import { GrpcCode, httpStatusOfGrpc } from './grpc-status.ts';
+import { GrpcCallError, GrpcCode, httpStatusOfGrpc } from './grpc-status.ts';
 import { currentRequest } from './request-context.ts';
 import { RetryBudget } from './retry-budget.ts';
 import { propagationOnly, type Tracing } from './tracing.ts';
@@ -46,22 +46,8 @@ export interface GrpcCallOptions {
   deadlineMs?: number;
 }
 
-/** A failed call: the gRPC status of the last attempt, and how many attempts were made. */
-export class GrpcCallError extends Error {
-  readonly code: number;
-  readonly details: string;
-  readonly attempts: number;
-  constructor(method: string, code: number, details: string, attempts: number) {
-    super(`${method} failed with ${grpc.status[code] ?? code}: ${details}`);
-    this.name = 'GrpcCallError';
-    this.code = code;
-    this.details = details;
-    this.attempts = attempts;
-  }
-}
-
 export interface GrpcClient {
-  /** Calls a unary method by its name in the proto (`GetPrincipal`); rejects with GrpcCallError. */
+  /** Calls a unary method by its name in the proto (`GetPrincipal`); rejects with GrpcCallError (grpc-status.ts). */
   unary<Res>(method: string, request: object, options?: GrpcCallOptions): Promise<Res>;
   /** The retry budget's recent calls, retries and allowance (for metrics and tests). */
   retryBudget(): { requests: number; retries: number; allowed: number };

@@ -16,9 +16,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import { existsSync } from 'node:fs';
 import type { IncomingHttpHeaders } from 'node:http';
-import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
@@ -91,19 +89,6 @@ export const PROTO_LOADER_OPTIONS: protoLoader.Options = {
   defaults: false,
   oneofs: true,
 };
-
-/**
- * The path of a service's proto `name`, from the directory of the module asking (pass
- * `import.meta.dirname`): `proto/<name>` beside a release bundle or image entry (releases and
- * images copy the service's `proto/` directory there), else `../proto/<name>` from the sources
- * (`runtime/<service>/src` next to `runtime/<service>/proto`).
- */
-export function serviceProto(moduleDir: string, name: string): string {
-  const candidates = [join(moduleDir, 'proto', name), join(moduleDir, '..', 'proto', name)];
-  const found = candidates.find((path) => existsSync(path));
-  if (!found) throw new Error(`proto ${name} not found (looked for ${candidates.join(' and ')})`);
-  return found;
-}
 
 /** Loads `.proto` files with the platform's loader options. */
 export function loadProtos(files: readonly string[]): protoLoader.PackageDefinition {

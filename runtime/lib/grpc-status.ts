@@ -30,6 +30,28 @@ export const GrpcCode = {
 /** A gRPC status code value. */
 export type GrpcCodeValue = (typeof GrpcCode)[keyof typeof GrpcCode];
 
+const NAME_OF_CODE: Record<number, string> = Object.fromEntries(
+  Object.entries(GrpcCode).map(([name, code]) => [code, name]),
+);
+
+/**
+ * A failed client call (grpc-client.ts): the gRPC status of the last attempt, and how many attempts
+ * were made. Here rather than beside the client so that code telling its failures apart (content's
+ * principal check) does not load @grpc/grpc-js before its first call.
+ */
+export class GrpcCallError extends Error {
+  readonly code: number;
+  readonly details: string;
+  readonly attempts: number;
+  constructor(method: string, code: number, details: string, attempts: number) {
+    super(`${method} failed with ${NAME_OF_CODE[code] ?? code}: ${details}`);
+    this.name = 'GrpcCallError';
+    this.code = code;
+    this.details = details;
+    this.attempts = attempts;
+  }
+}
+
 const HTTP_OF_GRPC: Record<number, number> = {
   [GrpcCode.OK]: 200,
   // The client gave up: counted like an HTTP client closing its connection (nginx's 499), so a

@@ -6,7 +6,7 @@
  * fields absent); grpc-api.test.ts checks them against the proto.
  */
 import type { GrpcContext, GrpcServiceSpec } from '../../lib/grpc-server.ts';
-import { serviceProto } from '../../lib/grpc-server.ts';
+import { serviceProto } from '../../lib/service-proto.ts';
 import { callerOf } from './event-identity.ts';
 import { MAX_BATCH } from './events.ts';
 import type { IngestResult } from './ingest.ts';

@@ -4,7 +4,7 @@
  * absent). Auth serves it and content calls it, so both import the names and types from here;
  * runtime/auth/test/auth-api.test.ts checks them against the proto.
  */
-import { serviceProto } from '../../lib/grpc-server.ts';
+import { serviceProto } from '../../lib/service-proto.ts';
 
 /**
  * The proto file, for the server (auth) and its clients: beside this module in the sources, in

@@ -14,8 +14,8 @@
  */
 
 import { type PrincipalMessage, platformRole } from '../../auth/proto/auth-api.ts';
-import { GrpcCallError, type GrpcClient } from '../../lib/grpc-client.ts';
-import { GrpcCode } from '../../lib/grpc-status.ts';
+import type { GrpcClient } from '../../lib/grpc-client.ts';
+import { GrpcCallError, GrpcCode } from '../../lib/grpc-status.ts';
 import { HttpError } from '../../lib/http-errors.ts';
 import type { Logger } from '../../lib/logger.ts';
 import type { Identity } from './content-service.ts';
@@ -27,15 +27,15 @@ import type { Identity } from './content-service.ts';
 export type CheckOutcome = 'confirmed' | 'changed' | 'refused' | 'degraded' | 'skipped';
 
 export interface PrincipalCheckOptions {
-  /** The auth client; undefined when content was not told where auth is (no AUTH_URL). */
-  auth: GrpcClient | undefined;
+  /** The auth client (made at its first call); undefined when content was not told where auth is (no AUTH_URL). */
+  auth: Pick<GrpcClient, 'unary'> | undefined;
   log: Logger;
   /** Called once per check (metrics). */
   onOutcome?(outcome: CheckOutcome): void;
 }
 
 export class PrincipalCheck {
-  readonly #auth: GrpcClient | undefined;
+  readonly #auth: Pick<GrpcClient, 'unary'> | undefined;
   readonly #log: Logger;
   readonly #onOutcome: (outcome: CheckOutcome) => void;
   #degraded = false;

@@ -31,6 +31,8 @@
 import { availableParallelism } from 'node:os';
 import { Counter } from 'prom-client';
 import { z } from 'zod';
+import { AUTH_SERVICE, authProto } from '../../auth/proto/auth-api.ts';
+import { lazyGrpcClient } from '../../lib/lazy-grpc-client.ts';
 import type { ServiceDefinition, ServiceDeps } from '../../lib/server.ts';
 import { type OutboxRelay, startOutboxRelay } from '../../lib/storage/outbox.ts';
 import { ContentService } from './content-service.ts';
@@ -66,8 +68,18 @@ export const contentEnv = z.object({
   CONTENT_AUTH_DEADLINE_MS: int(500, 10, 60_000),
 });
 
-/** The principal check's auth client: none without AUTH_URL (grpc-js loads only when needed). */
-async function principalCheck(deps: ServiceDeps<z.infer<typeof contentEnv>>) {
+/**
+ * How long after the routes are registered (just before readiness) the auth client is made, unless
+ * an upload or delete made it first: the restarted service's first requests, which a restart's
+ * clients wait for, do not compete with loading gRPC.
+ */
+const AUTH_CLIENT_WARM_UP_MS = 1000;
+
+/**
+ * The principal check's auth client: none without AUTH_URL. @grpc/grpc-js, the proto loader and
+ * auth's proto load only when the client is made (lazy-grpc-client.ts), not before readiness.
+ */
+function principalCheck(deps: ServiceDeps<z.infer<typeof contentEnv>>): PrincipalCheck {
   const checks = new Counter({
     name: 'content_principal_checks_total',
     help: "Checks of a caller's current role with auth before uploads and deletes, by outcome",
@@ -80,19 +92,23 @@ async function principalCheck(deps: ServiceDeps<z.infer<typeof contentEnv>>) {
     deps.log.warn("AUTH_URL is not set: uploads and deletes trust the role in the gateway's token as it is");
     return new PrincipalCheck({ auth: undefined, log: deps.log, onOutcome });
   }
-  const [{ createGrpcClient }, { loadProtos }, { authProto, AUTH_SERVICE }, grpc] = await Promise.all([
-    import('../../lib/grpc-client.ts'),
-    import('../../lib/grpc-server.ts'),
-    import('../../auth/proto/auth-api.ts'),
-    import('@grpc/grpc-js'),
-  ]);
-  const auth = createGrpcClient({
-    url: authUrl,
-    definition: grpc.loadPackageDefinition(loadProtos([authProto()])),
-    service: AUTH_SERVICE,
-    tracing: deps.tracing,
-    deadlineMs: deps.config.extra.CONTENT_AUTH_DEADLINE_MS,
+  // Found now, so a release without auth's proto fails at start rather than at its first upload.
+  const proto = authProto();
+  const auth = lazyGrpcClient(async () => {
+    const [{ createGrpcClient }, { loadProtos }, grpc] = await Promise.all([
+      import('../../lib/grpc-client.ts'),
+      import('../../lib/grpc-server.ts'),
+      import('@grpc/grpc-js'),
+    ]);
+    return createGrpcClient({
+      url: authUrl,
+      definition: grpc.loadPackageDefinition(loadProtos([proto])),
+      service: AUTH_SERVICE,
+      tracing: deps.tracing,
+      deadlineMs: deps.config.extra.CONTENT_AUTH_DEADLINE_MS,
+    });
   });
+  auth.warmUp(AUTH_CLIENT_WARM_UP_MS);
   deps.onClose(() => auth.close());
   return new PrincipalCheck({ auth, log: deps.log, onOutcome });
 }
@@ -154,7 +170,7 @@ export const contentService: ServiceDefinition<typeof contentEnv> = {
       },
     });
     await content.init();
-    const principals = await principalCheck(deps);
+    const principals = principalCheck(deps);
     await app.register(async (scope) => {
       registerContentRoutes(scope, {
         content,

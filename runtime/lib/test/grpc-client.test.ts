@@ -7,9 +7,9 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../../src/core/ports.ts';
-import { createGrpcClient, GrpcCallError, grpcTarget } from '../grpc-client.ts';
+import { createGrpcClient, grpcTarget } from '../grpc-client.ts';
 import { loadProtos } from '../grpc-server.ts';
-import { GrpcCode } from '../grpc-status.ts';
+import { GrpcCallError, GrpcCode } from '../grpc-status.ts';
 import { createLogger } from '../logger.ts';
 import { requestContext } from '../request-context.ts';
 
