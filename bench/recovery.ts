@@ -82,6 +82,9 @@ async function bareStart(pid: number, entry: string): Promise<number> {
       .filter(Boolean)
       .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
   );
+  // The supervisor's notification pipe is not part of the instance's environment: nothing is on
+  // descriptor 3 here (the kit would ignore it anyway, as it is not a socket).
+  delete env.NOTIFY_FD;
   const port = await freePort();
   const start = performance.now();
   const child = spawn(process.execPath, [entry], {

@@ -42,6 +42,11 @@ export const runtimeEnvSchema = z.object({
   NODE_ENV: z.string().optional(),
   /** Serve gRPC server reflection: default on, off when NODE_ENV=production. */
   GRPC_REFLECTION: z.enum(['true', 'false']).optional(),
+  /**
+   * An inherited pipe's descriptor on which the service says `STATUS=starting` and then `READY=1`
+   * (runtime/lib/ready-notify.ts), so whoever started it need not poll `/readyz` meanwhile.
+   */
+  NOTIFY_FD: z.string().optional(),
 });
 
 /** The gateway's routing file (see gateway-config.ts), set by whoever starts a gateway. */

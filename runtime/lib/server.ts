@@ -22,6 +22,7 @@ import { createLogger, type Logger } from './logger.ts';
 import { createMetrics, type ServiceMetrics } from './metrics.ts';
 import { DEFAULT_RETRY_AFTER_S } from './problem.ts';
 import { type ProtocolSplit, splitProtocols } from './protocol-split.ts';
+import { type ReadyNotifier, readyNotifier } from './ready-notify.ts';
 import { type RequestContext, requestContext } from './request-context.ts';
 import { type Blobs, openBlobs } from './storage/blobs.ts';
 import { type Bus, type DeadLetter, openBus } from './storage/bus.ts';
@@ -98,6 +99,8 @@ export interface RunningService<Extra = Record<string, never>> {
   deps: ServiceDeps<Extra>;
   /** Starts listening; resolves with the bound port. */
   listen(): Promise<{ port: number; host: string; url: string }>;
+  /** Whether `/readyz` would answer 200 now (the same checks, run once). */
+  isReady(): Promise<boolean>;
   /** The gRPC methods served on the same port (empty without `grpc` services). */
   grpcMethods: readonly string[];
   /**
@@ -118,6 +121,8 @@ export interface CreateServiceOptions {
 
 const REQUEST_ID = /^[A-Za-z0-9._:@=+/-]{1,128}$/;
 const QUIET_ROUTES = new Set(['/healthz', '/readyz', '/health/dependencies', '/metrics']);
+/** How often a started service that is not ready yet checks again before notifying readiness. */
+const READY_RECHECK_MS = 100;
 /** How often backends are pinged in the background (state changes are logged and exported). */
 const DEPENDENCY_CHECK_MS = 1000;
 
@@ -338,7 +343,7 @@ export async function createService<S extends z.ZodObject = z.ZodObject<Record<s
   // Liveness: the process answers. Never depends on a backend (a restart would not bring it back).
   app.get('/healthz', async () => ({ status: 'ok', service: config.service, version: config.version }));
   // Readiness: this instance can serve. Non-critical backends being down degrade it, not unready it.
-  app.get('/readyz', async (_request, reply) => {
+  const readiness = async () => {
     const dependencies = health.snapshot();
     const checks: Record<string, string> = {};
     for (const [name, d] of Object.entries(dependencies)) {
@@ -365,6 +370,10 @@ export async function createService<S extends z.ZodObject = z.ZodObject<Record<s
     const ready =
       !shuttingDown && busSettled && missingCritical.length === 0 && (checks.service ?? 'ok') === 'ok';
     const degraded = Object.keys(dependencies).filter((n) => dependencies[n]?.status === 'down');
+    return { ready, checks, degraded };
+  };
+  app.get('/readyz', async (_request, reply) => {
+    const { ready, checks, degraded } = await readiness();
     if (!ready) reply.header('retry-after', String(DEFAULT_RETRY_AFTER_S));
     return reply.status(ready ? 200 : 503).send({
       status: ready ? 'ready' : 'not ready',
@@ -442,6 +451,7 @@ export async function createService<S extends z.ZodObject = z.ZodObject<Record<s
       const host = config.host.includes(':') ? `[${config.host}]` : config.host;
       return { port, host: config.host, url: `http://${host}:${port}` };
     },
+    isReady: async () => (await readiness()).ready,
     grpcMethods: grpcSide?.methods ?? [],
     close,
     closeConnections() {
@@ -452,6 +462,20 @@ export async function createService<S extends z.ZodObject = z.ZodObject<Record<s
   };
 }
 
+/** Sends READY=1 once the service is ready: at once, usually, else at the first recheck that finds it ready. */
+async function notifyWhenReady(
+  service: { isReady(): Promise<boolean> },
+  notify: ReadyNotifier,
+): Promise<void> {
+  try {
+    // Unref'd: a service that stops before it was ever ready is not held up by this loop.
+    while (!(await service.isReady())) await new Promise((r) => setTimeout(r, READY_RECHECK_MS).unref());
+    notify.ready();
+  } catch {
+    // A check that throws (the service is closing) leaves the supervisor's fallback to decide.
+  }
+}
+
 /**
  * Entry point of a service process: loads env config (exit 1 when invalid), starts the service,
  * and on SIGTERM/SIGINT drains and exits 0 (force-closing connections after 8 s so the process is
@@ -460,6 +484,9 @@ export async function createService<S extends z.ZodObject = z.ZodObject<Record<s
 export async function runService<S extends z.ZodObject = z.ZodObject<Record<string, never>>>(
   def: ServiceDefinition<S>,
 ): Promise<RunningService<z.infer<S>>> {
+  // Said first, so the supervisor stops polling /readyz for the rest of the start (ready-notify.ts).
+  const notify = readyNotifier();
+  notify.starting();
   loadConfig(def.name, def.env);
   let service: RunningService<z.infer<S>>;
   try {
@@ -469,6 +496,7 @@ export async function runService<S extends z.ZodObject = z.ZodObject<Record<stri
     // exits normally; a service that crashes or is killed never does, and every restart compiled
     // from scratch. Written once ready, the next (re)start finds it warm.
     flushCompileCache();
+    void notifyWhenReady(service, notify);
   } catch (err) {
     process.stderr.write(
       `${def.name}: failed to start: ${err instanceof Error ? err.message : String(err)}\n`,

@@ -280,6 +280,29 @@ describe('failures', () => {
   });
 });
 
+describe('readiness', () => {
+  it('a service that says READY=1 on its notification pipe is not polled every few ms while it starts', async () => {
+    // store says STATUS=starting at once and READY=1 after 1.5 s; polled every 5 ms, it would have
+    // answered hundreds of /readyz requests before it was ready.
+    const p = await platformYaml({ FIXTURE_NOTIFY: '1', FIXTURE_READY_DELAY_MS: '1500' });
+    const ws = workspace({ 'platform.yaml': p.yaml });
+    try {
+      const r = await runCli(['up', '--detach'], { cwd: ws.dir });
+      expect(r.exitCode, r.stderr).toBe(0);
+      const store = instances(await status(ws.dir)).find((i) => i.id === 'store-1') as Instance;
+      expect(store.state).toBe('ready');
+      const probes = (await (await fetch(`http://127.0.0.1:${p.ports[2]}/fixture/probes`)).json()) as {
+        probesBeforeReady: number;
+      };
+      // The supervisor's once-a-second safety net may ask once or twice.
+      expect(probes.probesBeforeReady).toBeLessThanOrEqual(3);
+    } finally {
+      await runCli(['down'], { cwd: ws.dir });
+      ws.dispose();
+    }
+  });
+});
+
 describe('a broken platform.yaml', () => {
   it('status, logs and down still operate the running platform, from its start-up config, with a warning', async () => {
     const p = await platformYaml();

@@ -5,6 +5,8 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, openSync, renameSync, statSync } from 'node:fs';
+import type { Readable } from 'node:stream';
+import type { RuntimeEnv } from '../../../runtime/contract/runtime-env.ts';
 import type { RestartTracker } from './restart-policy.ts';
 import type { ServicePlan } from './service-plan.ts';
 import type { InstanceRecord } from './state.ts';
@@ -34,7 +36,16 @@ function rotateLog(file: string): void {
   }
 }
 
-/** `node <entry>` detached in its own process group, output appended to `logFile`. */
+/** The child's descriptor of its notification pipe (runtime/lib/ready-notify.ts). */
+const NOTIFY_FD = 3;
+/** Longer than any notification: a child writing more on the pipe is not speaking the protocol. */
+const MAX_NOTIFY_BYTES = 4096;
+
+/**
+ * `node <entry>` detached in its own process group, output appended to `logFile`, with a
+ * notification pipe on descriptor 3 (NOTIFY_FD) that services built on the runtime kit say
+ * `STATUS=starting` and `READY=1` on (see onNotifications).
+ */
 export function startProcess(
   entry: string,
   cwd: string,
@@ -43,11 +54,49 @@ export function startProcess(
 ): ChildProcess {
   rotateLog(logFile);
   const fd = openSync(logFile, 'a');
+  const notify: RuntimeEnv = { NOTIFY_FD: String(NOTIFY_FD) };
   try {
-    return spawn(process.execPath, [entry], { cwd, env, stdio: ['ignore', fd, fd], detached: true });
+    return spawn(process.execPath, [entry], {
+      cwd,
+      env: { ...env, ...notify },
+      stdio: ['ignore', fd, fd, 'pipe'],
+      detached: true,
+    });
   } finally {
     closeSync(fd);
   }
+}
+
+/** What a child said on its notification pipe. */
+export interface NotificationHandlers {
+  /** `STATUS=starting`: the child will say when it is ready. */
+  starting(): void;
+  /** `READY=1`: the child is ready (its `/readyz` answers 200). */
+  ready(): void;
+}
+
+/**
+ * Reads the child's notification pipe: one handler call per known line, unknown lines ignored. A
+ * child that says nothing (a service not built on the kit) just closes the pipe when it exits.
+ */
+export function onNotifications(child: ChildProcess, handlers: NotificationHandlers): void {
+  const pipe = child.stdio[NOTIFY_FD] as Readable | null | undefined;
+  if (!pipe) return;
+  let pending = '';
+  pipe.setEncoding('utf8');
+  pipe.on('error', () => {
+    // the child is gone; its exit is handled elsewhere
+  });
+  pipe.on('data', (chunk: string) => {
+    pending += chunk;
+    for (let nl = pending.indexOf('\n'); nl >= 0; nl = pending.indexOf('\n')) {
+      const line = pending.slice(0, nl);
+      pending = pending.slice(nl + 1);
+      if (line === 'STATUS=starting') handlers.starting();
+      else if (line === 'READY=1') handlers.ready();
+    }
+    if (pending.length > MAX_NOTIFY_BYTES) pipe.destroy();
+  });
 }
 
 /** Signals the process group (children of the service too), else the process alone. */

@@ -38,7 +38,14 @@ import { ensureDir, statePaths } from '../../core/state-dir.ts';
 import type { InstanceState, ProviderEvent, TrafficSpec } from '../provider.ts';
 import { GatewaySync } from './gateway-sync.ts';
 import { instanceEnv } from './instance-env.ts';
-import { exitedWithin, idNumber, type Managed, signalGroup, startProcess } from './instance-process.ts';
+import {
+  exitedWithin,
+  idNumber,
+  type Managed,
+  onNotifications,
+  signalGroup,
+  startProcess,
+} from './instance-process.ts';
 import { lastLines } from './logs.ts';
 import { extraInstanceBase, nextPort, portInUseError } from './port-check.ts';
 import { probe, waitReady } from './readiness.ts';
@@ -272,33 +279,55 @@ export class Supervisor {
       port: m.rec.port,
     });
     this.persist();
-    void this.pollReady(m, child);
+    this.watchReady(m, child);
   }
 
-  private async pollReady(m: Managed, child: ChildProcess): Promise<void> {
+  /**
+   * Learns when `child` is ready: from its own `READY=1` (runtime kit services, see
+   * instance-process.ts onNotifications), else by polling its readiness URL — fast at first, since
+   * restart-to-serving time is what users (and bench:recovery) feel. A child that said
+   * `STATUS=starting` is polled only once a second, as a safety net: the 5 ms polls cost CPU that
+   * the starting service (and on a restart the gateway and its clients) compete for.
+   */
+  private watchReady(m: Managed, child: ChildProcess): void {
+    const run = { notifies: false };
+    onNotifications(child, {
+      starting: () => {
+        run.notifies = true;
+      },
+      ready: () => this.markReady(m, child),
+    });
+    void this.pollReady(m, child, run);
+  }
+
+  private async pollReady(m: Managed, child: ChildProcess, run: { notifies: boolean }): Promise<void> {
     const url = `${m.rec.url}${m.spec.readiness}`;
-    const started = Date.now();
     for (let i = 0; ; i++) {
       if (m.child !== child || child.exitCode !== null || child.signalCode !== null || m.stopping) return;
+      if (m.readyThisRun) return;
       if (await probe(url)) {
-        if (m.child !== child || m.stopping) return;
-        m.readyThisRun = true;
-        m.rec.everReady = true;
-        this.setState(m, 'ready');
-        this.emit({
-          type: 'instance.ready',
-          instance: m.rec.id,
-          service: m.rec.service,
-          ms: Date.now() - started,
-        });
-        void this.syncGateway();
+        this.markReady(m, child);
         return;
       }
-      // Poll fast at first: restart-to-serving time is what users (and bench:recovery) feel. At
-      // 20 ms a restart waited 10 ms on average past the service's readiness; a refused connect
+      // At 20 ms a restart waited 10 ms on average past the service's readiness; a refused connect
       // every 5 ms for the first 2 s costs little next to the starting service.
-      await sleep(i < 400 ? 5 : 200);
+      await sleep(run.notifies ? 1000 : i < 400 ? 5 : 200);
     }
+  }
+
+  /** `child` of `m` is ready (once per run; a late probe or notification after that is ignored). */
+  private markReady(m: Managed, child: ChildProcess): void {
+    if (m.child !== child || m.stopping || m.readyThisRun) return;
+    m.readyThisRun = true;
+    m.rec.everReady = true;
+    this.setState(m, 'ready');
+    this.emit({
+      type: 'instance.ready',
+      instance: m.rec.id,
+      service: m.rec.service,
+      ms: Date.now() - m.spawnedAt,
+    });
+    void this.syncGateway();
   }
 
   private onExit(m: Managed, child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
