@@ -6,7 +6,7 @@
 import type { PlatformConfig } from '../core/config/schema.ts';
 import { gatewayRoutesConfigMap, gatewayRoutesMount } from '../providers/kubernetes/gateway-routes.ts';
 import type { KubeObject, KubeTarget } from '../providers/kubernetes/manifests.ts';
-import type { KustomizePatch } from './links-overlay.ts';
+import { deploymentAdds, type KustomizePatch } from './deployment-patch.ts';
 
 export function gatewayRoutesOverlay(
   config: PlatformConfig,
@@ -17,10 +17,10 @@ export function gatewayRoutesOverlay(
   // Kustomize sets the overlay's namespace.
   delete configMap.metadata.namespace;
   const m = gatewayRoutesMount(gateway);
-  const ops = [
+  const patch = deploymentAdds(gateway, [
     { path: '/spec/template/spec/volumes/-', value: m.volume },
     { path: '/spec/template/spec/containers/0/volumeMounts/-', value: m.volumeMount },
     { path: '/spec/template/spec/containers/0/env/-', value: m.env },
-  ].map((op) => ['- op: add', `  path: ${op.path}`, `  value: ${JSON.stringify(op.value)}`].join('\n'));
-  return { configMap, patch: { target: { kind: 'Deployment', name: gateway }, patch: ops.join('\n') } };
+  ]);
+  return { configMap, patch };
 }

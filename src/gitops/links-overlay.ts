@@ -7,11 +7,7 @@
 import { serviceLinks } from '../core/config/call-graph.ts';
 import type { PlatformConfig } from '../core/config/schema.ts';
 import { clusterUrl, type KubeTarget } from '../providers/kubernetes/manifests.ts';
-
-export interface KustomizePatch {
-  target: { kind: string; name: string };
-  patch: string;
-}
+import { envVarsPatch, type KustomizePatch } from './deployment-patch.ts';
 
 /** The overlay patch that adds the links to the service's Deployment; undefined when it calls no one. */
 export function linksPatch(
@@ -19,13 +15,8 @@ export function linksPatch(
   target: KubeTarget,
   service: string,
 ): KustomizePatch | undefined {
-  const links = serviceLinks(config, service, (callee) => clusterUrl(target, callee));
-  const ops = Object.entries(links).map(([name, value]) =>
-    [
-      '- op: add',
-      '  path: /spec/template/spec/containers/0/env/-',
-      `  value: ${JSON.stringify({ name, value })}`,
-    ].join('\n'),
+  return envVarsPatch(
+    service,
+    serviceLinks(config, service, (callee) => clusterUrl(target, callee)),
   );
-  return ops.length ? { target: { kind: 'Deployment', name: service }, patch: ops.join('\n') } : undefined;
 }

@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import type { LoadedPlatform } from '../core/config/load.ts';
 import type { ServiceSpec } from '../core/config/schema.ts';
+import { serviceEnv } from '../core/config/service-env.ts';
 import { PlatformError } from '../core/errors.ts';
 import {
   type KubeObject,
@@ -33,9 +34,9 @@ import {
 import { loadTemplate, renderTemplate } from '../scaffold/template.ts';
 import type { StackOutputs } from '../stacks/outputs.ts';
 import { backendsOverlay } from './backends-overlay.ts';
-import { envPatch } from './env-overlay.ts';
+import { envVarsPatch, type KustomizePatch } from './deployment-patch.ts';
 import { gatewayRoutesOverlay } from './gateway-routes-overlay.ts';
-import { type KustomizePatch, linksPatch } from './links-overlay.ts';
+import { linksPatch } from './links-overlay.ts';
 import { networkPolicy } from './network-policy.ts';
 
 export interface GitopsRenderOptions {
@@ -265,7 +266,7 @@ export function renderGitops(platform: LoadedPlatform, opts: GitopsRenderOptions
       files.set(`services/${name}/overlays/${envName}/gateway-routes.yaml`, yamlDocs([routing.configMap]));
     files.set(
       overlayPath(name, envName),
-      `# Rendered by platformctl gitops render; \`gitops promote\` bumps images[0].newTag.\n${stringify(overlay(k8s, envName, target, spec, tag, backends, [envPatch(name, spec), linksPatch(config, target, name), routing?.patch]), { lineWidth: 0 })}`,
+      `# Rendered by platformctl gitops render; \`gitops promote\` bumps images[0].newTag.\n${stringify(overlay(k8s, envName, target, spec, tag, backends, [envVarsPatch(name, serviceEnv(spec)), linksPatch(config, target, name), routing?.patch]), { lineWidth: 0 })}`,
     );
     if (routed(spec))
       files.set(`services/${name}/overlays/${envName}/route.yaml`, yamlDocs(routesFor(target, name, spec)));

@@ -1,7 +1,7 @@
 /**
  * The environment variables platform.yaml gives a service's processes, wherever they run: a local
  * supervisor's children (providers/local/plan.ts), the Deployments `deploy` applies
- * (providers/kubernetes/manifests.ts) and the ones `gitops render` writes (gitops/env-overlay.ts).
+ * (providers/kubernetes/manifests.ts) and the ones `gitops render` writes (gitops/render.ts).
  * One function, so the three cannot drift apart again: `gitops render` once dropped a service's
  * `env` entirely.
  */
