@@ -8,6 +8,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readProblem } from '../../../runtime/lib/problem.ts';
 import { PlatformError } from '../../core/errors.ts';
+import { sleep } from '../../core/sleep.ts';
 import { packageRoot } from './releases.ts';
 
 export interface DemoResult {
@@ -29,6 +30,8 @@ async function call(
   init: RequestInit & { expect?: number[]; resendWhenBusy?: boolean },
 ): Promise<{ status: number; body: Record<string, unknown> }> {
   let res: Response;
+  let text: string;
+  let problem: ReturnType<typeof readProblem>;
   for (let attempt = 0; ; attempt++) {
     try {
       res = await fetch(url, { ...init, signal: AbortSignal.timeout(15_000) });
@@ -37,15 +40,15 @@ async function call(
         hint: 'check `platformctl status`',
       });
     }
+    text = await res.text();
+    problem = readProblem(res.status, text, res.headers.get('retry-after'));
     // A service shedding load (analytics while its read models catch up) says when to come back;
     // only requests that are safe to send twice (events carry their ids) take it up on that.
-    const header = res.headers.get('retry-after');
-    const after = header === null ? Number.NaN : Number(header);
-    if (!(init.resendWhenBusy && res.status === 503 && after >= 0 && attempt < BUSY_RESENDS)) break;
-    await res.arrayBuffer();
-    await new Promise((r) => setTimeout(r, Math.min(after, 5) * 1000));
+    const after = problem.retryAfterS;
+    const busy = res.status === 503 && after !== undefined && after >= 0;
+    if (!(init.resendWhenBusy && busy && attempt < BUSY_RESENDS)) break;
+    await sleep(Math.min(after, 5) * 1000);
   }
-  const text = await res.text();
   let body: Record<string, unknown> = {};
   try {
     body = text ? (JSON.parse(text) as Record<string, unknown>) : {};
@@ -53,7 +56,6 @@ async function call(
     body = { text };
   }
   if (init.expect && !init.expect.includes(res.status)) {
-    const problem = readProblem(res.status, text, res.headers.get('retry-after'));
     throw new PlatformError(
       'DEMO_FAILED',
       `${init.method ?? 'GET'} ${new URL(url).pathname} answered ${res.status} ${problem.code}: ${problem.detail}`,
