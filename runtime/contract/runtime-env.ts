@@ -47,6 +47,12 @@ export const runtimeEnvSchema = z.object({
    * (runtime/lib/ready-notify.ts), so whoever started it need not poll `/readyz` meanwhile.
    */
   NOTIFY_FD: z.string().optional(),
+  /**
+   * `1`: start as a standby — load the code, say `STATUS=standby` on NOTIFY_FD, and start only when
+   * `START` is read there (exit when the pipe closes first). The local supervisor keeps one per
+   * instance to take over when the instance's process dies.
+   */
+  NOTIFY_STANDBY: z.enum(['1']).optional(),
 });
 
 /** The gateway's routing file (see gateway-config.ts), set by whoever starts a gateway. */

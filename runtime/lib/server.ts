@@ -484,8 +484,11 @@ async function notifyWhenReady(
 export async function runService<S extends z.ZodObject = z.ZodObject<Record<string, never>>>(
   def: ServiceDefinition<S>,
 ): Promise<RunningService<z.infer<S>>> {
-  // Said first, so the supervisor stops polling /readyz for the rest of the start (ready-notify.ts).
   const notify = readyNotifier();
+  // A standby waits here, with every module loaded, until its supervisor starts it (ready-notify.ts);
+  // if the supervisor goes away first, nobody will.
+  if (!notify.awaitStart()) process.exit(0);
+  // Said first, so the supervisor stops polling /readyz for the rest of the start.
   notify.starting();
   loadConfig(def.name, def.env);
   let service: RunningService<z.infer<S>>;

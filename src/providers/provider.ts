@@ -43,6 +43,8 @@ export interface InstanceStatus {
   lastExit?: { code: number | null; signal: string | null; at: string };
   /** Present in crash-loop: the last lines the instance logged. */
   lastLogLines?: string[];
+  /** Local provider: the loaded process kept to take over when this one dies (standby.ts). */
+  standbyPid?: number;
 }
 
 /** Gateway traffic split for one service. Weights are percentages per version summing to 100. */
@@ -183,7 +185,16 @@ export interface FaultHandle {
 export type ProviderEvent =
   | { type: 'release.building'; service: string; version: string }
   | { type: 'release.built'; service: string; version: string }
-  | { type: 'instance.starting'; instance: string; service: string; version: string; port: number }
+  | {
+      type: 'instance.starting';
+      instance: string;
+      service: string;
+      version: string;
+      port: number;
+      /** The process was the instance's standby, started now instead of a new one. */
+      fromStandby?: boolean;
+    }
+  | { type: 'instance.standby'; instance: string; service: string; pid: number }
   | { type: 'instance.ready'; instance: string; service: string; ms: number }
   | { type: 'instance.exited'; instance: string; service: string; code: number | null; signal: string | null }
   | { type: 'instance.restarting'; instance: string; service: string; delayMs: number; restarts: number }

@@ -5,10 +5,11 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, openSync, renameSync, statSync } from 'node:fs';
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import type { RuntimeEnv } from '../../../runtime/contract/runtime-env.ts';
 import type { RestartTracker } from './restart-policy.ts';
 import type { ServicePlan } from './service-plan.ts';
+import type { Standby } from './standby.ts';
 import type { InstanceRecord } from './state.ts';
 
 /** An instance and everything the supervisor tracks about its current process. */
@@ -23,6 +24,9 @@ export interface Managed {
   readyThisRun: boolean;
   exited?: Promise<void>;
   waiters: Set<() => void>;
+  /** The loaded process that takes over when this one dies, and the timer that will start one. */
+  standby?: Standby;
+  standbyTimer?: NodeJS.Timeout;
 }
 
 const MAX_LOG_BYTES = 20 * 1024 * 1024;
@@ -44,17 +48,19 @@ const MAX_NOTIFY_BYTES = 4096;
 /**
  * `node <entry>` detached in its own process group, output appended to `logFile`, with a
  * notification pipe on descriptor 3 (NOTIFY_FD) that services built on the runtime kit say
- * `STATUS=starting` and `READY=1` on (see onNotifications).
+ * `STATUS=starting` and `READY=1` on (see onNotifications). A `standby` process loads and waits
+ * for `START` on that pipe (standby.ts).
  */
 export function startProcess(
   entry: string,
   cwd: string,
   env: Record<string, string>,
   logFile: string,
+  standby = false,
 ): ChildProcess {
   rotateLog(logFile);
   const fd = openSync(logFile, 'a');
-  const notify: RuntimeEnv = { NOTIFY_FD: String(NOTIFY_FD) };
+  const notify: RuntimeEnv = { NOTIFY_FD: String(NOTIFY_FD), ...(standby ? { NOTIFY_STANDBY: '1' } : {}) };
   try {
     return spawn(process.execPath, [entry], {
       cwd,
@@ -71,6 +77,10 @@ export function startProcess(
 export interface NotificationHandlers {
   /** `STATUS=starting`: the child will say when it is ready. */
   starting(): void;
+  /** `CAPABILITIES=standby`: the child's program can be started as a standby. */
+  standbyCapable?(): void;
+  /** `STATUS=standby`: the child, started as a standby, has loaded and waits for `START`. */
+  standby?(): void;
   /** `READY=1`: the child is ready (its `/readyz` answers 200). */
   ready(): void;
 }
@@ -94,9 +104,17 @@ export function onNotifications(child: ChildProcess, handlers: NotificationHandl
       pending = pending.slice(nl + 1);
       if (line === 'STATUS=starting') handlers.starting();
       else if (line === 'READY=1') handlers.ready();
+      else if (line === 'CAPABILITIES=standby') handlers.standbyCapable?.();
+      else if (line === 'STATUS=standby') handlers.standby?.();
     }
     if (pending.length > MAX_NOTIFY_BYTES) pipe.destroy();
   });
+}
+
+/** Writes one line to the child's notification pipe (to a standby: `START`). */
+export function tellChild(child: ChildProcess, line: string): void {
+  const pipe = child.stdio[NOTIFY_FD] as Writable | null | undefined;
+  pipe?.write(`${line}\n`);
 }
 
 /** Signals the process group (children of the service too), else the process alone. */

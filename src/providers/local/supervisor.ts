@@ -17,6 +17,10 @@
  *   repeated crashes back off 100 ms doubling to 10 s; 5 crashes in 60 s → `crash-loop` (kept in
  *   the state with the last log lines; no more restarts). A run that was ready for 5 s clears the
  *   history (restart-policy.ts).
+ * - Instances of services that can have one (runtime kit services say so) get a standby 2 s after
+ *   they are ready: a process loaded with the same entry and environment, waiting to be started
+ *   (standby.ts). A restart starts the standby instead of a new process; a new standby follows
+ *   once the restarted instance is ready.
  * - The gateway is configured by a GATEWAY_CONFIG file written before it starts and kept current;
  *   every change of routable instances or traffic is also pushed live through its admin API. A
  *   restarted instance keeps its port, so the gateway needs no change to reach it again.
@@ -51,6 +55,7 @@ import { extraInstanceBase, nextPort, portInUseError } from './port-check.ts';
 import { probe, waitReady } from './readiness.ts';
 import { type RestartPolicyOptions, RestartTracker } from './restart-policy.ts';
 import type { Plan, ServicePlan } from './service-plan.ts';
+import { Standby } from './standby.ts';
 import {
   type InstanceRecord,
   type LocalState,
@@ -67,8 +72,20 @@ export interface SupervisorOptions {
   policy?: Partial<RestartPolicyOptions>;
   /** Grace period after SIGTERM before SIGKILL. */
   stopTimeoutMs?: number;
+  /**
+   * Keep a standby (standby.ts) beside every instance whose service can have one; default: on,
+   * unless PLATFORMCTL_STANDBY=off (a loaded Node process per instance is memory a small machine
+   * may want back).
+   */
+  standby?: boolean;
   onEvent?: (e: ProviderEvent) => void;
 }
+
+/**
+ * How long an instance has been ready before its standby starts loading: not in the middle of a
+ * start-up wave, whose CPU it would take.
+ */
+const STANDBY_DELAY_MS = 2000;
 
 export class Supervisor {
   readonly root: string;
@@ -79,6 +96,7 @@ export class Supervisor {
   private plans = new Map<string, ServicePlan>();
   private order: string[] = [];
   private readonly gateway: GatewaySync;
+  private readonly standbys: boolean;
   private healthTimer: NodeJS.Timeout | undefined;
   private record: SupervisorRecord | undefined;
   private error: string | undefined;
@@ -88,6 +106,7 @@ export class Supervisor {
     this.options = options;
     this.root = options.root;
     this.paths = statePaths(options.root);
+    this.standbys = options.standby ?? process.env.PLATFORMCTL_STANDBY !== 'off';
     this.gateway = new GatewaySync(this.paths.gatewayConfig, options.token, {
       plans: () => this.order.map((n) => this.plans.get(n)).filter((p): p is ServicePlan => p !== undefined),
       instances: () => this.instances.values(),
@@ -241,17 +260,24 @@ export class Supervisor {
     return m;
   }
 
-  private spawn(m: Managed): void {
-    if (this.closed) return;
-    ensureDir(join(this.paths.data, m.rec.service));
-    ensureDir(this.paths.bus);
-    const env = instanceEnv(m.rec, m.spec, {
+  /** The instance's environment as it would start now (runtime contract, instance-env.ts). */
+  private envOf(m: Managed): Record<string, string> {
+    return instanceEnv(m.rec, m.spec, {
       paths: this.paths,
       token: this.options.token,
       plans: this.plans.values(),
       gatewayConfig: this.gateway.configPath,
     });
-    const child = startProcess(m.rec.entry, this.root, env, m.rec.logFile);
+  }
+
+  /** Starts a process for `m`: its standby when it has one that fits, else a new one. */
+  private spawn(m: Managed): void {
+    if (this.closed) return;
+    ensureDir(join(this.paths.data, m.rec.service));
+    ensureDir(this.paths.bus);
+    const env = this.envOf(m);
+    const standby = this.takeStandby(m, env);
+    const child = standby?.child ?? startProcess(m.rec.entry, this.root, env, m.rec.logFile);
     m.child = child;
     if (m.spec.kind === 'gateway') this.gateway.forget(m.rec.id);
     m.spawnedAt = Date.now();
@@ -277,9 +303,57 @@ export class Supervisor {
       service: m.rec.service,
       version: m.rec.version,
       port: m.rec.port,
+      ...(standby ? { fromStandby: true } : {}),
     });
     this.persist();
-    this.watchReady(m, child);
+    this.watchReady(m, child, standby);
+  }
+
+  /** Takes `m`'s standby for a start with `env`; one that does not fit (a new release, new env) goes. */
+  private takeStandby(m: Managed, env: Record<string, string>): Standby | undefined {
+    const standby = this.dropStandby(m);
+    if (standby?.fits(m.rec.entry, env)) return standby;
+    void standby?.discard();
+    return undefined;
+  }
+
+  /** Detaches `m`'s standby (and cancels one about to be made); the caller starts or discards it. */
+  private dropStandby(m: Managed): Standby | undefined {
+    if (m.standbyTimer) clearTimeout(m.standbyTimer);
+    m.standbyTimer = undefined;
+    const standby = m.standby;
+    m.standby = undefined;
+    delete m.rec.standbyPid;
+    return standby;
+  }
+
+  /** Makes a standby for `m` once `child` has been ready a while (STANDBY_DELAY_MS). */
+  private scheduleStandby(m: Managed, child: ChildProcess): void {
+    if (!this.standbys || m.standby || m.standbyTimer) return;
+    m.standbyTimer = setTimeout(() => {
+      m.standbyTimer = undefined;
+      if (this.closed || m.stopping || m.child !== child || m.rec.state !== 'ready' || m.standby) return;
+      const standby = new Standby(m.rec.entry, this.root, this.envOf(m), m.rec.logFile, () =>
+        this.emit({
+          type: 'instance.standby',
+          instance: m.rec.id,
+          service: m.rec.service,
+          pid: standby.child.pid as number,
+        }),
+      );
+      m.standby = standby;
+      m.rec.standbyPid = standby.child.pid;
+      // One that dies unused is not replaced until the instance restarts: a program that cannot
+      // load would otherwise be started again and again.
+      standby.child.once('exit', () => {
+        if (m.standby !== standby) return;
+        m.standby = undefined;
+        delete m.rec.standbyPid;
+        this.persist();
+      });
+      this.persist();
+    }, STANDBY_DELAY_MS);
+    m.standbyTimer.unref();
   }
 
   /**
@@ -289,14 +363,23 @@ export class Supervisor {
    * `STATUS=starting` is polled only once a second, as a safety net: the 5 ms polls cost CPU that
    * the starting service (and on a restart the gateway and its clients) compete for.
    */
-  private watchReady(m: Managed, child: ChildProcess): void {
-    const run = { notifies: false };
-    onNotifications(child, {
+  private watchReady(m: Managed, child: ChildProcess, standby: Standby | undefined): void {
+    // A standby said STATUS=standby, and can be one: it speaks the protocol.
+    const run = { notifies: standby !== undefined, standbyCapable: standby !== undefined };
+    const handlers = {
       starting: () => {
         run.notifies = true;
       },
-      ready: () => this.markReady(m, child),
-    });
+      standbyCapable: () => {
+        run.standbyCapable = true;
+      },
+      ready: () => {
+        this.markReady(m, child);
+        if (run.standbyCapable) this.scheduleStandby(m, child);
+      },
+    };
+    if (standby) standby.start(handlers);
+    else onNotifications(child, handlers);
     void this.pollReady(m, child, run);
   }
 
@@ -346,6 +429,7 @@ export class Supervisor {
     const now = Date.now();
     const decision = m.tracker.onCrash(now, now - m.spawnedAt, m.readyThisRun);
     if (decision.action === 'crash-loop') {
+      void this.dropStandby(m)?.discard();
       m.rec.lastLogLines = lastLines(m.rec.logFile, 20);
       this.setState(m, 'crash-loop');
       this.emit({
@@ -521,6 +605,7 @@ export class Supervisor {
     m.stopping = true;
     if (m.timer) clearTimeout(m.timer);
     m.timer = undefined;
+    await this.dropStandby(m)?.discard();
     const child = m.child;
     if (!child?.pid || child.exitCode !== null || child.signalCode !== null) {
       m.rec.state = 'stopped';
