@@ -5,7 +5,7 @@
  * can have one (the fixture service) get none; `down` leaves none behind; PLATFORMCTL_STANDBY=off
  * turns them off.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT, runCli, workspace } from '../helpers/cli.ts';
@@ -96,9 +96,16 @@ describe('standbys', () => {
     const jwks = await fetch(`http://127.0.0.1:${ports[0]}/.well-known/jwks.json`);
     expect(jwks.status).toBe(200);
 
+    // A log past the rotation size (20 MiB) when the next standby starts: rotating it then would
+    // leave the live process writing to `.log.1`, out of `logs`' sight.
+    const log = join(ws.dir, '.platform', 'logs', 'auth-1.log');
+    appendFileSync(log, `${'x'.repeat(1023)}\n`.repeat(21 * 1024));
     const next = await withStandby(ws.dir, 'auth-1', before.standbyPid);
     expect(next.pid).toBe(before.standbyPid);
     expect(alive(next.standbyPid)).toBe(true);
+    expect(existsSync(`${log}.1`)).toBe(false);
+    await fetch(`http://127.0.0.1:${ports[0]}/.well-known/jwks.json`);
+    await until(() => readFileSync(log, 'utf8').endsWith('"msg":"request"}\n'), 'the request logged');
   });
 
   it('a standby started before the instance environment changed is thrown away, and the restart is cold', async () => {

@@ -58,7 +58,8 @@ export function startProcess(
   logFile: string,
   standby = false,
 ): ChildProcess {
-  rotateLog(logFile);
+  // Not under a standby: the instance's live process still writes to the file it would rename.
+  if (!standby) rotateLog(logFile);
   const fd = openSync(logFile, 'a');
   const notify: RuntimeEnv = { NOTIFY_FD: String(NOTIFY_FD), ...(standby ? { NOTIFY_STANDBY: '1' } : {}) };
   try {
