@@ -4,7 +4,8 @@
  * wrong (a supervisor then shows that line instead of a stack trace from deep inside the service).
  */
 import { resolve } from 'node:path';
-import type { z } from 'zod';
+import { en } from 'zod/locales';
+import * as z from 'zod/mini';
 import { type LOG_LEVEL_SETTINGS, runtimeEnvSchema, withoutEmpty } from '../contract/runtime-env.ts';
 
 /** Resolved configuration shared by every service, plus the service's own keys in `extra`. */
@@ -44,7 +45,10 @@ export class EnvConfigError extends Error {
   }
 }
 
-function problemsOf(error: z.ZodError): string[] {
+/** A service's own env schema: a zod object, from `zod` or `zod/mini` alike. */
+export type EnvSchema = z.core.$ZodObject;
+
+function problemsOf(error: z.core.$ZodError): string[] {
   return error.issues.map((issue) => `${issue.path.join('.') || '(env)'}: ${issue.message}`);
 }
 
@@ -53,15 +57,17 @@ function problemsOf(error: z.ZodError): string[] {
  * schema of env keys) and fills the documented defaults; an empty variable is an unset one.
  * Throws `EnvConfigError`.
  */
-export function parseConfig<S extends z.ZodObject = z.ZodObject<Record<string, never>>>(
+export function parseConfig<S extends EnvSchema = z.ZodMiniObject<Record<string, never>>>(
   defaultName: string,
   env: NodeJS.ProcessEnv = process.env,
   extra?: S,
-): ServiceConfig<z.infer<S>> {
+): ServiceConfig<z.output<S>> {
+  // zod/mini has no messages of its own; full zod sets the same English ones when first used.
+  if (!z.config().localeError) z.config(en());
   // Empty variables count as unset for the common keys and the service's own alike.
   const set = withoutEmpty(env);
-  const common = runtimeEnvSchema.safeParse(set);
-  const own = extra?.safeParse(set);
+  const common = z.safeParse(runtimeEnvSchema, set);
+  const own = extra ? z.safeParse(extra, set) : undefined;
   const problems = [...(common.success ? [] : problemsOf(common.error))];
   if (own && !own.success) problems.push(...problemsOf(own.error));
   if (!common.success || (own && !own.success)) throw new EnvConfigError(defaultName, problems);
@@ -88,7 +94,7 @@ export function parseConfig<S extends z.ZodObject = z.ZodObject<Record<string, n
     tracesDir: c.TRACES_DIR === undefined ? undefined : resolve(c.TRACES_DIR),
     traceProbes: c.TRACE_PROBES === 'true',
     grpcReflection: c.GRPC_REFLECTION ? c.GRPC_REFLECTION === 'true' : c.NODE_ENV !== 'production',
-    extra: (own?.data ?? {}) as z.infer<S>,
+    extra: (own?.data ?? {}) as z.output<S>,
   };
 }
 
@@ -126,11 +132,11 @@ export function assertBackendsConfigured(
 }
 
 /** `parseConfig`, but on invalid env prints the problems to stderr and exits 1 (service entry points). */
-export function loadConfig<S extends z.ZodObject = z.ZodObject<Record<string, never>>>(
+export function loadConfig<S extends EnvSchema = z.ZodMiniObject<Record<string, never>>>(
   defaultName: string,
   extra?: S,
   env: NodeJS.ProcessEnv = process.env,
-): ServiceConfig<z.infer<S>> {
+): ServiceConfig<z.output<S>> {
   try {
     return parseConfig(defaultName, env, extra);
   } catch (err) {

@@ -4,7 +4,9 @@
  * else, a 500 whose cause stays in the log. Bad input is never a 5xx.
  */
 import type { FastifyReply } from 'fastify';
-import { z } from 'zod';
+// zod's core error class, which errors from `zod` and `zod/mini` schemas alike are instances of;
+// importing `zod` itself here would put its whole chained API into every service's start.
+import { $ZodError } from 'zod/v4/core';
 import { HttpError } from './http-errors.ts';
 import { DEPENDENCY_HEADER, PROBLEM_CONTENT_TYPE, problem, retryAfterFor } from './problem.ts';
 import { InvalidBlobKeyError } from './storage/blobs.ts';
@@ -24,7 +26,7 @@ export type ErrorKind = 'expected' | 'unexpected';
 /** Maps a thrown value to an HttpError; `unexpected` means "log it, answer a generic 500". */
 export function classifyError(err: unknown): { error: HttpError; kind: ErrorKind } {
   if (err instanceof HttpError) return { error: err, kind: 'expected' };
-  if (err instanceof z.ZodError) {
+  if (err instanceof $ZodError) {
     const issues = err.issues.slice(0, 20).map((i) => ({ path: i.path.join('.'), message: i.message }));
     return {
       error: new HttpError(400, 'INVALID_INPUT', 'request failed validation', { details: { issues } }),

@@ -12,7 +12,13 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController
 import type { DestinationStream } from 'pino';
 import type { z } from 'zod';
 import { tracedBus } from './bus-tracing.ts';
-import { assertBackendsConfigured, loadConfig, parseConfig, type ServiceConfig } from './config.ts';
+import {
+  assertBackendsConfigured,
+  type EnvSchema,
+  loadConfig,
+  parseConfig,
+  type ServiceConfig,
+} from './config.ts';
 import { DependencyHealth } from './dependency-health.ts';
 import { classifyError, sendProblem } from './error-answer.ts';
 import type { GrpcServiceSpec, GrpcSide } from './grpc-server.ts';
@@ -55,7 +61,7 @@ export interface ServiceDeps<Extra = Record<string, never>> {
   onClose(fn: () => Promise<void> | void): void;
 }
 
-export interface ServiceDefinition<S extends z.ZodObject = z.ZodObject<Record<string, never>>> {
+export interface ServiceDefinition<S extends EnvSchema = z.ZodObject<Record<string, never>>> {
   /** Default service name (overridden by `SERVICE_NAME`). */
   name: string;
   /** zod object schema of the service's own env keys; the result is `deps.config.extra`. */
@@ -133,7 +139,7 @@ function missing(what: string, flag: string): never {
 }
 
 /** Builds the service (opens storage, runs migrations, registers routes) without listening. */
-export async function createService<S extends z.ZodObject = z.ZodObject<Record<string, never>>>(
+export async function createService<S extends EnvSchema = z.ZodObject<Record<string, never>>>(
   def: ServiceDefinition<S>,
   options: CreateServiceOptions = {},
 ): Promise<RunningService<z.infer<S>>> {
@@ -481,7 +487,7 @@ async function notifyWhenReady(
  * and on SIGTERM/SIGINT drains and exits 0 (force-closing connections after 8 s so the process is
  * gone within 10 s).
  */
-export async function runService<S extends z.ZodObject = z.ZodObject<Record<string, never>>>(
+export async function runService<S extends EnvSchema = z.ZodObject<Record<string, never>>>(
   def: ServiceDefinition<S>,
 ): Promise<RunningService<z.infer<S>>> {
   const notify = readyNotifier();

@@ -63,4 +63,14 @@ describe("content release's start", () => {
     const all = files.map((f) => readFileSync(f, 'utf8')).join('\n');
     expect(all).toMatch(/import\(\s*["']@grpc\/grpc-js["']\s*\)/);
   });
+
+  it("bundles zod's core and zod/mini, not zod's chained API (the kit's and content's env schemas)", async () => {
+    const { release } = await buildRelease(loadPlatform(ws.dir), 'content', { version: 'v2' });
+    const all = startGraph(release.entryPath)
+      .files.map((f) => readFileSync(f, 'utf8'))
+      .join('\n');
+    // esbuild heads each bundled module with a comment naming its file.
+    expect(all).toMatch(/^\/\/ .*node_modules\/zod\/v4\/mini\//m);
+    expect(all).not.toMatch(/^\/\/ .*node_modules\/zod\/v4\/classic\//m);
+  });
 });

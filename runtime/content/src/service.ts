@@ -30,7 +30,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { Counter } from 'prom-client';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { AUTH_SERVICE, authProto } from '../../auth/proto/auth-api.ts';
 import { lazyGrpcClient } from '../../lib/lazy-grpc-client.ts';
 import type { ServiceDefinition, ServiceDeps } from '../../lib/server.ts';
@@ -42,24 +42,28 @@ import { registerContentRoutes } from './routes.ts';
 import { TransformQueue } from './transform-queue.ts';
 import { DEFAULT_PRESETS, parsePresets, VariantPolicy, type VariantPreset } from './variant-policy.ts';
 
-// Empty variables never reach this schema: runtime/lib's parseConfig drops them first.
-const int = (def: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(def);
+// Empty variables never reach this schema: runtime/lib's parseConfig drops them first. zod/mini
+// rather than zod, as the runtime contract (runtime-env.ts): the service parses it at every start.
+const int = (def: number, min: number, max: number) =>
+  z._default(z.coerce.number().check(z.int(), z.minimum(min), z.maximum(max)), def);
+const onOff = (def: 'on' | 'off') => z._default(z.enum(['on', 'off']), def);
 
 export const contentEnv = z.object({
   MAX_UPLOAD_BYTES: int(50 * 1024 * 1024, 1, 10 * 1024 ** 3),
   CONTENT_MAX_INPUT_PIXELS: int(50_000_000, 1, 1_000_000_000),
   CONTENT_MAX_DIMENSION: int(4096, 16, 16_384),
-  CONTENT_VARIANT_CACHE: z.enum(['on', 'off']).default('on'),
-  CONTENT_UPLOAD_ROLES: z.string().default('admin,editor,viewer'),
+  CONTENT_VARIANT_CACHE: onOff('on'),
+  CONTENT_UPLOAD_ROLES: z._default(z.string(), 'admin,editor,viewer'),
   SHARP_CONCURRENCY: int(1, 0, 64),
-  CONTENT_VARIANT_PRESETS: z.string().default(DEFAULT_PRESETS),
-  CONTENT_VARIANT_KEYS: z
-    .string()
-    .refine((v) => v.split(',').every((k) => k.trim().length >= 32), {
-      error: 'each comma-separated key needs at least 32 characters (openssl rand -base64 32)',
-    })
-    .optional(),
-  CONTENT_VARIANT_UNSIGNED: z.enum(['on', 'off']).default('off'),
+  CONTENT_VARIANT_PRESETS: z._default(z.string(), DEFAULT_PRESETS),
+  CONTENT_VARIANT_KEYS: z.optional(
+    z.string().check(
+      z.refine((v) => v.split(',').every((k) => k.trim().length >= 32), {
+        error: 'each comma-separated key needs at least 32 characters (openssl rand -base64 32)',
+      }),
+    ),
+  ),
+  CONTENT_VARIANT_UNSIGNED: onOff('off'),
   CONTENT_TRANSFORM_CONCURRENCY: int(Math.max(1, availableParallelism() - 1), 1, 64),
   CONTENT_TRANSFORM_QUEUE: int(8, 0, 10_000),
   CONTENT_TRANSFORM_MAX_WAIT_MS: int(3000, 0, 600_000),
@@ -79,7 +83,7 @@ const AUTH_CLIENT_WARM_UP_MS = 1000;
  * The principal check's auth client: none without AUTH_URL. @grpc/grpc-js, the proto loader and
  * auth's proto load only when the client is made (lazy-grpc-client.ts), not before readiness.
  */
-function principalCheck(deps: ServiceDeps<z.infer<typeof contentEnv>>): PrincipalCheck {
+function principalCheck(deps: ServiceDeps<z.output<typeof contentEnv>>): PrincipalCheck {
   const checks = new Counter({
     name: 'content_principal_checks_total',
     help: "Checks of a caller's current role with auth before uploads and deletes, by outcome",

@@ -15,7 +15,8 @@ const bool = (def: boolean) =>
     .default(def ? 'true' : 'false')
     .transform((v) => v === 'true' || v === '1' || v === 'yes');
 
-export const gatewayEnvSchema = gatewayFileEnvSchema.extend({
+export const gatewayEnvSchema = z.object({
+  ...gatewayFileEnvSchema.shape,
   AUTH_ISSUER: z.string().default('platformctl-auth'),
   AUTH_AUDIENCE: z.string().default('platform'),
   /** Minimum time between two JWKS fetches triggered by unknown key ids. */
