@@ -22,6 +22,8 @@ import type { Plugin } from 'esbuild';
 import type { LoadedPlatform } from '../../core/config/load.ts';
 import { PlatformError, UsageError, unknownServiceError } from '../../core/errors.ts';
 import { ensureDir, statePaths } from '../../core/state-dir.ts';
+import { bindBuiltins, RELEASE_BANNER } from './release-builtins.ts';
+import { lazyRequires } from './release-lazy-requires.ts';
 
 export interface ReleaseManifest {
   service: string;
@@ -298,13 +300,10 @@ export async function buildRelease(
       external: [...NATIVE_EXTERNALS, ...FILE_EXTERNALS],
       logLevel: 'silent',
       legalComments: 'none',
-      plugins: [lazyPackagesExternal],
+      plugins: [lazyPackagesExternal, lazyRequires],
       // Which modules went in: the protos of the services the bundle calls go with it.
       metafile: true,
-      // CommonJS dependencies bundled into ESM still call require() for Node built-ins.
-      banner: {
-        js: "import { createRequire as __pctlCreateRequire } from 'node:module'; const require = __pctlCreateRequire(import.meta.url);",
-      },
+      banner: { js: RELEASE_BANNER },
     });
   } catch (err) {
     const errors =
@@ -317,7 +316,10 @@ export async function buildRelease(
     );
   }
   const files = (result.outputFiles ?? [])
-    .map((f) => ({ name: relative(OUTDIR, f.path), contents: f.contents }))
+    .map((f) => ({
+      name: relative(OUTDIR, f.path),
+      contents: f.path.endsWith('.mjs') ? Buffer.from(bindBuiltins(f.text)) : f.contents,
+    }))
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   if (!files.some((f) => f.name === BUNDLE))
     throw new PlatformError('RELEASE_BUILD_FAILED', `esbuild produced no bundle for ${service}`);

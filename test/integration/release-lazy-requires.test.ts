@@ -1,0 +1,57 @@
+/**
+ * A release bundle loads fastify's default schema compilers only at the first route with a schema
+ * (src/providers/local/release-lazy-requires.ts): a bundled service with schemas still validates
+ * its header schema as fastify does by default (keys matched case-insensitively, which a custom
+ * compiler would not get) and serializes by its response schema.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { loadPlatform } from '../../src/core/config/load.ts';
+import { freePort } from '../../src/core/ports.ts';
+import { buildRelease } from '../../src/providers/local/releases.ts';
+import { REPO_ROOT, workspace } from '../helpers/cli.ts';
+import { waitFor } from '../helpers/poll.ts';
+
+const ws = workspace({
+  'platform.yaml': `apiVersion: platformctl/v1
+name: lazy-requires
+environments:
+  dev: { cloud: aws, region: eu-west-1, provider: local }
+services:
+  schemas: { path: "${join(REPO_ROOT, 'test', 'fixtures', 'local', 'schema-service')}", port: 39011, routes: [/token] }
+`,
+});
+const dataDir = mkdtempSync(join(tmpdir(), 'lazy-requires-'));
+let child: ChildProcess | undefined;
+afterAll(() => {
+  child?.kill('SIGKILL');
+  ws.dispose();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+describe('a release with fastify schemas', () => {
+  it('validates headers case-insensitively and serializes by the response schema', async () => {
+    const { release } = await buildRelease(loadPlatform(ws.dir), 'schemas', { version: 'v1' });
+    const port = await freePort();
+    child = spawn(process.execPath, [release.entryPath], {
+      env: { ...process.env, PORT: String(port), DATA_DIR: dataDir, LOG_LEVEL: 'warn' },
+      stdio: 'ignore',
+    });
+    const base = `http://127.0.0.1:${port}`;
+    await waitFor('the service to be ready', async () =>
+      (await fetch(`${base}/readyz`)).ok ? true : undefined,
+    );
+
+    const missing = await fetch(`${base}/token`);
+    expect(missing.status).toBe(400);
+    expect(((await missing.json()) as { code: string }).code).toBe('INVALID_INPUT');
+    const tooShort = await fetch(`${base}/token`, { headers: { 'x-token': 'ab' } });
+    expect(tooShort.status).toBe(400);
+    const ok = await fetch(`${base}/token`, { headers: { 'X-Token': 'abc' } });
+    expect(ok.status).toBe(200);
+    expect(await ok.json()).toEqual({ token: 'abc' });
+  });
+});
