@@ -1,26 +1,36 @@
 /**
  * Requires that a release bundle defers to their first use. A few dependencies of the service kit
  * require, at their top level or in every constructor call, modules that only paths the kit's
- * services never take need; bundled, those modules are still evaluated at every start, before
- * `/readyz` (issue 21, the service's cold start). Here each such require gets a stand-in that
- * loads the real module when it is first used, so nothing changes for a service that does use it:
+ * services never take need; bundled, those modules were read, compiled and evaluated at every
+ * start, before `/readyz` (issue 21, the service's cold start). Here each such require gets a
+ * stand-in that loads the real module when it is first used, so nothing changes for a service that
+ * does use it:
  *
  * | where | what | used by |
  * | --- | --- | --- |
  * | fastify/lib/schema-controller.js | `@fastify/ajv-compiler` (ajv, ajv-formats) and `@fastify/fast-json-stringify-compiler`, made in every `Fastify()` call | routes with a JSON schema (none of the kit's or the built-in services') |
  * | fastify/lib/server.js | `node:https`, `node:http2` (with tls) | `https` and `http2` server options (the kit serves HTTP/1.1 and splits off h2c itself) |
+ * | fastify/lib/plugin-utils.js | `semver` | plugins that name the fastify versions they support |
+ * | fastify/fastify.js | `light-my-request` (already required at first use) | `inject()` |
  * | prom-client/index.js | its `Pushgateway` class (`https`, `zlib`) | pushing metrics (the kit's are scraped) |
  *
+ * A package the stand-in loads is not bundled but required at run time from the installation's
+ * node_modules, which every release links (as the packages a service imports lazily, releases.ts):
+ * that keeps ~750 KB that the start never runs out of `main.mjs`, which Node reads, hashes and
+ * deserializes the compile cache of at every start. It is bundled instead when the installation's
+ * top-level copy is not the one the requirer would get (a nested version).
+ *
  * The stand-in keeps the shape fastify and prom-client use: the compiler selectors are still
- * called in the constructor and still pool per call, but the compiler module loads at the first
- * route that needs it (fastify sees no custom compiler, so header schemas are handled as before);
- * a builtin is a namespace whose properties are read from the real module; the class constructs,
- * calls and reads through to the real one.
+ * called in the constructor and still pool per call, but the compiler loads at the first route
+ * that needs it (fastify sees no custom compiler, so header schemas are handled as before); a
+ * namespace's properties are read from the real module; the class constructs, calls and reads
+ * through to the real one.
  */
-import { dirname, isAbsolute } from 'node:path';
+import { isAbsolute } from 'node:path';
 import type { Plugin } from 'esbuild';
 
-type Shape = 'compiler-selector' | 'namespace' | 'class';
+/** How the requirer uses what it requires; `deferred`: it already requires it at first use. */
+type Shape = 'compiler-selector' | 'namespace' | 'class' | 'deferred';
 
 interface LazyRequire {
   /** The requiring module. */
@@ -31,17 +41,16 @@ interface LazyRequire {
 }
 
 const sep = String.raw`[\\/]`;
+const inFastify = (file: string) => new RegExp(`${sep}fastify${sep}${file.replaceAll('.', '\\.')}$`);
 const LAZY_REQUIRES: readonly LazyRequire[] = [
   {
-    importer: new RegExp(`${sep}fastify${sep}lib${sep}schema-controller\\.js$`),
+    importer: inFastify('lib/schema-controller.js'),
     request: /^@fastify\/(ajv-compiler|fast-json-stringify-compiler)$/,
     shape: 'compiler-selector',
   },
-  {
-    importer: new RegExp(`${sep}fastify${sep}lib${sep}server\\.js$`),
-    request: /^node:(https|http2)$/,
-    shape: 'namespace',
-  },
+  { importer: inFastify('lib/server.js'), request: /^node:(https|http2)$/, shape: 'namespace' },
+  { importer: inFastify('lib/plugin-utils.js'), request: /^semver$/, shape: 'namespace' },
+  { importer: inFastify('fastify.js'), request: /^light-my-request$/, shape: 'deferred' },
   {
     importer: new RegExp(`${sep}prom-client${sep}index\\.js$`),
     request: /^\.\/lib\/pushgateway$/,
@@ -51,8 +60,8 @@ const LAZY_REQUIRES: readonly LazyRequire[] = [
 
 const NAMESPACE = 'lazy-require';
 
-/** The stand-in's CommonJS source for the real module `real` (a builtin id or an absolute path). */
-function standIn(shape: Shape, real: string): string {
+/** The stand-in's CommonJS source for `real`: a builtin, a package (external) or an absolute path. */
+function standIn(shape: Exclude<Shape, 'deferred'>, real: string): string {
   const load = `let real;\nconst load = () => (real ??= require(${JSON.stringify(real)}));\n`;
   switch (shape) {
     case 'compiler-selector':
@@ -77,24 +86,38 @@ module.exports = new Proxy(stub, {
   }
 }
 
-/** esbuild plugin: the requires of LAZY_REQUIRES get stand-ins that load the real module on first use. */
-export const lazyRequires: Plugin = {
-  name: 'lazy-requires',
-  setup(b) {
-    const filter = new RegExp(LAZY_REQUIRES.map((l) => l.request.source).join('|'));
-    b.onResolve({ filter }, async (args) => {
-      if (args.namespace !== 'file' || args.kind !== 'require-call') return undefined;
-      const lazy = LAZY_REQUIRES.find((l) => l.request.test(args.path) && l.importer.test(args.importer));
-      if (!lazy) return undefined;
-      const real = await b.resolve(args.path, { kind: args.kind, resolveDir: args.resolveDir });
-      if (real.errors.length > 0) return { errors: real.errors };
-      return { path: real.path, namespace: NAMESPACE, pluginData: lazy.shape };
-    });
-    b.onLoad({ filter: /.*/, namespace: NAMESPACE }, (args) => ({
-      contents: standIn(args.pluginData as Shape, args.path),
-      loader: 'js',
-      // The real module, when it is a file, is bundled from where the requirer found it.
-      ...(isAbsolute(args.path) ? { resolveDir: dirname(args.path) } : {}),
-    }));
-  },
-};
+/**
+ * esbuild plugin: the requires of LAZY_REQUIRES load the real module at first use. `installRoot`
+ * is the platformctl installation whose node_modules the release links.
+ */
+export function lazyRequires(installRoot: string): Plugin {
+  return {
+    name: 'lazy-requires',
+    setup(b) {
+      const filter = new RegExp(LAZY_REQUIRES.map((l) => l.request.source).join('|'));
+      b.onResolve({ filter }, async (args) => {
+        if (args.namespace !== 'file' || args.kind !== 'require-call') return undefined;
+        const lazy = LAZY_REQUIRES.find((l) => l.request.test(args.path) && l.importer.test(args.importer));
+        if (!lazy) return undefined;
+        const bundled = await b.resolve(args.path, { kind: args.kind, resolveDir: args.resolveDir });
+        if (bundled.errors.length > 0) return { errors: bundled.errors };
+        let real = bundled.path;
+        if (bundled.external) real = args.path;
+        else if (!args.path.startsWith('.')) {
+          const installed = await b.resolve(args.path, { kind: args.kind, resolveDir: installRoot });
+          if (installed.path === bundled.path) real = args.path;
+        }
+        if (lazy.shape === 'deferred') return isAbsolute(real) ? undefined : { path: real, external: true };
+        return { path: real, namespace: NAMESPACE, pluginData: lazy.shape };
+      });
+      // What a stand-in requires: a builtin or a package stays a run-time require, a file is bundled.
+      b.onResolve({ filter: /.*/, namespace: NAMESPACE }, (args) =>
+        isAbsolute(args.path) ? { path: args.path } : { path: args.path, external: true },
+      );
+      b.onLoad({ filter: /.*/, namespace: NAMESPACE }, (args) => ({
+        contents: standIn(args.pluginData as Exclude<Shape, 'deferred'>, args.path),
+        loader: 'js',
+      }));
+    },
+  };
+}

@@ -300,7 +300,7 @@ export async function buildRelease(
       external: [...NATIVE_EXTERNALS, ...FILE_EXTERNALS],
       logLevel: 'silent',
       legalComments: 'none',
-      plugins: [lazyPackagesExternal, lazyRequires],
+      plugins: [lazyPackagesExternal, lazyRequires(packageRoot())],
       // Which modules went in: the protos of the services the bundle calls go with it.
       metafile: true,
       banner: { js: RELEASE_BANNER },
