@@ -8,7 +8,8 @@
  * written; a supervisor that went away (EPIPE) or a descriptor that is not writable is ignored,
  * since the supervisor polls services that say nothing.
  *
- * Kit services also say `CAPABILITIES=standby` after `STATUS=starting`: started with
+ * Kit services also say `CAPABILITIES=standby` after `STATUS=starting` (unless their definition
+ * says `standby: false`): started with
  * `NOTIFY_STANDBY=1`, such a process is a standby. It loads its code, says `STATUS=standby` and
  * waits for `START` before it starts (then `STATUS=starting`, `READY=1` as above). The local
  * supervisor keeps one beside each instance that can, so that a restart after a crash skips Node's
@@ -23,8 +24,11 @@ export interface ReadyNotifier {
    * closes first (false: nobody will start it, the caller exits). Anything else returns true at once.
    */
   awaitStart(): boolean;
-  /** The service runs and will say when it is ready. */
-  starting(): void;
+  /**
+   * The service runs and will say when it is ready; with `standby`, also that it can be started as
+   * a standby (its caller waits in awaitStart when it is one).
+   */
+  starting(capabilities: { standby: boolean }): void;
   /** The service is ready; the descriptor is closed afterwards. */
   ready(): void;
 }
@@ -61,9 +65,8 @@ export function readyNotifier(env: NodeJS.ProcessEnv = process.env): ReadyNotifi
       send('STATUS=standby');
       return open && readStart(fd);
     },
-    starting() {
-      // The kit starts a standby only through awaitStart, so every kit service can be one.
-      send('STATUS=starting\nCAPABILITIES=standby');
+    starting({ standby: canStandby }) {
+      send(canStandby ? 'STATUS=starting\nCAPABILITIES=standby' : 'STATUS=starting');
     },
     ready() {
       send('READY=1');

@@ -98,6 +98,12 @@ export interface ServiceDefinition<S extends EnvSchema = z.ZodObject<Record<stri
   requires?: readonly ('database' | 'bus' | 'blobs')[];
   /** Extra readiness check: throw (message shown in `/readyz`) when not ready. */
   readiness?(deps: ServiceDeps<z.infer<S>>): Promise<void>;
+  /**
+   * Whether a supervisor may keep a standby of this service: a process that runs the service's
+   * module-level code and then waits to be started (ready-notify.ts). Default true; say false when
+   * importing the service's modules does real work (opens files or connections, starts timers).
+   */
+  standby?: boolean;
 }
 
 export interface RunningService<Extra = Record<string, never>> {
@@ -495,7 +501,7 @@ export async function runService<S extends EnvSchema = z.ZodObject<Record<string
   // if the supervisor goes away first, nobody will.
   if (!notify.awaitStart()) process.exit(0);
   // Said first, so the supervisor stops polling /readyz for the rest of the start.
-  notify.starting();
+  notify.starting({ standby: def.standby !== false });
   loadConfig(def.name, def.env);
   let service: RunningService<z.infer<S>>;
   try {

@@ -195,6 +195,13 @@ export type ProviderEvent =
       fromStandby?: boolean;
     }
   | { type: 'instance.standby'; instance: string; service: string; pid: number }
+  | {
+      type: 'instance.standby-exited';
+      instance: string;
+      service: string;
+      code: number | null;
+      signal: string | null;
+    }
   | { type: 'instance.ready'; instance: string; service: string; ms: number }
   | { type: 'instance.exited'; instance: string; service: string; code: number | null; signal: string | null }
   | { type: 'instance.restarting'; instance: string; service: string; delayMs: number; restarts: number }

@@ -75,6 +75,16 @@ describe('readiness notification', () => {
     }
   });
 
+  it('does not say it can be a standby when its definition says standby: false', async () => {
+    const svc = await start('no-standby-service.ts');
+    try {
+      expect(await svc.next()).toBe('STATUS=starting');
+      expect(await svc.next()).toBe('READY=1');
+    } finally {
+      await svc.stop();
+    }
+  });
+
   it('says READY=1 only when a service that listens unready becomes ready', async () => {
     const svc = await start('late-ready-service.ts');
     try {
@@ -144,7 +154,7 @@ describe('readiness notification', () => {
       const notify = readyNotifier(env);
       // Nobody could start it through this descriptor: it starts at once.
       expect(notify.awaitStart()).toBe(true);
-      notify.starting();
+      notify.starting({ standby: true });
       notify.ready();
       expect(readFileSync(file, 'utf8')).toBe('');
       expect(env.NOTIFY_FD).toBeUndefined();

@@ -9,7 +9,7 @@ import type { Readable, Writable } from 'node:stream';
 import type { RuntimeEnv } from '../../../runtime/contract/runtime-env.ts';
 import type { RestartTracker } from './restart-policy.ts';
 import type { ServicePlan } from './service-plan.ts';
-import type { Standby } from './standby.ts';
+import type { StandbySlot } from './standbys.ts';
 import type { InstanceRecord } from './state.ts';
 
 /** An instance and everything the supervisor tracks about its current process. */
@@ -24,20 +24,24 @@ export interface Managed {
   readyThisRun: boolean;
   exited?: Promise<void>;
   waiters: Set<() => void>;
-  /** The loaded process that takes over when this one dies, and the timer that will start one. */
-  standby?: Standby;
-  standbyTimer?: NodeJS.Timeout;
+  /** The loaded process that takes over when this one dies (standbys.ts). */
+  standby: StandbySlot;
 }
 
 const MAX_LOG_BYTES = 20 * 1024 * 1024;
 
-/** Keeps one previous file (`.log.1`) when a log grows past 20 MiB; checked at each (re)start. */
-function rotateLog(file: string): void {
+/** Whether `file` has grown past 20 MiB, when a new process rotates it. */
+export function logNeedsRotation(file: string): boolean {
   try {
-    if (statSync(file).size > MAX_LOG_BYTES) renameSync(file, `${file}.1`);
+    return statSync(file).size > MAX_LOG_BYTES;
   } catch {
-    // no file yet
+    return false; // no file yet
   }
+}
+
+/** Keeps one previous file (`.log.1`) when a log grows past 20 MiB; checked at each cold (re)start. */
+function rotateLog(file: string): void {
+  if (logNeedsRotation(file)) renameSync(file, `${file}.1`);
 }
 
 /** The child's descriptor of its notification pipe (runtime/lib/ready-notify.ts). */

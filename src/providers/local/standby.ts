@@ -3,8 +3,10 @@
  * plus NOTIFY_STANDBY=1. It boots Node, loads the service's modules and then waits, blocked on its
  * notification pipe, for `START` (runtime/lib/ready-notify.ts). When the instance's process dies,
  * the supervisor starts the standby instead of a new process, so the restart skips the larger part
- * of a cold start. A standby has no port, no connections and no open data: it can be thrown away
- * at any time, and it exits by itself when its supervisor goes away (its pipe closes).
+ * of a cold start. The kit opens no port, connection or data before `START` (a service whose
+ * module-level code would, opts out with `standby: false`), so a standby can be thrown away at any
+ * time; it exits by itself when its supervisor goes away (its pipe closes). Which instances have
+ * one: standbys.ts.
  */
 import type { ChildProcess } from 'node:child_process';
 import {

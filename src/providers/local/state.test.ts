@@ -57,6 +57,23 @@ describe('state reconciliation', () => {
     expect(r.orphans.map((o) => o.id)).toEqual(['api-2']);
   });
 
+  it("drops the standby of a dead supervisor's instance (it exits by itself) and keeps a live supervisor's", () => {
+    const dead = deadPid();
+    const withStandby = { ...instance('api-1', process.pid), standbyPid: process.pid };
+    const state = (supervisorPid: number): LocalState => ({
+      schema: 1,
+      updatedAt: '',
+      supervisor: { pid: supervisorPid, startedAt: '', detached: true, controlUrl: 'http://127.0.0.1:1' },
+      services: {},
+      instances: [withStandby],
+    });
+    const gone = reconcile(state(dead), (pid) => pid === process.pid);
+    expect(gone.changed).toBe(true);
+    expect(gone.state.instances[0]?.standbyPid).toBeUndefined();
+    const running = reconcile(state(process.pid), (pid) => pid === process.pid);
+    expect(running.state.instances[0]?.standbyPid).toBe(process.pid);
+  });
+
   it('reports an instance that died under a live supervisor as restarting, not ready', () => {
     const state: LocalState = {
       schema: 1,

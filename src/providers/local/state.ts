@@ -92,7 +92,11 @@ export function reconcile(
   const running = state.supervisor !== undefined && alive(state.supervisor.pid, undefined);
   let changed = false;
   const orphans: InstanceRecord[] = [];
-  const instances = state.instances.map((inst) => {
+  const instances = state.instances.map((rec) => {
+    // A standby exits by itself when its supervisor goes away (standby.ts): it is nothing to show.
+    const { standbyPid: _gone, ...bare } = rec;
+    const inst = running || rec.standbyPid === undefined ? rec : bare;
+    if (inst !== rec) changed = true;
     const live = alive(inst.pid, inst.entry);
     if (!running && live) orphans.push(inst);
     if (!running && inst.state !== 'stopped' && inst.state !== 'crash-loop') {

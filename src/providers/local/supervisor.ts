@@ -17,10 +17,10 @@
  *   repeated crashes back off 100 ms doubling to 10 s; 5 crashes in 60 s → `crash-loop` (kept in
  *   the state with the last log lines; no more restarts). A run that was ready for 5 s clears the
  *   history (restart-policy.ts).
- * - Instances of services that can have one (runtime kit services say so) get a standby 2 s after
- *   they are ready: a process loaded with the same entry and environment, waiting to be started
- *   (standby.ts). A restart starts the standby instead of a new process; a new standby follows
- *   once the restarted instance is ready.
+ * - The only instance of a service that can have one (runtime kit services say so) gets a
+ *   standby 2 s after it is ready: a process loaded with the same entry and environment, waiting
+ *   to be started (standby.ts, standbys.ts). A restart starts the standby instead of a new
+ *   process; a new standby follows 2 s after the restarted instance is ready.
  * - The gateway is configured by a GATEWAY_CONFIG file written before it starts and kept current;
  *   every change of routable instances or traffic is also pushed live through its admin API. A
  *   restarted instance keeps its port, so the gateway needs no change to reach it again.
@@ -55,7 +55,8 @@ import { extraInstanceBase, nextPort, portInUseError } from './port-check.ts';
 import { probe, waitReady } from './readiness.ts';
 import { type RestartPolicyOptions, RestartTracker } from './restart-policy.ts';
 import type { Plan, ServicePlan } from './service-plan.ts';
-import { Standby } from './standby.ts';
+import type { Standby } from './standby.ts';
+import { emptySlot, Standbys } from './standbys.ts';
 import {
   type InstanceRecord,
   type LocalState,
@@ -73,19 +74,26 @@ export interface SupervisorOptions {
   /** Grace period after SIGTERM before SIGKILL. */
   stopTimeoutMs?: number;
   /**
-   * Keep a standby (standby.ts) beside every instance whose service can have one; default: on,
-   * unless PLATFORMCTL_STANDBY=off (a loaded Node process per instance is memory a small machine
-   * may want back).
+   * Keep a standby (standbys.ts) beside the only instance of each service that can have one;
+   * default: on, unless PLATFORMCTL_STANDBY=off (a loaded Node process per service is memory a
+   * small machine may want back).
    */
   standby?: boolean;
+  /**
+   * How long an instance is ready before its standby starts loading; default
+   * PLATFORMCTL_STANDBY_DELAY_MS, else 2 s (not amid a start-up wave, whose CPU it would take).
+   */
+  standbyDelayMs?: number;
   onEvent?: (e: ProviderEvent) => void;
 }
 
-/**
- * How long an instance has been ready before its standby starts loading: not in the middle of a
- * start-up wave, whose CPU it would take.
- */
 const STANDBY_DELAY_MS = 2000;
+
+/** PLATFORMCTL_STANDBY_DELAY_MS when it is a whole number of milliseconds, else the default. */
+function standbyDelayFromEnv(): number {
+  const raw = process.env.PLATFORMCTL_STANDBY_DELAY_MS;
+  return raw !== undefined && /^\d{1,7}$/.test(raw) ? Number(raw) : STANDBY_DELAY_MS;
+}
 
 export class Supervisor {
   readonly root: string;
@@ -96,7 +104,7 @@ export class Supervisor {
   private plans = new Map<string, ServicePlan>();
   private order: string[] = [];
   private readonly gateway: GatewaySync;
-  private readonly standbys: boolean;
+  private readonly standbys: Standbys;
   private healthTimer: NodeJS.Timeout | undefined;
   private record: SupervisorRecord | undefined;
   private error: string | undefined;
@@ -106,7 +114,20 @@ export class Supervisor {
     this.options = options;
     this.root = options.root;
     this.paths = statePaths(options.root);
-    this.standbys = options.standby ?? process.env.PLATFORMCTL_STANDBY !== 'off';
+    this.standbys = new Standbys(
+      {
+        root: this.root,
+        instances: () => this.instances.values(),
+        envOf: (m) => this.envOf(m),
+        closed: () => this.closed,
+        emit: (e) => this.emit(e),
+        persist: () => this.persist(),
+      },
+      {
+        enabled: options.standby ?? process.env.PLATFORMCTL_STANDBY !== 'off',
+        delayMs: options.standbyDelayMs ?? standbyDelayFromEnv(),
+      },
+    );
     this.gateway = new GatewaySync(this.paths.gatewayConfig, options.token, {
       plans: () => this.order.map((n) => this.plans.get(n)).filter((p): p is ServicePlan => p !== undefined),
       instances: () => this.instances.values(),
@@ -176,6 +197,8 @@ export class Supervisor {
       this.persist();
       throw err;
     }
+    // Another service may have changed every instance's environment (its <SERVICE>_URL).
+    this.standbys.reconcile();
     this.persist();
   }
 
@@ -254,6 +277,7 @@ export class Supervisor {
       spawnedAt: 0,
       readyThisRun: false,
       waiters: new Set(),
+      standby: emptySlot(),
     };
     this.instances.set(id, m);
     this.spawn(m);
@@ -276,9 +300,13 @@ export class Supervisor {
     ensureDir(join(this.paths.data, m.rec.service));
     ensureDir(this.paths.bus);
     const env = this.envOf(m);
-    const standby = this.takeStandby(m, env);
+    const standby = this.standbys.take(m, env);
     const child = standby?.child ?? startProcess(m.rec.entry, this.root, env, m.rec.logFile);
     m.child = child;
+    // A new run: what the last one said about standbys no longer holds (a standby is one, though).
+    m.standby.capable = standby !== undefined;
+    m.standby.unconfirmed = standby !== undefined;
+    m.standby.broken = false;
     if (m.spec.kind === 'gateway') this.gateway.forget(m.rec.id);
     m.spawnedAt = Date.now();
     m.readyThisRun = false;
@@ -309,53 +337,6 @@ export class Supervisor {
     this.watchReady(m, child, standby);
   }
 
-  /** Takes `m`'s standby for a start with `env`; one that does not fit (a new release, new env) goes. */
-  private takeStandby(m: Managed, env: Record<string, string>): Standby | undefined {
-    const standby = this.dropStandby(m);
-    if (standby?.fits(m.rec.entry, env)) return standby;
-    void standby?.discard();
-    return undefined;
-  }
-
-  /** Detaches `m`'s standby (and cancels one about to be made); the caller starts or discards it. */
-  private dropStandby(m: Managed): Standby | undefined {
-    if (m.standbyTimer) clearTimeout(m.standbyTimer);
-    m.standbyTimer = undefined;
-    const standby = m.standby;
-    m.standby = undefined;
-    delete m.rec.standbyPid;
-    return standby;
-  }
-
-  /** Makes a standby for `m` once `child` has been ready a while (STANDBY_DELAY_MS). */
-  private scheduleStandby(m: Managed, child: ChildProcess): void {
-    if (!this.standbys || m.standby || m.standbyTimer) return;
-    m.standbyTimer = setTimeout(() => {
-      m.standbyTimer = undefined;
-      if (this.closed || m.stopping || m.child !== child || m.rec.state !== 'ready' || m.standby) return;
-      const standby = new Standby(m.rec.entry, this.root, this.envOf(m), m.rec.logFile, () =>
-        this.emit({
-          type: 'instance.standby',
-          instance: m.rec.id,
-          service: m.rec.service,
-          pid: standby.child.pid as number,
-        }),
-      );
-      m.standby = standby;
-      m.rec.standbyPid = standby.child.pid;
-      // One that dies unused is not replaced until the instance restarts: a program that cannot
-      // load would otherwise be started again and again.
-      standby.child.once('exit', () => {
-        if (m.standby !== standby) return;
-        m.standby = undefined;
-        delete m.rec.standbyPid;
-        this.persist();
-      });
-      this.persist();
-    }, STANDBY_DELAY_MS);
-    m.standbyTimer.unref();
-  }
-
   /**
    * Learns when `child` is ready: from its own `READY=1` (runtime kit services, see
    * instance-process.ts onNotifications), else by polling its readiness URL — fast at first, since
@@ -364,19 +345,17 @@ export class Supervisor {
    * the starting service (and on a restart the gateway and its clients) compete for.
    */
   private watchReady(m: Managed, child: ChildProcess, standby: Standby | undefined): void {
-    // A standby said STATUS=standby, and can be one: it speaks the protocol.
-    const run = { notifies: standby !== undefined, standbyCapable: standby !== undefined };
+    // A standby said STATUS=standby: it speaks the protocol.
+    const run = { notifies: standby !== undefined };
     const handlers = {
       starting: () => {
         run.notifies = true;
+        if (m.child === child) m.standby.unconfirmed = false;
       },
       standbyCapable: () => {
-        run.standbyCapable = true;
+        if (m.child === child) m.standby.capable = true;
       },
-      ready: () => {
-        this.markReady(m, child);
-        if (run.standbyCapable) this.scheduleStandby(m, child);
-      },
+      ready: () => this.markReady(m, child),
     };
     if (standby) standby.start(handlers);
     else onNotifications(child, handlers);
@@ -411,6 +390,7 @@ export class Supervisor {
       ms: Date.now() - m.spawnedAt,
     });
     void this.syncGateway();
+    this.standbys.reconcile();
   }
 
   private onExit(m: Managed, child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
@@ -426,10 +406,16 @@ export class Supervisor {
     // Not ready any more: the gateway must stop routing here until the restart is ready.
     m.rec.state = 'starting';
     void this.syncGateway();
+    if (m.standby.unconfirmed) {
+      // A standby that died before it started (with the instance it replaced, or before reading
+      // START): the instance's crash is counted already; start it afresh.
+      this.spawn(m);
+      return;
+    }
     const now = Date.now();
     const decision = m.tracker.onCrash(now, now - m.spawnedAt, m.readyThisRun);
     if (decision.action === 'crash-loop') {
-      void this.dropStandby(m)?.discard();
+      void this.standbys.discard(m);
       m.rec.lastLogLines = lastLines(m.rec.logFile, 20);
       this.setState(m, 'crash-loop');
       this.emit({
@@ -473,6 +459,7 @@ export class Supervisor {
       this.setState(m, ok ? 'ready' : 'unhealthy');
       void this.syncGateway();
     }
+    this.standbys.reconcile();
   }
 
   // ---------------------------------------------------------------- gateway
@@ -518,6 +505,7 @@ export class Supervisor {
       await this.remove(extra);
     }
     await this.syncGateway();
+    this.standbys.reconcile();
     this.persist();
   }
 
@@ -553,6 +541,7 @@ export class Supervisor {
     const current = Object.keys(previous).length || !others[0] ? previous : { [others[0]]: 100 };
     svc.traffic = { ...(svc.traffic ?? {}), weights: withVersionAt(current, version, weight) };
     await this.syncGateway(true);
+    this.standbys.reconcile();
     this.persist();
   }
 
@@ -572,6 +561,7 @@ export class Supervisor {
     }
     await this.remove(victims);
     await this.syncGateway(true);
+    this.standbys.reconcile();
     this.persist();
   }
 
@@ -605,7 +595,7 @@ export class Supervisor {
     m.stopping = true;
     if (m.timer) clearTimeout(m.timer);
     m.timer = undefined;
-    await this.dropStandby(m)?.discard();
+    await this.standbys.discard(m);
     const child = m.child;
     if (!child?.pid || child.exitCode !== null || child.signalCode !== null) {
       m.rec.state = 'stopped';
