@@ -5,8 +5,8 @@
  * — and a restart waits for exactly that. The client is made at the first call, or `warmUp` after
  * readiness, whichever comes first; calls made meanwhile wait for it.
  */
-import { flushCompileCache } from 'node:module';
 import type { GrpcCallOptions, GrpcClient } from './grpc-client.ts';
+import { loadLater } from './load-later.ts';
 
 /** The calling side of a GrpcClient, made on demand. */
 export interface LazyGrpcClient {
@@ -23,45 +23,24 @@ export interface LazyGrpcClient {
  * reported to the call that needed it and tried again by the next one.
  */
 export function lazyGrpcClient(make: () => Promise<GrpcClient>): LazyGrpcClient {
-  let made: Promise<GrpcClient> | undefined;
-  let timer: NodeJS.Timeout | undefined;
+  const client = loadLater(make);
   let closed = false;
-  const client = (): Promise<GrpcClient> => {
-    if (closed) return Promise.reject(new Error('the gRPC client is closed'));
-    made ??= make().then(
-      (c) => {
-        // Its modules join the compile cache written at readiness, for the next (re)start's first call.
-        flushCompileCache();
-        return c;
-      },
-      (err: unknown) => {
-        made = undefined;
-        throw err;
-      },
-    );
-    return made;
-  };
   return {
     async unary<Res>(method: string, request: object, options?: GrpcCallOptions): Promise<Res> {
-      return (await client()).unary<Res>(method, request, options);
+      if (closed) throw new Error('the gRPC client is closed');
+      return (await client.get()).unary<Res>(method, request, options);
     },
     warmUp(delayMs) {
-      if (closed || made || timer) return;
-      timer = setTimeout(() => {
-        timer = undefined;
-        // A failed warm-up is left for the first call to try again and report.
-        client().catch(() => {});
-      }, delayMs);
-      timer.unref();
+      if (!closed) client.warmUp(delayMs);
     },
     close() {
       closed = true;
-      clearTimeout(timer);
-      timer = undefined;
-      void made?.then(
-        (c) => c.close(),
-        () => {},
-      );
+      client.cancel();
+      if (client.started)
+        void client.get().then(
+          (c) => c.close(),
+          () => {},
+        );
     },
   };
 }

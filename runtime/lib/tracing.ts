@@ -8,9 +8,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { appendFile, mkdir } from 'node:fs/promises';
-import { flushCompileCache } from 'node:module';
 import { join } from 'node:path';
 import { traceFile } from '../contract/state-paths.ts';
+import { loadLater } from './load-later.ts';
 
 export interface TracingOptions {
   service: string;
@@ -143,17 +143,13 @@ export async function initTracing(options: TracingOptions): Promise<Tracing> {
 
   const pending: FinishedSpan[] = [];
   let record: ((span: FinishedSpan) => void) | undefined;
-  let sdk: Promise<SdkPipeline> | undefined;
-  const load = (): Promise<SdkPipeline> => {
-    sdk ??= loadSdk(options).then((pipeline) => {
-      // The SDK's modules join the compile cache written at readiness (server.ts), for the next start.
-      flushCompileCache();
+  const sdk = loadLater(() =>
+    loadSdk(options).then((pipeline) => {
       record = pipeline.record;
       for (const span of pending.splice(0)) pipeline.record(span);
       return pipeline;
-    });
-    return sdk;
-  };
+    }),
+  );
   const now = () => performance.timeOrigin + performance.now();
 
   function start(
@@ -193,7 +189,8 @@ export async function initTracing(options: TracingOptions): Promise<Tracing> {
         };
         if (record) return record(span);
         if (pending.length < MAX_PENDING_SPANS) pending.push(span);
-        else void load();
+        // Spans pile up: load the SDK now. If it cannot load, spans are dropped, not the service.
+        else sdk.get().catch(() => {});
       },
     };
   }
@@ -202,12 +199,11 @@ export async function initTracing(options: TracingOptions): Promise<Tracing> {
     enabled: true,
     startServerSpan: (name, traceparent, attributes) => start(SERVER, name, traceparent, attributes),
     startClientSpan: (name, parent, attributes) => start(CLIENT, name, parent, attributes),
-    warmUp: () => {
-      setTimeout(() => void load(), WARM_UP_DELAY_MS).unref();
-    },
+    warmUp: () => sdk.warmUp(WARM_UP_DELAY_MS),
     shutdown: async () => {
-      if (!sdk && pending.length === 0) return;
-      await (await load()).shutdown();
+      sdk.cancel();
+      if (!sdk.started && pending.length === 0) return;
+      await (await sdk.get()).shutdown();
     },
   };
 }
