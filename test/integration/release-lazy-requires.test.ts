@@ -1,8 +1,9 @@
 /**
- * A release bundle loads fastify's default schema compilers only at the first route with a schema
- * (src/providers/local/release-lazy-requires.ts): a bundled service with schemas still validates
- * its header schema as fastify does by default (keys matched case-insensitively, which a custom
- * compiler would not get) and serializes by its response schema.
+ * A release bundle loads fastify's default schema compilers only at the first route with a schema,
+ * and its proxy-addr only for `trustProxy` (src/providers/local/release-lazy-requires.ts): a
+ * bundled service with schemas still validates its header schema as fastify does by default (keys
+ * matched case-insensitively, which a custom compiler would not get) and serializes by its
+ * response schema, and one behind a trusted proxy sees the client's address.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -33,7 +34,7 @@ afterAll(() => {
 });
 
 describe('a release with fastify schemas', () => {
-  it('validates headers case-insensitively and serializes by the response schema', async () => {
+  it('validates headers case-insensitively, serializes by the response schema and trusts its proxy', async () => {
     const { release } = await buildRelease(loadPlatform(ws.dir), 'schemas', { version: 'v1' });
     const port = await freePort();
     child = spawn(process.execPath, [release.entryPath], {
@@ -53,5 +54,8 @@ describe('a release with fastify schemas', () => {
     const ok = await fetch(`${base}/token`, { headers: { 'X-Token': 'abc' } });
     expect(ok.status).toBe(200);
     expect(await ok.json()).toEqual({ token: 'abc' });
+
+    const forwarded = await fetch(`${base}/ip`, { headers: { 'x-forwarded-for': '203.0.113.7' } });
+    expect(await forwarded.json()).toEqual({ ip: '203.0.113.7' });
   });
 });

@@ -11,12 +11,14 @@
  * | fastify/lib/schema-controller.js | `@fastify/ajv-compiler` (ajv, ajv-formats) and `@fastify/fast-json-stringify-compiler`, made in every `Fastify()` call | routes with a JSON schema (none of the kit's or the built-in services') |
  * | fastify/lib/server.js | `node:https`, `node:http2` (with tls) | `https` and `http2` server options (the kit serves HTTP/1.1 and splits off h2c itself) |
  * | fastify/lib/plugin-utils.js | `semver` | plugins that name the fastify versions they support |
+ * | fastify/lib/request.js | `@fastify/proxy-addr` (ipaddr.js) | the `trustProxy` option |
  * | fastify/fastify.js | `light-my-request` (already required at first use) | `inject()` |
  * | prom-client/index.js | its `Pushgateway` class (`https`, `zlib`) | pushing metrics (the kit's are scraped) |
+ * | prom-client/lib/metrics/processCpuTotal.js | `@opentelemetry/api` | exemplars (`enableExemplars`) |
  *
  * A package the stand-in loads is not bundled but required at run time from the installation's
  * node_modules, which every release links (as the packages a service imports lazily, releases.ts):
- * that keeps ~750 KB that the start never runs out of `main.mjs`, which Node reads, hashes and
+ * that keeps ~800 KB that the start never runs out of `main.mjs`, which Node reads, hashes and
  * deserializes the compile cache of at every start. It is bundled instead when the installation's
  * top-level copy is not the one the requirer would get (a nested version).
  *
@@ -50,11 +52,17 @@ const LAZY_REQUIRES: readonly LazyRequire[] = [
   },
   { importer: inFastify('lib/server.js'), request: /^node:(https|http2)$/, shape: 'namespace' },
   { importer: inFastify('lib/plugin-utils.js'), request: /^semver$/, shape: 'namespace' },
+  { importer: inFastify('lib/request.js'), request: /^@fastify\/proxy-addr$/, shape: 'namespace' },
   { importer: inFastify('fastify.js'), request: /^light-my-request$/, shape: 'deferred' },
   {
     importer: new RegExp(`${sep}prom-client${sep}index\\.js$`),
     request: /^\.\/lib\/pushgateway$/,
     shape: 'class',
+  },
+  {
+    importer: new RegExp(`${sep}prom-client${sep}lib${sep}metrics${sep}processCpuTotal\\.js$`),
+    request: /^@opentelemetry\/api$/,
+    shape: 'namespace',
   },
 ];
 
