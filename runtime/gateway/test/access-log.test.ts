@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import fc from 'fast-check';
 import { pino } from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { type AccessEntry, AccessLog, millis } from '../src/access-log.ts';
 import { countDroppedLines, createLogDestination, LOG_BUFFER_MAX_BYTES } from '../src/log-destination.ts';
 import { GatewayMetrics } from '../src/metrics.ts';
@@ -50,6 +50,26 @@ function buffered() {
     return readFileSync(file, 'utf8').split('\n').filter(Boolean);
   };
   return { log: new AccessLog(logger, true), lines };
+}
+
+/**
+ * The access line as the gateway wrote it before lines were encoded as bytes (a template string per
+ * line, as in 347980f): the reference the byte encoder must match exactly.
+ */
+function referenceLine(e: AccessEntry, base: Record<string, unknown>, iso: string): string {
+  // What the gateway's AccessLog reads: the logger's own bindings (pino drops some base fields).
+  const bindings = JSON.stringify(pino({ base: { ...base } }).bindings()).slice(1, -1);
+  const prefix = bindings ? `,${bindings}` : '';
+  const plain = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+  const path = plain.test(e.path) ? `"${e.path}"` : JSON.stringify(e.path);
+  let line = `{"level":"${e.status >= 500 ? 'warn' : 'info'}","time":"${iso}"${prefix},"msg":"request","reqId":"${e.reqId}","traceId":"${e.traceId}","method":"${e.method}","path":${path},"status":${e.status},"durationMs":${millis(e.durationMs)}`;
+  if (e.service) line += `,"upstream":${JSON.stringify(e.service)}`;
+  if (e.version) line += `,"upstreamVersion":${JSON.stringify(e.version)}`;
+  if (e.instance) line += `,"upstreamInstance":${JSON.stringify(e.instance)}`;
+  if (e.attempts > 1) line += `,"attempts":${e.attempts}`;
+  if (e.userId) line += `,"userId":${JSON.stringify(e.userId)}`;
+  if (e.error) line += `,"error":${JSON.stringify(e.error)}`;
+  return `${line}}\n`;
 }
 
 describe('access log', () => {
@@ -195,5 +215,113 @@ describe('access log', () => {
       fc.property(fc.double({ min: 0, max: 1e9, noNaN: true }), (ms) => millis(ms) === printed(ms)),
       { numRuns: 20_000 },
     );
+  });
+  describe('bytes of a line', () => {
+    afterEach(() => {
+      vi.useRealTimers();
+    });
+
+    /** Every line `log` writes for `entries`, as the bytes that reach a buffered file destination. */
+    function written(entries: AccessEntry[], bindings: Record<string, unknown>, batched: boolean): Buffer {
+      const dir = mkdtempSync(join(tmpdir(), 'access-log-'));
+      dirs.push(dir);
+      const file = join(dir, 'out.log');
+      const destination = pino.destination({ dest: file, sync: true, minLength: batched ? 8192 : 0 });
+      const log = new AccessLog(pino({ level: 'info', base: { ...bindings } }, destination), true);
+      for (const e of entries) log.write(e);
+      log.flush();
+      destination.flushSync();
+      return readFileSync(file);
+    }
+
+    const text = fc.oneof(
+      fc.string({ unit: 'binary', maxLength: 40 }),
+      fc.string({ unit: 'grapheme', maxLength: 20 }),
+      fc.constantFrom(
+        '',
+        '/',
+        '/api/v1/items',
+        '/caf\u00e9',
+        '/"q"\\',
+        '/\u0000\u001f\u007f',
+        '/\ud800x',
+        '/\u2028😀',
+      ),
+    );
+    const optional = fc.option(text, { nil: undefined });
+    const accessEntry: fc.Arbitrary<AccessEntry> = fc.record({
+      reqId: fc.oneof(fc.uuid(), fc.stringMatching(/^[A-Za-z0-9._:-]{1,128}$/)),
+      traceId: fc.stringMatching(/^[0-9a-f]{32}$/),
+      method: fc.constantFrom('GET', 'POST', 'DELETE', 'PATCH', 'M-SEARCH', 'PRI'),
+      path: text,
+      status: fc.oneof(
+        fc.constantFrom(200, 204, 301, 404, 429, 499, 500, 503),
+        fc.integer({ min: 0, max: 999 }),
+      ),
+      durationMs: fc.oneof(
+        fc.double({ min: 0, max: 1e7, noNaN: true }),
+        fc.constantFrom(0, 0.001, 0.0104, 1.5, 12.25, 999.999, 3_600_000, -1, Number.POSITIVE_INFINITY),
+      ),
+      service: optional,
+      version: optional,
+      instance: optional,
+      attempts: fc.integer({ min: 0, max: 12 }),
+      userId: optional,
+      error: fc.option(
+        fc.oneof(text, fc.constantFrom('UPSTREAM_TIMEOUT', 'Redis unavailable', 'a "quoted"\nline')),
+        {
+          nil: undefined,
+        },
+      ),
+    });
+    const bindings = fc.oneof(
+      fc.constant({}),
+      fc.record({ service: fc.constant('gateway'), instance: text, pid: fc.nat() }),
+    );
+
+    it('are the bytes of the JSON line it replaced, for any request', () => {
+      vi.useFakeTimers({ toFake: ['Date'] });
+      fc.assert(
+        fc.property(
+          fc.array(accessEntry, { minLength: 1, maxLength: 30 }),
+          bindings,
+          fc.boolean(),
+          fc.integer({ min: 0, max: 4_102_444_800_000 }),
+          (entries, base, batched, now) => {
+            vi.setSystemTime(now);
+            const iso = new Date(now).toISOString();
+            const expected = Buffer.from(entries.map((e) => referenceLine(e, base, iso)).join(''), 'utf8');
+            // Compared as Latin-1 so that a difference in any byte shows (a UTF-8 decode would hide some).
+            expect(written(entries, base, batched).toString('latin1')).toBe(expected.toString('latin1'));
+          },
+        ),
+        { numRuns: 300 },
+      );
+    });
+
+    it('are the same for lines longer than a batch and batches that fill the buffer early', () => {
+      vi.useFakeTimers({ toFake: ['Date'] });
+      vi.setSystemTime(1_800_000_000_000);
+      const iso = new Date(1_800_000_000_000).toISOString();
+      const long = (i: number): AccessEntry => ({
+        ...entry(i),
+        path: `/${'\u00e9"'.repeat(i % 7 === 0 ? 40_000 : 300)}/${i}`,
+        error: i % 5 === 0 ? 'x'.repeat(200_000) : undefined,
+      });
+      const entries = Array.from({ length: 600 }, (_, i) => (i % 3 === 0 ? long(i) : entry(i)));
+      const expected = Buffer.from(
+        entries.map((e) => referenceLine(e, { service: 'gateway' }, iso)).join(''),
+      );
+      expect(written(entries, { service: 'gateway' }, true).equals(expected)).toBe(true);
+    });
+
+    it('gives a year past 9999 its longer ISO time', () => {
+      vi.useFakeTimers({ toFake: ['Date'] });
+      const far = 253_402_300_800_000; // 10000-01-01
+      vi.setSystemTime(far);
+      const e = entry(1);
+      const expected = referenceLine(e, {}, new Date(far).toISOString());
+      expect(written([e], {}, true).toString()).toBe(expected);
+    });
   });
 });
