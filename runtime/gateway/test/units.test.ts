@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { FaultTable } from '../src/faults.ts';
 import { parseGatewayConfig } from '../src/gateway-config.ts';
 import { upstreamHeaders } from '../src/headers.ts';
+import { idOnlySpan, uuid } from '../src/ids.ts';
 import { RateLimiter } from '../src/rate-limiter.ts';
 import { isHostilePath, PathPatterns, RoutingTable } from '../src/routing-table.ts';
 
@@ -161,5 +162,30 @@ describe('parseGatewayConfig', () => {
     expect(parseGatewayConfig({ routes: [{ prefix: '/x', service: 'later' }] }).services.later).toEqual({
       instances: [],
     });
+  });
+});
+
+describe('ids', () => {
+  it('starts a new trace with fresh random trace and span ids, distinct across more than one pool fill', () => {
+    const seen = new Set<string>();
+    for (let i = 0; i < 5000; i++) {
+      const span = idOnlySpan(undefined);
+      expect(span.traceId).toMatch(/^[0-9a-f]{32}$/);
+      expect(span.spanId).toMatch(/^[0-9a-f]{16}$/);
+      expect(span.traceparent).toBe(`00-${span.traceId}-${span.spanId}-01`);
+      expect(span.traceId.slice(0, 16)).not.toBe(span.spanId);
+      seen.add(span.traceId).add(span.spanId);
+      expect(uuid()).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    }
+    expect(seen.size).toBe(10_000);
+  });
+
+  it("continues a caller's trace with its flags and a new span id", () => {
+    const parent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00';
+    const span = idOnlySpan(parent);
+    expect(span.traceId).toBe('0af7651916cd43dd8448eb211c80319c');
+    expect(span.spanId).toMatch(/^[0-9a-f]{16}$/);
+    expect(span.spanId).not.toBe('b7ad6b7169203331');
+    expect(span.traceparent).toBe(`00-0af7651916cd43dd8448eb211c80319c-${span.spanId}-00`);
   });
 });
