@@ -43,7 +43,9 @@ interface LazyRequire {
 }
 
 const sep = String.raw`[\\/]`;
-const inFastify = (file: string) => new RegExp(`${sep}fastify${sep}${file.replaceAll('.', '\\.')}$`);
+/** A file of the package at `path` (`/`-separated), wherever it is installed. */
+const inPackage = (path: string) => new RegExp(`${sep}${path.replaceAll('.', '\\.').replaceAll('/', sep)}$`);
+const inFastify = (file: string) => inPackage(`fastify/${file}`);
 const LAZY_REQUIRES: readonly LazyRequire[] = [
   {
     importer: inFastify('lib/schema-controller.js'),
@@ -55,12 +57,12 @@ const LAZY_REQUIRES: readonly LazyRequire[] = [
   { importer: inFastify('lib/request.js'), request: /^@fastify\/proxy-addr$/, shape: 'namespace' },
   { importer: inFastify('fastify.js'), request: /^light-my-request$/, shape: 'deferred' },
   {
-    importer: new RegExp(`${sep}prom-client${sep}index\\.js$`),
+    importer: inPackage('prom-client/index.js'),
     request: /^\.\/lib\/pushgateway$/,
     shape: 'class',
   },
   {
-    importer: new RegExp(`${sep}prom-client${sep}lib${sep}metrics${sep}processCpuTotal\\.js$`),
+    importer: inPackage('prom-client/lib/metrics/processCpuTotal.js'),
     request: /^@opentelemetry\/api$/,
     shape: 'namespace',
   },
