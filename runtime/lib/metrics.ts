@@ -2,6 +2,9 @@
  * Prometheus metrics (prom-client) with one registry per service instance: RED per route
  * (`http_requests_total`, `http_request_duration_seconds`) plus the default process metrics.
  * Route labels are the route *pattern* (`/content/:id`), never the raw URL, to bound cardinality.
+ * The default metrics are registered when the service is about to be scraped, not at
+ * construction: making them (an event-loop delay monitor, a GC observer, reads of /proc) cost
+ * ~3 ms of CPU and ~6 ms of every start before readiness (issue 21).
  */
 import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 
@@ -11,9 +14,14 @@ export interface ServiceMetrics {
   duration: Histogram<'method' | 'route' | 'code'>;
   /** Records one finished request. */
   observe(method: string, route: string, code: number, seconds: number): void;
+  /**
+   * Registers the default process metrics (CPU, memory, handles, event-loop lag, GC) unless done
+   * already: the kit calls it at every scrape and a moment after readiness.
+   */
+  collectDefaults(): void;
 }
 
-/** Creates the registry, RED metrics and default process metrics, labelled with service/version/instance. */
+/** Creates the registry and RED metrics, labelled with service/version/instance (see collectDefaults). */
 export function createMetrics(labels: {
   service: string;
   version: string;
@@ -21,7 +29,7 @@ export function createMetrics(labels: {
 }): ServiceMetrics {
   const registry = new Registry();
   registry.setDefaultLabels(labels);
-  collectDefaultMetrics({ register: registry });
+  let defaults = false;
   const requests = new Counter({
     name: 'http_requests_total',
     help: 'HTTP requests by method, route pattern and status code',
@@ -43,6 +51,11 @@ export function createMetrics(labels: {
       const l = { method, route, code: String(code) };
       requests.inc(l);
       duration.observe(l, seconds);
+    },
+    collectDefaults() {
+      if (defaults) return;
+      defaults = true;
+      collectDefaultMetrics({ register: registry });
     },
   };
 }

@@ -137,6 +137,8 @@ const QUIET_ROUTES = new Set(['/healthz', '/readyz', '/health/dependencies', '/m
 const READY_RECHECK_MS = 100;
 /** How often backends are pinged in the background (state changes are logged and exported). */
 const DEPENDENCY_CHECK_MS = 1000;
+/** How long after readiness the default process metrics are registered, unless a scrape came first. */
+const DEFAULT_METRICS_DELAY_MS = 1000;
 
 function missing(what: string, flag: string): never {
   throw new Error(
@@ -396,6 +398,7 @@ export async function createService<S extends EnvSchema = z.ZodObject<Record<str
   // Dependency health: each backend's state and since when, for operators and `platformctl status`.
   app.get('/health/dependencies', async () => ({ service: config.service, dependencies: health.snapshot() }));
   app.get('/metrics', async (_request, reply) => {
+    metrics.collectDefaults();
     reply.header('content-type', metrics.registry.contentType);
     return metrics.registry.metrics();
   });
@@ -423,11 +426,13 @@ export async function createService<S extends EnvSchema = z.ZodObject<Record<str
     split = splitProtocols(app.server, { http2: (socket) => side.injectConnection(socket) });
   }
 
+  let defaultMetricsTimer: NodeJS.Timeout | undefined;
   let closing: Promise<void> | undefined;
   async function close(): Promise<void> {
     closing ??= (async () => {
       shuttingDown = true;
       health.stop();
+      clearTimeout(defaultMetricsTimer);
       // Connections that never said a word are idle ones; gRPC connections get GOAWAY and finish
       // their calls while the HTTP server drains its own (it waits for both kinds to close).
       split?.closePending();
@@ -458,8 +463,10 @@ export async function createService<S extends EnvSchema = z.ZodObject<Record<str
       health.start(DEPENDENCY_CHECK_MS);
       if (def.start) await def.start(deps);
       started = true;
-      // The span exporters load now, after readiness rather than before it (tracing.ts).
+      // The span exporters load now, after readiness rather than before it (tracing.ts), and the
+      // default process metrics are made then too (metrics.ts).
       tracing.warmUp();
+      defaultMetricsTimer = setTimeout(() => metrics.collectDefaults(), DEFAULT_METRICS_DELAY_MS).unref();
       const host = config.host.includes(':') ? `[${config.host}]` : config.host;
       return { port, host: config.host, url: `http://${host}:${port}` };
     },

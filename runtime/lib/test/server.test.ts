@@ -168,6 +168,24 @@ describe('createService', () => {
   });
 });
 
+describe('default process metrics', () => {
+  it('are made at the first scrape or after readiness, not while the service starts', async () => {
+    const quiet = new Writable({ write: (_chunk, _enc, cb) => cb() });
+    const fresh = await createService(
+      { name: 'metrics-later', routes() {} },
+      { env: { PORT: '0', DATA_DIR: join(dir, 'metrics-later') }, logDestination: quiet },
+    );
+    try {
+      expect(fresh.deps.metrics.registry.getSingleMetric('process_cpu_user_seconds_total')).toBeUndefined();
+      const scrape = await fresh.app.inject({ method: 'GET', url: '/metrics' });
+      expect(scrape.body).toContain('process_cpu_user_seconds_total');
+      expect(scrape.body).toContain('nodejs_eventloop_lag_seconds');
+    } finally {
+      await fresh.close();
+    }
+  });
+});
+
 describe('config', () => {
   it('fills defaults and lists every invalid variable', () => {
     const c = parseConfig('svc', { PORT: '0', DATA_DIR: '/tmp/x/svc' });
