@@ -49,7 +49,11 @@ async function main(): Promise<void> {
   // atomic, but into a pipe only writes up to PIPE_BUF are, so there they write line by line.
   const lineByLine = clustered && !fstatSync(1).isFile();
   const destination = createLogDestination(1, lineByLine);
-  const metrics = new GatewayMetrics({ registry: createMetrics(identity).registry });
+  const kitMetrics = createMetrics(identity);
+  // Services register the process metrics at their first scrape or after readiness (metrics.ts);
+  // the gateway is scraped through GatewayMetrics, which does not ask, so they are made here.
+  kitMetrics.collectDefaults();
+  const metrics = new GatewayMetrics({ registry: kitMetrics.registry });
   // The warning about dropped lines goes to stderr: on the full destination it would be dropped too.
   // One line a minute at most, written synchronously so it is not buffered in turn.
   const stderrLogger = createLogger({

@@ -153,3 +153,32 @@ describe('clustered gateway (GATEWAY_WORKERS=2)', () => {
     expect(await exited).toBe(0);
   });
 });
+
+describe('gateway process (one worker)', () => {
+  it('exports the process metrics beside its own', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gw-single-'));
+    const config = join(dir, 'gateway.json');
+    writeFileSync(config, JSON.stringify({ routes: [], services: {} }));
+    const child = spawn(process.execPath, [MAIN], {
+      env: { ...process.env, PORT: '0', GATEWAY_CONFIG: config, ADMIN_TOKEN, DATA_DIR: join(dir, 'data') },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    try {
+      const port = await new Promise<number>((resolve, reject) => {
+        let buffer = '';
+        child.once('exit', () => reject(new Error('gateway exited')));
+        child.stdout?.on('data', (d: Buffer) => {
+          buffer += d.toString('utf8');
+          const line = buffer.split('\n').find((l) => l.includes('"listening"'));
+          if (line) resolve((JSON.parse(line) as { port: number }).port);
+        });
+      });
+      const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      expect(metrics).toContain('gateway_requests_total');
+      expect(metrics).toContain('process_cpu_user_seconds_total');
+    } finally {
+      child.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
