@@ -1,8 +1,9 @@
 /**
- * Something a service needs soon but not to become ready (the OpenTelemetry SDK, a gRPC client):
- * loaded once, at the first `get()` or `warmUp` after readiness, whichever comes first. A restart
- * waits for everything loaded before readiness, so heavy imports belong here. Once loaded, its
- * modules join the compile cache written at readiness (server.ts), for the next (re)start.
+ * Something a service needs soon but not to become ready (the OpenTelemetry SDK, a gRPC client,
+ * the default process metrics): loaded once, at the first `get()` or `warmUp` after readiness,
+ * whichever comes first. A restart waits for everything loaded before readiness, so heavy work
+ * belongs here. Once loaded, its modules join the compile cache written at readiness (server.ts),
+ * for the next (re)start.
  */
 import { flushCompileCache } from 'node:module';
 

@@ -7,6 +7,7 @@
  * ~3 ms of CPU and ~6 ms of every start before readiness (issue 21).
  */
 import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { type LoadLater, loadLater } from './load-later.ts';
 
 export interface ServiceMetrics {
   registry: Registry;
@@ -15,13 +16,13 @@ export interface ServiceMetrics {
   /** Records one finished request. */
   observe(method: string, route: string, code: number, seconds: number): void;
   /**
-   * Registers the default process metrics (CPU, memory, handles, event-loop lag, GC) unless done
-   * already: the kit calls it at every scrape and a moment after readiness.
+   * The default process metrics (CPU, memory, handles, event-loop lag, GC), registered once: at
+   * the first `get()` (the kit asks at every scrape) or by `warmUp` a moment after readiness.
    */
-  collectDefaults(): void;
+  defaults: LoadLater<void>;
 }
 
-/** Creates the registry and RED metrics, labelled with service/version/instance (see collectDefaults). */
+/** Creates the registry and RED metrics, labelled with service/version/instance (see `defaults`). */
 export function createMetrics(labels: {
   service: string;
   version: string;
@@ -29,7 +30,6 @@ export function createMetrics(labels: {
 }): ServiceMetrics {
   const registry = new Registry();
   registry.setDefaultLabels(labels);
-  let defaults = false;
   const requests = new Counter({
     name: 'http_requests_total',
     help: 'HTTP requests by method, route pattern and status code',
@@ -52,10 +52,8 @@ export function createMetrics(labels: {
       requests.inc(l);
       duration.observe(l, seconds);
     },
-    collectDefaults() {
-      if (defaults) return;
-      defaults = true;
+    defaults: loadLater(async () => {
       collectDefaultMetrics({ register: registry });
-    },
+    }),
   };
 }

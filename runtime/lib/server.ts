@@ -398,7 +398,7 @@ export async function createService<S extends EnvSchema = z.ZodObject<Record<str
   // Dependency health: each backend's state and since when, for operators and `platformctl status`.
   app.get('/health/dependencies', async () => ({ service: config.service, dependencies: health.snapshot() }));
   app.get('/metrics', async (_request, reply) => {
-    metrics.collectDefaults();
+    await metrics.defaults.get();
     reply.header('content-type', metrics.registry.contentType);
     return metrics.registry.metrics();
   });
@@ -426,13 +426,12 @@ export async function createService<S extends EnvSchema = z.ZodObject<Record<str
     split = splitProtocols(app.server, { http2: (socket) => side.injectConnection(socket) });
   }
 
-  let defaultMetricsTimer: NodeJS.Timeout | undefined;
   let closing: Promise<void> | undefined;
   async function close(): Promise<void> {
     closing ??= (async () => {
       shuttingDown = true;
       health.stop();
-      clearTimeout(defaultMetricsTimer);
+      metrics.defaults.cancel();
       // Connections that never said a word are idle ones; gRPC connections get GOAWAY and finish
       // their calls while the HTTP server drains its own (it waits for both kinds to close).
       split?.closePending();
@@ -466,7 +465,7 @@ export async function createService<S extends EnvSchema = z.ZodObject<Record<str
       // The span exporters load now, after readiness rather than before it (tracing.ts), and the
       // default process metrics are made then too (metrics.ts).
       tracing.warmUp();
-      defaultMetricsTimer = setTimeout(() => metrics.collectDefaults(), DEFAULT_METRICS_DELAY_MS).unref();
+      metrics.defaults.warmUp(DEFAULT_METRICS_DELAY_MS);
       const host = config.host.includes(':') ? `[${config.host}]` : config.host;
       return { port, host: config.host, url: `http://${host}:${port}` };
     },

@@ -52,7 +52,7 @@ async function main(): Promise<void> {
   const kitMetrics = createMetrics(identity);
   // Services register the process metrics at their first scrape or after readiness (metrics.ts);
   // the gateway is scraped through GatewayMetrics, which does not ask, so they are made here.
-  kitMetrics.collectDefaults();
+  void kitMetrics.defaults.get();
   const metrics = new GatewayMetrics({ registry: kitMetrics.registry });
   // The warning about dropped lines goes to stderr: on the full destination it would be dropped too.
   // One line a minute at most, written synchronously so it is not buffered in turn.
