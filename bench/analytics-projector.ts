@@ -27,7 +27,7 @@ const { openDb } = (await import(
 const { Projector } = (await import(
   join(ROOT, 'runtime', 'analytics', 'src', 'projector.ts')
 )) as typeof import('../runtime/analytics/src/projector.ts');
-const { migrations, logMigrations } = (await import(
+const { migrations, logMigrations, READ_MODEL_PAGE_SIZE } = (await import(
   join(ROOT, 'runtime', 'analytics', 'src', 'schema.ts')
 )) as typeof import('../runtime/analytics/src/schema.ts');
 
@@ -36,7 +36,8 @@ const pickItem = () => Math.min(9999, Math.floor(10_000 * Math.random() ** 3));
 async function round(): Promise<{ cpuUsPerEvent: number; wallS: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-projector-'));
   try {
-    const db = await openDb(`sqlite://${join(dir, 'read.db')}`);
+    // As the service creates it (versions before READ_MODEL_PAGE_SIZE: SQLite's default).
+    const db = await openDb(`sqlite://${join(dir, 'read.db')}`, { pageSize: READ_MODEL_PAGE_SIZE });
     const log = await openDb(`sqlite://${join(dir, 'log.db')}`);
     await db.migrate(migrations);
     await log.migrate(logMigrations);

@@ -38,10 +38,14 @@ export class Ingestor {
   private readonly capacity: number;
   /** The duplicate window (bounded, O(1) eviction of the oldest id; see dedup-window.ts). */
   private readonly recent: DedupWindow;
-  private readonly onAppended: (seq: number) => void;
+  private readonly onAppended: (seq: number, events: number) => void;
   private readonly admit: (() => Promise<boolean>) | undefined;
-  private pending: { text: string; ids: Set<string>; resolve: () => void; reject: (err: unknown) => void }[] =
-    [];
+  private pending: {
+    text: string;
+    ids: Set<string>;
+    resolve: () => void;
+    reject: (err: unknown) => void;
+  }[] = [];
   /** Log sequence number of the newest batch appended by this process. */
   lastSeq = 0;
 
@@ -59,7 +63,8 @@ export class Ingestor {
     db: Db,
     options: {
       dedupCapacity?: number;
-      onAppended?: (seq: number) => void;
+      /** After each group commit: the newest log row and the events it committed. */
+      onAppended?: (seq: number, events: number) => void;
       admit?: () => Promise<boolean>;
     } = {},
   ) {
@@ -138,6 +143,8 @@ export class Ingestor {
     const group = this.pending;
     this.pending = [];
     const now = Date.now();
+    let events = 0;
+    for (const p of group) events += p.ids.size;
     try {
       const r = await this.db.runMany(
         'INSERT INTO ingest_log (received_at, events) VALUES (?, ?)',
@@ -151,7 +158,7 @@ export class Ingestor {
       }
       return;
     }
-    this.onAppended(this.lastSeq);
+    this.onAppended(this.lastSeq, events);
     for (const p of group) p.resolve();
   }
 }

@@ -4,9 +4,16 @@
  * has not applied yet (0 when caught up), tracked from the append times the ingestor reports and
  * the log positions the projector thread reports after each slice — no database query.
  *
- * Memory: one (seq, time) pair per group commit while unprojected, merged with its predecessor
- * when appended within `resolutionMs` of it (so the lag may read up to that much high, never low)
- * and capped at `maxEntries` by the same merging. The default keeps at most 100k pairs (1.6 MB).
+ * The age alone does not bound the lag: everything admitted while the lag is under the threshold
+ * becomes one projector slice, and rows appended while a slice runs wait for it and for their own,
+ * so the lag peaks near the sum of two slices' durations. A burst of half a second at full ingest
+ * was a 50,000-event slice of up to 1.9 s late in a soak, and the lag read 2–3 s. So admission
+ * also caps the events appended and not yet applied (`backlogEvents`), which caps a slice.
+ *
+ * Memory: one (seq, time, events) entry per group commit while unprojected, merged with its
+ * predecessor when appended within `resolutionMs` of it (so the lag may read up to that much high,
+ * never low) and capped at `maxEntries` by the same merging. The default keeps at most 100k
+ * entries (2.4 MB).
  */
 
 export interface ProjectionLagOptions {
@@ -19,6 +26,9 @@ export interface ProjectionLagOptions {
 export class ProjectionLag {
   private seqs: number[] = [];
   private times: number[] = [];
+  /** Events per entry (merged entries add up). */
+  private counts: number[] = [];
+  private unapplied = 0;
   private head = 0;
   private position = 0;
   private readonly resolutionMs: number;
@@ -35,9 +45,15 @@ export class ProjectionLag {
     return this.seqs.length - this.head;
   }
 
-  /** The log rows up to `seq` were appended at `at` (ms). */
-  appended(seq: number, at = Date.now()): void {
+  /** Events appended and not yet applied, as reported to `appended` (rows of earlier runs count 0). */
+  get backlogEvents(): number {
+    return this.unapplied;
+  }
+
+  /** The log rows up to `seq`, holding `events` events, were appended at `at` (ms). */
+  appended(seq: number, at = Date.now(), events = 0): void {
     if (seq <= this.position) return;
+    this.unapplied += events;
     const last = this.seqs.length - 1;
     if (
       last >= this.head &&
@@ -45,21 +61,27 @@ export class ProjectionLag {
     ) {
       // Extend the newest entry: its (older) time now stands for these rows too.
       this.seqs[last] = Math.max(this.seqs[last]!, seq);
+      this.counts[last]! += events;
       return;
     }
     this.seqs.push(seq);
     this.times.push(at);
+    this.counts.push(events);
   }
 
   /** The projector has applied every log row up to `position`. */
   projected(position: number): void {
     if (position <= this.position) return;
     this.position = position;
-    while (this.head < this.seqs.length && this.seqs[this.head]! <= position) this.head++;
+    while (this.head < this.seqs.length && this.seqs[this.head]! <= position) {
+      this.unapplied -= this.counts[this.head]!;
+      this.head++;
+    }
     // Compact once the consumed prefix dominates, so the arrays do not grow with history.
     if (this.head > 1024 && this.head * 2 > this.seqs.length) {
       this.seqs = this.seqs.slice(this.head);
       this.times = this.times.slice(this.head);
+      this.counts = this.counts.slice(this.head);
       this.head = 0;
     }
     const waiting = this.waiters;
@@ -73,9 +95,11 @@ export class ProjectionLag {
   }
 
   /**
-   * Resolves true once the lag is at most `maxLagMs`, or false when it is still above after
-   * `maxWaitMs`: ingest slows to the projector's pace instead of letting the read models fall
-   * further behind. What a caller does with false is its choice (HTTP ingest refuses with 503 so
+   * Resolves true once the lag is at most `maxLagMs` and fewer than `maxBacklogEvents` events
+   * await the projector, or false when that is still not so after `maxWaitMs`: ingest slows to
+   * the projector's pace instead of letting the read models fall further behind. Callers woken by
+   * the same projector report are let in together, so the backlog may pass its cap by one such
+   * herd (at most one request per open connection). What a caller does with false is its choice (HTTP ingest refuses with 503 so
    * that what is acknowledged is what the projector sustains; the bus consumer appends anyway).
    *
    * While `stalled()` says the projector cannot write at all (its database is down), ingest is
@@ -83,10 +107,15 @@ export class ProjectionLag {
    * database is back, so an outage of the read models does not become an outage of ingest
    * (docs/guides/analytics.md; `bench:outage`). Slowness is throttled; a stall is ridden out.
    */
-  async admit(maxLagMs: number, maxWaitMs: number, stalled: () => boolean = () => false): Promise<boolean> {
-    if (this.lagMs() <= maxLagMs || stalled()) return true;
+  async admit(
+    limits: { maxLagMs: number; maxBacklogEvents: number },
+    maxWaitMs: number,
+    stalled: () => boolean = () => false,
+  ): Promise<boolean> {
+    const within = () => this.lagMs() <= limits.maxLagMs && this.unapplied < limits.maxBacklogEvents;
+    if (within() || stalled()) return true;
     const deadline = Date.now() + maxWaitMs;
-    while (this.lagMs() > maxLagMs && !stalled()) {
+    while (!within() && !stalled()) {
       const left = deadline - Date.now();
       if (left <= 0) return false;
       await new Promise<void>((resolve) => {

@@ -25,6 +25,9 @@ export const logMigrations: Migration[] = [
   },
 ];
 
+/** SQLite page size of a new read-model database (why: main.ts, where it is opened). */
+export const READ_MODEL_PAGE_SIZE = 16384;
+
 export const migrations: Migration[] = [
   {
     id: 'analytics-001-projection',

@@ -1,9 +1,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openEmbeddedBus } from '../../lib/storage/embedded-bus.ts';
+import { READ_MODEL_PAGE_SIZE } from '../src/schema.ts';
 import { getJson, PRODUCER, postEvents, type Started, startAnalytics, until, view } from './helpers.ts';
 
 interface Stats {
@@ -39,6 +41,15 @@ describe('analytics service', () => {
   let svc: Started;
   beforeAll(async () => {
     svc = await start('main');
+  });
+
+  it('creates its read-model database with large pages, so sketches stay out of overflow pages', async () => {
+    const file = new Database(join(dir, 'main', 'analytics', 'analytics.db'), { readonly: true });
+    try {
+      expect(file.pragma('page_size', { simple: true })).toBe(READ_MODEL_PAGE_SIZE);
+    } finally {
+      file.close();
+    }
   });
 
   it('ingests batches idempotently and answers stats, trending and recommendations', async () => {
@@ -305,6 +316,27 @@ describe('admission control', () => {
     expect(status.lag).toBe(1);
     const metrics = await (await fetch(`${s.base}/metrics`)).text();
     expect(metrics).toMatch(/^analytics_ingest_refused_total(\{[^}]*\})? 1$/m);
+    s.proc.kill('SIGKILL');
+  });
+
+  it('refuses ingest while too many acknowledged events await the projector, however recent', async () => {
+    const s = await start('backlog', {
+      ANALYTICS_PROJECT_DELAY_MS: '3600000',
+      ANALYTICS_MAX_LAG_MS: '3600000',
+      ANALYTICS_MAX_BACKLOG_EVENTS: '100',
+      ANALYTICS_ADMISSION_WAIT_MS: '0',
+    });
+    const batch = Array.from({ length: 100 }, (_, i) => view(`backlog-${i}`, 'item-a', `user-${i}`));
+    expect(await postEvents(s.base, { events: batch })).toEqual({
+      status: 202,
+      body: { accepted: 100, duplicates: 0 },
+    });
+    const refused = await postEvents(s.base, { events: [view('backlog-next', 'item-a', 'user-1')] });
+    expect(refused.status).toBe(503);
+    expect((refused.body as { code: string }).code).toBe('INGEST_LAGGING');
+    const status = await getJson<{ acknowledged: number; lagSeconds: number }>(s.base, '/analytics/status');
+    expect(status.acknowledged).toBe(100);
+    expect(status.lagSeconds).toBeLessThan(3600);
     s.proc.kill('SIGKILL');
   });
 });

@@ -177,6 +177,8 @@ describe('HyperLogLog sparse merge', () => {
 });
 
 describe('projection lag tracker', () => {
+  const byAge = { maxLagMs: 1000, maxBacklogEvents: Infinity };
+
   it('stays within its entry bound and only ever over-reports when merging', () => {
     const lag = new ProjectionLag({ resolutionMs: 0, maxEntries: 100 });
     for (let seq = 1; seq <= 10_000; seq++) lag.appended(seq, seq);
@@ -192,10 +194,10 @@ describe('projection lag tracker', () => {
 
   it('admits at once when caught up, waits for the projector when behind, and says so at the deadline', async () => {
     const lag = new ProjectionLag();
-    expect(await lag.admit(1000, 1000)).toBe(true);
+    expect(await lag.admit(byAge, 1000)).toBe(true);
     lag.appended(5, Date.now() - 5000);
     let admitted: boolean | undefined;
-    const waiting = lag.admit(1000, 60_000).then((ok) => {
+    const waiting = lag.admit(byAge, 60_000).then((ok) => {
       admitted = ok;
     });
     await new Promise((r) => setTimeout(r, 30));
@@ -204,23 +206,53 @@ describe('projection lag tracker', () => {
     await waiting;
     expect(admitted).toBe(true);
     lag.appended(6, Date.now() - 5000);
-    expect(await lag.admit(1000, 20)).toBe(false);
+    expect(await lag.admit(byAge, 20)).toBe(false);
     expect(lag.lagMs()).toBeGreaterThan(1000);
+  });
+
+  it('holds ingest back while too many events await the projector, however young they are', async () => {
+    const lag = new ProjectionLag();
+    const limits = { maxLagMs: 1000, maxBacklogEvents: 250 };
+    lag.appended(1, Date.now(), 100);
+    lag.appended(2, Date.now() + 50, 100);
+    expect(lag.backlogEvents).toBe(200);
+    expect(await lag.admit(limits, 20)).toBe(true);
+    lag.appended(3, Date.now() + 100, 100);
+    expect(lag.lagMs()).toBeLessThan(1000);
+    expect(await lag.admit(limits, 20)).toBe(false);
+    const waiting = lag.admit(limits, 60_000);
+    // Applying the oldest rows brings the backlog under the cap and lets the caller in.
+    lag.projected(1);
+    expect(lag.backlogEvents).toBe(200);
+    expect(await waiting).toBe(true);
+    lag.projected(3);
+    expect(lag.backlogEvents).toBe(0);
+  });
+
+  it('counts merged entries in full until all of their rows are applied', () => {
+    const lag = new ProjectionLag({ resolutionMs: 10 });
+    lag.appended(1, 1000, 100);
+    lag.appended(2, 1005, 50);
+    lag.projected(1);
+    // Row 2 shares row 1's entry: the backlog reads high (150), never low, until row 2 is applied.
+    expect(lag.backlogEvents).toBe(150);
+    lag.projected(2);
+    expect(lag.backlogEvents).toBe(0);
   });
 
   it('admits while the projector is stalled (its database down): the log rides the outage out', async () => {
     const lag = new ProjectionLag();
     lag.appended(5, Date.now() - 5000);
     let stalled = true;
-    expect(await lag.admit(1000, 20, () => stalled)).toBe(true);
+    expect(await lag.admit(byAge, 20, () => stalled)).toBe(true);
     // A stall that begins while a caller waits lets that caller in too.
     stalled = false;
-    const waiting = lag.admit(1000, 60_000, () => stalled);
+    const waiting = lag.admit(byAge, 60_000, () => stalled);
     stalled = true;
     expect(await waiting).toBe(true);
     // Once the projector writes again, its lag is throttled as before.
     stalled = false;
-    expect(await lag.admit(1000, 20, () => stalled)).toBe(false);
+    expect(await lag.admit(byAge, 20, () => stalled)).toBe(false);
   });
 });
 

@@ -166,4 +166,9 @@ describe('service defaults', () => {
   it('holds ingest back once the read models trail by more than half a second', async () => {
     expect((await envOf({})).ANALYTICS_MAX_LAG_MS).toBe(500);
   });
+
+  it('caps the events awaiting the projector at 25000 by default, 0 lifting the cap', async () => {
+    expect((await envOf({})).ANALYTICS_MAX_BACKLOG_EVENTS).toBe(25_000);
+    expect((await envOf({ ANALYTICS_MAX_BACKLOG_EVENTS: '0' })).ANALYTICS_MAX_BACKLOG_EVENTS).toBe(0);
+  });
 });

@@ -62,6 +62,12 @@ export interface OpenDbOptions {
   synchronous?: 'NORMAL' | 'FULL';
   /** Milliseconds to wait for another process's write lock. Default 5000. */
   busyTimeoutMs?: number;
+  /**
+   * SQLite page size in bytes for a database this call creates (a power of two, 512–65536; an
+   * existing file keeps its own until a `VACUUM`). Default SQLite's 4096. Larger pages keep rows of
+   * a few KiB in their leaf page instead of overflow pages (see the analytics service).
+   */
+  pageSize?: number;
 }
 
 /**

@@ -26,6 +26,8 @@ const STATEMENT_CACHE_LIMIT = 256;
 export function openSqlite(path: string, options: OpenDbOptions = {}): SqliteDb {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   const raw = new Database(path);
+  // Only takes effect on a new, empty database, and only before it switches to WAL.
+  if (options.pageSize) raw.pragma(`page_size = ${options.pageSize}`);
   raw.pragma('journal_mode = WAL');
   raw.pragma(`synchronous = ${options.synchronous ?? 'NORMAL'}`);
   raw.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);

@@ -77,6 +77,20 @@ describe('sqlite Db', () => {
     expect(await db.get('SELECT n FROM items WHERE id = ?', ['after'])).toEqual({ n: 2 });
   });
 
+  it('gives a new database the page size asked for, and leaves an existing one as it is', async () => {
+    const url = `sqlite://${join(dir, 'paged.db')}`;
+    const created = await openDb(url, { pageSize: 16384 });
+    await created.migrate(migrations);
+    expect(await created.get('PRAGMA page_size')).toEqual({ page_size: 16384 });
+    await created.close();
+    const reopened = await openDb(url, { pageSize: 8192 });
+    expect(await reopened.get('PRAGMA page_size')).toEqual({ page_size: 16384 });
+    expect(await reopened.get('SELECT n FROM items')).toEqual({ n: 1 });
+    await reopened.close();
+    // The default is SQLite's own.
+    expect(await db.get('PRAGMA page_size')).toEqual({ page_size: 4096 });
+  });
+
   it('rejects unknown URL schemes with a clear message', async () => {
     await expect(openDb('mysql://x')).rejects.toThrow(/unsupported scheme/);
   });
