@@ -8,6 +8,7 @@ import { stopDemoTraffic } from '../providers/local/demo-traffic.ts';
 import { runForeground } from '../providers/local/foreground.ts';
 import type { LocalProvider } from '../providers/local/local-provider.ts';
 import { clearPinned } from '../providers/local/pinned-releases.ts';
+import { standbySettingsFromEnv } from '../providers/local/standby-settings.ts';
 import {
   openProvider,
   type PlatformStatus,
@@ -98,6 +99,8 @@ export async function up(ctx: CommandContext, services: string[], opts: UpFlags)
   };
   if (opened.name !== 'local') return upElsewhere(ctx, opened, services, replicas, opts, onEvent);
   const provider = opened as LocalProvider;
+  // Refused here, where the user sees it, not in the supervisor daemon that would read it.
+  standbySettingsFromEnv();
   if (opts.dryRun) {
     const plan = await provider.plan({ services, replicas, dryRun: true, fromSource: opts.fromSource });
     const { state, running } = provider.current();

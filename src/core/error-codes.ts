@@ -71,6 +71,10 @@ export const ERROR_CODES = {
   DEPENDENCY_CYCLE: { exit: ExitCode.failure, meaning: 'services depend on each other in a cycle: …' },
   DRILL_FAULT: { exit: ExitCode.failure, meaning: 'a drill fault cannot be applied or undone' },
   DRILL_RUNNING: { exit: ExitCode.failure, meaning: 'drill … (…) is already running' },
+  ENV_INVALID: {
+    exit: ExitCode.usage,
+    meaning: 'an environment variable platformctl reads has a value it does not accept',
+  },
   GATEWAY_ADMIN_FAILED: { exit: ExitCode.failure, meaning: 'gateway admin … … answered … …: …' },
   GATEWAY_UNREACHABLE: { exit: ExitCode.failure, meaning: 'the gateway at … does not answer' },
   GITHUB_AUTH: { exit: ExitCode.usage, meaning: 'GitHub rejected the token while … (401 …)' },

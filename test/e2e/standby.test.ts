@@ -206,6 +206,25 @@ describe('without a live supervisor, or with standbys off', () => {
     }
   });
 
+  it('a malformed standby setting is refused by up (exit 2) before any supervisor starts', async () => {
+    const ports = await freePorts(3);
+    const ws = workspace({ 'platform.yaml': platformYaml(ports) });
+    try {
+      for (const [name, value] of [
+        ['PLATFORMCTL_STANDBY', 'of'],
+        ['PLATFORMCTL_STANDBY_DELAY_MS', '2s'],
+      ] as const) {
+        const r = await runCli(['up', '--detach', '--json'], { cwd: ws.dir, env: { [name]: value } });
+        expect(r.exitCode, r.stderr).toBe(2);
+        expect(JSON.parse(r.stdout).error).toMatchObject({ code: 'ENV_INVALID' });
+        expect(r.stderr).toContain(name);
+      }
+      expect(existsSync(join(ws.dir, '.platform', 'state.json'))).toBe(false);
+    } finally {
+      ws.dispose();
+    }
+  });
+
   it('PLATFORMCTL_STANDBY=off: none is made, and a restart is a new process', async () => {
     const env = { ...NOW, PLATFORMCTL_STANDBY: 'off' };
     const ws = await up(env);

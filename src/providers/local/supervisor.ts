@@ -56,6 +56,7 @@ import { probe, waitReady } from './readiness.ts';
 import { type RestartPolicyOptions, RestartTracker } from './restart-policy.ts';
 import type { Plan, ServicePlan } from './service-plan.ts';
 import type { Standby } from './standby.ts';
+import { standbySettingsFromEnv } from './standby-settings.ts';
 import { emptySlot, Standbys } from './standbys.ts';
 import {
   type InstanceRecord,
@@ -76,23 +77,12 @@ export interface SupervisorOptions {
   /**
    * Keep a standby (standbys.ts) beside the only instance of each service that can have one;
    * default: on, unless PLATFORMCTL_STANDBY=off (a loaded Node process per service is memory a
-   * small machine may want back).
+   * small machine may want back). See standby-settings.ts.
    */
   standby?: boolean;
-  /**
-   * How long an instance is ready before its standby starts loading; default
-   * PLATFORMCTL_STANDBY_DELAY_MS, else 2 s (not amid a start-up wave, whose CPU it would take).
-   */
+  /** How long an instance is ready before its standby starts loading; default from the env. */
   standbyDelayMs?: number;
   onEvent?: (e: ProviderEvent) => void;
-}
-
-const STANDBY_DELAY_MS = 2000;
-
-/** PLATFORMCTL_STANDBY_DELAY_MS when it is a whole number of milliseconds, else the default. */
-function standbyDelayFromEnv(): number {
-  const raw = process.env.PLATFORMCTL_STANDBY_DELAY_MS;
-  return raw !== undefined && /^\d{1,7}$/.test(raw) ? Number(raw) : STANDBY_DELAY_MS;
 }
 
 export class Supervisor {
@@ -114,6 +104,7 @@ export class Supervisor {
     this.options = options;
     this.root = options.root;
     this.paths = statePaths(options.root);
+    const fromEnv = standbySettingsFromEnv();
     this.standbys = new Standbys(
       {
         root: this.root,
@@ -124,8 +115,8 @@ export class Supervisor {
         persist: () => this.persist(),
       },
       {
-        enabled: options.standby ?? process.env.PLATFORMCTL_STANDBY !== 'off',
-        delayMs: options.standbyDelayMs ?? standbyDelayFromEnv(),
+        enabled: options.standby ?? fromEnv.enabled,
+        delayMs: options.standbyDelayMs ?? fromEnv.delayMs,
       },
     );
     this.gateway = new GatewaySync(this.paths.gatewayConfig, options.token, {
