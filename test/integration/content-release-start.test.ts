@@ -7,16 +7,16 @@
  * bundled modules that only unused paths of its dependencies need (release-lazy-requires.ts), nor
  * zod's chained API.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadPlatform } from '../../src/core/config/load.ts';
-import { freePort } from '../../src/core/ports.ts';
 import { buildRelease } from '../../src/providers/local/releases.ts';
 import { workspace } from '../helpers/cli.ts';
 import { waitFor } from '../helpers/poll.ts';
+import { startRelease } from '../helpers/release-start.ts';
 
 /** Specifiers of a module's static imports (`import … from "x"`, `import "x"`), not of `import("x")`. */
 function staticImports(source: string): string[] {
@@ -97,15 +97,12 @@ describe("content release's start", () => {
       preload,
       `process.on('SIGUSR2', () => process.getBuiltinModule('node:fs').writeFileSync(${JSON.stringify(listFile)}, JSON.stringify(process.moduleLoadList)));\n`,
     );
-    const port = await freePort();
     // No AUTH_URL and no tracing: nothing is loaded on a timer after readiness.
-    child = spawn(process.execPath, ['--import', preload, release.entryPath], {
-      env: { PATH: process.env.PATH, PORT: String(port), DATA_DIR: join(scratch, 'data'), LOG_LEVEL: 'warn' },
-      stdio: 'ignore',
-    });
-    await waitFor('content to be ready', async () =>
-      (await fetch(`http://127.0.0.1:${port}/readyz`)).ok ? true : undefined,
-    );
+    ({ child } = await startRelease(
+      release.entryPath,
+      { PATH: process.env.PATH, DATA_DIR: join(scratch, 'data'), LOG_LEVEL: 'warn' },
+      ['--import', preload],
+    ));
     child.kill('SIGUSR2');
     const loaded = await waitFor('the module list', () =>
       existsSync(listFile) ? (JSON.parse(readFileSync(listFile, 'utf8')) as string[]) : undefined,

@@ -5,16 +5,15 @@
  * matched case-insensitively, which a custom compiler would not get) and serializes by its
  * response schema, and one behind a trusted proxy sees the client's address.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadPlatform } from '../../src/core/config/load.ts';
-import { freePort } from '../../src/core/ports.ts';
 import { buildRelease } from '../../src/providers/local/releases.ts';
 import { REPO_ROOT, workspace } from '../helpers/cli.ts';
-import { waitFor } from '../helpers/poll.ts';
+import { startRelease } from '../helpers/release-start.ts';
 
 const ws = workspace({
   'platform.yaml': `apiVersion: platformctl/v1
@@ -36,15 +35,13 @@ afterAll(() => {
 describe('a release with fastify schemas', () => {
   it('validates headers case-insensitively, serializes by the response schema and trusts its proxy', async () => {
     const { release } = await buildRelease(loadPlatform(ws.dir), 'schemas', { version: 'v1' });
-    const port = await freePort();
-    child = spawn(process.execPath, [release.entryPath], {
-      env: { ...process.env, PORT: String(port), DATA_DIR: dataDir, LOG_LEVEL: 'warn' },
-      stdio: 'ignore',
+    const started = await startRelease(release.entryPath, {
+      ...process.env,
+      DATA_DIR: dataDir,
+      LOG_LEVEL: 'warn',
     });
-    const base = `http://127.0.0.1:${port}`;
-    await waitFor('the service to be ready', async () =>
-      (await fetch(`${base}/readyz`)).ok ? true : undefined,
-    );
+    child = started.child;
+    const { base } = started;
 
     const missing = await fetch(`${base}/token`);
     expect(missing.status).toBe(400);
