@@ -7,24 +7,45 @@
  * items are exact). This bounds co-view state to `capacity` partners per item instead of one row
  * per pair of items ever co-viewed, which grew quadratically.
  *
- * Stored as JSON text (one row per item): small, portable between SQLite and PostgreSQL, and
- * readable when debugging.
+ * Held and stored flat, `[partner, count, error, partner, count, error, …]`: the projector decodes,
+ * updates and re-encodes the sketch of nearly every item in every slice, and one array per counter
+ * made decoding (and the garbage it left) its largest cost in JavaScript. Stored as JSON text (one
+ * row per item): small, portable between SQLite and PostgreSQL, and readable when debugging.
  */
 
 /** `[partner content id, count, error]`. */
 export type Counter = [partner: string, count: number, error: number];
 
+/** A sketch's counters, flat: `[partner, count, error, …]`. */
+export type Sketch = (string | number)[];
+
 /** Counters per item by default: well above the largest `k` the API serves (100). */
 export const CO_VIEW_CAPACITY = 128;
 
-export function decodeSketch(text: string | null | undefined): Counter[] {
+/** A stored sketch; also reads the earlier one-array-per-counter form (`[[partner, count, error], …]`). */
+export function decodeSketch(text: string | null | undefined): Sketch {
   if (!text) return [];
   const parsed = JSON.parse(text) as unknown;
-  return Array.isArray(parsed) ? (parsed as Counter[]) : [];
+  if (!Array.isArray(parsed)) return [];
+  return Array.isArray(parsed[0]) ? (parsed as Counter[]).flat() : (parsed as Sketch);
 }
 
-export function encodeSketch(counters: readonly Counter[]): string {
-  return JSON.stringify(counters);
+export function encodeSketch(sketch: Sketch): string {
+  return JSON.stringify(sketch);
+}
+
+/** Number of counters held. */
+export function sketchSize(sketch: Sketch): number {
+  return sketch.length / 3;
+}
+
+/** The counters as `[partner, count, error]` triples, in storage order. */
+export function countersOf(sketch: Sketch): Counter[] {
+  const out: Counter[] = [];
+  for (let i = 0; i < sketch.length; i += 3) {
+    out.push([sketch[i] as string, sketch[i + 1] as number, sketch[i + 2] as number]);
+  }
+  return out;
 }
 
 /**
@@ -33,32 +54,36 @@ export function encodeSketch(counters: readonly Counter[]): string {
  * overall only to be evicted back.
  */
 export function addToSketch(
-  counters: Counter[],
+  sketch: Sketch,
   increments: ReadonlyMap<string, number>,
   capacity = CO_VIEW_CAPACITY,
 ): void {
   const at = new Map<string, number>();
-  for (let i = 0; i < counters.length; i++) at.set(counters[i]![0], i);
-  const ordered = [...increments].sort((x, y) => y[1] - x[1]);
+  for (let i = 0; i < sketch.length; i += 3) at.set(sketch[i] as string, i);
+  const ordered = increments.size > 1 ? [...increments].sort((x, y) => y[1] - x[1]) : increments;
   for (const [partner, n] of ordered) {
     const i = at.get(partner);
     if (i !== undefined) {
-      counters[i]![1] += n;
-    } else if (counters.length < capacity) {
-      at.set(partner, counters.length);
-      counters.push([partner, n, 0]);
+      (sketch[i + 1] as number) += n;
+    } else if (sketch.length < capacity * 3) {
+      at.set(partner, sketch.length);
+      sketch.push(partner, n, 0);
     } else {
       let min = 0;
-      for (let j = 1; j < counters.length; j++) if (counters[j]![1] < counters[min]![1]) min = j;
-      const evicted = counters[min]!;
-      at.delete(evicted[0]);
+      for (let j = 3; j < sketch.length; j += 3) if (sketch[j + 1]! < sketch[min + 1]!) min = j;
+      const evicted = sketch[min + 1] as number;
+      at.delete(sketch[min] as string);
       at.set(partner, min);
-      counters[min] = [partner, evicted[1] + n, evicted[1]];
+      sketch[min] = partner;
+      sketch[min + 1] = evicted + n;
+      sketch[min + 2] = evicted;
     }
   }
 }
 
 /** The `k` partners with the highest counts (ties by partner id, for stable answers). */
-export function topOfSketch(counters: readonly Counter[], k: number): Counter[] {
-  return [...counters].sort((x, y) => y[1] - x[1] || (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0)).slice(0, k);
+export function topOfSketch(sketch: Sketch, k: number): Counter[] {
+  return countersOf(sketch)
+    .sort((x, y) => y[1] - x[1] || (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0))
+    .slice(0, k);
 }

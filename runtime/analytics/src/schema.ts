@@ -9,7 +9,7 @@
  * block an ingest commit.
  */
 import type { Migration } from '../../lib/storage/db.ts';
-import { CO_VIEW_CAPACITY, type Counter, encodeSketch } from './co-view-sketch.ts';
+import { CO_VIEW_CAPACITY, encodeSketch } from './co-view-sketch.ts';
 import { hllAddMany } from './hll.ts';
 
 export const logMigrations: Migration[] = [
@@ -103,7 +103,7 @@ export const migrations: Migration[] = [
             'SELECT b, n FROM co_views WHERE a = ? ORDER BY n DESC, b LIMIT ?',
             [a, CO_VIEW_CAPACITY],
           );
-          const counters = rows.map((r): Counter => [r.b, Number(r.n), 0]);
+          const counters = rows.flatMap((r) => [r.b, Number(r.n), 0]);
           await tx.run('INSERT INTO co_view_topk (content_id, partners) VALUES (?, ?)', [
             a,
             encodeSketch(counters),

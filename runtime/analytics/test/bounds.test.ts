@@ -6,7 +6,15 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { openDb } from '../../lib/storage/db.ts';
-import { addToSketch, type Counter, topOfSketch } from '../src/co-view-sketch.ts';
+import {
+  addToSketch,
+  countersOf,
+  decodeSketch,
+  encodeSketch,
+  type Sketch,
+  sketchSize,
+  topOfSketch,
+} from '../src/co-view-sketch.ts';
 import { DedupWindow } from '../src/dedup-window.ts';
 import { createHll, hllAdd, hllAddMany, hllEstimate, hllFromBytes, hllToBytes } from '../src/hll.ts';
 import { ProjectionLag } from '../src/projection-lag.ts';
@@ -97,7 +105,7 @@ describe('recent views', () => {
 
 describe('co-view sketch', () => {
   it('is exact below its capacity and never exceeds it', () => {
-    const counters: Counter[] = [];
+    const counters: Sketch = [];
     addToSketch(
       counters,
       new Map([
@@ -120,7 +128,7 @@ describe('co-view sketch', () => {
       ['d', 1, 0],
     ]);
     for (let i = 0; i < 12; i++) addToSketch(counters, new Map([[`p${i}`, 1]]), 4);
-    expect(counters.length).toBe(4);
+    expect(sketchSize(counters)).toBe(4);
     // 5 of 19 co-views is above 19/4: the heavy partner survives the one-off partners
     // (the Space-Saving guarantee).
     expect(topOfSketch(counters, 1)[0]![0]).toBe('b');
@@ -130,15 +138,15 @@ describe('co-view sketch', () => {
     fc.assert(
       fc.property(fc.array(fc.integer({ min: 0, max: 30 }), { maxLength: 400 }), (stream) => {
         const capacity = 8;
-        const counters: Counter[] = [];
+        const counters: Sketch = [];
         const truth = new Map<string, number>();
         for (const p of stream) {
           addToSketch(counters, new Map([[`p${p}`, 1]]), capacity);
           truth.set(`p${p}`, (truth.get(`p${p}`) ?? 0) + 1);
         }
-        if (counters.length > capacity) return false;
+        if (sketchSize(counters) > capacity) return false;
         for (const [partner, n] of truth) {
-          const c = counters.find((x) => x[0] === partner);
+          const c = countersOf(counters).find((x) => x[0] === partner);
           if (n > stream.length / capacity && !c) return false;
           if (c && (c[1] < n || c[1] - c[2] > n)) return false;
         }
@@ -146,6 +154,19 @@ describe('co-view sketch', () => {
       }),
       { numRuns: 200 },
     );
+  });
+
+  it('reads the earlier one-array-per-counter form and writes the flat one', () => {
+    const earlier = JSON.stringify([
+      ['b', 5, 0],
+      ['c', 1, 0],
+    ]);
+    const sketch = decodeSketch(earlier);
+    expect(sketch).toEqual(['b', 5, 0, 'c', 1, 0]);
+    addToSketch(sketch, new Map([['c', 2]]));
+    expect(encodeSketch(sketch)).toBe('["b",5,0,"c",3,0]');
+    expect(decodeSketch(encodeSketch(sketch))).toEqual(sketch);
+    expect(decodeSketch(null)).toEqual([]);
   });
 });
 
@@ -283,7 +304,7 @@ describe('projector state', () => {
     expect(projector.recentUsers).toBeLessThanOrEqual(1000);
     const sketches = await db.query<{ partners: string }>('SELECT partners FROM co_view_topk');
     expect(sketches.length).toBeLessThanOrEqual(300);
-    for (const s of sketches) expect((JSON.parse(s.partners) as unknown[]).length).toBeLessThanOrEqual(16);
+    for (const s of sketches) expect(sketchSize(decodeSketch(s.partners))).toBeLessThanOrEqual(16);
     expect((await recommendations(db, 'item-0', 100)).length).toBeLessThanOrEqual(16);
     await db.close();
     await log.close();
