@@ -49,7 +49,8 @@ export const PROBLEM_CODES = {
   FORBIDDEN: { status: 403, meaning: 'the caller may not do this' },
   INGEST_LAGGING: {
     status: 503,
-    meaning: 'the analytics read models trail ingest past ANALYTICS_MAX_LAG_MS; nothing was recorded',
+    meaning:
+      'the analytics read models trail ingest past ANALYTICS_MAX_LAG_MS or ANALYTICS_MAX_BACKLOG_EVENTS; nothing was recorded',
   },
   INGEST_RATE_LIMITED: { status: 429, meaning: "a user's analytics ingest budget is spent" },
   INTERNAL: { status: 500, meaning: 'an unexpected error; details are in the log under the request id' },

@@ -134,7 +134,7 @@ export function alertRules(config: PlatformConfig, runbook: RunbookUrl): RuleGro
       name: 'analytics',
       rules: [
         {
-          // The service holds ingest back at 1.5 s of lag (ANALYTICS_MAX_LAG_MS); 30 s for 5 minutes
+          // The service holds ingest back at 0.5 s of lag (ANALYTICS_MAX_LAG_MS); 30 s for 5 minutes
           // means the projector is stalled or crash-looping, not merely busy.
           alert: 'AnalyticsProjectionLagging',
           expr: 'max by (instance) (analytics_projection_lag_seconds) > 30',

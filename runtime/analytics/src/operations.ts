@@ -76,8 +76,8 @@ export interface AnalyticsOperations {
    * the caller the gateway verified (`x-user-id`, `x-user-scope` in `headers`): validated all or
    * nothing, bound to the caller, charged to the caller's budget, durably logged, duplicates
    * (ids seen before) not counted again. While the read models trail the log past
-   * `ANALYTICS_MAX_LAG_MS` for longer than the admission wait: a 503 `INGEST_LAGGING` with
-   * Retry-After, nothing recorded.
+   * `ANALYTICS_MAX_LAG_MS` or `ANALYTICS_MAX_BACKLOG_EVENTS` for longer than the admission wait: a
+   * 503 `INGEST_LAGGING` with Retry-After, nothing recorded.
    */
   ingest(body: unknown, headers: IncomingHttpHeaders): Promise<IngestResult>;
   /** One item's stats over the last `minutes` (1-1440, default 60). */
