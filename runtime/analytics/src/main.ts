@@ -104,6 +104,7 @@ export function analyticsService(): ServiceDefinition<typeof env> {
         },
         deps.log,
         (position) => lag.projected(position),
+        (position) => lag.taken(position),
       );
       await projector.start();
       const {

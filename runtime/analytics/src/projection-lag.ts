@@ -8,12 +8,15 @@
  * becomes one projector slice, and rows appended while a slice runs wait for it and for their own,
  * so the lag peaks near the sum of two slices' durations. A burst of half a second at full ingest
  * was a 50,000-event slice of up to 1.9 s late in a soak, and the lag read 2–3 s. So admission
- * also caps the events appended and not yet applied (`backlogEvents`), which caps a slice.
+ * also caps the events that no slice has taken yet (`backlogEvents`), which is the size of the
+ * next slice. Those the running slice has taken do not count: a cap on every unapplied event let
+ * ingest fill the next slice only with what the running one left of the cap, and halved
+ * acknowledged bursts.
  *
  * Memory: one (seq, time, events) entry per group commit while unprojected, merged with its
  * predecessor when appended within `resolutionMs` of it (so the lag may read up to that much high,
- * never low) and capped at `maxEntries` by the same merging. The default keeps at most 100k
- * entries (2.4 MB).
+ * never low) and capped at `maxEntries` by the same merging (+1 while every entry is taken). The
+ * default keeps at most 100k entries (2.4 MB).
  */
 
 export interface ProjectionLagOptions {
@@ -28,9 +31,13 @@ export class ProjectionLag {
   private times: number[] = [];
   /** Events per entry (merged entries add up). */
   private counts: number[] = [];
-  private unapplied = 0;
+  /** Events of the entries from `takenHead` on: appended, not yet taken by a slice. */
+  private waiting = 0;
+  /** First entry not applied, and first entry not wholly taken by a slice (>= head). */
   private head = 0;
+  private takenHead = 0;
   private position = 0;
+  private takenPosition = 0;
   private readonly resolutionMs: number;
   private readonly maxEntries: number;
   private waiters: (() => void)[] = [];
@@ -45,45 +52,67 @@ export class ProjectionLag {
     return this.seqs.length - this.head;
   }
 
-  /** Events appended and not yet applied, as reported to `appended` (rows of earlier runs count 0). */
+  /**
+   * Events appended that no slice has taken yet, as reported to `appended` (rows of earlier runs
+   * count 0; an entry a slice took only part of counts whole, so this reads high, never low).
+   */
   get backlogEvents(): number {
-    return this.unapplied;
+    return this.waiting;
   }
 
   /** The log rows up to `seq`, holding `events` events, were appended at `at` (ms). */
   appended(seq: number, at = Date.now(), events = 0): void {
     if (seq <= this.position) return;
-    this.unapplied += events;
+    // Rows a slice already read are not waiting (the thread's report overtook the append's).
+    const counted = seq > this.takenPosition ? events : 0;
+    this.waiting += counted;
     const last = this.seqs.length - 1;
     if (
       last >= this.head &&
+      last >= this.takenHead &&
       (at - this.times[last]! < this.resolutionMs || this.seqs.length - this.head >= this.maxEntries)
     ) {
       // Extend the newest entry: its (older) time now stands for these rows too.
       this.seqs[last] = Math.max(this.seqs[last]!, seq);
-      this.counts[last]! += events;
+      this.counts[last]! += counted;
       return;
     }
     this.seqs.push(seq);
     this.times.push(at);
-    this.counts.push(events);
+    this.counts.push(counted);
+  }
+
+  /** A projector slice has read the log up to `position` and is applying it. */
+  taken(position: number): void {
+    if (position <= this.takenPosition) return;
+    this.takenPosition = position;
+    let i = Math.max(this.takenHead, this.head);
+    while (i < this.seqs.length && this.seqs[i]! <= position) {
+      this.waiting -= this.counts[i]!;
+      i++;
+    }
+    this.takenHead = i;
+    this.wakeWaiters();
   }
 
   /** The projector has applied every log row up to `position`. */
   projected(position: number): void {
     if (position <= this.position) return;
+    this.taken(position);
     this.position = position;
-    while (this.head < this.seqs.length && this.seqs[this.head]! <= position) {
-      this.unapplied -= this.counts[this.head]!;
-      this.head++;
-    }
+    while (this.head < this.seqs.length && this.seqs[this.head]! <= position) this.head++;
     // Compact once the consumed prefix dominates, so the arrays do not grow with history.
     if (this.head > 1024 && this.head * 2 > this.seqs.length) {
       this.seqs = this.seqs.slice(this.head);
       this.times = this.times.slice(this.head);
       this.counts = this.counts.slice(this.head);
+      this.takenHead -= this.head;
       this.head = 0;
     }
+    this.wakeWaiters();
+  }
+
+  private wakeWaiters(): void {
     const waiting = this.waiters;
     this.waiters = [];
     for (const wake of waiting) wake();
@@ -112,7 +141,7 @@ export class ProjectionLag {
     maxWaitMs: number,
     stalled: () => boolean = () => false,
   ): Promise<boolean> {
-    const within = () => this.lagMs() <= limits.maxLagMs && this.unapplied < limits.maxBacklogEvents;
+    const within = () => this.lagMs() <= limits.maxLagMs && this.waiting < limits.maxBacklogEvents;
     if (within() || stalled()) return true;
     const deadline = Date.now() + maxWaitMs;
     while (!within() && !stalled()) {

@@ -35,6 +35,7 @@ type FromWorker =
   | { type: 'ready' }
   | { type: 'stats'; stats: ProjectorStats }
   | { type: 'progress'; position: number; stats: ProjectorStats; heapBytes: number }
+  | { type: 'taking'; position: number }
   | { type: 'caughtUp'; id: number }
   | { type: 'error'; message: string }
   | { type: 'stopped' };
@@ -54,12 +55,22 @@ export class ProjectorWorker {
   /** The thread's last slice failed (e.g. its database is down) and none has committed since. */
   failing = false;
   private readonly onProgress: (position: number) => void;
+  private readonly onTake: (position: number) => void;
 
-  /** `onProgress` gets the log position after every slice the thread commits. */
-  constructor(config: WorkerConfig, log: Logger, onProgress: (position: number) => void = () => {}) {
+  /**
+   * `onProgress` gets the log position after every slice the thread commits; `onTake` the position
+   * a slice has read up to, as it starts applying it.
+   */
+  constructor(
+    config: WorkerConfig,
+    log: Logger,
+    onProgress: (position: number) => void = () => {},
+    onTake: (position: number) => void = () => {},
+  ) {
     this.config = config;
     this.log = log;
     this.onProgress = onProgress;
+    this.onTake = onTake;
   }
 
   async start(): Promise<void> {
@@ -83,6 +94,8 @@ export class ProjectorWorker {
           this.heapBytes = m.heapBytes;
           this.failing = false;
           this.onProgress(m.position);
+        } else if (m.type === 'taking') {
+          this.onTake(m.position);
         } else if (m.type === 'caughtUp') {
           this.waiting.get(m.id)?.();
           this.waiting.delete(m.id);
@@ -171,6 +184,7 @@ async function runWorker(): Promise<void> {
       send({ type: 'error', message: err instanceof Error ? String(err.stack) : String(err) }),
     onIdle: (stats) => send({ type: 'stats', stats: { ...stats } }),
     onProgress: (position) => progress(position),
+    onTake: (position) => send({ type: 'taking', position }),
   });
   const progress = (position: number) =>
     send({

@@ -38,6 +38,8 @@ export interface ProjectorOptions {
   onIdle?: (stats: ProjectorStats) => void;
   /** Called with the log position after every committed slice (for the lag metric). */
   onProgress?: (position: number) => void;
+  /** Called when a slice has read the log up to `position`, before it applies it (admission). */
+  onTake?: (position: number) => void;
 }
 
 export interface ProjectorStats {
@@ -107,6 +109,7 @@ export class Projector {
   private readonly onError: (err: unknown) => void;
   private readonly onIdle: (stats: ProjectorStats) => void;
   private readonly onProgress: (position: number) => void;
+  private readonly onTake: (position: number) => void;
   private readonly coViewCapacity: number;
   private queue: Promise<unknown> = Promise.resolve();
   private background: Promise<void> | undefined;
@@ -129,6 +132,7 @@ export class Projector {
     this.delayMs = options.delayMs ?? 500;
     this.onIdle = options.onIdle ?? (() => {});
     this.onProgress = options.onProgress ?? (() => {});
+    this.onTake = options.onTake ?? (() => {});
     this.coViewCapacity = options.coViewCapacity ?? CO_VIEW_CAPACITY;
     this.recent = new RecentViews({
       perUser: this.recentPerUser,
@@ -238,6 +242,7 @@ export class Projector {
       last = row.seq;
       if (events.length >= this.sliceEvents) break;
     }
+    this.onTake(last);
 
     const fresh = await this.markSeen(tx, events);
     const applied = await this.apply(tx, events, fresh);

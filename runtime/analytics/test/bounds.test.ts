@@ -261,6 +261,31 @@ describe('projection lag tracker', () => {
     expect(lag.backlogEvents).toBe(0);
   });
 
+  it('does not count what the running slice has taken: the cap bounds the next slice', async () => {
+    const lag = new ProjectionLag({ resolutionMs: 10 });
+    const limits = { maxLagMs: 60_000, maxBacklogEvents: 150 };
+    lag.appended(1, Date.now(), 100);
+    lag.appended(2, Date.now() + 50, 100);
+    expect(await lag.admit(limits, 20)).toBe(false);
+    // A slice reads rows 1 and 2: nothing waits for a slice any more, though nothing is applied.
+    lag.taken(2);
+    expect(lag.backlogEvents).toBe(0);
+    expect(await lag.admit(limits, 20)).toBe(true);
+    // Rows appended meanwhile wait for the next slice, in an entry of their own even within the
+    // resolution of a taken one.
+    lag.appended(3, Date.now() + 55, 100);
+    expect(lag.backlogEvents).toBe(100);
+    lag.projected(2);
+    expect(lag.backlogEvents).toBe(100);
+    // The thread's report of a slice can overtake the append it read: that row is not waiting.
+    lag.taken(4);
+    lag.appended(4, Date.now() + 100, 100);
+    expect(lag.backlogEvents).toBe(0);
+    lag.projected(4);
+    expect(lag.lagMs()).toBe(0);
+    expect(lag.entries).toBe(0);
+  });
+
   it('admits while the projector is stalled (its database down): the log rides the outage out', async () => {
     const lag = new ProjectionLag();
     lag.appended(5, Date.now() - 5000);

@@ -107,8 +107,14 @@ describe('projector', () => {
       ['6', 'view', 'C', 'u2', t + 2 * 3_600_000], // outside the 30 min window
     ]);
     await append([['2', 'view', 'B', 'u1', t + 1000]]); // duplicate id in a later batch
-    const projector = new Projector(db, log);
+    // Admission hears of what a slice has read before it is applied, and of each slice once.
+    const reports: string[] = [];
+    const projector = new Projector(db, log, {
+      onTake: (position) => reports.push(`take ${position}`),
+      onProgress: (position) => reports.push(`applied ${position}`),
+    });
     expect(await projector.catchUp()).toBe(true);
+    expect(reports).toEqual(['take 2', 'applied 2']);
     expect(projector.stats).toMatchObject({ applied: 6, duplicates: 1 });
     expect(await recommendations(db, 'A', 5)).toEqual([{ contentId: 'B', coViews: 2 }]);
     expect(await recommendations(db, 'C', 5)).toEqual([]);
