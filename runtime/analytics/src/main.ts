@@ -10,7 +10,7 @@
  * - `ANALYTICS_USER_EVENTS_PER_S` (2000), `ANALYTICS_USER_EVENTS_BURST` (10000): the ingest budget
  *   of one user token (service tokens with `analytics:write` are not limited), see event-identity.ts.
  * - `ANALYTICS_MAX_LAG_MS`: while the read models trail the log by more than this, or
- *   `ANALYTICS_MAX_BACKLOG_EVENTS` (25000; 0 = no cap) acknowledged events await the projector, new
+ *   `ANALYTICS_MAX_BACKLOG_EVENTS` (25000; 0 = no cap) acknowledged events wait for a slice, new
  *   ingest requests wait for it (500; 0 = never wait, whatever the backlog), each at most
  *   `ANALYTICS_ADMISSION_WAIT_MS` (2000); an HTTP/gRPC request still lagging then is refused with
  *   503 `INGEST_LAGGING` + Retry-After (nothing recorded), a bus event is appended anyway — see
