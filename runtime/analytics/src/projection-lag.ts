@@ -125,16 +125,17 @@ export class ProjectionLag {
 
   /**
    * Resolves true once the lag is at most `maxLagMs` and fewer than `maxBacklogEvents` events
-   * await the projector, or false when that is still not so after `maxWaitMs`: ingest slows to
-   * the projector's pace instead of letting the read models fall further behind. Callers woken by
-   * the same projector report are let in together, so the backlog may pass its cap by one such
-   * herd (at most one request per open connection). What a caller does with false is its choice (HTTP ingest refuses with 503 so
-   * that what is acknowledged is what the projector sustains; the bus consumer appends anyway).
+   * wait for a slice, or false when that is still not so after `maxWaitMs`: ingest slows to the
+   * projector's pace instead of letting the read models fall further behind. Callers woken by the
+   * same projector report are let in together, so the backlog may pass its cap by one such herd
+   * (at most one request per open connection). What a caller does with false is its choice (HTTP
+   * ingest refuses with 503 so that what is acknowledged is what the projector sustains; the bus
+   * consumer appends anyway).
    *
    * While `stalled()` says the projector cannot write at all (its database is down), ingest is
    * admitted at once: the durable log takes the events and the projector catches up once the
    * database is back, so an outage of the read models does not become an outage of ingest
-   * (docs/guides/analytics.md; `bench:outage`). Slowness is throttled; a stall is ridden out.
+   * (docs/guides/runtime-lib-analytics.md; `bench:outage`). Slowness is throttled; a stall is ridden out.
    */
   async admit(
     limits: { maxLagMs: number; maxBacklogEvents: number },
