@@ -4,7 +4,9 @@
  * The upstream is its own nginx instance answering `return 200` (so the upstream is never the
  * bottleneck and costs both proxies the same). The reference proxy is a second nginx instance
  * with one worker, keep-alive to the upstream and an access log, against the gateway (one Node
- * process, its lean HTTP/1.1 keep-alive pool runtime/lib/http1-client.ts, batched access log). A third contender, a minimal node:http +
+ * process on the lean HTTP/1.1 server runtime/lib/http1-server.ts, its lean HTTP/1.1 keep-alive
+ * pool runtime/lib/http1-client.ts, batched access log), and the same gateway on node:http's
+ * server (GATEWAY_HTTP_SERVER=node), which always runs beside it. A third contender, a minimal node:http +
  * http.request proxy with a keep-alive agent, shows what undici's dispatch path buys over the
  * obvious Node implementation; a bare undici dispatch proxy is the floor of the gateway's design
  * (the gap is what routing, auth, metrics, stats and the access log cost); the same bare proxy reading requests with node's
@@ -490,7 +492,7 @@ async function main(): Promise<void> {
     };
     const gatewayEnv = { GATEWAY_CONFIG: gwConfig, DATA_DIR: join(dir, 'gw-data') };
     /** The gateway with every feature on, from this checkout or (BASELINE) another one. */
-    const featuresGateway = async (name: string, main: string) => ({
+    const featuresGateway = async (name: string, main: string, extra: Record<string, string> = {}) => ({
       ...(await startNode(
         name,
         [...nodeArgs, main],
@@ -501,6 +503,7 @@ async function main(): Promise<void> {
           // On, with a budget the benchmark never exhausts: the bucket is checked per request.
           RATE_LIMIT_RPS: '1000000000',
           RATE_LIMIT_BURST: '1000000000',
+          ...extra,
         },
         '/readyz',
       )),
@@ -513,6 +516,11 @@ async function main(): Promise<void> {
         async () => ({ url: `http://127.0.0.1:${nginxPort}/bench`, pids: withChildren(nginxProxy!.pid!) }),
       ],
       [FEATURES, () => featuresGateway('gateway-features', GATEWAY_MAIN)],
+      // The same gateway on node:http's server: what the lean inbound server (runtime/lib/http1-server.ts) buys.
+      [
+        `${FEATURES}, node:http server`,
+        () => featuresGateway('gateway-features-node', GATEWAY_MAIN, { GATEWAY_HTTP_SERVER: 'node' }),
+      ],
       [NGINX_FEATURES, startNginxFeatures],
       ...BASELINES.map((base, i): [string, () => Promise<Contender>] => [
         `${FEATURES}, baseline ${base}`,

@@ -6,7 +6,7 @@
  * the peer until some timeout. So, like nginx's lingering close (RFC 9112 §9.6), the rest is read
  * and discarded for a bounded number of bytes and a bounded time, then the socket is closed.
  */
-import type { IncomingMessage } from 'node:http';
+import type { ServerRequest } from './http1-server.ts';
 
 export interface DrainLimits {
   /** Bytes we are willing to read and throw away before cutting the connection. */
@@ -22,7 +22,7 @@ export const DEFAULT_DRAIN: DrainLimits = { maxBytes: 4 * 1024 * 1024, maxMs: 20
  * Discards the rest of `req`'s body within `limits`, then closes its socket; a body that ends in
  * time leaves a reusable keep-alive connection. Call it when (or right after) the answer is sent.
  */
-export function drainUnreadBody(req: IncomingMessage, limits: DrainLimits = DEFAULT_DRAIN): void {
+export function drainUnreadBody(req: ServerRequest, limits: DrainLimits = DEFAULT_DRAIN): void {
   const socket = req.socket;
   if (req.complete || !socket || socket.destroyed) return;
   const cut = () => {

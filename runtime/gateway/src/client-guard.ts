@@ -5,8 +5,8 @@
  * dribbling their headers stay open indefinitely (node's `requestTimeout: 0` also turns the
  * headers timeout off).
  */
-import type { Server, ServerOptions } from 'node:http';
-import type { Socket } from 'node:net';
+import type { ServerOptions } from 'node:http';
+import type { Server, Socket } from 'node:net';
 
 export interface ClientLimits {
   /** Time to receive the complete request head. */

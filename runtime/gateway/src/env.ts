@@ -63,6 +63,12 @@ export const gatewayEnvSchema = z.object({
   GRPC_REFLECTION: z.enum(['true', 'false', '1', '0', 'yes', 'no']).optional(),
   /** Directories (comma-separated) whose .proto files reflection serves; default runtime/<service>/proto. */
   GRPC_PROTO_DIRS: z.string().optional(),
+  /**
+   * The public listener's HTTP/1.1 server: `lean` (runtime/lib/http1-server.ts, node's parser
+   * without node:http's request and response objects) or `node` (node:http itself, to fall back
+   * on or compare with). The admin listener is node:http either way.
+   */
+  GATEWAY_HTTP_SERVER: z.enum(['lean', 'node']).default('lean'),
   /** Processes serving requests (node:cluster); 1 = this process alone. */
   GATEWAY_WORKERS: z.coerce.number().int().min(1).max(64).default(1),
 });

@@ -1,20 +1,16 @@
 /**
- * The gateway: a node:http server whose handler authenticates, rate-limits, picks an upstream
+ * The gateway: an HTTP/1.1 server whose handler authenticates, rate-limits, picks an upstream
  * version and instance, applies chaos faults, and proxies through per-instance keep-alive pools with
- * retries and passive circuit breaking. Built on plain node:http (no framework) because every
+ * retries and passive circuit breaking. No framework, and on the public listener not even
+ * node:http's request and response objects (runtime/lib/http1-server.ts), because every
  * microsecond here is paid by every request of the platform.
  */
-import {
-  createServer,
-  type IncomingMessage,
-  type Server,
-  type ServerResponse,
-  STATUS_CODES,
-} from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, type Server as NodeHttpServer, STATUS_CODES } from 'node:http';
+import type { AddressInfo, Server } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { GatewayConfig } from '../../contract/gateway-config.ts';
+import { Http1Server, type ServerRequest, type ServerResponse } from '../../lib/http1-server.ts';
 import { DEFAULT_RETRY_AFTER_S, PROBLEM_CONTENT_TYPE, problem, retryAfterFor } from '../../lib/problem.ts';
 import { RetryBudget } from '../../lib/retry-budget.ts';
 import { propagationOnly, type Tracing } from '../../lib/tracing.ts';
@@ -63,7 +59,8 @@ export class Gateway implements AttemptOwner {
   readonly settings: GatewaySettings;
   readonly env: GatewaySettings['extra'];
   readonly logger: Logger;
-  readonly server: Server;
+  /** The public listener: the lean HTTP/1.1 server, or node:http (GATEWAY_HTTP_SERVER=node). */
+  readonly server: Http1Server | NodeHttpServer;
   readonly metrics: GatewayMetrics;
   readonly stats = new StatsWindow();
   readonly faults = new FaultTable();
@@ -76,7 +73,7 @@ export class Gateway implements AttemptOwner {
   readonly connectionCap: ConnectionCap;
   /** Keep-alive and socket idle timeouts of both listeners' client connections. */
   readonly idle: IdleSweep;
-  readonly adminServer: Server | undefined;
+  readonly adminServer: NodeHttpServer | undefined;
   /** gRPC calls: HTTP/2 connections on the public port are handed to it (grpc-proxy.ts). */
   readonly grpc: GrpcProxy;
   routes: RoutingTable;
@@ -142,7 +139,17 @@ export class Gateway implements AttemptOwner {
       socketIdleTimeoutMs: env.CLIENT_SOCKET_TIMEOUT_MS,
       maxConnectionsPerClient: env.MAX_CONNECTIONS_PER_CLIENT,
     };
-    this.server = createServer(serverTimeouts(clientLimits), (req, res) => this.handle(req, res));
+    this.server =
+      env.GATEWAY_HTTP_SERVER === 'lean'
+        ? new Http1Server(
+            {
+              headersTimeoutMs: clientLimits.headersTimeoutMs,
+              requestTimeoutMs: clientLimits.requestTimeoutMs,
+              checkIntervalMs: serverTimeouts(clientLimits).connectionsCheckingInterval,
+            },
+            (req, res) => this.handle(req, res),
+          )
+        : createServer(serverTimeouts(clientLimits), (req, res) => this.handle(req, res));
     this.connectionCap = new ConnectionCap(clientLimits.maxConnectionsPerClient);
     this.idle = new IdleSweep(clientLimits);
     // Metrics and the admin API on a listener of their own, never reachable through the public port.
@@ -237,7 +244,7 @@ export class Gateway implements AttemptOwner {
    * listener (ADMIN_PORT) `/metrics` and `/admin/*` exist only there, and that listener serves
    * nothing else.
    */
-  handle(req: IncomingMessage, res: ServerResponse, onAdmin = false): void {
+  handle(req: ServerRequest, res: ServerResponse, onAdmin = false): void {
     if (this.connectionCap.turnedAway(req.socket)) {
       req.socket.destroy();
       return;

@@ -5,7 +5,7 @@
  * client's IncomingMessage (or sent from a small buffer when the request may need a replay on
  * retry).
  */
-import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import {
   type Http1Controller,
@@ -13,6 +13,7 @@ import {
   type Http1Handler,
   type Http1Headers,
 } from '../../lib/http1-client.ts';
+import type { ServerRequest, ServerResponse } from '../../lib/http1-server.ts';
 import { DEPENDENCY_HEADER } from '../../lib/problem.ts';
 import type { ActiveSpan } from '../../lib/tracing.ts';
 import { BODY_TOO_LARGE } from './body-limit.ts';
@@ -23,7 +24,7 @@ import type { Instance, UpstreamService } from './upstreams.ts';
 
 /** Everything the gateway knows about one client request while it is in flight. */
 export interface Exchange {
-  req: IncomingMessage;
+  req: ServerRequest;
   res: ServerResponse;
   start: number;
   method: string;
@@ -38,7 +39,7 @@ export interface Exchange {
   instance: Instance | undefined;
   identity: Identity | undefined;
   upstreamHeaders: string[] | undefined;
-  body: Buffer | IncomingMessage | Readable | null;
+  body: Buffer | Readable | null;
   /** The request announced a body (content-length > 0 or chunked). */
   hasBody: boolean;
   /** The body can be sent again (none, or buffered), so an idempotent request may be retried. */

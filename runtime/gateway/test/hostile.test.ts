@@ -73,7 +73,7 @@ const headers = fc.array(
   { maxLength: 6 },
 );
 
-describe('hostile requests', () => {
+describe.each(['lean', 'node'] as const)('hostile requests (%s server)', (server) => {
   let upstream: TestServer;
   let jwks: TestServer;
   let gw: TestGateway;
@@ -98,7 +98,12 @@ describe('hostile requests', () => {
           },
         },
       },
-      { ADMIN_TOKEN, AUTH_JWKS_URL: `${jwks.url}/jwks.json`, RATE_LIMIT_RPS: '100000' },
+      {
+        ADMIN_TOKEN,
+        AUTH_JWKS_URL: `${jwks.url}/jwks.json`,
+        RATE_LIMIT_RPS: '100000',
+        GATEWAY_HTTP_SERVER: server,
+      },
     );
   });
 

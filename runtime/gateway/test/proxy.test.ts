@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { request } from 'node:http';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Http1Server } from '../../lib/http1-server.ts';
 import { createLogger } from '../../lib/logger.ts';
 import {
   echoUpstream,
@@ -20,7 +21,8 @@ const downloadDigest = (() => {
   return { size: downloadChunk.length * DOWNLOAD_CHUNKS, sha256: h.digest('hex') };
 })();
 
-describe('gateway proxying', () => {
+// The public listener's two servers (GATEWAY_HTTP_SERVER) must proxy alike.
+describe.each(['lean', 'node'] as const)('gateway proxying (%s server)', (server) => {
   let content: TestServer;
   let contentAdmin: TestServer;
   let uploads: TestServer;
@@ -57,24 +59,31 @@ describe('gateway proxying', () => {
         res.end(JSON.stringify({ size, sha256: hash.digest('hex') }));
       });
     });
-    gw = await startGateway({
-      routes: [
-        { prefix: '/content', service: 'content', auth: 'none' },
-        { prefix: '/content/admin/', service: 'content-admin', auth: 'none' },
-        { prefix: '/uploads', service: 'uploads', auth: 'none', maxBodyBytes: 64 * 1024 * 1024 },
-        { prefix: '/empty', service: 'empty', auth: 'none' },
-      ],
-      services: {
-        content: { instances: [{ id: 'c1', url: content.url, version: 'v1' }] },
-        'content-admin': { instances: [{ id: 'ca1', url: contentAdmin.url, version: 'v1' }] },
-        uploads: { instances: [{ id: 'u1', url: uploads.url, version: 'v1' }] },
+    gw = await startGateway(
+      {
+        routes: [
+          { prefix: '/content', service: 'content', auth: 'none' },
+          { prefix: '/content/admin/', service: 'content-admin', auth: 'none' },
+          { prefix: '/uploads', service: 'uploads', auth: 'none', maxBodyBytes: 64 * 1024 * 1024 },
+          { prefix: '/empty', service: 'empty', auth: 'none' },
+        ],
+        services: {
+          content: { instances: [{ id: 'c1', url: content.url, version: 'v1' }] },
+          'content-admin': { instances: [{ id: 'ca1', url: contentAdmin.url, version: 'v1' }] },
+          uploads: { instances: [{ id: 'u1', url: uploads.url, version: 'v1' }] },
+        },
       },
-    });
+      { GATEWAY_HTTP_SERVER: server },
+    );
   });
 
   afterAll(async () => {
     await gw.close();
     await Promise.all([content.close(), contentAdmin.close(), uploads.close()]);
+  });
+
+  it('runs the server GATEWAY_HTTP_SERVER names', () => {
+    expect(gw.gateway.server instanceof Http1Server).toBe(server === 'lean');
   });
 
   it('routes by the longest whole-segment prefix and keeps path and query', async () => {
@@ -314,7 +323,7 @@ describe('5xx in the log', () => {
   });
 });
 
-describe('graceful shutdown', () => {
+describe.each(['lean', 'node'] as const)('graceful shutdown (%s server)', (server) => {
   it('finishes in-flight requests, refuses new connections, then resolves', async () => {
     let release: () => void = () => {};
     const gate = new Promise<void>((resolve) => {
@@ -328,10 +337,13 @@ describe('graceful shutdown', () => {
       arrived();
       void gate.then(() => res.end('done'));
     });
-    const gw = await startGateway({
-      routes: [{ prefix: '/', service: 'slow', auth: 'none' }],
-      services: { slow: { instances: [{ id: 's1', url: slow.url, version: 'v1' }] } },
-    });
+    const gw = await startGateway(
+      {
+        routes: [{ prefix: '/', service: 'slow', auth: 'none' }],
+        services: { slow: { instances: [{ id: 's1', url: slow.url, version: 'v1' }] } },
+      },
+      { GATEWAY_HTTP_SERVER: server },
+    );
     const inflight = fetch(`${gw.url}/work`).then(async (r) => [r.status, await r.text()] as const);
     await reached;
     const closed = gw.gateway.close(5000);
