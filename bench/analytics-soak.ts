@@ -5,8 +5,10 @@
  * analytics process's RSS (all its threads) and the load average. Afterwards it waits for the
  * projector to drain and checks that every acknowledged event was applied exactly once.
  *
- * Targets (issue #21): lag < 2 s at the end, RSS < 512 MiB and flat (< 10 % growth over the last
- * 4 minutes, i.e. from the 60 s sample to the last), every acknowledged event applied.
+ * Targets (issue #21): lag < 2 s at the end (both in the last sample under load and once the
+ * clients have stopped; the maximum is reported beside them), RSS < 512 MiB and flat (< 10 %
+ * growth over the last 4 minutes, i.e. from the 60 s sample to the last), every acknowledged
+ * event applied.
  *
  * Traffic: CONNECTIONS (32) keep-alive clients post batches of BATCH (100) `view` events with
  * random UUID ids (the costly case for the dedup structures), over ITEMS (10000) items with
@@ -254,8 +256,12 @@ try {
   const maxRss = Math.max(...samples.map((s) => s.rssMiB));
   const meanRate = acknowledged / SOAK_S;
   const allApplied = final.projected.applied === acknowledged && final.acknowledged === acknowledged;
+  // "At the end" is read twice: the last sample, taken under full load, and once the clients have
+  // stopped (which alone could read low while the lag under load was high).
+  const lastLag = last.lagSeconds;
+  const maxLag = Math.max(...samples.map((s) => s.lagSeconds));
   const met = {
-    lag: endLag < 2,
+    lag: lastLag < 2 && endLag < 2,
     rssFlat: growth < 0.1,
     rssBelow512: maxRss < 512,
     allApplied,
@@ -263,7 +269,7 @@ try {
   console.log(
     `\n${acknowledged} events acknowledged in ${SOAK_S} s (${Math.round(meanRate)}/s mean), ${errors} errors, ` +
       `${refused} batches refused with 503 INGEST_LAGGING (retried after Retry-After); ` +
-      `lag at end ${endLag.toFixed(2)} s (target < 2), drained ${drainSeconds.toFixed(1)} s later; ` +
+      `lag at the last sample under load ${lastLag.toFixed(2)} s and after the clients stopped ${endLag.toFixed(2)} s (target < 2), at most ${maxLag.toFixed(2)} s, drained ${drainSeconds.toFixed(1)} s later; ` +
       `RSS ${at60.rssMiB} MiB at ${at60.t} s -> ${last.rssMiB} MiB at ${last.t} s (${(growth * 100).toFixed(1)} %, target < 10 %), ` +
       `max ${maxRss} MiB (target < 512); applied ${final.projected.applied} of ${acknowledged} acknowledged`,
   );
@@ -282,6 +288,8 @@ try {
     meanEventsPerSecond: meanRate,
     samples,
     endLagSeconds: endLag,
+    lastSampleLagSeconds: lastLag,
+    maxLagSeconds: maxLag,
     drainSeconds,
     rssGrowthLast4Min: growth,
     maxRssMiB: maxRss,

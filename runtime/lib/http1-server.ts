@@ -108,7 +108,11 @@ const METHOD_NAMES: (string | undefined)[] = (() => {
 
 /** node's limit on header lines kept per request (more are dropped, as node drops them). */
 const MAX_HEADER_PAIRS = 2000;
-/** Reading stops while this many answers are pending on one connection (a pipelining flood). */
+/**
+ * Reading stops while this many answers are pending on one connection (a pipelining flood). The
+ * requests already in the read that crossed it are still served, as node:http serves them: the
+ * parser finishes the bytes it was given, so one read (64 KiB) bounds the overshoot.
+ */
 const MAX_PENDING_ANSWERS = 32;
 
 export interface Http1ServerOptions {
