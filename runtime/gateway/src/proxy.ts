@@ -2,7 +2,7 @@
  * One upstream attempt, driven through the kit's lean HTTP/1.1 client (runtime/lib/http1-client):
  * response bytes go straight from the upstream socket to the client response with backpressure
  * (pause/resume), with no intermediate stream objects. Request bodies are streamed from the
- * client's IncomingMessage (or sent from a small buffer when the request may need a replay on
+ * client's request stream (or sent from a small buffer when the request may need a replay on
  * retry).
  */
 import type { IncomingHttpHeaders } from 'node:http';
