@@ -32,9 +32,6 @@ export interface BodySource {
 export class InboundRequest extends Readable {
   readonly method: string;
   readonly url: string;
-  readonly httpVersion: string;
-  readonly httpVersionMajor: number;
-  readonly httpVersionMinor: number;
   readonly rawHeaders: string[];
   readonly headers: IncomingHttpHeaders;
   readonly socket: Socket;
@@ -44,23 +41,12 @@ export class InboundRequest extends Readable {
   readonly hasBody: boolean;
   readonly #source: BodySource;
 
-  constructor(
-    socket: Socket,
-    source: BodySource,
-    method: string,
-    url: string,
-    major: number,
-    minor: number,
-    rawHeaders: string[],
-  ) {
+  constructor(socket: Socket, source: BodySource, method: string, url: string, rawHeaders: string[]) {
     super();
     this.socket = socket;
     this.#source = source;
     this.method = method;
     this.url = url;
-    this.httpVersionMajor = major;
-    this.httpVersionMinor = minor;
-    this.httpVersion = major === 1 && minor === 1 ? '1.1' : `${major}.${minor}`;
     this.rawHeaders = rawHeaders;
     const headers: Record<string, string | string[]> = {};
     for (let i = 0; i < rawHeaders.length; i += 2) {

@@ -97,17 +97,8 @@ export class InboundResponse extends EventEmitter {
     return this;
   }
 
-  getHeader(name: string): HeaderValue | undefined {
-    return this.#headers?.[name.toLowerCase()];
-  }
-
   hasHeader(name: string): boolean {
     return this.#headers !== undefined && this.#headers[name.toLowerCase()] !== undefined;
-  }
-
-  removeHeader(name: string): void {
-    if (this.headersSent) throw headersSentError('remove');
-    if (this.#headers) delete this.#headers[name.toLowerCase()];
   }
 
   /**

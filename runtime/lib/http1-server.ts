@@ -374,7 +374,7 @@ class Connection implements AnswerSink, BodySource {
       return 1;
     }
     const socket = this.socket;
-    const req = new InboundRequest(socket, this, method, url, major, minor, pairs);
+    const req = new InboundRequest(socket, this, method, url, pairs);
     const answers = this.#answers;
     const res = new InboundResponse(
       this,
