@@ -164,7 +164,10 @@ export class Gateway implements AttemptOwner {
     });
     this.grpc.attach(this.server, clientLimits.headersTimeoutMs);
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
-      if (socket.writable && !socket.destroyed) {
+      // node:http reports errors even while an answer is part-way out on the connection (the lean
+      // server does not); a status line written then would land inside that answer's body.
+      const answering = (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+      if (socket.writable && !socket.destroyed && !answering?.headersSent) {
         const status =
           err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
         socket.end(

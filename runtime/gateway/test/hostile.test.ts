@@ -1,5 +1,6 @@
+import { connect } from 'node:net';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   ADMIN_TOKEN,
   echoUpstream,
@@ -127,5 +128,41 @@ describe.each(['lean', 'node'] as const)('hostile requests (%s server)', (server
       { numRuns: 300 },
     );
     expect((await fetch(`${gw.url}/api/still-alive`)).status).toBe(200);
+  });
+});
+
+describe.each(['lean', 'node'] as const)('a bad request pipelined behind an answer (%s server)', (server) => {
+  it('closes the connection without writing an error into the answer under way', async () => {
+    // An upstream that sends its head and a first chunk, then holds the rest.
+    let release: () => void = () => {};
+    const upstream = await listen((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.write('first,');
+      release = () => res.end('last');
+    });
+    const gw = await startGateway(
+      {
+        routes: [{ prefix: '/', service: 'slow', auth: 'none' }],
+        services: { slow: { instances: [{ id: 's1', url: upstream.url, version: 'v1' }] } },
+      },
+      { GATEWAY_HTTP_SERVER: server },
+    );
+    const socket = connect(Number(new URL(gw.url).port), '127.0.0.1');
+    let received = '';
+    socket.on('data', (c: Buffer) => {
+      received += c.toString('latin1');
+    });
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    socket.write('GET /stream HTTP/1.1\r\nhost: gw\r\n\r\n');
+    await vi.waitFor(() => expect(received).toContain('first,'), { timeout: 5000, interval: 20 });
+    // A malformed request line pipelined while the first answer is streaming.
+    socket.write('GET /next HTPT/1.1\r\n\r\n');
+    await closed;
+    release();
+    expect(received.startsWith('HTTP/1.1 200')).toBe(true);
+    // One status line only: the client got a cut answer, never a 400 inside it.
+    expect(received.match(/HTTP\/1\.1 \d{3}/g)).toHaveLength(1);
+    await gw.close();
+    await upstream.close();
   });
 });
