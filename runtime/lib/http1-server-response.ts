@@ -3,7 +3,7 @@
  * ServerResponse a proxy uses, written straight to the socket.
  *
  * The head is one latin1 string; an answer given whole (`end(body)` before anything was sent) leaves
- * with its head in one corked write, and gets a content-length when it has none. Otherwise the body
+ * with its head in one write, and gets a content-length when it has none. Otherwise the body
  * is chunked for HTTP/1.1 and delimited by the end of the connection for HTTP/1.0, as node does.
  * Header names and values are checked as node checks them (a TypeError with node's codes), so a
  * header that would break the framing is refused rather than sent. Every answer carries `date`
@@ -135,12 +135,7 @@ export class InboundResponse extends EventEmitter {
     if (!this.headersSent) this.#fixHead(undefined);
     const head = this.#takeHead();
     if (this.#noBody || chunk.length === 0) return head ? this.#emit(head) : true;
-    if (this.#chunked) {
-      const size = typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
-      this.#emit(`${head}${size.toString(16)}\r\n`);
-      this.#emit(chunk, 'utf8');
-      return this.#emit('\r\n');
-    }
+    if (this.#chunked) return this.#emitChunk(head, chunk, byteLength(chunk), '\r\n');
     if (head) this.#emit(head);
     return this.#emit(chunk, 'utf8');
   }
@@ -148,15 +143,15 @@ export class InboundResponse extends EventEmitter {
   end(chunk?: string | Buffer): this {
     if (this.writableEnded) return this;
     this.writableEnded = true;
+    const length = chunk === undefined ? 0 : byteLength(chunk);
     // An answer given whole, with no head fixed before, gets its length (node does the same).
-    if (!this.headersSent) this.#fixHead(chunk ?? '');
-    const body = chunk !== undefined && chunk.length > 0 && !this.#noBody ? chunk : undefined;
+    if (!this.headersSent) this.#fixHead(length);
+    const body = length > 0 && !this.#noBody ? chunk : undefined;
     const head = this.#takeHead();
     const socket = this.#sink.socket;
     if (this.#active && head && body !== undefined && !this.#chunked) {
       // The common answer, head and a whole body: one buffer and one plain write, which costs
       // less than a corked writev of the two.
-      const length = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
       if (length <= ONE_WRITE_MAX) {
         const out = Buffer.allocUnsafe(head.length + length);
         out.write(head, 0, 'latin1');
@@ -172,10 +167,7 @@ export class InboundResponse extends EventEmitter {
       const tail = this.#chunked ? LAST_CHUNK : '';
       if (head || tail) this.#emit(head + tail);
     } else if (this.#chunked) {
-      const size = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
-      this.#emit(`${head}${size.toString(16)}\r\n`);
-      this.#emit(body, 'utf8');
-      this.#emit(`\r\n${LAST_CHUNK}`);
+      this.#emitChunk(head, body, length, `\r\n${LAST_CHUNK}`);
     } else {
       if (head) this.#emit(head);
       this.#emit(body, 'utf8');
@@ -231,6 +223,13 @@ export class InboundResponse extends EventEmitter {
     return this.#sink.socket.write(piece, encoding);
   }
 
+  /** One chunk of a chunked body, after what is still to go before it (the head, or ''). */
+  #emitChunk(before: string, chunk: string | Buffer, length: number, after: string): boolean {
+    this.#emit(`${before}${length.toString(16)}\r\n`);
+    this.#emit(chunk, 'utf8');
+    return this.#emit(after);
+  }
+
   #takeHead(): string {
     const head = this.#head;
     this.#head = '';
@@ -238,10 +237,10 @@ export class InboundResponse extends EventEmitter {
   }
 
   /**
-   * Builds the head once (headersSent from then on); `whole` is the entire body when the head is
-   * fixed by end() itself, so that its length can be given.
+   * Builds the head once (headersSent from then on); `wholeLength` is the length of the entire
+   * body when the head is fixed by end() itself, so that it can be given.
    */
-  #fixHead(whole: string | Buffer | undefined): void {
+  #fixHead(wholeLength: number | undefined): void {
     this.headersSent = true;
     const status = this.statusCode;
     const headers = this.#headers ?? {};
@@ -262,8 +261,8 @@ export class InboundResponse extends EventEmitter {
     }
     if (headers.date === undefined) head += `date: ${httpDate()}\r\n`;
     if (!framed && !this.#noBody) {
-      if (whole !== undefined) {
-        head += `content-length: ${typeof whole === 'string' ? Buffer.byteLength(whole) : whole.length}\r\n`;
+      if (wholeLength !== undefined) {
+        head += `content-length: ${wholeLength}\r\n`;
       } else if (this.#http10) {
         // No length known and no chunked coding in HTTP/1.0: the end of the connection ends the body.
         this.shouldKeepAlive = false;
@@ -278,6 +277,11 @@ export class InboundResponse extends EventEmitter {
     this.#last = !this.shouldKeepAlive;
     this.#head = `${head}\r\n`;
   }
+}
+
+/** Bytes on the wire: strings are written as UTF-8. */
+function byteLength(piece: string | Buffer): number {
+  return typeof piece === 'string' ? Buffer.byteLength(piece) : piece.length;
 }
 
 function isLower(name: string): boolean {

@@ -77,10 +77,7 @@ interface Parser {
   unconsume(): void;
   execute(data: Buffer): number | Error;
   finish(): number | Error;
-  pause(): void;
-  resume(): void;
   close(): void;
-  getCurrentBuffer(): Buffer;
 }
 const { HTTPParser, methods } = createRequire(import.meta.url)('_http_common') as {
   HTTPParser: ParserBinding;

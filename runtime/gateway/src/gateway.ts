@@ -139,24 +139,25 @@ export class Gateway implements AttemptOwner {
       socketIdleTimeoutMs: env.CLIENT_SOCKET_TIMEOUT_MS,
       maxConnectionsPerClient: env.MAX_CONNECTIONS_PER_CLIENT,
     };
+    const timeouts = serverTimeouts(clientLimits);
     this.server =
       env.GATEWAY_HTTP_SERVER === 'lean'
         ? new Http1Server(
             {
               headersTimeoutMs: clientLimits.headersTimeoutMs,
               requestTimeoutMs: clientLimits.requestTimeoutMs,
-              checkIntervalMs: serverTimeouts(clientLimits).connectionsCheckingInterval,
+              checkIntervalMs: timeouts.connectionsCheckingInterval,
             },
             (req, res) => this.handle(req, res),
           )
-        : createServer(serverTimeouts(clientLimits), (req, res) => this.handle(req, res));
+        : createServer(timeouts, (req, res) => this.handle(req, res));
     this.connectionCap = new ConnectionCap(clientLimits.maxConnectionsPerClient);
     this.idle = new IdleSweep(clientLimits);
     // Metrics and the admin API on a listener of their own, never reachable through the public port.
     this.adminServer =
       env.ADMIN_PORT === undefined
         ? undefined
-        : createServer(serverTimeouts(clientLimits), (req, res) => this.handle(req, res, true));
+        : createServer(timeouts, (req, res) => this.handle(req, res, true));
     this.connectionCap.attach(this.server);
     this.grpc = new GrpcProxy(this, {
       reflection: grpcReflectionOn(env.GRPC_REFLECTION, process.env.NODE_ENV),
